@@ -1,0 +1,119 @@
+//! `atsbridge plugin ...`
+
+use std::path::PathBuf;
+
+use anyhow::{Context, bail};
+use clap::Subcommand;
+
+use crate::plugin::install::{PluginSource, install_from};
+use crate::runtime::Runtime;
+
+#[derive(Debug, Subcommand)]
+pub enum PluginCommand {
+    /// Validate and install a plugin (a directory with atsbridge-plugin.toml,
+    /// the manifest itself, or a .wasm with the manifest beside it).
+    Install {
+        path: PathBuf,
+        /// The component, when the manifest does not name it.
+        #[arg(long)]
+        component: Option<PathBuf>,
+    },
+    /// List installed plugins.
+    List,
+    /// Show a plugin's world, version, capabilities, config schema and allowed hosts.
+    Inspect { id: String },
+    /// Remove a plugin.
+    Remove {
+        id: String,
+        /// Remove even if connections use it (they fail until it is reinstalled).
+        #[arg(long)]
+        force: bool,
+    },
+}
+
+pub async fn run(cmd: PluginCommand, runtime: &Runtime, json: bool) -> anyhow::Result<()> {
+    match cmd {
+        PluginCommand::Install { path, component } => {
+            let source = PluginSource::locate(&path, component.as_deref())?;
+            let installed = install_from(runtime, source).await.with_context(|| format!("refused to install {}", path.display()))?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&installed.to_json())?);
+            } else {
+                println!(
+                    "installed {} {} ({}, contract {})",
+                    installed.id(),
+                    installed.manifest.version,
+                    installed.record.info.name,
+                    installed.record.contract
+                );
+            }
+        }
+        PluginCommand::List => {
+            let all = runtime.registry().list()?;
+            if json {
+                let items: Vec<_> = all
+                    .iter()
+                    .map(|r| match r {
+                        Ok(p) => p.to_json(),
+                        Err(e) => serde_json::json!({ "error": e.to_string() }),
+                    })
+                    .collect();
+                println!("{}", serde_json::to_string_pretty(&items)?);
+                return Ok(());
+            }
+            if all.is_empty() {
+                println!("no plugins installed (see `atsbridge plugin install --help`)");
+            }
+            println!("{:<20} {:<10} {:<24} {:<9} CAPABILITIES", "ID", "VERSION", "NAME", "CONTRACT");
+            for entry in &all {
+                match entry {
+                    Ok(p) => {
+                        let caps: Vec<_> = p.record.info.capabilities.iter().map(|c| c.wit_name()).collect();
+                        println!(
+                            "{:<20} {:<10} {:<24} {:<9} {}",
+                            p.id(),
+                            p.manifest.version.to_string(),
+                            p.record.info.name,
+                            p.record.contract.to_string(),
+                            caps.join(", ")
+                        );
+                    }
+                    Err(e) => println!("(damaged) {e}"),
+                }
+            }
+        }
+        PluginCommand::Inspect { id } => {
+            let p = runtime.registry().current(&id)?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&p.to_json())?);
+                return Ok(());
+            }
+            let info = &p.record.info;
+            println!("{} {} by {}", info.name, info.version, info.vendor);
+            println!("  id:            {}", p.id());
+            println!("  world:         atsbridge:connector/connector@{}", p.record.contract);
+            let caps: Vec<_> = info.capabilities.iter().map(|c| c.wit_name()).collect();
+            println!("  capabilities:  {}", if caps.is_empty() { "none".to_string() } else { caps.join(", ") });
+            println!("  allowed hosts: {}", p.manifest.allowed_host_patterns.join(", "));
+            println!("  sha256:        {}", p.record.sha256);
+            println!("  settings:");
+            for s in &info.config_schema {
+                let req = if s.required { "required" } else { "optional" };
+                let default = s.default_value.as_deref().map(|d| format!(", default {d}")).unwrap_or_default();
+                let choices = if s.choices.is_empty() { String::new() } else { format!(", one of {}", s.choices.join("|")) };
+                println!("    {:<16} {:<7} {req}{default}{choices}  {}: {}", s.key, s.kind.wit_name(), s.label, s.help);
+            }
+        }
+        PluginCommand::Remove { id, force } => {
+            // Connections live in the store; until a connection references
+            // this plugin, nothing uses it. `--force` is accepted for scripts.
+            let _ = force;
+            if runtime.registry().current_name(&id).is_none() {
+                bail!("plugin `{id}` is not installed");
+            }
+            runtime.registry().remove(&id)?;
+            println!("removed {id}");
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,12 @@
+//! atsbridge: the host between a recruiting platform and the Applicant
+//! Tracking Systems its customers use.
+//!
+//! - [`runtime`]: the wasmtime sandbox that runs connector plugins.
+//! - [`plugin`]: manifests, allow-lists, installing and caching plugins.
+//! - [`contract`]: the connector contract's data types.
+
+pub mod contract;
+pub mod plugin;
+pub mod runtime;
+pub mod api;
+pub mod cli;

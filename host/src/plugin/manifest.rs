@@ -1,0 +1,211 @@
+//! The plugin manifest (`atsbridge-plugin.toml`): who the plugin is, which
+//! contract it implements, where it may connect, and the limits it asks for.
+//!
+//! ```toml
+//! [plugin]
+//! id = "greenhouse"
+//! version = "0.1.0"
+//! contract = "0.1.0"
+//! component = "greenhouse.wasm"      # relative to the manifest
+//!
+//! [network]
+//! allowed-hosts = ["https://harvest.greenhouse.io", "https://auth.greenhouse.io"]
+//!
+//! [limits]                            # optional; capped by the operator
+//! memory-mib = 64
+//! timeout-secs = 30
+//! ```
+
+use std::path::{Path, PathBuf};
+
+use semver::Version;
+use serde::{Deserialize, Serialize};
+
+use super::allowed_hosts::{AllowedHosts, PatternError};
+
+/// The file name `plugin install <dir>` looks for.
+pub const MANIFEST_FILE: &str = "atsbridge-plugin.toml";
+
+/// Longest plugin id accepted; ids appear in paths, logs and metrics.
+const MAX_ID_LEN: usize = 64;
+
+/// Why a manifest was refused.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ManifestError {
+    #[error("cannot read manifest {path}: {source}")]
+    Read { path: PathBuf, source: std::io::Error },
+    #[error("bad manifest {path}: {message}")]
+    Syntax { path: PathBuf, message: String },
+    #[error("bad manifest: plugin id `{0}` must be 1-64 characters of a-z, 0-9 and '-', starting with a letter")]
+    Id(String),
+    #[error("bad manifest: `{field}` = `{value}` is not a semantic version ({source})")]
+    Version { field: &'static str, value: String, source: semver::Error },
+    #[error("bad manifest: network.allowed-hosts: {0}")]
+    AllowedHosts(#[from] PatternError),
+    #[error("bad manifest: limits.{field} must be greater than zero")]
+    Limit { field: &'static str },
+}
+
+/// The manifest as written in TOML.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawManifest {
+    plugin: RawPlugin,
+    #[serde(default)]
+    network: RawNetwork,
+    #[serde(default)]
+    limits: RequestedLimits,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+struct RawPlugin {
+    id: String,
+    version: String,
+    contract: String,
+    component: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+struct RawNetwork {
+    #[serde(default)]
+    allowed_hosts: Vec<String>,
+}
+
+/// Limits a plugin asks for; the operator's maximums cap them.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct RequestedLimits {
+    /// Linear memory per instance, in MiB.
+    pub memory_mib: Option<u32>,
+    /// Wall-clock budget per call, in seconds.
+    pub timeout_secs: Option<u32>,
+}
+
+/// A validated manifest.
+#[derive(Debug, Clone)]
+pub struct Manifest {
+    /// Stable id, used in paths, connections and logs.
+    pub id: String,
+    /// The plugin's version; must equal what `info()` reports.
+    pub version: Version,
+    /// The contract version the component implements.
+    pub contract: Version,
+    /// Path of the component, relative to the manifest, if given.
+    pub component: Option<PathBuf>,
+    /// Hosts the plugin may reach.
+    pub allowed_hosts: AllowedHosts,
+    /// The allowed hosts as written (kept for display and re-serialisation).
+    pub allowed_host_patterns: Vec<String>,
+    /// Requested limits.
+    pub limits: RequestedLimits,
+}
+
+impl Manifest {
+    /// Reads and validates a manifest file.
+    pub fn load(path: &Path) -> Result<Self, ManifestError> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|source| ManifestError::Read { path: path.to_path_buf(), source })?;
+        Self::parse(&text).map_err(|e| match e {
+            ManifestError::Syntax { message, .. } => ManifestError::Syntax { path: path.to_path_buf(), message },
+            other => other,
+        })
+    }
+
+    /// Parses and validates manifest text.
+    pub fn parse(text: &str) -> Result<Self, ManifestError> {
+        let raw: RawManifest = toml::from_str(text)
+            .map_err(|e| ManifestError::Syntax { path: PathBuf::new(), message: e.to_string() })?;
+        validate_id(&raw.plugin.id)?;
+        let version = parse_version("plugin.version", &raw.plugin.version)?;
+        let contract = parse_version("plugin.contract", &raw.plugin.contract)?;
+        let allowed_hosts = AllowedHosts::parse(&raw.network.allowed_hosts)?;
+        if raw.limits.memory_mib == Some(0) {
+            return Err(ManifestError::Limit { field: "memory-mib" });
+        }
+        if raw.limits.timeout_secs == Some(0) {
+            return Err(ManifestError::Limit { field: "timeout-secs" });
+        }
+        Ok(Manifest {
+            id: raw.plugin.id,
+            version,
+            contract,
+            component: raw.plugin.component,
+            allowed_hosts,
+            allowed_host_patterns: raw.network.allowed_hosts,
+            limits: raw.limits,
+        })
+    }
+
+    /// The manifest as TOML, for storing next to the installed component.
+    pub fn to_toml(&self) -> String {
+        let raw = RawManifest {
+            plugin: RawPlugin {
+                id: self.id.clone(),
+                version: self.version.to_string(),
+                contract: self.contract.to_string(),
+                component: self.component.clone(),
+            },
+            network: RawNetwork { allowed_hosts: self.allowed_host_patterns.clone() },
+            limits: self.limits,
+        };
+        // Serialising plain strings and integers cannot fail.
+        toml::to_string_pretty(&raw).unwrap_or_default()
+    }
+}
+
+fn validate_id(id: &str) -> Result<(), ManifestError> {
+    let ok = !id.is_empty()
+        && id.len() <= MAX_ID_LEN
+        && id.starts_with(|c: char| c.is_ascii_lowercase())
+        && id.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
+    if ok { Ok(()) } else { Err(ManifestError::Id(id.to_string())) }
+}
+
+fn parse_version(field: &'static str, value: &str) -> Result<Version, ManifestError> {
+    Version::parse(value).map_err(|source| ManifestError::Version { field, value: value.to_string(), source })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const GOOD: &str = r#"
+        [plugin]
+        id = "greenhouse"
+        version = "1.0.0"
+        contract = "0.1.0"
+        component = "gh.wasm"
+        [network]
+        allowed-hosts = ["https://harvest.greenhouse.io"]
+        [limits]
+        memory-mib = 32
+    "#;
+
+    #[test]
+    fn parses_a_good_manifest_and_round_trips() {
+        let m = Manifest::parse(GOOD).unwrap();
+        assert_eq!(m.id, "greenhouse");
+        assert_eq!(m.contract, Version::new(0, 1, 0));
+        assert_eq!(m.limits.memory_mib, Some(32));
+        let again = Manifest::parse(&m.to_toml()).unwrap();
+        assert_eq!(again.allowed_hosts, m.allowed_hosts);
+        assert_eq!(again.version, m.version);
+    }
+
+    #[test]
+    fn names_each_problem() {
+        let bad_id = GOOD.replace("\"greenhouse\"", "\"Green House\"");
+        assert!(Manifest::parse(&bad_id).unwrap_err().to_string().contains("Green House"));
+        let bad_version = GOOD.replace("\"1.0.0\"", "\"one\"");
+        assert!(Manifest::parse(&bad_version).unwrap_err().to_string().contains("plugin.version"));
+        let bad_host = GOOD.replace("https://harvest.greenhouse.io", "harvest.greenhouse.io");
+        assert!(Manifest::parse(&bad_host).unwrap_err().to_string().contains("allowed-hosts"));
+        let unknown = format!("{GOOD}\n[extra]\nx = 1\n");
+        assert!(Manifest::parse(&unknown).unwrap_err().to_string().contains("extra"));
+        let zero = GOOD.replace("memory-mib = 32", "memory-mib = 0");
+        assert!(Manifest::parse(&zero).unwrap_err().to_string().contains("memory-mib"));
+    }
+}

@@ -1,0 +1,144 @@
+//! Per-call resource limits and the store's resource limiter.
+
+use std::time::Duration;
+
+use serde::Serialize;
+
+use crate::plugin::manifest::RequestedLimits;
+
+/// Linear memory per instance unless the plugin asks for less: enough for a
+/// Python or JS connector decoding a large page, small enough that hundreds
+/// of concurrent calls fit in the host.
+pub const DEFAULT_MEMORY_BYTES: u64 = 64 << 20;
+/// Wall-clock budget per call: ATS pages can be slow, a stuck call must not
+/// hold a sync for minutes.
+pub const DEFAULT_CALL_TIMEOUT: Duration = Duration::from_secs(30);
+/// Core instances per component: a wasip2 Rust component has a handful, a
+/// componentize-py one a few dozen.
+pub const DEFAULT_MAX_INSTANCES: usize = 64;
+/// Tables and memories per store, for the same reason.
+pub const DEFAULT_MAX_TABLES: usize = 64;
+pub const DEFAULT_MAX_MEMORIES: usize = 16;
+/// Elements per table: function tables of large guests stay far below this.
+pub const DEFAULT_MAX_TABLE_ELEMENTS: usize = 1 << 20;
+
+/// The operator's ceilings; a plugin's requests are capped by them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct OperatorLimits {
+    pub max_memory_bytes: u64,
+    pub max_call_timeout: Duration,
+}
+
+impl Default for OperatorLimits {
+    fn default() -> Self {
+        OperatorLimits { max_memory_bytes: 256 << 20, max_call_timeout: Duration::from_secs(300) }
+    }
+}
+
+/// The limits one plugin's calls run under.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct CallLimits {
+    pub memory_bytes: u64,
+    pub call_timeout: Duration,
+    pub max_instances: usize,
+    pub max_tables: usize,
+    pub max_memories: usize,
+    pub max_table_elements: usize,
+}
+
+impl Default for CallLimits {
+    fn default() -> Self {
+        CallLimits {
+            memory_bytes: DEFAULT_MEMORY_BYTES,
+            call_timeout: DEFAULT_CALL_TIMEOUT,
+            max_instances: DEFAULT_MAX_INSTANCES,
+            max_tables: DEFAULT_MAX_TABLES,
+            max_memories: DEFAULT_MAX_MEMORIES,
+            max_table_elements: DEFAULT_MAX_TABLE_ELEMENTS,
+        }
+    }
+}
+
+impl CallLimits {
+    /// The defaults, replaced by what the plugin requested, capped by the
+    /// operator's maximums.
+    pub fn resolve(requested: &RequestedLimits, operator: &OperatorLimits) -> Self {
+        let memory = requested.memory_mib.map(|m| u64::from(m) << 20).unwrap_or(DEFAULT_MEMORY_BYTES);
+        let timeout = requested
+            .timeout_secs
+            .map(|s| Duration::from_secs(u64::from(s)))
+            .unwrap_or(DEFAULT_CALL_TIMEOUT);
+        CallLimits {
+            memory_bytes: memory.min(operator.max_memory_bytes),
+            call_timeout: timeout.min(operator.max_call_timeout),
+            ..CallLimits::default()
+        }
+    }
+}
+
+/// Enforces [`CallLimits`] inside one store and remembers whether a limit
+/// was hit, so the caller can report "memory limit" rather than a bare trap.
+#[derive(Debug)]
+pub struct Limiter {
+    limits: CallLimits,
+    /// Set when the guest tried to grow memory past the cap.
+    pub memory_exceeded: bool,
+    /// Largest linear memory seen, in bytes.
+    pub peak_memory: usize,
+}
+
+impl Limiter {
+    pub fn new(limits: CallLimits) -> Self {
+        Limiter { limits, memory_exceeded: false, peak_memory: 0 }
+    }
+}
+
+impl wasmtime::ResourceLimiter for Limiter {
+    fn memory_growing(&mut self, _current: usize, desired: usize, _maximum: Option<usize>) -> wasmtime::Result<bool> {
+        if desired as u64 > self.limits.memory_bytes {
+            self.memory_exceeded = true;
+            // Trapping (rather than letting memory.grow return -1) gives the
+            // caller a definite error instead of whatever the guest's
+            // allocator does on failure.
+            return Err(wasmtime::format_err!(
+                "memory limit exceeded: the plugin asked for {desired} bytes, the limit is {} bytes",
+                self.limits.memory_bytes
+            ));
+        }
+        self.peak_memory = self.peak_memory.max(desired);
+        Ok(true)
+    }
+
+    fn table_growing(&mut self, _current: usize, desired: usize, _maximum: Option<usize>) -> wasmtime::Result<bool> {
+        Ok(desired <= self.limits.max_table_elements)
+    }
+
+    fn instances(&self) -> usize {
+        self.limits.max_instances
+    }
+
+    fn tables(&self) -> usize {
+        self.limits.max_tables
+    }
+
+    fn memories(&self) -> usize {
+        self.limits.max_memories
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn requests_are_capped_by_the_operator() {
+        let operator = OperatorLimits { max_memory_bytes: 128 << 20, max_call_timeout: Duration::from_secs(60) };
+        let asked = RequestedLimits { memory_mib: Some(1024), timeout_secs: Some(10) };
+        let l = CallLimits::resolve(&asked, &operator);
+        assert_eq!(l.memory_bytes, 128 << 20);
+        assert_eq!(l.call_timeout, Duration::from_secs(10));
+        let l = CallLimits::resolve(&RequestedLimits::default(), &operator);
+        assert_eq!(l.memory_bytes, DEFAULT_MEMORY_BYTES);
+        assert_eq!(l.call_timeout, DEFAULT_CALL_TIMEOUT);
+    }
+}

@@ -1,0 +1,41 @@
+//! The data of one store: one call of one plugin for one connection.
+
+use wasmtime::component::ResourceTable;
+use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+
+use super::bindings::v0_1::atsbridge::connector as v0_1;
+use super::host_http::OutboundHttp;
+use super::host_log::GuestLog;
+use super::limits::Limiter;
+use super::stderr_tail::StderrTail;
+use crate::contract::{HttpError, HttpRequest, HttpResponse, LogLevel};
+
+pub struct PluginState {
+    pub wasi: WasiCtx,
+    pub table: ResourceTable,
+    pub limiter: Limiter,
+    pub http: OutboundHttp,
+    pub log: GuestLog,
+    pub stderr: StderrTail,
+}
+
+impl WasiView for PluginState {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView { ctx: &mut self.wasi, table: &mut self.table }
+    }
+}
+
+impl v0_1::types::Host for PluginState {}
+
+impl v0_1::http::Host for PluginState {
+    async fn send(&mut self, req: HttpRequest) -> wasmtime::Result<Result<HttpResponse, HttpError>> {
+        Ok(self.http.send(req).await)
+    }
+}
+
+impl v0_1::log::Host for PluginState {
+    async fn log(&mut self, level: LogLevel, message: String) -> wasmtime::Result<()> {
+        self.log.log(level, &message);
+        Ok(())
+    }
+}
