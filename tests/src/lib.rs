@@ -1,0 +1,64 @@
+//! Shared support for atsbridge's integration tests.
+//!
+//! The test guest components live in `tests/guests/*`. `build.rs` builds
+//! them for `wasm32-wasip2` once per test run (into `target/guests`) and
+//! [`guests`] gives their absolute paths.
+
+/// Absolute paths of the test guest components (`.wasm`), built by this
+/// crate's `build.rs`. Each is a real component; what it does is documented
+/// in its crate under `tests/guests/`.
+pub mod guests {
+    /// `tests/guests/well-behaved`: a correct connector ("Well Behaved"
+    /// 1.2.3) for the tests' small JSON API, with every capability. Settings:
+    /// `base-url` (url, required), `api-key` (secret, required), `account`
+    /// (text, default `main`), `region` (choice `us`/`eu`).
+    pub const WELL_BEHAVED: &str = env!("ATSBRIDGE_GUEST_WELL_BEHAVED");
+
+    /// `tests/guests/hostile`: `check` attacks the sandbox according to the
+    /// `mode` setting (`loop`, `alloc`, `read-file`, `env`, `forbidden-host`,
+    /// `secret-snoop`, `echo-secret`, `panic`, `log-flood`) and reports what
+    /// it saw as a `permanent` error. Other settings: `api-key` (secret),
+    /// `target-url` (url).
+    pub const HOSTILE: &str = env!("ATSBRIDGE_GUEST_HOSTILE");
+
+    /// `tests/guests/bench-connector`: `list-jobs` decodes a built-in page of
+    /// 500 Greenhouse jobs and returns them all; for comparing with the same
+    /// code run natively (`bench_connector::logic::decode_page`).
+    pub const BENCH_CONNECTOR: &str = env!("ATSBRIDGE_GUEST_BENCH_CONNECTOR");
+
+    /// `tests/guests/wrong-version`: a connector for contract
+    /// `atsbridge:connector@0.9.0`, which the host must refuse.
+    pub const WRONG_VERSION: &str = env!("ATSBRIDGE_GUEST_WRONG_VERSION");
+
+    /// `tests/guests/wrong-world`: a component of an unrelated world
+    /// (`other:thing/greeter@1.0.0`, exporting only `hello`), which the host
+    /// must refuse.
+    pub const WRONG_WORLD: &str = env!("ATSBRIDGE_GUEST_WRONG_WORLD");
+
+    /// Every guest as `(package name, path)`.
+    pub const ALL: [(&str, &str); 5] = [
+        ("well-behaved", WELL_BEHAVED),
+        ("hostile", HOSTILE),
+        ("bench-connector", BENCH_CONNECTOR),
+        ("wrong-version", WRONG_VERSION),
+        ("wrong-world", WRONG_WORLD),
+    ];
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn every_guest_component_was_built() {
+        for (name, path) in super::guests::ALL {
+            let bytes =
+                std::fs::read(path).unwrap_or_else(|e| panic!("{name}: cannot read {path}: {e}"));
+            // A component starts with the wasm magic and a component-layer version.
+            assert_eq!(&bytes[..4], b"\0asm", "{name}: not wasm");
+            assert_eq!(
+                &bytes[6..8],
+                &[0x01, 0x00],
+                "{name}: a core module, not a component"
+            );
+        }
+    }
+}

@@ -1,0 +1,8 @@
+//! Integration tests: the real host runtime, real wasmtime, real guest
+//! components built from `tests/guests/` for this run, real HTTP on loopback.
+
+mod install;
+mod sandbox;
+mod serve;
+mod support;
+mod well_behaved;

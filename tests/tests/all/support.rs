@@ -1,0 +1,199 @@
+//! Shared pieces of the integration tests: installing test guests, a small
+//! fake ATS for the well-behaved guest, and an echo server.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use atsbridge::plugin::allowed_hosts::AllowedHosts;
+use atsbridge::plugin::install::{PluginSource, install_from};
+use atsbridge::plugin::InstalledPlugin;
+use atsbridge::runtime::{ConnectionContext, Runtime, RuntimeOptions};
+use axum::Json;
+use axum::extract::{Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::routing::{get, post};
+use serde_json::{Value, json};
+
+/// The API key the fake ATS accepts.
+pub const API_KEY: &str = "sk-live-7f3a9c1e5b";
+
+/// A fresh runtime over a temporary data directory.
+pub fn runtime() -> (tempfile::TempDir, Runtime) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let rt = Runtime::open(dir.path(), RuntimeOptions::default()).expect("runtime");
+    (dir, rt)
+}
+
+/// Writes a plugin directory (manifest + component) and returns its path.
+pub fn plugin_dir(root: &Path, id: &str, version: &str, wasm: &str, extra_manifest: &str) -> PathBuf {
+    let dir = root.join(format!("src-{id}"));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::copy(wasm, dir.join("plugin.wasm")).unwrap_or_else(|e| panic!("copy {wasm}: {e}"));
+    let manifest = format!(
+        "[plugin]\nid = \"{id}\"\nversion = \"{version}\"\ncontract = \"0.1.0\"\ncomponent = \"plugin.wasm\"\n{extra_manifest}"
+    );
+    std::fs::write(dir.join("atsbridge-plugin.toml"), manifest).unwrap();
+    dir
+}
+
+/// Installs a test guest into the runtime.
+pub async fn install(rt: &Runtime, root: &Path, id: &str, version: &str, wasm: &str, extra: &str) -> InstalledPlugin {
+    let dir = plugin_dir(root, id, version, wasm, extra);
+    let source = PluginSource::locate(&dir, None).expect("locate");
+    install_from(rt, source).await.unwrap_or_else(|e| panic!("install {id}: {e}"))
+}
+
+/// A connection that may reach `base` (granted by the operator).
+pub fn connection(base: &str) -> ConnectionContext {
+    let origin = url_origin(base);
+    ConnectionContext::new("conn-1")
+        .text("base-url", base)
+        .secret("api-key", API_KEY)
+        .with_extra_hosts(AllowedHosts::parse(&[origin]).unwrap())
+}
+
+pub fn url_origin(url: &str) -> String {
+    let u = url::Url::parse(url).unwrap();
+    u.origin().ascii_serialization()
+}
+
+/// A request the fake servers saw.
+#[derive(Debug, Clone)]
+pub struct Seen {
+    pub method: String,
+    pub path: String,
+    pub headers: BTreeMap<String, String>,
+    pub body: Value,
+}
+
+/// A running test server and what it saw.
+pub struct TestServer {
+    pub addr: SocketAddr,
+    pub seen: Arc<Mutex<Vec<Seen>>>,
+    _task: tokio::task::JoinHandle<()>,
+}
+
+impl TestServer {
+    pub fn base(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    pub fn hits(&self) -> usize {
+        self.seen.lock().unwrap().len()
+    }
+
+    pub fn requests(&self) -> Vec<Seen> {
+        self.seen.lock().unwrap().clone()
+    }
+}
+
+async fn serve(router: axum::Router) -> (SocketAddr, tokio::task::JoinHandle<()>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let task = tokio::spawn(async move {
+        axum::serve(listener, router).await.unwrap();
+    });
+    (addr, task)
+}
+
+fn record(seen: &Mutex<Vec<Seen>>, method: &str, path: &str, headers: &HeaderMap, body: Value) {
+    let headers = headers
+        .iter()
+        .map(|(k, v)| (k.as_str().to_string(), String::from_utf8_lossy(v.as_bytes()).into_owned()))
+        .collect();
+    seen.lock().unwrap().push(Seen { method: method.into(), path: path.into(), headers, body });
+}
+
+type Shared = Arc<Mutex<Vec<Seen>>>;
+
+fn authorized(headers: &HeaderMap) -> bool {
+    use base64::Engine as _;
+    let expected = format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(format!("{API_KEY}:")));
+    headers.get("authorization").and_then(|v| v.to_str().ok()) == Some(expected.as_str())
+}
+
+fn job(n: u32) -> Value {
+    json!({
+        "id": format!("J{n}"), "title": format!("Engineer {n}"),
+        "status": match n % 4 { 0 => "closed", 1 => "open", 2 => "draft", _ => "paused" },
+        "locations": ["Berlin"], "description": format!("<p>Job {n}</p>"),
+        "users": [{"id": "u1", "name": "Ada", "email": "ada@example.com"}],
+        "updated_at": "2026-01-01T00:00:00Z", "department": "Eng"
+    })
+}
+
+/// The fake ATS spoken by the `well-behaved` guest: 5 jobs, 2 a page.
+pub async fn fake_ats() -> TestServer {
+    let seen: Shared = Arc::default();
+    let router = axum::Router::new()
+        .route("/me", get(|State(s): State<Shared>, h: HeaderMap| async move {
+            record(&s, "GET", "/me", &h, Value::Null);
+            if authorized(&h) { (StatusCode::OK, Json(json!({"ok": true}))) } else { (StatusCode::UNAUTHORIZED, Json(json!({"message": "bad key"}))) }
+        }))
+        .route("/jobs", get(|State(s): State<Shared>, h: HeaderMap, Query(q): Query<BTreeMap<String, String>>| async move {
+            record(&s, "GET", &format!("/jobs?{}", serde_urlencoded(&q)), &h, Value::Null);
+            if !authorized(&h) { return (StatusCode::UNAUTHORIZED, Json(json!({"message": "bad key"}))); }
+            let page: u32 = q.get("page").and_then(|p| p.parse().ok()).unwrap_or(1);
+            let jobs: Vec<Value> = ((page - 1) * 2 + 1..=((page * 2).min(5))).map(job).collect();
+            let next = if page * 2 < 5 { json!(page + 1) } else { Value::Null };
+            (StatusCode::OK, Json(json!({"jobs": jobs, "next_page": next})))
+        }))
+        .route("/stages", get(|State(s): State<Shared>, h: HeaderMap| async move {
+            record(&s, "GET", "/stages", &h, Value::Null);
+            Json(json!({"stages": [{"id": "s1", "name": "Applied"}, {"id": "s2", "name": "Interview"}]}))
+        }))
+        .route("/candidates", post(|State(s): State<Shared>, h: HeaderMap, Json(body): Json<Value>| async move {
+            record(&s, "POST", "/candidates", &h, body);
+            Json(json!({"candidate_id": "c1", "application_id": "a1", "existing": false}))
+        }))
+        .route("/statuses", post(|State(s): State<Shared>, h: HeaderMap, Json(body): Json<Value>| async move {
+            record(&s, "POST", "/statuses", &h, body.clone());
+            let statuses: Vec<Value> = body["refs"].as_array().cloned().unwrap_or_default().iter().map(|r| json!({
+                "candidate_id": r["candidate_id"], "application_id": r["application_id"],
+                "state": "hired", "stage_id": "s2", "stage_name": "Interview", "updated_at": "2026-02-01T00:00:00Z"
+            })).collect();
+            Json(json!({"statuses": statuses}))
+        }))
+        .with_state(seen.clone());
+    let (addr, task) = serve(router).await;
+    TestServer { addr, seen, _task: task }
+}
+
+fn serde_urlencoded(q: &BTreeMap<String, String>) -> String {
+    q.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join("&")
+}
+
+/// A server that answers every request with the request's headers as JSON.
+pub async fn echo_server() -> TestServer {
+    let seen: Shared = Arc::default();
+    let router = axum::Router::new()
+        .fallback(|State(s): State<Shared>, h: HeaderMap| async move {
+            record(&s, "ANY", "/", &h, Value::Null);
+            let headers: BTreeMap<String, String> = h
+                .iter()
+                .map(|(k, v)| (k.as_str().to_string(), String::from_utf8_lossy(v.as_bytes()).into_owned()))
+                .collect();
+            Json(json!({ "headers": headers }))
+        })
+        .with_state(seen.clone());
+    let (addr, task) = serve(router).await;
+    TestServer { addr, seen, _task: task }
+}
+
+/// Resident set size of this process, in bytes.
+pub fn rss_bytes() -> u64 {
+    let statm = std::fs::read_to_string("/proc/self/statm").unwrap_or_default();
+    let pages: u64 = statm.split_whitespace().nth(1).and_then(|p| p.parse().ok()).unwrap_or(0);
+    pages * 4096
+}
+
+/// The `atsbridge` binary built alongside the tests.
+pub fn atsbridge_bin() -> PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    let dir = exe.parent().and_then(Path::parent).unwrap();
+    let bin = dir.join("atsbridge");
+    assert!(bin.is_file(), "{} missing: build it with `cargo build --release -p atsbridge`", bin.display());
+    bin
+}
