@@ -10,3 +10,6 @@ pub mod plugin;
 pub mod runtime;
 pub mod api;
 pub mod cli;
+pub mod store;
+pub mod scheduler;
+pub mod sync;

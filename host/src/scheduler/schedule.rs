@@ -1,0 +1,121 @@
+//! When a connection syncs: a cron expression evaluated in its account's
+//! time zone, by default early morning with a per-connection offset.
+
+use std::hash::{Hash, Hasher};
+use std::str::FromStr;
+use std::sync::Arc;
+
+use chrono::{DateTime, Duration, Utc};
+use chrono_tz::Tz;
+use croner::Cron;
+
+/// The default: 03:00 local time, when recruiters are asleep and ATS APIs
+/// are quiet.
+pub const DEFAULT_CRON: &str = "0 3 * * *";
+/// Default-scheduled connections are spread over this window after 03:00,
+/// so 10,000 connections do not call their ATS at one instant.
+pub const JITTER_WINDOW_SECS: i64 = 60 * 60;
+
+/// Why a schedule was refused.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ScheduleError {
+    #[error("`{expr}` is not a valid cron expression: {reason}")]
+    Cron { expr: String, reason: String },
+    #[error("`{0}` is not an IANA time zone (e.g. Europe/Berlin)")]
+    TimeZone(String),
+    #[error("`{0}` never fires")]
+    Never(String),
+}
+
+/// A parsed schedule. Connections sharing an expression share the parse.
+#[derive(Debug, Clone)]
+pub struct Schedule {
+    cron: Arc<Cron>,
+    tz: Tz,
+    /// Seconds added to each firing (default schedule only).
+    jitter_secs: i64,
+}
+
+impl Schedule {
+    /// `expr` (None: the default) in time zone `tz`; `connection_id` seeds
+    /// the jitter of the default schedule.
+    pub fn new(expr: Option<&str>, tz: &str, connection_id: &str) -> Result<Self, ScheduleError> {
+        let tz = Tz::from_str(tz).map_err(|_| ScheduleError::TimeZone(tz.to_string()))?;
+        let (cron, jitter_secs) = match expr {
+            Some(e) => (parse(e)?, 0),
+            None => (parse(DEFAULT_CRON)?, jitter(connection_id)),
+        };
+        Ok(Schedule { cron: Arc::new(cron), tz, jitter_secs })
+    }
+
+    /// Reuses an already parsed expression.
+    pub fn with_cron(cron: Arc<Cron>, tz: Tz, jitter_secs: i64) -> Self {
+        Schedule { cron, tz, jitter_secs }
+    }
+
+    /// The first firing strictly after `after`.
+    pub fn next_after(&self, after: DateTime<Utc>) -> Option<DateTime<Utc>> {
+        let local = (after - Duration::seconds(self.jitter_secs)).with_timezone(&self.tz);
+        let next = self.cron.find_next_occurrence(&local, false).ok()?;
+        Some(next.with_timezone(&Utc) + Duration::seconds(self.jitter_secs))
+    }
+
+    /// The last firing at or before `at`.
+    pub fn previous_at_or_before(&self, at: DateTime<Utc>) -> Option<DateTime<Utc>> {
+        let local = (at - Duration::seconds(self.jitter_secs)).with_timezone(&self.tz);
+        let prev = self.cron.find_previous_occurrence(&local, true).ok()?;
+        Some(prev.with_timezone(&Utc) + Duration::seconds(self.jitter_secs))
+    }
+}
+
+/// Parses a 5-field (or 6-field, with seconds) cron expression.
+pub fn parse(expr: &str) -> Result<Cron, ScheduleError> {
+    let cron = Cron::from_str(expr).map_err(|e| ScheduleError::Cron { expr: expr.to_string(), reason: e.to_string() })?;
+    if cron.find_next_occurrence(&Utc::now(), false).is_err() {
+        return Err(ScheduleError::Never(expr.to_string()));
+    }
+    Ok(cron)
+}
+
+/// A stable offset in [0, JITTER_WINDOW_SECS) derived from the id.
+fn jitter(connection_id: &str) -> i64 {
+    // FNV-style stability matters less than spread; DefaultHasher with its
+    // fixed keys is deterministic for a given build.
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    connection_id.hash(&mut h);
+    (h.finish() % JITTER_WINDOW_SECS as u64) as i64
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::{TimeZone, Timelike};
+
+    #[test]
+    fn default_is_early_morning_local_time_with_spread() {
+        let s = Schedule::new(None, "Europe/Berlin", "acme-greenhouse").unwrap();
+        let now = Utc.with_ymd_and_hms(2026, 11, 28, 12, 0, 0).unwrap();
+        let next = s.next_after(now).unwrap().with_timezone(&chrono_tz::Europe::Berlin);
+        assert_eq!(next.hour(), 3, "{next}");
+        assert_eq!(next.date_naive(), chrono::NaiveDate::from_ymd_opt(2026, 11, 29).unwrap());
+        let offsets: std::collections::HashSet<i64> = (0..200).map(|i| jitter(&format!("conn-{i}"))).collect();
+        assert!(offsets.len() > 150, "jitter should spread connections: {}", offsets.len());
+        assert!(offsets.iter().all(|o| (0..JITTER_WINDOW_SECS).contains(o)));
+    }
+
+    #[test]
+    fn custom_cron_in_the_account_zone() {
+        let s = Schedule::new(Some("30 5 * * 1-5"), "America/New_York", "c").unwrap();
+        // Saturday noon UTC -> next Monday 05:30 New York (10:30 UTC in winter).
+        let now = Utc.with_ymd_and_hms(2026, 11, 28, 12, 0, 0).unwrap();
+        assert_eq!(s.next_after(now).unwrap(), Utc.with_ymd_and_hms(2026, 11, 30, 10, 30, 0).unwrap());
+        assert_eq!(s.previous_at_or_before(now).unwrap(), Utc.with_ymd_and_hms(2026, 11, 27, 10, 30, 0).unwrap());
+    }
+
+    #[test]
+    fn bad_input_is_named() {
+        assert!(matches!(Schedule::new(Some("every day"), "UTC", "c"), Err(ScheduleError::Cron { .. })));
+        assert!(matches!(Schedule::new(None, "Mars/Olympus", "c"), Err(ScheduleError::TimeZone(_))));
+    }
+}

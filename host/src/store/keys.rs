@@ -1,0 +1,218 @@
+//! The byte encoding of every key in the store, and the names of the trees
+//! they live in. Nothing else in the store builds or parses key bytes.
+//!
+//! sled orders keys bytewise, so the encodings are chosen for the scans the
+//! store makes:
+//!
+//! - Integers are big-endian: `2 < 10` as bytes too, so a prefix scan walks
+//!   positions by id and runs by sequence number.
+//! - A composite key starts with the connection id, *length-prefixed*
+//!   (`u32` big-endian, then the UTF-8 bytes). A separator byte would have
+//!   to be banned from ids and job codes, and job codes come from the ATS;
+//!   with a length prefix the prefix for `acme` can never match the keys of
+//!   `acme-2`, whatever bytes follow.
+//! - The last component needs no length: a job code is the rest of the key,
+//!   an id or sequence number is the final 8 bytes.
+
+#[cfg(test)]
+use std::fmt;
+
+/// Tree holding the schema version and other store-wide facts.
+pub(crate) const META: &str = "meta";
+/// Tree of accounts, by account id.
+pub(crate) const ACCOUNTS: &str = "accounts";
+/// Tree of connections, by connection id.
+pub(crate) const CONNECTIONS: &str = "connections";
+/// Tree of each connection's sync state, by connection id.
+pub(crate) const CONNECTION_STATE: &str = "connection_state";
+/// Tree of positions, by position id ([`position`]).
+pub(crate) const POSITIONS: &str = "positions";
+/// Tree mapping an ATS job to its position ([`job`] -> position id).
+pub(crate) const JOB_MAP: &str = "job_map";
+/// Index of each connection's positions ([`connection_position`] -> empty).
+pub(crate) const POSITIONS_BY_CONNECTION: &str = "positions_by_connection";
+/// Tree of sync runs ([`run`] -> run record).
+pub(crate) const SYNC_RUNS: &str = "sync_runs";
+
+/// Every tree the current schema uses, in the order `open` creates them.
+pub(crate) const ALL_TREES: &[&str] =
+    &[META, ACCOUNTS, CONNECTIONS, CONNECTION_STATE, POSITIONS, JOB_MAP, POSITIONS_BY_CONNECTION, SYNC_RUNS];
+
+/// `meta` key of the schema version (a `u32`, big-endian).
+pub(crate) const SCHEMA_VERSION_KEY: &[u8] = b"schema_version";
+
+/// Width of the length prefix in front of a connection id.
+const LEN_PREFIX: usize = 4;
+/// Width of an encoded `u64`.
+const U64_LEN: usize = 8;
+
+/// A key whose bytes do not decode; names the tree for the error message.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("malformed key in tree `{tree}`: {reason}")]
+pub(crate) struct KeyError {
+    /// The tree the key was read from.
+    pub tree: &'static str,
+    /// What is wrong with it.
+    pub reason: &'static str,
+}
+
+/// Key of an account, a connection or a connection's state: the id's bytes.
+pub(crate) fn id(id: &str) -> &[u8] {
+    id.as_bytes()
+}
+
+/// Decodes an [`id`] key.
+pub(crate) fn decode_id(tree: &'static str, key: &[u8]) -> Result<String, KeyError> {
+    String::from_utf8(key.to_vec()).map_err(|_| KeyError { tree, reason: "id is not UTF-8" })
+}
+
+/// Key of a position: its id, big-endian.
+pub(crate) fn position(id: u64) -> [u8; U64_LEN] {
+    id.to_be_bytes()
+}
+
+/// Decodes a [`position`] key.
+pub(crate) fn decode_position(key: &[u8]) -> Result<u64, KeyError> {
+    let bytes: [u8; U64_LEN] =
+        key.try_into().map_err(|_| KeyError { tree: POSITIONS, reason: "position id is not 8 bytes" })?;
+    Ok(u64::from_be_bytes(bytes))
+}
+
+/// The prefix every composite key of one connection starts with; scanning
+/// it yields exactly that connection's entries.
+pub(crate) fn connection_prefix(connection_id: &str) -> Vec<u8> {
+    let mut key = Vec::with_capacity(LEN_PREFIX + connection_id.len() + U64_LEN);
+    // An id longer than u32::MAX bytes cannot be stored by sled at all, so
+    // the cast never truncates a key that could exist.
+    key.extend_from_slice(&(connection_id.len() as u32).to_be_bytes());
+    key.extend_from_slice(connection_id.as_bytes());
+    key
+}
+
+/// Splits a composite key into its connection id and the rest.
+fn split_connection<'k>(tree: &'static str, key: &'k [u8]) -> Result<(String, &'k [u8]), KeyError> {
+    let short = KeyError { tree, reason: "shorter than its length prefix says" };
+    let (len, rest) = key.split_first_chunk::<LEN_PREFIX>().ok_or(short.clone())?;
+    let len = u32::from_be_bytes(*len) as usize;
+    if rest.len() < len {
+        return Err(short);
+    }
+    let (id, rest) = rest.split_at(len);
+    let id = String::from_utf8(id.to_vec()).map_err(|_| KeyError { tree, reason: "connection id is not UTF-8" })?;
+    Ok((id, rest))
+}
+
+/// Key of an ATS job in `job_map`: (connection id, job code).
+pub(crate) fn job(connection_id: &str, code: &str) -> Vec<u8> {
+    let mut key = connection_prefix(connection_id);
+    key.extend_from_slice(code.as_bytes());
+    key
+}
+
+/// Decodes a [`job`] key. (The store never scans `job_map`, so only the
+/// tests decode its keys for now.)
+#[cfg(test)]
+pub(crate) fn decode_job(key: &[u8]) -> Result<JobKey, KeyError> {
+    let (connection_id, code) = split_connection(JOB_MAP, key)?;
+    let code =
+        String::from_utf8(code.to_vec()).map_err(|_| KeyError { tree: JOB_MAP, reason: "job code is not UTF-8" })?;
+    Ok(JobKey { connection_id, code })
+}
+
+/// Key of an entry in `positions_by_connection`: (connection id, position id).
+pub(crate) fn connection_position(connection_id: &str, position_id: u64) -> Vec<u8> {
+    with_u64(connection_id, position_id)
+}
+
+/// Decodes a [`connection_position`] key into (connection id, position id).
+pub(crate) fn decode_connection_position(key: &[u8]) -> Result<(String, u64), KeyError> {
+    decode_with_u64(POSITIONS_BY_CONNECTION, key)
+}
+
+/// Key of a sync run: (connection id, run sequence number).
+pub(crate) fn run(connection_id: &str, seq: u64) -> Vec<u8> {
+    with_u64(connection_id, seq)
+}
+
+/// Decodes a [`run`] key into (connection id, sequence number).
+pub(crate) fn decode_run(key: &[u8]) -> Result<(String, u64), KeyError> {
+    decode_with_u64(SYNC_RUNS, key)
+}
+
+fn with_u64(connection_id: &str, n: u64) -> Vec<u8> {
+    let mut key = connection_prefix(connection_id);
+    key.extend_from_slice(&n.to_be_bytes());
+    key
+}
+
+fn decode_with_u64(tree: &'static str, key: &[u8]) -> Result<(String, u64), KeyError> {
+    let (connection_id, rest) = split_connection(tree, key)?;
+    let bytes: [u8; U64_LEN] =
+        rest.try_into().map_err(|_| KeyError { tree, reason: "trailing number is not 8 bytes" })?;
+    Ok((connection_id, u64::from_be_bytes(bytes)))
+}
+
+/// A decoded `job_map` key.
+#[cfg(test)]
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct JobKey {
+    pub connection_id: String,
+    pub code: String,
+}
+
+#[cfg(test)]
+impl fmt::Display for JobKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{}", self.connection_id, self.code)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn composite_keys_round_trip() {
+        let key = job("acme-greenhouse", "JOB/1\0weird");
+        assert_eq!(
+            decode_job(&key).unwrap(),
+            JobKey { connection_id: "acme-greenhouse".into(), code: "JOB/1\0weird".into() }
+        );
+        assert_eq!(decode_connection_position(&connection_position("c", 42)).unwrap(), ("c".to_string(), 42));
+        assert_eq!(decode_run(&run("", u64::MAX)).unwrap(), (String::new(), u64::MAX));
+        assert_eq!(decode_position(&position(7)).unwrap(), 7);
+        assert_eq!(decode_id(ACCOUNTS, id("acme")).unwrap(), "acme");
+    }
+
+    #[test]
+    fn numbers_sort_numerically() {
+        assert!(position(2) < position(10));
+        assert!(position(255) < position(256));
+        assert!(run("c", 9) < run("c", 10));
+        assert!(connection_position("c", 1) < connection_position("c", 1 << 40));
+    }
+
+    #[test]
+    fn a_connection_prefix_matches_only_that_connection() {
+        // "acme" is a byte prefix of "acme-2"; the length prefix keeps their
+        // keys apart.
+        let prefix = connection_prefix("acme");
+        assert!(run("acme", 3).starts_with(&prefix));
+        assert!(!run("acme-2", 3).starts_with(&prefix));
+        assert!(!job("acme-2", "x").starts_with(&prefix));
+        // A job code that looks like the start of another key changes nothing.
+        assert!(job("acme", "\0\0\0\x01x").starts_with(&prefix));
+        assert_eq!(decode_job(&job("acme", "\0\0\0\x01x")).unwrap().connection_id, "acme");
+    }
+
+    #[test]
+    fn malformed_keys_are_errors_not_panics() {
+        assert!(decode_position(b"abc").is_err());
+        assert!(decode_run(b"\0\0\0\x09abc").is_err());
+        assert!(decode_run(b"\0\0").is_err());
+        assert!(decode_connection_position(&job("c", "abc")).is_err());
+        assert!(decode_job(&[0, 0, 0, 1, 0xff]).is_err());
+        let err = decode_run(b"\0\0\0\x09abc").unwrap_err();
+        assert_eq!(err.tree, SYNC_RUNS);
+    }
+}

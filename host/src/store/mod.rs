@@ -1,0 +1,345 @@
+//! The durable store: accounts, connections, positions and sync runs, on
+//! sled.
+//!
+//! # Layout
+//!
+//! One sled database with one tree per record kind (names in `keys`):
+//!
+//! | tree | key | value |
+//! | --- | --- | --- |
+//! | `meta` | `schema_version` | `u32` big-endian |
+//! | `accounts` | account id | [`Account`] |
+//! | `connections` | connection id | [`Connection`] (secrets sealed) |
+//! | `connection_state` | connection id | [`ConnectionState`] |
+//! | `positions` | position id (`u64` BE) | [`Position`] |
+//! | `job_map` | (connection id, job code) | position id (`u64` BE) |
+//! | `positions_by_connection` | (connection id, position id) | empty |
+//! | `sync_runs` | (connection id, run seq) | [`SyncRun`] |
+//!
+//! Composite keys are a length-prefixed connection id followed by the rest
+//! (`keys` is the one place that encodes them). Values are a format byte and
+//! JSON (`codec`). Secret settings are sealed with the operator's key
+//! (`secrets`). The schema version is checked and migrated on open
+//! (`schema`).
+//!
+//! # Consistency
+//!
+//! Everything the sync engine writes for one page — positions, their
+//! `job_map` and index entries, the run record, the checkpoint — goes into
+//! one multi-tree transaction ([`Store::commit_page`]), so a crash leaves the
+//! page either wholly applied or not at all, and the checkpoint never points
+//! past what was stored. Every write to a tree that a transaction also
+//! writes goes through a transaction, as sled does not isolate transactions
+//! from plain writes.
+//!
+//! Users own the `local` sides of tracked fields and `published`; the sync
+//! engine owns the rest. Commits re-read the stored position and keep its
+//! user-owned fields, so an edit made during a sync is never lost.
+
+mod accounts;
+mod codec;
+mod connections;
+mod keys;
+mod model;
+mod positions;
+mod runs;
+mod schema;
+mod secrets;
+mod slug;
+#[cfg(test)]
+mod testutil;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use sled::transaction::{ConflictableTransactionError, TransactionError};
+use tracing::info;
+
+pub use model::{
+    Account, AuthorizedUser, Checkpoint, CloseReason, Connection, ConnectionState, FieldEdit, FieldName, NewConnection,
+    Position, PositionStatus, RunCounts, RunOutcome, StoredSetting, SyncRun, Tracked, Trigger, job_content_hash,
+};
+pub use runs::PageCommit;
+pub use schema::CURRENT_VERSION as SCHEMA_VERSION;
+pub use secrets::{EncryptedValue, SECRET_KEY_ENV, SecretError, SecretKey};
+
+use crate::plugin::allowed_hosts::PatternError;
+
+/// Why a store operation failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StoreError {
+    /// The database could not be opened (missing permissions, locked by
+    /// another process, ...).
+    #[error("could not open the store at {}: {source}", path.display())]
+    Open {
+        /// Where it was looked for.
+        path: PathBuf,
+        /// sled's reason.
+        #[source]
+        source: sled::Error,
+    },
+    /// Reading or writing the database failed.
+    #[error("store I/O failed: {0}")]
+    Storage(#[from] sled::Error),
+    /// The store was written by a newer atsbridge.
+    #[error(
+        "the store has schema version {found}, newer than the {supported} this atsbridge knows; \
+         run a newer atsbridge, or restore a backup taken before the upgrade"
+    )]
+    SchemaTooNew {
+        /// The version on disk.
+        found: u32,
+        /// The newest version this binary knows.
+        supported: u32,
+    },
+    /// A schema migration step failed.
+    #[error("schema migration to version {to} ({name}) failed: {reason}")]
+    Migration {
+        /// The version the step migrates to.
+        to: u32,
+        /// The step's name.
+        name: &'static str,
+        /// What went wrong.
+        reason: String,
+    },
+    /// A stored key or value does not decode.
+    #[error("corrupt record in tree `{tree}` at `{key}`: {reason}")]
+    Corrupt {
+        /// The tree it is in.
+        tree: &'static str,
+        /// Its key, readable.
+        key: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// A record could not be encoded.
+    #[error("could not encode a {what} record: {reason}")]
+    Encode {
+        /// The kind of record.
+        what: &'static str,
+        /// The encoder's reason.
+        reason: String,
+    },
+    /// No account has this id.
+    #[error("no account `{0}`")]
+    UnknownAccount(String),
+    /// No connection has this id.
+    #[error("no connection `{0}`")]
+    UnknownConnection(String),
+    /// No position has this id.
+    #[error("no position {0}")]
+    UnknownPosition(u64),
+    /// Not an IANA time zone name.
+    #[error("`{time_zone}` is not an IANA time zone name (such as Europe/Paris)")]
+    InvalidTimeZone {
+        /// The name given.
+        time_zone: String,
+    },
+    /// Ids derived from this name are all taken.
+    #[error("no free id left for `{base}`; choose another name")]
+    IdsExhausted {
+        /// The slug that was tried with suffixes.
+        base: String,
+    },
+    /// The same setting key was given twice.
+    #[error("setting `{setting}` of connection `{connection}` is given more than once")]
+    DuplicateSetting {
+        /// The connection being created.
+        connection: String,
+        /// The repeated key.
+        setting: String,
+    },
+    /// A secret setting was given but the store has no key to seal it with.
+    #[error(
+        "setting `{setting}` of connection `{connection}` is a secret, but no secret key is configured: \
+         set {SECRET_KEY_ENV} to 64 hex characters or the base64 of 32 random bytes"
+    )]
+    SecretKeyMissing {
+        /// The connection.
+        connection: String,
+        /// The secret setting.
+        setting: String,
+    },
+    /// Sealing or opening a secret failed.
+    #[error(transparent)]
+    Secret(#[from] SecretError),
+    /// An extra allowed-host pattern does not parse.
+    #[error("connection `{connection}` has an invalid extra host: {source}")]
+    InvalidExtraHost {
+        /// The connection.
+        connection: String,
+        /// Why the pattern was rejected.
+        #[source]
+        source: PatternError,
+    },
+    /// A new position was committed for a job that already has one.
+    #[error("job `{code}` of connection `{connection}` already maps to position {existing}")]
+    DuplicateJob {
+        /// The connection.
+        connection: String,
+        /// The ATS job code.
+        code: String,
+        /// The position it maps to.
+        existing: u64,
+    },
+    /// A commit broke one of the store's rules; nothing of it was written.
+    #[error("rejected commit for connection `{connection}`: {reason}")]
+    InvalidCommit {
+        /// The connection committed for.
+        connection: String,
+        /// The rule broken.
+        reason: String,
+    },
+}
+
+impl From<TransactionError<StoreError>> for StoreError {
+    fn from(e: TransactionError<StoreError>) -> Self {
+        match e {
+            TransactionError::Abort(e) => e,
+            TransactionError::Storage(e) => StoreError::Storage(e),
+        }
+    }
+}
+
+impl From<keys::KeyError> for StoreError {
+    fn from(e: keys::KeyError) -> Self {
+        StoreError::Corrupt { tree: e.tree, key: "<undecodable key>".into(), reason: e.reason.into() }
+    }
+}
+
+/// Aborts a sled transaction with a store error.
+fn abort(e: StoreError) -> ConflictableTransactionError<StoreError> {
+    ConflictableTransactionError::Abort(e)
+}
+
+/// The current time in Unix seconds (0 if the clock is before 1970).
+pub(crate) fn now_unix() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+}
+
+/// Reads and decodes the record at `key` of `tree` (named `name`).
+fn read<T: serde::de::DeserializeOwned>(
+    tree: &sled::Tree,
+    name: &'static str,
+    key: &[u8],
+    shown: impl std::fmt::Display,
+) -> Result<Option<T>, StoreError> {
+    tree.get(key)?.map(|bytes| codec::decode(name, shown, &bytes)).transpose()
+}
+
+/// Decodes every record of a tree whose keys are ids, in id order.
+fn read_all<T: serde::de::DeserializeOwned>(tree: &sled::Tree, name: &'static str) -> Result<Vec<T>, StoreError> {
+    tree.iter()
+        .map(|entry| {
+            let (key, bytes) = entry?;
+            codec::decode(name, keys::decode_id(name, &key)?, &bytes)
+        })
+        .collect()
+}
+
+/// One handle per tree; sled trees are reference-counted, so this clones
+/// cheaply.
+#[derive(Clone)]
+struct Trees {
+    accounts: sled::Tree,
+    connections: sled::Tree,
+    state: sled::Tree,
+    positions: sled::Tree,
+    job_map: sled::Tree,
+    by_connection: sled::Tree,
+    runs: sled::Tree,
+}
+
+impl Trees {
+    fn open(db: &sled::Db) -> Result<Trees, StoreError> {
+        Ok(Trees {
+            accounts: db.open_tree(keys::ACCOUNTS)?,
+            connections: db.open_tree(keys::CONNECTIONS)?,
+            state: db.open_tree(keys::CONNECTION_STATE)?,
+            positions: db.open_tree(keys::POSITIONS)?,
+            job_map: db.open_tree(keys::JOB_MAP)?,
+            by_connection: db.open_tree(keys::POSITIONS_BY_CONNECTION)?,
+            runs: db.open_tree(keys::SYNC_RUNS)?,
+        })
+    }
+}
+
+/// The store. Cheap to clone; clones share the database.
+#[derive(Clone)]
+pub struct Store {
+    db: sled::Db,
+    trees: Trees,
+    key: Option<Arc<SecretKey>>,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store").field("secret_key", &self.key.as_ref().map(|_| "<set>")).finish_non_exhaustive()
+    }
+}
+
+impl Store {
+    /// Opens (or creates) the store at `path` and brings its schema up to
+    /// date. `key` seals and opens secret settings; without it, connections
+    /// with secrets can be listed but not created or used.
+    ///
+    /// Fails with [`StoreError::SchemaTooNew`] on a store written by a newer
+    /// atsbridge, leaving it untouched.
+    pub fn open(path: &Path, key: Option<SecretKey>) -> Result<Store, StoreError> {
+        let db = sled::Config::new()
+            .path(path)
+            .open()
+            .map_err(|source| StoreError::Open { path: path.to_path_buf(), source })?;
+        let version = schema::migrate(&db, schema::MIGRATIONS)?;
+        let trees = Trees::open(&db)?;
+        info!(path = %path.display(), schema_version = version, secret_key = key.is_some(), "store opened");
+        Ok(Store { db, trees, key: key.map(Arc::new) })
+    }
+
+    /// Writes everything buffered to disk. sled also flushes on its own
+    /// every half second; call this where a write must be durable now.
+    pub fn flush(&self) -> Result<(), StoreError> {
+        self.db.flush()?;
+        Ok(())
+    }
+
+    /// The database's size on disk, in bytes.
+    pub fn size_on_disk(&self) -> Result<u64, StoreError> {
+        Ok(self.db.size_on_disk()?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_store_from_a_newer_atsbridge_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        drop(Store::open(dir.path(), None).unwrap());
+        {
+            let db = sled::open(dir.path()).unwrap();
+            db.open_tree(keys::META).unwrap().insert(keys::SCHEMA_VERSION_KEY, &99u32.to_be_bytes()).unwrap();
+            db.flush().unwrap();
+        }
+        let err = Store::open(dir.path(), None).unwrap_err();
+        assert!(matches!(err, StoreError::SchemaTooNew { found: 99, supported: SCHEMA_VERSION }), "{err}");
+        assert!(err.to_string().contains("newer atsbridge"), "{err}");
+    }
+
+    #[test]
+    fn a_store_reopens_at_the_current_version_and_reports_its_size() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path(), None).unwrap();
+        store.add_account("Acme", "UTC").unwrap();
+        store.flush().unwrap();
+        assert!(store.size_on_disk().unwrap() > 0);
+        drop(store);
+        let store = Store::open(dir.path(), None).unwrap();
+        assert_eq!(schema::stored_version(&store.db).unwrap(), SCHEMA_VERSION);
+        assert_eq!(store.accounts().unwrap().len(), 1);
+    }
+}

@@ -1,0 +1,538 @@
+//! The records the store keeps.
+//!
+//! Records are stored as JSON (see `codec`), so a field added later must be
+//! `#[serde(default)]` (or come with a migration), and enum variant names
+//! are part of the on-disk format: rename one only with a migration.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use super::secrets::EncryptedValue;
+use crate::contract::{AtsUser, Job, JobStatus};
+use crate::runtime::connection::SettingInput;
+
+/// A customer of the platform; owns connections and, through them, positions.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Account {
+    /// Slug of the name when created (`acme`, `acme-2`); never changes.
+    pub id: String,
+    /// Display name.
+    pub name: String,
+    /// IANA time zone (`Europe/Paris`): schedules are read in it.
+    pub time_zone: String,
+    /// Creation time, Unix seconds.
+    pub created_at_unix: i64,
+}
+
+/// An account's link to one ATS through one plugin.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Connection {
+    /// Slug of the account id and name (`acme-greenhouse`); never changes.
+    pub id: String,
+    /// The account that owns it.
+    pub account_id: String,
+    /// Display name.
+    pub name: String,
+    /// The plugin that talks to the ATS.
+    pub plugin_id: String,
+    /// Settings by key; secret ones sealed.
+    pub settings: BTreeMap<String, StoredSetting>,
+    /// Allowed-host patterns granted beyond the plugin manifest's.
+    #[serde(default)]
+    pub extra_hosts: Vec<String>,
+    /// Cron expression in the account's time zone; `None`: once a day.
+    #[serde(default)]
+    pub schedule: Option<String>,
+    /// Disabled connections are not synced.
+    pub enabled: bool,
+    /// Creation time, Unix seconds.
+    pub created_at_unix: i64,
+}
+
+/// A setting's value as stored.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StoredSetting {
+    /// Text, URL and choice settings, in the clear.
+    Text(String),
+    /// Secret settings, sealed with the operator's key.
+    Secret(EncryptedValue),
+}
+
+/// What [`Store::add_connection`](super::Store::add_connection) needs.
+#[derive(Debug, Clone)]
+pub struct NewConnection {
+    /// The owning account; must exist.
+    pub account_id: String,
+    /// Display name; the id is derived from it.
+    pub name: String,
+    /// The plugin to use.
+    pub plugin_id: String,
+    /// Settings, already validated against the plugin's schema by the caller.
+    pub settings: Vec<(String, SettingInput)>,
+    /// Allowed-host patterns beyond the manifest's; checked here.
+    pub extra_hosts: Vec<String>,
+    /// Cron expression; `None`: once a day.
+    pub schedule: Option<String>,
+}
+
+/// A connection's sync progress. Absent from disk means [`Default`].
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ConnectionState {
+    /// The connection it belongs to.
+    pub connection_id: String,
+    /// Sequence number of the last run started (0: never run).
+    pub last_run_seq: u64,
+    /// Where an interrupted listing resumes.
+    pub checkpoint: Option<Checkpoint>,
+    /// An operator asked for a fresh full listing.
+    pub reset_requested: bool,
+    /// Failed runs since the last success.
+    pub consecutive_failures: u32,
+    /// Needs a person's attention (e.g. repeated auth failures).
+    pub flagged: bool,
+    /// End of the last successful run, Unix seconds.
+    pub last_success_unix: Option<i64>,
+    /// When the scheduler should run it next, Unix seconds.
+    pub next_run_unix: Option<i64>,
+    /// End of the last complete (non-incremental) listing, Unix seconds.
+    pub last_full_listing_unix: Option<i64>,
+    /// RFC 3339 watermark passed to incremental listings.
+    pub changed_since: Option<String>,
+}
+
+/// How far a run's listing got, committed with each page.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Checkpoint {
+    /// The run that wrote it.
+    pub run_seq: u64,
+    /// The cursor for the next page; `None` before the first page.
+    pub cursor: Option<String>,
+    /// Pages committed so far.
+    pub pages_done: u32,
+    /// Whether the listing is a complete one (not incremental).
+    pub full_listing: bool,
+}
+
+/// A value the ATS owns that a user may override locally.
+///
+/// The sync engine writes only `ats`; users write only `local`. The latest
+/// ATS value is therefore always at hand, an edit survives every sync, and
+/// clearing the edit makes the field follow the ATS again.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Tracked<T> {
+    /// The value as last synced from the ATS.
+    pub ats: T,
+    /// A user's override, if any.
+    #[serde(default)]
+    pub local: Option<T>,
+}
+
+impl<T> Tracked<T> {
+    /// A value straight from the ATS, not overridden.
+    pub fn from_ats(ats: T) -> Self {
+        Tracked { ats, local: None }
+    }
+
+    /// The value to show and use: the local edit if any, else the ATS's.
+    pub fn effective(&self) -> &T {
+        self.local.as_ref().unwrap_or(&self.ats)
+    }
+}
+
+/// A user authorized on a position, from the ATS's hiring team.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuthorizedUser {
+    /// The ATS's id for the user.
+    pub ats_id: String,
+    /// Display name.
+    pub name: String,
+    /// Email, when the ATS gives one.
+    pub email: Option<String>,
+}
+
+impl From<&AtsUser> for AuthorizedUser {
+    fn from(u: &AtsUser) -> Self {
+        AuthorizedUser { ats_id: u.ats_id.clone(), name: u.name.clone(), email: u.email.clone() }
+    }
+}
+
+/// A position's status, mapped from the ATS's.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PositionStatus {
+    /// Accepting candidates.
+    Open,
+    /// Closed, in the ATS or here (see [`Position::closed_reason`]).
+    Closed,
+    /// Not yet published in the ATS.
+    Draft,
+    /// Paused.
+    OnHold,
+    /// A status the connector could not map; the raw value.
+    Other(String),
+}
+
+impl From<&JobStatus> for PositionStatus {
+    fn from(s: &JobStatus) -> Self {
+        match s {
+            JobStatus::Open => PositionStatus::Open,
+            JobStatus::Closed => PositionStatus::Closed,
+            JobStatus::Draft => PositionStatus::Draft,
+            JobStatus::OnHold => PositionStatus::OnHold,
+            JobStatus::Other(raw) => PositionStatus::Other(raw.clone()),
+        }
+    }
+}
+
+/// Why a position is closed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CloseReason {
+    /// The ATS reports the job closed.
+    ClosedInAts,
+    /// A complete listing no longer contained the job.
+    RemovedInAts,
+}
+
+/// A job synced from an ATS, as the platform shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Position {
+    /// Store-assigned id; 0 until first committed.
+    pub id: u64,
+    /// The owning account.
+    pub account_id: String,
+    /// The connection it was synced through.
+    pub connection_id: String,
+    /// The ATS's job code; (connection, code) maps 1:1 to a position.
+    pub ats_job_code: String,
+    /// Title.
+    pub name: Tracked<String>,
+    /// Locations, most relevant first.
+    pub locations: Tracked<Vec<String>>,
+    /// Description (HTML allowed).
+    pub description: Tracked<String>,
+    /// Users authorized on the position.
+    pub authorized_users: Tracked<Vec<AuthorizedUser>>,
+    /// Mapped status.
+    pub status: PositionStatus,
+    /// The status exactly as the ATS reported it.
+    pub ats_raw_status: String,
+    /// Set while closed.
+    pub closed_reason: Option<CloseReason>,
+    /// Shown to candidates; the platform's decision, never the sync's.
+    pub published: bool,
+    /// Extra ATS fields.
+    #[serde(default)]
+    pub extra: BTreeMap<String, String>,
+    /// Last change in the ATS (RFC 3339), when reported.
+    pub ats_updated_at: Option<String>,
+    /// [`job_content_hash`] of the last applied job.
+    pub content_hash: String,
+    /// Sequence number of the last run whose listing contained the job.
+    pub last_seen_run: u64,
+    /// Creation time, Unix seconds.
+    pub created_at_unix: i64,
+    /// Last change by sync or user, Unix seconds.
+    pub updated_at_unix: i64,
+}
+
+impl Position {
+    /// A new, uncommitted position (id 0) for a job first seen in run
+    /// `run_seq`. Not published: publishing is the platform's decision.
+    pub fn from_job(account_id: &str, connection_id: &str, job: &Job, run_seq: u64, now_unix: i64) -> Position {
+        let mut position = Position {
+            id: 0,
+            account_id: account_id.to_string(),
+            connection_id: connection_id.to_string(),
+            ats_job_code: job.code.clone(),
+            name: Tracked::from_ats(String::new()),
+            locations: Tracked::from_ats(Vec::new()),
+            description: Tracked::from_ats(String::new()),
+            authorized_users: Tracked::from_ats(Vec::new()),
+            status: PositionStatus::Draft,
+            ats_raw_status: String::new(),
+            closed_reason: None,
+            published: false,
+            extra: BTreeMap::new(),
+            ats_updated_at: None,
+            content_hash: String::new(),
+            last_seen_run: run_seq,
+            created_at_unix: now_unix,
+            updated_at_unix: now_unix,
+        };
+        position.apply_ats(job, run_seq, now_unix);
+        position
+    }
+
+    /// Applies the ATS's latest version of the job, as the sync engine does
+    /// on every listing: only the `ats` sides of tracked fields, the status
+    /// and the ATS metadata change, so local edits and `published` survive.
+    /// Marks the job seen in `run_seq`.
+    ///
+    /// Returns whether anything changed. An unchanged job (same
+    /// [`job_content_hash`]) only updates `last_seen_run`, unless the
+    /// position had been closed as removed: a job that reappears reopens.
+    pub fn apply_ats(&mut self, job: &Job, run_seq: u64, now_unix: i64) -> bool {
+        self.last_seen_run = run_seq;
+        let hash = job_content_hash(job);
+        if hash == self.content_hash && self.closed_reason != Some(CloseReason::RemovedInAts) {
+            return false;
+        }
+        self.name.ats = job.title.clone();
+        self.locations.ats = job.locations.clone();
+        self.description.ats = job.description.clone();
+        self.authorized_users.ats = job.assigned_users.iter().map(AuthorizedUser::from).collect();
+        self.status = PositionStatus::from(&job.status);
+        self.ats_raw_status = job.raw_status.clone();
+        self.closed_reason = (job.status == JobStatus::Closed).then_some(CloseReason::ClosedInAts);
+        self.extra = job.extra.iter().map(|f| (f.key.clone(), f.value.clone())).collect();
+        self.ats_updated_at = job.updated_at.clone();
+        self.content_hash = hash;
+        self.updated_at_unix = now_unix;
+        true
+    }
+
+    /// Closes the position because a complete listing no longer has it.
+    pub fn mark_removed(&mut self, now_unix: i64) {
+        self.status = PositionStatus::Closed;
+        self.closed_reason = Some(CloseReason::RemovedInAts);
+        self.updated_at_unix = now_unix;
+    }
+
+    /// Whether the position is closed (in the ATS or as removed).
+    pub fn is_closed(&self) -> bool {
+        self.status == PositionStatus::Closed
+    }
+
+    /// Takes the user-owned fields (local edits, `published`) and the
+    /// creation time from the stored record. The store does this inside the
+    /// commit transaction, so an edit made while a page was being synced is
+    /// not overwritten by the engine's older copy.
+    pub(crate) fn keep_user_fields_of(&mut self, stored: &Position) {
+        self.name.local = stored.name.local.clone();
+        self.locations.local = stored.locations.local.clone();
+        self.description.local = stored.description.local.clone();
+        self.authorized_users.local = stored.authorized_users.local.clone();
+        // Closing a position unpublishes it; otherwise publishing is the
+        // user's (or a rule's) decision, never the sync's.
+        self.published = stored.published && !self.is_closed();
+        self.created_at_unix = stored.created_at_unix;
+    }
+
+    /// Sets the local side of one field.
+    pub(crate) fn apply_edit(&mut self, edit: FieldEdit) {
+        match edit {
+            FieldEdit::Name(v) => self.name.local = Some(v),
+            FieldEdit::Locations(v) => self.locations.local = Some(v),
+            FieldEdit::Description(v) => self.description.local = Some(v),
+            FieldEdit::AuthorizedUsers(v) => self.authorized_users.local = Some(v),
+        }
+    }
+
+    /// Clears the local side of one field.
+    pub(crate) fn clear_edit(&mut self, field: FieldName) {
+        match field {
+            FieldName::Name => self.name.local = None,
+            FieldName::Locations => self.locations.local = None,
+            FieldName::Description => self.description.local = None,
+            FieldName::AuthorizedUsers => self.authorized_users.local = None,
+        }
+    }
+}
+
+/// A user's edit of one tracked field.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FieldEdit {
+    /// Overrides the title.
+    Name(String),
+    /// Overrides the locations.
+    Locations(Vec<String>),
+    /// Overrides the description.
+    Description(String),
+    /// Overrides the authorized users.
+    AuthorizedUsers(Vec<AuthorizedUser>),
+}
+
+/// Names a tracked field, to clear its edit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FieldName {
+    /// The title.
+    Name,
+    /// The locations.
+    Locations,
+    /// The description.
+    Description,
+    /// The authorized users.
+    AuthorizedUsers,
+}
+
+/// Hex SHA-256 of everything in a job, to tell an unchanged job cheaply.
+///
+/// Hashed over an explicit length-prefixed encoding rather than a serde
+/// format, so the hash stays the same across releases and a host upgrade
+/// does not count every job as updated.
+pub fn job_content_hash(job: &Job) -> String {
+    let mut h = Sha256::new();
+    let mut put = |s: &str| {
+        h.update((s.len() as u64).to_be_bytes());
+        h.update(s.as_bytes());
+    };
+    put(&job.code);
+    put(&job.status.to_string());
+    put(&job.raw_status);
+    put(&job.title);
+    put(&job.locations.len().to_string());
+    job.locations.iter().for_each(|l| put(l));
+    put(&job.description);
+    put(&job.assigned_users.len().to_string());
+    for u in &job.assigned_users {
+        put(&u.ats_id);
+        put(&u.name);
+        // Distinguishes "no email" from an empty one.
+        put(if u.email.is_some() { "1" } else { "0" });
+        put(u.email.as_deref().unwrap_or(""));
+    }
+    put(if job.updated_at.is_some() { "1" } else { "0" });
+    put(job.updated_at.as_deref().unwrap_or(""));
+    put(&job.extra.len().to_string());
+    for f in &job.extra {
+        put(&f.key);
+        put(&f.value);
+    }
+    hex::encode(h.finalize())
+}
+
+/// What started a run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Trigger {
+    /// The connection's schedule.
+    Scheduled,
+    /// An operator or user.
+    Manual,
+    /// A schedule slot missed while the host was down.
+    CatchUp,
+    /// A retry after a failed run.
+    Retry,
+}
+
+/// What a run has done so far.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct RunCounts {
+    /// Pages committed.
+    pub pages: u32,
+    /// Jobs in those pages.
+    pub jobs_seen: u64,
+    /// Positions created.
+    pub created: u64,
+    /// Positions whose ATS values changed.
+    pub updated: u64,
+    /// Positions closed in the ATS.
+    pub closed: u64,
+    /// Jobs seen unchanged.
+    pub unchanged: u64,
+    /// Positions closed because the ATS no longer lists them.
+    pub removed: u64,
+}
+
+/// How a run ended, or that it has not.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RunOutcome {
+    /// Still going (or the host died during it; see
+    /// [`Store::unfinished_runs`](super::Store::unfinished_runs)).
+    Running,
+    /// Completed.
+    Succeeded,
+    /// Stopped by an error.
+    Failed {
+        /// A short stable kind (`unauthorized`, `transient`, ...).
+        kind: String,
+        /// For people.
+        message: String,
+    },
+    /// The host stopped during the run.
+    Interrupted,
+}
+
+/// One sync of one connection.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SyncRun {
+    /// The connection synced.
+    pub connection_id: String,
+    /// Per-connection sequence number, from 1.
+    pub seq: u64,
+    /// What started it.
+    pub trigger: Trigger,
+    /// Start time, Unix seconds.
+    pub started_unix: i64,
+    /// End time, Unix seconds; `None` while running.
+    pub finished_unix: Option<i64>,
+    /// The plugin that ran.
+    pub plugin_id: String,
+    /// Its version.
+    pub plugin_version: String,
+    /// Whether it lists all jobs (not only changed ones).
+    pub full_listing: bool,
+    /// Progress.
+    #[serde(default)]
+    pub counts: RunCounts,
+    /// Result.
+    pub outcome: RunOutcome,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::testutil::job;
+
+    #[test]
+    fn local_edits_survive_ats_updates_and_clearing_follows_the_ats() {
+        let mut p = Position::from_job("acme", "c", &job("J1", "Engineer"), 1, 100);
+        assert_eq!(p.name.effective(), "Engineer");
+        p.apply_edit(FieldEdit::Name("Senior Engineer".into()));
+
+        assert!(p.apply_ats(&job("J1", "Staff Engineer"), 2, 200));
+        assert_eq!(p.name.effective(), "Senior Engineer");
+        assert_eq!(p.name.ats, "Staff Engineer");
+
+        p.clear_edit(FieldName::Name);
+        assert_eq!(p.name.effective(), "Staff Engineer");
+    }
+
+    #[test]
+    fn unchanged_jobs_only_mark_seen_and_removed_jobs_reopen() {
+        let mut p = Position::from_job("acme", "c", &job("J1", "Engineer"), 1, 100);
+        assert!(!p.apply_ats(&job("J1", "Engineer"), 2, 200));
+        assert_eq!((p.last_seen_run, p.updated_at_unix), (2, 100));
+
+        p.mark_removed(300);
+        assert!(p.is_closed() && p.closed_reason == Some(CloseReason::RemovedInAts));
+        assert!(p.apply_ats(&job("J1", "Engineer"), 3, 400));
+        assert_eq!((p.status.clone(), p.closed_reason), (PositionStatus::Open, None));
+
+        let mut closed = job("J1", "Engineer");
+        closed.status = JobStatus::Closed;
+        assert!(p.apply_ats(&closed, 4, 500));
+        assert_eq!(p.closed_reason, Some(CloseReason::ClosedInAts));
+    }
+
+    #[test]
+    fn the_content_hash_sees_every_field() {
+        let base = job("J1", "Engineer");
+        let mut variants = vec![base.clone(); 4];
+        variants[0].locations.push("Lyon".into());
+        variants[1].assigned_users[0].email = Some(String::new());
+        variants[2].updated_at = None;
+        variants[3].extra[0].value = "Sales".into();
+        for v in &variants {
+            assert_ne!(job_content_hash(v), job_content_hash(&base));
+        }
+        assert_eq!(job_content_hash(&base), job_content_hash(&base.clone()));
+    }
+}

@@ -1,0 +1,165 @@
+//! The store's schema version and the forward migrations between versions.
+//!
+//! The version lives in the `meta` tree. [`Store::open`](super::Store::open)
+//! reads it (a new store is version 0), runs every migration above it in
+//! order, and writes each step's version as soon as that step is done, so an
+//! upgrade interrupted midway resumes at the step it was in. A step must
+//! therefore be safe to run again over its own partial work. A store whose
+//! version is newer than this binary knows is refused untouched: an older
+//! binary cannot know what the newer schema means, and writing to it could
+//! corrupt it.
+//!
+//! To change the schema: add a step to [`MIGRATIONS`] with the next
+//! version, and test it on a store written by the previous version.
+
+use tracing::info;
+
+use super::StoreError;
+use super::keys;
+
+/// One forward step of the schema.
+pub(crate) struct Migration {
+    /// The version the store is at after this step.
+    pub to: u32,
+    /// A short name for logs and errors.
+    pub name: &'static str,
+    /// The step itself; must be idempotent (see the module docs).
+    pub apply: fn(&sled::Db) -> Result<(), StoreError>,
+}
+
+/// Every migration, in order; the last one's `to` is the current version.
+pub(crate) const MIGRATIONS: &[Migration] = &[Migration { to: 1, name: "create", apply: create_v1 }];
+
+/// The schema version this binary writes.
+pub const CURRENT_VERSION: u32 = 1;
+
+/// v1: creates every tree. (sled creates a tree on first open; doing it here
+/// makes the layout of a fresh store explicit and complete.)
+fn create_v1(db: &sled::Db) -> Result<(), StoreError> {
+    for tree in keys::ALL_TREES {
+        db.open_tree(tree)?;
+    }
+    Ok(())
+}
+
+/// The version stored in `meta`; 0 for a new store.
+pub(crate) fn stored_version(db: &sled::Db) -> Result<u32, StoreError> {
+    let meta = db.open_tree(keys::META)?;
+    match meta.get(keys::SCHEMA_VERSION_KEY)? {
+        None => Ok(0),
+        Some(bytes) => {
+            let bytes: [u8; 4] = bytes.as_ref().try_into().map_err(|_| StoreError::Corrupt {
+                tree: keys::META,
+                key: "schema_version".into(),
+                reason: format!("{} bytes where a 4-byte version belongs", bytes.len()),
+            })?;
+            Ok(u32::from_be_bytes(bytes))
+        }
+    }
+}
+
+/// Brings the store up to the last version of `migrations`; returns it.
+pub(crate) fn migrate(db: &sled::Db, migrations: &[Migration]) -> Result<u32, StoreError> {
+    let supported = migrations.last().map_or(0, |m| m.to);
+    let found = stored_version(db)?;
+    if found > supported {
+        return Err(StoreError::SchemaTooNew { found, supported });
+    }
+    let meta = db.open_tree(keys::META)?;
+    let mut version = found;
+    for step in migrations.iter().filter(|m| m.to > found) {
+        if step.to != version + 1 {
+            // A gap or a duplicate in the list is a programming error; refuse
+            // rather than skip a step on someone's data.
+            return Err(StoreError::Migration {
+                to: step.to,
+                name: step.name,
+                reason: format!("migrations are out of order: expected a step to {}", version + 1),
+            });
+        }
+        info!(from = version, to = step.to, step = step.name, "migrating the store's schema");
+        (step.apply)(db)?;
+        meta.insert(keys::SCHEMA_VERSION_KEY, &step.to.to_be_bytes())?;
+        // Durable before the next step starts, so a crash never re-runs a
+        // finished step on top of later ones.
+        db.flush()?;
+        version = step.to;
+    }
+    Ok(version)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn temp_db() -> (tempfile::TempDir, sled::Db) {
+        let dir = tempfile::tempdir().unwrap();
+        let db = sled::open(dir.path()).unwrap();
+        (dir, db)
+    }
+
+    /// A v2 step for the test: counts its runs in `meta`.
+    fn count_runs(db: &sled::Db) -> Result<(), StoreError> {
+        let meta = db.open_tree(keys::META)?;
+        meta.update_and_fetch(b"test_runs", |old| {
+            let n = old.map_or(0, |b| b.first().copied().unwrap_or(0));
+            Some(vec![n + 1])
+        })?;
+        Ok(())
+    }
+
+    fn runs_of_step(db: &sled::Db) -> u8 {
+        let meta = db.open_tree(keys::META).unwrap();
+        meta.get(b"test_runs").unwrap().map_or(0, |b| b[0])
+    }
+
+    const WITH_V2: &[Migration] =
+        &[Migration { to: 1, name: "create", apply: create_v1 }, Migration { to: 2, name: "count", apply: count_runs }];
+
+    #[test]
+    fn the_list_ends_at_the_current_version() {
+        assert_eq!(MIGRATIONS.last().map(|m| m.to), Some(CURRENT_VERSION));
+        for (i, m) in MIGRATIONS.iter().enumerate() {
+            assert_eq!(m.to as usize, i + 1);
+        }
+    }
+
+    #[test]
+    fn a_new_store_gets_every_tree_and_the_version() {
+        let (_dir, db) = temp_db();
+        assert_eq!(migrate(&db, MIGRATIONS).unwrap(), CURRENT_VERSION);
+        assert_eq!(stored_version(&db).unwrap(), CURRENT_VERSION);
+        let names: Vec<_> = db.tree_names().into_iter().map(|n| String::from_utf8(n.to_vec()).unwrap()).collect();
+        for tree in keys::ALL_TREES {
+            assert!(names.iter().any(|n| n == tree), "{tree} missing from {names:?}");
+        }
+    }
+
+    #[test]
+    fn each_step_runs_once_and_only_the_missing_ones_run() {
+        let (_dir, db) = temp_db();
+        assert_eq!(migrate(&db, MIGRATIONS).unwrap(), 1);
+        assert_eq!(runs_of_step(&db), 0);
+        assert_eq!(migrate(&db, WITH_V2).unwrap(), 2);
+        assert_eq!(migrate(&db, WITH_V2).unwrap(), 2);
+        assert_eq!(runs_of_step(&db), 1);
+    }
+
+    #[test]
+    fn a_newer_store_is_refused_untouched() {
+        let (_dir, db) = temp_db();
+        migrate(&db, WITH_V2).unwrap();
+        let err = migrate(&db, MIGRATIONS).unwrap_err();
+        assert!(matches!(err, StoreError::SchemaTooNew { found: 2, supported: 1 }), "{err}");
+        assert!(err.to_string().contains("newer"), "{err}");
+        assert_eq!(stored_version(&db).unwrap(), 2);
+    }
+
+    #[test]
+    fn a_gap_in_the_steps_is_refused() {
+        let (_dir, db) = temp_db();
+        let gappy = [Migration { to: 2, name: "skip", apply: count_runs }];
+        assert!(matches!(migrate(&db, &gappy), Err(StoreError::Migration { to: 2, .. })));
+        assert_eq!(runs_of_step(&db), 0);
+    }
+}

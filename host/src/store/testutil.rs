@@ -1,0 +1,87 @@
+//! Helpers shared by the store's unit tests.
+
+use secrecy::SecretString;
+
+use super::model::NewConnection;
+use super::{Checkpoint, Connection, PageCommit, Position, RunOutcome, SecretKey, Store, Trigger};
+use crate::contract::{AtsUser, Field, Job, JobStatus};
+use crate::runtime::connection::SettingInput;
+
+/// A fixed test key (hex of 0x00..0x1f).
+pub(crate) const HEX_KEY: &str = "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f";
+
+/// A fresh store with the test key, in a directory deleted on drop.
+pub(crate) fn temp_store() -> (tempfile::TempDir, Store) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let store = Store::open(dir.path(), Some(SecretKey::parse(HEX_KEY).expect("test key"))).expect("open store");
+    (dir, store)
+}
+
+/// Adds account `acme` (if needed) and a connection named `name` to it,
+/// with one text and one secret setting.
+pub(crate) fn connection(store: &Store, name: &str) -> Connection {
+    if store.account("acme").expect("read account").is_none() {
+        store.add_account("acme", "UTC").expect("add account");
+    }
+    store
+        .add_connection(NewConnection {
+            account_id: "acme".into(),
+            name: name.into(),
+            plugin_id: "greenhouse".into(),
+            settings: vec![
+                ("board".into(), SettingInput::Text("acme-board".into())),
+                ("api_key".into(), SettingInput::Secret(SecretString::from("sk-live-PLAINTEXT-42"))),
+            ],
+            extra_hosts: vec![],
+            schedule: None,
+        })
+        .expect("add connection")
+}
+
+/// An open job as a connector would list it.
+pub(crate) fn job(code: &str, title: &str) -> Job {
+    Job {
+        code: code.into(),
+        status: JobStatus::Open,
+        raw_status: "open".into(),
+        title: title.into(),
+        locations: vec!["Paris".into()],
+        description: "<p>Build things</p>".into(),
+        assigned_users: vec![AtsUser { ats_id: "u1".into(), name: "Ann".into(), email: None }],
+        updated_at: Some("2026-05-01T10:00:00Z".into()),
+        extra: vec![Field { key: "dept".into(), value: "R&D".into() }],
+    }
+}
+
+/// The upsert the sync engine builds for a listed job: the stored position
+/// with the ATS values applied, or a new one.
+pub(crate) fn upsert_for(store: &Store, connection: &Connection, job: &Job, run_seq: u64) -> Position {
+    match store.position_by_job(&connection.id, &job.code).expect("read position") {
+        Some(mut position) => {
+            position.apply_ats(job, run_seq, 1_000);
+            position
+        }
+        None => Position::from_job(&connection.account_id, &connection.id, job, run_seq, 1_000),
+    }
+}
+
+/// One whole successful run listing `jobs` (code, title) in one page, as
+/// the sync engine does it; returns the positions as stored.
+pub(crate) fn commit_jobs(store: &Store, connection_id: &str, jobs: &[(&str, &str)]) -> Vec<Position> {
+    let connection = store.connection(connection_id).expect("read").expect("connection exists");
+    let mut run = store.start_run(connection_id, Trigger::Manual, "greenhouse", "1.0.0", true).expect("start run");
+    let upserts = jobs.iter().map(|(code, title)| upsert_for(store, &connection, &job(code, title), run.seq)).collect();
+    run.counts.pages = 1;
+    let checkpoint = Checkpoint { run_seq: run.seq, cursor: None, pages_done: 1, full_listing: true };
+    let stored = store
+        .commit_page(PageCommit {
+            connection_id: connection_id.into(),
+            run: run.clone(),
+            upserts,
+            checkpoint: Some(checkpoint),
+        })
+        .expect("commit page");
+    run.outcome = RunOutcome::Succeeded;
+    store.commit_run_end(run, |s| s.checkpoint = None, vec![]).expect("end run");
+    stored
+}
