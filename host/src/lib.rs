@@ -13,3 +13,4 @@ pub mod cli;
 pub mod store;
 pub mod scheduler;
 pub mod sync;
+pub mod app;

@@ -1,12 +1,17 @@
 //! The `atsbridge` command line.
 
+mod account_cmd;
+mod connection_cmd;
 mod plugin_cmd;
+mod positions_cmd;
+mod progress;
 mod serve;
 
 use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
 
+use crate::app::App;
 use crate::runtime::{Runtime, RuntimeOptions};
 
 /// atsbridge: sync jobs from Applicant Tracking Systems and push candidates
@@ -29,17 +34,41 @@ pub enum Command {
     /// Install, list, inspect and remove connector plugins.
     #[command(subcommand)]
     Plugin(plugin_cmd::PluginCommand),
-    /// Run the host: the HTTP API (and the scheduler).
+    /// Accounts (a customer; each has its own time zone and connections).
+    #[command(subcommand)]
+    Account(account_cmd::AccountCommand),
+    /// Connections of an account to an ATS through a plugin.
+    #[command(subcommand)]
+    Connection(connection_cmd::ConnectionCommand),
+    /// Positions synced from the ATS, and local edits to them.
+    #[command(subcommand)]
+    Positions(positions_cmd::PositionsCommand),
+    /// Run the host: the scheduler and the HTTP API.
     Serve(serve::ServeArgs),
 }
 
 impl Cli {
     /// Runs the command.
     pub async fn run(self) -> anyhow::Result<()> {
-        let runtime = Runtime::open(&self.data_dir, RuntimeOptions::default())?;
+        let json = self.json;
         match self.command {
-            Command::Plugin(cmd) => plugin_cmd::run(cmd, &runtime, self.json).await,
-            Command::Serve(args) => serve::run(args, runtime).await,
+            // Installing and listing plugins never needs the store, so they
+            // work while a host is serving from the same data directory.
+            Command::Plugin(cmd) if !cmd.needs_store() => {
+                let runtime = Runtime::open(&self.data_dir, RuntimeOptions::default())?;
+                plugin_cmd::run_without_store(cmd, &runtime, json).await
+            }
+            Command::Plugin(cmd) => plugin_cmd::run_with_store(cmd, &App::open(&self.data_dir, None)?, json),
+            Command::Account(cmd) => account_cmd::run(cmd, &App::open(&self.data_dir, None)?, json),
+            Command::Connection(cmd) => connection_cmd::run(cmd, &App::open(&self.data_dir, None)?, json).await,
+            Command::Positions(cmd) => positions_cmd::run(cmd, &App::open(&self.data_dir, None)?, json),
+            Command::Serve(args) => serve::run(args, App::open(&self.data_dir, None)?).await,
         }
     }
+}
+
+/// Prints a value as pretty JSON.
+fn print_json(value: &impl serde::Serialize) -> anyhow::Result<()> {
+    println!("{}", serde_json::to_string_pretty(value)?);
+    Ok(())
 }

@@ -6,6 +6,7 @@ use anyhow::{Context, bail};
 use clap::Subcommand;
 
 use crate::plugin::install::{PluginSource, install_from};
+use crate::app::App;
 use crate::runtime::Runtime;
 
 #[derive(Debug, Subcommand)]
@@ -31,7 +32,30 @@ pub enum PluginCommand {
     },
 }
 
-pub async fn run(cmd: PluginCommand, runtime: &Runtime, json: bool) -> anyhow::Result<()> {
+impl PluginCommand {
+    /// Only `remove` needs the store (to see which connections use a plugin).
+    pub fn needs_store(&self) -> bool {
+        matches!(self, PluginCommand::Remove { .. })
+    }
+}
+
+/// `plugin remove`.
+pub fn run_with_store(cmd: PluginCommand, app: &App, json: bool) -> anyhow::Result<()> {
+    let PluginCommand::Remove { id, force } = cmd else { bail!("unexpected command") };
+    if app.runtime.registry().current_name(&id).is_none() {
+        bail!("plugin `{id}` is not installed");
+    }
+    app.remove_plugin(&id, force)?;
+    if json {
+        super::print_json(&serde_json::json!({ "removed": id }))?;
+    } else {
+        println!("removed {id}");
+    }
+    Ok(())
+}
+
+/// Every other plugin command.
+pub async fn run_without_store(cmd: PluginCommand, runtime: &Runtime, json: bool) -> anyhow::Result<()> {
     match cmd {
         PluginCommand::Install { path, component } => {
             let source = PluginSource::locate(&path, component.as_deref())?;
@@ -104,16 +128,7 @@ pub async fn run(cmd: PluginCommand, runtime: &Runtime, json: bool) -> anyhow::R
                 println!("    {:<16} {:<7} {req}{default}{choices}  {}: {}", s.key, s.kind.wit_name(), s.label, s.help);
             }
         }
-        PluginCommand::Remove { id, force } => {
-            // Connections live in the store; until a connection references
-            // this plugin, nothing uses it. `--force` is accepted for scripts.
-            let _ = force;
-            if runtime.registry().current_name(&id).is_none() {
-                bail!("plugin `{id}` is not installed");
-            }
-            runtime.registry().remove(&id)?;
-            println!("removed {id}");
-        }
+        PluginCommand::Remove { .. } => bail!("`plugin remove` needs the store"),
     }
     Ok(())
 }

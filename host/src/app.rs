@@ -1,0 +1,144 @@
+//! The assembled host: runtime, store and sync engine over one data
+//! directory, and the operations the CLI, the API and the demo share.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+
+use crate::plugin::settings::{self, SettingsError};
+use crate::plugin::LoadError;
+use crate::runtime::{Runtime, RuntimeError, RuntimeOptions};
+use crate::scheduler::{Schedule, ScheduleError, Scheduler, SchedulerLimits};
+use crate::store::{Connection, NewConnection, SecretError, SecretKey, Store, StoreError};
+use crate::sync::SyncEngine;
+
+/// Why the host could not start or an operation was refused.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum AppError {
+    #[error(transparent)]
+    Runtime(#[from] RuntimeError),
+    #[error("{0}\n(is another atsbridge, e.g. `serve` or `demo`, using this data directory? Stop it or use its HTTP API)")]
+    StoreInUse(StoreError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    SecretKey(#[from] SecretError),
+    #[error(transparent)]
+    Plugin(#[from] LoadError),
+    #[error(transparent)]
+    Settings(#[from] SettingsError),
+    #[error(transparent)]
+    Schedule(#[from] ScheduleError),
+    #[error(transparent)]
+    Sync(#[from] crate::sync::SyncError),
+    #[error("account `{0}` does not exist")]
+    UnknownAccount(String),
+    #[error("plugin `{plugin}` is used by connection(s) {connections}; remove them first or pass --force")]
+    PluginInUse { plugin: String, connections: String },
+}
+
+/// Runtime, store and engine over one data directory.
+#[derive(Clone)]
+pub struct App {
+    pub data_dir: PathBuf,
+    pub runtime: Runtime,
+    pub store: Store,
+    pub engine: SyncEngine,
+}
+
+impl App {
+    /// Opens everything under `data_dir`; the secret key comes from the
+    /// environment (`ATSBRIDGE_SECRET_KEY`) unless given.
+    pub fn open(data_dir: &Path, key: Option<SecretKey>) -> Result<App, AppError> {
+        let runtime = Runtime::open(data_dir, RuntimeOptions::default())?;
+        let key = match key {
+            Some(k) => Some(k),
+            None => SecretKey::from_env()?,
+        };
+        let store = Store::open(&data_dir.join("store"), key).map_err(|e| {
+            if e.to_string().to_lowercase().contains("lock") { AppError::StoreInUse(e) } else { AppError::Store(e) }
+        })?;
+        let engine = SyncEngine::new(store.clone(), runtime.clone());
+        Ok(App { data_dir: data_dir.to_path_buf(), runtime, store, engine })
+    }
+
+    /// Adds a connection after checking its settings against the plugin's
+    /// config schema and its schedule against the account's time zone.
+    pub fn add_connection(
+        &self,
+        account_id: &str,
+        name: &str,
+        plugin_id: &str,
+        values: &BTreeMap<String, String>,
+        extra_hosts: Vec<String>,
+        schedule: Option<String>,
+    ) -> Result<Connection, AppError> {
+        let account = self.store.account(account_id)?.ok_or_else(|| AppError::UnknownAccount(account_id.to_string()))?;
+        let installed = self.runtime.registry().current(plugin_id)?;
+        let settings = settings::validate(&installed.record.info.config_schema, values)?;
+        Schedule::new(schedule.as_deref(), &account.time_zone, name)?;
+        Ok(self.store.add_connection(NewConnection {
+            account_id: account.id,
+            name: name.to_string(),
+            plugin_id: plugin_id.to_string(),
+            settings,
+            extra_hosts,
+            schedule,
+        })?)
+    }
+
+    /// Removes a plugin, refusing while connections use it unless forced.
+    pub fn remove_plugin(&self, id: &str, force: bool) -> Result<(), AppError> {
+        let users = self.store.connections_using_plugin(id)?;
+        if !users.is_empty() && !force {
+            let connections = users.iter().map(|c| c.id.as_str()).collect::<Vec<_>>().join(", ");
+            return Err(AppError::PluginInUse { plugin: id.to_string(), connections });
+        }
+        self.runtime.registry().remove(id)?;
+        self.runtime.unload(id);
+        Ok(())
+    }
+
+    /// The connection's schedule, in its account's time zone.
+    pub fn schedule_of(&self, connection: &Connection) -> Result<Schedule, AppError> {
+        let account = self
+            .store
+            .account(&connection.account_id)?
+            .ok_or_else(|| AppError::UnknownAccount(connection.account_id.clone()))?;
+        Ok(Schedule::new(connection.schedule.as_deref(), &account.time_zone, &connection.id)?)
+    }
+
+    /// A scheduler holding every enabled connection. A connection whose
+    /// last slot passed without a run (the host was down) fires once now.
+    pub fn scheduler(&self, limits: SchedulerLimits) -> Result<Scheduler<SyncEngine>, AppError> {
+        self.engine.recover_interrupted()?;
+        let scheduler = Scheduler::new(self.engine.clone(), limits);
+        let now = Utc::now();
+        for connection in self.store.connections()?.into_iter().filter(|c| c.enabled) {
+            let schedule = match self.schedule_of(&connection) {
+                Ok(s) => s,
+                Err(e) => {
+                    tracing::error!(connection = %connection.id, error = %e, "not scheduled: bad schedule");
+                    continue;
+                }
+            };
+            let catch_up = missed_slot(&self.store, &connection, &schedule, now)?;
+            scheduler.upsert(&connection.id, &connection.plugin_id, schedule, catch_up);
+        }
+        Ok(scheduler)
+    }
+}
+
+/// Whether the connection's most recent slot passed without a run starting
+/// after it. A connection that never ran counts as missed.
+fn missed_slot(store: &Store, connection: &Connection, schedule: &Schedule, now: DateTime<Utc>) -> Result<bool, AppError> {
+    let Some(last_slot) = schedule.previous_at_or_before(now) else { return Ok(false) };
+    let last_start = store.runs(&connection.id, 1)?.first().map(|r| r.started_unix);
+    Ok(last_start.is_none_or(|started| started < last_slot.timestamp()))
+}
+
+/// Shared, so the scheduler and the API can hold the same app.
+pub type SharedApp = Arc<App>;

@@ -1,0 +1,199 @@
+//! `atsbridge connection ...`
+
+use std::collections::BTreeMap;
+
+use anyhow::{Context, bail};
+use clap::Subcommand;
+use serde_json::json;
+
+use super::progress::SyncBar;
+use crate::app::App;
+use crate::store::{Connection, StoredSetting, SyncRun, Trigger};
+
+#[derive(Debug, Subcommand)]
+pub enum ConnectionCommand {
+    /// Add a connection; settings are checked against the plugin's schema.
+    Add {
+        /// The account it belongs to.
+        #[arg(long)]
+        account: String,
+        /// The plugin (ATS connector) to use.
+        #[arg(long)]
+        plugin: String,
+        /// A name, unique within the account (e.g. the ATS's name).
+        #[arg(long)]
+        name: String,
+        /// A setting, `key=value` (repeatable). Secret settings are encrypted.
+        #[arg(long = "set", value_name = "KEY=VALUE")]
+        settings: Vec<String>,
+        /// A setting read from an environment variable, `key=VAR`, so secrets
+        /// stay out of shell history (repeatable).
+        #[arg(long = "set-from-env", value_name = "KEY=VAR")]
+        settings_from_env: Vec<String>,
+        /// An extra allowed host for this connection, e.g. a self-hosted ATS
+        /// (`https://ats.example.com`) (repeatable).
+        #[arg(long = "allow-host", value_name = "PATTERN")]
+        allow_hosts: Vec<String>,
+        /// A cron expression in the account's time zone (default: daily
+        /// early morning).
+        #[arg(long)]
+        schedule: Option<String>,
+    },
+    /// List connections.
+    List,
+    /// Test a connection's settings against the ATS.
+    Test { id: String },
+    /// Sync now, with progress, and print what changed.
+    Sync { id: String },
+    /// Recent sync runs.
+    Runs {
+        id: String,
+        #[arg(long, default_value_t = 10)]
+        limit: usize,
+    },
+    /// Make the next sync a full listing from scratch (positions are kept).
+    Reset { id: String },
+}
+
+pub async fn run(cmd: ConnectionCommand, app: &App, json: bool) -> anyhow::Result<()> {
+    match cmd {
+        ConnectionCommand::Add { account, plugin, name, settings, settings_from_env, allow_hosts, schedule } => {
+            let mut values = BTreeMap::new();
+            for pair in &settings {
+                let (k, v) = pair.split_once('=').with_context(|| format!("`{pair}` is not key=value"))?;
+                values.insert(k.to_string(), v.to_string());
+            }
+            for pair in &settings_from_env {
+                let (k, var) = pair.split_once('=').with_context(|| format!("`{pair}` is not key=VAR"))?;
+                let v = std::env::var(var).with_context(|| format!("environment variable {var} is not set"))?;
+                values.insert(k.to_string(), v);
+            }
+            let c = app.add_connection(&account, &name, &plugin, &values, allow_hosts, schedule)?;
+            if json {
+                return super::print_json(&view(&c, app)?);
+            }
+            println!("added connection {} ({} via {})", c.id, c.name, c.plugin_id);
+        }
+        ConnectionCommand::List => {
+            let all = app.store.connections()?;
+            if json {
+                let views = all.iter().map(|c| view(c, app)).collect::<anyhow::Result<Vec<_>>>()?;
+                return super::print_json(&views);
+            }
+            println!("{:<28} {:<16} {:<14} {:<8} {:<10} LAST SUCCESS", "ID", "ACCOUNT", "PLUGIN", "ENABLED", "FLAGGED");
+            for c in all {
+                let state = app.store.state(&c.id)?;
+                let last = state.last_success_unix.map(format_unix).unwrap_or_else(|| "never".into());
+                println!("{:<28} {:<16} {:<14} {:<8} {:<10} {last}", c.id, c.account_id, c.plugin_id, c.enabled, state.flagged);
+            }
+        }
+        ConnectionCommand::Test { id } => {
+            let c = connection(app, &id)?;
+            let ctx = app.store.connection_context(&c)?;
+            let plugin = app.runtime.plugin(&c.plugin_id).await?;
+            match plugin.check(&ctx).await {
+                Ok(()) if json => super::print_json(&json!({ "ok": true }))?,
+                Ok(()) => println!("ok: {} accepted the settings", plugin.id()),
+                Err(e) => bail!("connection test failed: {e}"),
+            }
+        }
+        ConnectionCommand::Sync { id } => {
+            let c = connection(app, &id)?;
+            let bar = SyncBar::new(&c.id, json);
+            let result = app.engine.sync(&c.id, Trigger::Manual, &bar).await;
+            bar.finish();
+            let run = result?;
+            if json {
+                return super::print_json(&run);
+            }
+            print_run_summary(app, &run)?;
+        }
+        ConnectionCommand::Runs { id, limit } => {
+            connection(app, &id)?;
+            let runs = app.store.runs(&id, limit)?;
+            if json {
+                return super::print_json(&runs);
+            }
+            println!("{:<5} {:<10} {:<20} {:<8} {:<9} {:>7} {:>7} {:>7} {:>7} {:>9} OUTCOME", "RUN", "TRIGGER", "STARTED", "SECS", "LISTING", "CREATED", "UPDATED", "CLOSED", "REMOVED", "UNCHANGED");
+            for r in runs {
+                let secs = r.finished_unix.map(|f| (f - r.started_unix).to_string()).unwrap_or_else(|| "-".into());
+                let listing = if r.full_listing { "full" } else { "changes" };
+                println!(
+                    "{:<5} {:<10} {:<20} {:<8} {:<9} {:>7} {:>7} {:>7} {:>7} {:>9} {}",
+                    r.seq, format!("{:?}", r.trigger).to_lowercase(), format_unix(r.started_unix), secs, listing,
+                    r.counts.created, r.counts.updated, r.counts.closed, r.counts.removed, r.counts.unchanged, outcome(&r)
+                );
+            }
+        }
+        ConnectionCommand::Reset { id } => {
+            connection(app, &id)?;
+            app.store.reset_connection(&id)?;
+            if json {
+                return super::print_json(&json!({ "reset": id }));
+            }
+            println!("reset {id}: the next sync lists every job from scratch (positions are kept)");
+        }
+    }
+    Ok(())
+}
+
+fn connection(app: &App, id: &str) -> anyhow::Result<Connection> {
+    app.store.connection(id)?.with_context(|| format!("connection `{id}` does not exist (see `atsbridge connection list`)"))
+}
+
+/// A connection for display: secret values are never shown, not even encrypted.
+fn view(c: &Connection, app: &App) -> anyhow::Result<serde_json::Value> {
+    let settings: BTreeMap<&str, String> = c
+        .settings
+        .iter()
+        .map(|(k, v)| (k.as_str(), match v {
+            StoredSetting::Text(t) => t.clone(),
+            StoredSetting::Secret(_) => "********".to_string(),
+        }))
+        .collect();
+    let state = app.store.state(&c.id)?;
+    Ok(json!({
+        "id": c.id, "account": c.account_id, "name": c.name, "plugin": c.plugin_id, "enabled": c.enabled,
+        "settings": settings, "extra_hosts": c.extra_hosts, "schedule": c.schedule,
+        "flagged": state.flagged, "consecutive_failures": state.consecutive_failures,
+        "last_success_unix": state.last_success_unix,
+    }))
+}
+
+pub fn outcome(r: &SyncRun) -> String {
+    match &r.outcome {
+        crate::store::RunOutcome::Failed { kind, message } => format!("failed ({kind}): {message}"),
+        other => format!("{other:?}").to_lowercase(),
+    }
+}
+
+/// Counts, then the positions this run touched.
+pub fn print_run_summary(app: &App, run: &SyncRun) -> anyhow::Result<()> {
+    let c = &run.counts;
+    println!(
+        "{}: run {} {} in {}s · {} pages · {} jobs · {} created · {} updated · {} closed · {} removed in ATS · {} unchanged",
+        run.connection_id,
+        run.seq,
+        outcome(run),
+        run.finished_unix.unwrap_or(run.started_unix) - run.started_unix,
+        c.pages, c.jobs_seen, c.created, c.updated, c.closed, c.removed, c.unchanged
+    );
+    let changed: Vec<_> = app
+        .store
+        .positions_of_connection(&run.connection_id)?
+        .into_iter()
+        .filter(|p| p.updated_at_unix >= run.started_unix)
+        .collect();
+    for p in changed.iter().take(10) {
+        let what = if p.created_at_unix >= run.started_unix { "created" } else if p.is_closed() { "closed" } else { "updated" };
+        println!("  {what:<8} #{:<6} {:<12} {}", p.id, p.ats_job_code, p.name.effective());
+    }
+    if changed.len() > 10 {
+        println!("  ... and {} more (atsbridge positions list --connection {})", changed.len() - 10, run.connection_id);
+    }
+    Ok(())
+}
+
+pub fn format_unix(t: i64) -> String {
+    chrono::DateTime::from_timestamp(t, 0).map(|d| d.format("%Y-%m-%d %H:%M:%S").to_string()).unwrap_or_else(|| t.to_string())
+}

@@ -1,0 +1,9 @@
+//! Integration tests: real HTTP against each mock with `reqwest`.
+
+mod ashby;
+mod common;
+mod faults;
+mod greenhouse;
+mod lever;
+mod scale;
+mod workable;
