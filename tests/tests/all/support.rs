@@ -106,7 +106,7 @@ fn record(seen: &Mutex<Vec<Seen>>, method: &str, path: &str, headers: &HeaderMap
     seen.lock().unwrap().push(Seen { method: method.into(), path: path.into(), headers, body });
 }
 
-type Shared = Arc<Mutex<Vec<Seen>>>;
+pub type Shared = Arc<Mutex<Vec<Seen>>>;
 
 fn authorized(headers: &HeaderMap) -> bool {
     use base64::Engine as _;
@@ -114,7 +114,8 @@ fn authorized(headers: &HeaderMap) -> bool {
     headers.get("authorization").and_then(|v| v.to_str().ok()) == Some(expected.as_str())
 }
 
-fn job(n: u32) -> Value {
+/// A job of the fake ATS, as its JSON API returns it.
+pub fn job(n: u32) -> Value {
     json!({
         "id": format!("J{n}"), "title": format!("Engineer {n}"),
         "status": match n % 4 { 0 => "closed", 1 => "open", 2 => "draft", _ => "paused" },
@@ -124,41 +125,106 @@ fn job(n: u32) -> Value {
     })
 }
 
-/// The fake ATS spoken by the `well-behaved` guest: 5 jobs, 2 a page.
-pub async fn fake_ats() -> TestServer {
-    let seen: Shared = Arc::default();
+/// The fake ATS's mutable state.
+#[derive(Clone, Default)]
+pub struct FakeState {
+    pub seen: Shared,
+    pub jobs: Arc<Mutex<Vec<Value>>>,
+    /// Statuses to answer the next job-listing requests with, in order.
+    pub faults: Arc<Mutex<std::collections::VecDeque<u16>>>,
+    pub page_size: usize,
+    pub delay: std::time::Duration,
+}
+
+/// The fake ATS spoken by the `well-behaved` guest.
+pub struct FakeAts {
+    pub server: TestServer,
+    pub state: FakeState,
+}
+
+impl FakeAts {
+    pub fn base(&self) -> String {
+        self.server.base()
+    }
+    pub fn hits(&self) -> usize {
+        self.server.hits()
+    }
+    pub fn requests(&self) -> Vec<Seen> {
+        self.server.requests()
+    }
+    /// Job listing requests served so far.
+    pub fn page_requests(&self) -> usize {
+        self.requests().iter().filter(|r| r.path.starts_with("/jobs")).count()
+    }
+    /// Changes a job in place (and its `updated_at`).
+    pub fn update(&self, code: &str, change: impl FnOnce(&mut Value)) {
+        let mut jobs = self.state.jobs.lock().unwrap();
+        let job = jobs.iter_mut().find(|j| j["id"] == code).unwrap_or_else(|| panic!("no job {code}"));
+        change(job);
+        job["updated_at"] = json!(chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true));
+    }
+    pub fn remove(&self, code: &str) {
+        self.state.jobs.lock().unwrap().retain(|j| j["id"] != code);
+    }
+    pub fn fail_next(&self, statuses: &[u16]) {
+        self.state.faults.lock().unwrap().extend(statuses.iter().copied());
+    }
+}
+
+/// 5 jobs, 2 a page.
+pub async fn fake_ats() -> FakeAts {
+    fake_ats_with(5, 2, std::time::Duration::ZERO).await
+}
+
+/// `n` jobs, `page_size` a page, each listing request delayed by `delay`.
+pub async fn fake_ats_with(n: u32, page_size: usize, delay: std::time::Duration) -> FakeAts {
+    let state = FakeState {
+        jobs: Arc::new(Mutex::new((1..=n).map(job).collect())),
+        page_size,
+        delay,
+        ..Default::default()
+    };
     let router = axum::Router::new()
-        .route("/me", get(|State(s): State<Shared>, h: HeaderMap| async move {
-            record(&s, "GET", "/me", &h, Value::Null);
+        .route("/me", get(|State(s): State<FakeState>, h: HeaderMap| async move {
+            record(&s.seen, "GET", "/me", &h, Value::Null);
             if authorized(&h) { (StatusCode::OK, Json(json!({"ok": true}))) } else { (StatusCode::UNAUTHORIZED, Json(json!({"message": "bad key"}))) }
         }))
-        .route("/jobs", get(|State(s): State<Shared>, h: HeaderMap, Query(q): Query<BTreeMap<String, String>>| async move {
-            record(&s, "GET", &format!("/jobs?{}", serde_urlencoded(&q)), &h, Value::Null);
+        .route("/jobs", get(|State(s): State<FakeState>, h: HeaderMap, Query(q): Query<BTreeMap<String, String>>| async move {
+            record(&s.seen, "GET", &format!("/jobs?{}", serde_urlencoded(&q)), &h, Value::Null);
+            tokio::time::sleep(s.delay).await;
             if !authorized(&h) { return (StatusCode::UNAUTHORIZED, Json(json!({"message": "bad key"}))); }
-            let page: u32 = q.get("page").and_then(|p| p.parse().ok()).unwrap_or(1);
-            let jobs: Vec<Value> = ((page - 1) * 2 + 1..=((page * 2).min(5))).map(job).collect();
-            let next = if page * 2 < 5 { json!(page + 1) } else { Value::Null };
-            (StatusCode::OK, Json(json!({"jobs": jobs, "next_page": next})))
+            if let Some(status) = s.faults.lock().unwrap().pop_front() {
+                return (StatusCode::from_u16(status).unwrap(), Json(json!({"message": "injected"})));
+            }
+            let since = q.get("updated_after").cloned();
+            let jobs: Vec<Value> = s.jobs.lock().unwrap().iter()
+                .filter(|j| since.as_deref().is_none_or(|t| j["updated_at"].as_str().unwrap_or("") >= t))
+                .cloned().collect();
+            let page: usize = q.get("page").and_then(|p| p.parse().ok()).unwrap_or(1);
+            let start = (page - 1) * s.page_size;
+            let slice: Vec<Value> = jobs.iter().skip(start).take(s.page_size).cloned().collect();
+            let next = if start + s.page_size < jobs.len() { json!(page + 1) } else { Value::Null };
+            (StatusCode::OK, Json(json!({"jobs": slice, "next_page": next})))
         }))
-        .route("/stages", get(|State(s): State<Shared>, h: HeaderMap| async move {
-            record(&s, "GET", "/stages", &h, Value::Null);
+        .route("/stages", get(|State(s): State<FakeState>, h: HeaderMap| async move {
+            record(&s.seen, "GET", "/stages", &h, Value::Null);
             Json(json!({"stages": [{"id": "s1", "name": "Applied"}, {"id": "s2", "name": "Interview"}]}))
         }))
-        .route("/candidates", post(|State(s): State<Shared>, h: HeaderMap, Json(body): Json<Value>| async move {
-            record(&s, "POST", "/candidates", &h, body);
+        .route("/candidates", post(|State(s): State<FakeState>, h: HeaderMap, Json(body): Json<Value>| async move {
+            record(&s.seen, "POST", "/candidates", &h, body);
             Json(json!({"candidate_id": "c1", "application_id": "a1", "existing": false}))
         }))
-        .route("/statuses", post(|State(s): State<Shared>, h: HeaderMap, Json(body): Json<Value>| async move {
-            record(&s, "POST", "/statuses", &h, body.clone());
+        .route("/statuses", post(|State(s): State<FakeState>, h: HeaderMap, Json(body): Json<Value>| async move {
+            record(&s.seen, "POST", "/statuses", &h, body.clone());
             let statuses: Vec<Value> = body["refs"].as_array().cloned().unwrap_or_default().iter().map(|r| json!({
                 "candidate_id": r["candidate_id"], "application_id": r["application_id"],
                 "state": "hired", "stage_id": "s2", "stage_name": "Interview", "updated_at": "2026-02-01T00:00:00Z"
             })).collect();
             Json(json!({"statuses": statuses}))
         }))
-        .with_state(seen.clone());
+        .with_state(state.clone());
     let (addr, task) = serve(router).await;
-    TestServer { addr, seen, _task: task }
+    FakeAts { server: TestServer { addr, seen: state.seen.clone(), _task: task }, state }
 }
 
 fn serde_urlencoded(q: &BTreeMap<String, String>) -> String {
