@@ -103,12 +103,12 @@ impl App {
     }
 
     /// The connection's schedule, in its account's time zone.
-    pub fn schedule_of(&self, connection: &Connection) -> Result<Schedule, AppError> {
+    fn schedule_of(&self, scheduler: &Scheduler<SyncEngine>, connection: &Connection) -> Result<Schedule, AppError> {
         let account = self
             .store
             .account(&connection.account_id)?
             .ok_or_else(|| AppError::UnknownAccount(connection.account_id.clone()))?;
-        Ok(Schedule::new(connection.schedule.as_deref(), &account.time_zone, &connection.id)?)
+        Ok(scheduler.schedule(connection.schedule.as_deref(), &account.time_zone, &connection.id)?)
     }
 
     /// A scheduler holding every enabled connection. A connection whose
@@ -118,7 +118,7 @@ impl App {
         let scheduler = Scheduler::new(self.engine.clone(), limits);
         let now = Utc::now();
         for connection in self.store.connections()?.into_iter().filter(|c| c.enabled) {
-            let schedule = match self.schedule_of(&connection) {
+            let schedule = match self.schedule_of(&scheduler, &connection) {
                 Ok(s) => s,
                 Err(e) => {
                     tracing::error!(connection = %connection.id, error = %e, "not scheduled: bad schedule");

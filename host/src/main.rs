@@ -1,13 +1,21 @@
 use clap::Parser;
 use tracing_subscriber::EnvFilter;
 
+use atsbridge::cli::{Cli, Command};
+
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    // A long-running host logs what it does; one-shot commands print their
+    // own results and log only problems. ATSBRIDGE_LOG overrides both.
+    let default = match cli.command {
+        Command::Serve(_) | Command::MockAts(_) => "warn,atsbridge=info,atsbridge_mock_ats=info",
+        _ => "warn",
+    };
     tracing_subscriber::fmt()
-        .with_env_filter(EnvFilter::try_from_env("ATSBRIDGE_LOG").unwrap_or_else(|_| EnvFilter::new("warn,atsbridge=info")))
+        .with_env_filter(EnvFilter::try_from_env("ATSBRIDGE_LOG").unwrap_or_else(|_| EnvFilter::new(default)))
         .with_writer(std::io::stderr)
         .init();
-    let cli = atsbridge::cli::Cli::parse();
     match cli.run().await {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {

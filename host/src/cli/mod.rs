@@ -2,6 +2,7 @@
 
 mod account_cmd;
 mod connection_cmd;
+mod demo;
 mod plugin_cmd;
 mod positions_cmd;
 mod progress;
@@ -45,6 +46,10 @@ pub enum Command {
     Positions(positions_cmd::PositionsCommand),
     /// Run the host: the scheduler and the HTTP API.
     Serve(serve::ServeArgs),
+    /// The whole flow against mock Greenhouse and Lever servers.
+    Demo(demo::DemoArgs),
+    /// Run a mock ATS server for manual testing (`mock-ats greenhouse --jobs 1000`).
+    MockAts(atsbridge_mock_ats::MockAtsArgs),
 }
 
 impl Cli {
@@ -63,6 +68,8 @@ impl Cli {
             Command::Connection(cmd) => connection_cmd::run(cmd, &App::open(&self.data_dir, None)?, json).await,
             Command::Positions(cmd) => positions_cmd::run(cmd, &App::open(&self.data_dir, None)?, json),
             Command::Serve(args) => serve::run(args, App::open(&self.data_dir, None)?).await,
+            Command::Demo(args) => demo::run(args, &self.data_dir).await,
+            Command::MockAts(args) => Ok(atsbridge_mock_ats::run_cli(args).await?),
         }
     }
 }

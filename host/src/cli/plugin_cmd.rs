@@ -14,7 +14,12 @@ pub enum PluginCommand {
     /// Validate and install a plugin (a directory with atsbridge-plugin.toml,
     /// the manifest itself, or a .wasm with the manifest beside it).
     Install {
-        path: PathBuf,
+        #[arg(required_unless_present = "bundled")]
+        path: Option<PathBuf>,
+        /// Install a connector shipped inside this binary (greenhouse, lever,
+        /// workable, ashby) instead of one from disk.
+        #[arg(long, conflicts_with_all = ["path", "component"])]
+        bundled: Option<String>,
         /// The component, when the manifest does not name it.
         #[arg(long)]
         component: Option<PathBuf>,
@@ -57,9 +62,17 @@ pub fn run_with_store(cmd: PluginCommand, app: &App, json: bool) -> anyhow::Resu
 /// Every other plugin command.
 pub async fn run_without_store(cmd: PluginCommand, runtime: &Runtime, json: bool) -> anyhow::Result<()> {
     match cmd {
-        PluginCommand::Install { path, component } => {
-            let source = PluginSource::locate(&path, component.as_deref())?;
-            let installed = install_from(runtime, source).await.with_context(|| format!("refused to install {}", path.display()))?;
+        PluginCommand::Install { path, bundled, component } => {
+            let installed = match (path, bundled) {
+                (_, Some(id)) => crate::plugin::bundled::install_bundled(runtime, &id)
+                    .await
+                    .with_context(|| format!("refused to install bundled connector `{id}`"))?,
+                (Some(path), None) => {
+                    let source = PluginSource::locate(&path, component.as_deref())?;
+                    install_from(runtime, source).await.with_context(|| format!("refused to install {}", path.display()))?
+                }
+                (None, None) => bail!("pass a plugin path or --bundled ID"),
+            };
             if json {
                 println!("{}", serde_json::to_string_pretty(&installed.to_json())?);
             } else {

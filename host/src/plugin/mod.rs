@@ -3,6 +3,7 @@
 
 pub mod allowed_hosts;
 pub mod artifacts;
+pub mod bundled;
 pub mod contract_version;
 pub mod install;
 pub mod manifest;

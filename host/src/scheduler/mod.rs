@@ -20,7 +20,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use tokio::sync::{Notify, Semaphore, watch};
 
-pub use self::schedule::{Schedule, ScheduleError};
+pub use self::schedule::{CronCache, Schedule, ScheduleError};
 use crate::store::Trigger;
 
 /// Runs syncs for the scheduler.
@@ -102,6 +102,7 @@ struct Shared<R> {
     global: Arc<Semaphore>,
     per_plugin: Mutex<HashMap<Arc<str>, Arc<Semaphore>>>,
     running: Mutex<HashMap<Arc<str>, watch::Receiver<Option<RunReport>>>>,
+    crons: CronCache,
 }
 
 /// The scheduler. Cheap to clone.
@@ -130,8 +131,15 @@ impl<R: Runner> Scheduler<R> {
                 global: Arc::new(Semaphore::new(limits.global_concurrency)),
                 per_plugin: Mutex::default(),
                 running: Mutex::default(),
+                crons: CronCache::default(),
             }),
         }
+    }
+
+    /// A schedule for a connection, sharing parsed expressions with the
+    /// other connections of this scheduler.
+    pub fn schedule(&self, expr: Option<&str>, tz: &str, connection_id: &str) -> Result<Schedule, ScheduleError> {
+        self.shared.crons.schedule(expr, tz, connection_id)
     }
 
     /// Adds or replaces a connection. `catch_up` fires it at once (a slot

@@ -1,0 +1,116 @@
+//! Builds WebAssembly component crates of this workspace from a build
+//! script: the test guests (`tests/build.rs`) and the bundled connectors
+//! (`host/build.rs`).
+//!
+//! Modelled on wasmtime's `crates/test-programs/artifacts/build.rs`: a
+//! nested `cargo build` of the guest packages, with the outer build's
+//! compiler flags removed (they are for the host target) and its own target
+//! directory, `<target>/guests`, so it never waits on the lock the outer
+//! cargo holds on `<target>`. It shares the outer build's jobserver, so the
+//! two together still use only the cores cargo was given.
+
+use std::env;
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+pub const WASM_TARGET: &str = "wasm32-wasip2";
+/// The workspace profile for components: size-optimised, stripped, abort on panic.
+pub const PROFILE: &str = "wasm";
+/// Environment of the outer build that must not leak into the guest build:
+/// compiler flags meant for the host target, and the lint driver that
+/// `cargo clippy` installs (the guests get a plain build, so clippy and
+/// test runs share one set of artifacts).
+const OUTER_BUILD_ENV: &[&str] = &[
+    "CARGO_ENCODED_RUSTFLAGS",
+    "RUSTFLAGS",
+    "CARGO_BUILD_RUSTFLAGS",
+    "CARGO_BUILD_TARGET",
+    "RUSTC_WORKSPACE_WRAPPER",
+];
+
+/// Fails with instructions when the standard library for `wasm32-wasip2`
+/// is not installed (`rust-toolchain.toml` asks rustup for it, but a
+/// toolchain installed another way may lack it).
+pub fn require_wasm_target(rustc: &OsString, what: &str) {
+    let output = Command::new(rustc)
+        .args(["--print", "sysroot"])
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {rustc:?}: {e}"));
+    let sysroot = PathBuf::from(String::from_utf8_lossy(&output.stdout).trim());
+    let std_dir = sysroot
+        .join("lib")
+        .join("rustlib")
+        .join(WASM_TARGET)
+        .join("lib");
+    if !std_dir.is_dir() {
+        // A plain message reads better than a panic with a backtrace.
+        eprintln!(
+            "error: {what} are WebAssembly components and need the `{WASM_TARGET}` target, \
+             which this toolchain lacks (no {}).\nInstall it with:\n\n    rustup target add {WASM_TARGET}\n",
+            std_dir.display()
+        );
+        std::process::exit(1);
+    }
+}
+
+/// Builds `packages` as components into `target_dir`.
+pub fn build_guests(workspace: &Path, target_dir: &Path, packages: &[&str], what: &str) {
+    let cargo = env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let mut cmd = Command::new(cargo);
+    cmd.arg("build")
+        .arg("--manifest-path")
+        .arg(workspace.join("Cargo.toml"))
+        .args(["--target", WASM_TARGET, "--profile", PROFILE])
+        .arg("--target-dir")
+        .arg(target_dir);
+    for package in packages {
+        cmd.args(["-p", package]);
+    }
+    for var in OUTER_BUILD_ENV {
+        cmd.env_remove(var);
+    }
+    // Keep CI's warning policy for guest code too.
+    if env::var("RUSTFLAGS").is_ok_and(|flags| flags.contains("-D warnings")) {
+        cmd.env("RUSTFLAGS", "-D warnings");
+    }
+    // A build script's stdout is read as `cargo:` directives: send the
+    // nested cargo's output to stderr, which cargo shows on failure.
+    cmd.stdout(Stdio::from(std::io::stderr()));
+    let status = cmd
+        .status()
+        .unwrap_or_else(|e| panic!("cannot run cargo to build {what}: {e}"));
+    assert!(
+        status.success(),
+        "building {what} failed ({status}); see the cargo output above"
+    );
+}
+
+/// Everything a build script needs: checks the target, builds `packages`,
+/// asks cargo to rerun when `inputs` (relative to the workspace) change,
+/// and returns the directory holding the `.wasm` files.
+pub fn build(packages: &[&str], inputs: &[&str], what: &str) -> PathBuf {
+    let manifest_dir = PathBuf::from(env::var_os("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"));
+    let workspace = manifest_dir.parent().expect("the crate lives in the workspace root").to_path_buf();
+    for input in inputs.iter().chain(["sdk", "wit", "Cargo.toml", "Cargo.lock"].iter()) {
+        println!("cargo:rerun-if-changed={}", workspace.join(input).display());
+    }
+    println!("cargo:rerun-if-env-changed=RUSTFLAGS");
+    println!("cargo:rerun-if-env-changed=CARGO_TARGET_DIR");
+    let rustc = env::var_os("RUSTC").unwrap_or_else(|| "rustc".into());
+    require_wasm_target(&rustc, what);
+    let target_dir = env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .map(|dir| if dir.is_absolute() { dir } else { workspace.join(dir) })
+        .unwrap_or_else(|| workspace.join("target"))
+        .join("guests");
+    build_guests(&workspace, &target_dir, packages, what);
+    target_dir.join(WASM_TARGET).join(PROFILE)
+}
+
+/// The `.wasm` file cargo writes for `package`.
+pub fn component_path(out: &Path, package: &str) -> PathBuf {
+    let wasm = out.join(format!("{}.wasm", package.replace('-', "_")));
+    assert!(wasm.is_file(), "`{package}` built, but {} is missing", wasm.display());
+    wasm
+}
