@@ -5,7 +5,6 @@
 //! Running it again reuses the same store: the second sync finds nothing
 //! changed.
 
-use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::Path;
 
@@ -69,7 +68,7 @@ pub async fn run(args: DemoArgs, data_dir: &Path) -> anyhow::Result<()> {
             Some(c) => c,
             None => {
                 let hosts = vec![mock.base_url().trim_end_matches('/').to_string()];
-                app.add_connection(&account.id, name, plugin, &settings(plugin, mock), hosts, None)?
+                app.add_connection(&account.id, name, plugin, &bundled::mock_settings(plugin, mock), hosts, None)?
             }
         };
         connections.push(connection.id);
@@ -104,23 +103,6 @@ async fn start(vendor: Vendor, jobs: usize, seed: u64, port: u16) -> anyhow::Res
     MockAts::start(vendor, MockConfig { jobs, seed, port, ..Default::default() })
         .await
         .with_context(|| format!("cannot start the mock {vendor:?} on port {port} (pass --mock-port to use others)"))
-}
-
-/// The settings each bundled connector needs to reach its mock.
-fn settings(plugin: &str, mock: &MockAts) -> BTreeMap<String, String> {
-    let c = mock.credentials();
-    let base = mock.base_url().trim_end_matches('/').to_string();
-    let pairs: Vec<(&str, String)> = match plugin {
-        "greenhouse" => vec![
-            ("client-id", c.client_id.clone().unwrap_or_default()),
-            ("client-secret", c.client_secret.clone().unwrap_or_default()),
-            ("user-id", c.user_id.clone()),
-            ("base-url", base),
-            ("token-url", mock.token_url().unwrap_or_default()),
-        ],
-        _ => vec![("api-key", c.api_key.clone()), ("perform-as", c.user_id.clone()), ("base-url", mock.api_base_url())],
-    };
-    pairs.into_iter().map(|(k, v)| (k.to_string(), v)).collect()
 }
 
 /// The operator's key if set; otherwise a key kept in the data directory.

@@ -29,3 +29,23 @@ pub async fn install_bundled(runtime: &Runtime, id: &str) -> Result<InstalledPlu
     let manifest = Manifest::parse(bundled.manifest)?;
     install(runtime, manifest, bundled.component.to_vec(), Path::new(&format!("bundled:{id}"))).await
 }
+
+/// Settings that point a bundled connector at a mock ATS server
+/// (`atsbridge-mock-ats`), for the demo, the benchmarks and the tests.
+pub fn mock_settings(plugin: &str, mock: &atsbridge_mock_ats::MockAts) -> std::collections::BTreeMap<String, String> {
+    let c = mock.credentials();
+    let base = mock.base_url().trim_end_matches('/').to_string();
+    let pairs: Vec<(&str, String)> = match plugin {
+        "greenhouse" => vec![
+            ("client-id", c.client_id.clone().unwrap_or_default()),
+            ("client-secret", c.client_secret.clone().unwrap_or_default()),
+            ("user-id", c.user_id.clone()),
+            ("base-url", base),
+            ("token-url", mock.token_url().unwrap_or_default()),
+        ],
+        "workable" => vec![("subdomain", "acme".into()), ("api-token", c.api_key.clone()), ("base-url", mock.api_base_url())],
+        "ashby" => vec![("api-key", c.api_key.clone()), ("base-url", base)],
+        _ => vec![("api-key", c.api_key.clone()), ("perform-as", c.user_id.clone()), ("base-url", mock.api_base_url())],
+    };
+    pairs.into_iter().map(|(k, v)| (k.to_string(), v)).collect()
+}

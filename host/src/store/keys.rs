@@ -109,9 +109,7 @@ pub(crate) fn job(connection_id: &str, code: &str) -> Vec<u8> {
     key
 }
 
-/// Decodes a [`job`] key. (The store never scans `job_map`, so only the
-/// tests decode its keys for now.)
-#[cfg(test)]
+/// Decodes a [`job`] key.
 pub(crate) fn decode_job(key: &[u8]) -> Result<JobKey, KeyError> {
     let (connection_id, code) = split_connection(JOB_MAP, key)?;
     let code =
@@ -153,7 +151,6 @@ fn decode_with_u64(tree: &'static str, key: &[u8]) -> Result<(String, u64), KeyE
 }
 
 /// A decoded `job_map` key.
-#[cfg(test)]
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct JobKey {
     pub connection_id: String,

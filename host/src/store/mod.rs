@@ -267,6 +267,11 @@ impl Trees {
     }
 }
 
+/// sled's page cache. Its default (1 GiB) would make a host with 100,000
+/// positions hold most of them in memory; a sync reads each position once
+/// per run, so a modest cache loses little.
+const CACHE_BYTES: u64 = 128 << 20;
+
 /// The store. Cheap to clone; clones share the database.
 #[derive(Clone)]
 pub struct Store {
@@ -291,6 +296,7 @@ impl Store {
     pub fn open(path: &Path, key: Option<SecretKey>) -> Result<Store, StoreError> {
         let db = sled::Config::new()
             .path(path)
+            .cache_capacity(CACHE_BYTES)
             .open()
             .map_err(|source| StoreError::Open { path: path.to_path_buf(), source })?;
         let version = schema::migrate(&db, schema::MIGRATIONS)?;

@@ -25,6 +25,21 @@ impl Store {
         self.position(id)?.map(Some).ok_or_else(|| dangling(keys::JOB_MAP, format!("{connection_id}/{code}"), id))
     }
 
+    /// The ATS job codes a connection maps, with their position ids, without
+    /// reading the positions (cheap even for 100,000 jobs).
+    pub fn job_codes_of_connection(&self, connection_id: &str) -> Result<Vec<(String, u64)>, StoreError> {
+        self.trees
+            .job_map
+            .scan_prefix(keys::connection_prefix(connection_id))
+            .map(|entry| {
+                let (key, value) = entry?;
+                let job = keys::decode_job(&key)?;
+                let id = keys::decode_position(&value)?;
+                Ok((job.code, id))
+            })
+            .collect()
+    }
+
     /// A connection's positions, by id (that is, in creation order).
     pub fn positions_of_connection(&self, connection_id: &str) -> Result<Vec<Position>, StoreError> {
         self.trees

@@ -13,6 +13,10 @@ use crate::store::{
 
 /// A listing that returns more pages than this is assumed to be looping.
 const MAX_PAGES: u32 = 1_000_000;
+/// A page that changed nothing is checkpointed at most this often: an
+/// unchanged resync then writes almost nothing, and a crash re-lists at most
+/// this much already-applied (unchanged) data.
+const CHECKPOINT_INTERVAL: Duration = Duration::from_secs(2);
 /// The incremental watermark is set this far before the run's start, so a
 /// job changed while the previous run listed it is picked up again.
 const WATERMARK_OVERLAP: Duration = Duration::from_secs(10 * 60);
@@ -139,14 +143,22 @@ impl SyncEngine {
         let mut cursor = plan.resume.as_ref().and_then(|c| c.cursor.clone());
         let mut pages_done = plan.resume.as_ref().map(|c| c.pages_done).unwrap_or(0);
         let mut seen = HashSet::new();
+        let mut last_commit = std::time::Instant::now();
+        let fetcher = PageFetcher { plugin: plugin.clone(), ctx, changed_since: plan.changed_since.clone(), retry: self.retry };
+        let mut next_fetch = fetcher.spawn(cursor.clone(), pages_done + 1);
         loop {
             let page_no = pages_done + 1;
-            let page = match self.fetch_page(plugin, &ctx, cursor.as_deref(), plan.changed_since.as_deref(), page_no).await {
+            let page = match next_fetch.join().await {
                 Ok(page) => page,
                 Err(e) => return Err((run, e)),
             };
             if let Some(problem) = validate_page(&page, cursor.as_deref()) {
                 return Err((run, SyncError::BadData { page: page_no, message: problem }));
+            }
+            // Fetch the next page while this one is applied: the plugin and
+            // the ATS work while the store does.
+            if let Some(next) = &page.next_cursor {
+                next_fetch = fetcher.spawn(Some(next.clone()), page_no + 1);
             }
             let upserts = match self.diff_page(connection, &page.jobs, &mut run, &mut seen) {
                 Ok(u) => u,
@@ -160,9 +172,16 @@ impl SyncEngine {
                 pages_done,
                 full_listing: plan.full_listing,
             };
-            let commit = PageCommit { connection_id: connection.id.clone(), run: run.clone(), upserts, checkpoint: Some(checkpoint) };
-            if let Err(e) = self.store.commit_page(commit) {
-                return Err((run, e.into()));
+            // Pages with changes are committed with their checkpoint; pages
+            // without are only checkpointed now and then, and the last one
+            // not at all (the run's end records it).
+            let due = last_commit.elapsed() >= CHECKPOINT_INTERVAL && page.next_cursor.is_some();
+            if !upserts.is_empty() || due {
+                let commit = PageCommit { connection_id: connection.id.clone(), run: run.clone(), upserts, checkpoint: Some(checkpoint) };
+                if let Err(e) = self.store.commit_page(commit) {
+                    return Err((run, e.into()));
+                }
+                last_commit = std::time::Instant::now();
             }
             progress.page(&run.counts);
             match page.next_cursor {
@@ -172,30 +191,6 @@ impl SyncEngine {
                     return Err((run, SyncError::BadData { page: page_no, message }));
                 }
                 None => return Ok((run, seen)),
-            }
-        }
-    }
-
-    async fn fetch_page(
-        &self,
-        plugin: &Plugin,
-        ctx: &ConnectionContext,
-        cursor: Option<&str>,
-        changed_since: Option<&str>,
-        page: u32,
-    ) -> Result<JobPage, SyncError> {
-        let mut attempt = 1;
-        loop {
-            match plugin.list_jobs(ctx, cursor, changed_since).await {
-                Ok(page) => return Ok(page),
-                Err(error) => match self.retry.decide(attempt, &error) {
-                    Decision::RetryAfter(delay) => {
-                        tracing::info!(connection = %ctx.id, page, attempt, ?delay, error = %error, "retrying a page");
-                        tokio::time::sleep(delay).await;
-                        attempt += 1;
-                    }
-                    Decision::GiveUp => return Err(SyncError::Listing { page, source: error }),
-                },
             }
         }
     }
@@ -251,8 +246,11 @@ impl SyncEngine {
         // Only a listing that ran complete in this run knows every job.
         let closes = if plan.full_listing && plan.resume.is_none() {
             let mut closes = Vec::new();
-            for mut p in self.store.positions_of_connection(&connection.id)? {
-                if !p.is_closed() && !seen.contains(&p.ats_job_code) {
+            for (code, id) in self.store.job_codes_of_connection(&connection.id)? {
+                if seen.contains(&code) {
+                    continue;
+                }
+                if let Some(mut p) = self.store.position(id)?.filter(|p| !p.is_closed()) {
                     p.mark_removed(now);
                     closes.push(p);
                 }
@@ -300,6 +298,54 @@ impl SyncEngine {
             Vec::new(),
         )?;
         Ok(())
+    }
+}
+
+/// Fetches pages in background tasks, retrying within the run.
+struct PageFetcher {
+    plugin: Plugin,
+    ctx: ConnectionContext,
+    changed_since: Option<String>,
+    retry: RetryPolicy,
+}
+
+/// A page being fetched; dropping it cancels the fetch.
+struct PendingPage(tokio::task::JoinHandle<Result<JobPage, SyncError>>);
+
+impl PendingPage {
+    async fn join(&mut self) -> Result<JobPage, SyncError> {
+        match (&mut self.0).await {
+            Ok(result) => result,
+            Err(e) => Err(SyncError::BadData { page: 0, message: format!("page fetch task failed: {e}") }),
+        }
+    }
+}
+
+impl Drop for PendingPage {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+impl PageFetcher {
+    fn spawn(&self, cursor: Option<String>, page: u32) -> PendingPage {
+        let (plugin, ctx, since, retry) = (self.plugin.clone(), self.ctx.clone(), self.changed_since.clone(), self.retry);
+        PendingPage(tokio::spawn(async move {
+            let mut attempt = 1;
+            loop {
+                match plugin.list_jobs(&ctx, cursor.as_deref(), since.as_deref()).await {
+                    Ok(page) => return Ok(page),
+                    Err(error) => match retry.decide(attempt, &error) {
+                        Decision::RetryAfter(delay) => {
+                            tracing::info!(connection = %ctx.id, page, attempt, ?delay, error = %error, "retrying a page");
+                            tokio::time::sleep(delay).await;
+                            attempt += 1;
+                        }
+                        Decision::GiveUp => return Err(SyncError::Listing { page, source: error }),
+                    },
+                }
+            }
+        }))
     }
 }
 

@@ -40,7 +40,9 @@ pub fn push(harvest: &Harvest, request: &PushRequest) -> Result<Pushed, Connecto
         }
     }
     if let Some(candidate_id) = first_known {
-        log::info(format!("adding an application on job {job_id} to candidate {candidate_id}"));
+        log::info(format!(
+            "adding an application on job {job_id} to candidate {candidate_id}"
+        ));
         let created = harvest.create_application(&map::new_application(request, &candidate_id)?)?;
         return Ok(Pushed {
             ref_: CandidateRef::new(candidate_id.0, created.id.0),
@@ -49,7 +51,9 @@ pub fn push(harvest: &Harvest, request: &PushRequest) -> Result<Pushed, Connecto
     }
     let acting_user = map::harvest_id("setting `user-id`", harvest.user_id())
         .map_err(|e| ConnectorError::InvalidConfig(e.message().to_string()))?;
-    log::info(format!("creating a candidate with an application on job {job_id}"));
+    log::info(format!(
+        "creating a candidate with an application on job {job_id}"
+    ));
     let created = harvest.create_candidate(&map::new_candidate(request, acting_user)?)?;
     // The answer may be truncated to ids while Greenhouse builds the
     // record; a new person has exactly the one application we sent.

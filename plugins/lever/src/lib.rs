@@ -82,7 +82,11 @@ impl Connector for Lever {
         let page = lever.postings_page(offset.as_deref(), changed_since.as_deref())?;
         log::info(format!("read {} postings", page.data.len()));
         let users: HashMap<String, api::User> = if map::needs_user_lookup(&page.data) {
-            lever.users()?.into_iter().map(|u| (u.id.clone(), u)).collect()
+            lever
+                .users()?
+                .into_iter()
+                .map(|u| (u.id.clone(), u))
+                .collect()
         } else {
             HashMap::new()
         };
@@ -93,7 +97,10 @@ impl Connector for Lever {
         })
     }
 
-    fn list_stages(config: &Config, _job_code: Option<String>) -> Result<Vec<Stage>, ConnectorError> {
+    fn list_stages(
+        config: &Config,
+        _job_code: Option<String>,
+    ) -> Result<Vec<Stage>, ConnectorError> {
         // One pipeline for every posting: the same answer with or without a job.
         Ok(map::stages(Client::new(config)?.stages()?))
     }
@@ -121,7 +128,11 @@ impl Connector for Lever {
         };
         let stage_names: HashMap<String, String> =
             if opportunities().any(|o| matches!(o.stage, Some(api::StageRef::Id(_)))) {
-                lever.stages()?.into_iter().map(|s| (s.id, s.text)).collect()
+                lever
+                    .stages()?
+                    .into_iter()
+                    .map(|s| (s.id, s.text))
+                    .collect()
             } else {
                 HashMap::new()
             };

@@ -176,7 +176,7 @@ pub fn new_candidate(candidate: &Candidate) -> api::NewCandidateBody {
         candidate: api::NewCandidate {
             firstname: candidate.first_name.clone(),
             lastname: candidate.last_name.clone(),
-            email: candidate.email.clone(),
+            email: candidate.email.trim().to_string(),
             phone: candidate.phone.clone().filter(|p| !p.trim().is_empty()),
             summary: (!summary.is_empty()).then(|| summary.join("\n")),
             social_profiles,

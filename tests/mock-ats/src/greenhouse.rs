@@ -270,8 +270,14 @@ fn list_rendered(
             let (query, per_page, after) = v3_request(shared, q)?;
             let filter = job_filter(api, &query)?;
             let job_id = query.get("job_id").map(str::to_string);
+            // `job_ids=1,2,3`: the posts of several jobs in one listing (the
+            // v3 name of this filter is unconfirmed; see README).
+            let job_ids: Option<std::collections::HashSet<&str>> =
+                query.get("job_ids").map(|ids| ids.split(',').map(str::trim).collect());
             let (page, more) = store.data.page_after(after, per_page, |j| {
-                filter(j) && job_id.as_deref().is_none_or(|id| id == j.id)
+                filter(j)
+                    && job_id.as_deref().is_none_or(|id| id == j.id)
+                    && job_ids.as_ref().is_none_or(|ids| ids.contains(j.id.as_str()))
             });
             let body: Vec<Value> = page.iter().map(|j| render(&store.data, j)).collect();
             let mut resp = ok(&Value::Array(body));
