@@ -85,6 +85,9 @@ struct Inner {
     operator: OperatorLimits,
     /// Loaded plugins by id, each tagged with the install it came from.
     loaded: Mutex<HashMap<String, Arc<LoadedPlugin>>>,
+    /// With the pooling allocator, one permit per pooled instance: a call
+    /// waits for a free slot instead of failing to instantiate.
+    slots: Option<Arc<tokio::sync::Semaphore>>,
 }
 
 /// A pre-instantiated component, by contract version.
@@ -122,6 +125,7 @@ impl Runtime {
                 artifacts,
                 operator: options.operator,
                 loaded: Mutex::new(HashMap::new()),
+                slots: options.engine.pooling_instances.map(|n| Arc::new(tokio::sync::Semaphore::new(n as usize))),
             }),
         })
     }
@@ -203,7 +207,9 @@ pub struct Plugin {
 
 /// A store with a fresh instance, ready for one call.
 struct ActiveCall {
+    /// Dropped after the store (field order), freeing the pool slot.
     store: Store<PluginState>,
+    _slot: Option<tokio::sync::OwnedSemaphorePermit>,
     instance: v0_1::Connector,
     function: &'static str,
     started: Instant,
@@ -296,11 +302,16 @@ impl Plugin {
     async fn begin(&self, function: &'static str, conn: Option<&ConnectionContext>) -> Result<ActiveCall, CallError> {
         let started = Instant::now();
         let deadline = tokio::time::Instant::now() + self.loaded.limits.call_timeout;
+        let slot = match &self.inner.slots {
+            // The semaphore is never closed, so acquiring only waits.
+            Some(slots) => slots.clone().acquire_owned().await.ok(),
+            None => None,
+        };
         let mut store = self.new_store(conn);
         let Pre::V0_1(pre) = &self.loaded.pre;
         let instantiated = tokio::time::timeout_at(deadline, pre.instantiate_async(&mut store)).await;
         match instantiated {
-            Ok(Ok(instance)) => Ok(ActiveCall { store, instance, function, started, deadline }),
+            Ok(Ok(instance)) => Ok(ActiveCall { store, _slot: slot, instance, function, started, deadline }),
             Ok(Err(e)) => {
                 let error = CallError::Instantiate { plugin: self.id().to_string(), message: format!("{e:#}") };
                 self.record(function, started, &Err::<(), _>(&error), true);

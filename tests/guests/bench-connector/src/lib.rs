@@ -84,6 +84,15 @@ impl Connector for BenchConnector {
         let jobs = logic::decode_page(PAGE_500).map_err(ConnectorError::Permanent)?;
         Ok(to_job_page(jobs))
     }
+
+    /// A benchmark probe, not a real stage listing: does the same work as
+    /// `list-jobs` but returns nothing, so the benchmark can tell the
+    /// guest's own work from the cost of handing 500 jobs to the host.
+    fn list_stages(_: &Config, _: Option<String>) -> Result<Vec<Stage>, ConnectorError> {
+        let jobs = logic::decode_page(PAGE_500).map_err(ConnectorError::Permanent)?;
+        std::hint::black_box(to_job_page(jobs));
+        Ok(Vec::new())
+    }
 }
 
 // Only the component exports the contract; the native rlib (the benchmark's
