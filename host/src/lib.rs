@@ -4,6 +4,7 @@
 //! - [`runtime`]: the wasmtime sandbox that runs connector plugins.
 //! - [`plugin`]: manifests, allow-lists, installing and caching plugins.
 //! - [`contract`]: the connector contract's data types.
+//! - [`conformance`]: the conformance kit, a standard suite every connector should pass.
 
 pub mod contract;
 pub mod plugin;
@@ -14,3 +15,4 @@ pub mod store;
 pub mod scheduler;
 pub mod sync;
 pub mod app;
+pub mod conformance;

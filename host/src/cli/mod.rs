@@ -4,6 +4,8 @@ mod account_cmd;
 mod connection_cmd;
 mod demo;
 mod plugin_cmd;
+mod plugin_test;
+mod plugin_new;
 mod positions_cmd;
 mod progress;
 mod serve;

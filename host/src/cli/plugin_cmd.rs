@@ -26,8 +26,21 @@ pub enum PluginCommand {
     },
     /// List installed plugins.
     List,
+    /// Scaffold a new connector crate (builds with one command).
+    New {
+        name: String,
+        /// Directory to create it in.
+        #[arg(long, default_value = ".")]
+        dir: PathBuf,
+        /// Path of the atsbridge SDK, if not this build's own source tree.
+        #[arg(long)]
+        sdk: Option<PathBuf>,
+    },
     /// Show a plugin's world, version, capabilities, config schema and allowed hosts.
     Inspect { id: String },
+    /// Run the conformance suite against an installed plugin, with a mock
+    /// ATS in-process (`--mock greenhouse`) or against a server (`--base-url`).
+    Test(super::plugin_test::TestArgs),
     /// Remove a plugin.
     Remove {
         id: String,
@@ -141,6 +154,16 @@ pub async fn run_without_store(cmd: PluginCommand, runtime: &Runtime, json: bool
                 println!("    {:<16} {:<7} {req}{default}{choices}  {}: {}", s.key, s.kind.wit_name(), s.label, s.help);
             }
         }
+        PluginCommand::New { name, dir, sdk } => {
+            let root = super::plugin_new::scaffold(&name, &dir, sdk.as_deref())?;
+            if json {
+                return super::print_json(&serde_json::json!({ "created": root }));
+            }
+            println!("created {}", root.display());
+            println!("  build:   (cd {} && cargo build --target wasm32-wasip2 --profile wasm)", root.display());
+            println!("  install: atsbridge plugin install {}", root.display());
+        }
+        PluginCommand::Test(args) => super::plugin_test::run(args, runtime, json).await?,
         PluginCommand::Remove { .. } => bail!("`plugin remove` needs the store"),
     }
     Ok(())

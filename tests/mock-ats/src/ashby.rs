@@ -18,7 +18,8 @@
 //!   `candidate.info {id}`, `application.create {candidateId*, jobId*,
 //!   interviewStageId?}` (default: the plan's first Lead stage;
 //!   `"FirstPreInterviewScreen"` allowed), `application.info {applicationId}`.
-//! - Resumes: `file.createFileUploadHandle {fileName, contentType}` →
+//! - Resumes: `file.createFileUploadHandle {filename (or fileName),
+//!   contentType, contentLength?, fileUploadContext?}` →
 //!   `{handle, url, fields}`; PUT the bytes to `url` (a mock endpoint, no
 //!   auth; POST multipart with a `file` field also works); then
 //!   `candidate.uploadResume {candidateId, resumeHandle}`. The deprecated

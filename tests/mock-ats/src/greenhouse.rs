@@ -12,6 +12,9 @@
 //! - `/v1/...`: Basic `key:`; `page`/`per_page` with `Link` next/prev/last
 //!   (`skip_count=true` drops `last`); `updated_after`/`updated_before`,
 //!   `created_after`/`created_before` filters.
+//! - `GET /v3/job_stages` (also v1): every job's stages, paginated like
+//!   the other lists; filters `job_id`, `created_at`/`updated_at` (a stage's
+//!   timestamps are its job's creation time).
 //! - Job descriptions live on job posts (one per job): `GET /v3/job_posts?job_id=`,
 //!   `GET /v1/jobs/{id}/job_posts`, `content` is the HTML.
 //! - Candidates and applications: see `greenhouse/candidates.rs`.
@@ -37,7 +40,7 @@ use crate::time_fmt::iso_seconds;
 mod candidates;
 mod paging;
 
-pub(crate) use paging::{TimeFilter, v1_page, v3_link, v3_request, with_link};
+pub(crate) use paging::{TimeFilter, v1_page, v3_link, v3_request, v3_slice, with_link};
 
 const V: Vendor = Vendor::Greenhouse;
 const PAGE: PageRule = PageRule {
@@ -113,6 +116,12 @@ pub(crate) fn routes() -> Router<Arc<Shared>> {
                 &format!("{p}/job_posts"),
                 get(move |s: State<Arc<Shared>>, h: HeaderMap, q: RawQuery| {
                     list_job_posts(api, s, h, q)
+                }),
+            )
+            .route(
+                &format!("{p}/job_stages"),
+                get(move |s: State<Arc<Shared>>, h: HeaderMap, q: RawQuery| {
+                    list_job_stages(api, s, h, q)
                 }),
             );
         router = candidates::routes(router, api);
@@ -325,16 +334,70 @@ async fn stages_handler(
     let stages: Vec<Value> = job_stages(job)
         .into_iter()
         .enumerate()
-        .map(|(priority, s)| {
-            json!({
-                "id": s.id.parse::<u64>().unwrap_or_default(), "name": s.name, "job_id": job_num(job),
-                "priority": priority, "active": true,
-                "created_at": iso_seconds(job.created_at), "updated_at": iso_seconds(job.created_at),
-                "interviews": [{ "id": s.id.parse::<u64>().unwrap_or_default() * 10, "name": s.name, "schedulable": priority > 0, "estimated_minutes": 30, "default_interviewer_users": [], "interview_kit": null }],
-            })
-        })
+        .map(|(priority, s)| stage_json(job, priority, &s))
         .collect();
     Ok(ok(&Value::Array(stages)))
+}
+
+/// A Harvest job stage object.
+fn stage_json(job: &Job, priority: usize, s: &Stage) -> Value {
+    let id = stage_num(s);
+    json!({
+        "id": id, "name": s.name, "job_id": job_num(job),
+        "priority": priority, "active": true,
+        "created_at": iso_seconds(job.created_at), "updated_at": iso_seconds(job.created_at),
+        "interviews": [{ "id": id * 10, "name": s.name, "schedulable": priority > 0, "estimated_minutes": 30, "default_interviewer_users": [], "interview_kit": null }],
+    })
+}
+
+fn stage_num(s: &Stage) -> u64 {
+    s.id.parse::<u64>().unwrap_or_default()
+}
+
+/// `GET /job_stages`: every job's stages in listing order. The v3 cursor
+/// continues after the last stage id served (ids grow with the job's
+/// creation number and the position, so they follow listing order).
+async fn list_job_stages(
+    api: Api,
+    State(shared): State<Arc<Shared>>,
+    headers: HeaderMap,
+    RawQuery(raw): RawQuery,
+) -> Resp {
+    authorize(&shared, &headers, api)?;
+    let q = Query::parse(raw.as_deref());
+    let path = format!("{}/job_stages", api.prefix());
+    let (query, per_page, after) = match api {
+        Api::V3 => v3_request(&shared, &q)?,
+        Api::V1 => (q.clone(), 0, 0),
+    };
+    let times = TimeFilter::parse(api, &query)?;
+    let job_id = query.get("job_id").map(str::to_string);
+    let store = shared.store();
+    let rows = store
+        .data
+        .jobs
+        .iter()
+        .filter(|j| job_id.as_deref().is_none_or(|id| id == j.id))
+        .filter(|j| times.matches(j.created_at, j.created_at))
+        .flat_map(|job| {
+            job_stages(job)
+                .into_iter()
+                .enumerate()
+                .map(move |(priority, s)| (stage_num(&s), stage_json(job, priority, &s)))
+        });
+    match api {
+        Api::V3 => {
+            let (page, next) = v3_slice(rows, after, per_page);
+            let mut resp = ok(&Value::Array(page));
+            v3_link(&mut resp, &shared, &path, &query, per_page, next);
+            Ok(resp)
+        }
+        Api::V1 => {
+            let all: Vec<Value> = rows.map(|(_, v)| v).collect();
+            let (page, link) = v1_page(&shared, &path, &q, all)?;
+            Ok(with_link(ok(&Value::Array(page)), link))
+        }
+    }
 }
 
 async fn job_posts_of(

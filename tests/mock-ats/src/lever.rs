@@ -10,6 +10,9 @@
 //! - `POST /v1/opportunities?perform_as=<user id>`: JSON or multipart
 //!   (`resumeFile`, `files[]`); e-mail dedupe links the new opportunity to
 //!   the existing contact, whose data wins.
+//! - `POST /v1/opportunities/{id}/notes[?perform_as=<user id>]`:
+//!   `{"value": "...", "secret"?, "score"?, "notifyFollowers"?}` →
+//!   `201 {"data":{"noteId":"..."}}`.
 //! - `GET /v1/opportunities[?email=&posting_id=&stage_id=&archived=&contact_id=]`,
 //!   `GET /v1/opportunities/{id}[?expand=stage&expand=applications]`.
 
@@ -70,6 +73,10 @@ pub(crate) fn routes() -> Router<Arc<Shared>> {
             get(opportunities::list).post(opportunities::create),
         )
         .route("/v1/opportunities/{id}", get(opportunities::get))
+        .route(
+            "/v1/opportunities/{id}/notes",
+            axum::routing::post(opportunities::add_note),
+        )
 }
 
 /// The global pipeline.

@@ -32,7 +32,8 @@ pub struct PushedFile {
 /// A candidate or application created through the API, exactly as received.
 ///
 /// One record per person-and-job push: Greenhouse `POST /candidates`
-/// (one record per application in it) and `POST /candidates/{id}/applications`,
+/// (one record per application in it), `POST /candidates/{id}/applications`
+/// and `POST /v3/applications`,
 /// Lever `POST /opportunities`, Workable `POST /jobs/{shortcode}/candidates`.
 /// Ashby needs several calls for one push: `candidate.create` makes the
 /// record (with `job_id: None`), the first `application.create` for that
@@ -64,11 +65,16 @@ pub struct PushedCandidate {
     /// Files sent with the candidate.
     pub files: Vec<PushedFile>,
     /// True when the vendor linked the push to a person it already had
-    /// (Lever e-mail dedupe; Greenhouse `POST /candidates/{id}/applications`;
+    /// (Lever e-mail dedupe; Greenhouse `POST /candidates/{id}/applications`
+    /// and `POST /v3/applications`;
     /// Ashby `application.create` for a candidate created earlier by a
     /// different push).
     pub existing_person: bool,
-    /// The request bodies, byte for byte.
+    /// Notes added to the candidate after the create, as sent (Lever
+    /// `POST /opportunities/{id}/notes` `value`).
+    pub notes: Vec<String>,
+    /// The request bodies, byte for byte (later calls that add to the
+    /// record, such as notes and resume uploads, append theirs).
     pub raw_bodies: Vec<Vec<u8>>,
 }
 

@@ -396,6 +396,7 @@ async fn create_candidate(
         stage_id: Some(stage),
         files,
         existing_person: false,
+        notes: Vec::new(),
         raw_bodies: vec![body.to_vec()],
     });
     let app = store.people.app(&id).expect("created");

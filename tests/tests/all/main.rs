@@ -1,9 +1,12 @@
 //! Integration tests: the real host runtime, real wasmtime, real guest
 //! components built from `tests/guests/` for this run, real HTTP on loopback.
 
+mod conformance;
 mod crash;
 mod install;
+mod python_connector;
 mod sandbox;
+mod scaffold;
 mod serve;
 mod support;
 mod sync;

@@ -185,3 +185,21 @@ async fn a_plugin_in_use_is_not_removed_unless_forced() {
     let err = fx.sync(Trigger::Manual).await.unwrap_err();
     assert!(err.to_string().contains("not installed"), "{err}");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_missed_slot_runs_once_at_start_and_then_the_next_slot_waits() {
+    let fx = Fixture::new(support::fake_ats().await).await;
+    let limits = atsbridge::scheduler::SchedulerLimits::default();
+    // Never synced: the last 03:00 slot was missed, so it fires now.
+    let scheduler = fx.app.scheduler(limits).unwrap();
+    let next = scheduler.next_run("acme-main-ats").unwrap();
+    assert!(next <= chrono::Utc::now() + chrono::Duration::seconds(1), "{next}");
+    // Once it has run after its last slot, a restarted host waits for the
+    // next slot: 03:00-04:00 Berlin time tomorrow (or today).
+    fx.sync(Trigger::Scheduled).await.unwrap();
+    let scheduler = fx.app.scheduler(limits).unwrap();
+    let next = scheduler.next_run("acme-main-ats").unwrap();
+    let local = next.with_timezone(&chrono_tz::Europe::Berlin);
+    assert!(next > chrono::Utc::now(), "{next}");
+    assert_eq!(chrono::Timelike::hour(&local), 3, "{local}");
+}

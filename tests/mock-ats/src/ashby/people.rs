@@ -32,6 +32,9 @@ const STAGES: &[(&str, &str)] = &[
     ("Archived", "Archived"),
 ];
 
+/// The `fileUploadContext` values Ashby documents.
+const UPLOAD_CONTEXTS: &[&str] = &["CandidateResume", "CandidateFiles", "ApplicationForm"];
+
 type R = Result<Value, Response>;
 
 pub(crate) fn plan_id(seed: u64, plan: usize) -> String {
@@ -189,6 +192,7 @@ pub(crate) fn candidate_create(shared: &Shared, params: &Value, body: &Bytes) ->
         stage_id: None,
         files: Vec::new(),
         existing_person: false,
+        notes: Vec::new(),
         raw_bodies: vec![body.to_vec()],
     });
     let person = store.people.person(&id).expect("created");
@@ -284,6 +288,7 @@ pub(crate) fn application_create(shared: &Shared, params: &Value, body: &Bytes) 
             stage_id: Some(stage),
             files: person.files.clone(),
             existing_person: true,
+            notes: Vec::new(),
             raw_bodies: vec![body.to_vec()],
         }),
     }
@@ -328,8 +333,36 @@ fn application_json(shared: &Shared, store: &Store, a: &AppRec) -> Value {
     })
 }
 
+/// `file.createFileUploadHandle`. Ashby documents `filename`,
+/// `contentType`, `contentLength` and `fileUploadContext`; the older
+/// `fileName` spelling is accepted too.
 pub(crate) fn upload_handle(shared: &Shared, params: &Value, _: &Bytes) -> R {
-    let file_name = required(params, "fileName")?.to_string();
+    let file_name = str_field(params, "filename")
+        .or_else(|| str_field(params, "fileName"))
+        .ok_or_else(|| fail("invalid_input", "filename is required"))?
+        .to_string();
+    if params
+        .get("contentLength")
+        .is_some_and(|n| n.as_u64().is_none())
+    {
+        return Err(fail(
+            "invalid_input",
+            "contentLength must be a non-negative integer",
+        ));
+    }
+    if let Some(context) = params.get("fileUploadContext")
+        && !context
+            .as_str()
+            .is_some_and(|c| UPLOAD_CONTEXTS.contains(&c))
+    {
+        return Err(fail(
+            "invalid_input",
+            &format!(
+                "fileUploadContext must be one of {}",
+                UPLOAD_CONTEXTS.join(", ")
+            ),
+        ));
+    }
     let mut store = shared.store();
     let handle = format!(
         "fh_{:x}{:06x}",

@@ -6,7 +6,9 @@
 //!   Writes need an acting user: `On-Behalf-Of` (v1: required; v3: the
 //!   header or the token's `sub` — which one v3 requires is a guess).
 //!   No dedupe, as documented: look up `GET /candidates?email=` first.
-//! - `POST /candidates/{id}/applications`: another application for a known person.
+//! - `POST /candidates/{id}/applications` (v1 and v3) and `POST /v3/applications`
+//!   (`{candidate_id*, job_id*, initial_stage_id?, attachments?}`, the v3
+//!   name): another application for a known person.
 //! - `GET /candidates[?email=&job_id=&updated_after=|updated_at=op|ts]`, `GET /candidates/{id}`.
 //! - `GET /applications/{id}`: `status active|rejected|hired`, `current_stage{id,name}`.
 
@@ -20,7 +22,7 @@ use serde_json::{Map, Value, json};
 
 use super::{
     Api, Caller, Resp, TimeFilter, V, authorize, job_stages, not_found, v1_page, v3_link,
-    v3_request, with_link,
+    v3_request, v3_slice, with_link,
 };
 use crate::envelope::{error, greenhouse_validation};
 use crate::http::{Query, decode_base64, header_str, id_field, json, ok, str_field};
@@ -40,16 +42,25 @@ const APPLICATION_FILE_TYPES: &[&str] = &[
 ];
 
 pub(super) fn routes(router: Router<Arc<Shared>>, api: Api) -> Router<Arc<Shared>> {
-    let p = match api {
-        Api::V1 => "/v1",
-        Api::V3 => "/v3",
+    let p = api_prefix(api);
+    let router = match api {
+        // v3 names the candidate in the body instead of the path.
+        Api::V3 => router.route(
+            "/v3/applications",
+            post(
+                move |s: State<Arc<Shared>>, h: HeaderMap, b: axum::body::Bytes| {
+                    create(api, s, h, b, Target::KnownByBody)
+                },
+            ),
+        ),
+        Api::V1 => router,
     };
     router
         .route(
             &format!("{p}/candidates"),
             post(
                 move |s: State<Arc<Shared>>, h: HeaderMap, b: axum::body::Bytes| {
-                    create(api, s, h, b, None)
+                    create(api, s, h, b, Target::New)
                 },
             )
             .get(move |s: State<Arc<Shared>>, h: HeaderMap, q: RawQuery| list(api, s, h, q)),
@@ -68,7 +79,9 @@ pub(super) fn routes(router: Router<Arc<Shared>>, api: Api) -> Router<Arc<Shared
                 move |s: State<Arc<Shared>>,
                       h: HeaderMap,
                       Path(id): Path<String>,
-                      b: axum::body::Bytes| create(api, s, h, b, Some(id)),
+                      b: axum::body::Bytes| {
+                    create(api, s, h, b, Target::KnownByPath(id))
+                },
             ),
         )
         .route(
@@ -182,29 +195,54 @@ fn parse_app(store: &Store, a: &Value) -> Result<NewApp, axum::response::Respons
     })
 }
 
-/// `POST /candidates` (`existing: None`) or `POST /candidates/{id}/applications`.
+/// Who a create is for.
+enum Target {
+    /// `POST /candidates`: a new person with their applications.
+    New,
+    /// `POST /candidates/{id}/applications`: a known person, named in the path.
+    KnownByPath(String),
+    /// `POST /v3/applications`: a known person, named by `candidate_id` in the body.
+    KnownByBody,
+}
+
+/// `POST /candidates`, `POST /candidates/{id}/applications` or `POST /v3/applications`.
 async fn create(
     api: Api,
     State(shared): State<Arc<Shared>>,
     headers: HeaderMap,
     body: axum::body::Bytes,
-    existing: Option<String>,
+    target: Target,
 ) -> Resp {
     let caller = authorize(&shared, &headers, api)?;
     let mut store = shared.store();
     acting_user(&store, &headers, &caller, api)?;
     let v: Value = serde_json::from_slice(&body)
         .map_err(|e| error(V, StatusCode::BAD_REQUEST, &format!("Invalid JSON: {e}")))?;
-    let endpoint = match &existing {
-        None => format!("POST {}/candidates", api_prefix(api)),
-        Some(_) => format!("POST {}/candidates/{{id}}/applications", api_prefix(api)),
+    let (endpoint, existing) = match target {
+        Target::New => (format!("POST {}/candidates", api_prefix(api)), None),
+        Target::KnownByPath(id) => {
+            store.people.person(&id).ok_or_else(not_found)?;
+            let endpoint = format!("POST {}/candidates/{{id}}/applications", api_prefix(api));
+            (endpoint, Some(id))
+        }
+        Target::KnownByBody => {
+            let id = id_field(&v, "candidate_id").ok_or_else(|| {
+                greenhouse_validation(Some("candidate_id"), "candidate_id is required")
+            })?;
+            // An unknown person is a validation error here (a guess), not
+            // the 404 of the path form.
+            if store.people.person(&id).is_none() {
+                return Err(greenhouse_validation(
+                    Some("candidate_id"),
+                    "Candidate not found",
+                ));
+            }
+            (format!("POST {}/applications", api_prefix(api)), Some(id))
+        }
     };
     let now = store.data.stamp();
     let (person_id, new_apps, candidate_files) = match &existing {
-        Some(id) => {
-            store.people.person(id).ok_or_else(not_found)?;
-            (id.clone(), vec![parse_app(&store, &v)?], Vec::new())
-        }
+        Some(id) => (id.clone(), vec![parse_app(&store, &v)?], Vec::new()),
         None => {
             let first = str_field(&v, "first_name").ok_or_else(|| {
                 greenhouse_validation(Some("first_name"), "first_name is required")
@@ -272,6 +310,7 @@ async fn create(
             stage_id: Some(app.stage_id),
             files: candidate_files.iter().cloned().chain(app.files).collect(),
             existing_person: existing.is_some(),
+            notes: Vec::new(),
             raw_bodies: vec![body.to_vec()],
         });
     }
@@ -325,18 +364,11 @@ async fn list(
         .filter(|(_, p)| keep(p));
     match api {
         Api::V3 => {
-            let mut page: Vec<(usize, &Person)> = matching
-                .skip_while(|(i, _)| (*i as u64) < after)
-                .take(per_page + 1)
-                .collect();
-            let more = page.len() > per_page;
-            page.truncate(per_page);
-            let body: Vec<Value> = page
-                .iter()
-                .map(|(_, p)| candidate_json(&store, p))
-                .collect();
+            // Positions count from 1, so a cursor `after` 0 starts at the first.
+            let rows = matching.map(|(i, p)| (i as u64 + 1, p));
+            let (page, next) = v3_slice(rows, after, per_page);
+            let body: Vec<Value> = page.iter().map(|p| candidate_json(&store, p)).collect();
             let mut resp = ok(&Value::Array(body));
-            let next = more.then(|| page.last().map_or(after, |(i, _)| *i as u64 + 1));
             v3_link(&mut resp, &shared, &path, &query, per_page, next);
             Ok(resp)
         }

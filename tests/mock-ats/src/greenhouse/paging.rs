@@ -76,6 +76,24 @@ pub(crate) fn v3_link(
     }
 }
 
+/// One v3 page of `rows`, each with its position in the listing
+/// (increasing, above 0): the first `per_page` after `after`, and the
+/// position to continue after when more follow.
+pub(crate) fn v3_slice<T>(
+    rows: impl Iterator<Item = (u64, T)>,
+    after: u64,
+    per_page: usize,
+) -> (Vec<T>, Option<u64>) {
+    let mut page: Vec<(u64, T)> = rows
+        .filter(|(position, _)| *position > after)
+        .take(per_page + 1)
+        .collect();
+    let more = page.len() > per_page;
+    page.truncate(per_page);
+    let next = more.then(|| page.last().map_or(after, |(position, _)| *position));
+    (page.into_iter().map(|(_, item)| item).collect(), next)
+}
+
 /// v1 `page`/`per_page`: the page's slice of `items` and the `Link` header.
 pub(crate) fn v1_page<T: Clone>(
     shared: &Shared,

@@ -1,4 +1,5 @@
-//! Lever opportunities: create (JSON or multipart, e-mail dedupe), list, get.
+//! Lever opportunities: create (JSON or multipart, e-mail dedupe), list,
+//! get, and notes on them.
 
 use std::sync::Arc;
 
@@ -173,12 +174,66 @@ pub(super) async fn create(
         stage_id: Some(stage),
         files: new.files,
         existing_person: linked,
+        notes: Vec::new(),
         raw_bodies: vec![body.to_vec()],
     });
     let app = store.people.app(&opp_id).expect("created");
     Ok(json(
         StatusCode::CREATED,
         &json!({ "data": opportunity_json(&shared, &store, app, &[]) }),
+    ))
+}
+
+/// `POST /opportunities/{id}/notes`. `perform_as` is optional here (Lever
+/// then attributes the note to the key's owner) but must name a user when
+/// given. The note text is added to the opportunity's push record.
+pub(super) async fn add_note(
+    State(shared): State<Arc<Shared>>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    RawQuery(raw): RawQuery,
+    body: Bytes,
+) -> Resp {
+    authorize(&shared, &headers)?;
+    let q = Query::parse(raw.as_deref());
+    let v: Value = serde_json::from_slice(&body)
+        .map_err(|e| bad_request(&format!("Invalid JSON body: {e}")))?;
+    let mut store = shared.store();
+    if let Some(user) = q.get("perform_as")
+        && !store.data.users.iter().any(|u| u.uuid == user)
+    {
+        return Err(bad_request("perform_as must be the id of an active user"));
+    }
+    if store.people.app(&id).is_none() {
+        return Err(error(V, StatusCode::NOT_FOUND, "Opportunity not found"));
+    }
+    let value = v
+        .get("value")
+        .and_then(Value::as_str)
+        .filter(|t| !t.trim().is_empty())
+        .ok_or_else(|| bad_request("value is required and must be a non-empty string"))?
+        .to_string();
+    for (key, ok_type) in [
+        ("secret", Value::is_boolean as fn(&Value) -> bool),
+        ("notifyFollowers", Value::is_boolean),
+        ("score", Value::is_number),
+    ] {
+        if v.get(key).is_some_and(|x| !ok_type(x)) {
+            return Err(bad_request(&format!("{key} has the wrong type")));
+        }
+    }
+    let note_id = uuid(shared.config.seed, 33, store.next_serial());
+    let now = store.data.stamp();
+    if let Some(app) = store.people.app_mut(&id) {
+        app.updated_at = now;
+    }
+    for rec in store.pushed.iter_mut().filter(|r| r.candidate_id == id) {
+        rec.notes.push(value.clone());
+        rec.raw_bodies.push(body.to_vec());
+    }
+    Ok(json(
+        StatusCode::CREATED,
+        &json!({ "data": { "noteId": note_id } }),
     ))
 }
 

@@ -243,15 +243,16 @@ async fn candidate_application_and_resume_upload_are_recorded() {
     .json;
     assert_eq!(dup["success"], false);
 
-    // Resume: handle → upload → attach.
+    // Resume: handle (the documented field names) → upload → attach.
+    let resume = resume_bytes();
     let handle = rpc(
         &ats,
         "file.createFileUploadHandle",
-        json!({ "fileName": "linus.pdf", "contentType": "application/pdf", "contentLength": 10 }),
+        json!({ "filename": "linus.pdf", "contentType": "application/pdf",
+                "contentLength": resume.len(), "fileUploadContext": "CandidateResume" }),
     )
     .await
     .json;
-    let resume = resume_bytes();
     let up = client()
         .put(handle["results"]["url"].as_str().unwrap())
         .header("content-type", "application/pdf")
@@ -315,4 +316,36 @@ async fn candidate_application_and_resume_upload_are_recorded() {
         ),
         (Some("Hired"), Some("Hired"))
     );
+}
+
+#[tokio::test]
+async fn upload_handle_validates_its_fields_and_keeps_the_old_name() {
+    let ats = start(Vendor::Ashby, config(1)).await;
+    let documented = rpc(
+        &ats,
+        "file.createFileUploadHandle",
+        json!({ "filename": "cv.pdf", "contentType": "application/pdf", "contentLength": 3000,
+                "fileUploadContext": "CandidateResume" }),
+    )
+    .await;
+    assert_eq!(documented.json["success"], true, "{}", documented.text);
+    assert!(documented.json["results"]["handle"].is_string());
+    assert!(documented.json["results"]["url"].is_string());
+    let legacy = rpc(
+        &ats,
+        "file.createFileUploadHandle",
+        json!({ "fileName": "cv.pdf", "contentType": "application/pdf" }),
+    )
+    .await;
+    assert_eq!(legacy.json["success"], true, "{}", legacy.text);
+
+    for bad in [
+        json!({ "contentType": "application/pdf" }),
+        json!({ "filename": "cv.pdf", "contentLength": "big" }),
+        json!({ "filename": "cv.pdf", "fileUploadContext": "Elsewhere" }),
+    ] {
+        let r = rpc(&ats, "file.createFileUploadHandle", bad.clone()).await;
+        assert_eq!(r.json["success"], false, "{bad}: {}", r.text);
+        assert_eq!(r.json["errorInfo"]["code"], "invalid_input");
+    }
 }

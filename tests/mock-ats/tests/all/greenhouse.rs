@@ -462,3 +462,144 @@ async fn stages_and_job_post_content() {
     .await;
     assert_eq!(missing.status, 404);
 }
+
+#[tokio::test]
+async fn v3_job_stages_lists_every_jobs_stages_across_cursor_pages() {
+    let ats = start(Vendor::Greenhouse, config(7)).await;
+    let token = greenhouse_token(&ats, None).await;
+    let (stages, pages) = crawl(
+        format!("{}/job_stages?per_page=5", ats.api_base_url()),
+        &token,
+    )
+    .await;
+    assert_eq!(pages, 9, "42 stages, 5 a page");
+    let want: Vec<String> = ats
+        .jobs()
+        .iter()
+        .flat_map(|j| ats.stages(&j.id).unwrap())
+        .map(|s| s.id)
+        .collect();
+    assert_eq!(
+        ids(&Value::Array(stages.clone()), "id"),
+        want,
+        "listing order, each once"
+    );
+    let job = &ats.jobs()[3];
+    let job_num: u64 = job.id.parse().unwrap();
+    let of_job: Vec<&Value> = stages.iter().filter(|s| s["job_id"] == job_num).collect();
+    assert_eq!(
+        of_job
+            .iter()
+            .map(|s| s["priority"].as_u64().unwrap())
+            .collect::<Vec<_>>(),
+        (0..6).collect::<Vec<_>>()
+    );
+    assert_eq!(of_job[0]["name"], "Application Review");
+
+    let filtered = reply(
+        client()
+            .get(format!(
+                "{}/job_stages?job_id={}",
+                ats.api_base_url(),
+                job.id
+            ))
+            .bearer_auth(&token),
+    )
+    .await;
+    assert_eq!(filtered.json.as_array().unwrap().len(), 6);
+    let unauthorized = reply(client().get(format!("{}/job_stages", ats.api_base_url()))).await;
+    assert_eq!(unauthorized.status, 401);
+}
+
+#[tokio::test]
+async fn v3_applications_adds_an_application_to_a_known_candidate() {
+    let ats = start(Vendor::Greenhouse, config(5)).await;
+    let user = ats.credentials().user_id;
+    let token = greenhouse_token(&ats, Some(&user)).await;
+    let jobs = ats.jobs();
+    let post = |path: &str, body: Value| {
+        client()
+            .post(format!("{}{path}", ats.api_base_url()))
+            .bearer_auth(&token)
+            .header("content-type", "application/json")
+            .body(body.to_string())
+    };
+    let created = reply(post(
+        "/candidates",
+        json!({ "first_name": "Ada", "last_name": "Lovelace",
+                "email_addresses": [{ "value": "ada@example.org", "type": "personal" }],
+                "applications": [{ "job_id": jobs[0].id.parse::<u64>().unwrap() }] }),
+    ))
+    .await;
+    assert_eq!(created.status, 201, "{}", created.text);
+    let candidate_id = created.json["id"].as_u64().unwrap();
+
+    let stage = &ats.stages(&jobs[1].id).unwrap()[2];
+    let resume = resume_bytes();
+    let body = json!({
+        "candidate_id": candidate_id, "job_id": jobs[1].id.parse::<u64>().unwrap(),
+        "initial_stage_id": stage.id.parse::<u64>().unwrap(),
+        "attachments": [{ "filename": "ada.pdf", "type": "resume", "content": b64(&resume), "content_type": "application/pdf" }],
+    });
+    let added = reply(post("/applications", body.clone())).await;
+    assert_eq!(added.status, 201, "{}", added.text);
+    assert_eq!(added.json["candidate_id"], candidate_id);
+    assert_eq!(added.json["current_stage"]["id"].to_string(), stage.id);
+    assert_eq!(added.json["jobs"][0]["id"].to_string(), jobs[1].id);
+
+    let pushed = ats.pushed_candidates();
+    assert_eq!(pushed.len(), 2);
+    let p = &pushed[1];
+    assert_eq!(p.endpoint, "POST /v3/applications");
+    assert!(p.existing_person);
+    assert_eq!(p.candidate_id, candidate_id.to_string());
+    assert_eq!(
+        p.application_id.as_deref(),
+        Some(added.json["id"].to_string().as_str())
+    );
+    assert_eq!(p.job_id.as_deref(), Some(jobs[1].id.as_str()));
+    assert_eq!(p.stage_id.as_deref(), Some(stage.id.as_str()));
+    assert_eq!(p.resume().unwrap().bytes, resume);
+    assert_eq!(p.body_json().unwrap(), body);
+    let person = reply(
+        client()
+            .get(format!("{}/candidates/{candidate_id}", ats.api_base_url()))
+            .bearer_auth(&token),
+    )
+    .await;
+    assert_eq!(person.json["application_ids"].as_array().unwrap().len(), 2);
+
+    // Validation: no candidate, unknown candidate, unknown job, foreign stage.
+    let job = jobs[2].id.parse::<u64>().unwrap();
+    for (bad, field) in [
+        (json!({ "job_id": job }), "candidate_id"),
+        (json!({ "candidate_id": 1, "job_id": job }), "candidate_id"),
+        (
+            json!({ "candidate_id": candidate_id, "job_id": 1 }),
+            "job_id",
+        ),
+        (
+            json!({ "candidate_id": candidate_id, "job_id": job, "initial_stage_id": stage.id.parse::<u64>().unwrap() }),
+            "initial_stage_id",
+        ),
+    ] {
+        let r = reply(post("/applications", bad)).await;
+        assert_eq!(r.status, 422, "{}", r.text);
+        assert_eq!(r.json["errors"][0]["field"], field);
+    }
+    assert_eq!(
+        ats.pushed_candidates().len(),
+        2,
+        "rejected writes are not recorded"
+    );
+    // Writes need an acting user: a token without `sub` and no On-Behalf-Of.
+    let plain = greenhouse_token(&ats, None).await;
+    let anonymous = reply(
+        client()
+            .post(format!("{}/applications", ats.api_base_url()))
+            .bearer_auth(&plain)
+            .body(json!({ "candidate_id": candidate_id, "job_id": job }).to_string()),
+    )
+    .await;
+    assert_eq!(anonymous.status, 403);
+}

@@ -292,3 +292,82 @@ async fn opportunities_json_and_multipart_with_email_dedupe() {
         .unwrap();
     assert_eq!(got.json["data"]["archived"]["reason"], hired["id"]);
 }
+
+#[tokio::test]
+async fn notes_are_added_to_an_opportunity() {
+    let ats = start(Vendor::Lever, config(3)).await;
+    let c = ats.credentials();
+    let posting = ats.jobs()[0].id.clone();
+    let created = reply(
+        client()
+            .post(format!("{}/opportunities?perform_as={}", ats.api_base_url(), c.user_id))
+            .basic_auth(&c.api_key, Some(""))
+            .header("content-type", "application/json")
+            .body(json!({ "name": "Alan Turing", "emails": ["alan@example.org"], "postings": [posting] }).to_string()),
+    )
+    .await;
+    assert_eq!(created.status, 201, "{}", created.text);
+    let id = created.json["data"]["id"].as_str().unwrap().to_string();
+    let note = |opportunity: &str, perform_as: &str, body: Value| {
+        client()
+            .post(format!(
+                "{}/opportunities/{opportunity}/notes?perform_as={perform_as}",
+                ats.api_base_url()
+            ))
+            .basic_auth(&c.api_key, Some(""))
+            .header("content-type", "application/json")
+            .body(body.to_string())
+    };
+
+    let added = reply(note(
+        &id,
+        &c.user_id,
+        json!({ "value": "Q: Why?\nA: Because." }),
+    ))
+    .await;
+    assert_eq!(added.status, 201, "{}", added.text);
+    assert!(
+        added.json["data"]["noteId"]
+            .as_str()
+            .is_some_and(|n| !n.is_empty())
+    );
+    let pushed = ats.pushed_candidates();
+    assert_eq!(pushed[0].notes, vec!["Q: Why?\nA: Because."]);
+    assert_eq!(pushed[0].raw_bodies.len(), 2, "the note's body is appended");
+
+    assert_eq!(reply(note(&id, &c.user_id, json!({}))).await.status, 400);
+    assert_eq!(
+        reply(note(
+            &id,
+            &c.user_id,
+            json!({ "value": "x", "secret": "yes" })
+        ))
+        .await
+        .status,
+        400
+    );
+    assert_eq!(
+        reply(note(&id, "nobody", json!({ "value": "x" })))
+            .await
+            .status,
+        400
+    );
+    assert_eq!(
+        reply(note("missing", &c.user_id, json!({ "value": "x" })))
+            .await
+            .status,
+        404
+    );
+    let unauthorized = reply(
+        client()
+            .post(format!("{}/opportunities/{id}/notes", ats.api_base_url()))
+            .body(json!({ "value": "x" }).to_string()),
+    )
+    .await;
+    assert_eq!(unauthorized.status, 401);
+    assert_eq!(
+        ats.pushed_candidates()[0].notes.len(),
+        1,
+        "rejected notes are not recorded"
+    );
+}

@@ -1,0 +1,244 @@
+//! The conformance kit: every bundled connector passes it against its mock,
+//! it fails a connector that does not do the job, its generic mode works
+//! against any server, and `atsbridge plugin test` prints the table and
+//! sets the exit code.
+
+use std::collections::BTreeMap;
+use std::process::Command;
+
+use atsbridge::conformance::{CheckId, Outcome, Report, Suite, settings_for_mock, start_mock};
+use atsbridge::plugin::allowed_hosts::AllowedHosts;
+use atsbridge::plugin::bundled::install_bundled;
+use atsbridge_mock_ats::Vendor;
+use atsbridge_tests::guests;
+
+use crate::support::{self, API_KEY};
+
+/// Installs the bundled connector for `vendor`, runs the suite against its
+/// mock, and checks that nothing failed and every skip says why.
+async fn bundled_passes(vendor: Vendor) {
+    let (_dir, rt) = support::runtime();
+    install_bundled(&rt, vendor.name()).await.unwrap_or_else(|e| panic!("install {vendor}: {e}"));
+    let plugin = rt.plugin(vendor.name()).await.unwrap();
+    let mock = start_mock(vendor).await.unwrap();
+    let settings = settings_for_mock(vendor.name(), &mock, &BTreeMap::new());
+    let report = Suite::against_mock(plugin, &mock, settings).run().await;
+    let table = report.table();
+    assert_eq!(report.checks.len(), CheckId::ALL.len(), "{table}");
+    for c in &report.checks {
+        assert_ne!(c.outcome, Outcome::Fail, "{vendor}: {} failed\n{table}", c.id.name());
+        assert!(!c.detail.is_empty(), "{vendor}: {} has no detail\n{table}", c.id.name());
+    }
+    assert!(report.passed(), "{table}");
+    // The bundled connectors declare every capability: nothing is skipped.
+    assert_eq!(report.count(Outcome::Pass), CheckId::ALL.len(), "{table}");
+    mock.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn greenhouse_passes_against_its_mock() {
+    bundled_passes(Vendor::Greenhouse).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn lever_passes_against_its_mock() {
+    bundled_passes(Vendor::Lever).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn workable_passes_against_its_mock() {
+    bundled_passes(Vendor::Workable).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn ashby_passes_against_its_mock() {
+    bundled_passes(Vendor::Ashby).await;
+}
+
+fn outcome(report: &Report, id: CheckId) -> (Outcome, String) {
+    let c = report.get(id).unwrap_or_else(|| panic!("no result for {}", id.name()));
+    (c.outcome, c.detail.clone())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_kit_fails_a_connector_that_does_not_speak_the_ats() {
+    // The well-behaved guest is a correct connector for another API: against
+    // a Greenhouse mock its paths do not exist.
+    let (dir, rt) = support::runtime();
+    support::install(&rt, dir.path(), "well-behaved", "1.2.3", guests::WELL_BEHAVED, "").await;
+    let plugin = rt.plugin("well-behaved").await.unwrap();
+    let mock = start_mock(Vendor::Greenhouse).await.unwrap();
+    let settings: BTreeMap<String, String> =
+        [("base-url", mock.base_url().to_string()), ("api-key", "any".to_string())].into_iter().map(|(k, v)| (k.into(), v)).collect();
+    let report = Suite::against_mock(plugin, &mock, settings).run().await;
+    let table = report.table();
+    assert!(!report.passed(), "{table}");
+    assert_eq!(outcome(&report, CheckId::Info).0, Outcome::Pass, "{table}");
+    for id in [CheckId::Check, CheckId::FullListing, CheckId::IncrementalListing, CheckId::Stages, CheckId::Push] {
+        let (got, detail) = outcome(&report, id);
+        assert_eq!(got, Outcome::Fail, "{} should fail\n{table}", id.name());
+        assert!(detail.contains("not-found") || detail.contains("404"), "{}: the reason should name the 404: {detail}", id.name());
+    }
+    // Checks that build on a failed one are skipped, with why: a refusal of
+    // wrong credentials proves nothing when right ones are refused too, and
+    // nothing was pushed, so there is no status to read.
+    for (id, prerequisite) in [(CheckId::BadCredentials, "`check`"), (CheckId::CandidateStatuses, "`push`")] {
+        let (got, detail) = outcome(&report, id);
+        assert_eq!((got, detail.contains(prerequisite)), (Outcome::Skip, true), "{}: {detail}\n{table}", id.name());
+    }
+    // Its error mapping is right, and the kit says so.
+    assert_eq!(outcome(&report, CheckId::RateLimited).0, Outcome::Pass, "{table}");
+    assert_eq!(outcome(&report, CheckId::Transient).0, Outcome::Pass, "{table}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn settings_that_do_not_fit_the_schema_fail_info_and_skip_the_rest() {
+    let (_dir, rt) = support::runtime();
+    install_bundled(&rt, "lever").await.unwrap();
+    let mock = start_mock(Vendor::Lever).await.unwrap();
+    let mut settings = settings_for_mock("lever", &mock, &BTreeMap::new());
+    settings.insert("colour".into(), "blue".into());
+    let report = Suite::against_mock(rt.plugin("lever").await.unwrap(), &mock, settings).run().await;
+    let (got, detail) = outcome(&report, CheckId::Info);
+    assert_eq!(got, Outcome::Fail);
+    assert!(detail.contains("unknown setting `colour`"), "{detail}");
+    assert_eq!(report.count(Outcome::Skip), CheckId::ALL.len() - 1, "{}", report.table());
+    assert!(mock.requests().is_empty(), "nothing may reach the ATS without valid settings");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn generic_mode_checks_what_it_can_see_of_any_server() {
+    let (dir, rt) = support::runtime();
+    support::install(&rt, dir.path(), "well-behaved", "1.2.3", guests::WELL_BEHAVED, "").await;
+    let ats = support::fake_ats().await;
+    let settings: BTreeMap<String, String> =
+        [("base-url", ats.base()), ("api-key", API_KEY.to_string())].into_iter().map(|(k, v)| (k.into(), v)).collect();
+    let hosts = AllowedHosts::parse(&[support::url_origin(&ats.base())]).unwrap();
+    let suite = |writes: bool| {
+        let plugin = rt.plugin("well-behaved");
+        let (settings, hosts) = (settings.clone(), hosts.clone());
+        async move { Suite::against_server(plugin.await.unwrap(), settings).with_extra_hosts(&hosts).allow_writes(writes).run().await }
+    };
+
+    let report = suite(true).await;
+    let table = report.table();
+    for id in [CheckId::Info, CheckId::Check, CheckId::BadCredentials, CheckId::FullListing, CheckId::IncrementalListing, CheckId::Stages, CheckId::Push] {
+        assert_eq!(outcome(&report, id).0, Outcome::Pass, "{} should pass\n{table}", id.name());
+    }
+    assert!(outcome(&report, CheckId::FullListing).1.contains("5 jobs in 3 pages"), "{table}");
+    // The fake ATS reports every candidate as hired, even a new one.
+    let (got, detail) = outcome(&report, CheckId::CandidateStatuses);
+    assert_eq!(got, Outcome::Fail, "{table}");
+    assert!(detail.contains("should be active") && detail.contains("Hired"), "{detail}");
+    for id in [CheckId::RateLimited, CheckId::Transient] {
+        let (got, detail) = outcome(&report, id);
+        assert_eq!(got, Outcome::Skip, "{table}");
+        assert!(detail.contains("--mock"), "{detail}");
+    }
+
+    // Without --allow-writes nothing is pushed to a real server.
+    let pushes_before = ats.requests().iter().filter(|r| r.path == "/candidates").count();
+    let report = suite(false).await;
+    let (got, detail) = outcome(&report, CheckId::Push);
+    assert_eq!((got, detail.contains("--allow-writes")), (Outcome::Skip, true), "{detail}");
+    assert_eq!(outcome(&report, CheckId::CandidateStatuses).0, Outcome::Skip);
+    assert_eq!(ats.requests().iter().filter(|r| r.path == "/candidates").count(), pushes_before);
+}
+
+/// A server for the well-behaved guest whose listing serves `pages` (jobs,
+/// next page), page 1 first.
+async fn paged_server(pages: Vec<(Vec<u32>, Option<u32>)>) -> String {
+    use axum::extract::Query;
+    let router = axum::Router::new()
+        .route("/me", axum::routing::get(|| async { "{}" }))
+        .route(
+            "/jobs",
+            axum::routing::get(move |Query(q): Query<BTreeMap<String, String>>| {
+                let page: usize = q.get("page").and_then(|p| p.parse().ok()).unwrap_or(1);
+                let (jobs, next) = pages[page - 1].clone();
+                async move {
+                    axum::Json(serde_json::json!({ "jobs": jobs.into_iter().map(support::job).collect::<Vec<_>>(), "next_page": next }))
+                }
+            }),
+        );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+    base
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_kit_catches_duplicates_endless_cursors_and_open_doors() {
+    let (dir, rt) = support::runtime();
+    support::install(&rt, dir.path(), "well-behaved", "1.2.3", guests::WELL_BEHAVED, "").await;
+    let suite = |pages: Vec<(Vec<u32>, Option<u32>)>| {
+        let plugin = rt.plugin("well-behaved");
+        async move {
+            let base = paged_server(pages).await;
+            let hosts = AllowedHosts::parse(&[support::url_origin(&base)]).unwrap();
+            let settings = [("base-url", base), ("api-key", API_KEY.to_string())].into_iter().map(|(k, v)| (k.to_string(), v)).collect();
+            Suite::against_server(plugin.await.unwrap(), settings).with_extra_hosts(&hosts).run().await
+        }
+    };
+    let report = suite(vec![(vec![1, 2], Some(2)), (vec![2, 3], None)]).await;
+    let (got, detail) = outcome(&report, CheckId::FullListing);
+    assert_eq!((got, detail.as_str()), (Outcome::Fail, "1 jobs listed more than once: J2"));
+    // The server lets any key in, so wrong credentials are not refused.
+    assert_eq!(outcome(&report, CheckId::Check).0, Outcome::Pass);
+    let (got, detail) = outcome(&report, CheckId::BadCredentials);
+    assert_eq!((got, detail.as_str()), (Outcome::Fail, "check() accepted wrong values of api-key"));
+
+    let report = suite(vec![(vec![1, 2], Some(2)), (vec![3], Some(2))]).await;
+    let (got, detail) = outcome(&report, CheckId::FullListing);
+    assert_eq!(got, Outcome::Fail);
+    assert!(detail.contains("page 2 returned a cursor already followed, so the listing loops"), "{detail}");
+}
+
+fn cli(data: &std::path::Path, args: &[&str]) -> std::process::Output {
+    Command::new(support::atsbridge_bin())
+        .arg("--data-dir")
+        .arg(data)
+        .args(args)
+        .env("ATSBRIDGE_LOG", "error")
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn cli_plugin_test_prints_the_table_and_sets_the_exit_code() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let out = cli(&data, &["plugin", "install", "--bundled", "greenhouse"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+
+    let out = cli(&data, &["plugin", "test", "greenhouse", "--mock", "greenhouse"]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    assert!(stdout.starts_with("conformance of greenhouse 0.1.0 against mock greenhouse at http://127.0.0.1:"), "{stdout}");
+    for id in CheckId::ALL {
+        let row = stdout.lines().find(|l| l.starts_with(&format!("{} ", id.name()))).unwrap_or_else(|| panic!("no row for {}\n{stdout}", id.name()));
+        assert!(row.contains(" PASS "), "{row}");
+    }
+    assert!(stdout.contains("10 checks: 10 passed, 0 failed, 0 skipped"), "{stdout}");
+
+    let out = cli(&data, &["--json", "plugin", "test", "greenhouse", "--mock", "greenhouse", "--jobs", "20"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(json["passed"], true);
+    assert_eq!(json["checks"].as_array().unwrap().len(), CheckId::ALL.len());
+    assert!(json["checks"][3]["detail"].as_str().unwrap().starts_with("all 20 jobs of the mock"), "{json}");
+
+    // The Greenhouse connector pointed at a Lever mock: its settings do not
+    // fit, the suite fails, and so does the command.
+    let out = cli(&data, &["plugin", "test", "greenhouse", "--mock", "lever"]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stdout}\n{stderr}");
+    assert!(stdout.lines().any(|l| l.starts_with("info ") && l.contains(" FAIL ")), "{stdout}");
+    assert!(stderr.contains("conformance: 1 of 10 checks failed: info"), "{stderr}");
+
+    // A plugin that is not installed is an error before any check.
+    let out = cli(&data, &["plugin", "test", "lever", "--mock", "lever"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("install it first"), "{}", String::from_utf8_lossy(&out.stderr));
+}
