@@ -17,7 +17,7 @@ use secrecy::ExposeSecret;
 use url::Url;
 
 use super::connection::Secrets;
-use super::oauth::{Grant, TokenCache};
+use super::oauth::{Grant, TokenCache, TokenError};
 use crate::contract::{Auth, Credential, HttpError, HttpRequest, HttpResponse, Method};
 use crate::plugin::allowed_hosts::AllowedHosts;
 
@@ -174,7 +174,12 @@ impl OutboundHttp {
                     .tokens
                     .token(&self.client.client, &grant.as_grant())
                     .await
-                    .map_err(|e| HttpError::AuthFailed(e.to_string()))?;
+                    .map_err(|e| match e {
+                        // An unreachable token endpoint is worth retrying;
+                        // a refusal needs new credentials.
+                        TokenError::Transport(m) => HttpError::Transport(format!("token endpoint: {m}")),
+                        other => HttpError::AuthFailed(other.to_string()),
+                    })?;
                 attached.push(token.expose_secret().as_bytes().to_vec());
                 (reqwest::header::AUTHORIZATION, format!("Bearer {}", token.expose_secret()), Some(grant))
             }
