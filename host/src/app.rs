@@ -11,7 +11,7 @@ use crate::plugin::settings::{self, SettingsError};
 use crate::plugin::LoadError;
 use crate::runtime::{Runtime, RuntimeError, RuntimeOptions};
 use crate::scheduler::{Schedule, ScheduleError, Scheduler, SchedulerLimits};
-use crate::store::{Connection, NewConnection, SecretError, SecretKey, Store, StoreError};
+use crate::store::{Connection, NewConnection, SecretError, SecretKey, Store, StoreError, StoredSetting};
 use crate::sync::SyncEngine;
 
 /// Why the host could not start or an operation was refused.
@@ -20,7 +20,9 @@ use crate::sync::SyncEngine;
 pub enum AppError {
     #[error(transparent)]
     Runtime(#[from] RuntimeError),
-    #[error("{0}\n(is another atsbridge, e.g. `serve` or `demo`, using this data directory? Stop it or use its HTTP API)")]
+    #[error(
+        "{0}\n(is another atsbridge, e.g. `serve` or `demo`, using this data directory? Stop it, or use its HTTP API, e.g. `curl -X POST http://127.0.0.1:7878/api/v1/connections/<id>/sync`)"
+    )]
     StoreInUse(StoreError),
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -88,6 +90,29 @@ impl App {
             extra_hosts,
             schedule,
         })?)
+    }
+
+    /// A connection for display (CLI and API): secret values are never
+    /// shown, not even encrypted.
+    pub fn connection_view(&self, c: &Connection) -> Result<serde_json::Value, AppError> {
+        let settings: BTreeMap<&str, String> = c
+            .settings
+            .iter()
+            .map(|(k, v)| {
+                let shown = match v {
+                    StoredSetting::Text(t) => t.clone(),
+                    StoredSetting::Secret(_) => "********".to_string(),
+                };
+                (k.as_str(), shown)
+            })
+            .collect();
+        let state = self.store.state(&c.id)?;
+        Ok(serde_json::json!({
+            "id": c.id, "account": c.account_id, "name": c.name, "plugin": c.plugin_id, "enabled": c.enabled,
+            "settings": settings, "extra_hosts": c.extra_hosts, "schedule": c.schedule,
+            "flagged": state.flagged, "consecutive_failures": state.consecutive_failures,
+            "last_success_unix": state.last_success_unix,
+        }))
     }
 
     /// Removes a plugin, refusing while connections use it unless forced.

@@ -8,7 +8,7 @@ use serde_json::json;
 
 use super::progress::SyncBar;
 use crate::app::App;
-use crate::store::{Connection, StoredSetting, SyncRun, Trigger};
+use crate::store::{Connection, SyncRun, Trigger};
 
 #[derive(Debug, Subcommand)]
 pub enum ConnectionCommand {
@@ -70,14 +70,14 @@ pub async fn run(cmd: ConnectionCommand, app: &App, json: bool) -> anyhow::Resul
             }
             let c = app.add_connection(&account, &name, &plugin, &values, allow_hosts, schedule)?;
             if json {
-                return super::print_json(&view(&c, app)?);
+                return super::print_json(&app.connection_view(&c)?);
             }
             println!("added connection {} ({} via {})", c.id, c.name, c.plugin_id);
         }
         ConnectionCommand::List => {
             let all = app.store.connections()?;
             if json {
-                let views = all.iter().map(|c| view(c, app)).collect::<anyhow::Result<Vec<_>>>()?;
+                let views = all.iter().map(|c| app.connection_view(c)).collect::<Result<Vec<_>, _>>()?;
                 return super::print_json(&views);
             }
             println!("{:<28} {:<16} {:<14} {:<8} {:<10} LAST SUCCESS", "ID", "ACCOUNT", "PLUGIN", "ENABLED", "FLAGGED");
@@ -139,25 +139,6 @@ pub async fn run(cmd: ConnectionCommand, app: &App, json: bool) -> anyhow::Resul
 
 fn connection(app: &App, id: &str) -> anyhow::Result<Connection> {
     app.store.connection(id)?.with_context(|| format!("connection `{id}` does not exist (see `atsbridge connection list`)"))
-}
-
-/// A connection for display: secret values are never shown, not even encrypted.
-fn view(c: &Connection, app: &App) -> anyhow::Result<serde_json::Value> {
-    let settings: BTreeMap<&str, String> = c
-        .settings
-        .iter()
-        .map(|(k, v)| (k.as_str(), match v {
-            StoredSetting::Text(t) => t.clone(),
-            StoredSetting::Secret(_) => "********".to_string(),
-        }))
-        .collect();
-    let state = app.store.state(&c.id)?;
-    Ok(json!({
-        "id": c.id, "account": c.account_id, "name": c.name, "plugin": c.plugin_id, "enabled": c.enabled,
-        "settings": settings, "extra_hosts": c.extra_hosts, "schedule": c.schedule,
-        "flagged": state.flagged, "consecutive_failures": state.consecutive_failures,
-        "last_success_unix": state.last_success_unix,
-    }))
 }
 
 pub fn outcome(r: &SyncRun) -> String {

@@ -31,6 +31,7 @@ pub async fn serve_until(app: App, listen: SocketAddr, shutdown: impl std::futur
     println!("atsbridge listening on http://{addr}");
     tracing::info!(%addr, connections = scheduler.len(), "serving");
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let api = crate::api::router(crate::api::ApiState { app, scheduler: scheduler.clone() });
     let sched = tokio::spawn({
         let mut rx = stop_rx.clone();
         scheduler.run(async move {
@@ -38,7 +39,7 @@ pub async fn serve_until(app: App, listen: SocketAddr, shutdown: impl std::futur
         })
     });
     let mut rx = stop_rx;
-    axum::serve(listener, crate::api::router(app.runtime.clone()))
+    axum::serve(listener, api)
         .with_graceful_shutdown(async move {
             tokio::select! {
                 _ = shutdown => {}

@@ -97,3 +97,74 @@ async fn a_running_host_uses_a_newly_installed_plugin_without_restart() {
     let inspect: Value = http.get(format!("{}/api/v1/plugins/well-behaved", host.base)).send().await.unwrap().json().await.unwrap();
     assert!(inspect["metrics"]["calls"].as_u64().unwrap() >= 2, "{inspect}");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sync_now_through_the_running_host_coalesces() {
+    use atsbridge::store::SecretKey;
+    use secrecy::ExposeSecret;
+
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let key = SecretKey::generate().unwrap().to_base64().expose_secret().to_string();
+    let ats = support::fake_ats_with(6, 2, std::time::Duration::from_millis(150)).await;
+    let cli = |args: &[&str]| {
+        let out = Command::new(support::atsbridge_bin())
+            .arg("--data-dir")
+            .arg(&data)
+            .args(args)
+            .env("ATSBRIDGE_SECRET_KEY", &key)
+            .output()
+            .unwrap();
+        (out.status.success(), String::from_utf8_lossy(&out.stderr).into_owned())
+    };
+    let plugin = support::plugin_dir(dir.path(), "well-behaved", "1.2.3", guests::WELL_BEHAVED, "");
+    assert!(cli(&["plugin", "install", plugin.to_str().unwrap()]).0);
+    assert!(cli(&["account", "add", "Acme"]).0);
+    let (ok, err) = cli(&[
+        "connection", "add", "--account", "acme", "--plugin", "well-behaved", "--name", "main",
+        "--set", &format!("base-url={}", ats.base()), "--set", &format!("api-key={API_KEY}"),
+        "--allow-host", &support::url_origin(&ats.base()),
+    ]);
+    assert!(ok, "{err}");
+
+    let mut child = Command::new(support::atsbridge_bin())
+        .args(["--data-dir", data.to_str().unwrap(), "serve", "--listen", "127.0.0.1:0"])
+        .env("ATSBRIDGE_SECRET_KEY", &key)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    let host = Host { child, base: line.trim().trim_start_matches("atsbridge listening on ").to_string() };
+    let http = reqwest::Client::new();
+    let runs_url = format!("{}/api/v1/connections/acme-main/runs", host.base);
+    let runs = || async { http.get(&runs_url).send().await.unwrap().json::<Value>().await.unwrap()["runs"].clone() };
+
+    // The connection never ran, so the scheduler catches it up at start.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while runs().await.as_array().unwrap().first().is_none_or(|r| r["outcome"] == "running") {
+        assert!(std::time::Instant::now() < deadline, "the catch-up run did not finish");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+
+    // The CLI cannot open the store while the host runs; it says what to do.
+    let (ok, err) = cli(&["connection", "sync", "acme-main"]);
+    assert!(!ok);
+    assert!(err.contains("/api/v1/connections/<id>/sync"), "{err}");
+
+    // Two "sync now" requests at once make one run.
+    let url = format!("{}/api/v1/connections/acme-main/sync", host.base);
+    let (a, b) = tokio::join!(http.post(&url).send(), http.post(&url).send());
+    let (a, b): (Value, Value) = (a.unwrap().json().await.unwrap(), b.unwrap().json().await.unwrap());
+    assert_eq!((&a["ok"], &b["ok"]), (&json!(true), &json!(true)), "{a} {b}");
+    assert_eq!(a["run"]["seq"], b["run"]["seq"]);
+    let all = runs().await;
+    assert_eq!(all.as_array().unwrap().len(), 2, "{all}");
+
+    let positions: Value = http.get(format!("{}/api/v1/connections/acme-main/positions", host.base)).send().await.unwrap().json().await.unwrap();
+    assert_eq!(positions["positions"].as_array().unwrap().len(), 6);
+    let list: Value = http.get(format!("{}/api/v1/connections", host.base)).send().await.unwrap().json().await.unwrap();
+    assert_eq!(list["connections"][0]["settings"]["api-key"], "********");
+    assert!(!list.to_string().contains(API_KEY));
+}
