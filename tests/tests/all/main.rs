@@ -3,6 +3,7 @@
 
 mod conformance;
 mod crash;
+mod demo;
 mod install;
 mod python_connector;
 mod sandbox;
