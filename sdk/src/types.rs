@@ -175,6 +175,22 @@ fn normalize_word(raw: &str) -> String {
 }
 
 impl ConnectorError {
+    /// The same kind of error with another message, e.g. the vendor's own
+    /// wording in place of a generic HTTP status text. A rate limit keeps
+    /// its retry-after.
+    pub fn with_message(self, message: impl Into<String>) -> ConnectorError {
+        let message = message.into();
+        match self {
+            ConnectorError::RateLimited(limit) => ConnectorError::rate_limited(limit.retry_after_ms, message),
+            ConnectorError::Unauthorized(_) => ConnectorError::Unauthorized(message),
+            ConnectorError::NotFound(_) => ConnectorError::NotFound(message),
+            ConnectorError::Transient(_) => ConnectorError::Transient(message),
+            ConnectorError::InvalidConfig(_) => ConnectorError::InvalidConfig(message),
+            ConnectorError::Unsupported(_) => ConnectorError::Unsupported(message),
+            ConnectorError::Permanent(_) => ConnectorError::Permanent(message),
+        }
+    }
+
     /// The error's message (for [`ConnectorError::RateLimited`], the rate
     /// limit's message).
     pub fn message(&self) -> &str {
@@ -214,6 +230,16 @@ impl ConnectorError {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn with_message_keeps_the_kind_and_the_retry_after() {
+        let e = ConnectorError::rate_limited(Some(3000), "HTTP 429").with_message("Greenhouse: slow down");
+        assert_eq!((e.kind(), e.message()), ("rate-limited", "Greenhouse: slow down"));
+        assert!(matches!(e, ConnectorError::RateLimited(RateLimit { retry_after_ms: Some(3000), .. })));
+        let e = ConnectorError::NotFound("HTTP 404".into()).with_message("no such job");
+        assert_eq!((e.kind(), e.message()), ("not-found", "no such job"));
+    }
+
     use super::*;
 
     #[test]

@@ -320,17 +320,7 @@ pub fn vendor_error(error: ConnectorError, response: &Response) -> ConnectorErro
     if !details.is_empty() {
         text.push_str(&format!(" ({})", details.join("; ")));
     }
-    match error {
-        ConnectorError::RateLimited(limit) => {
-            ConnectorError::rate_limited(limit.retry_after_ms, text)
-        }
-        ConnectorError::Unauthorized(_) => ConnectorError::Unauthorized(text),
-        ConnectorError::NotFound(_) => ConnectorError::NotFound(text),
-        ConnectorError::Transient(_) => ConnectorError::Transient(text),
-        ConnectorError::InvalidConfig(_) => ConnectorError::InvalidConfig(text),
-        ConnectorError::Unsupported(_) => ConnectorError::Unsupported(text),
-        ConnectorError::Permanent(_) => ConnectorError::Permanent(text),
-    }
+    error.with_message(text)
 }
 
 #[cfg(test)]
