@@ -1,6 +1,5 @@
 //! `atsbridge connection ...`
 
-use std::collections::BTreeMap;
 
 use anyhow::{Context, bail};
 use clap::Subcommand;
@@ -58,16 +57,7 @@ pub enum ConnectionCommand {
 pub async fn run(cmd: ConnectionCommand, app: &App, json: bool) -> anyhow::Result<()> {
     match cmd {
         ConnectionCommand::Add { account, plugin, name, settings, settings_from_env, allow_hosts, schedule } => {
-            let mut values = BTreeMap::new();
-            for pair in &settings {
-                let (k, v) = pair.split_once('=').with_context(|| format!("`{pair}` is not key=value"))?;
-                values.insert(k.to_string(), v.to_string());
-            }
-            for pair in &settings_from_env {
-                let (k, var) = pair.split_once('=').with_context(|| format!("`{pair}` is not key=VAR"))?;
-                let v = std::env::var(var).with_context(|| format!("environment variable {var} is not set"))?;
-                values.insert(k.to_string(), v);
-            }
+            let values = super::parse_settings(&settings, &settings_from_env)?;
             let c = app.add_connection(&account, &name, &plugin, &values, allow_hosts, schedule)?;
             if json {
                 return super::print_json(&app.connection_view(&c)?);

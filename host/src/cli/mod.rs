@@ -76,6 +76,22 @@ impl Cli {
     }
 }
 
+/// Settings from `--set key=value` and `--set-from-env key=VAR` flags.
+fn parse_settings(pairs: &[String], from_env: &[String]) -> anyhow::Result<std::collections::BTreeMap<String, String>> {
+    use anyhow::Context;
+    let mut values = std::collections::BTreeMap::new();
+    for pair in pairs {
+        let (k, v) = pair.split_once('=').with_context(|| format!("`{pair}` is not key=value"))?;
+        values.insert(k.to_string(), v.to_string());
+    }
+    for pair in from_env {
+        let (k, var) = pair.split_once('=').with_context(|| format!("`{pair}` is not key=VAR"))?;
+        let v = std::env::var(var).with_context(|| format!("environment variable {var} is not set"))?;
+        values.insert(k.to_string(), v);
+    }
+    Ok(values)
+}
+
 /// Prints a value as pretty JSON.
 fn print_json(value: &impl serde::Serialize) -> anyhow::Result<()> {
     println!("{}", serde_json::to_string_pretty(value)?);

@@ -1,7 +1,6 @@
 //! `atsbridge plugin test`: the conformance kit ([`crate::conformance`]) on
 //! the command line.
 
-use std::collections::BTreeMap;
 
 use anyhow::{Context, bail};
 use atsbridge_mock_ats::Vendor;
@@ -58,7 +57,7 @@ pub async fn run(args: TestArgs, runtime: &Runtime, json: bool) -> anyhow::Resul
         .plugin(&args.plugin)
         .await
         .with_context(|| format!("plugin `{}` is not usable (install it first: atsbridge plugin install ...)", args.plugin))?;
-    let overrides = settings(&args.settings, &args.settings_from_env)?;
+    let overrides = super::parse_settings(&args.settings, &args.settings_from_env)?;
     let extra_hosts = AllowedHosts::parse(&args.allow_hosts).context("bad --allow-host")?;
     let report = match (args.mock, &args.base_url) {
         (Some(vendor), _) => {
@@ -102,17 +101,3 @@ pub async fn run(args: TestArgs, runtime: &Runtime, json: bool) -> anyhow::Resul
     Ok(())
 }
 
-/// `key=value` pairs and `key=VAR` environment lookups, as settings.
-fn settings(pairs: &[String], from_env: &[String]) -> anyhow::Result<BTreeMap<String, String>> {
-    let mut values = BTreeMap::new();
-    for pair in pairs {
-        let (k, v) = pair.split_once('=').with_context(|| format!("`{pair}` is not key=value"))?;
-        values.insert(k.to_string(), v.to_string());
-    }
-    for pair in from_env {
-        let (k, var) = pair.split_once('=').with_context(|| format!("`{pair}` is not key=VAR"))?;
-        let v = std::env::var(var).with_context(|| format!("environment variable {var} is not set"))?;
-        values.insert(k.to_string(), v);
-    }
-    Ok(values)
-}

@@ -81,6 +81,38 @@ pub struct Stage {
     pub position: Option<u32>,
 }
 
+/// `GET /jobs/{shortcode}/members`: the job's hiring team. Workable's
+/// reference names the endpoint but shows no body; community clients read
+/// `{"members": [...]}`, the shape of the account's `GET /members`. A bare
+/// array is read too, in case the wrapper differs.
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+pub enum MembersBody {
+    Wrapped {
+        #[serde(default)]
+        members: Vec<Member>,
+    },
+    Bare(Vec<Member>),
+}
+
+impl MembersBody {
+    /// The members, whichever shape they came in.
+    pub fn into_members(self) -> Vec<Member> {
+        match self {
+            MembersBody::Wrapped { members } | MembersBody::Bare(members) => members,
+        }
+    }
+}
+
+/// A Workable user (an account member) on a job's hiring team.
+#[derive(Debug, Deserialize)]
+pub struct Member {
+    /// Eight hex digits (`13e0eb0e`).
+    pub id: String,
+    pub name: Option<String>,
+    pub email: Option<String>,
+}
+
 /// `GET /candidates?email=&shortcode=`.
 #[derive(Debug, Deserialize)]
 pub struct CandidatesPage {

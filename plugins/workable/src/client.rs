@@ -10,9 +10,13 @@
 //!   is followed or handed to the host as a cursor: a page must never send
 //!   the token somewhere else.
 //! - Errors: Workable's statuses map through the SDK
-//!   ([`Response::error_for_status`]): 401/403 unauthorized, 404 not found,
-//!   429 rate limited (with `Retry-After`), 5xx transient, other 4xx
-//!   permanent. Bodies are `{"error": "..."}` and are quoted in the message.
+//!   ([`Response::status_error`]): 401/403 unauthorized, 404 not found,
+//!   429 rate limited, 5xx transient, other 4xx permanent. Bodies are
+//!   `{"error": "..."}` and are quoted in the message. A 429 asks the host
+//!   to wait for `Retry-After`, or else until `X-Rate-Limit-Reset` (see
+//!   [`reset_wait_ms`]): Workable documents only the latter.
+
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use atsbridge_sdk::prelude::*;
 use serde::de::DeserializeOwned;
@@ -20,8 +24,18 @@ use serde::de::DeserializeOwned;
 use crate::api;
 use crate::map;
 
-/// Workable's largest page.
-pub const PAGE_SIZE: u32 = 100;
+/// Requests an account token may make per 10-second window (OAuth and
+/// partner tokens get 50).
+pub const RATE_LIMIT_REQUESTS: u32 = 10;
+/// Jobs per listing page. A page costs its own request plus one members
+/// request per job (see the crate docs), so 9 jobs make exactly
+/// [`RATE_LIMIT_REQUESTS`]: a page that ran into the limit completes when
+/// the host retries it in the next window. Workable serves up to 100, but
+/// such a page would need 101 requests and could never complete.
+pub const PAGE_SIZE: u32 = RATE_LIMIT_REQUESTS - 1;
+/// Added to the wait until `X-Rate-Limit-Reset`: the reset is given in
+/// whole seconds, and Workable's clock and ours differ a little.
+const RESET_MARGIN_MS: u64 = 1_000;
 /// The ad's text comes with the listing, so no per-job request is needed.
 const JOB_LIST_FIELDS: &str = "description,full_description";
 /// Workable's own domain; accounts are subdomains of it.
@@ -65,7 +79,7 @@ impl Workable {
     /// Sends `request` and decodes a 2xx JSON answer; `what` names the
     /// endpoint in decoding errors.
     fn fetch<T: DeserializeOwned>(request: Request, what: &str) -> Result<T, ConnectorError> {
-        decode(&request.send()?.error_for_status()?, what)
+        decode(&success(request.send()?)?, what)
     }
 
     /// `GET /jobs?limit=1`: the cheapest call that proves the token can
@@ -119,6 +133,13 @@ impl Workable {
         Ok(body.stages)
     }
 
+    /// `GET /jobs/{shortcode}/members`: the job's hiring team.
+    pub fn job_members(&self, shortcode: &str) -> Result<Vec<api::Member>, ConnectorError> {
+        let url = format!("{}/jobs/{}/members", self.base, path_segment(shortcode));
+        let body: api::MembersBody = Self::fetch(self.get(url), "GET /jobs/{shortcode}/members")?;
+        Ok(body.into_members())
+    }
+
     /// `GET /candidates?shortcode=&email=`: the candidate with this e-mail
     /// on this job, if Workable has one.
     pub fn find_candidate(
@@ -153,12 +174,10 @@ impl Workable {
             .json(body)
             .send()?;
         if response.status == 422 {
-            return Ok(Err(response.error_for_status().unwrap_err()));
+            return Ok(Err(success(response).unwrap_err()));
         }
-        let created: api::Created = decode(
-            &response.error_for_status()?,
-            "POST /jobs/{shortcode}/candidates",
-        )?;
+        let created: api::Created =
+            decode(&success(response)?, "POST /jobs/{shortcode}/candidates")?;
         Ok(Ok(created.candidate))
     }
 
@@ -209,6 +228,35 @@ pub fn default_base_url(subdomain: &str) -> Result<String, ConnectorError> {
         )));
     }
     Ok(format!("https://{name}.{WORKABLE_DOMAIN}/spi/v3"))
+}
+
+/// `Ok` for a 2xx response, else its error ([`Response::status_error`]);
+/// a 429 without `Retry-After` waits until `X-Rate-Limit-Reset`.
+fn success(response: Response) -> Result<Response, ConnectorError> {
+    match response.status_error() {
+        None => Ok(response),
+        Some(ConnectorError::RateLimited(limit)) if limit.retry_after_ms.is_none() => {
+            let wait = reset_wait_ms(response.header("x-rate-limit-reset"), SystemTime::now());
+            Err(ConnectorError::rate_limited(wait, limit.message))
+        }
+        Some(error) => Err(error),
+    }
+}
+
+/// How long to wait for Workable's next rate-limit window: from `now` to
+/// `X-Rate-Limit-Reset` (Unix seconds), plus [`RESET_MARGIN_MS`]. `None`
+/// when the header is missing or not a number.
+fn reset_wait_ms(reset: Option<&str>, now: SystemTime) -> Option<u64> {
+    let reset_secs: u64 = reset?.trim().parse().ok()?;
+    let now_ms = now.duration_since(UNIX_EPOCH).ok()?.as_millis();
+    let wait = u128::from(reset_secs)
+        .saturating_mul(1_000)
+        .saturating_sub(now_ms);
+    Some(
+        u64::try_from(wait)
+            .unwrap_or(u64::MAX)
+            .saturating_add(RESET_MARGIN_MS),
+    )
 }
 
 /// Decodes a JSON body; the error names the endpoint.
@@ -336,7 +384,7 @@ mod tests {
         let w = workable("https://acme.workable.com/spi/v3");
         assert_eq!(
             w.first_jobs_url(None).unwrap(),
-            "https://acme.workable.com/spi/v3/jobs?limit=100&include_fields=description%2Cfull_description"
+            "https://acme.workable.com/spi/v3/jobs?limit=9&include_fields=description%2Cfull_description"
         );
         assert!(
             w.first_jobs_url(Some("2026-05-01T10:00:00Z"))
@@ -394,6 +442,65 @@ mod tests {
     fn path_segments_are_escaped() {
         assert_eq!(path_segment("GROOV003"), "GROOV003");
         assert_eq!(path_segment("a/b?c"), "a%2Fb%3Fc");
+    }
+
+    fn response(status: u16, headers: &[(&str, &str)]) -> Response {
+        Response {
+            status,
+            headers: headers
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+            body: br#"{"error": "Too Many Requests"}"#.to_vec(),
+        }
+    }
+
+    fn retry_after_ms(error: ConnectorError) -> Option<u64> {
+        match error {
+            ConnectorError::RateLimited(limit) => limit.retry_after_ms,
+            other => panic!("expected rate-limited, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_429_waits_for_retry_after_or_the_rate_limit_reset() {
+        let reset = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap()
+            .as_secs()
+            + 5;
+        let reset = reset.to_string();
+        let both = success(response(
+            429,
+            &[("Retry-After", "7"), ("X-Rate-Limit-Reset", &reset)],
+        ));
+        assert_eq!(retry_after_ms(both.unwrap_err()), Some(7_000));
+        let wait =
+            retry_after_ms(success(response(429, &[("X-Rate-Limit-Reset", &reset)])).unwrap_err())
+                .unwrap();
+        assert!((4_000..=6_000).contains(&wait), "{wait}");
+        assert_eq!(
+            retry_after_ms(success(response(429, &[])).unwrap_err()),
+            None
+        );
+        assert_eq!(success(response(200, &[])).unwrap().status, 200);
+        assert_eq!(success(response(404, &[])).unwrap_err().kind(), "not-found");
+    }
+
+    #[test]
+    fn reset_waits() {
+        let now = UNIX_EPOCH + std::time::Duration::from_millis(1_000_000_500);
+        assert_eq!(
+            reset_wait_ms(Some("1000003"), now),
+            Some(2_500 + RESET_MARGIN_MS)
+        );
+        assert_eq!(
+            reset_wait_ms(Some(" 999999 "), now),
+            Some(RESET_MARGIN_MS),
+            "past"
+        );
+        assert_eq!(reset_wait_ms(Some("soon"), now), None);
+        assert_eq!(reset_wait_ms(None, now), None);
     }
 
     #[test]

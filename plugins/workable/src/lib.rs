@@ -16,7 +16,7 @@
 //! | call | Workable endpoint |
 //! |---|---|
 //! | `check` | `GET /jobs?limit=1` |
-//! | `list-jobs` | `GET /jobs?limit=100&include_fields=description,full_description[&updated_after=<ISO basic>]`, then `paging.next` |
+//! | `list-jobs` | `GET /jobs?limit=9&include_fields=description,full_description[&updated_after=<ISO basic>]`, then `paging.next`; `GET /jobs/{shortcode}/members` per listed job |
 //! | `list-stages` | `GET /jobs/{shortcode}/stages`, or `GET /stages` without a job |
 //! | `push-candidate` | `GET /candidates?shortcode=&email=`, then `POST /jobs/{shortcode}/candidates[?stage=<slug>]` |
 //! | `candidate-statuses` | `GET /candidates/{id}` per reference, `GET /jobs/{shortcode}/stages` once per job for stage names |
@@ -30,10 +30,29 @@
 //! - **Incremental**: `changed-since` becomes `updated_after` in ISO 8601
 //!   basic format (UTC, whole seconds, rounded down). Next-page URLs keep
 //!   the filter.
-//! - **Job mapping**: see [`map::job`]. Job members and recruiters
-//!   (`GET /jobs/{shortcode}/members`, `/recruiters`) would cost one request
-//!   per job against a limit of 10 requests per 10 s, so `assigned-users`
-//!   stays empty.
+//! - **Job mapping**: see [`map::job`].
+//! - **Hiring team**: `assigned-users` are the job's members
+//!   (`GET /jobs/{shortcode}/members`, see [`map::hiring_team`]); external
+//!   recruiters (`/recruiters`) are not users to authorize and are not read.
+//!   The job record does not carry its team, so this costs **one request
+//!   per job**, against Workable's limit of 10 requests per 10 s for account
+//!   tokens. Hence pages of 9 jobs ([`client::PAGE_SIZE`]): a page is 10
+//!   requests, one window. A page that runs into the limit fails as
+//!   `rate-limited` (waiting for `Retry-After`, else `X-Rate-Limit-Reset`),
+//!   and the host retries it whole in the next window.
+//!   - Full listing of N jobs: ⌈N/9⌉ + N requests, about 1.1 N; at 10 per
+//!     10 s that is about 1.1 N seconds (1,000 jobs: some 19 minutes).
+//!   - Incremental listing: the same for the C jobs Workable returns as
+//!     changed, ⌈C/9⌉ + C requests. Members are read only for jobs whose
+//!     `updated_at` is at or after `changed-since`; a job last updated
+//!     before it (Workable's filter takes whole seconds) is left out of the
+//!     page, because listing it without its team would clear the position's
+//!     users. A job without `updated_at` passed Workable's filter and is kept.
+//!   - A job that is gone by the time its members are read (`404`) is
+//!     listed with no users; the next full listing closes it.
+//!   - A change to the team alone reaches incremental listings only if
+//!     Workable bumps the job's `updated_at` for it (**unconfirmed**); full
+//!     listings always read it.
 //! - **Push and idempotency**: the candidate is looked up by e-mail on the
 //!   job first and returned with `existing = true` when found, so a retried
 //!   push never creates a second candidate. A `422` on create (a concurrent
@@ -50,6 +69,7 @@ mod map;
 use std::collections::HashMap;
 
 use atsbridge_sdk::prelude::*;
+use atsbridge_sdk::time;
 
 use client::Workable;
 
@@ -96,7 +116,7 @@ impl Connector for WorkableConnector {
         };
         let (jobs, next) = workable.jobs_page(&url)?;
         Ok(JobPage {
-            jobs: jobs.into_iter().map(map::job).collect(),
+            jobs: jobs_with_hiring_teams(&workable, jobs, changed_since.as_deref())?,
             next_cursor: paging::next_url_cursor(next),
         })
     }
@@ -172,6 +192,40 @@ impl Connector for WorkableConnector {
         }
         Ok(statuses)
     }
+}
+
+/// A listed page's jobs with their hiring teams: one
+/// `GET /jobs/{shortcode}/members` per job, the only per-job requests of a
+/// listing (see "Hiring team" in the crate docs for the cost). On an
+/// incremental listing, jobs last updated before `changed_since` are left
+/// out and cost nothing. A `429` fails the page as `rate-limited`.
+fn jobs_with_hiring_teams(
+    workable: &Workable,
+    jobs: Vec<api::Job>,
+    changed_since: Option<&str>,
+) -> Result<Vec<Job>, ConnectorError> {
+    let changed_since_ms = changed_since.map(time::rfc3339_to_epoch_ms).transpose()?;
+    let mut listed = Vec::with_capacity(jobs.len());
+    for job in jobs {
+        if let Some(since) = changed_since_ms
+            && !map::changed_since(&job, since)
+        {
+            continue;
+        }
+        let team = match workable.job_members(&job.shortcode) {
+            Ok(members) => map::hiring_team(members),
+            Err(ConnectorError::NotFound(_)) => {
+                log::warn(format!(
+                    "job {} is gone from Workable; listed without its team",
+                    job.shortcode
+                ));
+                Vec::new()
+            }
+            Err(e) => return Err(e),
+        };
+        listed.push(map::job(job, team));
+    }
+    Ok(listed)
 }
 
 /// Slug → name of a job's stages; empty when the job is gone (its

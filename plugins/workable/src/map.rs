@@ -15,21 +15,58 @@ use crate::api;
 /// | `status` | `draft` → draft, `published` → open, `closed` and `archived` → closed |
 /// | `locations` | `location.location_str`, then each of `locations[]` |
 /// | `description` | see [`description_html`] |
-/// | `assigned-users` | empty: the job team is not part of the job record |
+/// | `assigned-users` | `team`: the job's members, see [`hiring_team`] |
 /// | `updated-at` | `updated_at` when Workable sends it |
 /// | `extra` | see [`extra`] |
-pub fn job(job: api::Job) -> Job {
+pub fn job(job: api::Job, team: Vec<AtsUser>) -> Job {
     Job {
         status: status(&job.state),
         raw_status: job.state.clone(),
         title: job.title.clone(),
         locations: locations(&job),
         description: description_html(&job),
-        assigned_users: Vec::new(),
+        assigned_users: team,
         updated_at: job.updated_at.as_deref().and_then(time::to_rfc3339_lenient),
         extra: extra(&job),
         code: job.shortcode,
     }
+}
+
+/// The job's members (`GET /jobs/{shortcode}/members`) as assigned users,
+/// in Workable's order, each id once. A member without a name is named by
+/// their e-mail address, else their id; a blank e-mail address is none.
+pub fn hiring_team(members: Vec<api::Member>) -> Vec<AtsUser> {
+    let mut team: Vec<AtsUser> = Vec::new();
+    for member in members {
+        let id = member.id.trim();
+        if id.is_empty() || team.iter().any(|u| u.ats_id == id) {
+            continue;
+        }
+        let email = member
+            .email
+            .map(|e| e.trim().to_string())
+            .filter(|e| !e.is_empty());
+        let name = member
+            .name
+            .map(|n| n.trim().to_string())
+            .filter(|n| !n.is_empty())
+            .or_else(|| email.clone())
+            .unwrap_or_else(|| id.to_string());
+        team.push(AtsUser::new(id, name, email));
+    }
+    team
+}
+
+/// Whether a job on an incremental listing is a change at or after
+/// `changed_since_ms` (epoch ms): its `updated_at` is that late, or it has
+/// none to tell (Workable's `updated_after` filter let it through, and
+/// `updated_at` is not in Workable's published field list).
+pub fn changed_since(job: &api::Job, changed_since_ms: i64) -> bool {
+    job.updated_at
+        .as_deref()
+        .and_then(time::to_rfc3339_lenient)
+        .and_then(|t| time::rfc3339_to_epoch_ms(&t).ok())
+        .is_none_or(|updated| updated >= changed_since_ms)
 }
 
 /// `draft`, `published`, `closed`, `archived`; anything else is kept as
@@ -315,14 +352,15 @@ mod tests {
             page.paging.as_ref().and_then(|p| p.next.as_deref()),
             Some("https://acme.workable.com/spi/v3/jobs?limit=100&since_id=61884e4")
         );
-        let j = job(page.jobs.remove(0));
+        let team = vec![AtsUser::new("13e0eb0e", "Eduardo Vallente", None)];
+        let j = job(page.jobs.remove(0), team.clone());
         assert_eq!(j.code, "GROOV003");
         assert_eq!(j.status, JobStatus::Open);
         assert_eq!(j.raw_status, "published");
         assert_eq!(j.title, "Backend Engineer");
         assert_eq!(j.locations, vec!["Berlin, Germany", "Lisbon, Portugal"]);
         assert_eq!(j.description, "<p>About</p><h3>Requirements</h3>");
-        assert!(j.assigned_users.is_empty());
+        assert_eq!(j.assigned_users, team);
         assert_eq!(j.updated_at.as_deref(), Some("2024-05-02T10:30:00Z"));
         let get = |key: &str| {
             j.extra
@@ -340,7 +378,7 @@ mod tests {
 
     #[test]
     fn maps_an_archived_remote_job_without_optional_fields() {
-        let j = job(page().jobs.remove(1));
+        let j = job(page().jobs.remove(1), Vec::new());
         assert_eq!(j.status, JobStatus::Closed);
         assert_eq!(j.raw_status, "archived");
         assert_eq!(j.locations, vec!["Remote"]);
@@ -350,6 +388,70 @@ mod tests {
             !j.extra.iter().any(|f| f.key == "code"),
             "null code is left out"
         );
+    }
+
+    /// `GET /jobs/{shortcode}/members`, shaped like the account's
+    /// `GET /members` (`role` and `headline` are not mapped).
+    const MEMBERS: &str = r#"{"members": [
+        {"id": "13e0eb0e", "name": "Eduardo Vallente", "headline": "Operations Manager",
+         "email": "eduardo.vallente@workabledemo.com", "role": "admin"},
+        {"id": "19782abc", "name": " Nadia Sawahla ", "headline": null, "email": " ", "role": "recruiter"},
+        {"id": "13e0eb0e", "name": "Eduardo again", "email": "dup@example.com", "role": "admin"},
+        {"id": "3247e8c7", "name": null, "email": "alexia@workabledemo.com", "role": "simple"},
+        {"id": "3c00c3ac", "role": "simple"},
+        {"id": " ", "name": "No Id", "role": "simple"}
+    ]}"#;
+
+    fn members(body: &str) -> Vec<api::Member> {
+        serde_json::from_str::<api::MembersBody>(body)
+            .unwrap()
+            .into_members()
+    }
+
+    #[test]
+    fn hiring_team_maps_members_to_assigned_users() {
+        assert_eq!(
+            hiring_team(members(MEMBERS)),
+            vec![
+                AtsUser::new(
+                    "13e0eb0e",
+                    "Eduardo Vallente",
+                    Some("eduardo.vallente@workabledemo.com".into())
+                ),
+                AtsUser::new("19782abc", "Nadia Sawahla", None),
+                AtsUser::new(
+                    "3247e8c7",
+                    "alexia@workabledemo.com",
+                    Some("alexia@workabledemo.com".into())
+                ),
+                AtsUser::new("3c00c3ac", "3c00c3ac", None),
+            ]
+        );
+    }
+
+    #[test]
+    fn hiring_team_reads_a_bare_array_and_empty_bodies() {
+        let bare = members(r#"[{"id": "13e0eb0e", "name": "Ed", "email": "ed@x.io"}]"#);
+        assert_eq!(
+            hiring_team(bare),
+            vec![AtsUser::new("13e0eb0e", "Ed", Some("ed@x.io".into()))]
+        );
+        assert!(hiring_team(members(r#"{"members": []}"#)).is_empty());
+        assert!(hiring_team(members("{}")).is_empty());
+    }
+
+    #[test]
+    fn changed_since_compares_updated_at_and_keeps_jobs_without_it() {
+        let mut jobs = page().jobs;
+        // 2024-05-02T12:30:00+02:00 is 10:30:00Z.
+        let at = |t: &str| time::rfc3339_to_epoch_ms(t).unwrap();
+        assert!(changed_since(&jobs[0], at("2024-05-02T10:30:00Z")));
+        assert!(changed_since(&jobs[0], at("2024-05-02T10:29:59.500Z")));
+        assert!(!changed_since(&jobs[0], at("2024-05-02T10:30:00.001Z")));
+        assert_eq!(jobs[1].updated_at, None);
+        assert!(changed_since(&jobs[1], at("2099-01-01T00:00:00Z")));
+        jobs[1].updated_at = Some("not a time".into());
+        assert!(changed_since(&jobs[1], at("2099-01-01T00:00:00Z")));
     }
 
     #[test]

@@ -14,7 +14,11 @@
 //!   → `201 {"status":"created","candidate":{…}}`. The same e-mail on the
 //!   same job again → `422` (duplicate handling is **unconfirmed**).
 //! - `GET /candidates?email=&shortcode=&stage=&limit=&since_id=`, `GET /candidates/{id}` → `{"candidate":{…}}`.
-//! - `GET /members`.
+//! - `GET /members` → `{"members":[{id,name,headline,email,role}]}`: every user.
+//! - `GET /jobs/{shortcode}/members` → the job's hiring team in the same
+//!   shape (its recruiter, then its hiring manager, each once);
+//!   `GET /jobs/{shortcode}/recruiters` → `{"recruiters":[{id,name,email}]}`
+//!   (the job's recruiter). Both wrappers are **unconfirmed**.
 
 use std::sync::Arc;
 
@@ -27,7 +31,7 @@ use axum::routing::{get, post};
 use serde_json::{Value, json};
 
 use crate::Vendor;
-use crate::data::{Dataset, EmploymentType, Job, JobStatus, Workplace};
+use crate::data::{Dataset, EmploymentType, Job, JobStatus, User, Workplace};
 use crate::envelope::error;
 use crate::http::{PageRule, Query, bearer, decode_base64, json, ok, page_size, str_field};
 use crate::people::{AppRec, ApplicationStatus, Person};
@@ -62,6 +66,8 @@ pub(crate) fn routes() -> Router<Arc<Shared>> {
         .route("/spi/v3/jobs", get(list_jobs))
         .route("/spi/v3/jobs/{shortcode}", get(get_job))
         .route("/spi/v3/jobs/{shortcode}/stages", get(job_stages))
+        .route("/spi/v3/jobs/{shortcode}/members", get(job_members))
+        .route("/spi/v3/jobs/{shortcode}/recruiters", get(job_recruiters))
         .route(
             "/spi/v3/jobs/{shortcode}/candidates",
             post(create_candidate),
@@ -237,17 +243,90 @@ async fn job_stages(
     Ok(ok(&stages_json()))
 }
 
+/// A user as Workable's member lists show it. The first user is the
+/// account's admin, the others "simple" members.
+fn member_json(users: &[User], index: usize) -> Value {
+    let u = &users[index];
+    let role = if index == 0 { "admin" } else { "simple" };
+    json!({ "id": member_id(u), "name": u.name(), "headline": "Recruiter", "email": u.email, "role": role })
+}
+
+/// Workable member ids are 8 hex digits.
+fn member_id(user: &User) -> &str {
+    &user.uuid[..8]
+}
+
 async fn members(State(shared): State<Arc<Shared>>, headers: HeaderMap) -> Resp {
     authorize(&shared, &headers)?;
     let store = shared.store();
-    let members: Vec<Value> = store
-        .data
-        .users
-        .iter()
-        .enumerate()
-        .map(|(i, u)| json!({ "id": &u.uuid[..8], "name": u.name(), "headline": "Recruiter", "email": u.email, "role": if i == 0 { "admin" } else { "simple" } }))
-        .collect();
+    let users = &store.data.users;
+    let members: Vec<Value> = (0..users.len()).map(|i| member_json(users, i)).collect();
     Ok(ok(&json!({ "members": members })))
+}
+
+/// The job's hiring team as user indexes: its recruiter, then its hiring
+/// manager (once when they are the same user).
+fn hiring_team(job: &Job) -> Vec<usize> {
+    let mut team = vec![job.recruiter];
+    if job.hiring_manager != job.recruiter {
+        team.push(job.hiring_manager);
+    }
+    team
+}
+
+/// An entry of `/jobs/{shortcode}/recruiters`.
+fn recruiter_json(users: &[User], index: usize) -> Value {
+    let u = &users[index];
+    json!({ "id": member_id(u), "name": u.name(), "email": u.email })
+}
+
+/// A job's team endpoint: the list's key, whom it lists, how each shows.
+struct TeamList {
+    key: &'static str,
+    team: fn(&Job) -> Vec<usize>,
+    item: fn(&[User], usize) -> Value,
+}
+
+/// `/jobs/{shortcode}/members`: the hiring team.
+const MEMBERS: TeamList = TeamList {
+    key: "members",
+    team: hiring_team,
+    item: member_json,
+};
+/// `/jobs/{shortcode}/recruiters`: Workable lists a job's external (agency)
+/// recruiters here; the mock has none of its own and serves the recruiter.
+const RECRUITERS: TeamList = TeamList {
+    key: "recruiters",
+    team: |job| vec![job.recruiter],
+    item: recruiter_json,
+};
+
+/// `{"<key>": [...]}` of `list` for the job.
+fn job_users(shared: &Shared, headers: &HeaderMap, shortcode: &str, list: &TeamList) -> Resp {
+    authorize(shared, headers)?;
+    let store = shared.store();
+    let job = store.data.job(shortcode).ok_or_else(not_found)?;
+    let items: Vec<Value> = (list.team)(job)
+        .into_iter()
+        .map(|i| (list.item)(&store.data.users, i))
+        .collect();
+    Ok(ok(&json!({ list.key: items })))
+}
+
+async fn job_members(
+    State(shared): State<Arc<Shared>>,
+    headers: HeaderMap,
+    Path(shortcode): Path<String>,
+) -> Resp {
+    job_users(&shared, &headers, &shortcode, &MEMBERS)
+}
+
+async fn job_recruiters(
+    State(shared): State<Arc<Shared>>,
+    headers: HeaderMap,
+    Path(shortcode): Path<String>,
+) -> Resp {
+    job_users(&shared, &headers, &shortcode, &RECRUITERS)
 }
 
 fn job_json(shared: &Shared, data: &Dataset, job: &Job, include: &[&str]) -> Value {

@@ -287,3 +287,144 @@ async fn removed_jobs_disappear() {
         (404, Some("not-found"))
     );
 }
+
+/// `GET {path}` with the mock's token.
+async fn get(ats: &MockAts, path: &str) -> Reply {
+    reply(
+        client()
+            .get(format!("{}{path}", ats.api_base_url()))
+            .bearer_auth(ats.credentials().api_key),
+    )
+    .await
+}
+
+#[tokio::test]
+async fn job_members_are_the_seeded_hiring_team() {
+    let ats = start(Vendor::Workable, config(30)).await;
+    let users = ats.users();
+    let member = |i: usize| {
+        let u = &users[i];
+        (u.uuid[..8].to_string(), u.name(), u.email.clone())
+    };
+    let jobs = ats.jobs();
+    assert!(
+        jobs.iter().any(|j| j.recruiter != j.hiring_manager),
+        "the seed gives most jobs two team members"
+    );
+    for job in &jobs {
+        let r = get(&ats, &format!("/jobs/{}/members", job.id)).await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        let got: Vec<(String, String, String)> = r.json["members"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| {
+                assert!(m["role"].is_string() && m["headline"].is_string(), "{m}");
+                let s = |k: &str| m[k].as_str().unwrap().to_string();
+                (s("id"), s("name"), s("email"))
+            })
+            .collect();
+        let mut want = vec![member(job.recruiter)];
+        if job.hiring_manager != job.recruiter {
+            want.push(member(job.hiring_manager));
+        }
+        assert_eq!(got, want, "{}", job.id);
+    }
+
+    // The same seed gives the same teams; a changed team is served at once.
+    let again = start(Vendor::Workable, config(30)).await;
+    let path = format!("/jobs/{}/members", jobs[3].id);
+    assert_eq!(get(&again, &path).await.json, get(&ats, &path).await.json);
+    let (old, new) = (jobs[3].recruiter, (jobs[3].recruiter + 1) % users.len());
+    ats.update_job(&jobs[3].id, |j| {
+        j.recruiter = new;
+        j.hiring_manager = new;
+    })
+    .unwrap();
+    let changed = get(&ats, &path).await.json;
+    assert_eq!(changed["members"].as_array().unwrap().len(), 1);
+    assert_eq!(changed["members"][0]["id"], member(new).0.as_str());
+    assert_ne!(member(old).0, member(new).0);
+
+    // The account's members are every user; external recruiters per job.
+    let all = get(&ats, "/members").await.json;
+    assert_eq!(all["members"].as_array().unwrap().len(), users.len());
+    let recruiters = get(&ats, &format!("/jobs/{}/recruiters", jobs[0].id)).await;
+    assert_eq!(recruiters.status, 200);
+    assert_eq!(
+        recruiters.json["recruiters"][0]["email"],
+        users[jobs[0].recruiter].email.as_str()
+    );
+}
+
+#[tokio::test]
+async fn job_members_need_the_token_and_a_known_job() {
+    let ats = start(Vendor::Workable, config(3)).await;
+    let shortcode = ats.jobs()[0].id.clone();
+    let url = format!("{}/jobs/{shortcode}/members", ats.api_base_url());
+    let anonymous = reply(client().get(&url)).await;
+    assert_eq!(
+        (anonymous.status, anonymous.json["error"].as_str()),
+        (401, Some("Not authorized"))
+    );
+    for path in ["/jobs/NOPE/members", "/jobs/NOPE/recruiters"] {
+        let r = get(&ats, path).await;
+        assert_eq!(
+            (r.status, r.json["error"].as_str()),
+            (404, Some("not-found")),
+            "{path}"
+        );
+    }
+    let recorded: Vec<(String, String, Option<u16>)> = ats
+        .requests()
+        .into_iter()
+        .map(|r| (r.method, r.path, r.status))
+        .collect();
+    assert_eq!(
+        recorded,
+        vec![
+            (
+                "GET".into(),
+                format!("/spi/v3/jobs/{shortcode}/members"),
+                Some(401)
+            ),
+            ("GET".into(), "/spi/v3/jobs/NOPE/members".into(), Some(404)),
+            (
+                "GET".into(),
+                "/spi/v3/jobs/NOPE/recruiters".into(),
+                Some(404)
+            ),
+        ]
+    );
+}
+
+#[tokio::test]
+async fn job_members_count_against_the_rate_limit() {
+    let ats = start(
+        Vendor::Workable,
+        MockConfig {
+            rate_limit: Some(RateLimit {
+                limit: 3,
+                window: Duration::from_secs(10),
+            }),
+            ..config(5)
+        },
+    )
+    .await;
+    let jobs = ats.jobs();
+    let first = get(&ats, "/jobs?limit=2").await;
+    assert_eq!(first.header("x-rate-limit-remaining"), Some("2"));
+    for (job, remaining) in jobs.iter().zip(["1", "0"]) {
+        let r = get(&ats, &format!("/jobs/{}/members", job.id)).await;
+        assert_eq!(
+            (r.status, r.header("x-rate-limit-remaining")),
+            (200, Some(remaining))
+        );
+    }
+    let limited = get(&ats, &format!("/jobs/{}/members", jobs[2].id)).await;
+    assert_eq!(limited.status, 429);
+    assert!(limited.header("retry-after").is_some());
+    assert!(limited.header("x-rate-limit-reset").is_some());
+    assert!(limited.json["error"].is_string());
+    assert_eq!(ats.requests().last().unwrap().status, Some(429));
+}
