@@ -172,10 +172,9 @@ impl PluginRegistry {
         let Ok(entries) = std::fs::read_dir(&plugin_dir) else { return };
         for entry in entries.flatten() {
             let name = entry.file_name().to_string_lossy().into_owned();
-            if name != active && name != CURRENT && !name.starts_with('.') && entry.path().is_dir() {
-                if let Err(e) = std::fs::remove_dir_all(entry.path()) {
-                    tracing::warn!(plugin = id, dir = %entry.path().display(), error = %e, "could not remove an old install");
-                }
+            let inactive = name != active && name != CURRENT && !name.starts_with('.') && entry.path().is_dir();
+            if inactive && let Err(e) = std::fs::remove_dir_all(entry.path()) {
+                tracing::warn!(plugin = id, dir = %entry.path().display(), error = %e, "could not remove an old install");
             }
         }
     }

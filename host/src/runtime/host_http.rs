@@ -90,11 +90,11 @@ impl OutboundHttp {
             method = ?req.method, host = url.host_str().unwrap_or(""), path = url.path(), "plugin HTTP request");
         let response = builder.send().await.map_err(transport_error)?;
         let status = response.status().as_u16();
-        if status == 401 {
-            if let Some(grant) = grant_key {
-                // The token may have been revoked early: fetch a new one next time.
-                self.client.tokens.invalidate(&grant.as_grant());
-            }
+        // The token may have been revoked early: fetch a new one next time.
+        if status == 401
+            && let Some(grant) = grant_key
+        {
+            self.client.tokens.invalidate(&grant.as_grant());
         }
         let headers = response
             .headers()
@@ -243,10 +243,8 @@ fn transport_error(e: reqwest::Error) -> HttpError {
 }
 
 async fn read_capped(mut response: reqwest::Response) -> Result<Vec<u8>, HttpError> {
-    if let Some(len) = response.content_length() {
-        if len > MAX_RESPONSE_BYTES {
-            return Err(HttpError::TooLarge(MAX_RESPONSE_BYTES));
-        }
+    if response.content_length().is_some_and(|len| len > MAX_RESPONSE_BYTES) {
+        return Err(HttpError::TooLarge(MAX_RESPONSE_BYTES));
     }
     let mut body = Vec::new();
     while let Some(chunk) = response.chunk().await.map_err(transport_error)? {

@@ -371,10 +371,10 @@ impl Plugin {
         if dropped > 0 {
             tracing::warn!(plugin = %self.id(), function, dropped, "plugin log lines dropped over the per-call budget");
         }
-        if let Err(e) = &result {
-            if e.is_sandbox_failure() {
-                tracing::warn!(plugin = %self.id(), function, error = %e, "plugin call stopped by the sandbox");
-            }
+        if let Err(e) = &result
+            && e.is_sandbox_failure()
+        {
+            tracing::warn!(plugin = %self.id(), function, error = %e, "plugin call stopped by the sandbox");
         }
         self.record(function, call.started, &result.as_ref().map(|_| ()), trapped);
         result

@@ -94,6 +94,9 @@ impl Queue {
     }
 }
 
+/// A connection that is due: (connection, plugin, trigger).
+type Due = (Arc<str>, Arc<str>, Trigger);
+
 struct Shared<R> {
     runner: R,
     limits: SchedulerLimits,
@@ -225,7 +228,7 @@ impl<R: Runner> Scheduler<R> {
 
     /// Pops every due entry, rescheduling each at its next slot; returns
     /// them and the time of the earliest remaining entry.
-    fn take_due(&self, now_ms: i64) -> (Vec<(Arc<str>, Arc<str>, Trigger)>, Option<i64>) {
+    fn take_due(&self, now_ms: i64) -> (Vec<Due>, Option<i64>) {
         let mut q = lock(&self.shared.queue);
         let mut due = Vec::new();
         while let Some((at, id)) = q.due.first().cloned() {
