@@ -111,7 +111,7 @@ impl App {
             "id": c.id, "account": c.account_id, "name": c.name, "plugin": c.plugin_id, "enabled": c.enabled,
             "settings": settings, "extra_hosts": c.extra_hosts, "schedule": c.schedule,
             "flagged": state.flagged, "consecutive_failures": state.consecutive_failures,
-            "last_success_unix": state.last_success_unix,
+            "last_success_unix": state.last_success_unix, "next_run_unix": state.next_run_unix,
         }))
     }
 

@@ -25,7 +25,11 @@ fn connection(state: &ApiState, id: &str) -> Result<Connection, ApiError> {
 
 pub async fn list(State(state): State<ApiState>) -> Result<Json<Value>, ApiError> {
     let all = state.app.store.connections().map_err(internal)?;
-    let views = all.iter().map(|c| state.app.connection_view(c)).collect::<Result<Vec<_>, _>>().map_err(internal)?;
+    let mut views = all.iter().map(|c| state.app.connection_view(c)).collect::<Result<Vec<_>, _>>().map_err(internal)?;
+    for view in &mut views {
+        let next = view["id"].as_str().and_then(|id| state.scheduler.next_run(id));
+        view["next_sync"] = json!(next.map(|t| t.to_rfc3339()));
+    }
     Ok(Json(json!({ "connections": views })))
 }
 

@@ -70,11 +70,12 @@ pub async fn run(cmd: ConnectionCommand, app: &App, json: bool) -> anyhow::Resul
                 let views = all.iter().map(|c| app.connection_view(c)).collect::<Result<Vec<_>, _>>()?;
                 return super::print_json(&views);
             }
-            println!("{:<28} {:<16} {:<14} {:<8} {:<10} LAST SUCCESS", "ID", "ACCOUNT", "PLUGIN", "ENABLED", "FLAGGED");
+            println!("{:<28} {:<16} {:<14} {:<8} {:<8} {:<20} NEXT SYNC", "ID", "ACCOUNT", "PLUGIN", "ENABLED", "FLAGGED", "LAST SUCCESS");
             for c in all {
                 let state = app.store.state(&c.id)?;
                 let last = state.last_success_unix.map(format_unix).unwrap_or_else(|| "never".into());
-                println!("{:<28} {:<16} {:<14} {:<8} {:<10} {last}", c.id, c.account_id, c.plugin_id, c.enabled, state.flagged);
+                let next = state.next_run_unix.map(format_unix).unwrap_or_else(|| "at the next `serve`".into());
+                println!("{:<28} {:<16} {:<14} {:<8} {:<8} {last:<20} {next}", c.id, c.account_id, c.plugin_id, c.enabled, state.flagged);
             }
         }
         ConnectionCommand::Test { id } => {

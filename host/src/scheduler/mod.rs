@@ -29,6 +29,9 @@ pub trait Runner: Send + Sync + 'static {
     fn run(&self, connection_id: Arc<str>, trigger: Trigger) -> Pin<Box<dyn Future<Output = RunReport> + Send>>;
     /// The connection keeps failing: record that it needs attention.
     fn flag(&self, connection_id: &str, reason: &str);
+    /// After a run: when the connection fires next (for people and for
+    /// the record; the scheduler itself keeps the time in memory).
+    fn scheduled(&self, _connection_id: &str, _next: DateTime<Utc>) {}
 }
 
 /// How a run ended, as far as scheduling cares.
@@ -211,6 +214,10 @@ impl<R: Runner> Scheduler<R> {
                 tokio::spawn(async move {
                     let report = run_coalesced(shared.clone(), id.clone(), plugin, trigger).await;
                     after_run(&shared, &id, &report);
+                    let next = lock(&shared.queue).entries.get(&id).and_then(|e| DateTime::from_timestamp_millis(e.next_ms));
+                    if let Some(next) = next {
+                        shared.runner.scheduled(&id, next);
+                    }
                 });
             }
             let sleep = match next_ms {

@@ -29,6 +29,12 @@ impl Runner for SyncEngine {
         })
     }
 
+    fn scheduled(&self, connection_id: &str, next: chrono::DateTime<chrono::Utc>) {
+        if let Err(e) = self.store().update_state(connection_id, |s| s.next_run_unix = Some(next.timestamp())) {
+            tracing::warn!(connection = connection_id, error = %e, "could not record the next run");
+        }
+    }
+
     fn flag(&self, connection_id: &str, reason: &str) {
         tracing::error!(connection = connection_id, reason, "connection keeps failing; flagged for attention");
         if let Err(e) = self.store().update_state(connection_id, |s| s.flagged = true) {

@@ -166,5 +166,10 @@ async fn sync_now_through_the_running_host_coalesces() {
     assert_eq!(positions["positions"].as_array().unwrap().len(), 6);
     let list: Value = http.get(format!("{}/api/v1/connections", host.base)).send().await.unwrap().json().await.unwrap();
     assert_eq!(list["connections"][0]["settings"]["api-key"], "********");
+    // The next scheduled sync: the account's (UTC) early morning, not now.
+    let next = list["connections"][0]["next_sync"].as_str().unwrap();
+    let next = chrono::DateTime::parse_from_rfc3339(next).unwrap().with_timezone(&chrono::Utc);
+    assert!(next > chrono::Utc::now(), "{next}");
+    assert_eq!(chrono::Timelike::hour(&next), 3, "{next}");
     assert!(!list.to_string().contains(API_KEY));
 }
