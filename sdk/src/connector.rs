@@ -124,11 +124,11 @@ macro_rules! export_connector {
                 for __AtsbridgeConnectorExport
             {
                 fn info() -> ConnectorInfo {
-                    <$connector as $crate::Connector>::info()
+                    $crate::__private::answered(<$connector as $crate::Connector>::info())
                 }
 
                 fn check(config: Vec<Setting>) -> Result<(), ConnectorError> {
-                    <$connector as $crate::Connector>::check(&$crate::Config::from(config))
+                    $crate::__private::answered(<$connector as $crate::Connector>::check(&$crate::Config::from(config)))
                 }
 
                 fn list_jobs(
@@ -136,41 +136,41 @@ macro_rules! export_connector {
                     cursor: Option<String>,
                     changed_since: Option<String>,
                 ) -> Result<JobPage, ConnectorError> {
-                    <$connector as $crate::Connector>::list_jobs(
+                    $crate::__private::answered(<$connector as $crate::Connector>::list_jobs(
                         &$crate::Config::from(config),
                         cursor,
                         changed_since,
-                    )
+                    ))
                 }
 
                 fn list_stages(
                     config: Vec<Setting>,
                     job_code: Option<String>,
                 ) -> Result<Vec<Stage>, ConnectorError> {
-                    <$connector as $crate::Connector>::list_stages(
+                    $crate::__private::answered(<$connector as $crate::Connector>::list_stages(
                         &$crate::Config::from(config),
                         job_code,
-                    )
+                    ))
                 }
 
                 fn push_candidate(
                     config: Vec<Setting>,
                     request: PushRequest,
                 ) -> Result<Pushed, ConnectorError> {
-                    <$connector as $crate::Connector>::push_candidate(
+                    $crate::__private::answered(<$connector as $crate::Connector>::push_candidate(
                         &$crate::Config::from(config),
                         request,
-                    )
+                    ))
                 }
 
                 fn candidate_statuses(
                     config: Vec<Setting>,
                     refs: Vec<CandidateRef>,
                 ) -> Result<Vec<CandidateStatus>, ConnectorError> {
-                    <$connector as $crate::Connector>::candidate_statuses(
+                    $crate::__private::answered(<$connector as $crate::Connector>::candidate_statuses(
                         &$crate::Config::from(config),
                         refs,
-                    )
+                    ))
                 }
             }
 

@@ -149,6 +149,8 @@ pub mod bindings {
 
 pub mod config;
 mod connector;
+#[doc(hidden)]
+pub mod one_call_alloc;
 pub mod http;
 pub mod log;
 pub mod paging;
@@ -174,6 +176,7 @@ pub mod prelude {
 /// Support for [`export_connector!`]; not part of the public API.
 #[doc(hidden)]
 pub mod __private {
+    pub use crate::one_call_alloc::answered;
     pub use std::option::Option;
     pub use std::result::Result;
     pub use std::string::String;
