@@ -55,7 +55,12 @@ impl App {
     /// Opens everything under `data_dir`; the secret key comes from the
     /// environment (`ATSBRIDGE_SECRET_KEY`) unless given.
     pub fn open(data_dir: &Path, key: Option<SecretKey>) -> Result<App, AppError> {
-        let runtime = Runtime::open(data_dir, RuntimeOptions::default())?;
+        Self::open_with(data_dir, key, RuntimeOptions::default())
+    }
+
+    /// Like [`App::open`], with the operator's runtime settings.
+    pub fn open_with(data_dir: &Path, key: Option<SecretKey>, options: RuntimeOptions) -> Result<App, AppError> {
+        let runtime = Runtime::open(data_dir, options)?;
         let key = match key {
             Some(k) => Some(k),
             None => SecretKey::from_env()?,

@@ -40,14 +40,14 @@ pub struct DemoArgs {
     pub once: bool,
 }
 
-pub async fn run(args: DemoArgs, data_dir: &Path) -> anyhow::Result<()> {
+pub async fn run(args: DemoArgs, data_dir: &Path, options: crate::runtime::RuntimeOptions) -> anyhow::Result<()> {
     let key = demo_key(data_dir)?;
     let gh = start(Vendor::Greenhouse, args.greenhouse_jobs, 7, args.mock_port).await?;
     let lever = start(Vendor::Lever, args.lever_jobs, 11, args.mock_port + 1).await?;
     println!("mock Greenhouse: {} ({} jobs)", gh.base_url(), args.greenhouse_jobs);
     println!("mock Lever:      {} ({} jobs)", lever.base_url(), args.lever_jobs);
 
-    let app = App::open(data_dir, Some(key))?;
+    let app = App::open_with(data_dir, Some(key), options)?;
     for id in ["greenhouse", "lever"] {
         let bundled = bundled::find(id).with_context(|| format!("connector `{id}` is not bundled in this build"))?;
         let installed = app.runtime.registry().current(id).ok();

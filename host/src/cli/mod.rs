@@ -28,6 +28,13 @@ pub struct Cli {
     /// Print machine-readable JSON instead of tables.
     #[arg(long, global = true)]
     pub json: bool,
+    /// The most linear memory any plugin may be granted per call, in MiB;
+    /// a manifest asking for more gets this.
+    #[arg(long, global = true, env = "ATSBRIDGE_MAX_PLUGIN_MEMORY_MIB", default_value_t = 256)]
+    pub max_plugin_memory_mib: u64,
+    /// The longest wall-clock time any plugin call may take, in seconds.
+    #[arg(long, global = true, env = "ATSBRIDGE_MAX_CALL_SECS", default_value_t = 300)]
+    pub max_call_secs: u64,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -58,21 +65,37 @@ impl Cli {
     /// Runs the command.
     pub async fn run(self) -> anyhow::Result<()> {
         let json = self.json;
+        let options = self.runtime_options();
+        let open = |dir: &std::path::Path| App::open_with(dir, None, options);
         match self.command {
             // Installing and listing plugins never needs the store, so they
             // work while a host is serving from the same data directory.
             Command::Plugin(cmd) if !cmd.needs_store() => {
-                let runtime = Runtime::open(&self.data_dir, RuntimeOptions::default())?;
+                let runtime = Runtime::open(&self.data_dir, options)?;
                 plugin_cmd::run_without_store(cmd, &runtime, json).await
             }
-            Command::Plugin(cmd) => plugin_cmd::run_with_store(cmd, &App::open(&self.data_dir, None)?, json),
-            Command::Account(cmd) => account_cmd::run(cmd, &App::open(&self.data_dir, None)?, json),
-            Command::Connection(cmd) => connection_cmd::run(cmd, &App::open(&self.data_dir, None)?, json).await,
-            Command::Positions(cmd) => positions_cmd::run(cmd, &App::open(&self.data_dir, None)?, json),
-            Command::Serve(args) => serve::run(args, App::open(&self.data_dir, None)?).await,
-            Command::Demo(args) => demo::run(args, &self.data_dir).await,
+            Command::Plugin(cmd) => plugin_cmd::run_with_store(cmd, &open(&self.data_dir)?, json),
+            Command::Account(cmd) => account_cmd::run(cmd, &open(&self.data_dir)?, json),
+            Command::Connection(cmd) => connection_cmd::run(cmd, &open(&self.data_dir)?, json).await,
+            Command::Positions(cmd) => positions_cmd::run(cmd, &open(&self.data_dir)?, json),
+            Command::Serve(args) => serve::run(args, open(&self.data_dir)?).await,
+            Command::Demo(args) => demo::run(args, &self.data_dir, options).await,
             Command::MockAts(args) => Ok(atsbridge_mock_ats::run_cli(args).await?),
         }
+    }
+}
+
+impl Cli {
+    /// The operator's ceilings for every plugin, from flags or environment.
+    fn runtime_options(&self) -> RuntimeOptions {
+        let mut options = RuntimeOptions::default();
+        options.operator = crate::runtime::limits::OperatorLimits {
+            max_memory_bytes: self.max_plugin_memory_mib << 20,
+            max_call_timeout: std::time::Duration::from_secs(self.max_call_secs),
+        };
+        // The pool's slots must hold the largest memory a plugin may get.
+        options.engine.max_memory_bytes = options.engine.max_memory_bytes.max(self.max_plugin_memory_mib << 20);
+        options
     }
 }
 

@@ -171,3 +171,19 @@ async fn a_log_flood_is_bounded() {
     assert!(r.is_ok(), "{r:?}");
     assert!(started.elapsed() < Duration::from_secs(10), "{:?}", started.elapsed());
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_operator_caps_what_a_manifest_asks_for() {
+    use atsbridge::runtime::limits::OperatorLimits;
+    let dir = tempfile::tempdir().unwrap();
+    let operator = OperatorLimits { max_memory_bytes: 16 << 20, max_call_timeout: Duration::from_secs(1) };
+    let rt = Runtime::open(dir.path(), atsbridge::runtime::RuntimeOptions { operator, ..Default::default() }).unwrap();
+    let greedy = "[limits]\nmemory-mib = 1024\ntimeout-secs = 600\n";
+    support::install(&rt, dir.path(), "hostile", "0.1.0", guests::HOSTILE, greedy).await;
+    let p = rt.plugin("hostile").await.unwrap();
+    assert_eq!((p.limits().memory_bytes, p.limits().call_timeout), (16 << 20, Duration::from_secs(1)));
+    let r = p.check(&mode("alloc")).await;
+    assert!(matches!(r, Err(CallError::MemoryLimit { limit_bytes, .. }) if limit_bytes == 16 << 20), "{r:?}");
+    let r = p.check(&mode("loop")).await;
+    assert!(matches!(r, Err(CallError::Timeout { limit, .. }) if limit == Duration::from_secs(1)), "{r:?}");
+}
