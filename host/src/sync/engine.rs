@@ -207,10 +207,12 @@ impl SyncEngine {
         let mut upserts: Vec<Position> = Vec::new();
         for job in jobs {
             run.counts.jobs_seen += 1;
-            seen.insert(job.code.clone());
             // A job repeated within one page (a page that changed between
-            // requests) is applied once, with its last version.
-            upserts.retain(|p| p.ats_job_code != job.code);
+            // requests) is applied once, with its last version. Only a
+            // repeat pays for the scan, not every job of every page.
+            if !seen.insert(job.code.clone()) {
+                upserts.retain(|p| p.ats_job_code != job.code);
+            }
             match self.store.position_by_job(&connection.id, &job.code)? {
                 Some(mut position) => {
                     let was_closed = position.is_closed();
