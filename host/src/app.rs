@@ -7,8 +7,8 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 
-use crate::plugin::settings::{self, SettingsError};
 use crate::plugin::LoadError;
+use crate::plugin::settings::{self, SettingsError};
 use crate::runtime::{Runtime, RuntimeError, RuntimeOptions};
 use crate::scheduler::{Schedule, ScheduleError, Scheduler, SchedulerLimits};
 use crate::store::{Connection, NewConnection, SecretError, SecretKey, Store, StoreError, StoredSetting};
@@ -83,7 +83,8 @@ impl App {
         extra_hosts: Vec<String>,
         schedule: Option<String>,
     ) -> Result<Connection, AppError> {
-        let account = self.store.account(account_id)?.ok_or_else(|| AppError::UnknownAccount(account_id.to_string()))?;
+        let account =
+            self.store.account(account_id)?.ok_or_else(|| AppError::UnknownAccount(account_id.to_string()))?;
         let installed = self.runtime.registry().current(plugin_id)?;
         let settings = settings::validate(&installed.record.info.config_schema, values)?;
         Schedule::new(schedule.as_deref(), &account.time_zone, name)?;
@@ -164,7 +165,12 @@ impl App {
 
 /// Whether the connection's most recent slot passed without a run starting
 /// after it. A connection that never ran counts as missed.
-fn missed_slot(store: &Store, connection: &Connection, schedule: &Schedule, now: DateTime<Utc>) -> Result<bool, AppError> {
+fn missed_slot(
+    store: &Store,
+    connection: &Connection,
+    schedule: &Schedule,
+    now: DateTime<Utc>,
+) -> Result<bool, AppError> {
     let Some(last_slot) = schedule.previous_at_or_before(now) else { return Ok(false) };
     let last_start = store.runs(&connection.id, 1)?.first().map(|r| r.started_unix);
     Ok(last_start.is_none_or(|started| started < last_slot.timestamp()))

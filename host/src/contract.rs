@@ -8,9 +8,9 @@ pub use crate::runtime::bindings::v0_1::atsbridge::connector::http::{
 };
 pub use crate::runtime::bindings::v0_1::atsbridge::connector::log::Level as LogLevel;
 pub use crate::runtime::bindings::v0_1::atsbridge::connector::types::{
-    Answer, ApplicationState, AtsUser, Attachment, Candidate, CandidateRef, CandidateStatus,
-    Capability, Config, ConnectorError, ConnectorInfo, Field, Job, JobPage, JobStatus, PushRequest,
-    Pushed, RateLimit, SecretRef, Setting, SettingKind, SettingSpec, SettingValue, Stage,
+    Answer, ApplicationState, AtsUser, Attachment, Candidate, CandidateRef, CandidateStatus, Capability, Config,
+    ConnectorError, ConnectorInfo, Field, Job, JobPage, JobStatus, PushRequest, Pushed, RateLimit, SecretRef, Setting,
+    SettingKind, SettingSpec, SettingValue, Stage,
 };
 
 impl Capability {

@@ -6,13 +6,13 @@
 //! - [`contract`]: the connector contract's data types.
 //! - [`conformance`]: the conformance kit, a standard suite every connector should pass.
 
+pub mod api;
+pub mod app;
+pub mod cli;
+pub mod conformance;
 pub mod contract;
 pub mod plugin;
 pub mod runtime;
-pub mod api;
-pub mod cli;
-pub mod store;
 pub mod scheduler;
+pub mod store;
 pub mod sync;
-pub mod app;
-pub mod conformance;

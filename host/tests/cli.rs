@@ -12,7 +12,11 @@ fn atsbridge(data: &std::path::Path, args: &[&str]) -> (bool, String, String) {
         .env_remove("ATSBRIDGE_SECRET_KEY")
         .output()
         .expect("run atsbridge");
-    (out.status.success(), String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
 }
 
 #[test]

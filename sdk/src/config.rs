@@ -52,10 +52,7 @@ impl Config {
 
     /// The raw value of `key`, if set.
     pub fn get(&self, key: &str) -> Option<&SettingValue> {
-        self.settings
-            .iter()
-            .find(|s| s.key == key)
-            .map(|s| &s.value)
+        self.settings.iter().find(|s| s.key == key).map(|s| &s.value)
     }
 
     /// The text of a text, url or choice setting; `None` when the setting is
@@ -76,12 +73,10 @@ impl Config {
     /// when it is missing, empty or a secret.
     pub fn require_text(&self, key: &str) -> Result<&str, ConnectorError> {
         match self.get(key) {
-            Some(SettingValue::Secret(_)) => Err(invalid(format!(
-                "setting `{key}` is a secret, but a text value was expected"
-            ))),
-            _ => self
-                .text(key)
-                .ok_or_else(|| invalid(format!("missing required setting `{key}`"))),
+            Some(SettingValue::Secret(_)) => {
+                Err(invalid(format!("setting `{key}` is a secret, but a text value was expected")))
+            }
+            _ => self.text(key).ok_or_else(|| invalid(format!("missing required setting `{key}`"))),
         }
     }
 
@@ -100,24 +95,20 @@ impl Config {
         if is_http_url(url) {
             Ok(url)
         } else {
-            Err(invalid(format!(
-                "setting `{key}` must be an absolute http(s) URL, got `{url}`"
-            )))
+            Err(invalid(format!("setting `{key}` must be an absolute http(s) URL, got `{url}`")))
         }
     }
 
     /// The URL setting `key` without trailing slashes, or `default` (also
     /// without trailing slashes) when the setting is missing or empty.
     pub fn base_url<'a>(&'a self, key: &str, default: &'a str) -> &'a str {
-        self.url(key)
-            .unwrap_or_else(|| default.trim_end_matches('/'))
+        self.url(key).unwrap_or_else(|| default.trim_end_matches('/'))
     }
 
     /// The reference to the secret setting `key`, or
     /// [`ConnectorError::InvalidConfig`] when it is missing or not a secret.
     pub fn secret(&self, key: &str) -> Result<SecretRef, ConnectorError> {
-        self.optional_secret(key)?
-            .ok_or_else(|| invalid(format!("missing required secret setting `{key}`")))
+        self.optional_secret(key)?.ok_or_else(|| invalid(format!("missing required secret setting `{key}`")))
     }
 
     /// The reference to the secret setting `key` if it is set;
@@ -126,9 +117,9 @@ impl Config {
         match self.get(key) {
             None => Ok(None),
             Some(SettingValue::Secret(secret)) => Ok(Some(secret.clone())),
-            Some(SettingValue::Text(_)) => Err(invalid(format!(
-                "setting `{key}` must be a secret, but it was given as text"
-            ))),
+            Some(SettingValue::Text(_)) => {
+                Err(invalid(format!("setting `{key}` must be a secret, but it was given as text")))
+            }
         }
     }
 }
@@ -150,9 +141,7 @@ fn invalid(message: String) -> ConnectorError {
 }
 
 fn is_http_url(url: &str) -> bool {
-    let rest = url
-        .strip_prefix("https://")
-        .or_else(|| url.strip_prefix("http://"));
+    let rest = url.strip_prefix("https://").or_else(|| url.strip_prefix("http://"));
     matches!(rest, Some(host) if !host.is_empty() && !host.starts_with('/'))
 }
 
@@ -185,20 +174,10 @@ mod tests {
         let c = config();
         assert_eq!(c.require_text("account"), Ok("main"));
         let err = c.require_text("region").unwrap_err();
-        assert_eq!(
-            err,
-            ConnectorError::InvalidConfig("missing required setting `region`".into())
-        );
-        assert!(
-            c.require_text("blank")
-                .unwrap_err()
-                .message()
-                .contains("`blank`")
-        );
+        assert_eq!(err, ConnectorError::InvalidConfig("missing required setting `region`".into()));
+        assert!(c.require_text("blank").unwrap_err().message().contains("`blank`"));
         let err = c.require_text("api-key").unwrap_err();
-        assert!(
-            matches!(&err, ConnectorError::InvalidConfig(m) if m.contains("`api-key`") && m.contains("secret"))
-        );
+        assert!(matches!(&err, ConnectorError::InvalidConfig(m) if m.contains("`api-key`") && m.contains("secret")));
     }
 
     #[test]
@@ -206,29 +185,16 @@ mod tests {
         let c = config();
         assert_eq!(c.url("base-url"), Some("https://acme.example/api"));
         assert_eq!(c.require_url("base-url"), Ok("https://acme.example/api"));
-        assert_eq!(
-            c.base_url("base-url", "https://other.example"),
-            "https://acme.example/api"
-        );
-        assert_eq!(
-            c.base_url("missing", "https://other.example/"),
-            "https://other.example"
-        );
-        assert_eq!(
-            c.base_url("blank", "https://other.example"),
-            "https://other.example"
-        );
+        assert_eq!(c.base_url("base-url", "https://other.example"), "https://acme.example/api");
+        assert_eq!(c.base_url("missing", "https://other.example/"), "https://other.example");
+        assert_eq!(c.base_url("blank", "https://other.example"), "https://other.example");
     }
 
     #[test]
     fn require_url_rejects_missing_and_non_http_values() {
         let c = config();
-        assert!(
-            matches!(c.require_url("relative"), Err(ConnectorError::InvalidConfig(m)) if m.contains("`relative`"))
-        );
-        assert!(
-            matches!(c.require_url("missing"), Err(ConnectorError::InvalidConfig(m)) if m.contains("`missing`"))
-        );
+        assert!(matches!(c.require_url("relative"), Err(ConnectorError::InvalidConfig(m)) if m.contains("`relative`")));
+        assert!(matches!(c.require_url("missing"), Err(ConnectorError::InvalidConfig(m)) if m.contains("`missing`")));
         assert!(is_http_url("http://localhost:8080"));
         assert!(!is_http_url("https://"));
         assert!(!is_http_url("ftp://x"));
@@ -241,13 +207,9 @@ mod tests {
         assert_eq!(c.optional_secret("other"), Ok(None));
         assert_eq!(
             c.secret("other"),
-            Err(ConnectorError::InvalidConfig(
-                "missing required secret setting `other`".into()
-            ))
+            Err(ConnectorError::InvalidConfig("missing required secret setting `other`".into()))
         );
-        assert!(
-            matches!(c.secret("account"), Err(ConnectorError::InvalidConfig(m)) if m.contains("`account`"))
-        );
+        assert!(matches!(c.secret("account"), Err(ConnectorError::InvalidConfig(m)) if m.contains("`account`")));
     }
 
     #[test]

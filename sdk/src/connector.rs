@@ -1,10 +1,7 @@
 //! The [`Connector`] trait and the [`export_connector!`](crate::export_connector) macro.
 
 use crate::config::Config;
-use crate::types::{
-    CandidateRef, CandidateStatus, ConnectorError, ConnectorInfo, JobPage, PushRequest, Pushed,
-    Stage,
-};
+use crate::types::{CandidateRef, CandidateStatus, ConnectorError, ConnectorInfo, JobPage, PushRequest, Pushed, Stage};
 
 /// What a connector plugin implements: one ATS, seen through the
 /// `atsbridge:connector` contract.
@@ -42,10 +39,7 @@ pub trait Connector {
 
     /// Hiring stages: for one job when `job_code` is given and the ATS has
     /// per-job pipelines, otherwise the account's. Positions start at 0.
-    fn list_stages(
-        config: &Config,
-        job_code: Option<String>,
-    ) -> Result<Vec<Stage>, ConnectorError> {
+    fn list_stages(config: &Config, job_code: Option<String>) -> Result<Vec<Stage>, ConnectorError> {
         let _ = (config, job_code);
         Err(unsupported("list-stages"))
     }
@@ -59,10 +53,7 @@ pub trait Connector {
     }
 
     /// The ATS's current stage and state of previously pushed candidates.
-    fn candidate_statuses(
-        config: &Config,
-        refs: Vec<CandidateRef>,
-    ) -> Result<Vec<CandidateStatus>, ConnectorError> {
+    fn candidate_statuses(config: &Config, refs: Vec<CandidateRef>) -> Result<Vec<CandidateStatus>, ConnectorError> {
         let _ = (config, refs);
         Err(unsupported("candidate-statuses"))
     }
@@ -109,20 +100,21 @@ fn unsupported(call: &str) -> ConnectorError {
 /// type information. Everything it defines lives in an anonymous `const`
 /// block, so it adds no names to your crate.
 #[macro_export]
+// rustfmt does not format this body stably (the nested export! call moves
+// on every run), so it keeps the hand layout.
+#[rustfmt::skip]
 macro_rules! export_connector {
     ($connector:ty) => {
         const _: () = {
             use $crate::__private::{Option, Result, String, Vec};
             use $crate::types::{
-                CandidateRef, CandidateStatus, ConnectorError, ConnectorInfo, JobPage, PushRequest,
-                Pushed, Setting, Stage,
+                CandidateRef, CandidateStatus, ConnectorError, ConnectorInfo, JobPage, PushRequest, Pushed, Setting,
+                Stage,
             };
 
             struct __AtsbridgeConnectorExport;
 
-            impl $crate::bindings::exports::atsbridge::connector::plugin::Guest
-                for __AtsbridgeConnectorExport
-            {
+            impl $crate::bindings::exports::atsbridge::connector::plugin::Guest for __AtsbridgeConnectorExport {
                 fn info() -> ConnectorInfo {
                     $crate::__private::answered(<$connector as $crate::Connector>::info())
                 }
@@ -143,20 +135,14 @@ macro_rules! export_connector {
                     ))
                 }
 
-                fn list_stages(
-                    config: Vec<Setting>,
-                    job_code: Option<String>,
-                ) -> Result<Vec<Stage>, ConnectorError> {
+                fn list_stages(config: Vec<Setting>, job_code: Option<String>) -> Result<Vec<Stage>, ConnectorError> {
                     $crate::__private::answered(<$connector as $crate::Connector>::list_stages(
                         &$crate::Config::from(config),
                         job_code,
                     ))
                 }
 
-                fn push_candidate(
-                    config: Vec<Setting>,
-                    request: PushRequest,
-                ) -> Result<Pushed, ConnectorError> {
+                fn push_candidate(config: Vec<Setting>, request: PushRequest) -> Result<Pushed, ConnectorError> {
                     $crate::__private::answered(<$connector as $crate::Connector>::push_candidate(
                         &$crate::Config::from(config),
                         request,
@@ -174,7 +160,7 @@ macro_rules! export_connector {
                 }
             }
 
-    $crate::bindings::export!(__AtsbridgeConnectorExport with_types_in $crate::bindings);
+            $crate::bindings::export!(__AtsbridgeConnectorExport with_types_in $crate::bindings);
         };
     };
 }

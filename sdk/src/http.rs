@@ -46,11 +46,7 @@ pub const BODY_EXCERPT_CHARS: usize = 200;
 /// Characters escaped in query names and values: everything but RFC 3986
 /// unreserved characters, so values survive any server's decoding (a `+` in
 /// a timestamp offset stays a plus, a space becomes `%20`).
-const QUERY_COMPONENT: &AsciiSet = &NON_ALPHANUMERIC
-    .remove(b'-')
-    .remove(b'.')
-    .remove(b'_')
-    .remove(b'~');
+const QUERY_COMPONENT: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'.').remove(b'_').remove(b'~');
 
 impl Credential {
     /// A credential given by the plugin itself (a user id, a public client id).
@@ -103,15 +99,7 @@ pub struct Request {
 impl Request {
     /// A request with `method` to the absolute http(s) `url`.
     pub fn new(method: Method, url: impl Into<String>) -> Self {
-        Request {
-            method,
-            url: url.into(),
-            headers: Vec::new(),
-            body: None,
-            auth: None,
-            timeout_ms: None,
-            error: None,
-        }
+        Request { method, url: url.into(), headers: Vec::new(), body: None, auth: None, timeout_ms: None, error: None }
     }
 
     /// A `GET` request.
@@ -201,10 +189,8 @@ impl Request {
 
     /// Sets the body and its `content-type` (replacing an earlier one).
     pub fn body(mut self, bytes: impl Into<Vec<u8>>, content_type: &str) -> Self {
-        self.headers
-            .retain(|(name, _)| !name.eq_ignore_ascii_case("content-type"));
-        self.headers
-            .push(("content-type".to_string(), content_type.to_string()));
+        self.headers.retain(|(name, _)| !name.eq_ignore_ascii_case("content-type"));
+        self.headers.push(("content-type".to_string(), content_type.to_string()));
         self.body = Some(bytes.into());
         self
     }
@@ -234,10 +220,7 @@ impl Request {
     /// HTTP Basic authentication. Many ATS APIs take the API key as the user
     /// name with an empty password: `.basic(config.secret("api-key")?, None)`.
     pub fn basic(mut self, username: impl Into<Credential>, password: Option<Credential>) -> Self {
-        self.auth = Some(Auth::Basic(BasicAuth {
-            username: username.into(),
-            password,
-        }));
+        self.auth = Some(Auth::Basic(BasicAuth { username: username.into(), password }));
         self
     }
 
@@ -249,10 +232,7 @@ impl Request {
 
     /// A credential in a header of its own, e.g. `X-SmartToken`.
     pub fn header_auth(mut self, name: impl Into<String>, value: impl Into<Credential>) -> Self {
-        self.auth = Some(Auth::Header(HeaderAuth {
-            name: name.into(),
-            value: value.into(),
-        }));
+        self.auth = Some(Auth::Header(HeaderAuth { name: name.into(), value: value.into() }));
         self
     }
 
@@ -320,9 +300,7 @@ impl Request {
     /// back as [`HttpError::InvalidRequest`]. Most connectors want
     /// [`Request::send`].
     pub fn send_raw(self) -> Result<Response, HttpError> {
-        let request = self
-            .into_wit()
-            .map_err(|e| HttpError::InvalidRequest(e.message().to_string()))?;
+        let request = self.into_wit().map_err(|e| HttpError::InvalidRequest(e.message().to_string()))?;
         wit::send(&request).map(Response::from)
     }
 
@@ -354,11 +332,7 @@ pub struct Response {
 
 impl From<wit::Response> for Response {
     fn from(response: wit::Response) -> Self {
-        Response {
-            status: response.status,
-            headers: response.headers,
-            body: response.body,
-        }
+        Response { status: response.status, headers: response.headers, body: response.body }
     }
 }
 
@@ -370,10 +344,7 @@ impl Response {
 
     /// Every value of header `name`, compared case-insensitively.
     pub fn header_values<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a str> + 'a {
-        self.headers
-            .iter()
-            .filter(move |(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
+        self.headers.iter().filter(move |(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
     }
 
     /// Whether the status is 2xx.
@@ -424,19 +395,12 @@ impl Response {
         if self.is_success() {
             return None;
         }
-        let message = format!(
-            "HTTP {} {}: {}",
-            self.status,
-            reason(self.status),
-            excerpt(&self.body)
-        );
+        let message = format!("HTTP {} {}: {}", self.status, reason(self.status), excerpt(&self.body));
         Some(match self.status {
             401 | 403 => ConnectorError::Unauthorized(message),
             404 => ConnectorError::NotFound(message),
             429 => {
-                let retry_after_ms = self
-                    .header("retry-after")
-                    .and_then(|v| parse_retry_after(v, now));
+                let retry_after_ms = self.header("retry-after").and_then(|v| parse_retry_after(v, now));
                 ConnectorError::rate_limited(retry_after_ms, message)
             }
             500..=599 => ConnectorError::Transient(message),
@@ -476,11 +440,7 @@ pub fn excerpt(body: &[u8]) -> String {
     let mut out = String::new();
     let mut count = 0;
     for word in text.split_whitespace() {
-        for c in (!out.is_empty())
-            .then_some(' ')
-            .into_iter()
-            .chain(word.chars())
-        {
+        for c in (!out.is_empty()).then_some(' ').into_iter().chain(word.chars()) {
             if count == BODY_EXCERPT_CHARS {
                 out.push('…');
                 return out;
@@ -502,36 +462,25 @@ impl From<HttpError> for ConnectorError {
     /// or give up ([`ConnectorError::Permanent`]).
     fn from(error: HttpError) -> Self {
         match error {
-            HttpError::Denied(m) => {
-                ConnectorError::Permanent(format!("request denied by the host: {m}"))
+            HttpError::Denied(m) => ConnectorError::Permanent(format!("request denied by the host: {m}")),
+            HttpError::InvalidRequest(m) => ConnectorError::Permanent(format!("invalid HTTP request: {m}")),
+            HttpError::TooLarge(limit) => {
+                ConnectorError::Permanent(format!("the response body exceeded the host's limit of {limit} bytes"))
             }
-            HttpError::InvalidRequest(m) => {
-                ConnectorError::Permanent(format!("invalid HTTP request: {m}"))
+            HttpError::Timeout => ConnectorError::Transient("the ATS did not answer in time".to_string()),
+            HttpError::Transport(m) => ConnectorError::Transient(format!("could not reach the ATS: {m}")),
+            HttpError::UnknownSecret(key) => {
+                ConnectorError::InvalidConfig(format!("no secret setting named `{key}` on this connection"))
             }
-            HttpError::TooLarge(limit) => ConnectorError::Permanent(format!(
-                "the response body exceeded the host's limit of {limit} bytes"
-            )),
-            HttpError::Timeout => {
-                ConnectorError::Transient("the ATS did not answer in time".to_string())
+            HttpError::AuthFailed(m) => {
+                ConnectorError::Unauthorized(format!("the OAuth token endpoint refused the client credentials: {m}"))
             }
-            HttpError::Transport(m) => {
-                ConnectorError::Transient(format!("could not reach the ATS: {m}"))
-            }
-            HttpError::UnknownSecret(key) => ConnectorError::InvalidConfig(format!(
-                "no secret setting named `{key}` on this connection"
-            )),
-            HttpError::AuthFailed(m) => ConnectorError::Unauthorized(format!(
-                "the OAuth token endpoint refused the client credentials: {m}"
-            )),
         }
     }
 }
 
 fn find_header<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
-    headers
-        .iter()
-        .find(|(n, _)| n.eq_ignore_ascii_case(name))
-        .map(|(_, v)| v.as_str())
+    headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
 }
 
 /// Reason phrases of the statuses ATS APIs actually send.
@@ -570,10 +519,7 @@ mod tests {
     fn response(status: u16, headers: &[(&str, &str)], body: &str) -> Response {
         Response {
             status,
-            headers: headers
-                .iter()
-                .map(|(n, v)| (n.to_string(), v.to_string()))
-                .collect(),
+            headers: headers.iter().map(|(n, v)| (n.to_string(), v.to_string())).collect(),
             body: body.as_bytes().to_vec(),
         }
     }
@@ -581,11 +527,7 @@ mod tests {
     #[test]
     fn statuses_map_to_connector_errors() {
         let now = SystemTime::UNIX_EPOCH;
-        let kind = |status| {
-            response(status, &[], "{\"message\":\"nope\"}")
-                .status_error_at(now)
-                .map(|e| e.kind())
-        };
+        let kind = |status| response(status, &[], "{\"message\":\"nope\"}").status_error_at(now).map(|e| e.kind());
         assert_eq!(kind(200), None);
         assert_eq!(kind(204), None);
         assert_eq!(kind(401), Some("unauthorized"));
@@ -601,20 +543,10 @@ mod tests {
 
     #[test]
     fn status_errors_quote_the_body() {
-        let err = response(404, &[], "{\"message\": \"job 7\n   not found\"}")
-            .error_for_status()
-            .unwrap_err();
-        assert_eq!(
-            err,
-            ConnectorError::NotFound(
-                "HTTP 404 Not Found: {\"message\": \"job 7 not found\"}".into()
-            )
-        );
+        let err = response(404, &[], "{\"message\": \"job 7\n   not found\"}").error_for_status().unwrap_err();
+        assert_eq!(err, ConnectorError::NotFound("HTTP 404 Not Found: {\"message\": \"job 7 not found\"}".into()));
         let err = response(500, &[], "").error_for_status().unwrap_err();
-        assert_eq!(
-            err.message(),
-            "HTTP 500 Internal Server Error: (empty body)"
-        );
+        assert_eq!(err.message(), "HTTP 500 Internal Server Error: (empty body)");
         assert!(response(200, &[], "ok").error_for_status().is_ok());
     }
 
@@ -622,30 +554,12 @@ mod tests {
     fn rate_limit_carries_retry_after() {
         let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_000_000_000);
         let seconds = response(429, &[("Retry-After", "7")], "").status_error_at(now);
-        assert_eq!(
-            seconds,
-            Some(ConnectorError::rate_limited(
-                Some(7000),
-                "HTTP 429 Too Many Requests: (empty body)"
-            ))
-        );
+        assert_eq!(seconds, Some(ConnectorError::rate_limited(Some(7000), "HTTP 429 Too Many Requests: (empty body)")));
         let date = httpdate::fmt_http_date(now + Duration::from_secs(30));
         let dated = response(429, &[("retry-after", &date)], "").status_error_at(now);
-        assert!(matches!(
-            dated,
-            Some(ConnectorError::RateLimited(RateLimit {
-                retry_after_ms: Some(30_000),
-                ..
-            }))
-        ));
+        assert!(matches!(dated, Some(ConnectorError::RateLimited(RateLimit { retry_after_ms: Some(30_000), .. }))));
         let none = response(429, &[], "").status_error_at(now);
-        assert!(matches!(
-            none,
-            Some(ConnectorError::RateLimited(RateLimit {
-                retry_after_ms: None,
-                ..
-            }))
-        ));
+        assert!(matches!(none, Some(ConnectorError::RateLimited(RateLimit { retry_after_ms: None, .. }))));
     }
 
     use crate::types::RateLimit;
@@ -655,24 +569,10 @@ mod tests {
         let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_445_412_480); // Wed, 21 Oct 2015 07:28:00 GMT
         assert_eq!(parse_retry_after("120", now), Some(120_000));
         assert_eq!(parse_retry_after(" 0 ", now), Some(0));
-        assert_eq!(
-            parse_retry_after("99999999999999999999999", now),
-            Some(u64::MAX)
-        );
-        assert_eq!(
-            parse_retry_after("Wed, 21 Oct 2015 07:29:00 GMT", now),
-            Some(60_000)
-        );
-        assert_eq!(
-            parse_retry_after("Wed, 21 Oct 2015 07:00:00 GMT", now),
-            Some(0),
-            "past dates mean now"
-        );
-        assert_eq!(
-            parse_retry_after("Wednesday, 21-Oct-15 07:28:30 GMT", now),
-            Some(30_000),
-            "RFC 850 form"
-        );
+        assert_eq!(parse_retry_after("99999999999999999999999", now), Some(u64::MAX));
+        assert_eq!(parse_retry_after("Wed, 21 Oct 2015 07:29:00 GMT", now), Some(60_000));
+        assert_eq!(parse_retry_after("Wed, 21 Oct 2015 07:00:00 GMT", now), Some(0), "past dates mean now");
+        assert_eq!(parse_retry_after("Wednesday, 21-Oct-15 07:28:30 GMT", now), Some(30_000), "RFC 850 form");
         assert_eq!(parse_retry_after("-5", now), None);
         assert_eq!(parse_retry_after("soon", now), None);
         assert_eq!(parse_retry_after("", now), None);
@@ -696,12 +596,8 @@ mod tests {
         }
         let ok: Page = response(200, &[], "{\"jobs\":[\"a\"]}").json().unwrap();
         assert_eq!(ok.jobs, vec!["a"]);
-        let err = response(200, &[], "{\"jobs\": [1]}")
-            .json::<Page>()
-            .unwrap_err();
-        let ConnectorError::Permanent(message) = err else {
-            panic!("expected permanent, got {err:?}")
-        };
+        let err = response(200, &[], "{\"jobs\": [1]}").json::<Page>().unwrap_err();
+        let ConnectorError::Permanent(message) = err else { panic!("expected permanent, got {err:?}") };
         assert!(message.contains("Page"), "{message}");
         assert!(message.contains("line 1 column"), "{message}");
         assert!(message.contains("HTTP 200"), "{message}");
@@ -709,11 +605,7 @@ mod tests {
 
     #[test]
     fn text_is_lossy() {
-        let r = Response {
-            status: 200,
-            headers: vec![],
-            body: vec![b'o', b'k', 0xff],
-        };
+        let r = Response { status: 200, headers: vec![], body: vec![b'o', b'k', 0xff] };
         assert_eq!(r.text(), "ok\u{fffd}");
     }
 
@@ -725,72 +617,36 @@ mod tests {
         assert!(e.ends_with('…'));
         assert_eq!(excerpt(b"  a\n\tb  "), "a b");
         assert_eq!(excerpt(b""), "(empty body)");
-        assert_eq!(
-            excerpt("é".repeat(300).as_bytes()).chars().count(),
-            BODY_EXCERPT_CHARS + 1
-        );
+        assert_eq!(excerpt("é".repeat(300).as_bytes()).chars().count(), BODY_EXCERPT_CHARS + 1);
     }
 
     #[test]
     fn query_appends_and_encodes() {
+        assert_eq!(Request::get("https://a.example/x").query(&[("page", "2")]).url(), "https://a.example/x?page=2");
+        assert_eq!(Request::get("https://a.example/x?").query(&[("a", "1")]).url(), "https://a.example/x?a=1");
+        assert_eq!(Request::get("https://a.example/x?a=1&").query(&[("b", "2")]).url(), "https://a.example/x?a=1&b=2");
         assert_eq!(
-            Request::get("https://a.example/x")
-                .query(&[("page", "2")])
-                .url(),
-            "https://a.example/x?page=2"
-        );
-        assert_eq!(
-            Request::get("https://a.example/x?")
-                .query(&[("a", "1")])
-                .url(),
-            "https://a.example/x?a=1"
-        );
-        assert_eq!(
-            Request::get("https://a.example/x?a=1&")
-                .query(&[("b", "2")])
-                .url(),
-            "https://a.example/x?a=1&b=2"
-        );
-        assert_eq!(
-            Request::get("https://a.example/x#top")
-                .query(&[("q", "ä&=/?#+")])
-                .url(),
+            Request::get("https://a.example/x#top").query(&[("q", "ä&=/?#+")]).url(),
             "https://a.example/x?q=%C3%A4%26%3D%2F%3F%23%2B#top"
         );
         let empty: &[(&str, &str)] = &[];
-        assert_eq!(
-            Request::get("https://a.example/x").query(empty).url(),
-            "https://a.example/x"
-        );
-        let r = Request::get("https://a.example/x")
-            .query_opt("since", None)
-            .query_opt("page", Some("1"));
+        assert_eq!(Request::get("https://a.example/x").query(empty).url(), "https://a.example/x");
+        let r = Request::get("https://a.example/x").query_opt("since", None).query_opt("page", Some("1"));
         assert_eq!(r.url(), "https://a.example/x?page=1");
         let owned = vec![("n".to_string(), 5.to_string())];
-        assert_eq!(
-            Request::get("https://a.example/").query(&owned).url(),
-            "https://a.example/?n=5"
-        );
+        assert_eq!(Request::get("https://a.example/").query(&owned).url(), "https://a.example/?n=5");
     }
 
     #[test]
     fn bodies_set_content_type_once() {
-        let r = Request::post("https://a.example")
-            .header("Content-Type", "text/plain")
-            .json(&serde_json::json!({"a": 1}));
+        let r =
+            Request::post("https://a.example").header("Content-Type", "text/plain").json(&serde_json::json!({"a": 1}));
         assert_eq!(r.body_bytes(), Some(&b"{\"a\":1}"[..]));
         assert_eq!(r.header_value("content-type"), Some("application/json"));
         assert_eq!(r.headers().len(), 1);
-        let f = Request::post("https://a.example")
-            .form(&[("grant_type", "client_credentials"), ("scope", "a b")]);
-        assert_eq!(
-            f.body_bytes(),
-            Some(&b"grant_type=client_credentials&scope=a+b"[..])
-        );
-        assert_eq!(
-            f.header_value("Content-Type"),
-            Some("application/x-www-form-urlencoded")
-        );
+        let f = Request::post("https://a.example").form(&[("grant_type", "client_credentials"), ("scope", "a b")]);
+        assert_eq!(f.body_bytes(), Some(&b"grant_type=client_credentials&scope=a+b"[..]));
+        assert_eq!(f.header_value("Content-Type"), Some("application/x-www-form-urlencoded"));
     }
 
     #[test]
@@ -805,22 +661,14 @@ mod tests {
     #[test]
     fn auth_builders() {
         let secret = SecretRef::new("api-key");
-        let r = Request::get("https://a.example")
-            .basic(secret.clone(), None)
-            .timeout_ms(5000);
+        let r = Request::get("https://a.example").basic(secret.clone(), None).timeout_ms(5000);
         assert_eq!(
             r.auth(),
-            Some(&Auth::Basic(BasicAuth {
-                username: Credential::Secret(secret.clone()),
-                password: None
-            }))
+            Some(&Auth::Basic(BasicAuth { username: Credential::Secret(secret.clone()), password: None }))
         );
         assert_eq!(r.timeout(), Some(5000));
         let r = Request::get("https://a.example").bearer(&secret);
-        assert_eq!(
-            r.auth(),
-            Some(&Auth::Bearer(Credential::Secret(secret.clone())))
-        );
+        assert_eq!(r.auth(), Some(&Auth::Bearer(Credential::Secret(secret.clone()))));
         let r = Request::get("https://a.example").header_auth("X-SmartToken", secret.clone());
         assert!(matches!(r.auth(), Some(Auth::Header(h)) if h.name == "X-SmartToken"));
         let grant = ClientCredentials {
@@ -840,25 +688,12 @@ mod tests {
     fn host_errors_map_by_what_to_do_next() {
         let kind = |e: HttpError| ConnectorError::from(e).kind();
         assert_eq!(kind(HttpError::Denied("evil.example".into())), "permanent");
-        assert_eq!(
-            kind(HttpError::InvalidRequest("bad url".into())),
-            "permanent"
-        );
+        assert_eq!(kind(HttpError::InvalidRequest("bad url".into())), "permanent");
         assert_eq!(kind(HttpError::TooLarge(1 << 20)), "permanent");
         assert_eq!(kind(HttpError::Timeout), "transient");
         assert_eq!(kind(HttpError::Transport("reset".into())), "transient");
-        assert_eq!(
-            kind(HttpError::UnknownSecret("token".into())),
-            "invalid-config"
-        );
-        assert_eq!(
-            kind(HttpError::AuthFailed("invalid_client".into())),
-            "unauthorized"
-        );
-        assert!(
-            ConnectorError::from(HttpError::UnknownSecret("tok".into()))
-                .message()
-                .contains("`tok`")
-        );
+        assert_eq!(kind(HttpError::UnknownSecret("token".into())), "invalid-config");
+        assert_eq!(kind(HttpError::AuthFailed("invalid_client".into())), "unauthorized");
+        assert!(ConnectorError::from(HttpError::UnknownSecret("tok".into())).message().contains("`tok`"));
     }
 }

@@ -149,10 +149,10 @@ pub mod bindings {
 
 pub mod config;
 mod connector;
-#[doc(hidden)]
-pub mod one_call_alloc;
 pub mod http;
 pub mod log;
+#[doc(hidden)]
+pub mod one_call_alloc;
 pub mod paging;
 pub mod time;
 pub mod types;

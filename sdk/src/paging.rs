@@ -89,10 +89,7 @@ impl PageCursor {
         } else if let Some(token) = cursor.strip_prefix(TOKEN_PREFIX) {
             return Ok(PageCursor::Token(token.to_string()));
         }
-        Err(bad_cursor(
-            cursor,
-            "a page number, `offset:<n>`, `url:<url>` or `token:<token>`",
-        ))
+        Err(bad_cursor(cursor, "a page number, `offset:<n>`, `url:<url>` or `token:<token>`"))
     }
 
     /// Decodes an optional cursor; `None` (the first page) stays `None`.
@@ -123,9 +120,7 @@ impl From<PageCursor> for String {
 
 fn bad_cursor(cursor: &str, expected: &str) -> ConnectorError {
     let shown: String = cursor.chars().take(CURSOR_EXCERPT_CHARS).collect();
-    ConnectorError::Permanent(format!(
-        "unrecognised page cursor `{shown}`: expected {expected}"
-    ))
+    ConnectorError::Permanent(format!("unrecognised page cursor `{shown}`: expected {expected}"))
 }
 
 /// The page to fetch: 1 for the first call, otherwise the page-number
@@ -185,8 +180,7 @@ pub fn next_url(cursor: Option<&str>) -> Result<Option<String>, ConnectorError> 
 /// The cursor for the next page's URL; `None` (the last page) when the ATS
 /// gave no URL or an empty one.
 pub fn next_url_cursor(next: Option<String>) -> Option<String> {
-    next.filter(|url| !url.trim().is_empty())
-        .map(|url| PageCursor::NextUrl(url).encode())
+    next.filter(|url| !url.trim().is_empty()).map(|url| PageCursor::NextUrl(url).encode())
 }
 
 /// The ATS's continuation token: `None` for the first call, otherwise the
@@ -202,9 +196,7 @@ pub fn vendor_token(cursor: Option<&str>) -> Result<Option<String>, ConnectorErr
 /// The cursor for the ATS's continuation token; `None` (the last page) when
 /// the ATS gave no token or an empty one.
 pub fn vendor_token_cursor(token: Option<String>) -> Option<String> {
-    token
-        .filter(|t| !t.is_empty())
-        .map(|t| PageCursor::Token(t).encode())
+    token.filter(|t| !t.is_empty()).map(|t| PageCursor::Token(t).encode())
 }
 
 /// One link of an RFC 8288 `Link` header: `<target>; name="value"; ...`.
@@ -221,18 +213,13 @@ pub struct Link {
 impl Link {
     /// The value of the first parameter called `name` (case-insensitive).
     pub fn param(&self, name: &str) -> Option<&str> {
-        self.params
-            .iter()
-            .find(|(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
+        self.params.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
     }
 
     /// The relation types of the first `rel` parameter (`rel="next last"`
     /// has two).
     pub fn rels(&self) -> impl Iterator<Item = &str> {
-        self.param("rel")
-            .unwrap_or_default()
-            .split_ascii_whitespace()
+        self.param("rel").unwrap_or_default().split_ascii_whitespace()
     }
 
     /// Whether the link has relation type `rel` (case-insensitive).
@@ -309,28 +296,19 @@ fn parse_param(input: &str) -> (Option<(String, String)>, &str) {
     }
     let junk_end = rest.find([';', ',']).unwrap_or(rest.len());
     rest = &rest[junk_end..];
-    if name.is_empty() {
-        (None, rest)
-    } else {
-        (Some((name, value)), rest)
-    }
+    if name.is_empty() { (None, rest) } else { (Some((name, value)), rest) }
 }
 
 /// The target of the first link with relation `rel` in a `Link` header
 /// value.
 pub fn find_link(header_value: &str, rel: &str) -> Option<String> {
-    parse_link_header(header_value)
-        .into_iter()
-        .find(|l| l.has_rel(rel))
-        .map(|l| l.target)
+    parse_link_header(header_value).into_iter().find(|l| l.has_rel(rel)).map(|l| l.target)
 }
 
 /// The target of the first `rel` link across all of a response's `Link`
 /// headers.
 pub fn link_rel(response: &Response, rel: &str) -> Option<String> {
-    response
-        .header_values("link")
-        .find_map(|value| find_link(value, rel))
+    response.header_values("link").find_map(|value| find_link(value, rel))
 }
 
 /// The `rel="next"` target of a response's `Link` headers, as written. No
@@ -357,9 +335,7 @@ pub fn resolve_url(base: &str, reference: &str) -> String {
     let base = base.split('#').next().unwrap_or_default();
     let scheme_end = base.find("://").map_or(0, |i| i + 3);
     let scheme = &base[..scheme_end.saturating_sub(2)];
-    let authority_end = base[scheme_end..]
-        .find(['/', '?'])
-        .map_or(base.len(), |i| scheme_end + i);
+    let authority_end = base[scheme_end..].find(['/', '?']).map_or(base.len(), |i| scheme_end + i);
     let origin = &base[..authority_end];
     let path_and_query = &base[authority_end..];
     let base_path = path_and_query.split('?').next().unwrap_or_default();
@@ -391,9 +367,7 @@ fn has_scheme(reference: &str) -> bool {
         Some(i) if i > 0 => {
             let scheme = &reference[..i];
             scheme.starts_with(|c: char| c.is_ascii_alphabetic())
-                && scheme
-                    .chars()
-                    .all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c))
+                && scheme.chars().all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c))
         }
         _ => false,
     }
@@ -439,11 +413,7 @@ mod tests {
             PageCursor::Token(String::new()),
         ] {
             let encoded = cursor.encode();
-            assert_eq!(
-                PageCursor::decode(&encoded),
-                Ok(cursor.clone()),
-                "{encoded}"
-            );
+            assert_eq!(PageCursor::decode(&encoded), Ok(cursor.clone()), "{encoded}");
             assert_eq!(encoded.parse::<PageCursor>(), Ok(cursor.clone()));
             assert_eq!(cursor.to_string(), encoded);
         }
@@ -453,15 +423,7 @@ mod tests {
 
     #[test]
     fn bad_cursors_are_permanent_errors() {
-        for bad in [
-            "",
-            "page:2",
-            "-1",
-            "99999999999",
-            "offset:x",
-            "url:",
-            "junk",
-        ] {
+        for bad in ["", "page:2", "-1", "99999999999", "offset:x", "url:", "junk"] {
             let err = PageCursor::decode(bad).unwrap_err();
             assert_eq!(err.kind(), "permanent", "{bad}");
         }
@@ -474,10 +436,7 @@ mod tests {
     fn page_number_helpers() {
         assert_eq!(page_number(None), Ok(1));
         assert_eq!(page_number(Some("3")), Ok(3));
-        assert_eq!(
-            page_number(Some("offset:3")).unwrap_err().kind(),
-            "permanent"
-        );
+        assert_eq!(page_number(Some("offset:3")).unwrap_err().kind(), "permanent");
         assert_eq!(next_page_cursor(1, true).as_deref(), Some("2"));
         assert_eq!(next_page_cursor(1, false), None);
         assert_eq!(next_page_cursor(u32::MAX, true), None);
@@ -488,20 +447,9 @@ mod tests {
         assert_eq!(offset(None), Ok(0));
         assert_eq!(offset(Some("offset:200")), Ok(200));
         assert!(offset(Some("2")).is_err());
-        assert_eq!(
-            next_offset_cursor(0, 100, 100).as_deref(),
-            Some("offset:100")
-        );
-        assert_eq!(
-            next_offset_cursor(100, 40, 100),
-            None,
-            "short page is the last"
-        );
-        assert_eq!(
-            next_offset_cursor(100, 0, 0),
-            None,
-            "empty page is the last"
-        );
+        assert_eq!(next_offset_cursor(0, 100, 100).as_deref(), Some("offset:100"));
+        assert_eq!(next_offset_cursor(100, 40, 100), None, "short page is the last");
+        assert_eq!(next_offset_cursor(100, 0, 0), None, "empty page is the last");
     }
 
     #[test]
@@ -526,15 +474,9 @@ mod tests {
         let v = r#"<https://api.example/jobs?page=2&per_page=100>; rel="next", <https://api.example/jobs?page=14&per_page=100>; rel="last""#;
         let links = parse_link_header(v);
         assert_eq!(links.len(), 2);
-        assert_eq!(
-            links[0].target,
-            "https://api.example/jobs?page=2&per_page=100"
-        );
+        assert_eq!(links[0].target, "https://api.example/jobs?page=2&per_page=100");
         assert_eq!(links[1].param("rel"), Some("last"));
-        assert_eq!(
-            find_link(v, "next").as_deref(),
-            Some("https://api.example/jobs?page=2&per_page=100")
-        );
+        assert_eq!(find_link(v, "next").as_deref(), Some("https://api.example/jobs?page=2&per_page=100"));
         assert_eq!(find_link(v, "prev"), None);
     }
 
@@ -561,10 +503,7 @@ mod tests {
         assert!(!parse_link_header(r#"<u>; rel="prev"; rel="next""#)[0].has_rel("next"));
         // Unterminated input does not panic.
         assert!(parse_link_header("<https://a.example/x").is_empty());
-        assert_eq!(
-            parse_link_header(r#"<u>; rel="next"#)[0].param("rel"),
-            Some("next")
-        );
+        assert_eq!(parse_link_header(r#"<u>; rel="next"#)[0].param("rel"), Some("next"));
         assert!(parse_link_header("").is_empty());
         assert!(parse_link_header(" , ,").is_empty());
     }
@@ -574,73 +513,30 @@ mod tests {
         let response = Response {
             status: 200,
             headers: vec![
-                (
-                    "link".into(),
-                    r#"<https://a.example/p1>; rel="prev""#.into(),
-                ),
-                (
-                    "Link".into(),
-                    r#"<https://a.example/p3>; rel="next""#.into(),
-                ),
+                ("link".into(), r#"<https://a.example/p1>; rel="prev""#.into()),
+                ("Link".into(), r#"<https://a.example/p3>; rel="next""#.into()),
             ],
             body: vec![],
         };
-        assert_eq!(
-            link_next(&response).as_deref(),
-            Some("https://a.example/p3")
-        );
-        assert_eq!(
-            link_rel(&response, "prev").as_deref(),
-            Some("https://a.example/p1")
-        );
-        let none = Response {
-            status: 200,
-            headers: vec![],
-            body: vec![],
-        };
+        assert_eq!(link_next(&response).as_deref(), Some("https://a.example/p3"));
+        assert_eq!(link_rel(&response, "prev").as_deref(), Some("https://a.example/p1"));
+        let none = Response { status: 200, headers: vec![], body: vec![] };
         assert_eq!(link_next(&none), None);
     }
 
     #[test]
     fn resolves_relative_references() {
         let base = "https://x.example/v1/jobs/list?page=1#frag";
-        assert_eq!(
-            resolve_url(base, "https://y.example/z"),
-            "https://y.example/z"
-        );
-        assert_eq!(
-            resolve_url(base, "//cdn.example/a"),
-            "https://cdn.example/a"
-        );
-        assert_eq!(
-            resolve_url(base, "/v2/jobs?page=2"),
-            "https://x.example/v2/jobs?page=2"
-        );
-        assert_eq!(
-            resolve_url(base, "?page=2"),
-            "https://x.example/v1/jobs/list?page=2"
-        );
-        assert_eq!(
-            resolve_url(base, "other?page=2"),
-            "https://x.example/v1/jobs/other?page=2"
-        );
+        assert_eq!(resolve_url(base, "https://y.example/z"), "https://y.example/z");
+        assert_eq!(resolve_url(base, "//cdn.example/a"), "https://cdn.example/a");
+        assert_eq!(resolve_url(base, "/v2/jobs?page=2"), "https://x.example/v2/jobs?page=2");
+        assert_eq!(resolve_url(base, "?page=2"), "https://x.example/v1/jobs/list?page=2");
+        assert_eq!(resolve_url(base, "other?page=2"), "https://x.example/v1/jobs/other?page=2");
         assert_eq!(resolve_url(base, "../users"), "https://x.example/v1/users");
-        assert_eq!(
-            resolve_url(base, "./a/./b/../c"),
-            "https://x.example/v1/jobs/a/c"
-        );
+        assert_eq!(resolve_url(base, "./a/./b/../c"), "https://x.example/v1/jobs/a/c");
         assert_eq!(resolve_url(base, "../../../../x"), "https://x.example/x");
-        assert_eq!(
-            resolve_url(base, ""),
-            "https://x.example/v1/jobs/list?page=1"
-        );
-        assert_eq!(
-            resolve_url("https://x.example", "jobs"),
-            "https://x.example/jobs"
-        );
-        assert_eq!(
-            resolve_url("https://x.example?a=1", "?b=2"),
-            "https://x.example?b=2"
-        );
+        assert_eq!(resolve_url(base, ""), "https://x.example/v1/jobs/list?page=1");
+        assert_eq!(resolve_url("https://x.example", "jobs"), "https://x.example/jobs");
+        assert_eq!(resolve_url("https://x.example?a=1", "?b=2"), "https://x.example?b=2");
     }
 }

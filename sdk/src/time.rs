@@ -29,8 +29,7 @@ const EPOCH_MS_MIN_DIGITS: usize = 12;
 
 /// Parses an RFC 3339 timestamp (any offset).
 pub fn parse_rfc3339(value: &str) -> Result<OffsetDateTime, ConnectorError> {
-    OffsetDateTime::parse(value.trim(), &Rfc3339)
-        .map_err(|e| invalid("RFC 3339 timestamp", value, e))
+    OffsetDateTime::parse(value.trim(), &Rfc3339).map_err(|e| invalid("RFC 3339 timestamp", value, e))
 }
 
 /// Formats an instant as RFC 3339 in UTC (`Z`), with fractional seconds
@@ -65,8 +64,8 @@ pub fn epoch_ms_to_rfc3339(ms: i64) -> Result<String, ConnectorError> {
 
 /// The RFC 3339 (UTC) form of seconds since the Unix epoch.
 pub fn epoch_secs_to_rfc3339(secs: i64) -> Result<String, ConnectorError> {
-    let instant = OffsetDateTime::from_unix_timestamp(secs)
-        .map_err(|e| invalid("epoch seconds", &secs.to_string(), e))?;
+    let instant =
+        OffsetDateTime::from_unix_timestamp(secs).map_err(|e| invalid("epoch seconds", &secs.to_string(), e))?;
     format_rfc3339(instant)
 }
 
@@ -76,9 +75,7 @@ pub fn epoch_secs_to_rfc3339(secs: i64) -> Result<String, ConnectorError> {
 pub fn iso_basic_to_rfc3339(value: &str) -> Result<String, ConnectorError> {
     let trimmed = value.trim();
     let instant = OffsetDateTime::parse(trimmed, &Iso8601::DEFAULT)
-        .or_else(|_| {
-            PrimitiveDateTime::parse(trimmed, &Iso8601::DEFAULT).map(PrimitiveDateTime::assume_utc)
-        })
+        .or_else(|_| PrimitiveDateTime::parse(trimmed, &Iso8601::DEFAULT).map(PrimitiveDateTime::assume_utc))
         .map_err(|e| invalid("ISO 8601 timestamp", value, e))?;
     format_rfc3339(instant)
 }
@@ -87,10 +84,8 @@ pub fn iso_basic_to_rfc3339(value: &str) -> Result<String, ConnectorError> {
 /// seconds: `2026-05-01T12:00:00+02:00` -> `20260501T100000Z`.
 pub fn rfc3339_to_iso_basic(value: &str) -> Result<String, ConnectorError> {
     let utc = parse_rfc3339(value)?.to_offset(UtcOffset::UTC);
-    utc.format(format_description!(
-        "[year][month][day]T[hour][minute][second]Z"
-    ))
-    .map_err(|e| invalid("timestamp for ISO 8601 basic format", value, e))
+    utc.format(format_description!("[year][month][day]T[hour][minute][second]Z"))
+        .map_err(|e| invalid("timestamp for ISO 8601 basic format", value, e))
 }
 
 /// Best effort: reads the timestamp formats ATS APIs send and returns RFC
@@ -115,18 +110,12 @@ pub fn to_rfc3339_lenient(value: &str) -> Option<String> {
             epoch_secs_to_rfc3339(n).ok()
         };
     }
-    let space_separated = format_description!(
-        version = 2,
-        "[year]-[month]-[day] [hour]:[minute]:[second][optional [.[subsecond]]]"
-    );
+    let space_separated =
+        format_description!(version = 2, "[year]-[month]-[day] [hour]:[minute]:[second][optional [.[subsecond]]]");
     let instant = OffsetDateTime::parse(value, &Rfc3339)
         .or_else(|_| OffsetDateTime::parse(value, &Iso8601::DEFAULT))
-        .or_else(|_| {
-            PrimitiveDateTime::parse(value, &Iso8601::DEFAULT).map(PrimitiveDateTime::assume_utc)
-        })
-        .or_else(|_| {
-            PrimitiveDateTime::parse(value, space_separated).map(PrimitiveDateTime::assume_utc)
-        })
+        .or_else(|_| PrimitiveDateTime::parse(value, &Iso8601::DEFAULT).map(PrimitiveDateTime::assume_utc))
+        .or_else(|_| PrimitiveDateTime::parse(value, space_separated).map(PrimitiveDateTime::assume_utc))
         .or_else(|_| Date::parse(value, &Iso8601::DEFAULT).map(|d| d.midnight().assume_utc()))
         .ok()?;
     format_rfc3339(instant).ok()
@@ -143,37 +132,18 @@ mod tests {
     #[test]
     fn rfc3339_round_trips_through_epoch_ms() {
         assert_eq!(rfc3339_to_epoch_ms("1970-01-01T00:00:00Z"), Ok(0));
-        assert_eq!(
-            rfc3339_to_epoch_ms("2026-05-01T10:00:00.123456Z"),
-            Ok(1_777_629_600_123)
-        );
-        assert_eq!(
-            rfc3339_to_epoch_ms("1969-12-31T23:59:59.9995Z"),
-            Ok(-1),
-            "floors before the epoch"
-        );
-        assert_eq!(
-            epoch_ms_to_rfc3339(1_777_629_600_123).unwrap(),
-            "2026-05-01T10:00:00.123Z"
-        );
-        assert_eq!(
-            epoch_ms_to_rfc3339(1_777_629_600_000).unwrap(),
-            "2026-05-01T10:00:00Z"
-        );
+        assert_eq!(rfc3339_to_epoch_ms("2026-05-01T10:00:00.123456Z"), Ok(1_777_629_600_123));
+        assert_eq!(rfc3339_to_epoch_ms("1969-12-31T23:59:59.9995Z"), Ok(-1), "floors before the epoch");
+        assert_eq!(epoch_ms_to_rfc3339(1_777_629_600_123).unwrap(), "2026-05-01T10:00:00.123Z");
+        assert_eq!(epoch_ms_to_rfc3339(1_777_629_600_000).unwrap(), "2026-05-01T10:00:00Z");
         assert_eq!(epoch_secs_to_rfc3339(0).unwrap(), "1970-01-01T00:00:00Z");
         assert!(epoch_ms_to_rfc3339(i64::MAX).is_err());
     }
 
     #[test]
     fn normalizes_offsets_to_utc() {
-        assert_eq!(
-            normalize_rfc3339("2026-05-01T12:00:00+02:00").unwrap(),
-            "2026-05-01T10:00:00Z"
-        );
-        assert_eq!(
-            normalize_rfc3339(" 2026-05-01t10:00:00.500z ").unwrap(),
-            "2026-05-01T10:00:00.5Z"
-        );
+        assert_eq!(normalize_rfc3339("2026-05-01T12:00:00+02:00").unwrap(), "2026-05-01T10:00:00Z");
+        assert_eq!(normalize_rfc3339(" 2026-05-01t10:00:00.500z ").unwrap(), "2026-05-01T10:00:00.5Z");
         let err = normalize_rfc3339("May 1st").unwrap_err();
         assert_eq!(err.kind(), "permanent");
         assert!(err.message().contains("`May 1st`"), "{}", err.message());
@@ -181,23 +151,11 @@ mod tests {
 
     #[test]
     fn iso_basic_format_both_ways() {
-        assert_eq!(
-            iso_basic_to_rfc3339("20260501T100000Z").unwrap(),
-            "2026-05-01T10:00:00Z"
-        );
-        assert_eq!(
-            iso_basic_to_rfc3339("20260501T120000+0200").unwrap(),
-            "2026-05-01T10:00:00Z"
-        );
-        assert_eq!(
-            iso_basic_to_rfc3339("20260501T100000").unwrap(),
-            "2026-05-01T10:00:00Z"
-        );
+        assert_eq!(iso_basic_to_rfc3339("20260501T100000Z").unwrap(), "2026-05-01T10:00:00Z");
+        assert_eq!(iso_basic_to_rfc3339("20260501T120000+0200").unwrap(), "2026-05-01T10:00:00Z");
+        assert_eq!(iso_basic_to_rfc3339("20260501T100000").unwrap(), "2026-05-01T10:00:00Z");
         assert!(iso_basic_to_rfc3339("2026-05-01 nope").is_err());
-        assert_eq!(
-            rfc3339_to_iso_basic("2026-05-01T12:00:00.9+02:00").unwrap(),
-            "20260501T100000Z"
-        );
+        assert_eq!(rfc3339_to_iso_basic("2026-05-01T12:00:00.9+02:00").unwrap(), "20260501T100000Z");
     }
 
     #[test]
@@ -210,14 +168,8 @@ mod tests {
         assert_eq!(to_rfc3339_lenient("20260501T100000Z"), want);
         assert_eq!(to_rfc3339_lenient("1777629600000"), want);
         assert_eq!(to_rfc3339_lenient("1777629600"), want);
-        assert_eq!(
-            to_rfc3339_lenient("2026-05-01").as_deref(),
-            Some("2026-05-01T00:00:00Z")
-        );
-        assert_eq!(
-            to_rfc3339_lenient("2026-05-01 10:00:00.250").as_deref(),
-            Some("2026-05-01T10:00:00.25Z")
-        );
+        assert_eq!(to_rfc3339_lenient("2026-05-01").as_deref(), Some("2026-05-01T00:00:00Z"));
+        assert_eq!(to_rfc3339_lenient("2026-05-01 10:00:00.250").as_deref(), Some("2026-05-01T10:00:00.25Z"));
         assert_eq!(to_rfc3339_lenient(""), None);
         assert_eq!(to_rfc3339_lenient("yesterday"), None);
         assert_eq!(to_rfc3339_lenient("-"), None);

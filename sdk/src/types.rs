@@ -8,9 +8,9 @@
 use base64::Engine as _;
 
 pub use crate::bindings::atsbridge::connector::types::{
-    Answer, ApplicationState, AtsUser, Attachment, Candidate, CandidateRef, CandidateStatus,
-    Capability, ConnectorError, ConnectorInfo, Field, Job, JobPage, JobStatus, PushRequest, Pushed,
-    RateLimit, SecretRef, Setting, SettingKind, SettingSpec, SettingValue, Stage,
+    Answer, ApplicationState, AtsUser, Attachment, Candidate, CandidateRef, CandidateStatus, Capability,
+    ConnectorError, ConnectorInfo, Field, Job, JobPage, JobStatus, PushRequest, Pushed, RateLimit, SecretRef, Setting,
+    SettingKind, SettingSpec, SettingValue, Stage,
 };
 
 impl SettingSpec {
@@ -72,19 +72,13 @@ impl SettingSpec {
 impl Setting {
     /// A text, url or choice setting (useful in tests).
     pub fn text(key: impl Into<String>, value: impl Into<String>) -> Self {
-        Setting {
-            key: key.into(),
-            value: SettingValue::Text(value.into()),
-        }
+        Setting { key: key.into(), value: SettingValue::Text(value.into()) }
     }
 
     /// A secret setting, as the plugin sees it: a reference to itself.
     pub fn secret(key: impl Into<String>) -> Self {
         let key = key.into();
-        Setting {
-            value: SettingValue::Secret(SecretRef { key: key.clone() }),
-            key,
-        }
+        Setting { value: SettingValue::Secret(SecretRef { key: key.clone() }), key }
     }
 }
 
@@ -98,31 +92,21 @@ impl SecretRef {
 impl Field {
     /// A key/value pair for [`Job::extra`].
     pub fn new(key: impl Into<String>, value: impl Into<String>) -> Self {
-        Field {
-            key: key.into(),
-            value: value.into(),
-        }
+        Field { key: key.into(), value: value.into() }
     }
 }
 
 impl AtsUser {
     /// A user with an optional e-mail address.
     pub fn new(ats_id: impl Into<String>, name: impl Into<String>, email: Option<String>) -> Self {
-        AtsUser {
-            ats_id: ats_id.into(),
-            name: name.into(),
-            email,
-        }
+        AtsUser { ats_id: ats_id.into(), name: name.into(), email }
     }
 }
 
 impl CandidateRef {
     /// The ATS's ids of a candidate and of their application.
     pub fn new(candidate_id: impl Into<String>, application_id: impl Into<String>) -> Self {
-        CandidateRef {
-            candidate_id: candidate_id.into(),
-            application_id: application_id.into(),
-        }
+        CandidateRef { candidate_id: candidate_id.into(), application_id: application_id.into() }
     }
 }
 
@@ -168,10 +152,7 @@ impl ApplicationState {
 
 /// Lower-case ASCII letters and digits only: `On_Hold` -> `onhold`.
 fn normalize_word(raw: &str) -> String {
-    raw.chars()
-        .filter(|c| c.is_ascii_alphanumeric())
-        .map(|c| c.to_ascii_lowercase())
-        .collect()
+    raw.chars().filter(|c| c.is_ascii_alphanumeric()).map(|c| c.to_ascii_lowercase()).collect()
 }
 
 impl ConnectorError {
@@ -221,10 +202,7 @@ impl ConnectorError {
     /// A [`ConnectorError::RateLimited`] asking the host to wait
     /// `retry_after_ms` milliseconds when known.
     pub fn rate_limited(retry_after_ms: Option<u64>, message: impl Into<String>) -> Self {
-        ConnectorError::RateLimited(RateLimit {
-            retry_after_ms,
-            message: message.into(),
-        })
+        ConnectorError::RateLimited(RateLimit { retry_after_ms, message: message.into() })
     }
 }
 
@@ -262,31 +240,18 @@ mod tests {
         assert_eq!(JobStatus::from_common("on_hold"), JobStatus::OnHold);
         assert_eq!(JobStatus::from_common("On Hold"), JobStatus::OnHold);
         assert_eq!(JobStatus::from_common("closed"), JobStatus::Closed);
-        assert_eq!(
-            JobStatus::from_common("published"),
-            JobStatus::Other("published".into())
-        );
+        assert_eq!(JobStatus::from_common("published"), JobStatus::Other("published".into()));
     }
 
     #[test]
     fn application_state_maps_common_spellings() {
-        assert_eq!(
-            ApplicationState::from_common("Hired"),
-            ApplicationState::Hired
-        );
-        assert_eq!(
-            ApplicationState::from_common("converted"),
-            ApplicationState::Other("converted".into())
-        );
+        assert_eq!(ApplicationState::from_common("Hired"), ApplicationState::Hired);
+        assert_eq!(ApplicationState::from_common("converted"), ApplicationState::Other("converted".into()));
     }
 
     #[test]
     fn attachment_encodes_base64_with_padding() {
-        let a = Attachment {
-            file_name: "cv.txt".into(),
-            content_type: "text/plain".into(),
-            content: b"hi".to_vec(),
-        };
+        let a = Attachment { file_name: "cv.txt".into(), content_type: "text/plain".into(), content: b"hi".to_vec() };
         assert_eq!(a.content_base64(), "aGk=");
     }
 

@@ -23,7 +23,9 @@ async fn install(rt: &Runtime, root: &Path, id: &str, version: &str, wasm: &str)
     std::fs::copy(wasm, dir.join("plugin.wasm")).expect("copy guest");
     std::fs::write(
         dir.join("atsbridge-plugin.toml"),
-        format!("[plugin]\nid = \"{id}\"\nversion = \"{version}\"\ncontract = \"0.1.0\"\ncomponent = \"plugin.wasm\"\n"),
+        format!(
+            "[plugin]\nid = \"{id}\"\nversion = \"{version}\"\ncontract = \"0.1.0\"\ncomponent = \"plugin.wasm\"\n"
+        ),
     )
     .expect("manifest");
     let source = atsbridge::plugin::install::PluginSource::locate(&dir, None).expect("locate");
@@ -75,7 +77,11 @@ async fn run() {
         let n = 200;
         let t = Instant::now();
         for _ in 0..n {
-            black_box(rt.artifacts().load_or_compile(rt.engine(), "well-behaved", &sha, || unreachable!("cached")).expect("load"));
+            black_box(
+                rt.artifacts()
+                    .load_or_compile(rt.engine(), "well-behaved", &sha, || unreachable!("cached"))
+                    .expect("load"),
+            );
         }
         row(&format!("load from artifact cache [{label}]"), per_iter(t.elapsed(), n), "per host start or upgrade");
 
@@ -103,7 +109,11 @@ async fn run() {
         }
         let wasm = per_iter(t.elapsed(), n);
         assert_eq!(jobs, 500);
-        row(&format!("list-jobs, 500-job page, WASM (instantiate included) [{label}]"), wasm, "decode JSON + map + lift");
+        row(
+            &format!("list-jobs, 500-job page, WASM (instantiate included) [{label}]"),
+            wasm,
+            "decode JSON + map + lift",
+        );
         // Where the time goes: instantiating this 2 MiB component, and the
         // guest's own work without handing the jobs to the host.
         let t = Instant::now();
@@ -115,7 +125,11 @@ async fn run() {
         for _ in 0..n {
             black_box(bench.list_stages(&conn, None).await.expect("probe"));
         }
-        row(&format!("  of which guest decode + map, no lift [{label}]"), per_iter(t.elapsed(), n), "instantiate included");
+        row(
+            &format!("  of which guest decode + map, no lift [{label}]"),
+            per_iter(t.elapsed(), n),
+            "instantiate included",
+        );
         let t = Instant::now();
         for _ in 0..n {
             // The same connector code the component runs: decode, map, and
@@ -125,6 +139,9 @@ async fn run() {
         }
         let native = per_iter(t.elapsed(), n);
         row("list-jobs, 500-job page, same code native", native, "decode JSON + map + build page");
-        println!("| ratio WASM / native [{label}] | {:>15.2}x | target within 2x", wasm.as_secs_f64() / native.as_secs_f64());
+        println!(
+            "| ratio WASM / native [{label}] | {:>15.2}x | target within 2x",
+            wasm.as_secs_f64() / native.as_secs_f64()
+        );
     }
 }

@@ -50,12 +50,19 @@ fn main() {
         }
         let after = rss_bytes();
         let per = after.saturating_sub(before) as f64 / CONNECTIONS as f64;
-        println!("| scheduler: {CONNECTIONS} idle connections | {:.0} bytes each (RSS delta {} KiB) | goal < 1024 bytes", per, after.saturating_sub(before) >> 10);
+        println!(
+            "| scheduler: {CONNECTIONS} idle connections | {:.0} bytes each (RSS delta {} KiB) | goal < 1024 bytes",
+            per,
+            after.saturating_sub(before) >> 10
+        );
         drop(idle);
 
         // Lateness: 10k connections due over the next 5 seconds.
         let recorder = Recorder::default();
-        let s = Scheduler::new(recorder.clone(), SchedulerLimits { global_concurrency: 256, per_plugin_concurrency: 256, ..Default::default() });
+        let s = Scheduler::new(
+            recorder.clone(),
+            SchedulerLimits { global_concurrency: 256, per_plugin_concurrency: 256, ..Default::default() },
+        );
         let start = Utc::now() + chrono::Duration::milliseconds(500);
         let mut planned = HashMap::new();
         for (i, id) in ids.iter().enumerate() {
@@ -67,11 +74,18 @@ fn main() {
         let runner = tokio::spawn(s.clone().run(tokio::time::sleep(Duration::from_secs(8))));
         runner.await.expect("scheduler");
         let fired = recorder.fired.lock().unwrap();
-        let mut late: Vec<i64> = planned.iter()
+        let mut late: Vec<i64> = planned
+            .iter()
             .filter_map(|(id, at)| fired.get(id).map(|f| (*f - *at).num_microseconds().unwrap_or(i64::MAX)))
             .collect();
         late.sort();
         let pct = |p: f64| late[((late.len() as f64 - 1.0) * p) as usize] as f64 / 1000.0;
-        println!("| scheduler: wake-up lateness, {} of {CONNECTIONS} fired | p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms |", late.len(), pct(0.5), pct(0.99), pct(1.0));
+        println!(
+            "| scheduler: wake-up lateness, {} of {CONNECTIONS} fired | p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms |",
+            late.len(),
+            pct(0.5),
+            pct(0.99),
+            pct(1.0)
+        );
     });
 }

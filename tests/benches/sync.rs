@@ -15,9 +15,8 @@ use atsbridge_mock_ats::{MockAts, MockConfig, Vendor};
 /// (bytes written to storage, bytes passed to write syscalls) so far.
 fn io_written() -> (u64, u64) {
     let io = std::fs::read_to_string("/proc/self/io").unwrap_or_default();
-    let field = |name: &str| {
-        io.lines().find_map(|l| l.strip_prefix(name)).and_then(|v| v.trim().parse().ok()).unwrap_or(0)
-    };
+    let field =
+        |name: &str| io.lines().find_map(|l| l.strip_prefix(name)).and_then(|v| v.trim().parse().ok()).unwrap_or(0);
     (field("write_bytes:"), field("wchar:"))
 }
 

@@ -50,15 +50,10 @@ mod tests {
     #[test]
     fn every_guest_component_was_built() {
         for (name, path) in super::guests::ALL {
-            let bytes =
-                std::fs::read(path).unwrap_or_else(|e| panic!("{name}: cannot read {path}: {e}"));
+            let bytes = std::fs::read(path).unwrap_or_else(|e| panic!("{name}: cannot read {path}: {e}"));
             // A component starts with the wasm magic and a component-layer version.
             assert_eq!(&bytes[..4], b"\0asm", "{name}: not wasm");
-            assert_eq!(
-                &bytes[6..8],
-                &[0x01, 0x00],
-                "{name}: a core module, not a component"
-            );
+            assert_eq!(&bytes[6..8], &[0x01, 0x00], "{name}: a core module, not a component");
         }
     }
 }

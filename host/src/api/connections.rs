@@ -25,7 +25,8 @@ fn connection(state: &ApiState, id: &str) -> Result<Connection, ApiError> {
 
 pub async fn list(State(state): State<ApiState>) -> Result<Json<Value>, ApiError> {
     let all = state.app.store.connections().map_err(internal)?;
-    let mut views = all.iter().map(|c| state.app.connection_view(c)).collect::<Result<Vec<_>, _>>().map_err(internal)?;
+    let mut views =
+        all.iter().map(|c| state.app.connection_view(c)).collect::<Result<Vec<_>, _>>().map_err(internal)?;
     for view in &mut views {
         let next = view["id"].as_str().and_then(|id| state.scheduler.next_run(id));
         view["next_sync"] = json!(next.map(|t| t.to_rfc3339()));
@@ -52,7 +53,11 @@ pub struct RunsQuery {
     limit: Option<usize>,
 }
 
-pub async fn runs(State(state): State<ApiState>, Path(id): Path<String>, Query(q): Query<RunsQuery>) -> Result<Json<Value>, ApiError> {
+pub async fn runs(
+    State(state): State<ApiState>,
+    Path(id): Path<String>,
+    Query(q): Query<RunsQuery>,
+) -> Result<Json<Value>, ApiError> {
     connection(&state, &id)?;
     let runs = state.app.store.runs(&id, q.limit.unwrap_or(20)).map_err(internal)?;
     Ok(Json(json!({ "runs": runs })))

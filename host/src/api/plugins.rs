@@ -47,7 +47,10 @@ pub struct InstallBody {
     component: Option<PathBuf>,
 }
 
-pub async fn install(State(rt): State<Runtime>, Json(body): Json<InstallBody>) -> Result<(StatusCode, Json<Value>), ApiError> {
+pub async fn install(
+    State(rt): State<Runtime>,
+    Json(body): Json<InstallBody>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
     let source = PluginSource::locate(&body.path, body.component.as_deref())
         .map_err(|e| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, e))?;
     let installed = install_from(&rt, source).await.map_err(|e| match e {
@@ -71,16 +74,23 @@ pub struct CheckBody {
     extra_hosts: Vec<String>,
 }
 
-pub async fn check(State(rt): State<Runtime>, Path(id): Path<String>, Json(body): Json<CheckBody>) -> Result<Json<Value>, ApiError> {
+pub async fn check(
+    State(rt): State<Runtime>,
+    Path(id): Path<String>,
+    Json(body): Json<CheckBody>,
+) -> Result<Json<Value>, ApiError> {
     let installed = rt.registry().current(&id).map_err(load_error)?;
     let settings = settings::validate(&installed.record.info.config_schema, &body.settings)
         .map_err(|e| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, e))?;
-    let extra_hosts = AllowedHosts::parse(&body.extra_hosts).map_err(|e| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, e))?;
+    let extra_hosts =
+        AllowedHosts::parse(&body.extra_hosts).map_err(|e| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, e))?;
     let conn = ConnectionContext { id: format!("check-{id}"), settings, extra_hosts };
     let plugin = rt.plugin(&id).await.map_err(load_error)?;
     match plugin.check(&conn).await {
         Ok(()) => Ok(Json(json!({ "ok": true }))),
-        Err(CallError::Connector { error, .. }) => Ok(Json(json!({ "ok": false, "kind": error.kind(), "error": error.message() }))),
+        Err(CallError::Connector { error, .. }) => {
+            Ok(Json(json!({ "ok": false, "kind": error.kind(), "error": error.message() })))
+        }
         Err(other) => Err(ApiError::new(StatusCode::BAD_GATEWAY, other)),
     }
 }

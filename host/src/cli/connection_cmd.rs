@@ -1,6 +1,5 @@
 //! `atsbridge connection ...`
 
-
 use anyhow::{Context, bail};
 use clap::Subcommand;
 use serde_json::json;
@@ -70,12 +69,18 @@ pub async fn run(cmd: ConnectionCommand, app: &App, json: bool) -> anyhow::Resul
                 let views = all.iter().map(|c| app.connection_view(c)).collect::<Result<Vec<_>, _>>()?;
                 return super::print_json(&views);
             }
-            println!("{:<28} {:<16} {:<14} {:<8} {:<8} {:<20} NEXT SYNC", "ID", "ACCOUNT", "PLUGIN", "ENABLED", "FLAGGED", "LAST SUCCESS");
+            println!(
+                "{:<28} {:<16} {:<14} {:<8} {:<8} {:<20} NEXT SYNC",
+                "ID", "ACCOUNT", "PLUGIN", "ENABLED", "FLAGGED", "LAST SUCCESS"
+            );
             for c in all {
                 let state = app.store.state(&c.id)?;
                 let last = state.last_success_unix.map(format_unix).unwrap_or_else(|| "never".into());
                 let next = state.next_run_unix.map(format_unix).unwrap_or_else(|| "at the next `serve`".into());
-                println!("{:<28} {:<16} {:<14} {:<8} {:<8} {last:<20} {next}", c.id, c.account_id, c.plugin_id, c.enabled, state.flagged);
+                println!(
+                    "{:<28} {:<16} {:<14} {:<8} {:<8} {last:<20} {next}",
+                    c.id, c.account_id, c.plugin_id, c.enabled, state.flagged
+                );
             }
         }
         ConnectionCommand::Test { id } => {
@@ -105,14 +110,26 @@ pub async fn run(cmd: ConnectionCommand, app: &App, json: bool) -> anyhow::Resul
             if json {
                 return super::print_json(&runs);
             }
-            println!("{:<5} {:<10} {:<20} {:<8} {:<9} {:>7} {:>7} {:>7} {:>7} {:>9} OUTCOME", "RUN", "TRIGGER", "STARTED", "SECS", "LISTING", "CREATED", "UPDATED", "CLOSED", "REMOVED", "UNCHANGED");
+            println!(
+                "{:<5} {:<10} {:<20} {:<8} {:<9} {:>7} {:>7} {:>7} {:>7} {:>9} OUTCOME",
+                "RUN", "TRIGGER", "STARTED", "SECS", "LISTING", "CREATED", "UPDATED", "CLOSED", "REMOVED", "UNCHANGED"
+            );
             for r in runs {
                 let secs = r.finished_unix.map(|f| (f - r.started_unix).to_string()).unwrap_or_else(|| "-".into());
                 let listing = if r.full_listing { "full" } else { "changes" };
                 println!(
                     "{:<5} {:<10} {:<20} {:<8} {:<9} {:>7} {:>7} {:>7} {:>7} {:>9} {}",
-                    r.seq, format!("{:?}", r.trigger).to_lowercase(), format_unix(r.started_unix), secs, listing,
-                    r.counts.created, r.counts.updated, r.counts.closed, r.counts.removed, r.counts.unchanged, outcome(&r)
+                    r.seq,
+                    format!("{:?}", r.trigger).to_lowercase(),
+                    format_unix(r.started_unix),
+                    secs,
+                    listing,
+                    r.counts.created,
+                    r.counts.updated,
+                    r.counts.closed,
+                    r.counts.removed,
+                    r.counts.unchanged,
+                    outcome(&r)
                 );
             }
         }
@@ -129,7 +146,9 @@ pub async fn run(cmd: ConnectionCommand, app: &App, json: bool) -> anyhow::Resul
 }
 
 fn connection(app: &App, id: &str) -> anyhow::Result<Connection> {
-    app.store.connection(id)?.with_context(|| format!("connection `{id}` does not exist (see `atsbridge connection list`)"))
+    app.store
+        .connection(id)?
+        .with_context(|| format!("connection `{id}` does not exist (see `atsbridge connection list`)"))
 }
 
 pub fn outcome(r: &SyncRun) -> String {
@@ -148,7 +167,13 @@ pub fn print_run_summary(app: &App, run: &SyncRun) -> anyhow::Result<()> {
         run.seq,
         outcome(run),
         run.finished_unix.unwrap_or(run.started_unix) - run.started_unix,
-        c.pages, c.jobs_seen, c.created, c.updated, c.closed, c.removed, c.unchanged
+        c.pages,
+        c.jobs_seen,
+        c.created,
+        c.updated,
+        c.closed,
+        c.removed,
+        c.unchanged
     );
     let changed: Vec<_> = app
         .store
@@ -157,7 +182,13 @@ pub fn print_run_summary(app: &App, run: &SyncRun) -> anyhow::Result<()> {
         .filter(|p| p.updated_at_unix >= run.started_unix)
         .collect();
     for p in changed.iter().take(10) {
-        let what = if p.created_at_unix >= run.started_unix { "created" } else if p.is_closed() { "closed" } else { "updated" };
+        let what = if p.created_at_unix >= run.started_unix {
+            "created"
+        } else if p.is_closed() {
+            "closed"
+        } else {
+            "updated"
+        };
         println!("  {what:<8} #{:<6} {:<12} {}", p.id, p.ats_job_code, p.name.effective());
     }
     if changed.len() > 10 {
@@ -167,5 +198,7 @@ pub fn print_run_summary(app: &App, run: &SyncRun) -> anyhow::Result<()> {
 }
 
 pub fn format_unix(t: i64) -> String {
-    chrono::DateTime::from_timestamp(t, 0).map(|d| d.format("%Y-%m-%d %H:%M:%S").to_string()).unwrap_or_else(|| t.to_string())
+    chrono::DateTime::from_timestamp(t, 0)
+        .map(|d| d.format("%Y-%m-%d %H:%M:%S").to_string())
+        .unwrap_or_else(|| t.to_string())
 }

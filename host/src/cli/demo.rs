@@ -91,8 +91,11 @@ pub async fn run(args: DemoArgs, data_dir: &Path, options: crate::runtime::Runti
     if args.once {
         return Ok(());
     }
-    println!("\nserving (scheduler + API); try `atsbridge --data-dir {} positions list --connection {}` in another terminal after Ctrl-C, or the API. Ctrl-C stops.",
-        data_dir.display(), connections[0]);
+    println!(
+        "\nserving (scheduler + API); try `atsbridge --data-dir {} positions list --connection {}` in another terminal after Ctrl-C, or the API. Ctrl-C stops.",
+        data_dir.display(),
+        connections[0]
+    );
     super::serve::serve_until(app, args.listen, async {
         let _ = tokio::signal::ctrl_c().await;
     })

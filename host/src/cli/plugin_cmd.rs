@@ -5,8 +5,8 @@ use std::path::PathBuf;
 use anyhow::{Context, bail};
 use clap::Subcommand;
 
-use crate::plugin::install::{PluginSource, install_from};
 use crate::app::App;
+use crate::plugin::install::{PluginSource, install_from};
 use crate::runtime::Runtime;
 
 #[derive(Debug, Subcommand)]
@@ -82,7 +82,9 @@ pub async fn run_without_store(cmd: PluginCommand, runtime: &Runtime, json: bool
                     .with_context(|| format!("refused to install bundled connector `{id}`"))?,
                 (Some(path), None) => {
                     let source = PluginSource::locate(&path, component.as_deref())?;
-                    install_from(runtime, source).await.with_context(|| format!("refused to install {}", path.display()))?
+                    install_from(runtime, source)
+                        .await
+                        .with_context(|| format!("refused to install {}", path.display()))?
                 }
                 (None, None) => bail!("pass a plugin path or --bundled ID"),
             };
@@ -150,7 +152,8 @@ pub async fn run_without_store(cmd: PluginCommand, runtime: &Runtime, json: bool
             for s in &info.config_schema {
                 let req = if s.required { "required" } else { "optional" };
                 let default = s.default_value.as_deref().map(|d| format!(", default {d}")).unwrap_or_default();
-                let choices = if s.choices.is_empty() { String::new() } else { format!(", one of {}", s.choices.join("|")) };
+                let choices =
+                    if s.choices.is_empty() { String::new() } else { format!(", one of {}", s.choices.join("|")) };
                 println!("    {:<16} {:<7} {req}{default}{choices}  {}: {}", s.key, s.kind.wit_name(), s.label, s.help);
             }
         }

@@ -1,7 +1,6 @@
 //! `atsbridge plugin test`: the conformance kit ([`crate::conformance`]) on
 //! the command line.
 
-
 use anyhow::{Context, bail};
 use atsbridge_mock_ats::Vendor;
 use clap::Args;
@@ -53,10 +52,9 @@ pub struct TestArgs {
 
 /// Runs the suite, prints the report, and fails when a check failed.
 pub async fn run(args: TestArgs, runtime: &Runtime, json: bool) -> anyhow::Result<()> {
-    let plugin = runtime
-        .plugin(&args.plugin)
-        .await
-        .with_context(|| format!("plugin `{}` is not usable (install it first: atsbridge plugin install ...)", args.plugin))?;
+    let plugin = runtime.plugin(&args.plugin).await.with_context(|| {
+        format!("plugin `{}` is not usable (install it first: atsbridge plugin install ...)", args.plugin)
+    })?;
     let overrides = super::parse_settings(&args.settings, &args.settings_from_env)?;
     let extra_hosts = AllowedHosts::parse(&args.allow_hosts).context("bad --allow-host")?;
     let report = match (args.mock, &args.base_url) {
@@ -95,9 +93,9 @@ pub async fn run(args: TestArgs, runtime: &Runtime, json: bool) -> anyhow::Resul
         print!("{}", report.table());
     }
     if !report.passed() {
-        let failed: Vec<&str> = report.checks.iter().filter(|c| c.outcome == conformance::Outcome::Fail).map(|c| c.id.name()).collect();
+        let failed: Vec<&str> =
+            report.checks.iter().filter(|c| c.outcome == conformance::Outcome::Fail).map(|c| c.id.name()).collect();
         bail!("conformance: {} of {} checks failed: {}", failed.len(), report.checks.len(), failed.join(", "));
     }
     Ok(())
 }
-

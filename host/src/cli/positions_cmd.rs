@@ -51,13 +51,21 @@ pub fn run(cmd: PositionsCommand, app: &App, json: bool) -> anyhow::Result<()> {
             if json {
                 return super::print_json(&positions);
             }
-            println!("{:<7} {:<24} {:<14} {:<9} {:<9} {:<24} NAME", "ID", "CONNECTION", "ATS JOB", "STATUS", "PUBLISHED", "LOCATION");
+            println!(
+                "{:<7} {:<24} {:<14} {:<9} {:<9} {:<24} NAME",
+                "ID", "CONNECTION", "ATS JOB", "STATUS", "PUBLISHED", "LOCATION"
+            );
             for p in positions {
                 let edited = if p.name.local.is_some() { " (edited)" } else { "" };
                 println!(
                     "{:<7} {:<24} {:<14} {:<9} {:<9} {:<24} {}{edited}",
-                    p.id, p.connection_id, p.ats_job_code, status(&p), p.published,
-                    truncate(&p.locations.effective().join("; "), 24), p.name.effective()
+                    p.id,
+                    p.connection_id,
+                    p.ats_job_code,
+                    status(&p),
+                    p.published,
+                    truncate(&p.locations.effective().join("; "), 24),
+                    p.name.effective()
                 );
             }
         }
@@ -67,8 +75,12 @@ pub fn run(cmd: PositionsCommand, app: &App, json: bool) -> anyhow::Result<()> {
                 return super::print_json(&p);
             }
             println!("position #{} · {} · ATS job {}", p.id, p.connection_id, p.ats_job_code);
-            println!("  status:      {} (ATS: {}){}", status(&p), p.ats_raw_status,
-                p.closed_reason.as_ref().map(|r| format!(", {r:?}")).unwrap_or_default());
+            println!(
+                "  status:      {} (ATS: {}){}",
+                status(&p),
+                p.ats_raw_status,
+                p.closed_reason.as_ref().map(|r| format!(", {r:?}")).unwrap_or_default()
+            );
             println!("  published:   {}", p.published);
             show("name", &p.name, |v| v.clone());
             show("locations", &p.locations, |v| v.join("; "));

@@ -23,7 +23,11 @@ pub async fn run(args: ServeArgs, app: App) -> anyhow::Result<()> {
 }
 
 /// Runs the scheduler and the API until `shutdown` completes.
-pub async fn serve_until(app: App, listen: SocketAddr, shutdown: impl std::future::Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
+pub async fn serve_until(
+    app: App,
+    listen: SocketAddr,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(listen).await.with_context(|| format!("cannot listen on {listen}"))?;
     let addr = listener.local_addr()?;
     let scheduler = app.scheduler(SchedulerLimits::default())?;

@@ -33,10 +33,7 @@ pub(super) async fn info(run: &mut Run<'_>) -> Checked {
 /// `check` accepts the good settings.
 pub(super) async fn check(run: &mut Run<'_>) -> Checked {
     let conn = run.connection("check")?;
-    run.plugin
-        .check(&conn)
-        .await
-        .map_err(|e| fail(format!("check() refused the given settings: {e}")))?;
+    run.plugin.check(&conn).await.map_err(|e| fail(format!("check() refused the given settings: {e}")))?;
     run.checked = true;
     Ok("the ATS accepted the settings".into())
 }

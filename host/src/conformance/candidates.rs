@@ -1,7 +1,9 @@
 //! Candidate push (retried with the same idempotency key) and statuses.
 
 use super::{Checked, Run, fail, skip};
-use crate::contract::{Answer, ApplicationState, Attachment, Candidate, CandidateRef, Capability, JobStatus, PushRequest};
+use crate::contract::{
+    Answer, ApplicationState, Attachment, Candidate, CandidateRef, Capability, JobStatus, PushRequest,
+};
 
 /// The test resume: a minimal but well-formed PDF, so vendors that sniff
 /// the content accept it.
@@ -53,10 +55,14 @@ pub(super) async fn push(run: &mut Run<'_>) -> Checked {
     let conn = run.connection("push")?;
     let job = open_job(run).ok_or_else(|| skip("no open job to push a candidate to"))?;
     let request = test_request(&job, &run.run_tag);
-    let first = run.plugin.push_candidate(&conn, &request).await.map_err(|e| fail(format!("push to job {job} failed: {e}")))?;
+    let first =
+        run.plugin.push_candidate(&conn, &request).await.map_err(|e| fail(format!("push to job {job} failed: {e}")))?;
     run.pushed = Some(first.clone());
     if first.existing {
-        return Err(fail(format!("the first push of the new address {} reported existing = true", request.candidate.email)));
+        return Err(fail(format!(
+            "the first push of the new address {} reported existing = true",
+            request.candidate.email
+        )));
     }
     let second = run
         .plugin
@@ -65,7 +71,11 @@ pub(super) async fn push(run: &mut Run<'_>) -> Checked {
         .map_err(|e| fail(format!("the retried push (same idempotency key) failed: {e}")))?;
     let same = second.ref_ == first.ref_;
     if !(second.existing || same) {
-        return Err(fail(format!("the retried push created a new candidate: {} then {}", show(&first.ref_), show(&second.ref_))));
+        return Err(fail(format!(
+            "the retried push created a new candidate: {} then {}",
+            show(&first.ref_),
+            show(&second.ref_)
+        )));
     }
     if second.ref_.application_id != first.ref_.application_id {
         return Err(fail(format!(
@@ -79,8 +89,11 @@ pub(super) async fn push(run: &mut Run<'_>) -> Checked {
         return Ok(format!("job {job}: created {}; {retry}", show(&first.ref_)));
     };
     let email = &request.candidate.email;
-    let records: Vec<_> =
-        mock.pushed_candidates().into_iter().filter(|p| p.emails.iter().any(|e| e.eq_ignore_ascii_case(email))).collect();
+    let records: Vec<_> = mock
+        .pushed_candidates()
+        .into_iter()
+        .filter(|p| p.emails.iter().any(|e| e.eq_ignore_ascii_case(email)))
+        .collect();
     let [record] = records.as_slice() else {
         let endpoints: Vec<&str> = records.iter().map(|r| r.endpoint.as_str()).collect();
         return Err(fail(format!("the ATS received {} creates for one candidate: {endpoints:?}", records.len())));
@@ -98,7 +111,11 @@ pub(super) async fn push(run: &mut Run<'_>) -> Checked {
     match resumes.as_slice() {
         [resume] if resume.bytes == RESUME_PDF => {}
         [resume] => {
-            return Err(fail(format!("the resume reached the ATS with {} bytes, not the {} sent", resume.bytes.len(), RESUME_PDF.len())));
+            return Err(fail(format!(
+                "the resume reached the ATS with {} bytes, not the {} sent",
+                resume.bytes.len(),
+                RESUME_PDF.len()
+            )));
         }
         other => return Err(fail(format!("the ATS holds {} resumes for the candidate, expected 1", other.len()))),
     }
@@ -135,7 +152,10 @@ pub(super) async fn statuses(run: &Run<'_>) -> Checked {
             .find(|a| a.id == wanted.application_id)
             .ok_or_else(|| fail(format!("the mock has no application {}", wanted.application_id)))?;
         if status.stage_id.as_deref() != Some(app.stage_id.as_str()) {
-            return Err(fail(format!("stage {:?}, but the ATS has the application in {}", status.stage_id, app.stage_id)));
+            return Err(fail(format!(
+                "stage {:?}, but the ATS has the application in {}",
+                status.stage_id, app.stage_id
+            )));
         }
     }
     let name = status.stage_name.as_deref().unwrap_or("no name");

@@ -36,7 +36,9 @@ async fn list_under(
             Ok(page) => format!("{} jobs", page.jobs.len()),
             Err(e) => e.to_string(),
         };
-        return Err(fail(format!("no request got the HTTP {status} the mock was set to answer; the listing gave {said}")));
+        return Err(fail(format!(
+            "no request got the HTTP {status} the mock was set to answer; the listing gave {said}"
+        )));
     }
     Ok(result)
 }
@@ -47,13 +49,16 @@ pub(super) async fn rate_limited(run: &Run<'_>) -> Checked {
     let mock = run.mock.ok_or_else(|| skip(NEEDS_MOCK))?;
     let conn = run.connection("rate-limited")?;
     let asked = RETRY_AFTER_SECS * 1000;
-    let result = list_under(mock, run.plugin, &conn, Fault::RateLimit { retry_after_secs: RETRY_AFTER_SECS }, 429).await?;
+    let result =
+        list_under(mock, run.plugin, &conn, Fault::RateLimit { retry_after_secs: RETRY_AFTER_SECS }, 429).await?;
     match result {
         Err(CallError::Connector { error: ConnectorError::RateLimited(limit), .. }) => match limit.retry_after_ms {
             Some(ms) if (asked..=asked * RETRY_AFTER_MAX_FACTOR).contains(&ms) => {
                 Ok(format!("429 with Retry-After: {RETRY_AFTER_SECS} → rate-limited, retry after {ms} ms"))
             }
-            Some(ms) => Err(fail(format!("the ATS asked for {asked} ms (Retry-After: {RETRY_AFTER_SECS}), the error says {ms} ms"))),
+            Some(ms) => Err(fail(format!(
+                "the ATS asked for {asked} ms (Retry-After: {RETRY_AFTER_SECS}), the error says {ms} ms"
+            ))),
             None => Err(fail(format!("the ATS sent Retry-After: {RETRY_AFTER_SECS}, the error carries no delay"))),
         },
         Ok(_) => Err(fail("the listing succeeded although every request got 429")),

@@ -41,7 +41,10 @@ async fn list_all(plugin: &Plugin, conn: &ConnectionContext, changed_since: Opti
         match page.next_cursor {
             None => return Ok(listing),
             Some(next) if !followed.insert(next.clone()) => {
-                return Err(format!("page {} returned a cursor already followed, so the listing loops: {next}", listing.pages));
+                return Err(format!(
+                    "page {} returned a cursor already followed, so the listing loops: {next}",
+                    listing.pages
+                ));
             }
             Some(next) => cursor = Some(next),
         }
@@ -128,7 +131,11 @@ pub(super) async fn full(run: &mut Run<'_>) -> Checked {
     let got: BTreeSet<String> = jobs.iter().map(|j| j.code.clone()).collect();
     let want: BTreeSet<String> = mock.jobs().into_iter().map(|j| j.id).collect();
     if got != want {
-        return Err(fail(format!("the listing differs from the mock's {} jobs: {}", want.len(), difference(&got, &want))));
+        return Err(fail(format!(
+            "the listing differs from the mock's {} jobs: {}",
+            want.len(),
+            difference(&got, &want)
+        )));
     }
     Ok(format!("all {} jobs of the mock in {}, each once", jobs.len(), pages_text(pages)))
 }
@@ -154,7 +161,8 @@ pub(super) async fn incremental(run: &Run<'_>) -> Checked {
     // and neither on the first page of a long listing.
     for index in [all.len() / 3, 2 * all.len() / 3] {
         let id = &all[index].id;
-        mock.update_job(id, |j| j.title.push_str(" (changed)")).map_err(|e| fail(format!("cannot change the mock: {e}")))?;
+        mock.update_job(id, |j| j.title.push_str(" (changed)"))
+            .map_err(|e| fail(format!("cannot change the mock: {e}")))?;
         changed.insert(id.clone());
     }
     let listing = list_all(run.plugin, &conn, Some(&watermark)).await.map_err(fail)?;
@@ -191,7 +199,11 @@ async fn incremental_on_server(run: &Run<'_>, conn: &ConnectionContext) -> Check
         })
         .collect();
     if !stale.is_empty() {
-        return Err(fail(format!("changed-since {since} returned {} jobs last changed before it: {}", stale.len(), sample(&stale, QUOTED))));
+        return Err(fail(format!(
+            "changed-since {since} returned {} jobs last changed before it: {}",
+            stale.len(),
+            sample(&stale, QUOTED)
+        )));
     }
     // Without timestamps, a listing that ignores the filter shows as one
     // that returns everything the full listing had moments ago.
@@ -232,7 +244,12 @@ mod tests {
         let bad = [job("", "A", None), job("3", " ", None), job("4", "D", Some("yesterday"))];
         let message = shape_problems(&bad).unwrap_err();
         assert!(message.starts_with("3 malformed jobs:"), "{message}");
-        assert!(message.contains("has no code") && message.contains("job 3 has no title") && message.contains("\"yesterday\""), "{message}");
+        assert!(
+            message.contains("has no code")
+                && message.contains("job 3 has no title")
+                && message.contains("\"yesterday\""),
+            "{message}"
+        );
     }
 
     #[test]

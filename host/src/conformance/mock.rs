@@ -59,17 +59,19 @@ pub fn expand_placeholders(value: &str, mock: &MockAts) -> String {
         c.client_secret.unwrap_or_default(),
         c.user_id,
     ];
-    PLACEHOLDERS
-        .iter()
-        .zip(values)
-        .fold(value.to_string(), |text, ((name, _), v)| text.replace(name, &v))
+    PLACEHOLDERS.iter().zip(values).fold(value.to_string(), |text, ((name, _), v)| text.replace(name, &v))
 }
 
 /// The settings that point `plugin` at `mock`: for a connector bundled with
 /// this binary its known mock settings ([`bundled::mock_settings`]), then
 /// `overrides` on top, placeholders expanded.
-pub fn settings_for_mock(plugin: &str, mock: &MockAts, overrides: &BTreeMap<String, String>) -> BTreeMap<String, String> {
-    let mut settings = if bundled::find(plugin).is_some() { bundled::mock_settings(plugin, mock) } else { BTreeMap::new() };
+pub fn settings_for_mock(
+    plugin: &str,
+    mock: &MockAts,
+    overrides: &BTreeMap<String, String>,
+) -> BTreeMap<String, String> {
+    let mut settings =
+        if bundled::find(plugin).is_some() { bundled::mock_settings(plugin, mock) } else { BTreeMap::new() };
     for (key, value) in overrides {
         settings.insert(key.clone(), expand_placeholders(value, mock));
     }

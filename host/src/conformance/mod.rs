@@ -60,7 +60,9 @@ use std::time::Instant;
 use atsbridge_mock_ats::MockAts;
 use serde::Serialize;
 
-pub use self::mock::{MOCK_JOBS, MOCK_PAGE_SIZE, PLACEHOLDERS, expand_placeholders, settings_for_mock, start_mock, start_mock_with};
+pub use self::mock::{
+    MOCK_JOBS, MOCK_PAGE_SIZE, PLACEHOLDERS, expand_placeholders, settings_for_mock, start_mock, start_mock_with,
+};
 use crate::contract::{Capability, ConnectorInfo, Job, Pushed};
 use crate::plugin::allowed_hosts::AllowedHosts;
 use crate::runtime::{ConnectionContext, Plugin, SettingInput};
@@ -273,7 +275,13 @@ impl<'m> Suite<'m> {
                 Err(Verdict::Skip(d)) => (Outcome::Skip, d),
             };
             tracing::debug!(check = id.name(), ?outcome, %detail, "conformance check");
-            checks.push(CheckResult { id, title: id.title(), outcome, detail, millis: started.elapsed().as_millis() as u64 });
+            checks.push(CheckResult {
+                id,
+                title: id.title(),
+                outcome,
+                detail,
+                millis: started.elapsed().as_millis() as u64,
+            });
         }
         Report {
             plugin: self.plugin.id().to_string(),

@@ -46,7 +46,13 @@ mod tests {
 
     #[test]
     fn table_lists_every_check_and_counts() {
-        let result = |id: CheckId, outcome, detail: &str| CheckResult { id, title: id.title(), outcome, detail: detail.into(), millis: 3 };
+        let result = |id: CheckId, outcome, detail: &str| CheckResult {
+            id,
+            title: id.title(),
+            outcome,
+            detail: detail.into(),
+            millis: 3,
+        };
         let report = Report {
             plugin: "acme".into(),
             version: "1.0.0".into(),

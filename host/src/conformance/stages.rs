@@ -20,7 +20,8 @@ pub(super) async fn stages(run: &Run<'_>) -> Checked {
             .map_err(|e| fail(format!("list-stages for job {code} failed: {e}")))?;
         check_pipeline(&stages, Some(code)).map_err(|e| fail(format!("job {code}: {e}")))?;
         if let Some(mock) = run.mock {
-            let want: Vec<String> = mock.stages(code).map_err(|e| fail(e.to_string()))?.into_iter().map(|s| s.id).collect();
+            let want: Vec<String> =
+                mock.stages(code).map_err(|e| fail(e.to_string()))?.into_iter().map(|s| s.id).collect();
             let got: Vec<String> = stages.iter().map(|s| s.id.clone()).collect();
             if got != want {
                 return Err(fail(format!("job {code}: stage ids {got:?}, but the mock's pipeline is {want:?}")));
@@ -28,7 +29,11 @@ pub(super) async fn stages(run: &Run<'_>) -> Checked {
         }
         verified.push(format!("job {code}: {} stages in order", stages.len()));
     }
-    let account = run.plugin.list_stages(&conn, None).await.map_err(|e| fail(format!("list-stages without a job failed: {e}")))?;
+    let account = run
+        .plugin
+        .list_stages(&conn, None)
+        .await
+        .map_err(|e| fail(format!("list-stages without a job failed: {e}")))?;
     check_runs(&account).map_err(|e| fail(format!("account stages: {e}")))?;
     verified.push(format!("account: {} stages", account.len()));
     Ok(verified.join("; "))
@@ -62,7 +67,10 @@ fn check_runs(stages: &[Stage]) -> Result<(), String> {
     for s in stages {
         let expected = next.entry(s.job_code.as_deref()).or_insert(0);
         if s.position != *expected && s.position != 0 {
-            return Err(format!("stage {} has position {}, expected {} or 0 (a new pipeline)", s.id, s.position, expected));
+            return Err(format!(
+                "stage {} has position {}, expected {} or 0 (a new pipeline)",
+                s.id, s.position, expected
+            ));
         }
         *expected = s.position + 1;
     }
@@ -113,7 +121,8 @@ mod tests {
     #[test]
     fn account_stages_may_hold_several_pipelines() {
         // Per job (Greenhouse), per interview plan without a job (Ashby).
-        let per_job = [stage("a", 0, Some("1")), stage("b", 1, Some("1")), stage("c", 0, Some("2")), stage("d", 1, Some("2"))];
+        let per_job =
+            [stage("a", 0, Some("1")), stage("b", 1, Some("1")), stage("c", 0, Some("2")), stage("d", 1, Some("2"))];
         assert_eq!(check_runs(&per_job), Ok(()));
         let per_plan = [stage("a", 0, None), stage("b", 1, None), stage("c", 0, None), stage("d", 1, None)];
         assert_eq!(check_runs(&per_plan), Ok(()));

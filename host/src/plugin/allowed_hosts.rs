@@ -50,10 +50,8 @@ pub struct HostPattern {
 impl HostPattern {
     /// Parses `scheme://host[:port]`.
     pub fn parse(pattern: &str) -> Result<Self, PatternError> {
-        let malformed = |reason: &str| PatternError::Malformed {
-            pattern: pattern.to_string(),
-            reason: reason.to_string(),
-        };
+        let malformed =
+            |reason: &str| PatternError::Malformed { pattern: pattern.to_string(), reason: reason.to_string() };
         let (scheme, rest) = pattern.split_once("://").ok_or_else(|| malformed("missing scheme"))?;
         let scheme = scheme.to_ascii_lowercase();
         if scheme != "http" && scheme != "https" {
@@ -76,8 +74,7 @@ impl HostPattern {
         }
         // Let the URL parser normalise the host (IDNA, IPv6 brackets, case)
         // and the port rather than doing it by hand.
-        let url = Url::parse(&format!("{scheme}://{bare_host}/"))
-            .map_err(|e| malformed(&e.to_string()))?;
+        let url = Url::parse(&format!("{scheme}://{bare_host}/")).map_err(|e| malformed(&e.to_string()))?;
         let host = url.host_str().ok_or_else(|| malformed("missing host"))?.to_string();
         let port = if any_port {
             PortMatch::Any
@@ -96,9 +93,9 @@ impl HostPattern {
         let Some(host) = url.host_str() else { return false };
         let host_ok = match &self.host {
             HostMatch::Exact(h) => host == h,
-            HostMatch::Subdomains(suffix) => host
-                .strip_suffix(suffix.as_str())
-                .is_some_and(|prefix| prefix.len() > 1 && prefix.ends_with('.')),
+            HostMatch::Subdomains(suffix) => {
+                host.strip_suffix(suffix.as_str()).is_some_and(|prefix| prefix.len() > 1 && prefix.ends_with('.'))
+            }
         };
         let port_ok = match self.port {
             PortMatch::Any => true,

@@ -43,7 +43,9 @@ pub fn mock_settings(plugin: &str, mock: &atsbridge_mock_ats::MockAts) -> std::c
             ("base-url", base),
             ("token-url", mock.token_url().unwrap_or_default()),
         ],
-        "workable" => vec![("subdomain", "acme".into()), ("api-token", c.api_key.clone()), ("base-url", mock.api_base_url())],
+        "workable" => {
+            vec![("subdomain", "acme".into()), ("api-token", c.api_key.clone()), ("base-url", mock.api_base_url())]
+        }
         "ashby" => vec![("api-key", c.api_key.clone()), ("base-url", base)],
         _ => vec![("api-key", c.api_key.clone()), ("perform-as", c.user_id.clone()), ("base-url", mock.api_base_url())],
     };

@@ -20,7 +20,10 @@ pub enum ContractError {
         if found.is_empty() { "none".to_string() } else { found.join(", ") }
     )]
     MissingExport { found: Vec<String> },
-    #[error("the component implements {CONTRACT_PACKAGE}@{found}, which this host does not support (supported: {})", supported())]
+    #[error(
+        "the component implements {CONTRACT_PACKAGE}@{found}, which this host does not support (supported: {})",
+        supported()
+    )]
     Unsupported { found: Version },
 }
 
@@ -44,9 +47,9 @@ pub fn implemented_contract(engine: &Engine, component: &Component) -> Result<Ve
 /// Whether a contract version is served by one of this host's bindings:
 /// same major, and for 0.x the same minor (semver's compatibility rule).
 pub fn check_supported(version: &Version) -> Result<(), ContractError> {
-    let compatible = SUPPORTED_CONTRACTS.iter().any(|s| {
-        s.major == version.major && (version.major > 0 || s.minor == version.minor) && version.pre.is_empty()
-    });
+    let compatible = SUPPORTED_CONTRACTS
+        .iter()
+        .any(|s| s.major == version.major && (version.major > 0 || s.minor == version.minor) && version.pre.is_empty());
     if compatible { Ok(()) } else { Err(ContractError::Unsupported { found: version.clone() }) }
 }
 

@@ -14,10 +14,10 @@ use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
 
+use super::LoadError;
 use super::contract_version::{ContractError, implemented_contract};
 use super::manifest::{MANIFEST_FILE, Manifest, ManifestError};
 use super::registry::{InstallRecord, InstalledPlugin, unix_now};
-use super::LoadError;
 use crate::contract::{ConnectorInfo, SettingKind};
 use crate::runtime::{CallError, Runtime};
 
@@ -94,26 +94,36 @@ pub async fn install_from(runtime: &Runtime, source: PluginSource) -> Result<Ins
 }
 
 /// Validates and installs a plugin from bytes; `origin` names it in errors.
-pub async fn install(runtime: &Runtime, manifest: Manifest, wasm: Vec<u8>, origin: &Path) -> Result<InstalledPlugin, InstallError> {
+pub async fn install(
+    runtime: &Runtime,
+    manifest: Manifest,
+    wasm: Vec<u8>,
+    origin: &Path,
+) -> Result<InstalledPlugin, InstallError> {
     check_is_component(&wasm, origin)?;
     let sha256 = hex::encode(Sha256::digest(&wasm));
     let component = {
         let (runtime, id, sha, bytes) = (runtime.clone(), manifest.id.clone(), sha256.clone(), wasm.clone());
         // Cranelift compilation is CPU-bound (seconds for Python/JS guests).
-        tokio::task::spawn_blocking(move || runtime.artifacts().load_or_compile(runtime.engine(), &id, &sha, || Ok(bytes)))
-            .await
-            .map_err(|e| InstallError::InvalidComponent { path: origin.to_path_buf(), message: e.to_string() })?
-            .map_err(|e| match e {
-                LoadError::Compile { message, .. } => InstallError::InvalidComponent { path: origin.to_path_buf(), message },
-                other => InstallError::Load(other),
-            })?
+        tokio::task::spawn_blocking(move || {
+            runtime.artifacts().load_or_compile(runtime.engine(), &id, &sha, || Ok(bytes))
+        })
+        .await
+        .map_err(|e| InstallError::InvalidComponent { path: origin.to_path_buf(), message: e.to_string() })?
+        .map_err(|e| match e {
+            LoadError::Compile { message, .. } => {
+                InstallError::InvalidComponent { path: origin.to_path_buf(), message }
+            }
+            other => InstallError::Load(other),
+        })?
     };
     let contract = implemented_contract(runtime.engine(), &component)
         .map_err(|source| InstallError::Contract { path: origin.to_path_buf(), source })?;
     if (contract.major, contract.minor) != (manifest.contract.major, manifest.contract.minor) {
         return Err(InstallError::ContractMismatch { manifest: manifest.contract.clone(), component: contract });
     }
-    let plugin = runtime.prepare(manifest.clone(), &component, &format!("{}-{}", manifest.version, &sha256[..12]))
+    let plugin = runtime
+        .prepare(manifest.clone(), &component, &format!("{}-{}", manifest.version, &sha256[..12]))
         .map_err(InstallError::Imports)?;
     let info = plugin.info().await.map_err(InstallError::Info)?;
     check_info(&info, &manifest)?;
@@ -143,8 +153,8 @@ pub fn check_info(info: &ConnectorInfo, manifest: &Manifest) -> Result<(), Insta
     }
     let mut keys = HashSet::new();
     for spec in &info.config_schema {
-        let valid_key = !spec.key.is_empty()
-            && spec.key.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
+        let valid_key =
+            !spec.key.is_empty() && spec.key.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
         if !valid_key {
             return Err(InstallError::Schema(format!("setting key `{}` must be kebab-case", spec.key)));
         }
@@ -157,7 +167,10 @@ pub fn check_info(info: &ConnectorInfo, manifest: &Manifest) -> Result<(), Insta
             }
             SettingKind::Choice => {
                 if let Some(d) = spec.default_value.as_ref().filter(|d| !spec.choices.contains(d)) {
-                    return Err(InstallError::Schema(format!("default `{d}` of `{}` is not one of its choices", spec.key)));
+                    return Err(InstallError::Schema(format!(
+                        "default `{d}` of `{}` is not one of its choices",
+                        spec.key
+                    )));
                 }
             }
             SettingKind::Secret if spec.default_value.is_some() => {

@@ -11,11 +11,15 @@
 //! [network]
 //! allowed-hosts = ["https://harvest.greenhouse.io", "https://auth.greenhouse.io"]
 //!
+//! [secrets]                           # where each secret setting may be attached
+//! client-secret = ["https://auth.greenhouse.io"]
+//!
 //! [limits]                            # optional; capped by the operator
 //! memory-mib = 64
 //! timeout-secs = 30
 //! ```
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use semver::Version;
@@ -43,6 +47,8 @@ pub enum ManifestError {
     Version { field: &'static str, value: String, source: semver::Error },
     #[error("bad manifest: network.allowed-hosts: {0}")]
     AllowedHosts(#[from] PatternError),
+    #[error("bad manifest: secrets.{setting}: {source}")]
+    SecretHosts { setting: String, source: PatternError },
     #[error("bad manifest: limits.{field} must be greater than zero")]
     Limit { field: &'static str },
 }
@@ -54,6 +60,9 @@ struct RawManifest {
     plugin: RawPlugin,
     #[serde(default)]
     network: RawNetwork,
+    /// Secret setting name -> host patterns it may be attached to.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    secrets: BTreeMap<String, Vec<String>>,
     #[serde(default)]
     limits: RequestedLimits,
 }
@@ -99,6 +108,10 @@ pub struct Manifest {
     pub allowed_hosts: AllowedHosts,
     /// The allowed hosts as written (kept for display and re-serialisation).
     pub allowed_host_patterns: Vec<String>,
+    /// For each secret setting, the hosts the host may attach its value
+    /// to (as written; parsed and checked at load). A secret setting not
+    /// named here may go to any of `allowed_hosts`.
+    pub secret_hosts: BTreeMap<String, Vec<String>>,
     /// Requested limits.
     pub limits: RequestedLimits,
 }
@@ -106,8 +119,8 @@ pub struct Manifest {
 impl Manifest {
     /// Reads and validates a manifest file.
     pub fn load(path: &Path) -> Result<Self, ManifestError> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|source| ManifestError::Read { path: path.to_path_buf(), source })?;
+        let text =
+            std::fs::read_to_string(path).map_err(|source| ManifestError::Read { path: path.to_path_buf(), source })?;
         Self::parse(&text).map_err(|e| match e {
             ManifestError::Syntax { message, .. } => ManifestError::Syntax { path: path.to_path_buf(), message },
             other => other,
@@ -116,12 +129,16 @@ impl Manifest {
 
     /// Parses and validates manifest text.
     pub fn parse(text: &str) -> Result<Self, ManifestError> {
-        let raw: RawManifest = toml::from_str(text)
-            .map_err(|e| ManifestError::Syntax { path: PathBuf::new(), message: e.to_string() })?;
+        let raw: RawManifest =
+            toml::from_str(text).map_err(|e| ManifestError::Syntax { path: PathBuf::new(), message: e.to_string() })?;
         validate_id(&raw.plugin.id)?;
         let version = parse_version("plugin.version", &raw.plugin.version)?;
         let contract = parse_version("plugin.contract", &raw.plugin.contract)?;
         let allowed_hosts = AllowedHosts::parse(&raw.network.allowed_hosts)?;
+        for (setting, hosts) in &raw.secrets {
+            AllowedHosts::parse(hosts)
+                .map_err(|source| ManifestError::SecretHosts { setting: setting.clone(), source })?;
+        }
         if raw.limits.memory_mib == Some(0) {
             return Err(ManifestError::Limit { field: "memory-mib" });
         }
@@ -135,6 +152,7 @@ impl Manifest {
             component: raw.plugin.component,
             allowed_hosts,
             allowed_host_patterns: raw.network.allowed_hosts,
+            secret_hosts: raw.secrets,
             limits: raw.limits,
         })
     }
@@ -149,6 +167,7 @@ impl Manifest {
                 component: self.component.clone(),
             },
             network: RawNetwork { allowed_hosts: self.allowed_host_patterns.clone() },
+            secrets: self.secret_hosts.clone(),
             limits: self.limits,
         };
         // Serialising plain strings and integers cannot fail.

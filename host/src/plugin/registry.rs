@@ -116,7 +116,8 @@ impl PluginRegistry {
         let damaged = |reason: String| LoadError::Damaged { id: id.to_string(), reason };
         let manifest = Manifest::load(&dir.join(MANIFEST_FILE)).map_err(|e| damaged(e.to_string()))?;
         let record_path = dir.join(RECORD_FILE);
-        let text = std::fs::read_to_string(&record_path).map_err(|e| damaged(format!("{}: {e}", record_path.display())))?;
+        let text =
+            std::fs::read_to_string(&record_path).map_err(|e| damaged(format!("{}: {e}", record_path.display())))?;
         let record: InstallRecord = serde_json::from_str(&text).map_err(|e| damaged(format!("{RECORD_FILE}: {e}")))?;
         Ok(InstalledPlugin { manifest, record, dir: dir.to_path_buf() })
     }
@@ -136,7 +137,12 @@ impl PluginRegistry {
     }
 
     /// Writes a validated plugin and makes it the active install of its id.
-    pub fn commit(&self, manifest: &Manifest, wasm: &[u8], record: InstallRecord) -> Result<InstalledPlugin, LoadError> {
+    pub fn commit(
+        &self,
+        manifest: &Manifest,
+        wasm: &[u8],
+        record: InstallRecord,
+    ) -> Result<InstalledPlugin, LoadError> {
         let id = &manifest.id;
         let plugin_dir = self.root.join(id);
         std::fs::create_dir_all(&plugin_dir).map_err(io(&plugin_dir))?;
@@ -149,7 +155,8 @@ impl PluginRegistry {
             stored.component = Some(PathBuf::from(COMPONENT_FILE));
             write(&staging.join(COMPONENT_FILE), wasm)?;
             write(&staging.join(MANIFEST_FILE), stored.to_toml().as_bytes())?;
-            let json = serde_json::to_vec_pretty(&record).map_err(|e| LoadError::Damaged { id: id.clone(), reason: e.to_string() })?;
+            let json = serde_json::to_vec_pretty(&record)
+                .map_err(|e| LoadError::Damaged { id: id.clone(), reason: e.to_string() })?;
             write(&staging.join(RECORD_FILE), &json)?;
             if final_dir.exists() {
                 // A half-written install left by a crash: replace it.

@@ -22,7 +22,10 @@ pub enum SettingsError {
 
 /// Checks `input` against `schema`, applies defaults, and marks secrets.
 /// Keys are returned in schema order.
-pub fn validate(schema: &[SettingSpec], input: &BTreeMap<String, String>) -> Result<Vec<(String, SettingInput)>, SettingsError> {
+pub fn validate(
+    schema: &[SettingSpec],
+    input: &BTreeMap<String, String>,
+) -> Result<Vec<(String, SettingInput)>, SettingsError> {
     if let Some(key) = input.keys().find(|k| !schema.iter().any(|s| &s.key == *k)) {
         let known = schema.iter().map(|s| s.key.as_str()).collect::<Vec<_>>().join(", ");
         return Err(SettingsError::Unknown { key: key.clone(), known });
@@ -39,7 +42,11 @@ pub fn validate(schema: &[SettingSpec], input: &BTreeMap<String, String>) -> Res
         match spec.kind {
             SettingKind::Url => check_url(&spec.key, &value)?,
             SettingKind::Choice if !spec.choices.contains(&value) => {
-                return Err(SettingsError::BadChoice { key: spec.key.clone(), value, choices: spec.choices.join(", ") });
+                return Err(SettingsError::BadChoice {
+                    key: spec.key.clone(),
+                    value,
+                    choices: spec.choices.join(", "),
+                });
             }
             _ => {}
         }
@@ -103,7 +110,9 @@ mod tests {
 
     #[test]
     fn names_each_problem() {
-        assert!(matches!(validate(&schema(), &input(&[])), Err(SettingsError::Missing { key, .. }) if key == "api-key"));
+        assert!(
+            matches!(validate(&schema(), &input(&[])), Err(SettingsError::Missing { key, .. }) if key == "api-key")
+        );
         let e = validate(&schema(), &input(&[("api-key", "k"), ("colour", "x")])).unwrap_err();
         assert!(e.to_string().contains("colour") && e.to_string().contains("base-url"));
         let e = validate(&schema(), &input(&[("api-key", "k"), ("base-url", "ftp://x")])).unwrap_err();

@@ -59,7 +59,10 @@ impl CallError {
     pub fn is_sandbox_failure(&self) -> bool {
         matches!(
             self,
-            CallError::Timeout { .. } | CallError::MemoryLimit { .. } | CallError::Panic { .. } | CallError::Trap { .. }
+            CallError::Timeout { .. }
+                | CallError::MemoryLimit { .. }
+                | CallError::Panic { .. }
+                | CallError::Trap { .. }
         )
     }
 }

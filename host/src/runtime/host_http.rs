@@ -151,7 +151,9 @@ impl OutboundHttp {
                 }
                 (reqwest::header::AUTHORIZATION, format!("Basic {encoded}"), None)
             }
-            Auth::Bearer(c) => (reqwest::header::AUTHORIZATION, format!("Bearer {}", self.credential(c, attached)?), None),
+            Auth::Bearer(c) => {
+                (reqwest::header::AUTHORIZATION, format!("Bearer {}", self.credential(c, attached)?), None)
+            }
             Auth::Header(h) => {
                 let name = HeaderName::from_bytes(h.name.as_bytes())
                     .map_err(|_| HttpError::InvalidRequest(format!("bad auth header name `{}`", h.name)))?;
@@ -169,12 +171,8 @@ impl OutboundHttp {
                     scope: cc.scope.clone(),
                     extra_params: cc.extra_params.clone(),
                 };
-                let token = self
-                    .client
-                    .tokens
-                    .token(&self.client.client, &grant.as_grant())
-                    .await
-                    .map_err(|e| match e {
+                let token =
+                    self.client.tokens.token(&self.client.client, &grant.as_grant()).await.map_err(|e| match e {
                         // An unreachable token endpoint is worth retrying;
                         // a refusal needs new credentials.
                         TokenError::Transport(m) => HttpError::Transport(format!("token endpoint: {m}")),

@@ -64,10 +64,7 @@ impl CallLimits {
     /// operator's maximums.
     pub fn resolve(requested: &RequestedLimits, operator: &OperatorLimits) -> Self {
         let memory = requested.memory_mib.map(|m| u64::from(m) << 20).unwrap_or(DEFAULT_MEMORY_BYTES);
-        let timeout = requested
-            .timeout_secs
-            .map(|s| Duration::from_secs(u64::from(s)))
-            .unwrap_or(DEFAULT_CALL_TIMEOUT);
+        let timeout = requested.timeout_secs.map(|s| Duration::from_secs(u64::from(s))).unwrap_or(DEFAULT_CALL_TIMEOUT);
         CallLimits {
             memory_bytes: memory.min(operator.max_memory_bytes),
             call_timeout: timeout.min(operator.max_call_timeout),

@@ -44,7 +44,9 @@ use self::limits::{CallLimits, Limiter, OperatorLimits};
 use self::metrics::{Metrics, Outcome};
 use self::state::PluginState;
 use self::stderr_tail::StderrTail;
-use crate::contract::{CandidateRef, CandidateStatus, ConnectorError, ConnectorInfo, JobPage, PushRequest, Pushed, Stage};
+use crate::contract::{
+    CandidateRef, CandidateStatus, ConnectorError, ConnectorInfo, JobPage, PushRequest, Pushed, Stage,
+};
 use crate::plugin::allowed_hosts::AllowedHosts;
 use crate::plugin::artifacts::ArtifactCache;
 use crate::plugin::manifest::Manifest;
@@ -165,9 +167,10 @@ impl Runtime {
     fn load(&self, id: &str) -> Result<Plugin, LoadError> {
         let installed = self.inner.registry.current(id)?;
         let wasm_path = installed.component_path();
-        let component = self.inner.artifacts.load_or_compile(&self.inner.engine, id, &installed.record.sha256, || {
-            std::fs::read(&wasm_path).map_err(|source| LoadError::Io { path: wasm_path.clone(), source })
-        })?;
+        let component =
+            self.inner.artifacts.load_or_compile(&self.inner.engine, id, &installed.record.sha256, || {
+                std::fs::read(&wasm_path).map_err(|source| LoadError::Io { path: wasm_path.clone(), source })
+            })?;
         let name = installed.dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
         let plugin = self
             .prepare(installed.manifest, &component, &name)
@@ -179,11 +182,17 @@ impl Runtime {
 
     /// Pre-instantiates a compiled component. The error names what does
     /// not fit (a missing import, a mismatched export).
-    pub(crate) fn prepare(&self, manifest: Manifest, component: &Component, install_name: &str) -> Result<Plugin, String> {
+    pub(crate) fn prepare(
+        &self,
+        manifest: Manifest,
+        component: &Component,
+        install_name: &str,
+    ) -> Result<Plugin, String> {
         let pre = self.inner.linker.instantiate_pre(component).map_err(|e| format!("{e:#}"))?;
         let pre = v0_1::ConnectorPre::new(pre).map_err(|e| format!("{e:#}"))?;
         let limits = CallLimits::resolve(&manifest.limits, &self.inner.operator);
-        let loaded = Arc::new(LoadedPlugin { install_name: install_name.to_string(), manifest, limits, pre: Pre::V0_1(pre) });
+        let loaded =
+            Arc::new(LoadedPlugin { install_name: install_name.to_string(), manifest, limits, pre: Pre::V0_1(pre) });
         Ok(Plugin { inner: self.inner.clone(), loaded })
     }
 
@@ -261,7 +270,8 @@ impl Plugin {
     ) -> Result<JobPage, CallError> {
         let config = conn.guest_config();
         let mut call = self.begin("list-jobs", Some(conn)).await?;
-        let fut = call.instance.atsbridge_connector_plugin().call_list_jobs(&mut call.store, &config, cursor, changed_since);
+        let fut =
+            call.instance.atsbridge_connector_plugin().call_list_jobs(&mut call.store, &config, cursor, changed_since);
         let raw = tokio::time::timeout_at(call.deadline, fut).await;
         self.end(call, raw)
     }
@@ -318,7 +328,11 @@ impl Plugin {
                 Err(error)
             }
             Err(_) => {
-                let error = CallError::Timeout { plugin: self.id().to_string(), function, limit: self.loaded.limits.call_timeout };
+                let error = CallError::Timeout {
+                    plugin: self.id().to_string(),
+                    function,
+                    limit: self.loaded.limits.call_timeout,
+                };
                 self.record(function, started, &Err::<(), _>(&error), true);
                 Err(error)
             }
@@ -362,7 +376,9 @@ impl Plugin {
         let plugin = self.id().to_string();
         let function = call.function;
         let (result, trapped) = match raw {
-            Err(_elapsed) => (Err(CallError::Timeout { plugin, function, limit: self.loaded.limits.call_timeout }), true),
+            Err(_elapsed) => {
+                (Err(CallError::Timeout { plugin, function, limit: self.loaded.limits.call_timeout }), true)
+            }
             Ok(Err(trap)) => (Err(self.classify_trap(&call, trap)), true),
             Ok(Ok(Err(error))) => (Err(CallError::Connector { plugin, error }), false),
             Ok(Ok(Ok(value))) => (Ok(value), false),

@@ -33,7 +33,9 @@ impl Grant<'_> {
     /// client secret is hashed so the key itself holds no secret.
     fn key(&self) -> String {
         let mut h = Sha256::new();
-        for part in [self.connection, self.token_url.as_str(), self.client_id, self.client_secret, self.scope.unwrap_or("")] {
+        for part in
+            [self.connection, self.token_url.as_str(), self.client_id, self.client_secret, self.scope.unwrap_or("")]
+        {
             h.update(part.as_bytes());
             h.update([0]);
         }
@@ -143,7 +145,14 @@ mod tests {
     fn cache_key_depends_on_connection_and_params_but_holds_no_secret() {
         let url = url::Url::parse("https://auth.example.com/token").unwrap();
         let params = vec![("sub".to_string(), "42".to_string())];
-        let g = |conn, secret| Grant { connection: conn, token_url: &url, client_id: "id", client_secret: secret, scope: None, extra_params: &params };
+        let g = |conn, secret| Grant {
+            connection: conn,
+            token_url: &url,
+            client_id: "id",
+            client_secret: secret,
+            scope: None,
+            extra_params: &params,
+        };
         assert_ne!(g("c1", "s").key(), g("c2", "s").key());
         assert_ne!(g("c1", "s").key(), g("c1", "t").key());
         assert!(!g("c1", "very-secret").key().contains("very-secret"));

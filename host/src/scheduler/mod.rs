@@ -199,7 +199,8 @@ impl<R: Runner> Scheduler<R> {
     /// Runs a sync now, or waits for the one already running and returns
     /// its result ("sync now" pressed twice makes one run).
     pub async fn run_now(&self, id: &str, trigger: Trigger) -> RunReport {
-        let plugin = lock(&self.shared.queue).entries.get(id).map(|e| e.plugin.clone()).unwrap_or_else(|| Arc::from(""));
+        let plugin =
+            lock(&self.shared.queue).entries.get(id).map(|e| e.plugin.clone()).unwrap_or_else(|| Arc::from(""));
         run_coalesced(self.shared.clone(), Arc::from(id), plugin, trigger).await
     }
 
@@ -214,7 +215,8 @@ impl<R: Runner> Scheduler<R> {
                 tokio::spawn(async move {
                     let report = run_coalesced(shared.clone(), id.clone(), plugin, trigger).await;
                     after_run(&shared, &id, &report);
-                    let next = lock(&shared.queue).entries.get(&id).and_then(|e| DateTime::from_timestamp_millis(e.next_ms));
+                    let next =
+                        lock(&shared.queue).entries.get(&id).and_then(|e| DateTime::from_timestamp_millis(e.next_ms));
                     if let Some(next) = next {
                         shared.runner.scheduled(&id, next);
                     }
@@ -260,7 +262,12 @@ impl<R: Runner> Scheduler<R> {
 
 /// Runs under the global and per-plugin limits, coalescing with a run of
 /// the same connection already in progress.
-async fn run_coalesced<R: Runner>(shared: Arc<Shared<R>>, id: Arc<str>, plugin: Arc<str>, trigger: Trigger) -> RunReport {
+async fn run_coalesced<R: Runner>(
+    shared: Arc<Shared<R>>,
+    id: Arc<str>,
+    plugin: Arc<str>,
+    trigger: Trigger,
+) -> RunReport {
     let existing = lock(&shared.running).get(&id).cloned();
     if let Some(mut rx) = existing {
         loop {

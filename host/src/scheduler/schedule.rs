@@ -50,7 +50,6 @@ impl Schedule {
         Ok(Schedule { cron: Arc::new(cron), tz, jitter_secs })
     }
 
-
     /// The first firing strictly after `after`.
     pub fn next_after(&self, after: DateTime<Utc>) -> Option<DateTime<Utc>> {
         let local = (after - Duration::seconds(self.jitter_secs)).with_timezone(&self.tz);
@@ -95,7 +94,8 @@ impl CronCache {
 
 /// Parses a 5-field (or 6-field, with seconds) cron expression.
 pub fn parse(expr: &str) -> Result<Cron, ScheduleError> {
-    let cron = Cron::from_str(expr).map_err(|e| ScheduleError::Cron { expr: expr.to_string(), reason: e.to_string() })?;
+    let cron =
+        Cron::from_str(expr).map_err(|e| ScheduleError::Cron { expr: expr.to_string(), reason: e.to_string() })?;
     if cron.find_next_occurrence(&Utc::now(), false).is_err() {
         return Err(ScheduleError::Never(expr.to_string()));
     }

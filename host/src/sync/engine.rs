@@ -83,7 +83,12 @@ impl SyncEngine {
 
     /// Runs one sync of `connection_id` to the end and returns the run.
     /// A failure after the run started is recorded on the run (and returned).
-    pub async fn sync(&self, connection_id: &str, trigger: Trigger, progress: &dyn SyncProgress) -> Result<SyncRun, SyncError> {
+    pub async fn sync(
+        &self,
+        connection_id: &str,
+        trigger: Trigger,
+        progress: &dyn SyncProgress,
+    ) -> Result<SyncRun, SyncError> {
         let connection = self
             .store
             .connection(connection_id)?
@@ -144,7 +149,8 @@ impl SyncEngine {
         let mut pages_done = plan.resume.as_ref().map(|c| c.pages_done).unwrap_or(0);
         let mut seen = HashSet::new();
         let mut last_commit = std::time::Instant::now();
-        let fetcher = PageFetcher { plugin: plugin.clone(), ctx, changed_since: plan.changed_since.clone(), retry: self.retry };
+        let fetcher =
+            PageFetcher { plugin: plugin.clone(), ctx, changed_since: plan.changed_since.clone(), retry: self.retry };
         let mut next_fetch = fetcher.spawn(cursor.clone(), pages_done + 1);
         loop {
             let page_no = pages_done + 1;
@@ -177,7 +183,12 @@ impl SyncEngine {
             // not at all (the run's end records it).
             let due = last_commit.elapsed() >= CHECKPOINT_INTERVAL && page.next_cursor.is_some();
             if !upserts.is_empty() || due {
-                let commit = PageCommit { connection_id: connection.id.clone(), run: run.clone(), upserts, checkpoint: Some(checkpoint) };
+                let commit = PageCommit {
+                    connection_id: connection.id.clone(),
+                    run: run.clone(),
+                    upserts,
+                    checkpoint: Some(checkpoint),
+                };
                 if let Err(e) = self.store.commit_page(commit) {
                     return Err((run, e.into()));
                 }
@@ -331,7 +342,8 @@ impl Drop for PendingPage {
 
 impl PageFetcher {
     fn spawn(&self, cursor: Option<String>, page: u32) -> PendingPage {
-        let (plugin, ctx, since, retry) = (self.plugin.clone(), self.ctx.clone(), self.changed_since.clone(), self.retry);
+        let (plugin, ctx, since, retry) =
+            (self.plugin.clone(), self.ctx.clone(), self.changed_since.clone(), self.retry);
         PendingPage(tokio::spawn(async move {
             let mut attempt = 1;
             loop {
@@ -413,7 +425,8 @@ mod tests {
     #[test]
     fn an_interrupted_listing_resumes_from_its_cursor() {
         let mut s = state();
-        s.checkpoint = Some(Checkpoint { run_seq: 3, cursor: Some("page-7".into()), pages_done: 6, full_listing: true });
+        s.checkpoint =
+            Some(Checkpoint { run_seq: 3, cursor: Some("page-7".into()), pages_done: 6, full_listing: true });
         let p = plan(&s, Trigger::Scheduled);
         assert_eq!(p.resume.as_ref().and_then(|c| c.cursor.as_deref()), Some("page-7"));
         assert!(p.full_listing);

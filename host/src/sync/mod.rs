@@ -13,7 +13,7 @@
 mod engine;
 pub mod retry;
 
-pub use engine::{SyncEngine, SyncProgress, NoProgress};
+pub use engine::{NoProgress, SyncEngine, SyncProgress};
 pub use retry::RetryPolicy;
 
 use crate::plugin::LoadError;

@@ -68,9 +68,13 @@ mod tests {
     #[test]
     fn honours_retry_after_and_caps_it() {
         let p = RetryPolicy::default();
-        let limited = connector(ConnectorError::RateLimited(RateLimit { retry_after_ms: Some(3_000), message: String::new() }));
+        let limited =
+            connector(ConnectorError::RateLimited(RateLimit { retry_after_ms: Some(3_000), message: String::new() }));
         assert_eq!(p.decide(1, &limited), Decision::RetryAfter(Duration::from_secs(3)));
-        let greedy = connector(ConnectorError::RateLimited(RateLimit { retry_after_ms: Some(3_600_000), message: String::new() }));
+        let greedy = connector(ConnectorError::RateLimited(RateLimit {
+            retry_after_ms: Some(3_600_000),
+            message: String::new(),
+        }));
         assert_eq!(p.decide(1, &greedy), Decision::RetryAfter(p.max_delay));
     }
 

@@ -67,10 +67,7 @@ impl Ashby {
             Some(_) => config.require_url("base-url")?,
             None => DEFAULT_BASE_URL,
         };
-        Ok(Ashby {
-            base: base.to_string(),
-            key,
-        })
+        Ok(Ashby { base: base.to_string(), key })
     }
 
     /// An authenticated `POST /<method>`.
@@ -91,34 +88,22 @@ impl Ashby {
     }
 
     /// Calls `method` and returns its `results`, every failure mapped.
-    pub fn rpc<B: Serialize + ?Sized, T: DeserializeOwned>(
-        &self,
-        method: &str,
-        body: &B,
-    ) -> Result<T, ConnectorError> {
+    pub fn rpc<B: Serialize + ?Sized, T: DeserializeOwned>(&self, method: &str, body: &B) -> Result<T, ConnectorError> {
         results(method, self.call(method, body)?)
     }
 
     /// Every item of a small paginated list, following `nextCursor`.
-    pub fn list_all<T: DeserializeOwned>(
-        &self,
-        method: &str,
-        mut params: Value,
-    ) -> Result<Vec<T>, ConnectorError> {
+    pub fn list_all<T: DeserializeOwned>(&self, method: &str, mut params: Value) -> Result<Vec<T>, ConnectorError> {
         let mut items = Vec::new();
         for _ in 0..MAX_SMALL_LIST_PAGES {
-            let page = self
-                .call::<_, Vec<T>>(method, &params)?
-                .map_err(Failure::into_error)?;
+            let page = self.call::<_, Vec<T>>(method, &params)?.map_err(Failure::into_error)?;
             items.extend(page.results.unwrap_or_default());
             match page.next_cursor.filter(|_| page.more_data_available) {
                 Some(cursor) => params["cursor"] = json!(cursor),
                 None => return Ok(items),
             }
         }
-        Err(ConnectorError::Permanent(format!(
-            "Ashby `{method}` returned more than {MAX_SMALL_LIST_PAGES} pages"
-        )))
+        Err(ConnectorError::Permanent(format!("Ashby `{method}` returned more than {MAX_SMALL_LIST_PAGES} pages")))
     }
 
     /// `job.list {limit: 1}`: proves the key works and may read jobs.
@@ -134,19 +119,11 @@ impl Ashby {
     /// anyway (a stale cursor), the listing restarts from the first page:
     /// the host upserts, so jobs seen twice are harmless.
     pub fn job_page(&self, cursor: Option<&str>) -> Result<JobsPage, ConnectorError> {
-        let body = api::JobListRequest {
-            limit: JOB_PAGE_SIZE,
-            cursor,
-            status: JOB_STATUSES,
-            expand: JOB_EXPAND,
-        };
+        let body = api::JobListRequest { limit: JOB_PAGE_SIZE, cursor, status: JOB_STATUSES, expand: JOB_EXPAND };
         let page = match self.call::<_, Vec<api::Job>>("job.list", &body)? {
             Ok(page) => page,
             Err(failure) if failure.restarts_listing() && cursor.is_some() => {
-                log::warn(format!(
-                    "Ashby refused to continue the job listing ({}); starting over",
-                    failure.code
-                ));
+                log::warn(format!("Ashby refused to continue the job listing ({}); starting over", failure.code));
                 return self.job_page(None);
             }
             Err(failure) => return Err(failure.into_error()),
@@ -160,10 +137,7 @@ impl Ashby {
                 ));
             }
         };
-        Ok(JobsPage {
-            jobs: page.results.unwrap_or_default(),
-            next_cursor,
-        })
+        Ok(JobsPage { jobs: page.results.unwrap_or_default(), next_cursor })
     }
 
     /// `jobPosting.info {jobPostingId}`: the ad (description, department);
@@ -184,10 +158,7 @@ impl Ashby {
     }
 
     /// `interviewStage.list {interviewPlanId}`.
-    pub fn interview_stages(
-        &self,
-        plan_id: &str,
-    ) -> Result<Vec<api::InterviewStage>, ConnectorError> {
+    pub fn interview_stages(&self, plan_id: &str) -> Result<Vec<api::InterviewStage>, ConnectorError> {
         self.list_all("interviewStage.list", json!({ "interviewPlanId": plan_id }))
     }
 
@@ -197,10 +168,7 @@ impl Ashby {
     }
 
     /// `candidate.create`.
-    pub fn create_candidate(
-        &self,
-        candidate: &api::NewCandidate,
-    ) -> Result<api::Candidate, ConnectorError> {
+    pub fn create_candidate(&self, candidate: &api::NewCandidate) -> Result<api::Candidate, ConnectorError> {
         self.rpc("candidate.create", candidate)
     }
 
@@ -228,28 +196,15 @@ impl Ashby {
     /// (the manifest allows only the API host); when the host denies it, or
     /// Ashby refuses to create the handle as invalid input, the file goes
     /// through the older multipart `candidate.uploadResume` on the API host.
-    pub fn upload_resume(
-        &self,
-        candidate_id: &str,
-        resume: &Attachment,
-    ) -> Result<(), ConnectorError> {
+    pub fn upload_resume(&self, candidate_id: &str, resume: &Attachment) -> Result<(), ConnectorError> {
         match self.upload_resume_with_handle(candidate_id, resume)? {
             None => Ok(()),
             Some(reason) => {
-                log::info(format!(
-                    "uploading the resume as multipart to candidate.uploadResume: {reason}"
-                ));
-                let (body, content_type) =
-                    multipart_form(&[("candidateId", candidate_id)], "resume", resume);
-                let response = self
-                    .post("candidate.uploadResume")
-                    .body(body, &content_type)
-                    .send()?;
-                results::<Value>(
-                    "candidate.uploadResume",
-                    read_envelope("candidate.uploadResume", &response)?,
-                )
-                .map(drop)
+                log::info(format!("uploading the resume as multipart to candidate.uploadResume: {reason}"));
+                let (body, content_type) = multipart_form(&[("candidateId", candidate_id)], "resume", resume);
+                let response = self.post("candidate.uploadResume").body(body, &content_type).send()?;
+                results::<Value>("candidate.uploadResume", read_envelope("candidate.uploadResume", &response)?)
+                    .map(drop)
             }
         }
     }
@@ -274,11 +229,7 @@ impl Ashby {
             }
             answer => results(method, answer)?,
         };
-        let fields: Vec<(&str, &str)> = upload
-            .fields
-            .iter()
-            .map(|(k, v)| (k.as_str(), v.as_str()))
-            .collect();
+        let fields: Vec<(&str, &str)> = upload.fields.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
         let (body, form_type) = multipart_form(&fields, "file", resume);
         // No credentials: the URL itself is the authorisation.
         match Request::post(&upload.url).body(body, &form_type).send_raw() {
@@ -314,52 +265,34 @@ pub fn read_envelope<T: DeserializeOwned>(
     if let Some(error) = response.status_error() {
         return Err(error);
     }
-    let envelope: api::Envelope<T> = response.json().map_err(|e| {
-        ConnectorError::Permanent(format!(
-            "malformed Ashby `{method}` response: {}",
-            e.message()
-        ))
-    })?;
-    let failed = envelope.success == Some(false)
-        || (envelope.success.is_none() && envelope.error_info.is_some());
+    let envelope: api::Envelope<T> = response
+        .json()
+        .map_err(|e| ConnectorError::Permanent(format!("malformed Ashby `{method}` response: {}", e.message())))?;
+    let failed = envelope.success == Some(false) || (envelope.success.is_none() && envelope.error_info.is_some());
     if !failed {
         if !envelope.warnings.is_empty() {
-            log::warn(format!(
-                "Ashby `{method}` succeeded with warnings: {:?}",
-                envelope.warnings
-            ));
+            log::warn(format!("Ashby `{method}` succeeded with warnings: {:?}", envelope.warnings));
         }
         return Ok(Ok(envelope));
     }
     let info = envelope.error_info.unwrap_or_default();
     let code = info
         .code
-        .or_else(|| {
-            envelope
-                .errors
-                .iter()
-                .find_map(|e| e.as_str().map(str::to_string))
-        })
+        .or_else(|| envelope.errors.iter().find_map(|e| e.as_str().map(str::to_string)))
         .unwrap_or_else(|| "unknown_error".to_string());
     let mut message = info.message.unwrap_or_else(|| "no message".to_string());
     if let Some(request_id) = info.request_id {
         message.push_str(&format!(" (request {request_id})"));
     }
-    Ok(Err(Failure {
-        method: method.to_string(),
-        code,
-        message,
-    }))
+    Ok(Err(Failure { method: method.to_string(), code, message }))
 }
 
 /// The `results` of an answer, every failure mapped.
-fn results<T>(
-    method: &str,
-    answer: Result<api::Envelope<T>, Failure>,
-) -> Result<T, ConnectorError> {
-    answer.map_err(Failure::into_error)?.results.ok_or_else(|| {
-        ConnectorError::Permanent(format!("Ashby `{method}` succeeded without results"))
-    })
+fn results<T>(method: &str, answer: Result<api::Envelope<T>, Failure>) -> Result<T, ConnectorError> {
+    answer
+        .map_err(Failure::into_error)?
+        .results
+        .ok_or_else(|| ConnectorError::Permanent(format!("Ashby `{method}` succeeded without results")))
 }
 
 fn not_found_as_none<T>(result: Result<T, ConnectorError>) -> Result<Option<T>, ConnectorError> {
@@ -373,10 +306,7 @@ fn not_found_as_none<T>(result: Result<T, ConnectorError>) -> Result<Option<T>, 
 impl Failure {
     /// Codes that end an incremental sync: the caller should list from scratch.
     pub fn restarts_listing(&self) -> bool {
-        matches!(
-            self.code.as_str(),
-            "incremental_sync_too_large" | "sync_token_expired"
-        )
+        matches!(self.code.as_str(), "incremental_sync_too_large" | "sync_token_expired")
     }
 
     /// The contract error for Ashby's code.
@@ -390,31 +320,20 @@ impl Failure {
     /// | `incremental_sync_too_large`, `sync_token_expired` | permanent, asking for a full sync |
     /// | `invalid_input` and anything else | permanent, naming the code |
     pub fn into_error(self) -> ConnectorError {
-        let text = format!(
-            "Ashby `{}` failed with `{}`: {}",
-            self.method, self.code, self.message
-        );
+        let text = format!("Ashby `{}` failed with `{}`: {}", self.method, self.code, self.message);
         let code = self.code.as_str();
         match code {
-            "unauthenticated"
-            | "unauthorized"
-            | "invalid_api_key"
-            | "forbidden"
-            | "missing_endpoint_permission" => ConnectorError::Unauthorized(text),
-            c if c.contains("permission") || c.contains("api_key") => {
+            "unauthenticated" | "unauthorized" | "invalid_api_key" | "forbidden" | "missing_endpoint_permission" => {
                 ConnectorError::Unauthorized(text)
             }
+            c if c.contains("permission") || c.contains("api_key") => ConnectorError::Unauthorized(text),
             "not_found" => ConnectorError::NotFound(text),
             c if c.ends_with("_not_found") => ConnectorError::NotFound(text),
-            "rate_limit_exceeded" | "rate_limited" | "too_many_requests" => {
-                ConnectorError::rate_limited(None, text)
-            }
+            "rate_limit_exceeded" | "rate_limited" | "too_many_requests" => ConnectorError::rate_limited(None, text),
             "internal_error" | "internal_server_error" | "service_unavailable" | "timeout" => {
                 ConnectorError::Transient(text)
             }
-            _ if self.restarts_listing() => {
-                ConnectorError::Permanent(format!("{text}; a full sync is needed"))
-            }
+            _ if self.restarts_listing() => ConnectorError::Permanent(format!("{text}; a full sync is needed")),
             _ => ConnectorError::Permanent(text),
         }
     }
@@ -431,20 +350,13 @@ fn content_type(file: &Attachment) -> &str {
 /// A `multipart/form-data` body: the text `fields` in order, then the file
 /// under `file_field` (S3 presigned POSTs require the file last). Returns
 /// the body and its `content-type` with the boundary.
-pub fn multipart_form(
-    fields: &[(&str, &str)],
-    file_field: &str,
-    file: &Attachment,
-) -> (Vec<u8>, String) {
+pub fn multipart_form(fields: &[(&str, &str)], file_field: &str, file: &Attachment) -> (Vec<u8>, String) {
     let boundary = boundary_for(fields, &file.content);
     let mut body = Vec::with_capacity(file.content.len() + 256 * (fields.len() + 1));
     for (name, value) in fields {
         body.extend_from_slice(
-            format!(
-                "--{boundary}\r\nContent-Disposition: form-data; name=\"{}\"\r\n\r\n{value}\r\n",
-                quoted(name)
-            )
-            .as_bytes(),
+            format!("--{boundary}\r\nContent-Disposition: form-data; name=\"{}\"\r\n\r\n{value}\r\n", quoted(name))
+                .as_bytes(),
         );
     }
     body.extend_from_slice(
@@ -464,18 +376,12 @@ pub fn multipart_form(
 /// A boundary that occurs in none of the parts: derived from the content
 /// (FNV-1a), with a counter for the unlikely collision.
 fn boundary_for(fields: &[(&str, &str)], content: &[u8]) -> String {
-    let hash = content.iter().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
-        (h ^ u64::from(*b)).wrapping_mul(0x0000_0100_0000_01b3)
-    });
+    let hash =
+        content.iter().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| (h ^ u64::from(*b)).wrapping_mul(0x0000_0100_0000_01b3));
     let contains = |hay: &[u8], needle: &[u8]| hay.windows(needle.len()).any(|w| w == needle);
     (0u32..)
         .map(|n| format!("atsbridge-{hash:016x}-{n}"))
-        .find(|b| {
-            !contains(content, b.as_bytes())
-                && !fields
-                    .iter()
-                    .any(|(_, v)| contains(v.as_bytes(), b.as_bytes()))
-        })
+        .find(|b| !contains(content, b.as_bytes()) && !fields.iter().any(|(_, v)| contains(v.as_bytes(), b.as_bytes())))
         .expect("some counter value is absent from a finite input")
 }
 
@@ -490,27 +396,15 @@ mod tests {
     use super::*;
 
     fn response(status: u16, body: &str) -> Response {
-        Response {
-            status,
-            headers: vec![],
-            body: body.as_bytes().to_vec(),
-        }
+        Response { status, headers: vec![], body: body.as_bytes().to_vec() }
     }
 
     fn failure(body: &str) -> Failure {
-        read_envelope::<Value>("job.list", &response(200, body))
-            .unwrap()
-            .unwrap_err()
+        read_envelope::<Value>("job.list", &response(200, body)).unwrap().unwrap_err()
     }
 
     fn kind_of(code: &str) -> &'static str {
-        Failure {
-            method: "x.y".into(),
-            code: code.into(),
-            message: "m".into(),
-        }
-        .into_error()
-        .kind()
+        Failure { method: "x.y".into(), code: code.into(), message: "m".into() }.into_error().kind()
     }
 
     #[test]
@@ -554,14 +448,9 @@ mod tests {
         assert_eq!(f.message, "Application not found (request 01JS)");
         let err = f.into_error();
         assert_eq!(err.kind(), "not-found");
-        assert!(
-            err.message().contains("`job.list`") && err.message().contains("application_not_found")
-        );
+        assert!(err.message().contains("`job.list`") && err.message().contains("application_not_found"));
         // Only `errors`, no `errorInfo`.
-        assert_eq!(
-            failure(r#"{"success": false, "errors": ["invalid_input"]}"#).code,
-            "invalid_input"
-        );
+        assert_eq!(failure(r#"{"success": false, "errors": ["invalid_input"]}"#).code, "invalid_input");
         assert_eq!(failure(r#"{"success": false}"#).code, "unknown_error");
     }
 
@@ -581,82 +470,45 @@ mod tests {
         }
         assert_eq!(kind_of("rate_limit_exceeded"), "rate-limited");
         assert_eq!(kind_of("internal_error"), "transient");
-        for code in [
-            "invalid_input",
-            "incremental_sync_too_large",
-            "sync_token_expired",
-            "brand_new_code",
-        ] {
+        for code in ["invalid_input", "incremental_sync_too_large", "sync_token_expired", "brand_new_code"] {
             assert_eq!(kind_of(code), "permanent", "{code}");
         }
-        let unknown = Failure {
-            method: "m".into(),
-            code: "brand_new_code".into(),
-            message: "x".into(),
-        };
+        let unknown = Failure { method: "m".into(), code: "brand_new_code".into(), message: "x".into() };
         assert!(unknown.into_error().message().contains("brand_new_code"));
     }
 
     #[test]
     fn sync_codes_restart_the_listing() {
-        let f = |code: &str| Failure {
-            method: "job.list".into(),
-            code: code.into(),
-            message: String::new(),
-        };
+        let f = |code: &str| Failure { method: "job.list".into(), code: code.into(), message: String::new() };
         assert!(f("incremental_sync_too_large").restarts_listing());
         assert!(f("sync_token_expired").restarts_listing());
         assert!(!f("invalid_input").restarts_listing());
-        assert!(
-            f("sync_token_expired")
-                .into_error()
-                .message()
-                .contains("full sync")
-        );
+        assert!(f("sync_token_expired").into_error().message().contains("full sync"));
     }
 
     #[test]
     fn http_statuses_keep_their_meaning() {
         let err = read_envelope::<Value>(
             "job.list",
-            &response(
-                403,
-                r#"{"success":false,"errorInfo":{"code":"invalid_api_key"}}"#,
-            ),
+            &response(403, r#"{"success":false,"errorInfo":{"code":"invalid_api_key"}}"#),
         )
         .unwrap_err();
         assert_eq!(err.kind(), "unauthorized");
-        let throttled = Response {
-            status: 429,
-            headers: vec![("retry-after".into(), "3".into())],
-            body: vec![],
-        };
+        let throttled = Response { status: 429, headers: vec![("retry-after".into(), "3".into())], body: vec![] };
         assert_eq!(
             read_envelope::<Value>("job.list", &throttled).unwrap_err(),
             ConnectorError::rate_limited(Some(3000), "HTTP 429 Too Many Requests: (empty body)")
         );
-        assert_eq!(
-            read_envelope::<Value>("x", &response(502, "<html>"))
-                .unwrap_err()
-                .kind(),
-            "transient"
-        );
+        assert_eq!(read_envelope::<Value>("x", &response(502, "<html>")).unwrap_err().kind(), "transient");
     }
 
     #[test]
     fn malformed_json_names_the_method() {
-        let err = read_envelope::<Vec<api::Job>>(
-            "job.list",
-            &response(200, "{\"success\": true, \"results\": 7}"),
-        )
-        .unwrap_err();
+        let err = read_envelope::<Vec<api::Job>>("job.list", &response(200, "{\"success\": true, \"results\": 7}"))
+            .unwrap_err();
         assert_eq!(err.kind(), "permanent");
         assert!(err.message().contains("`job.list`"), "{}", err.message());
-        let err = results::<Value>(
-            "job.info",
-            Ok(serde_json::from_str(r#"{"success": true}"#).unwrap()),
-        )
-        .unwrap_err();
+        let err = results::<Value>("job.info", Ok(serde_json::from_str(r#"{"success": true}"#).unwrap())).unwrap_err();
         assert!(err.message().contains("without results"));
     }
 
@@ -667,11 +519,8 @@ mod tests {
             content_type: String::new(),
             content: b"%PDF-1.7".to_vec(),
         };
-        let (body, content_type) =
-            multipart_form(&[("key", "uploads/1"), ("policy", "p")], "file", &file);
-        let boundary = content_type
-            .strip_prefix("multipart/form-data; boundary=")
-            .unwrap();
+        let (body, content_type) = multipart_form(&[("key", "uploads/1"), ("policy", "p")], "file", &file);
+        let boundary = content_type.strip_prefix("multipart/form-data; boundary=").unwrap();
         let text = String::from_utf8(body).unwrap();
         assert_eq!(
             text,

@@ -100,43 +100,28 @@ impl Connector for AshbyConnector {
         changed_since: Option<String>,
     ) -> Result<JobPage, ConnectorError> {
         let ashby = Ashby::from_config(config)?;
-        let since = changed_since
-            .as_deref()
-            .map(time::parse_rfc3339)
-            .transpose()?;
+        let since = changed_since.as_deref().map(time::parse_rfc3339).transpose()?;
         let cursor = paging::vendor_token(cursor.as_deref())?;
         let page = ashby.job_page(cursor.as_deref())?;
         let mut jobs = Vec::with_capacity(page.jobs.len());
-        for job in page
-            .jobs
-            .into_iter()
-            .filter(|j| map::changed_since(j, since))
-        {
+        for job in page.jobs.into_iter().filter(|j| map::changed_since(j, since)) {
             let posting = match job.job_posting_ids.first() {
                 Some(id) => ashby.posting(id)?,
                 None => None,
             };
             jobs.push(map::job(job, posting.as_ref()));
         }
-        Ok(JobPage {
-            jobs,
-            next_cursor: paging::vendor_token_cursor(page.next_cursor),
-        })
+        Ok(JobPage { jobs, next_cursor: paging::vendor_token_cursor(page.next_cursor) })
     }
 
-    fn list_stages(
-        config: &Config,
-        job_code: Option<String>,
-    ) -> Result<Vec<Stage>, ConnectorError> {
+    fn list_stages(config: &Config, job_code: Option<String>) -> Result<Vec<Stage>, ConnectorError> {
         let ashby = Ashby::from_config(config)?;
         if let Some(code) = job_code.as_deref() {
             let job = ashby.job(code)?;
             let plan = job
                 .default_interview_plan_id
                 .or_else(|| job.interview_plan_ids.into_iter().next())
-                .ok_or_else(|| {
-                    ConnectorError::NotFound(format!("Ashby job {code} has no interview plan"))
-                })?;
+                .ok_or_else(|| ConnectorError::NotFound(format!("Ashby job {code} has no interview plan")))?;
             return Ok(map::stages(ashby.interview_stages(&plan)?, Some(code)));
         }
         let mut stages = Vec::new();
@@ -175,26 +160,17 @@ impl Connector for AshbyConnector {
         {
             ashby.upload_resume(&candidate.id, resume)?;
         }
-        Ok(Pushed {
-            ref_: CandidateRef::new(candidate.id, application.id),
-            existing,
-        })
+        Ok(Pushed { ref_: CandidateRef::new(candidate.id, application.id), existing })
     }
 
-    fn candidate_statuses(
-        config: &Config,
-        refs: Vec<CandidateRef>,
-    ) -> Result<Vec<CandidateStatus>, ConnectorError> {
+    fn candidate_statuses(config: &Config, refs: Vec<CandidateRef>) -> Result<Vec<CandidateStatus>, ConnectorError> {
         let ashby = Ashby::from_config(config)?;
         let mut statuses = Vec::with_capacity(refs.len());
         for reference in refs {
             statuses.push(match ashby.application(&reference.application_id)? {
                 Some(application) => map::candidate_status(reference, &application),
                 None => {
-                    log::warn(format!(
-                        "Ashby has no application {}",
-                        reference.application_id
-                    ));
+                    log::warn(format!("Ashby has no application {}", reference.application_id));
                     map::missing_application_status(reference)
                 }
             });

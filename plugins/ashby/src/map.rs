@@ -46,19 +46,13 @@ pub fn status(status: &str) -> JobStatus {
 fn locations(job: &api::Job, posting: Option<&api::Posting>) -> Vec<String> {
     let from_job = job.location.as_ref().and_then(|l| l.name.clone());
     let from_posting = posting.and_then(|p| p.location_name.clone());
-    from_job
-        .or(from_posting)
-        .filter(|name| !name.trim().is_empty())
-        .into_iter()
-        .collect()
+    from_job.or(from_posting).filter(|name| !name.trim().is_empty()).into_iter().collect()
 }
 
 /// The ad's HTML: `descriptionHtml` of the job's first posting
 /// (`jobPosting.info`); empty for a job without a posting (drafts).
 pub fn description_html(posting: Option<&api::Posting>) -> String {
-    posting
-        .and_then(|p| p.description_html.clone())
-        .unwrap_or_default()
+    posting.and_then(|p| p.description_html.clone()).unwrap_or_default()
 }
 
 /// The hiring team, each user once (a user can hold several roles).
@@ -75,14 +69,7 @@ pub fn hiring_team(team: &[api::HiringTeamMember]) -> Vec<AtsUser> {
             .filter(|s| !s.is_empty())
             .collect::<Vec<_>>()
             .join(" ");
-        let name = if name.is_empty() {
-            member
-                .email
-                .clone()
-                .unwrap_or_else(|| member.user_id.clone())
-        } else {
-            name
-        };
+        let name = if name.is_empty() { member.email.clone().unwrap_or_else(|| member.user_id.clone()) } else { name };
         users.push(AtsUser::new(&member.user_id, name, member.email.clone()));
     }
     users
@@ -103,31 +90,21 @@ pub fn extra(job: &api::Job, posting: Option<&api::Posting>) -> Vec<Field> {
     [
         ("requisition-id", job.custom_requisition_id.clone()),
         ("employment-type", job.employment_type.clone()),
-        (
-            "department",
-            posting.and_then(|p| p.department_name.clone()),
-        ),
+        ("department", posting.and_then(|p| p.department_name.clone())),
         ("team", posting.and_then(|p| p.team_name.clone())),
         ("department-id", job.department_id.clone()),
         ("location-id", job.location_id.clone()),
         ("workplace-type", workplace),
         ("confidential", job.confidential.map(|c| c.to_string())),
         ("job-posting-id", posting.map(|p| p.id.clone())),
-        (
-            "job-posting-listed",
-            posting.and_then(|p| p.is_listed).map(|l| l.to_string()),
-        ),
+        ("job-posting-listed", posting.and_then(|p| p.is_listed).map(|l| l.to_string())),
         ("interview-plan-id", job.default_interview_plan_id.clone()),
         ("created-at", instant(&job.created_at)),
         ("opened-at", instant(&job.opened_at)),
         ("closed-at", instant(&job.closed_at)),
     ]
     .into_iter()
-    .filter_map(|(key, value)| {
-        value
-            .filter(|v| !v.trim().is_empty())
-            .map(|v| Field::new(key, v))
-    })
+    .filter_map(|(key, value)| value.filter(|v| !v.trim().is_empty()).map(|v| Field::new(key, v)))
     .collect()
 }
 
@@ -151,12 +128,7 @@ pub fn stages(mut stages: Vec<api::InterviewStage>, job_code: Option<&str>) -> V
     stages
         .into_iter()
         .zip(0u32..)
-        .map(|(s, position)| Stage {
-            id: s.id,
-            name: s.title,
-            position,
-            job_code: job_code.map(str::to_string),
-        })
+        .map(|(s, position)| Stage { id: s.id, name: s.title, position, job_code: job_code.map(str::to_string) })
         .collect()
 }
 
@@ -165,13 +137,7 @@ pub fn stages(mut stages: Vec<api::InterviewStage>, job_code: Option<&str>) -> V
 /// LinkedIn and GitHub link, the first other link as `website`).
 pub fn new_candidate(candidate: &Candidate) -> api::NewCandidate {
     let mut new = api::NewCandidate {
-        name: format!(
-            "{} {}",
-            candidate.first_name.trim(),
-            candidate.last_name.trim()
-        )
-        .trim()
-        .to_string(),
+        name: format!("{} {}", candidate.first_name.trim(), candidate.last_name.trim()).trim().to_string(),
         email: candidate.email.trim().to_string(),
         phone_number: candidate.phone.clone().filter(|p| !p.trim().is_empty()),
         linked_in_url: None,
@@ -194,31 +160,19 @@ fn link_host(link: &str) -> String {
     let rest = link.split_once("://").map_or(link, |(_, rest)| rest);
     let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
     let host = authority.rsplit('@').next().unwrap_or_default();
-    host.split(':')
-        .next()
-        .unwrap_or_default()
-        .to_ascii_lowercase()
+    host.split(':').next().unwrap_or_default().to_ascii_lowercase()
 }
 
 /// `host` is `domain` or one of its subdomains.
 fn is_domain(host: &str, domain: &str) -> bool {
-    host == domain
-        || host
-            .strip_suffix(domain)
-            .is_some_and(|rest| rest.ends_with('.'))
+    host == domain || host.strip_suffix(domain).is_some_and(|rest| rest.ends_with('.'))
 }
 
 /// The candidate among `candidate.search` results that has `email`.
-pub fn candidate_with_email(
-    candidates: Vec<api::Candidate>,
-    email: &str,
-) -> Option<api::Candidate> {
+pub fn candidate_with_email(candidates: Vec<api::Candidate>, email: &str) -> Option<api::Candidate> {
     let email = email.trim();
     candidates.into_iter().find(|c| {
-        c.primary_email_address
-            .iter()
-            .chain(&c.email_addresses)
-            .any(|e| e.value.trim().eq_ignore_ascii_case(email))
+        c.primary_email_address.iter().chain(&c.email_addresses).any(|e| e.value.trim().eq_ignore_ascii_case(email))
     })
 }
 
@@ -229,16 +183,9 @@ pub fn application_state(application: &api::Application) -> ApplicationState {
     match application.status.as_str() {
         "Hired" => ApplicationState::Hired,
         "Archived" => {
-            let by_candidate = application
-                .archive_reason
-                .as_ref()
-                .and_then(|r| r.reason_type.as_deref())
+            let by_candidate = application.archive_reason.as_ref().and_then(|r| r.reason_type.as_deref())
                 == Some("RejectedByCandidate");
-            if by_candidate {
-                ApplicationState::Withdrawn
-            } else {
-                ApplicationState::Rejected
-            }
+            if by_candidate { ApplicationState::Withdrawn } else { ApplicationState::Rejected }
         }
         "Active" | "Lead" => ApplicationState::Active,
         other => ApplicationState::Other(other.to_string()),
@@ -246,20 +193,14 @@ pub fn application_state(application: &api::Application) -> ApplicationState {
 }
 
 /// The status of a pushed candidate's application.
-pub fn candidate_status(
-    reference: CandidateRef,
-    application: &api::Application,
-) -> CandidateStatus {
+pub fn candidate_status(reference: CandidateRef, application: &api::Application) -> CandidateStatus {
     let stage = application.current_interview_stage.as_ref();
     CandidateStatus {
         ref_: reference,
         state: application_state(application),
         stage_id: stage.map(|s| s.id.clone()),
         stage_name: stage.map(|s| s.title.clone()),
-        updated_at: application
-            .updated_at
-            .as_deref()
-            .and_then(time::to_rfc3339_lenient),
+        updated_at: application.updated_at.as_deref().and_then(time::to_rfc3339_lenient),
     }
 }
 
@@ -309,17 +250,11 @@ mod tests {
         "descriptionHtml": "<p>Build things</p>", "descriptionPlain": "Build things"}}"#;
 
     fn jobs() -> Vec<api::Job> {
-        serde_json::from_str::<api::Envelope<Vec<api::Job>>>(JOB_LIST)
-            .unwrap()
-            .results
-            .unwrap()
+        serde_json::from_str::<api::Envelope<Vec<api::Job>>>(JOB_LIST).unwrap().results.unwrap()
     }
 
     fn posting() -> api::Posting {
-        serde_json::from_str::<api::Envelope<api::Posting>>(POSTING)
-            .unwrap()
-            .results
-            .unwrap()
+        serde_json::from_str::<api::Envelope<api::Posting>>(POSTING).unwrap().results.unwrap()
     }
 
     #[test]
@@ -340,12 +275,7 @@ mod tests {
             ]
         );
         assert_eq!(j.updated_at.as_deref(), Some("2024-05-01T10:00:00Z"));
-        let get = |key: &str| {
-            j.extra
-                .iter()
-                .find(|f| f.key == key)
-                .map(|f| f.value.as_str())
-        };
+        let get = |key: &str| j.extra.iter().find(|f| f.key == key).map(|f| f.value.as_str());
         assert_eq!(get("requisition-id"), Some("REQ-42"));
         assert_eq!(get("employment-type"), Some("FullTime"));
         assert_eq!(get("department"), Some("Engineering"));
@@ -381,18 +311,12 @@ mod tests {
         let jobs = jobs();
         let since = |t: &str| Some(time::parse_rfc3339(t).unwrap());
         assert!(changed_since(&jobs[0], None));
-        assert!(
-            changed_since(&jobs[0], since("2024-05-01T10:00:00Z")),
-            "inclusive"
-        );
+        assert!(changed_since(&jobs[0], since("2024-05-01T10:00:00Z")), "inclusive");
         assert!(!changed_since(&jobs[0], since("2024-05-01T10:00:00.001Z")));
         assert!(!changed_since(&jobs[1], since("2024-04-01T00:00:00Z")));
         let mut undated = jobs.into_iter().next().unwrap();
         undated.updated_at = None;
-        assert!(
-            changed_since(&undated, since("2030-01-01T00:00:00Z")),
-            "kept when unknown"
-        );
+        assert!(changed_since(&undated, since("2030-01-01T00:00:00Z")), "kept when unknown");
     }
 
     #[test]
@@ -406,14 +330,8 @@ mod tests {
         )
         .unwrap();
         let stages = stages(body.results.unwrap(), Some("job1"));
-        let got: Vec<_> = stages
-            .iter()
-            .map(|s| (s.id.as_str(), s.name.as_str(), s.position))
-            .collect();
-        assert_eq!(
-            got,
-            vec![("s1", "Lead", 0), ("s2", "Onsite", 1), ("s3", "Offer", 2)]
-        );
+        let got: Vec<_> = stages.iter().map(|s| (s.id.as_str(), s.name.as_str(), s.position)).collect();
+        assert_eq!(got, vec![("s1", "Lead", 0), ("s2", "Onsite", 1), ("s3", "Offer", 2)]);
         assert_eq!(stages[0].job_code.as_deref(), Some("job1"));
     }
 
@@ -478,18 +396,12 @@ mod tests {
         for (k, val) in patch.as_object().unwrap() {
             v["results"][k] = val.clone();
         }
-        serde_json::from_value::<api::Envelope<api::Application>>(v)
-            .unwrap()
-            .results
-            .unwrap()
+        serde_json::from_value::<api::Envelope<api::Application>>(v).unwrap().results.unwrap()
     }
 
     #[test]
     fn candidate_status_reads_the_application() {
-        let s = candidate_status(
-            CandidateRef::new("c2", "a1"),
-            &application(serde_json::json!({})),
-        );
+        let s = candidate_status(CandidateRef::new("c2", "a1"), &application(serde_json::json!({})));
         assert_eq!(s.ref_, CandidateRef::new("c2", "a1"));
         assert_eq!(s.state, ApplicationState::Active);
         assert_eq!(s.stage_id.as_deref(), Some("s2"));
@@ -500,14 +412,8 @@ mod tests {
     #[test]
     fn application_states() {
         let state = |patch| application_state(&application(patch));
-        assert_eq!(
-            state(serde_json::json!({"status": "Hired"})),
-            ApplicationState::Hired
-        );
-        assert_eq!(
-            state(serde_json::json!({"status": "Lead"})),
-            ApplicationState::Active
-        );
+        assert_eq!(state(serde_json::json!({"status": "Hired"})), ApplicationState::Hired);
+        assert_eq!(state(serde_json::json!({"status": "Lead"})), ApplicationState::Active);
         assert_eq!(
             state(serde_json::json!({"status": "Archived",
                 "archiveReason": {"id": "r", "text": "Not a fit", "reasonType": "RejectedByOrg"}})),
@@ -518,14 +424,8 @@ mod tests {
                 "archiveReason": {"id": "r", "text": "Took another offer", "reasonType": "RejectedByCandidate"}})),
             ApplicationState::Withdrawn
         );
-        assert_eq!(
-            state(serde_json::json!({"status": "Archived"})),
-            ApplicationState::Rejected
-        );
-        assert_eq!(
-            state(serde_json::json!({"status": "Converted"})),
-            ApplicationState::Other("Converted".into())
-        );
+        assert_eq!(state(serde_json::json!({"status": "Archived"})), ApplicationState::Rejected);
+        assert_eq!(state(serde_json::json!({"status": "Converted"})), ApplicationState::Other("Converted".into()));
     }
 
     #[test]

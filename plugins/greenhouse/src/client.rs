@@ -99,13 +99,9 @@ impl Harvest {
         let request = match next {
             Some(url) => self.get(url),
             None => {
-                let updated = changed_since
-                    .map(atsbridge_sdk::time::normalize_rfc3339)
-                    .transpose()?
-                    .map(|t| format!("gte|{t}"));
-                self.get(self.url("/jobs"))
-                    .query(&[("per_page", PER_PAGE)])
-                    .query_opt("updated_at", updated.as_deref())
+                let updated =
+                    changed_since.map(atsbridge_sdk::time::normalize_rfc3339).transpose()?.map(|t| format!("gte|{t}"));
+                self.get(self.url("/jobs")).query(&[("per_page", PER_PAGE)]).query_opt("updated_at", updated.as_deref())
             }
         };
         self.page(request, "the job list (GET /v3/jobs)")
@@ -122,17 +118,14 @@ impl Harvest {
     /// The job posts of `job_ids`. Follows pages until every job has a
     /// post or the listing ends, at most [`MAX_PAGES_PER_CALL`] pages.
     pub fn job_posts(&self, job_ids: &[String]) -> Result<Vec<api::JobPost>, ConnectorError> {
-        let mut missing: std::collections::HashSet<&str> =
-            job_ids.iter().map(String::as_str).collect();
+        let mut missing: std::collections::HashSet<&str> = job_ids.iter().map(String::as_str).collect();
         let mut posts = Vec::new();
-        let mut request = Some(self.get(self.url("/job_posts")).query(&[
-            ("job_ids", job_ids.join(",").as_str()),
-            ("per_page", PER_PAGE),
-        ]));
+        let mut request = Some(
+            self.get(self.url("/job_posts")).query(&[("job_ids", job_ids.join(",").as_str()), ("per_page", PER_PAGE)]),
+        );
         let mut pages = 0;
         while let Some(current) = request.take() {
-            let (page, next): (Vec<api::JobPost>, _) =
-                self.page(current, "the job posts (GET /v3/job_posts)")?;
+            let (page, next): (Vec<api::JobPost>, _) = self.page(current, "the job posts (GET /v3/job_posts)")?;
             pages += 1;
             // Keep only the requested jobs' posts, whatever the server sent.
             for post in page {
@@ -166,38 +159,24 @@ impl Harvest {
 
     /// The stages of every job.
     pub fn all_job_stages(&self) -> Result<Vec<api::Stage>, ConnectorError> {
-        let first = self
-            .get(self.url("/job_stages"))
-            .query(&[("per_page", PER_PAGE)]);
+        let first = self.get(self.url("/job_stages")).query(&[("per_page", PER_PAGE)]);
         self.all_pages(first, "the job stages (GET /v3/job_stages)")
     }
 
     /// The people with this e-mail address.
     pub fn candidates_by_email(&self, email: &str) -> Result<Vec<api::Candidate>, ConnectorError> {
-        let first = self
-            .get(self.url("/candidates"))
-            .query(&[("email", email), ("per_page", PER_PAGE)]);
-        self.all_pages(
-            first,
-            "the candidates with the e-mail address (GET /v3/candidates)",
-        )
+        let first = self.get(self.url("/candidates")).query(&[("email", email), ("per_page", PER_PAGE)]);
+        self.all_pages(first, "the candidates with the e-mail address (GET /v3/candidates)")
     }
 
     /// The applications of `candidate`: the embedded ones, else each of
     /// `application_ids` read on its own.
-    pub fn applications_of(
-        &self,
-        candidate: api::Candidate,
-    ) -> Result<Vec<api::Application>, ConnectorError> {
+    pub fn applications_of(&self, candidate: api::Candidate) -> Result<Vec<api::Application>, ConnectorError> {
         if !candidate.applications.is_empty() {
             return Ok(candidate.applications);
         }
         let mut applications = Vec::new();
-        for id in candidate
-            .application_ids
-            .iter()
-            .take(MAX_APPLICATIONS_CHECKED)
-        {
+        for id in candidate.application_ids.iter().take(MAX_APPLICATIONS_CHECKED) {
             if let Some(application) = self.application(&id.0)? {
                 applications.push(application);
             }
@@ -209,28 +188,20 @@ impl Harvest {
     pub fn application(&self, id: &str) -> Result<Option<api::Application>, ConnectorError> {
         let id = crate::map::harvest_id("application id", id)?;
         match self.send(self.get(self.url(&format!("/applications/{id}")))) {
-            Ok(response) => {
-                decode(&response, "the application (GET /v3/applications/{id})").map(Some)
-            }
+            Ok(response) => decode(&response, "the application (GET /v3/applications/{id})").map(Some),
             Err(ConnectorError::NotFound(_)) => Ok(None),
             Err(other) => Err(other),
         }
     }
 
     /// Creates a person with one application.
-    pub fn create_candidate(
-        &self,
-        body: &api::NewCandidate,
-    ) -> Result<api::Candidate, ConnectorError> {
+    pub fn create_candidate(&self, body: &api::NewCandidate) -> Result<api::Candidate, ConnectorError> {
         let response = self.send(self.post("/candidates", body))?;
         decode(&response, "the created candidate (POST /v3/candidates)")
     }
 
     /// Adds an application to a person Greenhouse knows.
-    pub fn create_application(
-        &self,
-        body: &api::NewCandidateApplication,
-    ) -> Result<api::Application, ConnectorError> {
+    pub fn create_application(&self, body: &api::NewCandidateApplication) -> Result<api::Application, ConnectorError> {
         let response = self.send(self.post("/applications", body))?;
         decode(&response, "the created application (POST /v3/applications)")
     }
@@ -259,11 +230,7 @@ impl Harvest {
     }
 
     /// Every page of a v3 listing, at most [`MAX_PAGES_PER_CALL`].
-    fn all_pages<T: DeserializeOwned>(
-        &self,
-        first: Request,
-        what: &str,
-    ) -> Result<Vec<T>, ConnectorError> {
+    fn all_pages<T: DeserializeOwned>(&self, first: Request, what: &str) -> Result<Vec<T>, ConnectorError> {
         let mut all = Vec::new();
         let mut request = Some(first);
         for _ in 0..MAX_PAGES_PER_CALL {
@@ -275,9 +242,7 @@ impl Harvest {
             request = next.map(|url| self.get(url));
         }
         if request.is_some() {
-            log::warn(format!(
-                "stopped reading {what} after {MAX_PAGES_PER_CALL} pages"
-            ));
+            log::warn(format!("stopped reading {what} after {MAX_PAGES_PER_CALL} pages"));
         }
         Ok(all)
     }
@@ -286,12 +251,9 @@ impl Harvest {
 /// Decodes a Harvest answer; a body that does not decode is a permanent
 /// error naming what was being read.
 pub fn decode<T: DeserializeOwned>(response: &Response, what: &str) -> Result<T, ConnectorError> {
-    response.json().map_err(|e| {
-        ConnectorError::Permanent(format!(
-            "Greenhouse sent malformed JSON for {what}: {}",
-            e.message()
-        ))
-    })
+    response
+        .json()
+        .map_err(|e| ConnectorError::Permanent(format!("Greenhouse sent malformed JSON for {what}: {}", e.message())))
 }
 
 /// `error` (the SDK's mapping of the status) with its message replaced by
@@ -309,11 +271,7 @@ pub fn vendor_error(error: ConnectorError, response: &Response) -> ConnectorErro
             _ => None,
         })
         .collect();
-    let Some(message) = body
-        .message
-        .filter(|m| !m.is_empty())
-        .or_else(|| details.first().cloned())
-    else {
+    let Some(message) = body.message.filter(|m| !m.is_empty()).or_else(|| details.first().cloned()) else {
         return error;
     };
     let mut text = format!("Greenhouse answered HTTP {}: {message}", response.status);
@@ -330,10 +288,7 @@ mod tests {
     fn response(status: u16, headers: &[(&str, &str)], body: &str) -> Response {
         Response {
             status,
-            headers: headers
-                .iter()
-                .map(|(n, v)| (n.to_string(), v.to_string()))
-                .collect(),
+            headers: headers.iter().map(|(n, v)| (n.to_string(), v.to_string())).collect(),
             body: body.as_bytes().to_vec(),
         }
     }
@@ -351,28 +306,20 @@ mod tests {
         );
         assert_eq!(
             error_of(&r),
-            ConnectorError::Permanent("Greenhouse answered HTTP 422: Validation error (job_id: Job not found; is invalid)".into())
+            ConnectorError::Permanent(
+                "Greenhouse answered HTTP 422: Validation error (job_id: Job not found; is invalid)".into()
+            )
         );
     }
 
     #[test]
     fn statuses_keep_their_kind_and_retry_delay() {
-        let r = response(
-            401,
-            &[],
-            r#"{"message": "Unauthorized: access token expired"}"#,
-        );
+        let r = response(401, &[], r#"{"message": "Unauthorized: access token expired"}"#);
         assert_eq!(
             error_of(&r),
-            ConnectorError::Unauthorized(
-                "Greenhouse answered HTTP 401: Unauthorized: access token expired".into()
-            )
+            ConnectorError::Unauthorized("Greenhouse answered HTTP 401: Unauthorized: access token expired".into())
         );
-        let r = response(
-            429,
-            &[("retry-after", "7")],
-            r#"{"message": "Too Many Requests"}"#,
-        );
+        let r = response(429, &[("retry-after", "7")], r#"{"message": "Too Many Requests"}"#);
         assert!(
             matches!(error_of(&r), ConnectorError::RateLimited(l) if l.retry_after_ms == Some(7000) && l.message.contains("Too Many Requests"))
         );
@@ -394,8 +341,7 @@ mod tests {
         let e = decode::<Vec<api::Job>>(&r, "the job list (GET /v3/jobs)").unwrap_err();
         assert_eq!(e.kind(), "permanent");
         assert!(
-            e.message()
-                .starts_with("Greenhouse sent malformed JSON for the job list (GET /v3/jobs)"),
+            e.message().starts_with("Greenhouse sent malformed JSON for the job list (GET /v3/jobs)"),
             "{}",
             e.message()
         );
@@ -412,19 +358,11 @@ mod tests {
         let h = Harvest::new(&config).unwrap();
         assert_eq!(h.url("/jobs"), "http://127.0.0.1:9000/v3/jobs");
         assert_eq!(h.grant.token_url, DEFAULT_TOKEN_URL);
-        assert_eq!(
-            h.grant.extra_params,
-            vec![("sub".to_string(), "42".to_string())]
-        );
+        assert_eq!(h.grant.extra_params, vec![("sub".to_string(), "42".to_string())]);
         let write = h.post("/candidates", &serde_json::json!({}));
         assert_eq!(write.header_value("on-behalf-of"), Some("42"));
-        assert!(matches!(
-            write.auth(),
-            Some(http::Auth::ClientCredentials(_))
-        ));
-        let missing = Harvest::new(&Config::new(vec![Setting::text("user-id", "1")]))
-            .err()
-            .unwrap();
+        assert!(matches!(write.auth(), Some(http::Auth::ClientCredentials(_))));
+        let missing = Harvest::new(&Config::new(vec![Setting::text("user-id", "1")])).err().unwrap();
         assert_eq!(missing.kind(), "invalid-config");
     }
 }

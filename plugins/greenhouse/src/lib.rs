@@ -81,17 +81,11 @@ impl Connector for Greenhouse {
         changed_since: Option<String>,
     ) -> Result<JobPage, ConnectorError> {
         let harvest = Harvest::new(config)?;
-        let (jobs, next) = harvest.jobs_page(
-            paging::next_url(cursor.as_deref())?,
-            changed_since.as_deref(),
-        )?;
+        let (jobs, next) = harvest.jobs_page(paging::next_url(cursor.as_deref())?, changed_since.as_deref())?;
         log::info(format!("read {} jobs", jobs.len()));
         let ids: Vec<String> = jobs.iter().map(|j| j.id.0.clone()).collect();
-        let mut descriptions = if ids.is_empty() {
-            Default::default()
-        } else {
-            map::descriptions_by_job(harvest.job_posts(&ids)?)
-        };
+        let mut descriptions =
+            if ids.is_empty() { Default::default() } else { map::descriptions_by_job(harvest.job_posts(&ids)?) };
         let jobs = jobs
             .into_iter()
             .map(|job| {
@@ -99,16 +93,10 @@ impl Connector for Greenhouse {
                 map::job(job, description)
             })
             .collect();
-        Ok(JobPage {
-            jobs,
-            next_cursor: paging::next_url_cursor(next),
-        })
+        Ok(JobPage { jobs, next_cursor: paging::next_url_cursor(next) })
     }
 
-    fn list_stages(
-        config: &Config,
-        job_code: Option<String>,
-    ) -> Result<Vec<Stage>, ConnectorError> {
+    fn list_stages(config: &Config, job_code: Option<String>) -> Result<Vec<Stage>, ConnectorError> {
         let harvest = Harvest::new(config)?;
         match job_code {
             Some(code) => {
@@ -123,10 +111,7 @@ impl Connector for Greenhouse {
         push::push(&Harvest::new(config)?, &request)
     }
 
-    fn candidate_statuses(
-        config: &Config,
-        refs: Vec<CandidateRef>,
-    ) -> Result<Vec<CandidateStatus>, ConnectorError> {
+    fn candidate_statuses(config: &Config, refs: Vec<CandidateRef>) -> Result<Vec<CandidateStatus>, ConnectorError> {
         let harvest = Harvest::new(config)?;
         refs.into_iter()
             .map(|r| {

@@ -28,14 +28,8 @@ pub const DELETED_STATE: &str = "deleted";
 
 /// Hosts whose profile links Greenhouse keeps as social media addresses;
 /// every other link is a website address.
-const SOCIAL_MEDIA_HOSTS: &[&str] = &[
-    "linkedin.com",
-    "twitter.com",
-    "x.com",
-    "facebook.com",
-    "instagram.com",
-    "xing.com",
-];
+const SOCIAL_MEDIA_HOSTS: &[&str] =
+    &["linkedin.com", "twitter.com", "x.com", "facebook.com", "instagram.com", "xing.com"];
 
 /// A Harvest job, with the description taken from its job posts.
 pub fn job(job: api::Job, description: String) -> Job {
@@ -56,11 +50,7 @@ pub fn job(job: api::Job, description: String) -> Job {
 /// repeats, in Greenhouse's order.
 fn locations(offices: &[api::Office]) -> Vec<String> {
     let names = offices.iter().filter_map(|o| {
-        o.location
-            .as_ref()
-            .and_then(|l| l.name.clone())
-            .or_else(|| o.name.clone())
-            .filter(|n| !n.trim().is_empty())
+        o.location.as_ref().and_then(|l| l.name.clone()).or_else(|| o.name.clone()).filter(|n| !n.trim().is_empty())
     });
     unique(names)
 }
@@ -68,25 +58,17 @@ fn locations(offices: &[api::Office]) -> Vec<String> {
 /// Everyone on the hiring team, each once, managers first.
 fn hiring_team(team: &api::HiringTeam) -> Vec<AtsUser> {
     let mut seen = HashSet::new();
-    [
-        &team.hiring_managers,
-        &team.recruiters,
-        &team.coordinators,
-        &team.sourcers,
-    ]
-    .into_iter()
-    .flatten()
-    .filter(|m| seen.insert(m.id.clone()))
-    .map(|m| {
-        let full = [m.first_name.as_deref(), m.last_name.as_deref()]
-            .into_iter()
-            .flatten()
-            .collect::<Vec<_>>()
-            .join(" ");
-        let name = m.name.clone().filter(|n| !n.is_empty()).unwrap_or(full);
-        AtsUser::new(m.id.0.clone(), name, None)
-    })
-    .collect()
+    [&team.hiring_managers, &team.recruiters, &team.coordinators, &team.sourcers]
+        .into_iter()
+        .flatten()
+        .filter(|m| seen.insert(m.id.clone()))
+        .map(|m| {
+            let full =
+                [m.first_name.as_deref(), m.last_name.as_deref()].into_iter().flatten().collect::<Vec<_>>().join(" ");
+            let name = m.name.clone().filter(|n| !n.is_empty()).unwrap_or(full);
+            AtsUser::new(m.id.0.clone(), name, None)
+        })
+        .collect()
 }
 
 fn extra(job: &api::Job) -> Vec<Field> {
@@ -97,27 +79,12 @@ fn extra(job: &api::Job) -> Vec<Field> {
         }
     };
     add("requisition-id", job.requisition_id.clone());
-    add(
-        "department",
-        joined(job.departments.iter().filter_map(|d| d.name.clone())),
-    );
-    add(
-        "office",
-        joined(job.offices.iter().filter_map(|o| o.name.clone())),
-    );
-    add(
-        "openings",
-        joined(job.openings.iter().filter_map(|o| o.opening_id.clone())),
-    );
+    add("department", joined(job.departments.iter().filter_map(|d| d.name.clone())));
+    add("office", joined(job.offices.iter().filter_map(|o| o.name.clone())));
+    add("openings", joined(job.openings.iter().filter_map(|o| o.opening_id.clone())));
     add("confidential", job.confidential.map(|c| c.to_string()));
-    add(
-        "opened-at",
-        job.opened_at.as_deref().and_then(to_rfc3339_lenient),
-    );
-    add(
-        "closed-at",
-        job.closed_at.as_deref().and_then(to_rfc3339_lenient),
-    );
+    add("opened-at", job.opened_at.as_deref().and_then(to_rfc3339_lenient));
+    add("closed-at", job.closed_at.as_deref().and_then(to_rfc3339_lenient));
     for (key, value) in &job.custom_fields {
         add(&format!("custom.{key}"), scalar_text(value));
     }
@@ -185,9 +152,7 @@ pub fn descriptions_by_job(posts: Vec<api::JobPost>) -> HashMap<String, String> 
             }
         }
     }
-    best.into_iter()
-        .map(|(job, (_, text))| (job, text))
-        .collect()
+    best.into_iter().map(|(job, (_, text))| (job, text)).collect()
 }
 
 /// Job stages onto the contract: deleted stages (`active: false`) dropped,
@@ -196,11 +161,7 @@ pub fn descriptions_by_job(posts: Vec<api::JobPost>) -> HashMap<String, String> 
 pub fn stages(list: Vec<api::Stage>, job_code: Option<&str>) -> Vec<Stage> {
     let mut by_job: BTreeMap<Option<String>, Vec<api::Stage>> = BTreeMap::new();
     for stage in list.into_iter().filter(|s| s.active != Some(false)) {
-        let job = stage
-            .job_id
-            .as_ref()
-            .map(|j| j.0.clone())
-            .or_else(|| job_code.map(str::to_string));
+        let job = stage.job_id.as_ref().map(|j| j.0.clone()).or_else(|| job_code.map(str::to_string));
         by_job.entry(job).or_default().push(stage);
     }
     by_job
@@ -208,37 +169,30 @@ pub fn stages(list: Vec<api::Stage>, job_code: Option<&str>) -> Vec<Stage> {
         .flat_map(|(job, mut stages)| {
             // Stable: stages without a priority keep Greenhouse's order, last.
             stages.sort_by_key(|s| s.priority.unwrap_or(i64::MAX));
-            stages
-                .into_iter()
-                .zip(0u32..)
-                .map(move |(s, position)| Stage {
-                    id: s.id.0,
-                    name: s.name,
-                    position,
-                    job_code: job.clone(),
-                })
+            stages.into_iter().zip(0u32..).map(move |(s, position)| Stage {
+                id: s.id.0,
+                name: s.name,
+                position,
+                job_code: job.clone(),
+            })
         })
         .collect()
 }
 
 /// Whether `application` is for the job `job_id`.
 pub fn applied_to(application: &api::Application, job_id: &str) -> bool {
-    application.job_id.as_ref().is_some_and(|j| j.0 == job_id)
-        || application.jobs.iter().any(|j| j.id.0 == job_id)
+    application.job_id.as_ref().is_some_and(|j| j.0 == job_id) || application.jobs.iter().any(|j| j.id.0 == job_id)
 }
 
 /// An application's state and stage as the contract reports them.
-pub fn candidate_status(
-    candidate: CandidateRef,
-    application: &api::Application,
-) -> CandidateStatus {
+pub fn candidate_status(candidate: CandidateRef, application: &api::Application) -> CandidateStatus {
     let stage = application.current_stage.as_ref();
     CandidateStatus {
         ref_: candidate,
-        state: application.status.as_deref().map_or(
-            ApplicationState::Other(String::new()),
-            ApplicationState::from_common,
-        ),
+        state: application
+            .status
+            .as_deref()
+            .map_or(ApplicationState::Other(String::new()), ApplicationState::from_common),
         stage_id: stage.and_then(|s| s.id.as_ref()).map(|id| id.0.clone()),
         stage_name: stage.and_then(|s| s.name.clone()),
         updated_at: application
@@ -264,59 +218,35 @@ pub fn deleted_status(candidate: CandidateRef) -> CandidateStatus {
 /// acting user): Harvest wants integers.
 pub fn harvest_id(what: &str, value: &str) -> Result<u64, ConnectorError> {
     value.trim().parse().map_err(|_| {
-        ConnectorError::NotFound(format!(
-            "{what} `{value}` is not a Greenhouse id (Greenhouse ids are integers)"
-        ))
+        ConnectorError::NotFound(format!("{what} `{value}` is not a Greenhouse id (Greenhouse ids are integers)"))
     })
 }
 
 /// The body of `POST /v3/candidates` for a pushed candidate: the person,
 /// their resume, a note with the source and answers, and one application
 /// on the job (in `stage_id` when given).
-pub fn new_candidate(
-    push: &PushRequest,
-    acting_user: u64,
-) -> Result<api::NewCandidate, ConnectorError> {
+pub fn new_candidate(push: &PushRequest, acting_user: u64) -> Result<api::NewCandidate, ConnectorError> {
     let c = &push.candidate;
-    let (social, websites): (Vec<&String>, Vec<&String>) = c
-        .links
-        .iter()
-        .filter(|l| !l.trim().is_empty())
-        .partition(|l| is_social(l));
+    let (social, websites): (Vec<&String>, Vec<&String>) =
+        c.links.iter().filter(|l| !l.trim().is_empty()).partition(|l| is_social(l));
     Ok(api::NewCandidate {
         first_name: c.first_name.clone(),
         last_name: c.last_name.clone(),
-        email_addresses: vec![api::TypedValue {
-            value: c.email.clone(),
-            kind: "personal",
-        }],
+        email_addresses: vec![api::TypedValue { value: c.email.clone(), kind: "personal" }],
         phone_numbers: c
             .phone
             .iter()
             .filter(|p| !p.trim().is_empty())
-            .map(|p| api::TypedValue {
-                value: p.clone(),
-                kind: "mobile",
-            })
+            .map(|p| api::TypedValue { value: p.clone(), kind: "mobile" })
             .collect(),
         website_addresses: websites
             .into_iter()
-            .map(|w| api::TypedValue {
-                value: w.clone(),
-                kind: "personal",
-            })
+            .map(|w| api::TypedValue { value: w.clone(), kind: "personal" })
             .collect(),
-        social_media_addresses: social
-            .into_iter()
-            .map(|s| api::Address { value: s.clone() })
-            .collect(),
+        social_media_addresses: social.into_iter().map(|s| api::Address { value: s.clone() }).collect(),
         attachments: resume(c),
         activity_feed_notes: note(c)
-            .map(|body| api::NewNote {
-                user_id: acting_user,
-                body,
-                visibility: "public",
-            })
+            .map(|body| api::NewNote { user_id: acting_user, body, visibility: "public" })
             .into_iter()
             .collect(),
         applications: vec![api::NewApplication {
@@ -340,10 +270,7 @@ pub fn new_application(
 }
 
 fn stage_id(push: &PushRequest) -> Result<Option<u64>, ConnectorError> {
-    push.stage_id
-        .as_deref()
-        .map(|s| harvest_id("stage id", s))
-        .transpose()
+    push.stage_id.as_deref().map(|s| harvest_id("stage id", s)).transpose()
 }
 
 fn resume(c: &Candidate) -> Vec<api::NewAttachment> {
@@ -373,14 +300,8 @@ fn note(c: &Candidate) -> Option<String> {
 
 fn is_social(link: &str) -> bool {
     let rest = link.split_once("://").map_or(link, |(_, r)| r);
-    let host = rest
-        .split(['/', '?', '#'])
-        .next()
-        .unwrap_or_default()
-        .to_ascii_lowercase();
-    SOCIAL_MEDIA_HOSTS
-        .iter()
-        .any(|s| host == *s || host.ends_with(&format!(".{s}")))
+    let host = rest.split(['/', '?', '#']).next().unwrap_or_default().to_ascii_lowercase();
+    SOCIAL_MEDIA_HOSTS.iter().any(|s| host == *s || host.ends_with(&format!(".{s}")))
 }
 
 #[cfg(test)]
@@ -412,18 +333,11 @@ mod tests {
         assert_eq!(job.description, "<p>Build things.</p>");
         assert_eq!(
             job.assigned_users,
-            vec![
-                AtsUser::new("5", "A B", None),
-                AtsUser::new("6", "C D", None)
-            ],
+            vec![AtsUser::new("5", "A B", None), AtsUser::new("6", "C D", None)],
             "each member once, managers first, names built from parts"
         );
         assert_eq!(job.updated_at.as_deref(), Some("2024-05-01T10:00:00Z"));
-        let extra: Vec<(&str, &str)> = job
-            .extra
-            .iter()
-            .map(|f| (f.key.as_str(), f.value.as_str()))
-            .collect();
+        let extra: Vec<(&str, &str)> = job.extra.iter().map(|f| (f.key.as_str(), f.value.as_str())).collect();
         assert_eq!(
             extra,
             vec![
@@ -479,18 +393,9 @@ mod tests {
                 {"id": 20, "name": "Screen", "job_id": 2, "priority": 0}]"#,
         );
         let stages = stages(list, None);
-        let got: Vec<(&str, u32, Option<&str>)> = stages
-            .iter()
-            .map(|s| (s.id.as_str(), s.position, s.job_code.as_deref()))
-            .collect();
-        assert_eq!(
-            got,
-            vec![
-                ("10", 0, Some("1")),
-                ("12", 1, Some("1")),
-                ("20", 0, Some("2"))
-            ]
-        );
+        let got: Vec<(&str, u32, Option<&str>)> =
+            stages.iter().map(|s| (s.id.as_str(), s.position, s.job_code.as_deref())).collect();
+        assert_eq!(got, vec![("10", 0, Some("1")), ("12", 1, Some("1")), ("20", 0, Some("2"))]);
         let one: Vec<api::Stage> = decode(r#"[{"id": 5, "name": "Screen"}]"#);
         assert_eq!(stages_job(one, "9"), Some("9".to_string()));
     }
@@ -512,17 +417,10 @@ mod tests {
         assert_eq!(s.stage_id.as_deref(), Some("1010"));
         assert_eq!(s.stage_name.as_deref(), Some("Phone Interview"));
         assert_eq!(s.updated_at.as_deref(), Some("2024-05-02T09:00:00Z"));
-        let converted: api::Application =
-            decode(r#"{"id": 1, "status": "converted", "job_id": 9}"#);
+        let converted: api::Application = decode(r#"{"id": 1, "status": "converted", "job_id": 9}"#);
         assert!(applied_to(&converted, "9"));
-        assert_eq!(
-            candidate_status(r.clone(), &converted).state,
-            ApplicationState::Other("converted".into())
-        );
-        assert_eq!(
-            deleted_status(r).state,
-            ApplicationState::Other(DELETED_STATE.into())
-        );
+        assert_eq!(candidate_status(r.clone(), &converted).state, ApplicationState::Other("converted".into()));
+        assert_eq!(deleted_status(r).state, ApplicationState::Other(DELETED_STATE.into()));
     }
 
     fn push() -> PushRequest {
@@ -539,15 +437,8 @@ mod tests {
                     content: b"hi".to_vec(),
                 }),
                 source: Some("Careers site".into()),
-                links: vec![
-                    "https://www.linkedin.com/in/ada".into(),
-                    "https://ada.dev".into(),
-                    " ".into(),
-                ],
-                answers: vec![Answer {
-                    question: "Notice period?".into(),
-                    answer: "1 month".into(),
-                }],
+                links: vec!["https://www.linkedin.com/in/ada".into(), "https://ada.dev".into(), " ".into()],
+                answers: vec![Answer { question: "Notice period?".into(), answer: "1 month".into() }],
             },
             stage_id: Some("1011".into()),
             idempotency_key: "k1".into(),
@@ -594,8 +485,7 @@ mod tests {
 
     #[test]
     fn builds_the_application_body_for_a_known_person() {
-        let body =
-            serde_json::to_value(new_application(&push(), &api::Id("77".into())).unwrap()).unwrap();
+        let body = serde_json::to_value(new_application(&push(), &api::Id("77".into())).unwrap()).unwrap();
         assert_eq!(body["candidate_id"], 77);
         assert_eq!(body["job_id"], 101);
         assert_eq!(body["initial_stage_id"], 1011);

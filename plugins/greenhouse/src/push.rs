@@ -33,27 +33,17 @@ pub fn push(harvest: &Harvest, request: &PushRequest) -> Result<Pushed, Connecto
                 "candidate {candidate_id} already applied to job {job_id} (application {})",
                 application.id
             ));
-            return Ok(Pushed {
-                ref_: CandidateRef::new(candidate_id.0, application.id.0.clone()),
-                existing: true,
-            });
+            return Ok(Pushed { ref_: CandidateRef::new(candidate_id.0, application.id.0.clone()), existing: true });
         }
     }
     if let Some(candidate_id) = first_known {
-        log::info(format!(
-            "adding an application on job {job_id} to candidate {candidate_id}"
-        ));
+        log::info(format!("adding an application on job {job_id} to candidate {candidate_id}"));
         let created = harvest.create_application(&map::new_application(request, &candidate_id)?)?;
-        return Ok(Pushed {
-            ref_: CandidateRef::new(candidate_id.0, created.id.0),
-            existing: true,
-        });
+        return Ok(Pushed { ref_: CandidateRef::new(candidate_id.0, created.id.0), existing: true });
     }
     let acting_user = map::harvest_id("setting `user-id`", harvest.user_id())
         .map_err(|e| ConnectorError::InvalidConfig(e.message().to_string()))?;
-    log::info(format!(
-        "creating a candidate with an application on job {job_id}"
-    ));
+    log::info(format!("creating a candidate with an application on job {job_id}"));
     let created = harvest.create_candidate(&map::new_candidate(request, acting_user)?)?;
     // The answer may be truncated to ids while Greenhouse builds the
     // record; a new person has exactly the one application we sent.
@@ -64,13 +54,7 @@ pub fn push(harvest: &Harvest, request: &PushRequest) -> Result<Pushed, Connecto
         .map(|a| a.id.clone())
         .or_else(|| created.application_ids.first().cloned())
         .ok_or_else(|| {
-            ConnectorError::Permanent(format!(
-                "Greenhouse created candidate {} but named no application",
-                created.id
-            ))
+            ConnectorError::Permanent(format!("Greenhouse created candidate {} but named no application", created.id))
         })?;
-    Ok(Pushed {
-        ref_: CandidateRef::new(created.id.0, application_id.0),
-        existing: false,
-    })
+    Ok(Pushed { ref_: CandidateRef::new(created.id.0, application_id.0), existing: false })
 }

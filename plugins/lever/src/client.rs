@@ -59,13 +59,9 @@ impl Lever {
     /// A write, performed as the `perform-as` user (required for writes).
     fn post(&self, path: &str) -> Result<Request, ConnectorError> {
         let user = self.perform_as.as_deref().ok_or_else(|| {
-            ConnectorError::InvalidConfig(
-                "setting `perform-as` is required to create candidates in Lever".to_string(),
-            )
+            ConnectorError::InvalidConfig("setting `perform-as` is required to create candidates in Lever".to_string())
         })?;
-        Ok(Request::post(self.url(path))
-            .basic(&self.api_key, None)
-            .query(&[("perform_as", user)]))
+        Ok(Request::post(self.url(path)).basic(&self.api_key, None).query(&[("perform_as", user)]))
     }
 
     /// One page of postings, every state and confidentiality, with content
@@ -75,10 +71,7 @@ impl Lever {
         offset: Option<&str>,
         changed_since: Option<&str>,
     ) -> Result<api::Page<api::Posting>, ConnectorError> {
-        let start = changed_since
-            .map(atsbridge_sdk::time::rfc3339_to_epoch_ms)
-            .transpose()?
-            .map(|ms| ms.to_string());
+        let start = changed_since.map(atsbridge_sdk::time::rfc3339_to_epoch_ms).transpose()?.map(|ms| ms.to_string());
         let request = self
             .get("/postings")
             .query(&[
@@ -104,10 +97,7 @@ impl Lever {
 
     /// Every user, deactivated ones too (they may still own postings).
     pub fn users(&self) -> Result<Vec<api::User>, ConnectorError> {
-        self.all_pages(
-            self.get("/users").query(&[("includeDeactivated", "true")]),
-            "the users (GET /users)",
-        )
+        self.all_pages(self.get("/users").query(&[("includeDeactivated", "true")]), "the users (GET /users)")
     }
 
     /// The account's pipeline.
@@ -117,25 +107,14 @@ impl Lever {
 
     /// The reasons an opportunity can be archived for.
     pub fn archive_reasons(&self) -> Result<Vec<api::ArchiveReason>, ConnectorError> {
-        self.all_pages(
-            self.get("/archive_reasons"),
-            "the archive reasons (GET /archive_reasons)",
-        )
+        self.all_pages(self.get("/archive_reasons"), "the archive reasons (GET /archive_reasons)")
     }
 
     /// The opportunities of the person with this e-mail address, with
     /// their applications (and so their postings).
-    pub fn opportunities_by_email(
-        &self,
-        email: &str,
-    ) -> Result<Vec<api::Opportunity>, ConnectorError> {
-        let first = self
-            .get("/opportunities")
-            .query(&[("email", email), ("expand", "applications")]);
-        self.all_pages(
-            first,
-            "the opportunities with the e-mail address (GET /opportunities)",
-        )
+    pub fn opportunities_by_email(&self, email: &str) -> Result<Vec<api::Opportunity>, ConnectorError> {
+        let first = self.get("/opportunities").query(&[("email", email), ("expand", "applications")]);
+        self.all_pages(first, "the opportunities with the e-mail address (GET /opportunities)")
     }
 
     /// Creates the opportunity: JSON, or multipart when there is a resume
@@ -163,22 +142,14 @@ impl Lever {
                 request.body(bytes, &content_type)
             }
         };
-        let created: api::Single<api::Opportunity> = decode(
-            &self.send(request)?,
-            "the created opportunity (POST /opportunities)",
-        )?;
+        let created: api::Single<api::Opportunity> =
+            decode(&self.send(request)?, "the created opportunity (POST /opportunities)")?;
         Ok(created.data)
     }
 
     /// Adds a note to an opportunity.
-    pub fn add_note(
-        &self,
-        opportunity_id: &str,
-        note: &api::NewNote,
-    ) -> Result<(), ConnectorError> {
-        let request = self
-            .post(&format!("/opportunities/{opportunity_id}/notes"))?
-            .json(note);
+    pub fn add_note(&self, opportunity_id: &str, note: &api::NewNote) -> Result<(), ConnectorError> {
+        let request = self.post(&format!("/opportunities/{opportunity_id}/notes"))?.json(note);
         self.send(request)?;
         Ok(())
     }
@@ -186,9 +157,7 @@ impl Lever {
     /// One opportunity with its stage expanded; `None` when Lever has none
     /// with this id.
     pub fn opportunity(&self, id: &str) -> Result<Option<api::Opportunity>, ConnectorError> {
-        let request = self
-            .get(&format!("/opportunities/{id}"))
-            .query(&[("expand", "stage")]);
+        let request = self.get(&format!("/opportunities/{id}")).query(&[("expand", "stage")]);
         match self.send(request) {
             Ok(response) => {
                 let single: api::Single<api::Opportunity> =
@@ -211,11 +180,7 @@ impl Lever {
     }
 
     /// Every page of a list, at most [`MAX_PAGES_PER_CALL`].
-    fn all_pages<T: DeserializeOwned>(
-        &self,
-        first: Request,
-        what: &str,
-    ) -> Result<Vec<T>, ConnectorError> {
+    fn all_pages<T: DeserializeOwned>(&self, first: Request, what: &str) -> Result<Vec<T>, ConnectorError> {
         let first = first.query(&[("limit", LIMIT)]);
         let mut all = Vec::new();
         let mut offset: Option<String> = None;
@@ -228,9 +193,7 @@ impl Lever {
                 None => return Ok(all),
             }
         }
-        log::warn(format!(
-            "stopped reading {what} after {MAX_PAGES_PER_CALL} pages"
-        ));
+        log::warn(format!("stopped reading {what} after {MAX_PAGES_PER_CALL} pages"));
         Ok(all)
     }
 }
@@ -238,12 +201,9 @@ impl Lever {
 /// Decodes a Lever answer; a body that does not decode is a permanent
 /// error naming what was being read.
 pub fn decode<T: DeserializeOwned>(response: &Response, what: &str) -> Result<T, ConnectorError> {
-    response.json().map_err(|e| {
-        ConnectorError::Permanent(format!(
-            "Lever sent malformed JSON for {what}: {}",
-            e.message()
-        ))
-    })
+    response
+        .json()
+        .map_err(|e| ConnectorError::Permanent(format!("Lever sent malformed JSON for {what}: {}", e.message())))
 }
 
 /// `error` (the SDK's mapping of the status) with its message replaced by
@@ -269,10 +229,7 @@ mod tests {
     fn response(status: u16, headers: &[(&str, &str)], body: &str) -> Response {
         Response {
             status,
-            headers: headers
-                .iter()
-                .map(|(n, v)| (n.to_string(), v.to_string()))
-                .collect(),
+            headers: headers.iter().map(|(n, v)| (n.to_string(), v.to_string())).collect(),
             body: body.as_bytes().to_vec(),
         }
     }
@@ -283,31 +240,15 @@ mod tests {
 
     #[test]
     fn errors_quote_lever_and_keep_their_kind() {
-        let r = response(
-            400,
-            &[],
-            r#"{"code": "BadRequestError", "message": "Posting p1 not found"}"#,
-        );
+        let r = response(400, &[], r#"{"code": "BadRequestError", "message": "Posting p1 not found"}"#);
         assert_eq!(
             error_of(&r),
-            ConnectorError::Permanent(
-                "Lever answered HTTP 400 BadRequestError: Posting p1 not found".into()
-            )
+            ConnectorError::Permanent("Lever answered HTTP 400 BadRequestError: Posting p1 not found".into())
         );
-        let r = response(
-            401,
-            &[],
-            r#"{"code": "UnauthorizedError", "message": "Invalid API key"}"#,
-        );
+        let r = response(401, &[], r#"{"code": "UnauthorizedError", "message": "Invalid API key"}"#);
         assert_eq!(error_of(&r).kind(), "unauthorized");
-        let r = response(
-            429,
-            &[("retry-after", "2")],
-            r#"{"code": "TooManyRequests", "message": "slow down"}"#,
-        );
-        assert!(
-            matches!(error_of(&r), ConnectorError::RateLimited(l) if l.retry_after_ms == Some(2000))
-        );
+        let r = response(429, &[("retry-after", "2")], r#"{"code": "TooManyRequests", "message": "slow down"}"#);
+        assert!(matches!(error_of(&r), ConnectorError::RateLimited(l) if l.retry_after_ms == Some(2000)));
         let r = response(503, &[], "<html>503</html>");
         assert_eq!(error_of(&r).kind(), "transient");
         assert!(error_of(&r).message().contains("<html>503</html>"));
@@ -319,8 +260,7 @@ mod tests {
         let e = decode::<api::Page<api::Posting>>(&r, "the postings (GET /postings)").unwrap_err();
         assert_eq!(e.kind(), "permanent");
         assert!(
-            e.message()
-                .starts_with("Lever sent malformed JSON for the postings (GET /postings)"),
+            e.message().starts_with("Lever sent malformed JSON for the postings (GET /postings)"),
             "{}",
             e.message()
         );
@@ -328,24 +268,12 @@ mod tests {
 
     #[test]
     fn writes_need_perform_as() {
-        let config = Config::new(vec![
-            Setting::secret("api-key"),
-            Setting::text("base-url", "http://127.0.0.1:1/v1/"),
-        ]);
+        let config = Config::new(vec![Setting::secret("api-key"), Setting::text("base-url", "http://127.0.0.1:1/v1/")]);
         let lever = Lever::new(&config).unwrap();
         assert_eq!(lever.url("/postings"), "http://127.0.0.1:1/v1/postings");
-        assert_eq!(
-            lever.post("/opportunities").unwrap_err().kind(),
-            "invalid-config"
-        );
-        let config = Config::new(vec![
-            Setting::secret("api-key"),
-            Setting::text("perform-as", "u-1"),
-        ]);
+        assert_eq!(lever.post("/opportunities").unwrap_err().kind(), "invalid-config");
+        let config = Config::new(vec![Setting::secret("api-key"), Setting::text("perform-as", "u-1")]);
         let write = Lever::new(&config).unwrap().post("/opportunities").unwrap();
-        assert_eq!(
-            write.url(),
-            "https://api.lever.co/v1/opportunities?perform_as=u-1"
-        );
+        assert_eq!(write.url(), "https://api.lever.co/v1/opportunities?perform_as=u-1");
     }
 }

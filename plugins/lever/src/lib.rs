@@ -82,11 +82,7 @@ impl Connector for Lever {
         let page = lever.postings_page(offset.as_deref(), changed_since.as_deref())?;
         log::info(format!("read {} postings", page.data.len()));
         let users: HashMap<String, api::User> = if map::needs_user_lookup(&page.data) {
-            lever
-                .users()?
-                .into_iter()
-                .map(|u| (u.id.clone(), u))
-                .collect()
+            lever.users()?.into_iter().map(|u| (u.id.clone(), u)).collect()
         } else {
             HashMap::new()
         };
@@ -97,10 +93,7 @@ impl Connector for Lever {
         })
     }
 
-    fn list_stages(
-        config: &Config,
-        _job_code: Option<String>,
-    ) -> Result<Vec<Stage>, ConnectorError> {
+    fn list_stages(config: &Config, _job_code: Option<String>) -> Result<Vec<Stage>, ConnectorError> {
         // One pipeline for every posting: the same answer with or without a job.
         Ok(map::stages(Client::new(config)?.stages()?))
     }
@@ -109,10 +102,7 @@ impl Connector for Lever {
         push::push(&Client::new(config)?, &request)
     }
 
-    fn candidate_statuses(
-        config: &Config,
-        refs: Vec<CandidateRef>,
-    ) -> Result<Vec<CandidateStatus>, ConnectorError> {
+    fn candidate_statuses(config: &Config, refs: Vec<CandidateRef>) -> Result<Vec<CandidateStatus>, ConnectorError> {
         let lever = Client::new(config)?;
         let mut found = Vec::new();
         for r in refs {
@@ -128,11 +118,7 @@ impl Connector for Lever {
         };
         let stage_names: HashMap<String, String> =
             if opportunities().any(|o| matches!(o.stage, Some(api::StageRef::Id(_)))) {
-                lever
-                    .stages()?
-                    .into_iter()
-                    .map(|s| (s.id, s.text))
-                    .collect()
+                lever.stages()?.into_iter().map(|s| (s.id, s.text)).collect()
             } else {
                 HashMap::new()
             };

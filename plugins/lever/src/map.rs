@@ -43,36 +43,17 @@ pub fn job(posting: api::Posting, users: &HashMap<String, api::User>) -> Job {
         status: status(&posting.state),
         title: posting.text.clone(),
         locations: locations(&posting.categories),
-        description: posting
-            .content
-            .as_ref()
-            .map(description)
-            .unwrap_or_default(),
+        description: posting.content.as_ref().map(description).unwrap_or_default(),
         assigned_users: assigned_users(&posting, users),
-        updated_at: posting
-            .updated_at
-            .and_then(|ms| epoch_ms_to_rfc3339(ms).ok()),
+        updated_at: posting.updated_at.and_then(|ms| epoch_ms_to_rfc3339(ms).ok()),
         extra: extra(&posting),
         raw_status: posting.state,
     }
 }
 
 fn locations(c: &api::Categories) -> Vec<String> {
-    let all = unique(
-        c.all_locations
-            .iter()
-            .filter(|l| !l.trim().is_empty())
-            .cloned(),
-    );
-    if all.is_empty() {
-        c.location
-            .iter()
-            .filter(|l| !l.trim().is_empty())
-            .cloned()
-            .collect()
-    } else {
-        all
-    }
+    let all = unique(c.all_locations.iter().filter(|l| !l.trim().is_empty()).cloned());
+    if all.is_empty() { c.location.iter().filter(|l| !l.trim().is_empty()).cloned().collect() } else { all }
 }
 
 /// The description as Lever's hosted posting page shows it: the opening,
@@ -112,11 +93,7 @@ fn user(user: &api::UserRef, users: &HashMap<String, api::User>) -> AtsUser {
         api::UserRef::Id(id) => users.get(id),
     };
     match (user, known) {
-        (_, Some(u)) => AtsUser::new(
-            u.id.clone(),
-            u.name.clone().unwrap_or_else(|| u.id.clone()),
-            u.email.clone(),
-        ),
+        (_, Some(u)) => AtsUser::new(u.id.clone(), u.name.clone().unwrap_or_else(|| u.id.clone()), u.email.clone()),
         // A user Lever no longer lists: the id is all there is.
         (api::UserRef::Id(id), None) => AtsUser::new(id.clone(), id.clone(), None),
         (api::UserRef::User(_), None) => unreachable!("an expanded user is known"),
@@ -126,13 +103,9 @@ fn user(user: &api::UserRef, users: &HashMap<String, api::User>) -> AtsUser {
 /// Whether any posting names a person by id only (Lever did not expand
 /// them), so `/users` must be read to name them.
 pub fn needs_user_lookup(postings: &[api::Posting]) -> bool {
-    postings.iter().any(|p| {
-        p.owner
-            .iter()
-            .chain(&p.hiring_manager)
-            .chain(&p.followers)
-            .any(|u| matches!(u, api::UserRef::Id(_)))
-    })
+    postings
+        .iter()
+        .any(|p| p.owner.iter().chain(&p.hiring_manager).chain(&p.followers).any(|u| matches!(u, api::UserRef::Id(_))))
 }
 
 fn extra(p: &api::Posting) -> Vec<Field> {
@@ -170,20 +143,12 @@ fn unique(items: impl Iterator<Item = String>) -> Vec<String> {
 pub fn stages(list: Vec<api::Stage>) -> Vec<Stage> {
     list.into_iter()
         .zip(0u32..)
-        .map(|(s, position)| Stage {
-            id: s.id,
-            name: s.text,
-            position,
-            job_code: None,
-        })
+        .map(|(s, position)| Stage { id: s.id, name: s.text, position, job_code: None })
         .collect()
 }
 
 /// An opportunity of this person on `posting_id`, if they have one.
-pub fn opportunity_on<'a>(
-    opportunities: &'a [api::Opportunity],
-    posting_id: &str,
-) -> Option<&'a api::Opportunity> {
+pub fn opportunity_on<'a>(opportunities: &'a [api::Opportunity], posting_id: &str) -> Option<&'a api::Opportunity> {
     opportunities.iter().find(|o| {
         o.applications
             .iter()
@@ -205,23 +170,10 @@ pub fn new_opportunity(push: &PushRequest) -> api::NewOpportunity {
             .phone
             .iter()
             .filter(|p| !p.trim().is_empty())
-            .map(|p| api::Phone {
-                kind: "mobile",
-                value: p.clone(),
-            })
+            .map(|p| api::Phone { kind: "mobile", value: p.clone() })
             .collect(),
-        links: c
-            .links
-            .iter()
-            .filter(|l| !l.trim().is_empty())
-            .cloned()
-            .collect(),
-        sources: c
-            .source
-            .iter()
-            .filter(|s| !s.trim().is_empty())
-            .cloned()
-            .collect(),
+        links: c.links.iter().filter(|l| !l.trim().is_empty()).cloned().collect(),
+        sources: c.source.iter().filter(|s| !s.trim().is_empty()).cloned().collect(),
         origin: "applied",
         postings: vec![push.job_code.clone()],
         stage: push.stage_id.clone(),
@@ -254,14 +206,8 @@ pub fn form_fields(o: &api::NewOpportunity) -> Vec<(String, String)> {
 /// The application answers as one note: Lever has no field for them on
 /// the opportunity.
 pub fn answers_note(c: &Candidate) -> Option<api::NewNote> {
-    let text: Vec<String> = c
-        .answers
-        .iter()
-        .map(|a| format!("{}\n{}", a.question, a.answer))
-        .collect();
-    (!text.is_empty()).then(|| api::NewNote {
-        value: text.join("\n\n"),
-    })
+    let text: Vec<String> = c.answers.iter().map(|a| format!("{}\n{}", a.question, a.answer)).collect();
+    (!text.is_empty()).then(|| api::NewNote { value: text.join("\n\n") })
 }
 
 /// The reasons that mean "hired": Lever's built-in "Hired" reason, or any
@@ -297,9 +243,7 @@ pub fn candidate_status(
         state,
         stage_id,
         stage_name,
-        updated_at: opportunity
-            .updated_at
-            .and_then(|ms| epoch_ms_to_rfc3339(ms).ok()),
+        updated_at: opportunity.updated_at.and_then(|ms| epoch_ms_to_rfc3339(ms).ok()),
     }
 }
 
@@ -361,11 +305,7 @@ mod tests {
             ]
         );
         assert_eq!(job.updated_at.as_deref(), Some("2024-05-01T10:00:00Z"));
-        let extra: Vec<(&str, &str)> = job
-            .extra
-            .iter()
-            .map(|f| (f.key.as_str(), f.value.as_str()))
-            .collect();
+        let extra: Vec<(&str, &str)> = job.extra.iter().map(|f| (f.key.as_str(), f.value.as_str())).collect();
         assert_eq!(
             extra,
             vec![
@@ -391,10 +331,7 @@ mod tests {
         let job = job(posting, &HashMap::new());
         assert_eq!(job.status, JobStatus::Open);
         assert_eq!(job.locations, vec!["Oslo"]);
-        assert_eq!(
-            job.assigned_users,
-            vec![AtsUser::new("u9", "Olga", Some("olga@example.com".into()))]
-        );
+        assert_eq!(job.assigned_users, vec![AtsUser::new("u9", "Olga", Some("olga@example.com".into()))]);
         assert_eq!(job.description, "", "no content without include=content");
         assert_eq!(job.updated_at, None);
     }
@@ -415,15 +352,7 @@ mod tests {
         let list: Vec<api::Stage> =
             decode(r#"[{"id": "lead-new", "text": "New lead"}, {"id": "offer", "text": "Offer"}]"#);
         let stages = stages(list);
-        assert_eq!(
-            stages[1],
-            Stage {
-                id: "offer".into(),
-                name: "Offer".into(),
-                position: 1,
-                job_code: None
-            }
-        );
+        assert_eq!(stages[1], Stage { id: "offer".into(), name: "Offer".into(), position: 1, job_code: None });
     }
 
     fn push() -> PushRequest {
@@ -437,10 +366,7 @@ mod tests {
                 resume: None,
                 source: Some("Careers site".into()),
                 links: vec!["https://ada.dev".into(), "".into()],
-                answers: vec![Answer {
-                    question: "Notice?".into(),
-                    answer: "1 month".into(),
-                }],
+                answers: vec![Answer { question: "Notice?".into(), answer: "1 month".into() }],
             },
             stage_id: Some("applicant-new".into()),
             idempotency_key: "k1".into(),
@@ -460,10 +386,7 @@ mod tests {
             })
         );
         let fields = form_fields(&o);
-        let fields: Vec<(&str, &str)> = fields
-            .iter()
-            .map(|(k, v)| (k.as_str(), v.as_str()))
-            .collect();
+        let fields: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
         assert_eq!(
             fields,
             vec![
@@ -478,10 +401,7 @@ mod tests {
                 ("stage", "applicant-new"),
             ]
         );
-        assert_eq!(
-            answers_note(&push().candidate).unwrap().value,
-            "Notice?\n1 month"
-        );
+        assert_eq!(answers_note(&push().candidate).unwrap().value, "Notice?\n1 month");
     }
 
     #[test]
@@ -491,10 +411,7 @@ mod tests {
                 {"id": "o2", "contact": "c1", "applications": [{"id": "a2", "posting": "other"}]},
                 {"id": "o3", "contact": "c1", "applications": [{"id": "a3", "posting": "6a1f", "type": "posting"}]}]"#,
         );
-        assert_eq!(
-            opportunity_on(&list, "6a1f").map(|o| o.id.as_str()),
-            Some("o3")
-        );
+        assert_eq!(opportunity_on(&list, "6a1f").map(|o| o.id.as_str()), Some("o3"));
         assert!(opportunity_on(&list, "nope").is_none());
     }
 
@@ -512,10 +429,7 @@ mod tests {
             decode(r#"{"id": "o1", "stage": "s1", "archived": null, "updatedAt": 1714557600000}"#);
         let s = candidate_status(r.clone(), &active, &hired, &stages);
         assert_eq!(s.state, ApplicationState::Active);
-        assert_eq!(
-            (s.stage_id.as_deref(), s.stage_name.as_deref()),
-            (Some("s1"), Some("Phone screen"))
-        );
+        assert_eq!((s.stage_id.as_deref(), s.stage_name.as_deref()), (Some("s1"), Some("Phone screen")));
         assert_eq!(s.updated_at.as_deref(), Some("2024-05-01T10:00:00Z"));
         let won: api::Opportunity = decode(
             r#"{"id": "o1", "stage": {"id": "offer", "text": "Offer"}, "archived": {"reason": "r1", "archivedAt": 1}}"#,
@@ -524,13 +438,7 @@ mod tests {
         assert_eq!(s.state, ApplicationState::Hired);
         assert_eq!(s.stage_name.as_deref(), Some("Offer"));
         let lost: api::Opportunity = decode(r#"{"id": "o1", "archived": {"reason": "r2"}}"#);
-        assert_eq!(
-            candidate_status(r.clone(), &lost, &hired, &stages).state,
-            ApplicationState::Rejected
-        );
-        assert_eq!(
-            deleted_status(r).state,
-            ApplicationState::Other(DELETED_STATE.into())
-        );
+        assert_eq!(candidate_status(r.clone(), &lost, &hired, &stages).state, ApplicationState::Rejected);
+        assert_eq!(deleted_status(r).state, ApplicationState::Other(DELETED_STATE.into()));
     }
 }

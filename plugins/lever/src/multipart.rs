@@ -4,16 +4,8 @@
 /// One part: a text field, or a file with its name and content type.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Part {
-    Text {
-        name: String,
-        value: String,
-    },
-    File {
-        name: String,
-        file_name: String,
-        content_type: String,
-        content: Vec<u8>,
-    },
+    Text { name: String, value: String },
+    File { name: String, file_name: String, content_type: String, content: Vec<u8> },
 }
 
 impl Part {
@@ -38,20 +30,11 @@ pub fn encode(parts: &[Part]) -> (Vec<u8>, String) {
         match part {
             Part::Text { name, value } => {
                 body.extend_from_slice(
-                    format!(
-                        "Content-Disposition: form-data; name=\"{}\"\r\n\r\n",
-                        quoted(name)
-                    )
-                    .as_bytes(),
+                    format!("Content-Disposition: form-data; name=\"{}\"\r\n\r\n", quoted(name)).as_bytes(),
                 );
                 body.extend_from_slice(value.as_bytes());
             }
-            Part::File {
-                name,
-                file_name,
-                content_type,
-                content,
-            } => {
+            Part::File { name, file_name, content_type, content } => {
                 body.extend_from_slice(
                     format!(
                         "Content-Disposition: form-data; name=\"{}\"; filename=\"{}\"\r\nContent-Type: {}\r\n\r\n",
@@ -73,19 +56,13 @@ pub fn encode(parts: &[Part]) -> (Vec<u8>, String) {
 /// A name inside double quotes: quotes and line breaks percent-encoded, as
 /// browsers do (WHATWG HTML, "multipart/form-data encoding algorithm").
 fn quoted(name: &str) -> String {
-    name.replace('"', "%22")
-        .replace('\r', "%0D")
-        .replace('\n', "%0A")
+    name.replace('"', "%22").replace('\r', "%0D").replace('\n', "%0A")
 }
 
 /// A header value without line breaks (a content type from elsewhere).
 fn header_safe(value: &str) -> String {
     let cleaned: String = value.chars().filter(|c| !c.is_control()).collect();
-    if cleaned.trim().is_empty() {
-        "application/octet-stream".to_string()
-    } else {
-        cleaned
-    }
+    if cleaned.trim().is_empty() { "application/octet-stream".to_string() } else { cleaned }
 }
 
 fn contains(haystack: &[u8], needle: &[u8]) -> bool {
@@ -99,10 +76,7 @@ mod tests {
     #[test]
     fn encodes_fields_and_files() {
         let (body, content_type) = encode(&[
-            Part::Text {
-                name: "emails[]".into(),
-                value: "ada@example.com".into(),
-            },
+            Part::Text { name: "emails[]".into(), value: "ada@example.com".into() },
             Part::File {
                 name: "resumeFile".into(),
                 file_name: "c\"v.pdf".into(),
@@ -110,10 +84,7 @@ mod tests {
                 content: b"%PDF".to_vec(),
             },
         ]);
-        assert_eq!(
-            content_type,
-            "multipart/form-data; boundary=atsbridge-form-boundary-00000000"
-        );
+        assert_eq!(content_type, "multipart/form-data; boundary=atsbridge-form-boundary-00000000");
         let b = "--atsbridge-form-boundary-00000000";
         assert_eq!(
             String::from_utf8(body).unwrap(),

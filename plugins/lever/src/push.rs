@@ -27,14 +27,8 @@ pub fn push(lever: &Lever, request: &PushRequest) -> Result<Pushed, ConnectorErr
     let posting = request.job_code.as_str();
     let known = lever.opportunities_by_email(&request.candidate.email)?;
     if let Some(found) = map::opportunity_on(&known, posting) {
-        log::info(format!(
-            "opportunity {} already exists on posting {posting}",
-            found.id
-        ));
-        return Ok(Pushed {
-            ref_: reference(found),
-            existing: true,
-        });
+        log::info(format!("opportunity {} already exists on posting {posting}", found.id));
+        return Ok(Pushed { ref_: reference(found), existing: true });
     }
     log::info(format!("creating an opportunity on posting {posting}"));
     let body = map::new_opportunity(request);
@@ -42,29 +36,14 @@ pub fn push(lever: &Lever, request: &PushRequest) -> Result<Pushed, ConnectorErr
     if let Some(note) = map::answers_note(&request.candidate)
         && let Err(e) = lever.add_note(&created.id, &note)
     {
-        log::warn(format!(
-            "opportunity {} created, but its answers note failed: {}",
-            created.id,
-            e.message()
-        ));
+        log::warn(format!("opportunity {} created, but its answers note failed: {}", created.id, e.message()));
     }
-    let existing = known
-        .iter()
-        .any(|o| o.contact.is_some() && o.contact == created.contact);
-    Ok(Pushed {
-        ref_: reference(&created),
-        existing,
-    })
+    let existing = known.iter().any(|o| o.contact.is_some() && o.contact == created.contact);
+    Ok(Pushed { ref_: reference(&created), existing })
 }
 
 /// Lever's ids for a candidate: the contact (the person) and the
 /// opportunity (their candidacy for the posting).
 fn reference(opportunity: &crate::api::Opportunity) -> CandidateRef {
-    CandidateRef::new(
-        opportunity
-            .contact
-            .clone()
-            .unwrap_or_else(|| opportunity.id.clone()),
-        opportunity.id.clone(),
-    )
+    CandidateRef::new(opportunity.contact.clone().unwrap_or_else(|| opportunity.id.clone()), opportunity.id.clone())
 }

@@ -58,22 +58,14 @@ impl Workable {
             None => default_base_url(config.require_text("subdomain")?)?,
         };
         let origin = Origin::of(&base).ok_or_else(|| {
-            ConnectorError::InvalidConfig(format!(
-                "setting `base-url`: `{base}` has no usable scheme, host and port"
-            ))
+            ConnectorError::InvalidConfig(format!("setting `base-url`: `{base}` has no usable scheme, host and port"))
         })?;
-        Ok(Workable {
-            base,
-            origin,
-            token,
-        })
+        Ok(Workable { base, origin, token })
     }
 
     /// A GET to an absolute URL with the token and `Accept: application/json`.
     fn get(&self, url: impl Into<String>) -> Request {
-        Request::get(url)
-            .bearer(&self.token)
-            .header("accept", "application/json")
+        Request::get(url).bearer(&self.token).header("accept", "application/json")
     }
 
     /// Sends `request` and decodes a 2xx JSON answer; `what` names the
@@ -96,10 +88,7 @@ impl Workable {
     pub fn first_jobs_url(&self, changed_since: Option<&str>) -> Result<String, ConnectorError> {
         let updated_after = changed_since.map(map::updated_after).transpose()?;
         Ok(Request::get(format!("{}/jobs", self.base))
-            .query(&[
-                ("limit", PAGE_SIZE.to_string().as_str()),
-                ("include_fields", JOB_LIST_FIELDS),
-            ])
+            .query(&[("limit", PAGE_SIZE.to_string().as_str()), ("include_fields", JOB_LIST_FIELDS)])
             .query_opt("updated_after", updated_after.as_deref())
             .url()
             .to_string())
@@ -110,10 +99,7 @@ impl Workable {
     pub fn jobs_page(&self, url: &str) -> Result<(Vec<api::Job>, Option<String>), ConnectorError> {
         self.check_origin(url)?;
         let page: api::JobsPage = Self::fetch(self.get(url), "GET /jobs")?;
-        let next = page
-            .paging
-            .and_then(|p| p.next)
-            .filter(|next| !next.trim().is_empty());
+        let next = page.paging.and_then(|p| p.next).filter(|next| !next.trim().is_empty());
         if let Some(next) = &next {
             self.check_origin(next)?;
         }
@@ -123,10 +109,7 @@ impl Workable {
     /// `GET /jobs/{shortcode}/stages`, or the account's `GET /stages`.
     pub fn stages(&self, job_code: Option<&str>) -> Result<Vec<api::Stage>, ConnectorError> {
         let (url, what) = match job_code {
-            Some(code) => (
-                format!("{}/jobs/{}/stages", self.base, path_segment(code)),
-                "GET /jobs/{shortcode}/stages",
-            ),
+            Some(code) => (format!("{}/jobs/{}/stages", self.base, path_segment(code)), "GET /jobs/{shortcode}/stages"),
             None => (format!("{}/stages", self.base), "GET /stages"),
         };
         let body: api::StagesBody = Self::fetch(self.get(url), what)?;
@@ -142,19 +125,11 @@ impl Workable {
 
     /// `GET /candidates?shortcode=&email=`: the candidate with this e-mail
     /// on this job, if Workable has one.
-    pub fn find_candidate(
-        &self,
-        shortcode: &str,
-        email: &str,
-    ) -> Result<Option<api::Candidate>, ConnectorError> {
-        let request = self
-            .get(format!("{}/candidates", self.base))
-            .query(&[("shortcode", shortcode), ("email", email)]);
+    pub fn find_candidate(&self, shortcode: &str, email: &str) -> Result<Option<api::Candidate>, ConnectorError> {
+        let request =
+            self.get(format!("{}/candidates", self.base)).query(&[("shortcode", shortcode), ("email", email)]);
         let page: api::CandidatesPage = Self::fetch(request, "GET /candidates")?;
-        Ok(page
-            .candidates
-            .into_iter()
-            .find(|c| map::is_same_candidate(c, email, shortcode)))
+        Ok(page.candidates.into_iter().find(|c| map::is_same_candidate(c, email, shortcode)))
     }
 
     /// `POST /jobs/{shortcode}/candidates[?stage=<slug>]`. A `422` comes
@@ -176,8 +151,7 @@ impl Workable {
         if response.status == 422 {
             return Ok(Err(success(response).unwrap_err()));
         }
-        let created: api::Created =
-            decode(&success(response)?, "POST /jobs/{shortcode}/candidates")?;
+        let created: api::Created = decode(&success(response)?, "POST /jobs/{shortcode}/candidates")?;
         Ok(Ok(created.candidate))
     }
 
@@ -214,14 +188,10 @@ pub fn default_base_url(subdomain: &str) -> Result<String, ConnectorError> {
         }
     }
     let name = name.trim_end_matches('/');
-    let name = name
-        .strip_suffix(&format!(".{WORKABLE_DOMAIN}"))
-        .unwrap_or(name);
+    let name = name.strip_suffix(&format!(".{WORKABLE_DOMAIN}")).unwrap_or(name);
     let valid = !name.is_empty()
         && !name.starts_with('-')
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+        && name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
     if !valid {
         return Err(ConnectorError::InvalidConfig(format!(
             "setting `subdomain`: `{subdomain}` is not a Workable subdomain (the `acme` of acme.workable.com)"
@@ -249,24 +219,15 @@ fn success(response: Response) -> Result<Response, ConnectorError> {
 fn reset_wait_ms(reset: Option<&str>, now: SystemTime) -> Option<u64> {
     let reset_secs: u64 = reset?.trim().parse().ok()?;
     let now_ms = now.duration_since(UNIX_EPOCH).ok()?.as_millis();
-    let wait = u128::from(reset_secs)
-        .saturating_mul(1_000)
-        .saturating_sub(now_ms);
-    Some(
-        u64::try_from(wait)
-            .unwrap_or(u64::MAX)
-            .saturating_add(RESET_MARGIN_MS),
-    )
+    let wait = u128::from(reset_secs).saturating_mul(1_000).saturating_sub(now_ms);
+    Some(u64::try_from(wait).unwrap_or(u64::MAX).saturating_add(RESET_MARGIN_MS))
 }
 
 /// Decodes a JSON body; the error names the endpoint.
 fn decode<T: DeserializeOwned>(response: &Response, what: &str) -> Result<T, ConnectorError> {
-    response.json().map_err(|e| {
-        ConnectorError::Permanent(format!(
-            "malformed Workable `{what}` response: {}",
-            e.message()
-        ))
-    })
+    response
+        .json()
+        .map_err(|e| ConnectorError::Permanent(format!("malformed Workable `{what}` response: {}", e.message())))
 }
 
 /// Percent-encodes one path segment (shortcodes and ids are alphanumeric,
@@ -347,26 +308,16 @@ mod tests {
         ]))
         .unwrap();
         assert_eq!(w.base, "https://acme.workable.com/spi/v3");
-        assert_eq!(
-            default_base_url(" https://Acme.workable.com/ ").unwrap(),
-            w.base
-        );
+        assert_eq!(default_base_url(" https://Acme.workable.com/ ").unwrap(), w.base);
         assert_eq!(default_base_url("acme.workable.com").unwrap(), w.base);
         for bad in ["", "acme.example.com", "-x", "a/b", "acme.workable.com/x"] {
-            assert_eq!(
-                default_base_url(bad).unwrap_err().kind(),
-                "invalid-config",
-                "{bad}"
-            );
+            assert_eq!(default_base_url(bad).unwrap_err().kind(), "invalid-config", "{bad}");
         }
     }
 
     #[test]
     fn base_url_setting_wins_and_must_be_http() {
-        assert_eq!(
-            workable("http://127.0.0.1:9000/spi/v3/").base,
-            "http://127.0.0.1:9000/spi/v3"
-        );
+        assert_eq!(workable("http://127.0.0.1:9000/spi/v3/").base, "http://127.0.0.1:9000/spi/v3");
         let err = Workable::from_config(&Config::from(vec![
             Setting::text("subdomain", "acme"),
             Setting::secret("api-token"),
@@ -374,8 +325,7 @@ mod tests {
         ]))
         .unwrap_err();
         assert_eq!(err.kind(), "invalid-config");
-        let err = Workable::from_config(&Config::from(vec![Setting::text("subdomain", "acme")]))
-            .unwrap_err();
+        let err = Workable::from_config(&Config::from(vec![Setting::text("subdomain", "acme")])).unwrap_err();
         assert!(err.message().contains("api-token"), "{err:?}");
     }
 
@@ -386,11 +336,7 @@ mod tests {
             w.first_jobs_url(None).unwrap(),
             "https://acme.workable.com/spi/v3/jobs?limit=9&include_fields=description%2Cfull_description"
         );
-        assert!(
-            w.first_jobs_url(Some("2026-05-01T10:00:00Z"))
-                .unwrap()
-                .ends_with("&updated_after=20260501T100000Z")
-        );
+        assert!(w.first_jobs_url(Some("2026-05-01T10:00:00Z")).unwrap().ends_with("&updated_after=20260501T100000Z"));
     }
 
     #[test]
@@ -417,16 +363,8 @@ mod tests {
             assert_eq!(err.kind(), "permanent", "{bad}");
         }
         let local = workable("http://127.0.0.1:4010/spi/v3");
-        assert!(
-            local
-                .check_origin("http://127.0.0.1:4010/spi/v3/jobs?since_id=2")
-                .is_ok()
-        );
-        assert!(
-            local
-                .check_origin("http://127.0.0.1:4011/spi/v3/jobs")
-                .is_err()
-        );
+        assert!(local.check_origin("http://127.0.0.1:4010/spi/v3/jobs?since_id=2").is_ok());
+        assert!(local.check_origin("http://127.0.0.1:4011/spi/v3/jobs").is_err());
     }
 
     #[test]
@@ -447,10 +385,7 @@ mod tests {
     fn response(status: u16, headers: &[(&str, &str)]) -> Response {
         Response {
             status,
-            headers: headers
-                .iter()
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .collect(),
+            headers: headers.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
             body: br#"{"error": "Too Many Requests"}"#.to_vec(),
         }
     }
@@ -464,25 +399,13 @@ mod tests {
 
     #[test]
     fn a_429_waits_for_retry_after_or_the_rate_limit_reset() {
-        let reset = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .unwrap()
-            .as_secs()
-            + 5;
+        let reset = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs() + 5;
         let reset = reset.to_string();
-        let both = success(response(
-            429,
-            &[("Retry-After", "7"), ("X-Rate-Limit-Reset", &reset)],
-        ));
+        let both = success(response(429, &[("Retry-After", "7"), ("X-Rate-Limit-Reset", &reset)]));
         assert_eq!(retry_after_ms(both.unwrap_err()), Some(7_000));
-        let wait =
-            retry_after_ms(success(response(429, &[("X-Rate-Limit-Reset", &reset)])).unwrap_err())
-                .unwrap();
+        let wait = retry_after_ms(success(response(429, &[("X-Rate-Limit-Reset", &reset)])).unwrap_err()).unwrap();
         assert!((4_000..=6_000).contains(&wait), "{wait}");
-        assert_eq!(
-            retry_after_ms(success(response(429, &[])).unwrap_err()),
-            None
-        );
+        assert_eq!(retry_after_ms(success(response(429, &[])).unwrap_err()), None);
         assert_eq!(success(response(200, &[])).unwrap().status, 200);
         assert_eq!(success(response(404, &[])).unwrap_err().kind(), "not-found");
     }
@@ -490,26 +413,15 @@ mod tests {
     #[test]
     fn reset_waits() {
         let now = UNIX_EPOCH + std::time::Duration::from_millis(1_000_000_500);
-        assert_eq!(
-            reset_wait_ms(Some("1000003"), now),
-            Some(2_500 + RESET_MARGIN_MS)
-        );
-        assert_eq!(
-            reset_wait_ms(Some(" 999999 "), now),
-            Some(RESET_MARGIN_MS),
-            "past"
-        );
+        assert_eq!(reset_wait_ms(Some("1000003"), now), Some(2_500 + RESET_MARGIN_MS));
+        assert_eq!(reset_wait_ms(Some(" 999999 "), now), Some(RESET_MARGIN_MS), "past");
         assert_eq!(reset_wait_ms(Some("soon"), now), None);
         assert_eq!(reset_wait_ms(None, now), None);
     }
 
     #[test]
     fn malformed_json_names_the_endpoint() {
-        let response = Response {
-            status: 200,
-            headers: vec![],
-            body: b"{\"jobs\": 5}".to_vec(),
-        };
+        let response = Response { status: 200, headers: vec![], body: b"{\"jobs\": 5}".to_vec() };
         let err = decode::<api::JobsPage>(&response, "GET /jobs").unwrap_err();
         assert_eq!(err.kind(), "permanent");
         assert!(err.message().contains("`GET /jobs`"), "{}", err.message());

@@ -121,10 +121,7 @@ impl Connector for WorkableConnector {
         })
     }
 
-    fn list_stages(
-        config: &Config,
-        job_code: Option<String>,
-    ) -> Result<Vec<Stage>, ConnectorError> {
+    fn list_stages(config: &Config, job_code: Option<String>) -> Result<Vec<Stage>, ConnectorError> {
         let stages = Workable::from_config(config)?.stages(job_code.as_deref())?;
         Ok(map::stages(stages, job_code.as_deref()))
     }
@@ -133,47 +130,30 @@ impl Connector for WorkableConnector {
         let workable = Workable::from_config(config)?;
         let (job, email) = (&request.job_code, request.candidate.email.trim());
         if email.is_empty() {
-            return Err(ConnectorError::Permanent(
-                "Workable requires the candidate's e-mail address".into(),
-            ));
+            return Err(ConnectorError::Permanent("Workable requires the candidate's e-mail address".into()));
         }
         if let Some(found) = workable.find_candidate(job, email)? {
             log::info(format!("candidate {} is already on job {job}", found.id));
-            return Ok(Pushed {
-                ref_: map::candidate_ref(&found),
-                existing: true,
-            });
+            return Ok(Pushed { ref_: map::candidate_ref(&found), existing: true });
         }
         let body = map::new_candidate(&request.candidate);
         match workable.create_candidate(job, request.stage_id.as_deref(), &body)? {
-            Ok(created) => Ok(Pushed {
-                ref_: map::candidate_ref(&created),
-                existing: false,
-            }),
+            Ok(created) => Ok(Pushed { ref_: map::candidate_ref(&created), existing: false }),
             Err(unprocessable) => match workable.find_candidate(job, email)? {
-                Some(found) => Ok(Pushed {
-                    ref_: map::candidate_ref(&found),
-                    existing: true,
-                }),
+                Some(found) => Ok(Pushed { ref_: map::candidate_ref(&found), existing: true }),
                 None => Err(unprocessable),
             },
         }
     }
 
-    fn candidate_statuses(
-        config: &Config,
-        refs: Vec<CandidateRef>,
-    ) -> Result<Vec<CandidateStatus>, ConnectorError> {
+    fn candidate_statuses(config: &Config, refs: Vec<CandidateRef>) -> Result<Vec<CandidateStatus>, ConnectorError> {
         let workable = Workable::from_config(config)?;
         // Stage names by job, fetched once per job.
         let mut stage_names: HashMap<String, HashMap<String, String>> = HashMap::new();
         let mut statuses = Vec::with_capacity(refs.len());
         for reference in refs {
             let Some(candidate) = workable.candidate(&reference.candidate_id)? else {
-                log::warn(format!(
-                    "Workable has no candidate {}",
-                    reference.candidate_id
-                ));
+                log::warn(format!("Workable has no candidate {}", reference.candidate_id));
                 statuses.push(map::missing_candidate_status(reference));
                 continue;
             };
@@ -215,10 +195,7 @@ fn jobs_with_hiring_teams(
         let team = match workable.job_members(&job.shortcode) {
             Ok(members) => map::hiring_team(members),
             Err(ConnectorError::NotFound(_)) => {
-                log::warn(format!(
-                    "job {} is gone from Workable; listed without its team",
-                    job.shortcode
-                ));
+                log::warn(format!("job {} is gone from Workable; listed without its team", job.shortcode));
                 Vec::new()
             }
             Err(e) => return Err(e),
@@ -230,10 +207,7 @@ fn jobs_with_hiring_teams(
 
 /// Slug → name of a job's stages; empty when the job is gone (its
 /// candidates' statuses are still worth reporting).
-fn stage_names_of(
-    workable: &Workable,
-    job: &str,
-) -> Result<HashMap<String, String>, ConnectorError> {
+fn stage_names_of(workable: &Workable, job: &str) -> Result<HashMap<String, String>, ConnectorError> {
     match workable.stages(Some(job)) {
         Ok(stages) => Ok(stages.into_iter().map(|s| (s.slug, s.name)).collect()),
         Err(ConnectorError::NotFound(_)) => Ok(HashMap::new()),

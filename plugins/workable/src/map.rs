@@ -42,10 +42,7 @@ pub fn hiring_team(members: Vec<api::Member>) -> Vec<AtsUser> {
         if id.is_empty() || team.iter().any(|u| u.ats_id == id) {
             continue;
         }
-        let email = member
-            .email
-            .map(|e| e.trim().to_string())
-            .filter(|e| !e.is_empty());
+        let email = member.email.map(|e| e.trim().to_string()).filter(|e| !e.is_empty());
         let name = member
             .name
             .map(|n| n.trim().to_string())
@@ -130,11 +127,7 @@ pub fn extra(job: &api::Job) -> Vec<Field> {
         ("created-at", created),
     ]
     .into_iter()
-    .filter_map(|(key, value)| {
-        value
-            .filter(|v| !v.trim().is_empty())
-            .map(|v| Field::new(key, v))
-    })
+    .filter_map(|(key, value)| value.filter(|v| !v.trim().is_empty()).map(|v| Field::new(key, v)))
     .collect()
 }
 
@@ -153,12 +146,7 @@ pub fn stages(mut stages: Vec<api::Stage>, job_code: Option<&str>) -> Vec<Stage>
     stages
         .into_iter()
         .zip(0u32..)
-        .map(|(s, position)| Stage {
-            id: s.slug,
-            name: s.name,
-            position,
-            job_code: job_code.map(str::to_string),
-        })
+        .map(|(s, position)| Stage { id: s.slug, name: s.name, position, job_code: job_code.map(str::to_string) })
         .collect()
 }
 
@@ -191,10 +179,7 @@ pub fn new_candidate(candidate: &Candidate) -> api::NewCandidateBody {
     let mut other_links = Vec::new();
     for link in &candidate.links {
         match social_profile_type(link) {
-            Some(kind) => social_profiles.push(api::SocialProfile {
-                kind: kind.to_string(),
-                url: link.clone(),
-            }),
+            Some(kind) => social_profiles.push(api::SocialProfile { kind: kind.to_string(), url: link.clone() }),
             None => other_links.push(link.as_str()),
         }
     }
@@ -202,12 +187,7 @@ pub fn new_candidate(candidate: &Candidate) -> api::NewCandidateBody {
     if !other_links.is_empty() {
         summary.push(format!("Links: {}", other_links.join(" ")));
     }
-    summary.extend(
-        candidate
-            .answers
-            .iter()
-            .map(|a| format!("{}: {}", a.question.trim(), a.answer.trim())),
-    );
+    summary.extend(candidate.answers.iter().map(|a| format!("{}: {}", a.question.trim(), a.answer.trim())));
     api::NewCandidateBody {
         sourced: false,
         candidate: api::NewCandidate {
@@ -217,10 +197,10 @@ pub fn new_candidate(candidate: &Candidate) -> api::NewCandidateBody {
             phone: candidate.phone.clone().filter(|p| !p.trim().is_empty()),
             summary: (!summary.is_empty()).then(|| summary.join("\n")),
             social_profiles,
-            resume: candidate.resume.as_ref().map(|r| api::Resume {
-                name: r.file_name.clone(),
-                data: r.content_base64(),
-            }),
+            resume: candidate
+                .resume
+                .as_ref()
+                .map(|r| api::Resume { name: r.file_name.clone(), data: r.content_base64() }),
         },
         domain: candidate.source.clone().filter(|s| !s.trim().is_empty()),
     }
@@ -255,15 +235,8 @@ pub fn candidate_ref(candidate: &api::Candidate) -> CandidateRef {
 /// Whether a listed candidate is the one with this e-mail on this job
 /// (`GET /candidates?email=&shortcode=` filters, but check what came back).
 pub fn is_same_candidate(candidate: &api::Candidate, email: &str, shortcode: &str) -> bool {
-    let same_email = candidate
-        .email
-        .as_deref()
-        .is_none_or(|e| e.trim().eq_ignore_ascii_case(email.trim()));
-    let same_job = candidate
-        .job
-        .as_ref()
-        .and_then(|j| j.shortcode.as_deref())
-        .is_none_or(|s| s == shortcode);
+    let same_email = candidate.email.as_deref().is_none_or(|e| e.trim().eq_ignore_ascii_case(email.trim()));
+    let same_job = candidate.job.as_ref().and_then(|j| j.shortcode.as_deref()).is_none_or(|s| s == shortcode);
     same_email && same_job
 }
 
@@ -274,11 +247,7 @@ pub fn application_state(candidate: &api::Candidate) -> ApplicationState {
         ApplicationState::Withdrawn
     } else if candidate.disqualified == Some(true) {
         ApplicationState::Rejected
-    } else if candidate
-        .hired_at
-        .as_deref()
-        .is_some_and(|h| !h.trim().is_empty())
-    {
+    } else if candidate.hired_at.as_deref().is_some_and(|h| !h.trim().is_empty()) {
         ApplicationState::Hired
     } else {
         ApplicationState::Active
@@ -297,10 +266,7 @@ pub fn candidate_status(
         state: application_state(candidate),
         stage_id: candidate.stage.clone(),
         stage_name,
-        updated_at: candidate
-            .updated_at
-            .as_deref()
-            .and_then(time::to_rfc3339_lenient),
+        updated_at: candidate.updated_at.as_deref().and_then(time::to_rfc3339_lenient),
     }
 }
 
@@ -362,12 +328,7 @@ mod tests {
         assert_eq!(j.description, "<p>About</p><h3>Requirements</h3>");
         assert_eq!(j.assigned_users, team);
         assert_eq!(j.updated_at.as_deref(), Some("2024-05-02T10:30:00Z"));
-        let get = |key: &str| {
-            j.extra
-                .iter()
-                .find(|f| f.key == key)
-                .map(|f| f.value.as_str())
-        };
+        let get = |key: &str| j.extra.iter().find(|f| f.key == key).map(|f| f.value.as_str());
         assert_eq!(get("code"), Some("REQ-42"));
         assert_eq!(get("workable-id"), Some("61884e2"));
         assert_eq!(get("department"), Some("Engineering"));
@@ -384,10 +345,7 @@ mod tests {
         assert_eq!(j.locations, vec!["Remote"]);
         assert_eq!(j.description, "<p>Design</p>", "falls back to description");
         assert_eq!(j.updated_at, None);
-        assert!(
-            !j.extra.iter().any(|f| f.key == "code"),
-            "null code is left out"
-        );
+        assert!(!j.extra.iter().any(|f| f.key == "code"), "null code is left out");
     }
 
     /// `GET /jobs/{shortcode}/members`, shaped like the account's
@@ -403,9 +361,7 @@ mod tests {
     ]}"#;
 
     fn members(body: &str) -> Vec<api::Member> {
-        serde_json::from_str::<api::MembersBody>(body)
-            .unwrap()
-            .into_members()
+        serde_json::from_str::<api::MembersBody>(body).unwrap().into_members()
     }
 
     #[test]
@@ -413,17 +369,9 @@ mod tests {
         assert_eq!(
             hiring_team(members(MEMBERS)),
             vec![
-                AtsUser::new(
-                    "13e0eb0e",
-                    "Eduardo Vallente",
-                    Some("eduardo.vallente@workabledemo.com".into())
-                ),
+                AtsUser::new("13e0eb0e", "Eduardo Vallente", Some("eduardo.vallente@workabledemo.com".into())),
                 AtsUser::new("19782abc", "Nadia Sawahla", None),
-                AtsUser::new(
-                    "3247e8c7",
-                    "alexia@workabledemo.com",
-                    Some("alexia@workabledemo.com".into())
-                ),
+                AtsUser::new("3247e8c7", "alexia@workabledemo.com", Some("alexia@workabledemo.com".into())),
                 AtsUser::new("3c00c3ac", "3c00c3ac", None),
             ]
         );
@@ -432,10 +380,7 @@ mod tests {
     #[test]
     fn hiring_team_reads_a_bare_array_and_empty_bodies() {
         let bare = members(r#"[{"id": "13e0eb0e", "name": "Ed", "email": "ed@x.io"}]"#);
-        assert_eq!(
-            hiring_team(bare),
-            vec![AtsUser::new("13e0eb0e", "Ed", Some("ed@x.io".into()))]
-        );
+        assert_eq!(hiring_team(bare), vec![AtsUser::new("13e0eb0e", "Ed", Some("ed@x.io".into()))]);
         assert!(hiring_team(members(r#"{"members": []}"#)).is_empty());
         assert!(hiring_team(members("{}")).is_empty());
     }
@@ -465,10 +410,7 @@ mod tests {
 
     #[test]
     fn updated_after_is_iso_basic_utc() {
-        assert_eq!(
-            updated_after("2026-05-01T12:00:00.750+02:00").unwrap(),
-            "20260501T100000Z"
-        );
+        assert_eq!(updated_after("2026-05-01T12:00:00.750+02:00").unwrap(), "20260501T100000Z");
         assert_eq!(updated_after("yesterday").unwrap_err().kind(), "permanent");
     }
 
@@ -505,10 +447,7 @@ mod tests {
                 "https://github.com/ada".into(),
                 "https://ada.dev".into(),
             ],
-            answers: vec![Answer {
-                question: "Notice period?".into(),
-                answer: "1 month".into(),
-            }],
+            answers: vec![Answer { question: "Notice period?".into(), answer: "1 month".into() }],
         }
     }
 
@@ -536,14 +475,8 @@ mod tests {
 
     #[test]
     fn minimal_candidate_leaves_optional_fields_out() {
-        let c = Candidate {
-            phone: None,
-            resume: None,
-            source: None,
-            links: vec![],
-            answers: vec![],
-            ..push_candidate()
-        };
+        let c =
+            Candidate { phone: None, resume: None, source: None, links: vec![], answers: vec![], ..push_candidate() };
         let body = serde_json::to_value(new_candidate(&c)).unwrap();
         assert_eq!(
             body,
@@ -554,17 +487,11 @@ mod tests {
 
     #[test]
     fn social_profile_types_match_whole_host_labels() {
-        assert_eq!(
-            social_profile_type("https://de.linkedin.com/in/x"),
-            Some("linkedin")
-        );
+        assert_eq!(social_profile_type("https://de.linkedin.com/in/x"), Some("linkedin"));
         assert_eq!(social_profile_type("github.com/x"), Some("github"));
         assert_eq!(social_profile_type("https://x.com/ada"), Some("twitter"));
         assert_eq!(social_profile_type("https://notgithub.com/x"), None);
-        assert_eq!(
-            social_profile_type("https://github.com.evil.example/x"),
-            None
-        );
+        assert_eq!(social_profile_type("https://github.com.evil.example/x"), None);
     }
 
     const CANDIDATE: &str = r#"{"candidate": {
@@ -579,9 +506,7 @@ mod tests {
         for (k, val) in patch.as_object().unwrap() {
             v["candidate"][k] = val.clone();
         }
-        serde_json::from_value::<api::CandidateBody>(v)
-            .unwrap()
-            .candidate
+        serde_json::from_value::<api::CandidateBody>(v).unwrap().candidate
     }
 
     #[test]
@@ -601,22 +526,10 @@ mod tests {
     #[test]
     fn application_states() {
         let state = |patch| application_state(&candidate(patch));
-        assert_eq!(
-            state(serde_json::json!({"disqualified": true})),
-            ApplicationState::Rejected
-        );
-        assert_eq!(
-            state(serde_json::json!({"hired_at": "2024-06-01T00:00:00Z"})),
-            ApplicationState::Hired
-        );
-        assert_eq!(
-            state(serde_json::json!({"withdrew": true, "disqualified": true})),
-            ApplicationState::Withdrawn
-        );
-        assert_eq!(
-            state(serde_json::json!({"disqualified": null})),
-            ApplicationState::Active
-        );
+        assert_eq!(state(serde_json::json!({"disqualified": true})), ApplicationState::Rejected);
+        assert_eq!(state(serde_json::json!({"hired_at": "2024-06-01T00:00:00Z"})), ApplicationState::Hired);
+        assert_eq!(state(serde_json::json!({"withdrew": true, "disqualified": true})), ApplicationState::Withdrawn);
+        assert_eq!(state(serde_json::json!({"disqualified": null})), ApplicationState::Active);
     }
 
     #[test]

@@ -28,14 +28,7 @@ const TITLES: &[&str] = &[
 ];
 const LEVELS: &[&str] = &["", "Junior ", "Mid-level ", "Lead ", "Principal "];
 const STATUSES: &[&str] = &["open", "open", "open", "closed", "draft"];
-const DEPARTMENTS: &[&str] = &[
-    "Engineering",
-    "Design",
-    "Sales",
-    "People",
-    "Finance",
-    "Operations",
-];
+const DEPARTMENTS: &[&str] = &["Engineering", "Design", "Sales", "People", "Finance", "Operations"];
 const OFFICES: &[(&str, &str)] = &[
     ("Berlin", "Berlin, Germany"),
     ("London", "London, United Kingdom"),
@@ -44,21 +37,9 @@ const OFFICES: &[(&str, &str)] = &[
     ("Remote", "Remote – EMEA"),
     ("Zürich", "Zürich, Switzerland"),
 ];
-const FIRST: &[&str] = &[
-    "Ada", "Grace", "Linus", "Margaret", "José", "Chloé", "Wei", "Amara", "Søren", "Priya",
-];
-const LAST: &[&str] = &[
-    "Lovelace",
-    "Hopper",
-    "Torvalds",
-    "Hamilton",
-    "García",
-    "Dubois",
-    "Zhang",
-    "Okafor",
-    "Kierkegaard",
-    "Patel",
-];
+const FIRST: &[&str] = &["Ada", "Grace", "Linus", "Margaret", "José", "Chloé", "Wei", "Amara", "Søren", "Priya"];
+const LAST: &[&str] =
+    &["Lovelace", "Hopper", "Torvalds", "Hamilton", "García", "Dubois", "Zhang", "Okafor", "Kierkegaard", "Patel"];
 const PERKS: &[&str] = &[
     "Flexible working hours &amp; remote-friendly culture",
     "Learning budget of €2,000 per year",
@@ -206,11 +187,7 @@ fn job(out: &mut String, rng: &mut Rng, index: u64) {
         json_str(out, &format!("REQ-{}", 1000 + index), false);
     }
     let _ = write!(out, ",\"notes\":");
-    json_str(
-        out,
-        &format!("Internal: budget approved for {department}.\nBackfill."),
-        false,
-    );
+    json_str(out, &format!("Internal: budget approved for {department}.\nBackfill."), false);
     let _ = write!(
         out,
         ",\"confidential\":{},\"is_template\":false,\"copied_from_id\":null,\"status\":\"{status}\",\
@@ -218,11 +195,7 @@ fn job(out: &mut String, rng: &mut Rng, index: u64) {
         index.is_multiple_of(17),
         timestamp(rng),
         timestamp(rng),
-        if status == "closed" {
-            format!("\"{}\"", timestamp(rng))
-        } else {
-            "null".to_string()
-        },
+        if status == "closed" { format!("\"{}\"", timestamp(rng)) } else { "null".to_string() },
         timestamp(rng)
     );
     let _ = write!(
@@ -232,11 +205,7 @@ fn job(out: &mut String, rng: &mut Rng, index: u64) {
     );
     out.push_str(",\"offices\":[");
     for i in 0..1 + rng.below(2) {
-        let (office, location) = if i == 0 {
-            (office, location)
-        } else {
-            *rng.pick(OFFICES)
-        };
+        let (office, location) = if i == 0 { (office, location) } else { *rng.pick(OFFICES) };
         if i > 0 {
             out.push(',');
         }
@@ -270,11 +239,7 @@ fn job(out: &mut String, rng: &mut Rng, index: u64) {
             timestamp(rng)
         );
     }
-    let employment = if rng.below(4) == 0 {
-        "Part-time"
-    } else {
-        "Full-time"
-    };
+    let employment = if rng.below(4) == 0 { "Part-time" } else { "Full-time" };
     let _ = write!(
         out,
         "],\"custom_fields\":{{\"employment_type\":\"{employment}\",\"cost_center\":\"CC-{}\",\"bonus_eligible\":{}}},\
@@ -290,11 +255,7 @@ fn job(out: &mut String, rng: &mut Rng, index: u64) {
         1 + index % 3
     );
     out.push_str(",\"content\":");
-    json_str(
-        out,
-        &description(rng, &title, department, office),
-        escape_html,
-    );
+    json_str(out, &description(rng, &title, department, office), escape_html);
     out.push('}');
 }
 
@@ -310,7 +271,6 @@ fn main() {
         job(&mut page, &mut rng, index);
     }
     page.push(']');
-    let out = PathBuf::from(std::env::var_os("OUT_DIR").expect("cargo sets OUT_DIR"))
-        .join("page_500.json");
+    let out = PathBuf::from(std::env::var_os("OUT_DIR").expect("cargo sets OUT_DIR")).join("page_500.json");
     std::fs::write(&out, page).expect("write page_500.json");
 }

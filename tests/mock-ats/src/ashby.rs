@@ -38,9 +38,7 @@ use serde_json::{Value, json};
 
 use crate::data::{Job, JobStatus, mix, uuid};
 use crate::envelope::ashby_error;
-use crate::http::{
-    PageRule, basic_auth, decode_cursor, encode_cursor, is_multipart, multipart_form, ok,
-};
+use crate::http::{PageRule, basic_auth, decode_cursor, encode_cursor, is_multipart, multipart_form, ok};
 use crate::recorder::PushedFile;
 use crate::server::UPLOAD_PREFIX;
 use crate::state::Shared;
@@ -49,10 +47,7 @@ mod people;
 
 pub(crate) use people::job_stages;
 
-const PAGE: PageRule = PageRule {
-    default: 100,
-    max: 100,
-};
+const PAGE: PageRule = PageRule { default: 100, max: 100 };
 
 type Resp = Result<Response, Response>;
 /// An RPC method: the parsed body in, the whole success body out.
@@ -75,19 +70,12 @@ pub(crate) fn routes() -> Router<Arc<Shared>> {
     ];
     let mut router = Router::new()
         .route("/candidate.uploadResume", post(upload_resume))
-        .route(
-            &format!("{UPLOAD_PREFIX}{{handle}}"),
-            put(people::upload).post(people::upload),
-        );
+        .route(&format!("{UPLOAD_PREFIX}{{handle}}"), put(people::upload).post(people::upload));
     for (name, method) in methods {
         let method = *method;
         router = router.route(
             &format!("/{name}"),
-            post(
-                move |s: State<Arc<Shared>>, h: HeaderMap, b: Bytes| async move {
-                    rpc(&s, &h, &b, method)
-                },
-            ),
+            post(move |s: State<Arc<Shared>>, h: HeaderMap, b: Bytes| async move { rpc(&s, &h, &b, method) }),
         );
     }
     router
@@ -106,11 +94,7 @@ fn authorize(shared: &Shared, headers: &HeaderMap) -> Result<(), Response> {
             "Missing API key: use HTTP Basic auth with the key as user name",
         )),
         Some((key, _)) if shared.key_ok(&key) => Ok(()),
-        Some(_) => Err(ashby_error(
-            StatusCode::FORBIDDEN,
-            "invalid_api_key",
-            "The API key is invalid or deactivated",
-        )),
+        Some(_) => Err(ashby_error(StatusCode::FORBIDDEN, "invalid_api_key", "The API key is invalid or deactivated")),
     }
 }
 
@@ -119,12 +103,8 @@ fn rpc(shared: &Shared, headers: &HeaderMap, body: &Bytes, method: Method) -> Re
     let params: Value = if body.iter().all(u8::is_ascii_whitespace) {
         json!({})
     } else {
-        serde_json::from_slice(body).map_err(|e| {
-            fail(
-                "invalid_input",
-                &format!("Request body is not valid JSON: {e}"),
-            )
-        })?
+        serde_json::from_slice(body)
+            .map_err(|e| fail("invalid_input", &format!("Request body is not valid JSON: {e}")))?
     };
     if !params.is_object() {
         return Err(fail("invalid_input", "Request body must be a JSON object"));
@@ -137,38 +117,19 @@ async fn upload_resume(State(shared): State<Arc<Shared>>, headers: HeaderMap, bo
         return rpc(&shared, &headers, &body, people::upload_resume);
     }
     authorize(&shared, &headers)?;
-    let form = multipart_form(&headers, &body)
-        .await
-        .map_err(|m| fail("invalid_input", &m))?;
-    let candidate_id = form
-        .fields
-        .iter()
-        .find(|(k, _)| k == "candidateId")
-        .map(|(_, v)| v.clone());
-    let file = form
-        .files
-        .into_iter()
-        .find(|(k, _)| k == "resume")
-        .map(|(_, f)| f);
+    let form = multipart_form(&headers, &body).await.map_err(|m| fail("invalid_input", &m))?;
+    let candidate_id = form.fields.iter().find(|(k, _)| k == "candidateId").map(|(_, v)| v.clone());
+    let file = form.files.into_iter().find(|(k, _)| k == "resume").map(|(_, f)| f);
     let (Some(candidate_id), Some(file)) = (candidate_id, file) else {
-        return Err(fail(
-            "invalid_input",
-            "candidateId and a resume file are required",
-        ));
+        return Err(fail("invalid_input", "candidateId and a resume file are required"));
     };
-    Ok(ok(&people::attach_resume(
-        &shared,
-        &candidate_id,
-        file,
-        &body,
-    )?))
+    Ok(ok(&people::attach_resume(&shared, &candidate_id, file, &body)?))
 }
 
 /// `limit` from the body.
 pub(crate) fn limit(shared: &Shared, params: &Value) -> Result<usize, Response> {
     let raw = params.get("limit").map(|v| v.to_string());
-    crate::http::page_size(PAGE, &shared.config, raw.as_deref())
-        .map_err(|m| fail("invalid_input", &m))
+    crate::http::page_size(PAGE, &shared.config, raw.as_deref()).map_err(|m| fail("invalid_input", &m))
 }
 
 fn status_str(s: JobStatus) -> &'static str {
@@ -193,41 +154,22 @@ fn job_list(shared: &Shared, params: &Value, _: &Bytes) -> Result<Value, Respons
     let statuses: Vec<String> = match params.get("status") {
         None | Some(Value::Null) => ["Open", "Closed", "Archived"].map(String::from).to_vec(),
         Some(Value::String(s)) => vec![s.clone()],
-        Some(Value::Array(a)) => a
-            .iter()
-            .filter_map(|v| v.as_str().map(String::from))
-            .collect(),
+        Some(Value::Array(a)) => a.iter().filter_map(|v| v.as_str().map(String::from)).collect(),
         Some(_) => {
-            return Err(fail(
-                "invalid_input",
-                "status must be a string or an array of strings",
-            ));
+            return Err(fail("invalid_input", "status must be a string or an array of strings"));
         }
     };
     let created_after = params.get("createdAfter").and_then(Value::as_i64);
-    let expand: Vec<&str> = params
-        .get("expand")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-        .filter_map(Value::as_str)
-        .collect();
+    let expand: Vec<&str> =
+        params.get("expand").and_then(Value::as_array).into_iter().flatten().filter_map(Value::as_str).collect();
     let mut store = shared.store();
     let cursor = match params.get("cursor").and_then(Value::as_str) {
-        Some(c) => {
-            decode_cursor::<Cursor>(c).ok_or_else(|| fail("invalid_input", "Invalid cursor"))?
-        }
+        Some(c) => decode_cursor::<Cursor>(c).ok_or_else(|| fail("invalid_input", "Invalid cursor"))?,
         None => match params.get("syncToken").and_then(Value::as_str) {
-            None => Cursor {
-                after: 0,
-                since: None,
-            },
+            None => Cursor { after: 0, since: None },
             Some(token) => {
                 let since = *store.sync_tokens.get(token).ok_or_else(|| {
-                    fail(
-                        "sync_token_expired",
-                        "The sync token is unknown or expired; run a full sync without it",
-                    )
+                    fail("sync_token_expired", "The sync token is unknown or expired; run a full sync without it")
                 })?;
                 let changed = store.data.jobs.iter().filter(|j| j.version > since).count();
                 if changed > shared.config.max_incremental_changes {
@@ -236,10 +178,7 @@ fn job_list(shared: &Shared, params: &Value, _: &Bytes) -> Result<Value, Respons
                         "Too many changes since this sync token; run a full sync",
                     ));
                 }
-                Cursor {
-                    after: 0,
-                    since: Some(since),
-                }
+                Cursor { after: 0, since: Some(since) }
             }
         },
     };
@@ -249,23 +188,13 @@ fn job_list(shared: &Shared, params: &Value, _: &Bytes) -> Result<Value, Respons
             && cursor.since.is_none_or(|v| j.version > v)
     };
     let (page, more) = store.data.page_after(cursor.after, limit, keep);
-    let results: Vec<Value> = page
-        .iter()
-        .map(|j| job_json(shared, &store.data, j, &expand))
-        .collect();
+    let results: Vec<Value> = page.iter().map(|j| job_json(shared, &store.data, j, &expand)).collect();
     let next_after = page.last().map_or(cursor.after, |j| j.seq);
     let mut body = json!({ "success": true, "results": results, "moreDataAvailable": more });
     if more {
-        body["nextCursor"] = json!(encode_cursor(&Cursor {
-            after: next_after,
-            since: cursor.since
-        }));
+        body["nextCursor"] = json!(encode_cursor(&Cursor { after: next_after, since: cursor.since }));
     } else {
-        let token = format!(
-            "st_{:x}{:06x}",
-            mix(shared.config.seed) & 0xFFFF_FFFF,
-            store.next_serial()
-        );
+        let token = format!("st_{:x}{:06x}", mix(shared.config.seed) & 0xFFFF_FFFF, store.next_serial());
         let version = store.data.version;
         store.sync_tokens.insert(token.clone(), version);
         body["syncToken"] = json!(token);
@@ -274,22 +203,11 @@ fn job_list(shared: &Shared, params: &Value, _: &Bytes) -> Result<Value, Respons
 }
 
 fn job_info(shared: &Shared, params: &Value, _: &Bytes) -> Result<Value, Response> {
-    let id = params
-        .get("id")
-        .and_then(Value::as_str)
-        .ok_or_else(|| fail("invalid_input", "id is required"))?;
+    let id = params.get("id").and_then(Value::as_str).ok_or_else(|| fail("invalid_input", "id is required"))?;
     let store = shared.store();
-    let job = store
-        .data
-        .job(id)
-        .ok_or_else(|| fail("not_found", "Job not found"))?;
-    let expand: Vec<&str> = params
-        .get("expand")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-        .filter_map(Value::as_str)
-        .collect();
+    let job = store.data.job(id).ok_or_else(|| fail("not_found", "Job not found"))?;
+    let expand: Vec<&str> =
+        params.get("expand").and_then(Value::as_array).into_iter().flatten().filter_map(Value::as_str).collect();
     Ok(json!({ "success": true, "results": job_json(shared, &store.data, job, &expand) }))
 }
 
@@ -321,14 +239,12 @@ fn job_json(shared: &Shared, data: &crate::data::Dataset, job: &Job, expand: &[&
             "workplaceType": format!("{:?}", job.workplace) });
     }
     if expand.contains(&"openings") {
-        let state = if job.status == JobStatus::Open {
-            "Open"
-        } else {
-            "Closed"
-        };
+        let state = if job.status == JobStatus::Open { "Open" } else { "Closed" };
         v["openings"] = (0..job.openings)
-            .map(|k| json!({ "id": uuid(seed, 12, job.seq * 16 + k as u64), "openingState": state, "isArchived": false,
-                             "openedAt": ms(job.opened_at), "closedAt": ms(job.closed_at), "jobIds": [job.id] }))
+            .map(|k| {
+                json!({ "id": uuid(seed, 12, job.seq * 16 + k as u64), "openingState": state, "isArchived": false,
+                             "openedAt": ms(job.opened_at), "closedAt": ms(job.closed_at), "jobIds": [job.id] })
+            })
             .collect();
     }
     v
@@ -357,10 +273,7 @@ fn posting_json(shared: &Shared, data: &crate::data::Dataset, job: &Job) -> Valu
 }
 
 fn posting_list(shared: &Shared, params: &Value, _: &Bytes) -> Result<Value, Response> {
-    let listed_only = params
-        .get("listedOnly")
-        .and_then(Value::as_bool)
-        .unwrap_or(false);
+    let listed_only = params.get("listedOnly").and_then(Value::as_bool).unwrap_or(false);
     let store = shared.store();
     let results: Vec<Value> = store
         .data
@@ -384,12 +297,7 @@ fn posting_info(shared: &Shared, params: &Value, _: &Bytes) -> Result<Value, Res
         .next()
         .and_then(|seq| u64::from_str_radix(seq, 16).ok())
         .and_then(|seq| {
-            store
-                .data
-                .jobs
-                .iter()
-                .find(|j| j.seq == seq)
-                .filter(|j| posting_id(shared.config.seed, j.seq) == id)
+            store.data.jobs.iter().find(|j| j.seq == seq).filter(|j| posting_id(shared.config.seed, j.seq) == id)
         })
         .filter(|j| j.status != JobStatus::Draft)
         .ok_or_else(|| fail("not_found", "Job posting not found"))?;
@@ -410,10 +318,5 @@ fn posting_info(shared: &Shared, params: &Value, _: &Bytes) -> Result<Value, Res
 
 /// The uploaded file behind a handle, if the upload happened.
 pub(crate) fn take_upload(shared: &Shared, handle: &str) -> Option<PushedFile> {
-    shared
-        .store()
-        .uploads
-        .get(handle)
-        .filter(|(_, uploaded)| *uploaded)
-        .map(|(file, _)| file.clone())
+    shared.store().uploads.get(handle).filter(|(_, uploaded)| *uploaded).map(|(file, _)| file.clone())
 }

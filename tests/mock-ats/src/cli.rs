@@ -84,21 +84,13 @@ pub fn describe(ats: &MockAts) -> String {
         Vendor::Lever | Vendor::Ashby => "Basic <api key>:",
         Vendor::Workable => "Bearer <api key>",
     };
-    out.push_str(&format!(
-        "auth:          {auth}\napi key:       {}\n",
-        c.api_key
-    ));
+    out.push_str(&format!("auth:          {auth}\napi key:       {}\n", c.api_key));
     if let (Some(url), Some(id), Some(secret)) = (ats.token_url(), &c.client_id, &c.client_secret) {
-        out.push_str(&format!(
-            "token URL:     {url}\nclient id:     {id}\nclient secret: {secret}\n"
-        ));
+        out.push_str(&format!("token URL:     {url}\nclient id:     {id}\nclient secret: {secret}\n"));
     }
     out.push_str(&format!("acting user:   {}\n", c.user_id));
     if let Some(limit) = cfg.rate_limit {
-        out.push_str(&format!(
-            "rate limit:    {} requests per {:?}\n",
-            limit.limit, limit.window
-        ));
+        out.push_str(&format!("rate limit:    {} requests per {:?}\n", limit.limit, limit.window));
     }
     out
 }
@@ -126,25 +118,12 @@ mod tests {
 
     #[test]
     fn parses_the_documented_command_line() {
-        let argv = [
-            "mock-ats",
-            "greenhouse",
-            "--jobs",
-            "1000",
-            "--port",
-            "8080",
-            "--seed",
-            "9",
-            "--rate-limit",
-            "50/10s",
-        ];
+        let argv =
+            ["mock-ats", "greenhouse", "--jobs", "1000", "--port", "8080", "--seed", "9", "--rate-limit", "50/10s"];
         let cli = Cli::try_parse_from(argv).unwrap();
         let c = cli.args.config();
         assert_eq!(cli.args.vendor, Vendor::Greenhouse);
-        assert_eq!(
-            (c.jobs, c.port, c.seed, c.rate_limit),
-            (1000, 8080, 9, Some(RateLimit::GREENHOUSE))
-        );
+        assert_eq!((c.jobs, c.port, c.seed, c.rate_limit), (1000, 8080, 9, Some(RateLimit::GREENHOUSE)));
         assert!(Cli::try_parse_from(["mock-ats", "bamboohr"]).is_err());
         assert!(Cli::try_parse_from(["mock-ats", "lever", "--rate-limit", "fast"]).is_err());
     }

@@ -58,10 +58,7 @@ impl Vendor {
             Vendor::Greenhouse => RateLimit::GREENHOUSE,
             Vendor::Workable => RateLimit::WORKABLE,
             // Lever: ~10 req/s steady (token bucket); Ashby: unpublished.
-            Vendor::Lever | Vendor::Ashby => RateLimit {
-                limit: 10,
-                window: Duration::from_secs(1),
-            },
+            Vendor::Lever | Vendor::Ashby => RateLimit { limit: 10, window: Duration::from_secs(1) },
         }
     }
 }
@@ -140,10 +137,7 @@ pub struct Credentials {
 
 impl Credentials {
     pub(crate) fn derive(vendor: Vendor, config: &MockConfig, first_user: &User) -> Self {
-        let api_key = config
-            .api_key
-            .clone()
-            .unwrap_or_else(|| format!("mock-{vendor}-key-{}", config.seed));
+        let api_key = config.api_key.clone().unwrap_or_else(|| format!("mock-{vendor}-key-{}", config.seed));
         let greenhouse = vendor == Vendor::Greenhouse;
         Credentials {
             api_key,
@@ -160,9 +154,6 @@ impl Credentials {
     /// `Basic base64("<api_key>:")`, the header Greenhouse v1, Lever and Ashby expect.
     pub fn basic_auth(&self) -> String {
         use base64::Engine as _;
-        format!(
-            "Basic {}",
-            base64::engine::general_purpose::STANDARD.encode(format!("{}:", self.api_key))
-        )
+        format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(format!("{}:", self.api_key)))
     }
 }

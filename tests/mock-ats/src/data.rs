@@ -248,18 +248,8 @@ impl Dataset {
             .map(|i| {
                 let first = rng.pick(FIRST).to_string();
                 let last = rng.pick(LAST).to_string();
-                let email = format!(
-                    "{}.{}@example.com",
-                    first.to_lowercase(),
-                    last.to_lowercase().replace(' ', "")
-                );
-                User {
-                    id: USER_ID_BASE + i,
-                    uuid: uuid(seed, 1, i),
-                    first_name: first,
-                    last_name: last,
-                    email,
-                }
+                let email = format!("{}.{}@example.com", first.to_lowercase(), last.to_lowercase().replace(' ', ""));
+                User { id: USER_ID_BASE + i, uuid: uuid(seed, 1, i), first_name: first, last_name: last, email }
             })
             .collect();
         let offices = OFFICES
@@ -333,12 +323,10 @@ impl Dataset {
             _ => JobStatus::Archived,
         };
         let span = SEED_EPOCH_END_MS - SEED_EPOCH_START_MS;
-        let created_at =
-            now.unwrap_or_else(|| SEED_EPOCH_START_MS + (rng.below(span as u64 / 2) as i64));
+        let created_at = now.unwrap_or_else(|| SEED_EPOCH_START_MS + (rng.below(span as u64 / 2) as i64));
         let updated_at = now.unwrap_or_else(|| created_at + rng.below(span as u64 / 2) as i64);
         let opened_at = (status != JobStatus::Draft).then_some(created_at + 3_600_000);
-        let closed_at =
-            matches!(status, JobStatus::Closed | JobStatus::Archived).then_some(updated_at);
+        let closed_at = matches!(status, JobStatus::Closed | JobStatus::Archived).then_some(updated_at);
         let requisition_id = (rng.below(10) != 0).then(|| format!("REQ-{seq:05}"));
         Job {
             id: Self::job_id_for(self.vendor, self.seed, seq),
@@ -356,12 +344,7 @@ impl Dataset {
                 3 => EmploymentType::Temporary,
                 _ => EmploymentType::FullTime,
             },
-            workplace: *rng.pick(&[
-                Workplace::OnSite,
-                Workplace::Hybrid,
-                Workplace::Hybrid,
-                Workplace::Remote,
-            ]),
+            workplace: *rng.pick(&[Workplace::OnSite, Workplace::Hybrid, Workplace::Hybrid, Workplace::Remote]),
             confidential: rng.below(25) == 0,
             openings: 1 + rng.below(3) as u32,
             description_html: None,
@@ -440,12 +423,7 @@ impl Dataset {
 
     /// Jobs with `seq > after`, in order, that pass `keep`: at most `limit`,
     /// plus whether more matching jobs follow.
-    pub(crate) fn page_after(
-        &self,
-        after: u64,
-        limit: usize,
-        keep: impl Fn(&Job) -> bool,
-    ) -> (Vec<&Job>, bool) {
+    pub(crate) fn page_after(&self, after: u64, limit: usize, keep: impl Fn(&Job) -> bool) -> (Vec<&Job>, bool) {
         let start = self.jobs.partition_point(|j| j.seq <= after);
         let mut out = Vec::with_capacity(limit.min(1024));
         for job in self.jobs[start..].iter().filter(|j| keep(j)) {
@@ -487,11 +465,7 @@ mod tests {
     #[test]
     fn statuses_are_mixed_and_descriptions_sized() {
         let d = Dataset::generate(Vendor::Ashby, 1, 1000);
-        let open = d
-            .jobs
-            .iter()
-            .filter(|j| j.status == JobStatus::Open)
-            .count();
+        let open = d.jobs.iter().filter(|j| j.status == JobStatus::Open).count();
         assert!((700..900).contains(&open), "open = {open}");
         assert!(d.jobs.iter().any(|j| j.status == JobStatus::Draft));
         assert!(d.jobs.iter().any(|j| j.status == JobStatus::Closed));

@@ -18,14 +18,9 @@ use crate::ratelimit::Decision;
 /// The vendor's error response for `status` with a human message.
 pub(crate) fn error(vendor: Vendor, status: StatusCode, message: &str) -> Response {
     match vendor {
-        Vendor::Greenhouse if status == StatusCode::UNPROCESSABLE_ENTITY => {
-            greenhouse_validation(None, message)
-        }
+        Vendor::Greenhouse if status == StatusCode::UNPROCESSABLE_ENTITY => greenhouse_validation(None, message),
         Vendor::Greenhouse => json_response(status, &json!({ "message": message })),
-        Vendor::Lever => json_response(
-            status,
-            &json!({ "code": lever_code(status), "message": message }),
-        ),
+        Vendor::Lever => json_response(status, &json!({ "code": lever_code(status), "message": message })),
         Vendor::Workable => json_response(status, &json!({ "error": message })),
         Vendor::Ashby => ashby_error(status, ashby_code(status), message),
     }
@@ -37,10 +32,7 @@ pub(crate) fn greenhouse_validation(field: Option<&str>, message: &str) -> Respo
     if let Some(field) = field {
         err["field"] = json!(field);
     }
-    json_response(
-        StatusCode::UNPROCESSABLE_ENTITY,
-        &json!({ "message": "Validation error", "errors": [err] }),
-    )
+    json_response(StatusCode::UNPROCESSABLE_ENTITY, &json!({ "message": "Validation error", "errors": [err] }))
 }
 
 /// Ashby's failure envelope. Would-be 4xx answers are HTTP 200; auth,
@@ -48,10 +40,7 @@ pub(crate) fn greenhouse_validation(field: Option<&str>, message: &str) -> Respo
 pub(crate) fn ashby_error(status: StatusCode, code: &str, message: &str) -> Response {
     let keep = matches!(status.as_u16(), 401 | 403 | 429) || status.is_server_error();
     let http = if keep { status } else { StatusCode::OK };
-    let request_id = format!(
-        "req_{:016x}",
-        crate::data::mix(crate::time_fmt::now_ms() as u64)
-    );
+    let request_id = format!("req_{:016x}", crate::data::mix(crate::time_fmt::now_ms() as u64));
     json_response(
         http,
         &json!({ "success": false, "errors": [code], "errorInfo": { "code": code, "message": message, "requestId": request_id } }),
@@ -104,11 +93,7 @@ pub(crate) fn rate_limit_headers(vendor: Vendor, d: &Decision, headers: &mut Hea
 
 /// The vendor's `429`.
 pub(crate) fn too_many_requests(vendor: Vendor, d: &Decision) -> Response {
-    let mut resp = error(
-        vendor,
-        StatusCode::TOO_MANY_REQUESTS,
-        "Too Many Requests: rate limit exceeded",
-    );
+    let mut resp = error(vendor, StatusCode::TOO_MANY_REQUESTS, "Too Many Requests: rate limit exceeded");
     let headers = resp.headers_mut();
     rate_limit_headers(vendor, d, headers);
     set(headers, "retry-after", d.retry_after_secs);
@@ -128,10 +113,7 @@ pub(crate) fn fault_status(vendor: Vendor, code: u16) -> Response {
             "<html><head><title>{code} {reason}</title></head><body><center><h1>{code} {reason}</h1></center></body></html>"
         )));
         *resp.status_mut() = status;
-        resp.headers_mut().insert(
-            axum::http::header::CONTENT_TYPE,
-            HeaderValue::from_static("text/html"),
-        );
+        resp.headers_mut().insert(axum::http::header::CONTENT_TYPE, HeaderValue::from_static("text/html"));
         return resp;
     }
     let message = match code {

@@ -64,11 +64,7 @@ pub struct FaultRule {
 impl FaultRule {
     /// Fires once on the next API request.
     pub fn new(fault: Fault) -> Self {
-        Self {
-            fault,
-            remaining: 1,
-            path_prefix: None,
-        }
+        Self { fault, remaining: 1, path_prefix: None }
     }
 
     /// Fires on the next `n` matching requests.
@@ -112,20 +108,12 @@ impl FaultSet {
     /// `auxiliary` marks the token / upload endpoints, which only rules
     /// scoped to them can hit. `job_list_paths` are where an unscoped
     /// [`Fault::ChangePageBetweenRequests`] fires.
-    pub(crate) fn take(
-        &mut self,
-        path: &str,
-        auxiliary: bool,
-        job_list_paths: &[&str],
-    ) -> Option<Fault> {
-        let pos = self
-            .rules
-            .iter()
-            .position(|r| match (&r.path_prefix, &r.fault) {
-                (Some(prefix), _) => path.starts_with(prefix.as_str()),
-                (None, Fault::ChangePageBetweenRequests) => job_list_paths.contains(&path),
-                (None, _) => !auxiliary,
-            })?;
+    pub(crate) fn take(&mut self, path: &str, auxiliary: bool, job_list_paths: &[&str]) -> Option<Fault> {
+        let pos = self.rules.iter().position(|r| match (&r.path_prefix, &r.fault) {
+            (Some(prefix), _) => path.starts_with(prefix.as_str()),
+            (None, Fault::ChangePageBetweenRequests) => job_list_paths.contains(&path),
+            (None, _) => !auxiliary,
+        })?;
         let rule = &mut self.rules[pos];
         let fault = rule.fault.clone();
         rule.remaining -= 1;
@@ -143,32 +131,16 @@ mod tests {
     #[test]
     fn rules_fire_in_order_count_down_and_respect_scope() {
         let mut set = FaultSet::default();
-        set.push(
-            FaultRule::new(Fault::Status(503))
-                .times(2)
-                .on_path("/v1/postings"),
-        );
+        set.push(FaultRule::new(Fault::Status(503)).times(2).on_path("/v1/postings"));
         set.push(Fault::MalformedJson.into());
         assert_eq!(set.take("/auth/token", true, &["/v3/jobs"]), None);
-        assert_eq!(
-            set.take("/v1/stages", false, &["/v3/jobs"]),
-            Some(Fault::MalformedJson)
-        );
+        assert_eq!(set.take("/v1/stages", false, &["/v3/jobs"]), Some(Fault::MalformedJson));
         assert_eq!(set.take("/v1/stages", false, &["/v3/jobs"]), None);
-        assert_eq!(
-            set.take("/v1/postings", false, &["/v3/jobs"]),
-            Some(Fault::Status(503))
-        );
-        assert_eq!(
-            set.take("/v1/postings/x", false, &["/v3/jobs"]),
-            Some(Fault::Status(503))
-        );
+        assert_eq!(set.take("/v1/postings", false, &["/v3/jobs"]), Some(Fault::Status(503)));
+        assert_eq!(set.take("/v1/postings/x", false, &["/v3/jobs"]), Some(Fault::Status(503)));
         assert_eq!(set.take("/v1/postings", false, &["/v3/jobs"]), None);
         set.push(Fault::ChangePageBetweenRequests.into());
         assert_eq!(set.take("/v3/jobs/1/stages", false, &["/v3/jobs"]), None);
-        assert_eq!(
-            set.take("/v3/jobs", false, &["/v3/jobs"]),
-            Some(Fault::ChangePageBetweenRequests)
-        );
+        assert_eq!(set.take("/v3/jobs", false, &["/v3/jobs"]), Some(Fault::ChangePageBetweenRequests));
     }
 }

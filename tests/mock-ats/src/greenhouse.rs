@@ -43,21 +43,12 @@ mod paging;
 pub(crate) use paging::{TimeFilter, v1_page, v3_link, v3_request, v3_slice, with_link};
 
 const V: Vendor = Vendor::Greenhouse;
-const PAGE: PageRule = PageRule {
-    default: 100,
-    max: 500,
-};
+const PAGE: PageRule = PageRule { default: 100, max: 500 };
 /// Job post ids: this base plus the job's creation number.
 const JOB_POST_ID_BASE: u64 = 7_000_000;
 /// The stage template every job's pipeline is made from.
-const STAGES: &[&str] = &[
-    "Application Review",
-    "Preliminary Phone Screen",
-    "Phone Interview",
-    "Face to Face",
-    "Reference Check",
-    "Offer",
-];
+const STAGES: &[&str] =
+    &["Application Review", "Preliminary Phone Screen", "Phone Interview", "Face to Face", "Reference Check", "Offer"];
 
 /// Which Harvest version a route belongs to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -84,45 +75,27 @@ pub(crate) fn routes() -> Router<Arc<Shared>> {
         router = router
             .route(
                 &format!("{p}/jobs"),
-                get(move |s: State<Arc<Shared>>, h: HeaderMap, q: RawQuery| {
-                    list_jobs(api, s, h, q)
-                }),
+                get(move |s: State<Arc<Shared>>, h: HeaderMap, q: RawQuery| list_jobs(api, s, h, q)),
             )
             .route(
                 &format!("{p}/jobs/{{id}}"),
-                get(
-                    move |s: State<Arc<Shared>>, h: HeaderMap, id: Path<String>| {
-                        get_job(api, s, h, id)
-                    },
-                ),
+                get(move |s: State<Arc<Shared>>, h: HeaderMap, id: Path<String>| get_job(api, s, h, id)),
             )
             .route(
                 &format!("{p}/jobs/{{id}}/stages"),
-                get(
-                    move |s: State<Arc<Shared>>, h: HeaderMap, id: Path<String>| {
-                        stages_handler(api, s, h, id)
-                    },
-                ),
+                get(move |s: State<Arc<Shared>>, h: HeaderMap, id: Path<String>| stages_handler(api, s, h, id)),
             )
             .route(
                 &format!("{p}/jobs/{{id}}/job_posts"),
-                get(
-                    move |s: State<Arc<Shared>>, h: HeaderMap, id: Path<String>| {
-                        job_posts_of(api, s, h, id)
-                    },
-                ),
+                get(move |s: State<Arc<Shared>>, h: HeaderMap, id: Path<String>| job_posts_of(api, s, h, id)),
             )
             .route(
                 &format!("{p}/job_posts"),
-                get(move |s: State<Arc<Shared>>, h: HeaderMap, q: RawQuery| {
-                    list_job_posts(api, s, h, q)
-                }),
+                get(move |s: State<Arc<Shared>>, h: HeaderMap, q: RawQuery| list_job_posts(api, s, h, q)),
             )
             .route(
                 &format!("{p}/job_stages"),
-                get(move |s: State<Arc<Shared>>, h: HeaderMap, q: RawQuery| {
-                    list_job_stages(api, s, h, q)
-                }),
+                get(move |s: State<Arc<Shared>>, h: HeaderMap, q: RawQuery| list_job_stages(api, s, h, q)),
             );
         router = candidates::routes(router, api);
     }
@@ -136,18 +109,8 @@ pub(crate) struct Caller {
     pub(crate) sub: Option<String>,
 }
 
-pub(crate) fn authorize(
-    shared: &Shared,
-    headers: &HeaderMap,
-    api: Api,
-) -> Result<Caller, Response> {
-    let unauthorized = || {
-        error(
-            V,
-            StatusCode::UNAUTHORIZED,
-            "Unauthorized: missing or invalid credentials",
-        )
-    };
+pub(crate) fn authorize(shared: &Shared, headers: &HeaderMap, api: Api) -> Result<Caller, Response> {
+    let unauthorized = || error(V, StatusCode::UNAUTHORIZED, "Unauthorized: missing or invalid credentials");
     match api {
         Api::V1 => match basic_auth(headers) {
             Some((key, _)) if shared.key_ok(&key) => Ok(Caller { sub: None }),
@@ -157,14 +120,8 @@ pub(crate) fn authorize(
             let token = bearer(headers).ok_or_else(unauthorized)?;
             let store = shared.store();
             match store.tokens.get(&token) {
-                Some(t) if t.expires > std::time::Instant::now() => {
-                    Ok(Caller { sub: t.sub.clone() })
-                }
-                Some(_) => Err(error(
-                    V,
-                    StatusCode::UNAUTHORIZED,
-                    "Unauthorized: access token expired",
-                )),
+                Some(t) if t.expires > std::time::Instant::now() => Ok(Caller { sub: t.sub.clone() }),
+                Some(_) => Err(error(V, StatusCode::UNAUTHORIZED, "Unauthorized: access token expired")),
                 None => Err(unauthorized()),
             }
         }
@@ -172,20 +129,11 @@ pub(crate) fn authorize(
 }
 
 /// OAuth 2.0 client-credentials grant (auth.greenhouse.io/token in reality).
-async fn token(
-    State(shared): State<Arc<Shared>>,
-    headers: HeaderMap,
-    body: axum::body::Bytes,
-) -> Response {
+async fn token(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: axum::body::Bytes) -> Response {
     let form = Query(url::form_urlencoded::parse(&body).into_owned().collect());
     let oauth_error = |status, code: &str| json(status, &json!({ "error": code }));
     let (id, secret) = basic_auth(&headers)
-        .or_else(|| {
-            Some((
-                form.get("client_id")?.to_string(),
-                form.get("client_secret")?.to_string(),
-            ))
-        })
+        .or_else(|| Some((form.get("client_id")?.to_string(), form.get("client_secret")?.to_string())))
         .unwrap_or_default();
     let creds = &shared.credentials;
     if Some(&id) != creds.client_id.as_ref() || Some(&secret) != creds.client_secret.as_ref() {
@@ -202,18 +150,8 @@ async fn token(
         return oauth_error(StatusCode::BAD_REQUEST, "invalid_grant");
     }
     let ttl = shared.config.token_ttl;
-    let token = format!(
-        "ghat_{:016x}{:08x}",
-        crate::data::mix(shared.config.seed ^ 0x70CE),
-        store.next_serial()
-    );
-    store.tokens.insert(
-        token.clone(),
-        IssuedToken {
-            expires: std::time::Instant::now() + ttl,
-            sub,
-        },
-    );
+    let token = format!("ghat_{:016x}{:08x}", crate::data::mix(shared.config.seed ^ 0x70CE), store.next_serial());
+    store.tokens.insert(token.clone(), IssuedToken { expires: std::time::Instant::now() + ttl, sub });
     ok(&json!({ "access_token": token, "token_type": "Bearer", "expires_in": ttl.as_secs() }))
 }
 
@@ -232,33 +170,20 @@ fn job_filter(api: Api, q: &Query) -> Result<impl Fn(&Job) -> bool + use<>, Resp
     let req = q.get("requisition_id").map(str::to_string);
     let dept = q.get("department_id").map(str::to_string);
     let office = q.get("office_id").map(str::to_string);
-    let ids: Option<Vec<String>> = q
-        .get("ids")
-        .map(|s| s.split(',').map(|x| x.trim().to_string()).collect());
+    let ids: Option<Vec<String>> = q.get("ids").map(|s| s.split(',').map(|x| x.trim().to_string()).collect());
     Ok(move |job: &Job| {
         times.matches(job.created_at, job.updated_at)
-            && status
+            && status.as_deref().is_none_or(|s| s == status_str(job.status))
+            && req.as_deref().is_none_or(|r| job.requisition_id.as_deref() == Some(r))
+            && dept
                 .as_deref()
-                .is_none_or(|s| s == status_str(job.status))
-            && req
-                .as_deref()
-                .is_none_or(|r| job.requisition_id.as_deref() == Some(r))
-            && dept.as_deref().is_none_or(|d| {
-                d == (crate::data::DEPARTMENT_ID_BASE + job.department as u64).to_string()
-            })
-            && office
-                .as_deref()
-                .is_none_or(|o| o == (crate::data::OFFICE_ID_BASE + job.office as u64).to_string())
+                .is_none_or(|d| d == (crate::data::DEPARTMENT_ID_BASE + job.department as u64).to_string())
+            && office.as_deref().is_none_or(|o| o == (crate::data::OFFICE_ID_BASE + job.office as u64).to_string())
             && ids.as_ref().is_none_or(|ids| ids.contains(&job.id))
     })
 }
 
-async fn list_jobs(
-    api: Api,
-    State(shared): State<Arc<Shared>>,
-    headers: HeaderMap,
-    RawQuery(raw): RawQuery,
-) -> Resp {
+async fn list_jobs(api: Api, State(shared): State<Arc<Shared>>, headers: HeaderMap, RawQuery(raw): RawQuery) -> Resp {
     authorize(&shared, &headers, api)?;
     let q = Query::parse(raw.as_deref());
     let path = format!("{}/jobs", api.prefix());
@@ -266,13 +191,7 @@ async fn list_jobs(
 }
 
 /// Lists jobs (or job posts, via `render`) with the version's pagination.
-fn list_rendered(
-    shared: &Shared,
-    api: Api,
-    path: &str,
-    q: &Query,
-    render: fn(&Dataset, &Job) -> Value,
-) -> Resp {
+fn list_rendered(shared: &Shared, api: Api, path: &str, q: &Query, render: fn(&Dataset, &Job) -> Value) -> Resp {
     let store = shared.store();
     match api {
         Api::V3 => {
@@ -290,14 +209,7 @@ fn list_rendered(
             });
             let body: Vec<Value> = page.iter().map(|j| render(&store.data, j)).collect();
             let mut resp = ok(&Value::Array(body));
-            v3_link(
-                &mut resp,
-                shared,
-                path,
-                &query,
-                per_page,
-                more.then(|| page.last().map_or(after, |j| j.seq)),
-            );
+            v3_link(&mut resp, shared, path, &query, per_page, more.then(|| page.last().map_or(after, |j| j.seq)));
             Ok(resp)
         }
         Api::V1 => {
@@ -310,12 +222,7 @@ fn list_rendered(
     }
 }
 
-async fn get_job(
-    api: Api,
-    State(shared): State<Arc<Shared>>,
-    headers: HeaderMap,
-    Path(id): Path<String>,
-) -> Resp {
+async fn get_job(api: Api, State(shared): State<Arc<Shared>>, headers: HeaderMap, Path(id): Path<String>) -> Resp {
     authorize(&shared, &headers, api)?;
     let store = shared.store();
     let job = store.data.job(&id).ok_or_else(not_found)?;
@@ -331,11 +238,8 @@ async fn stages_handler(
     authorize(&shared, &headers, api)?;
     let store = shared.store();
     let job = store.data.job(&id).ok_or_else(not_found)?;
-    let stages: Vec<Value> = job_stages(job)
-        .into_iter()
-        .enumerate()
-        .map(|(priority, s)| stage_json(job, priority, &s))
-        .collect();
+    let stages: Vec<Value> =
+        job_stages(job).into_iter().enumerate().map(|(priority, s)| stage_json(job, priority, &s)).collect();
     Ok(ok(&Value::Array(stages)))
 }
 
@@ -400,12 +304,7 @@ async fn list_job_stages(
     }
 }
 
-async fn job_posts_of(
-    api: Api,
-    State(shared): State<Arc<Shared>>,
-    headers: HeaderMap,
-    Path(id): Path<String>,
-) -> Resp {
+async fn job_posts_of(api: Api, State(shared): State<Arc<Shared>>, headers: HeaderMap, Path(id): Path<String>) -> Resp {
     authorize(&shared, &headers, api)?;
     let store = shared.store();
     let job = store.data.job(&id).ok_or_else(not_found)?;
@@ -437,10 +336,7 @@ pub(crate) fn job_stages(job: &Job) -> Vec<Stage> {
     STAGES
         .iter()
         .enumerate()
-        .map(|(i, name)| Stage {
-            id: (job_num(job) * 10 + i as u64).to_string(),
-            name: name.to_string(),
-        })
+        .map(|(i, name)| Stage { id: (job_num(job) * 10 + i as u64).to_string(), name: name.to_string() })
         .collect()
 }
 

@@ -20,27 +20,17 @@ pub(crate) struct Query(pub(crate) Vec<(String, String)>);
 
 impl Query {
     pub(crate) fn parse(raw: Option<&str>) -> Self {
-        Query(
-            url::form_urlencoded::parse(raw.unwrap_or("").as_bytes())
-                .into_owned()
-                .collect(),
-        )
+        Query(url::form_urlencoded::parse(raw.unwrap_or("").as_bytes()).into_owned().collect())
     }
 
     /// First value of `key`.
     pub(crate) fn get(&self, key: &str) -> Option<&str> {
-        self.0
-            .iter()
-            .find(|(k, _)| k == key)
-            .map(|(_, v)| v.as_str())
+        self.0.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
     }
 
     /// Every value of `key`.
     pub(crate) fn all<'a>(&'a self, key: &'a str) -> impl Iterator<Item = &'a str> + 'a {
-        self.0
-            .iter()
-            .filter(move |(k, _)| k == key)
-            .map(|(_, v)| v.as_str())
+        self.0.iter().filter(move |(k, _)| k == key).map(|(_, v)| v.as_str())
     }
 
     /// The pairs except those named, re-encoded (for next-page links).
@@ -69,9 +59,7 @@ pub(crate) fn basic_auth(headers: &HeaderMap) -> Option<(String, String)> {
 pub(crate) fn bearer(headers: &HeaderMap) -> Option<String> {
     let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
     let (scheme, rest) = value.split_once(' ')?;
-    scheme
-        .eq_ignore_ascii_case("bearer")
-        .then(|| rest.trim().to_string())
+    scheme.eq_ignore_ascii_case("bearer").then(|| rest.trim().to_string())
 }
 
 pub(crate) fn header_str<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
@@ -96,19 +84,12 @@ pub(crate) struct PageRule {
 
 /// The page size for a request: the default if absent, an error message if
 /// out of range (or clamped, per [`PageSizePolicy`]).
-pub(crate) fn page_size(
-    rule: PageRule,
-    config: &MockConfig,
-    raw: Option<&str>,
-) -> Result<usize, String> {
+pub(crate) fn page_size(rule: PageRule, config: &MockConfig, raw: Option<&str>) -> Result<usize, String> {
     let max = config.page_size_max.unwrap_or(rule.max);
     let Some(raw) = raw else {
         return Ok(rule.default.min(max));
     };
-    let n: i64 = raw
-        .trim()
-        .parse()
-        .map_err(|_| format!("page size must be an integer, got {raw:?}"))?;
+    let n: i64 = raw.trim().parse().map_err(|_| format!("page size must be an integer, got {raw:?}"))?;
     if (1..=max as i64).contains(&n) {
         return Ok(n as usize);
     }
@@ -120,15 +101,8 @@ pub(crate) fn page_size(
 
 /// A JSON response.
 pub(crate) fn json(status: StatusCode, body: &Value) -> Response {
-    let mut resp = (
-        status,
-        serde_json::to_string(body).expect("JSON values serialize"),
-    )
-        .into_response();
-    resp.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/json; charset=utf-8"),
-    );
+    let mut resp = (status, serde_json::to_string(body).expect("JSON values serialize")).into_response();
+    resp.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json; charset=utf-8"));
     resp
 }
 
@@ -139,17 +113,14 @@ pub(crate) fn ok(body: &Value) -> Response {
 /// Decodes standard base64 (tolerating whitespace and missing padding).
 pub(crate) fn decode_base64(data: &str) -> Option<Vec<u8>> {
     let compact: String = data.chars().filter(|c| !c.is_whitespace()).collect();
-    STANDARD.decode(&compact).ok().or_else(|| {
-        base64::engine::general_purpose::STANDARD_NO_PAD
-            .decode(compact.trim_end_matches('='))
-            .ok()
-    })
+    STANDARD
+        .decode(&compact)
+        .ok()
+        .or_else(|| base64::engine::general_purpose::STANDARD_NO_PAD.decode(compact.trim_end_matches('=')).ok())
 }
 
 pub(crate) fn str_field<'a>(v: &'a Value, key: &str) -> Option<&'a str> {
-    v.get(key)
-        .and_then(Value::as_str)
-        .filter(|s| !s.trim().is_empty())
+    v.get(key).and_then(Value::as_str).filter(|s| !s.trim().is_empty())
 }
 
 /// A JSON value that may be a string or a number, as a string (ids).
@@ -173,9 +144,7 @@ pub(crate) struct Form {
 pub(crate) async fn multipart_form(headers: &HeaderMap, body: &Bytes) -> Result<Form, String> {
     let mut req = Request::new(Body::from(body.clone()));
     *req.headers_mut() = headers.clone();
-    let mut mp = Multipart::from_request(req, &())
-        .await
-        .map_err(|e| e.body_text())?;
+    let mut mp = Multipart::from_request(req, &()).await.map_err(|e| e.body_text())?;
     let mut form = Form::default();
     while let Some(field) = mp.next_field().await.map_err(|e| e.body_text())? {
         let name = field.name().unwrap_or_default().to_string();
@@ -183,18 +152,10 @@ pub(crate) async fn multipart_form(headers: &HeaderMap, body: &Bytes) -> Result<
         let content_type = field.content_type().map(str::to_string);
         let bytes = field.bytes().await.map_err(|e| e.body_text())?;
         match file_name {
-            Some(file_name) => form.files.push((
-                name,
-                PushedFile {
-                    kind: String::new(),
-                    file_name,
-                    content_type,
-                    bytes: bytes.to_vec(),
-                },
-            )),
-            None => form
-                .fields
-                .push((name, String::from_utf8_lossy(&bytes).into_owned())),
+            Some(file_name) => form
+                .files
+                .push((name, PushedFile { kind: String::new(), file_name, content_type, bytes: bytes.to_vec() })),
+            None => form.fields.push((name, String::from_utf8_lossy(&bytes).into_owned())),
         }
     }
     Ok(form)

@@ -35,10 +35,7 @@ use crate::state::Shared;
 mod opportunities;
 
 const V: Vendor = Vendor::Lever;
-const PAGE: PageRule = PageRule {
-    default: 100,
-    max: 100,
-};
+const PAGE: PageRule = PageRule { default: 100, max: 100 };
 /// (id or None for a generated uuid, text). Built-ins first, Offer last.
 const STAGES: &[(Option<&str>, &str)] = &[
     (Some("lead-new"), "New lead"),
@@ -52,12 +49,8 @@ const STAGES: &[(Option<&str>, &str)] = &[
     (Some("offer"), "Offer"),
 ];
 /// (text, status); the first is the "Hired" reason every account has.
-const ARCHIVE_REASONS: &[(&str, &str)] = &[
-    ("Hired", "hired"),
-    ("Underqualified", "non-hired"),
-    ("Withdrew", "non-hired"),
-    ("Position filled", "non-hired"),
-];
+const ARCHIVE_REASONS: &[(&str, &str)] =
+    &[("Hired", "hired"), ("Underqualified", "non-hired"), ("Withdrew", "non-hired"), ("Position filled", "non-hired")];
 
 type Resp = Result<Response, Response>;
 
@@ -68,15 +61,9 @@ pub(crate) fn routes() -> Router<Arc<Shared>> {
         .route("/v1/stages", get(list_stages))
         .route("/v1/users", get(list_users))
         .route("/v1/archive_reasons", get(list_archive_reasons))
-        .route(
-            "/v1/opportunities",
-            get(opportunities::list).post(opportunities::create),
-        )
+        .route("/v1/opportunities", get(opportunities::list).post(opportunities::create))
         .route("/v1/opportunities/{id}", get(opportunities::get))
-        .route(
-            "/v1/opportunities/{id}/notes",
-            axum::routing::post(opportunities::add_note),
-        )
+        .route("/v1/opportunities/{id}/notes", axum::routing::post(opportunities::add_note))
 }
 
 /// The global pipeline.
@@ -116,11 +103,7 @@ fn paging(shared: &Shared, q: &Query) -> Result<(usize, u64), Response> {
     let limit = page_size(PAGE, &shared.config, q.get("limit")).map_err(|m| bad_request(&m))?;
     let after = match q.get("offset") {
         None => 0,
-        Some(o) => {
-            decode_cursor::<Offset>(o)
-                .ok_or_else(|| bad_request("Invalid offset token"))?
-                .after
-        }
+        Some(o) => decode_cursor::<Offset>(o).ok_or_else(|| bad_request("Invalid offset token"))?.after,
     };
     Ok((limit, after))
 }
@@ -143,25 +126,15 @@ fn state_str(s: JobStatus) -> &'static str {
 
 fn parse_ms(q: &Query, key: &str) -> Result<Option<i64>, Response> {
     q.get(key)
-        .map(|v| {
-            v.parse::<i64>()
-                .map_err(|_| bad_request(&format!("{key} must be epoch milliseconds")))
-        })
+        .map(|v| v.parse::<i64>().map_err(|_| bad_request(&format!("{key} must be epoch milliseconds"))))
         .transpose()
 }
 
-async fn list_postings(
-    State(shared): State<Arc<Shared>>,
-    headers: HeaderMap,
-    RawQuery(raw): RawQuery,
-) -> Resp {
+async fn list_postings(State(shared): State<Arc<Shared>>, headers: HeaderMap, RawQuery(raw): RawQuery) -> Resp {
     authorize(&shared, &headers)?;
     let q = Query::parse(raw.as_deref());
     let (limit, after) = paging(&shared, &q)?;
-    let (start, end) = (
-        parse_ms(&q, "updated_at_start")?,
-        parse_ms(&q, "updated_at_end")?,
-    );
+    let (start, end) = (parse_ms(&q, "updated_at_start")?, parse_ms(&q, "updated_at_end")?);
     let states: Vec<&str> = q.all("state").collect();
     let confidentiality = q.get("confidentiality").unwrap_or("non-confidential");
     let include: Vec<&str> = q.all("include").collect();
@@ -177,19 +150,11 @@ async fn list_postings(
                 "confidential" => j.confidential,
                 _ => !j.confidential,
             }
-            && ["team", "department", "location", "commitment"]
-                .iter()
-                .all(|k| q.get(k).is_none_or(|v| cats[*k] == v))
+            && ["team", "department", "location", "commitment"].iter().all(|k| q.get(k).is_none_or(|v| cats[*k] == v))
     };
     let (page, more) = data.page_after(after, limit, keep);
-    let body = page
-        .iter()
-        .map(|j| posting_json(&shared, data, j, &include))
-        .collect();
-    Ok(list_body(
-        body,
-        more.then(|| page.last().map_or(after, |j| j.seq)),
-    ))
+    let body = page.iter().map(|j| posting_json(&shared, data, j, &include)).collect();
+    Ok(list_body(body, more.then(|| page.last().map_or(after, |j| j.seq))))
 }
 
 async fn get_posting(
@@ -202,21 +167,14 @@ async fn get_posting(
     let q = Query::parse(raw.as_deref());
     let include: Vec<&str> = q.all("include").collect();
     let store = shared.store();
-    let job = store
-        .data
-        .job(&id)
-        .ok_or_else(|| error(V, StatusCode::NOT_FOUND, "Posting not found"))?;
-    Ok(ok(
-        &json!({ "data": posting_json(&shared, &store.data, job, &include) }),
-    ))
+    let job = store.data.job(&id).ok_or_else(|| error(V, StatusCode::NOT_FOUND, "Posting not found"))?;
+    Ok(ok(&json!({ "data": posting_json(&shared, &store.data, job, &include) })))
 }
 
 async fn list_stages(State(shared): State<Arc<Shared>>, headers: HeaderMap) -> Resp {
     authorize(&shared, &headers)?;
-    let data: Vec<Value> = stages(shared.config.seed)
-        .into_iter()
-        .map(|s| json!({ "id": s.id, "text": s.name }))
-        .collect();
+    let data: Vec<Value> =
+        stages(shared.config.seed).into_iter().map(|s| json!({ "id": s.id, "text": s.name })).collect();
     Ok(ok(&json!({ "data": data, "hasNext": false })))
 }
 
@@ -276,12 +234,7 @@ fn plain(html: &str) -> String {
             _ => {}
         }
     }
-    out.split_whitespace()
-        .collect::<Vec<_>>()
-        .join(" ")
-        .replace("&amp;", "&")
-        .replace("&lt;", "<")
-        .replace("&gt;", ">")
+    out.split_whitespace().collect::<Vec<_>>().join(" ").replace("&amp;", "&").replace("&lt;", "<").replace("&gt;", ">")
 }
 
 fn posting_json(shared: &Shared, data: &Dataset, job: &Job, include: &[&str]) -> Value {
@@ -316,9 +269,6 @@ fn posting_json(shared: &Shared, data: &Dataset, job: &Job, include: &[&str]) ->
 mod tests {
     #[test]
     fn plain_strips_tags() {
-        assert_eq!(
-            super::plain("<p>a &amp; <b>b</b></p><ul><li>c</li></ul>"),
-            "a & b c"
-        );
+        assert_eq!(super::plain("<p>a &amp; <b>b</b></p><ul><li>c</li></ul>"), "a & b c");
     }
 }

@@ -27,10 +27,7 @@
 #![warn(missing_docs)]
 // Handlers return `Result<Response, Response>`, axum's idiom for early
 // exits with a vendor error body; boxing the error would only add noise.
-#![allow(
-    clippy::result_large_err,
-    reason = "axum handlers return Response errors"
-)]
+#![allow(clippy::result_large_err, reason = "axum handlers return Response errors")]
 
 use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::Arc;
@@ -109,9 +106,7 @@ impl MockAts {
     pub async fn start(vendor: Vendor, config: MockConfig) -> Result<MockAts, MockError> {
         let port = config.port;
         let bind = |source| MockError::Bind { port, source };
-        let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, port))
-            .await
-            .map_err(bind)?;
+        let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, port)).await.map_err(bind)?;
         let addr = listener.local_addr().map_err(bind)?;
         let shared = Arc::new(Shared::new(vendor, config, format!("http://{addr}")));
         let routes = match vendor {
@@ -123,12 +118,7 @@ impl MockAts {
         let app = server::app(shared.clone(), routes);
         let (stop, stop_rx) = watch::channel(false);
         let task = tokio::spawn(server::serve(listener, app, stop_rx));
-        Ok(MockAts {
-            shared,
-            addr,
-            stop,
-            task: Some(task),
-        })
+        Ok(MockAts { shared, addr, stop, task: Some(task) })
     }
 
     /// The vendor imitated.
@@ -143,17 +133,12 @@ impl MockAts {
 
     /// Base URL plus [`Vendor::api_prefix`]: what a connector's "API base" setting takes.
     pub fn api_base_url(&self) -> String {
-        format!(
-            "{}{}",
-            self.shared.base_url,
-            self.shared.vendor.api_prefix()
-        )
+        format!("{}{}", self.shared.base_url, self.shared.vendor.api_prefix())
     }
 
     /// The Greenhouse OAuth token URL (`{base}/auth/token`); `None` for other vendors.
     pub fn token_url(&self) -> Option<String> {
-        (self.vendor() == Vendor::Greenhouse)
-            .then(|| format!("{}{}", self.shared.base_url, server::TOKEN_PATH))
+        (self.vendor() == Vendor::Greenhouse).then(|| format!("{}{}", self.shared.base_url, server::TOKEN_PATH))
     }
 
     /// The bound address.
@@ -184,19 +169,12 @@ impl MockAts {
     /// The HTML description the API serves for a job.
     pub fn job_description(&self, id: &str) -> Option<String> {
         let store = self.shared.store();
-        store
-            .data
-            .job(id)
-            .map(|job| store.data.description_html(job))
+        store.data.job(id).map(|job| store.data.description_html(job))
     }
 
     /// Changes a job; bumps `updated_at` (wall clock) and the sync version.
     pub fn update_job(&self, id: &str, change: impl FnOnce(&mut Job)) -> Result<Job, MockError> {
-        self.shared
-            .store()
-            .data
-            .update(id, change)
-            .ok_or_else(|| MockError::UnknownJob(id.to_string()))
+        self.shared.store().data.update(id, change).ok_or_else(|| MockError::UnknownJob(id.to_string()))
     }
 
     /// Closes a job (status `Closed`, `closed_at` now).
@@ -210,11 +188,7 @@ impl MockAts {
 
     /// Deletes a job: it disappears from listings.
     pub fn remove_job(&self, id: &str) -> Result<Job, MockError> {
-        self.shared
-            .store()
-            .data
-            .remove(id)
-            .ok_or_else(|| MockError::UnknownJob(id.to_string()))
+        self.shared.store().data.remove(id).ok_or_else(|| MockError::UnknownJob(id.to_string()))
     }
 
     /// Adds `n` open jobs created now; they sort after all existing jobs.
@@ -240,10 +214,7 @@ impl MockAts {
     /// The pipeline of a job, first stage first (Workable: slugs).
     pub fn stages(&self, job_id: &str) -> Result<Vec<Stage>, MockError> {
         let store = self.shared.store();
-        let job = store
-            .data
-            .job(job_id)
-            .ok_or_else(|| MockError::UnknownJob(job_id.to_string()))?;
+        let job = store.data.job(job_id).ok_or_else(|| MockError::UnknownJob(job_id.to_string()))?;
         Ok(self.vendor_stages(&store.data, job))
     }
 
@@ -263,41 +234,17 @@ impl MockAts {
 
     /// All applications (including those created through the API).
     pub fn applications(&self) -> Vec<Application> {
-        self.shared
-            .store()
-            .people
-            .apps
-            .iter()
-            .map(|a| a.snapshot())
-            .collect()
+        self.shared.store().people.apps.iter().map(|a| a.snapshot()).collect()
     }
 
     /// Moves an application to another stage of its job (as a recruiter would in the UI).
-    pub fn set_application_stage(
-        &self,
-        app_id: &str,
-        stage_id: &str,
-    ) -> Result<Application, MockError> {
+    pub fn set_application_stage(&self, app_id: &str, stage_id: &str) -> Result<Application, MockError> {
         let mut store = self.shared.store();
-        let job_id = store
-            .people
-            .app(app_id)
-            .ok_or_else(|| MockError::UnknownApplication(app_id.into()))?
-            .job_id
-            .clone();
-        let job = store
-            .data
-            .job(&job_id)
-            .ok_or_else(|| MockError::UnknownJob(job_id.clone()))?;
-        if !self
-            .vendor_stages(&store.data, job)
-            .iter()
-            .any(|s| s.id == stage_id)
-        {
-            return Err(MockError::UnknownStage {
-                stage: stage_id.into(),
-                job: job_id,
-            });
+        let job_id =
+            store.people.app(app_id).ok_or_else(|| MockError::UnknownApplication(app_id.into()))?.job_id.clone();
+        let job = store.data.job(&job_id).ok_or_else(|| MockError::UnknownJob(job_id.clone()))?;
+        if !self.vendor_stages(&store.data, job).iter().any(|s| s.id == stage_id) {
+            return Err(MockError::UnknownStage { stage: stage_id.into(), job: job_id });
         }
         let now = store.data.stamp();
         let app = store.people.app_mut(app_id).expect("checked above");
@@ -319,27 +266,16 @@ impl MockAts {
         self.finish_application(app_id, Status::Hired, "Hired")
     }
 
-    fn finish_application(
-        &self,
-        app_id: &str,
-        status: Status,
-        stage_name: &str,
-    ) -> Result<Application, MockError> {
+    fn finish_application(&self, app_id: &str, status: Status, stage_name: &str) -> Result<Application, MockError> {
         let mut store = self.shared.store();
-        let job_id = store
-            .people
-            .app(app_id)
-            .ok_or_else(|| MockError::UnknownApplication(app_id.into()))?
-            .job_id
-            .clone();
+        let job_id =
+            store.people.app(app_id).ok_or_else(|| MockError::UnknownApplication(app_id.into()))?.job_id.clone();
         // Workable and Ashby model the outcome as a stage too.
         let terminal = match (self.vendor(), store.data.job(&job_id)) {
-            (Vendor::Workable | Vendor::Ashby, Some(job)) => {
-                self.vendor_stages(&store.data, job).into_iter().find(|s| {
-                    s.name == stage_name
-                        && !(self.vendor() == Vendor::Workable && status == Status::Rejected)
-                })
-            }
+            (Vendor::Workable | Vendor::Ashby, Some(job)) => self
+                .vendor_stages(&store.data, job)
+                .into_iter()
+                .find(|s| s.name == stage_name && !(self.vendor() == Vendor::Workable && status == Status::Rejected)),
             _ => None,
         };
         let now = store.data.stamp();
@@ -400,9 +336,6 @@ impl Drop for MockAts {
 
 impl std::fmt::Debug for MockAts {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("MockAts")
-            .field("vendor", &self.vendor())
-            .field("addr", &self.addr)
-            .finish_non_exhaustive()
+        f.debug_struct("MockAts").field("vendor", &self.vendor()).field("addr", &self.addr).finish_non_exhaustive()
     }
 }

@@ -125,13 +125,7 @@ pub(crate) enum IdKind {
 
 impl People {
     pub(crate) fn new(vendor: Vendor, seed: u64) -> Self {
-        Self {
-            vendor,
-            seed,
-            counter: 0,
-            persons: Vec::new(),
-            apps: Vec::new(),
-        }
+        Self { vendor, seed, counter: 0, persons: Vec::new(), apps: Vec::new() }
     }
 
     /// A fresh id in the vendor's style.
@@ -143,10 +137,7 @@ impl People {
             Vendor::Greenhouse => (40_000_000 + 10_000_000 * kind as u64 + n).to_string(),
             Vendor::Lever | Vendor::Ashby => uuid(self.seed, 100 + kind as u64, n),
             // Workable ids are short hex strings ("ce4da98").
-            Vendor::Workable => format!(
-                "{:x}",
-                (mix(self.seed ^ kind as u64) & 0xFF_0000_0000) + 0x1000_0000 + n
-            ),
+            Vendor::Workable => format!("{:x}", (mix(self.seed ^ kind as u64) & 0xFF_0000_0000) + 0x1000_0000 + n),
         }
     }
 
@@ -166,23 +157,12 @@ impl People {
         self.apps.iter_mut().find(|a| a.id == id)
     }
 
-    pub(crate) fn apps_of<'a>(
-        &'a self,
-        candidate_id: &'a str,
-    ) -> impl Iterator<Item = &'a AppRec> + 'a {
-        self.apps
-            .iter()
-            .filter(move |a| a.candidate_id == candidate_id)
+    pub(crate) fn apps_of<'a>(&'a self, candidate_id: &'a str) -> impl Iterator<Item = &'a AppRec> + 'a {
+        self.apps.iter().filter(move |a| a.candidate_id == candidate_id)
     }
 
     /// Creates a person with the given names and e-mails.
-    pub(crate) fn add_person(
-        &mut self,
-        first: &str,
-        last: &str,
-        emails: Vec<String>,
-        now: i64,
-    ) -> &mut Person {
+    pub(crate) fn add_person(&mut self, first: &str, last: &str, emails: Vec<String>, now: i64) -> &mut Person {
         let id = self.next_id(IdKind::Candidate);
         self.persons.push(Person {
             id,
@@ -198,13 +178,7 @@ impl People {
     }
 
     /// Creates an application of `candidate_id` to `job_id` in `stage_id`.
-    pub(crate) fn add_app(
-        &mut self,
-        candidate_id: &str,
-        job_id: &str,
-        stage_id: &str,
-        now: i64,
-    ) -> &mut AppRec {
+    pub(crate) fn add_app(&mut self, candidate_id: &str, job_id: &str, stage_id: &str, now: i64) -> &mut AppRec {
         let id = self.next_id(IdKind::Application);
         self.add_app_with_id(id, candidate_id, job_id, stage_id, now)
     }
@@ -247,10 +221,7 @@ mod tests {
         let a = wk.next_id(IdKind::Candidate);
         assert!(a.chars().all(|c| c.is_ascii_hexdigit()));
         assert_ne!(a, wk.next_id(IdKind::Candidate));
-        assert_eq!(
-            split_name("Ada King Lovelace"),
-            ("Ada King".into(), "Lovelace".into())
-        );
+        assert_eq!(split_name("Ada King Lovelace"), ("Ada King".into(), "Lovelace".into()));
         assert_eq!(split_name("Cher"), ("Cher".into(), String::new()));
     }
 }

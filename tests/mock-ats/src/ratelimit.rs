@@ -21,15 +21,9 @@ pub struct RateLimit {
 
 impl RateLimit {
     /// Greenhouse's documented example: 50 requests per 10 s.
-    pub const GREENHOUSE: RateLimit = RateLimit {
-        limit: 50,
-        window: Duration::from_secs(10),
-    };
+    pub const GREENHOUSE: RateLimit = RateLimit { limit: 50, window: Duration::from_secs(10) };
     /// Workable account tokens: 10 requests per 10 s.
-    pub const WORKABLE: RateLimit = RateLimit {
-        limit: 10,
-        window: Duration::from_secs(10),
-    };
+    pub const WORKABLE: RateLimit = RateLimit { limit: 10, window: Duration::from_secs(10) };
 }
 
 /// Error parsing a `N/<duration>` rate-limit spec.
@@ -46,16 +40,8 @@ impl FromStr for RateLimit {
         let (limit, window) = s.split_once('/').ok_or_else(err)?;
         let limit: u32 = limit.trim().parse().map_err(|_| err())?;
         let window = window.trim();
-        let (digits, unit) = window.split_at(
-            window
-                .find(|c: char| !c.is_ascii_digit())
-                .unwrap_or(window.len()),
-        );
-        let n: u64 = if digits.is_empty() {
-            1
-        } else {
-            digits.parse().map_err(|_| err())?
-        };
+        let (digits, unit) = window.split_at(window.find(|c: char| !c.is_ascii_digit()).unwrap_or(window.len()));
+        let n: u64 = if digits.is_empty() { 1 } else { digits.parse().map_err(|_| err())? };
         let window = match unit {
             "ms" => Duration::from_millis(n),
             "s" | "" => Duration::from_secs(n),
@@ -96,11 +82,7 @@ pub(crate) struct Limiter {
 
 impl Limiter {
     pub(crate) fn new(config: RateLimit) -> Self {
-        Self {
-            config,
-            window_start: None,
-            used: 0,
-        }
+        Self { config, window_start: None, used: 0 }
     }
 
     /// Counts one request.
@@ -133,18 +115,9 @@ mod tests {
 
     #[test]
     fn parses_specs() {
-        assert_eq!(
-            "50/10s".parse::<RateLimit>().unwrap(),
-            RateLimit::GREENHOUSE
-        );
-        assert_eq!(
-            "5/250ms".parse::<RateLimit>().unwrap().window,
-            Duration::from_millis(250)
-        );
-        assert_eq!(
-            "60/1m".parse::<RateLimit>().unwrap().window,
-            Duration::from_secs(60)
-        );
+        assert_eq!("50/10s".parse::<RateLimit>().unwrap(), RateLimit::GREENHOUSE);
+        assert_eq!("5/250ms".parse::<RateLimit>().unwrap().window, Duration::from_millis(250));
+        assert_eq!("60/1m".parse::<RateLimit>().unwrap().window, Duration::from_secs(60));
         assert!("0/1s".parse::<RateLimit>().is_err());
         assert!("ten/1s".parse::<RateLimit>().is_err());
         assert!("10".parse::<RateLimit>().is_err());
@@ -152,10 +125,7 @@ mod tests {
 
     #[test]
     fn admits_limit_then_refuses_until_window_ends() {
-        let mut l = Limiter::new(RateLimit {
-            limit: 3,
-            window: Duration::from_secs(10),
-        });
+        let mut l = Limiter::new(RateLimit { limit: 3, window: Duration::from_secs(10) });
         let t0 = Instant::now();
         let d: Vec<_> = (0..4).map(|_| l.check(t0)).collect();
         assert!(d[..3].iter().all(|d| d.allowed));

@@ -49,13 +49,9 @@ struct ConnectionKill(Arc<Notify>);
 pub(crate) fn app(shared: Arc<Shared>, vendor_routes: Router<Arc<Shared>>) -> Router {
     let vendor = shared.vendor;
     vendor_routes
-        .fallback(move || async move {
-            envelope::error(
-                vendor,
-                axum::http::StatusCode::NOT_FOUND,
-                "Resource not found",
-            )
-        })
+        .fallback(
+            move || async move { envelope::error(vendor, axum::http::StatusCode::NOT_FOUND, "Resource not found") },
+        )
         .layer(middleware::from_fn_with_state(shared.clone(), pipeline))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .with_state(shared)
@@ -65,10 +61,7 @@ pub(crate) fn app(shared: Arc<Shared>, vendor_routes: Router<Arc<Shared>>) -> Ro
 async fn pipeline(State(shared): State<Arc<Shared>>, req: Request, next: Next) -> Response {
     let vendor = shared.vendor;
     let path = req.uri().path().to_string();
-    let path_and_query = req
-        .uri()
-        .path_and_query()
-        .map_or_else(|| path.clone(), |p| p.as_str().to_string());
+    let path_and_query = req.uri().path_and_query().map_or_else(|| path.clone(), |p| p.as_str().to_string());
     let index = shared.log_request(req.method().as_str(), &path_and_query);
     let auxiliary = is_auxiliary(&path);
     let fault = lock(&shared.faults).take(&path, auxiliary, vendor.job_list_paths());
@@ -82,10 +75,7 @@ async fn pipeline(State(shared): State<Arc<Shared>>, req: Request, next: Next) -
     match fault {
         Some(Fault::Status(code)) => return finish(envelope::fault_status(vendor, code)),
         Some(Fault::RateLimit { retry_after_secs }) => {
-            let limit = shared
-                .config
-                .rate_limit
-                .map_or(vendor.default_rate_limit().limit, |r| r.limit);
+            let limit = shared.config.rate_limit.map_or(vendor.default_rate_limit().limit, |r| r.limit);
             let decision = crate::ratelimit::Decision {
                 allowed: false,
                 limit,
@@ -133,19 +123,10 @@ async fn pipeline(State(shared): State<Arc<Shared>>, req: Request, next: Next) -
 /// Keeps the status and headers, sends the first half of the body.
 async fn truncate_body(resp: Response) -> Response {
     let (mut parts, body) = resp.into_parts();
-    let bytes = axum::body::to_bytes(body, usize::MAX)
-        .await
-        .unwrap_or_default();
-    let cut = if bytes.len() < 4 {
-        axum::body::Bytes::from_static(b"{\"")
-    } else {
-        bytes.slice(..bytes.len() / 2)
-    };
+    let bytes = axum::body::to_bytes(body, usize::MAX).await.unwrap_or_default();
+    let cut = if bytes.len() < 4 { axum::body::Bytes::from_static(b"{\"") } else { bytes.slice(..bytes.len() / 2) };
     parts.headers.remove(header::CONTENT_LENGTH);
-    parts.headers.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/json; charset=utf-8"),
-    );
+    parts.headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json; charset=utf-8"));
     Response::from_parts(parts, Body::from(cut))
 }
 
@@ -168,12 +149,10 @@ pub(crate) async fn serve(listener: TcpListener, app: Router, mut stop: watch::R
         tokio::spawn(async move {
             let kill = Arc::new(Notify::new());
             let kill_handle = ConnectionKill(kill.clone());
-            let service = hyper::service::service_fn(
-                move |mut req: hyper::Request<hyper::body::Incoming>| {
-                    req.extensions_mut().insert(kill_handle.clone());
-                    app.clone().oneshot(req.map(Body::new))
-                },
-            );
+            let service = hyper::service::service_fn(move |mut req: hyper::Request<hyper::body::Incoming>| {
+                req.extensions_mut().insert(kill_handle.clone());
+                app.clone().oneshot(req.map(Body::new))
+            });
             let conn = hyper::server::conn::http1::Builder::new()
                 .timer(hyper_util::rt::TokioTimer::new())
                 .serve_connection(TokioIo::new(stream), service);

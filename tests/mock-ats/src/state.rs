@@ -47,11 +47,7 @@ impl Store {
     /// update the first one. Returns (added id, updated id).
     pub(crate) fn change_between_pages(&mut self) -> (String, Option<String>) {
         let first = self.data.jobs.first().map(|j| j.id.clone());
-        let updated = first.and_then(|id| {
-            self.data
-                .update(&id, |job| job.title.push_str(" (updated)"))
-                .map(|j| j.id)
-        });
+        let updated = first.and_then(|id| self.data.update(&id, |job| job.title.push_str(" (updated)")).map(|j| j.id));
         let added = self.data.add(1).remove(0).id;
         (added, updated)
     }
@@ -113,11 +109,7 @@ impl Shared {
     /// Logs a request; returns its index for [`Shared::log_status`].
     pub(crate) fn log_request(&self, method: &str, path: &str) -> usize {
         let mut log = lock(&self.log);
-        log.push(RecordedRequest {
-            method: method.to_string(),
-            path: path.to_string(),
-            status: None,
-        });
+        log.push(RecordedRequest { method: method.to_string(), path: path.to_string(), status: None });
         log.len() - 1
     }
 

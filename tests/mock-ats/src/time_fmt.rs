@@ -10,8 +10,7 @@ pub(crate) fn now_ms() -> i64 {
 }
 
 fn utc(ms: i64) -> OffsetDateTime {
-    OffsetDateTime::from_unix_timestamp_nanos(ms as i128 * 1_000_000)
-        .unwrap_or(OffsetDateTime::UNIX_EPOCH)
+    OffsetDateTime::from_unix_timestamp_nanos(ms as i128 * 1_000_000).unwrap_or(OffsetDateTime::UNIX_EPOCH)
 }
 
 /// `2024-05-01T10:00:00Z` (Greenhouse, Workable: second precision).
@@ -38,9 +37,7 @@ pub(crate) fn iso_millis(ms: i64) -> String {
 /// other ISO-8601 forms (`20150708T115616Z`, the basic format Workable
 /// documents). Returns unix ms.
 pub(crate) fn parse_iso(s: &str) -> Option<i64> {
-    let t = OffsetDateTime::parse(s, &Rfc3339)
-        .or_else(|_| OffsetDateTime::parse(s, &Iso8601::PARSING))
-        .ok()?;
+    let t = OffsetDateTime::parse(s, &Rfc3339).or_else(|_| OffsetDateTime::parse(s, &Iso8601::PARSING)).ok()?;
     Some((t.unix_timestamp_nanos() / 1_000_000) as i64)
 }
 
@@ -63,16 +60,10 @@ mod tests {
         assert_eq!(iso_seconds(ms), "2024-05-01T10:00:00Z");
         assert_eq!(iso_millis(ms), "2024-05-01T10:00:00.123Z");
         assert_eq!(parse_iso("2024-05-01T10:00:00Z"), Some(1_714_557_600_000));
-        assert_eq!(
-            parse_iso("2024-05-01T12:00:00+02:00"),
-            Some(1_714_557_600_000)
-        );
+        assert_eq!(parse_iso("2024-05-01T12:00:00+02:00"), Some(1_714_557_600_000));
         assert_eq!(parse_iso("2024-05-01T10:00:00.123Z"), Some(ms));
         assert_eq!(parse_iso("20150708T115616Z"), Some(1_436_356_576_000));
-        assert_eq!(
-            parse_iso_or_unix_seconds("1436356576"),
-            Some(1_436_356_576_000)
-        );
+        assert_eq!(parse_iso_or_unix_seconds("1436356576"), Some(1_436_356_576_000));
         assert_eq!(parse_iso("yesterday"), None);
     }
 }

@@ -40,10 +40,7 @@ use crate::state::{Shared, Store};
 use crate::time_fmt::{iso_seconds, parse_iso_or_unix_seconds};
 
 const V: Vendor = Vendor::Workable;
-const PAGE: PageRule = PageRule {
-    default: 50,
-    max: 100,
-};
+const PAGE: PageRule = PageRule { default: 50, max: 100 };
 /// Job `id`s are hex numbers from this base plus the creation number, so
 /// `since_id` compares numerically.
 const JOB_ID_BASE: u64 = 0x0618_8000;
@@ -68,10 +65,7 @@ pub(crate) fn routes() -> Router<Arc<Shared>> {
         .route("/spi/v3/jobs/{shortcode}/stages", get(job_stages))
         .route("/spi/v3/jobs/{shortcode}/members", get(job_members))
         .route("/spi/v3/jobs/{shortcode}/recruiters", get(job_recruiters))
-        .route(
-            "/spi/v3/jobs/{shortcode}/candidates",
-            post(create_candidate),
-        )
+        .route("/spi/v3/jobs/{shortcode}/candidates", post(create_candidate))
         .route("/spi/v3/stages", get(account_stages))
         .route("/spi/v3/candidates", get(list_candidates))
         .route("/spi/v3/candidates/{id}", get(get_candidate))
@@ -80,13 +74,7 @@ pub(crate) fn routes() -> Router<Arc<Shared>> {
 
 /// The account pipeline (jobs use the same one).
 pub(crate) fn stages() -> Vec<crate::Stage> {
-    STAGES
-        .iter()
-        .map(|(slug, name, _)| crate::Stage {
-            id: slug.to_string(),
-            name: name.to_string(),
-        })
-        .collect()
+    STAGES.iter().map(|(slug, name, _)| crate::Stage { id: slug.to_string(), name: name.to_string() }).collect()
 }
 
 fn authorize(shared: &Shared, headers: &HeaderMap) -> Result<(), Response> {
@@ -127,9 +115,7 @@ fn time_param(q: &Query, key: &str) -> Result<Option<i64>, Response> {
 }
 
 fn hex_param(q: &Query, key: &str) -> Result<Option<u64>, Response> {
-    q.get(key)
-        .map(|v| u64::from_str_radix(v, 16).map_err(|_| unprocessable(&format!("invalid {key}"))))
-        .transpose()
+    q.get(key).map(|v| u64::from_str_radix(v, 16).map_err(|_| unprocessable(&format!("invalid {key}")))).transpose()
 }
 
 /// `{"<key>":[…],"paging":{"next":…}}` with `since_id` = the next item's id.
@@ -145,31 +131,20 @@ fn page_body(
     if let Some(id) = next_id {
         let rest = q.encode_without(&["since_id"]);
         let sep = if rest.is_empty() { "" } else { "&" };
-        body["paging"] =
-            json!({ "next": format!("{}{}?{rest}{sep}since_id={id}", shared.base_url, path) });
+        body["paging"] = json!({ "next": format!("{}{}?{rest}{sep}since_id={id}", shared.base_url, path) });
     }
     ok(&body)
 }
 
-async fn list_jobs(
-    State(shared): State<Arc<Shared>>,
-    headers: HeaderMap,
-    RawQuery(raw): RawQuery,
-) -> Resp {
+async fn list_jobs(State(shared): State<Arc<Shared>>, headers: HeaderMap, RawQuery(raw): RawQuery) -> Resp {
     authorize(&shared, &headers)?;
     let q = Query::parse(raw.as_deref());
     let limit = page_size(PAGE, &shared.config, q.get("limit")).map_err(|m| unprocessable(&m))?;
-    let (created_after, updated_after) = (
-        time_param(&q, "created_after")?,
-        time_param(&q, "updated_after")?,
-    );
+    let (created_after, updated_after) = (time_param(&q, "created_after")?, time_param(&q, "updated_after")?);
     let since = hex_param(&q, "since_id")?.map_or(0, |id| id.saturating_sub(JOB_ID_BASE + 1));
     let max = hex_param(&q, "max_id")?;
     let state = q.get("state");
-    let include: Vec<&str> = q
-        .get("include_fields")
-        .map(|s| s.split(',').collect())
-        .unwrap_or_default();
+    let include: Vec<&str> = q.get("include_fields").map(|s| s.split(',').collect()).unwrap_or_default();
     let store = shared.store();
     let keep = |j: &Job| {
         created_after.is_none_or(|t| j.created_at >= t)
@@ -180,34 +155,15 @@ async fn list_jobs(
     let (mut page, _) = store.data.page_after(since, limit + 1, keep);
     let next = (page.len() > limit).then(|| job_hex_id(page[limit]));
     page.truncate(limit);
-    let jobs = page
-        .iter()
-        .map(|j| job_json(&shared, &store.data, j, &include))
-        .collect();
-    Ok(page_body(
-        &shared,
-        &format!("{PREFIX}/jobs"),
-        &q,
-        "jobs",
-        jobs,
-        next,
-    ))
+    let jobs = page.iter().map(|j| job_json(&shared, &store.data, j, &include)).collect();
+    Ok(page_body(&shared, &format!("{PREFIX}/jobs"), &q, "jobs", jobs, next))
 }
 
-async fn get_job(
-    State(shared): State<Arc<Shared>>,
-    headers: HeaderMap,
-    Path(shortcode): Path<String>,
-) -> Resp {
+async fn get_job(State(shared): State<Arc<Shared>>, headers: HeaderMap, Path(shortcode): Path<String>) -> Resp {
     authorize(&shared, &headers)?;
     let store = shared.store();
     let job = store.data.job(&shortcode).ok_or_else(not_found)?;
-    let all = [
-        "description",
-        "full_description",
-        "requirements",
-        "benefits",
-    ];
+    let all = ["description", "full_description", "requirements", "benefits"];
     let mut v = job_json(&shared, &store.data, job, &all);
     v["employment_type"] = json!(match job.employment_type {
         EmploymentType::FullTime => "Full-time",
@@ -233,11 +189,7 @@ async fn account_stages(State(shared): State<Arc<Shared>>, headers: HeaderMap) -
     Ok(ok(&stages_json()))
 }
 
-async fn job_stages(
-    State(shared): State<Arc<Shared>>,
-    headers: HeaderMap,
-    Path(shortcode): Path<String>,
-) -> Resp {
+async fn job_stages(State(shared): State<Arc<Shared>>, headers: HeaderMap, Path(shortcode): Path<String>) -> Resp {
     authorize(&shared, &headers)?;
     shared.store().data.job(&shortcode).ok_or_else(not_found)?;
     Ok(ok(&stages_json()))
@@ -288,44 +240,25 @@ struct TeamList {
 }
 
 /// `/jobs/{shortcode}/members`: the hiring team.
-const MEMBERS: TeamList = TeamList {
-    key: "members",
-    team: hiring_team,
-    item: member_json,
-};
+const MEMBERS: TeamList = TeamList { key: "members", team: hiring_team, item: member_json };
 /// `/jobs/{shortcode}/recruiters`: Workable lists a job's external (agency)
 /// recruiters here; the mock has none of its own and serves the recruiter.
-const RECRUITERS: TeamList = TeamList {
-    key: "recruiters",
-    team: |job| vec![job.recruiter],
-    item: recruiter_json,
-};
+const RECRUITERS: TeamList = TeamList { key: "recruiters", team: |job| vec![job.recruiter], item: recruiter_json };
 
 /// `{"<key>": [...]}` of `list` for the job.
 fn job_users(shared: &Shared, headers: &HeaderMap, shortcode: &str, list: &TeamList) -> Resp {
     authorize(shared, headers)?;
     let store = shared.store();
     let job = store.data.job(shortcode).ok_or_else(not_found)?;
-    let items: Vec<Value> = (list.team)(job)
-        .into_iter()
-        .map(|i| (list.item)(&store.data.users, i))
-        .collect();
+    let items: Vec<Value> = (list.team)(job).into_iter().map(|i| (list.item)(&store.data.users, i)).collect();
     Ok(ok(&json!({ list.key: items })))
 }
 
-async fn job_members(
-    State(shared): State<Arc<Shared>>,
-    headers: HeaderMap,
-    Path(shortcode): Path<String>,
-) -> Resp {
+async fn job_members(State(shared): State<Arc<Shared>>, headers: HeaderMap, Path(shortcode): Path<String>) -> Resp {
     job_users(&shared, &headers, &shortcode, &MEMBERS)
 }
 
-async fn job_recruiters(
-    State(shared): State<Arc<Shared>>,
-    headers: HeaderMap,
-    Path(shortcode): Path<String>,
-) -> Resp {
+async fn job_recruiters(State(shared): State<Arc<Shared>>, headers: HeaderMap, Path(shortcode): Path<String>) -> Resp {
     job_users(&shared, &headers, &shortcode, &RECRUITERS)
 }
 
@@ -351,9 +284,7 @@ fn job_json(shared: &Shared, data: &Dataset, job: &Job, include: &[&str]) -> Val
     let html = data.description_html(job);
     // The seeded HTML has "what we are looking for" and "benefits" sections;
     // split there so the fields differ as in the real API.
-    let (desc, rest) = html
-        .split_once("<h3>What we are looking for</h3>")
-        .unwrap_or((&html, ""));
+    let (desc, rest) = html.split_once("<h3>What we are looking for</h3>").unwrap_or((&html, ""));
     let (requirements, benefits) = rest.split_once("<h3>Benefits</h3>").unwrap_or((rest, ""));
     for field in include {
         v[*field] = json!(match *field {
@@ -376,82 +307,43 @@ async fn create_candidate(
 ) -> Resp {
     authorize(&shared, &headers)?;
     let q = Query::parse(raw.as_deref());
-    let v: Value = serde_json::from_slice(&body)
-        .map_err(|e| error(V, StatusCode::BAD_REQUEST, &format!("Invalid JSON: {e}")))?;
+    let v: Value =
+        serde_json::from_slice(&body).map_err(|e| error(V, StatusCode::BAD_REQUEST, &format!("Invalid JSON: {e}")))?;
     let mut store = shared.store();
     let job = store.data.job(&shortcode).ok_or_else(not_found)?.clone();
-    let c = v
-        .get("candidate")
-        .filter(|c| c.is_object())
-        .ok_or_else(|| unprocessable("candidate is required"))?;
-    let email = str_field(c, "email")
-        .ok_or_else(|| unprocessable("Email can't be blank"))?
-        .to_string();
-    let (first, last) = match (
-        str_field(c, "firstname"),
-        str_field(c, "lastname"),
-        str_field(c, "name"),
-    ) {
+    let c = v.get("candidate").filter(|c| c.is_object()).ok_or_else(|| unprocessable("candidate is required"))?;
+    let email = str_field(c, "email").ok_or_else(|| unprocessable("Email can't be blank"))?.to_string();
+    let (first, last) = match (str_field(c, "firstname"), str_field(c, "lastname"), str_field(c, "name")) {
         (Some(f), Some(l), _) => (f.to_string(), l.to_string()),
         (_, _, Some(name)) => crate::people::split_name(name),
         _ => return Err(unprocessable("Name can't be blank")),
     };
     let sourced = v.get("sourced").and_then(Value::as_bool).unwrap_or(true);
-    let stage = q
-        .get("stage")
-        .map_or(if sourced { "sourced" } else { "applied" }, |s| s)
-        .to_string();
+    let stage = q.get("stage").map_or(if sourced { "sourced" } else { "applied" }, |s| s).to_string();
     if !STAGES.iter().any(|(slug, ..)| *slug == stage) {
         return Err(unprocessable(&format!("Stage {stage} not found")));
     }
-    if store.people.apps.iter().any(|a| {
-        a.job_id == job.id
-            && store
-                .people
-                .person(&a.candidate_id)
-                .is_some_and(|p| p.has_email(&email))
-    }) {
-        return Err(unprocessable(
-            "Candidate with this email already exists in this job",
-        ));
+    if store
+        .people
+        .apps
+        .iter()
+        .any(|a| a.job_id == job.id && store.people.person(&a.candidate_id).is_some_and(|p| p.has_email(&email)))
+    {
+        return Err(unprocessable("Candidate with this email already exists in this job"));
     }
     let mut files = Vec::new();
     if let Some(resume) = c.get("resume").filter(|r| r.is_object()) {
-        let name =
-            str_field(resume, "name").ok_or_else(|| unprocessable("resume.name is required"))?;
-        let data =
-            str_field(resume, "data").ok_or_else(|| unprocessable("resume.data is required"))?;
-        let bytes =
-            decode_base64(data).ok_or_else(|| unprocessable("resume.data must be base64"))?;
-        files.push(PushedFile {
-            kind: "resume".into(),
-            file_name: name.to_string(),
-            content_type: None,
-            bytes,
-        });
+        let name = str_field(resume, "name").ok_or_else(|| unprocessable("resume.name is required"))?;
+        let data = str_field(resume, "data").ok_or_else(|| unprocessable("resume.data is required"))?;
+        let bytes = decode_base64(data).ok_or_else(|| unprocessable("resume.data must be base64"))?;
+        files.push(PushedFile { kind: "resume".into(), file_name: name.to_string(), content_type: None, bytes });
     } else if let Some(url) = str_field(c, "resume_url") {
         let name = url.rsplit('/').next().unwrap_or(url).to_string();
-        files.push(PushedFile {
-            kind: "resume".into(),
-            file_name: name,
-            content_type: None,
-            bytes: Vec::new(),
-        });
+        files.push(PushedFile { kind: "resume".into(), file_name: name, content_type: None, bytes: Vec::new() });
     }
     let now = store.data.stamp();
-    let person = store
-        .people
-        .add_person(&first, &last, vec![email.clone()], now);
-    for key in [
-        "headline",
-        "summary",
-        "address",
-        "phone",
-        "cover_letter",
-        "skills",
-        "tags",
-        "social_profiles",
-    ] {
+    let person = store.people.add_person(&first, &last, vec![email.clone()], now);
+    for key in ["headline", "summary", "address", "phone", "cover_letter", "skills", "tags", "social_profiles"] {
         if let Some(val) = c.get(key) {
             person.extra.insert(key.to_string(), val.clone());
         }
@@ -459,9 +351,7 @@ async fn create_candidate(
     person.extra.insert("sourced".into(), json!(sourced));
     person.files = files.clone();
     let id = person.id.clone();
-    store
-        .people
-        .add_app_with_id(id.clone(), &id, &job.id, &stage, now);
+    store.people.add_app_with_id(id.clone(), &id, &job.id, &stage, now);
     store.pushed.push(PushedCandidate {
         vendor: V,
         endpoint: "POST /spi/v3/jobs/{shortcode}/candidates".into(),
@@ -479,84 +369,44 @@ async fn create_candidate(
         raw_bodies: vec![body.to_vec()],
     });
     let app = store.people.app(&id).expect("created");
-    Ok(json(
-        StatusCode::CREATED,
-        &json!({ "status": "created", "candidate": candidate_json(&shared, &store, app) }),
-    ))
+    Ok(json(StatusCode::CREATED, &json!({ "status": "created", "candidate": candidate_json(&shared, &store, app) })))
 }
 
-async fn list_candidates(
-    State(shared): State<Arc<Shared>>,
-    headers: HeaderMap,
-    RawQuery(raw): RawQuery,
-) -> Resp {
+async fn list_candidates(State(shared): State<Arc<Shared>>, headers: HeaderMap, RawQuery(raw): RawQuery) -> Resp {
     authorize(&shared, &headers)?;
     let q = Query::parse(raw.as_deref());
     let limit = page_size(PAGE, &shared.config, q.get("limit")).map_err(|m| unprocessable(&m))?;
-    let (created_after, updated_after) = (
-        time_param(&q, "created_after")?,
-        time_param(&q, "updated_after")?,
-    );
+    let (created_after, updated_after) = (time_param(&q, "created_after")?, time_param(&q, "updated_after")?);
     let since = hex_param(&q, "since_id")?;
     let store = shared.store();
     let keep = |a: &AppRec| {
         let p = store.people.person(&a.candidate_id);
-        q.get("email")
-            .is_none_or(|e| p.is_some_and(|p| p.has_email(e)))
+        q.get("email").is_none_or(|e| p.is_some_and(|p| p.has_email(e)))
             && q.get("shortcode").is_none_or(|s| a.job_id == s)
             && q.get("stage").is_none_or(|s| a.stage_id == s)
             && since.is_none_or(|s| u64::from_str_radix(&a.id, 16).is_ok_and(|id| id >= s))
             && created_after.is_none_or(|t| a.created_at >= t)
             && updated_after.is_none_or(|t| a.updated_at >= t)
     };
-    let mut page: Vec<&AppRec> = store
-        .people
-        .apps
-        .iter()
-        .filter(|a| keep(a))
-        .take(limit + 1)
-        .collect();
+    let mut page: Vec<&AppRec> = store.people.apps.iter().filter(|a| keep(a)).take(limit + 1).collect();
     let next = (page.len() > limit).then(|| page[limit].id.clone());
     page.truncate(limit);
-    let items = page
-        .iter()
-        .map(|a| candidate_json(&shared, &store, a))
-        .collect();
-    Ok(page_body(
-        &shared,
-        &format!("{PREFIX}/candidates"),
-        &q,
-        "candidates",
-        items,
-        next,
-    ))
+    let items = page.iter().map(|a| candidate_json(&shared, &store, a)).collect();
+    Ok(page_body(&shared, &format!("{PREFIX}/candidates"), &q, "candidates", items, next))
 }
 
-async fn get_candidate(
-    State(shared): State<Arc<Shared>>,
-    headers: HeaderMap,
-    Path(id): Path<String>,
-) -> Resp {
+async fn get_candidate(State(shared): State<Arc<Shared>>, headers: HeaderMap, Path(id): Path<String>) -> Resp {
     authorize(&shared, &headers)?;
     let store = shared.store();
     let app = store.people.app(&id).ok_or_else(not_found)?;
-    Ok(ok(
-        &json!({ "candidate": candidate_json(&shared, &store, app) }),
-    ))
+    Ok(ok(&json!({ "candidate": candidate_json(&shared, &store, app) })))
 }
 
 fn candidate_json(shared: &Shared, store: &Store, a: &AppRec) -> Value {
     let p: Option<&Person> = store.people.person(&a.candidate_id);
-    let extra = |k: &str| {
-        p.and_then(|p| p.extra.get(k))
-            .cloned()
-            .unwrap_or(Value::Null)
-    };
+    let extra = |k: &str| p.and_then(|p| p.extra.get(k)).cloned().unwrap_or(Value::Null);
     let job = store.data.job(&a.job_id);
-    let kind = STAGES
-        .iter()
-        .find(|(slug, ..)| *slug == a.stage_id)
-        .map(|s| s.2);
+    let kind = STAGES.iter().find(|(slug, ..)| *slug == a.stage_id).map(|s| s.2);
     let disqualified = a.status == ApplicationStatus::Rejected;
     json!({
         "id": a.id, "name": p.map(|p| p.name()), "firstname": p.map(|p| &p.first_name), "lastname": p.map(|p| &p.last_name),

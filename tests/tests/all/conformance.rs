@@ -69,7 +69,10 @@ async fn the_kit_fails_a_connector_that_does_not_speak_the_ats() {
     let plugin = rt.plugin("well-behaved").await.unwrap();
     let mock = start_mock(Vendor::Greenhouse).await.unwrap();
     let settings: BTreeMap<String, String> =
-        [("base-url", mock.base_url().to_string()), ("api-key", "any".to_string())].into_iter().map(|(k, v)| (k.into(), v)).collect();
+        [("base-url", mock.base_url().to_string()), ("api-key", "any".to_string())]
+            .into_iter()
+            .map(|(k, v)| (k.into(), v))
+            .collect();
     let report = Suite::against_mock(plugin, &mock, settings).run().await;
     let table = report.table();
     assert!(!report.passed(), "{table}");
@@ -77,7 +80,11 @@ async fn the_kit_fails_a_connector_that_does_not_speak_the_ats() {
     for id in [CheckId::Check, CheckId::FullListing, CheckId::IncrementalListing, CheckId::Stages, CheckId::Push] {
         let (got, detail) = outcome(&report, id);
         assert_eq!(got, Outcome::Fail, "{} should fail\n{table}", id.name());
-        assert!(detail.contains("not-found") || detail.contains("404"), "{}: the reason should name the 404: {detail}", id.name());
+        assert!(
+            detail.contains("not-found") || detail.contains("404"),
+            "{}: the reason should name the 404: {detail}",
+            id.name()
+        );
     }
     // Checks that build on a failed one are skipped, with why: a refusal of
     // wrong credentials proves nothing when right ones are refused too, and
@@ -117,12 +124,26 @@ async fn generic_mode_checks_what_it_can_see_of_any_server() {
     let suite = |writes: bool| {
         let plugin = rt.plugin("well-behaved");
         let (settings, hosts) = (settings.clone(), hosts.clone());
-        async move { Suite::against_server(plugin.await.unwrap(), settings).with_extra_hosts(&hosts).allow_writes(writes).run().await }
+        async move {
+            Suite::against_server(plugin.await.unwrap(), settings)
+                .with_extra_hosts(&hosts)
+                .allow_writes(writes)
+                .run()
+                .await
+        }
     };
 
     let report = suite(true).await;
     let table = report.table();
-    for id in [CheckId::Info, CheckId::Check, CheckId::BadCredentials, CheckId::FullListing, CheckId::IncrementalListing, CheckId::Stages, CheckId::Push] {
+    for id in [
+        CheckId::Info,
+        CheckId::Check,
+        CheckId::BadCredentials,
+        CheckId::FullListing,
+        CheckId::IncrementalListing,
+        CheckId::Stages,
+        CheckId::Push,
+    ] {
         assert_eq!(outcome(&report, id).0, Outcome::Pass, "{} should pass\n{table}", id.name());
     }
     assert!(outcome(&report, CheckId::FullListing).1.contains("5 jobs in 3 pages"), "{table}");
@@ -176,7 +197,10 @@ async fn the_kit_catches_duplicates_endless_cursors_and_open_doors() {
         async move {
             let base = paged_server(pages).await;
             let hosts = AllowedHosts::parse(&[support::url_origin(&base)]).unwrap();
-            let settings = [("base-url", base), ("api-key", API_KEY.to_string())].into_iter().map(|(k, v)| (k.to_string(), v)).collect();
+            let settings = [("base-url", base), ("api-key", API_KEY.to_string())]
+                .into_iter()
+                .map(|(k, v)| (k.to_string(), v))
+                .collect();
             Suite::against_server(plugin.await.unwrap(), settings).with_extra_hosts(&hosts).run().await
         }
     };
@@ -214,9 +238,15 @@ fn cli_plugin_test_prints_the_table_and_sets_the_exit_code() {
     let out = cli(&data, &["plugin", "test", "greenhouse", "--mock", "greenhouse"]);
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
-    assert!(stdout.starts_with("conformance of greenhouse 0.1.0 against mock greenhouse at http://127.0.0.1:"), "{stdout}");
+    assert!(
+        stdout.starts_with("conformance of greenhouse 0.1.0 against mock greenhouse at http://127.0.0.1:"),
+        "{stdout}"
+    );
     for id in CheckId::ALL {
-        let row = stdout.lines().find(|l| l.starts_with(&format!("{} ", id.name()))).unwrap_or_else(|| panic!("no row for {}\n{stdout}", id.name()));
+        let row = stdout
+            .lines()
+            .find(|l| l.starts_with(&format!("{} ", id.name())))
+            .unwrap_or_else(|| panic!("no row for {}\n{stdout}", id.name()));
         assert!(row.contains(" PASS "), "{row}");
     }
     assert!(stdout.contains("10 checks: 10 passed, 0 failed, 0 skipped"), "{stdout}");
@@ -240,5 +270,9 @@ fn cli_plugin_test_prints_the_table_and_sets_the_exit_code() {
     // A plugin that is not installed is an error before any check.
     let out = cli(&data, &["plugin", "test", "lever", "--mock", "lever"]);
     assert_eq!(out.status.code(), Some(1));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("install it first"), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("install it first"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }

@@ -27,7 +27,10 @@ fn the_demo_syncs_two_ats_and_resumes_from_its_store() {
     assert!(first.contains("installed plugin greenhouse") && first.contains("installed plugin lever"), "{first}");
     assert!(first.contains("demo-agency-greenhouse: run 1 succeeded"), "{first}");
     assert!(first.contains("120 created") && first.contains("40 created"), "{first}");
-    assert!(first.contains("demo-agency-greenhouse: 120 positions") && first.contains("demo-agency-lever: 40 positions"), "{first}");
+    assert!(
+        first.contains("demo-agency-greenhouse: 120 positions") && first.contains("demo-agency-lever: 40 positions"),
+        "{first}"
+    );
 
     // Same store: nothing to install or create again, and nothing changed.
     let second = demo(dir.path(), port);

@@ -1,8 +1,8 @@
 //! Install refuses anything that is not a connector for a supported
 //! contract, with a message naming the problem.
 
-use atsbridge::plugin::install::{PluginSource, install_from};
 use atsbridge::plugin::InstallError;
+use atsbridge::plugin::install::{PluginSource, install_from};
 use atsbridge_tests::guests;
 
 use crate::support;

@@ -123,7 +123,11 @@ async fn python_workable_connector_works_against_the_mock() {
     let started = Instant::now();
     let source = PluginSource::locate(&example_dir(), Some(&component)).expect("manifest");
     let installed = install_from(&rt, source).await.unwrap_or_else(|e| panic!("install: {e}"));
-    eprintln!("installed {} ({size} bytes) in {:.1?} (compile included)", installed.record.info.name, started.elapsed());
+    eprintln!(
+        "installed {} ({size} bytes) in {:.1?} (compile included)",
+        installed.record.info.name,
+        started.elapsed()
+    );
     let plugin = rt.plugin("workable-py").await.unwrap();
 
     // info: name, version, capabilities, schema.
@@ -134,7 +138,11 @@ async fn python_workable_connector_works_against_the_mock() {
     let schema: Vec<_> = info.config_schema.iter().map(|s| (s.key.as_str(), s.kind, s.required)).collect();
     assert_eq!(
         schema,
-        vec![("subdomain", SettingKind::Text, true), ("api-token", SettingKind::Secret, true), ("base-url", SettingKind::Url, false)]
+        vec![
+            ("subdomain", SettingKind::Text, true),
+            ("api-token", SettingKind::Secret, true),
+            ("base-url", SettingKind::Url, false)
+        ]
     );
 
     let mock = MockAts::start(Vendor::Workable, MockConfig { jobs: MOCK_JOBS, ..Default::default() }).await.unwrap();
@@ -197,7 +205,10 @@ async fn python_workable_connector_works_against_the_mock() {
     assert!(page.jobs.iter().all(|j| j.title.ends_with("(changed)")));
     assert_eq!(page.next_cursor, None);
     let basic = since.format("%Y%m%dT%H%M%SZ").to_string();
-    assert!(mock.requests().iter().any(|r| r.path.contains(&format!("updated_after={basic}"))), "updated_after={basic}");
+    assert!(
+        mock.requests().iter().any(|r| r.path.contains(&format!("updated_after={basic}"))),
+        "updated_after={basic}"
+    );
 
     // list-stages: the account's and a job's, slugs as ids; unknown job.
     let stages = plugin.list_stages(&conn, None).await.unwrap();
@@ -244,7 +255,10 @@ async fn python_workable_connector_works_against_the_mock() {
     let missing = CandidateRef { candidate_id: "fffffff".into(), application_id: "fffffff".into() };
     let statuses = plugin.candidate_statuses(&conn, &[first_push.ref_.clone(), missing.clone()]).await.unwrap();
     assert_eq!(statuses[0].state, ApplicationState::Active);
-    assert_eq!((statuses[0].stage_id.as_deref(), statuses[0].stage_name.as_deref()), (Some("applied"), Some("Applied")));
+    assert_eq!(
+        (statuses[0].stage_id.as_deref(), statuses[0].stage_name.as_deref()),
+        (Some("applied"), Some("Applied"))
+    );
     assert_eq!(statuses[1].ref_, missing);
     assert_eq!(statuses[1].state, ApplicationState::Other("not-found".into()));
     mock.hire(&first_push.ref_.application_id).unwrap();

@@ -101,7 +101,10 @@ async fn files_and_environment_are_out_of_reach() {
 
     let files = report(p.check(&mode("read-file")).await);
     assert!(!files.contains("root:"), "the guest read /etc/passwd: {files}");
-    assert!(files.to_lowercase().contains("no such file") || files.contains("denied") || files.contains("error"), "{files}");
+    assert!(
+        files.to_lowercase().contains("no such file") || files.contains("denied") || files.contains("error"),
+        "{files}"
+    );
 
     let env = report(p.check(&mode("env")).await);
     assert!(!env.contains("host-env-value-91"), "the guest saw the host's environment: {env}");
@@ -152,7 +155,9 @@ async fn a_panic_is_a_typed_error_and_the_host_is_fine() {
     let p = hostile(&rt, dir.path()).await;
     let r = p.check(&mode("panic")).await;
     match r {
-        Err(CallError::Panic { message, .. }) => assert!(message.contains("hostile guest panicked on purpose"), "{message}"),
+        Err(CallError::Panic { message, .. }) => {
+            assert!(message.contains("hostile guest panicked on purpose"), "{message}")
+        }
         other => panic!("expected a panic error, got {other:?}"),
     }
     assert_eq!(p.info().await.unwrap().name, "Hostile");

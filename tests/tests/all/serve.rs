@@ -31,7 +31,8 @@ fn start_host(data_dir: &std::path::Path) -> Host {
     let stdout = child.stdout.take().unwrap();
     let mut line = String::new();
     BufReader::new(stdout).read_line(&mut line).unwrap();
-    let base = line.trim().strip_prefix("atsbridge listening on ").unwrap_or_else(|| panic!("unexpected: {line}")).to_string();
+    let base =
+        line.trim().strip_prefix("atsbridge listening on ").unwrap_or_else(|| panic!("unexpected: {line}")).to_string();
     Host { child, base }
 }
 
@@ -82,7 +83,8 @@ async fn a_running_host_uses_a_newly_installed_plugin_without_restart() {
     let hostile = support::plugin_dir(dir.path(), "hostile", "0.1.0", guests::HOSTILE, "");
     let r = http.post(format!("{}/api/v1/plugins", host.base)).json(&json!({ "path": hostile })).send().await.unwrap();
     assert_eq!(r.status().as_u16(), 201);
-    let inspect: Value = http.get(format!("{}/api/v1/plugins/hostile", host.base)).send().await.unwrap().json().await.unwrap();
+    let inspect: Value =
+        http.get(format!("{}/api/v1/plugins/hostile", host.base)).send().await.unwrap().json().await.unwrap();
     assert_eq!(inspect["name"], "Hostile");
     assert_eq!(inspect["world"], "atsbridge:connector/connector@0.1.0");
 
@@ -94,7 +96,8 @@ async fn a_running_host_uses_a_newly_installed_plugin_without_restart() {
     assert!(body["error"].as_str().unwrap().contains("0.9.0"), "{body}");
 
     // Metrics of the calls made through the host.
-    let inspect: Value = http.get(format!("{}/api/v1/plugins/well-behaved", host.base)).send().await.unwrap().json().await.unwrap();
+    let inspect: Value =
+        http.get(format!("{}/api/v1/plugins/well-behaved", host.base)).send().await.unwrap().json().await.unwrap();
     assert!(inspect["metrics"]["calls"].as_u64().unwrap() >= 2, "{inspect}");
 }
 
@@ -121,9 +124,20 @@ async fn sync_now_through_the_running_host_coalesces() {
     assert!(cli(&["plugin", "install", plugin.to_str().unwrap()]).0);
     assert!(cli(&["account", "add", "Acme"]).0);
     let (ok, err) = cli(&[
-        "connection", "add", "--account", "acme", "--plugin", "well-behaved", "--name", "main",
-        "--set", &format!("base-url={}", ats.base()), "--set", &format!("api-key={API_KEY}"),
-        "--allow-host", &support::url_origin(&ats.base()),
+        "connection",
+        "add",
+        "--account",
+        "acme",
+        "--plugin",
+        "well-behaved",
+        "--name",
+        "main",
+        "--set",
+        &format!("base-url={}", ats.base()),
+        "--set",
+        &format!("api-key={API_KEY}"),
+        "--allow-host",
+        &support::url_origin(&ats.base()),
     ]);
     assert!(ok, "{err}");
 
@@ -162,7 +176,14 @@ async fn sync_now_through_the_running_host_coalesces() {
     let all = runs().await;
     assert_eq!(all.as_array().unwrap().len(), 2, "{all}");
 
-    let positions: Value = http.get(format!("{}/api/v1/connections/acme-main/positions", host.base)).send().await.unwrap().json().await.unwrap();
+    let positions: Value = http
+        .get(format!("{}/api/v1/connections/acme-main/positions", host.base))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(positions["positions"].as_array().unwrap().len(), 6);
     let list: Value = http.get(format!("{}/api/v1/connections", host.base)).send().await.unwrap().json().await.unwrap();
     assert_eq!(list["connections"][0]["settings"]["api-key"], "********");

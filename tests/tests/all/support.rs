@@ -6,9 +6,9 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
+use atsbridge::plugin::InstalledPlugin;
 use atsbridge::plugin::allowed_hosts::AllowedHosts;
 use atsbridge::plugin::install::{PluginSource, install_from};
-use atsbridge::plugin::InstalledPlugin;
 use atsbridge::runtime::{ConnectionContext, Runtime, RuntimeOptions};
 use axum::Json;
 use axum::extract::{Query, State};
@@ -178,50 +178,72 @@ pub async fn fake_ats() -> FakeAts {
 
 /// `n` jobs, `page_size` a page, each listing request delayed by `delay`.
 pub async fn fake_ats_with(n: u32, page_size: usize, delay: std::time::Duration) -> FakeAts {
-    let state = FakeState {
-        jobs: Arc::new(Mutex::new((1..=n).map(job).collect())),
-        page_size,
-        delay,
-        ..Default::default()
-    };
+    let state =
+        FakeState { jobs: Arc::new(Mutex::new((1..=n).map(job).collect())), page_size, delay, ..Default::default() };
     let router = axum::Router::new()
-        .route("/me", get(|State(s): State<FakeState>, h: HeaderMap| async move {
-            record(&s.seen, "GET", "/me", &h, Value::Null);
-            if authorized(&h) { (StatusCode::OK, Json(json!({"ok": true}))) } else { (StatusCode::UNAUTHORIZED, Json(json!({"message": "bad key"}))) }
-        }))
-        .route("/jobs", get(|State(s): State<FakeState>, h: HeaderMap, Query(q): Query<BTreeMap<String, String>>| async move {
-            record(&s.seen, "GET", &format!("/jobs?{}", serde_urlencoded(&q)), &h, Value::Null);
-            tokio::time::sleep(s.delay).await;
-            if !authorized(&h) { return (StatusCode::UNAUTHORIZED, Json(json!({"message": "bad key"}))); }
-            if let Some(status) = s.faults.lock().unwrap().pop_front() {
-                return (StatusCode::from_u16(status).unwrap(), Json(json!({"message": "injected"})));
-            }
-            let since = q.get("updated_after").cloned();
-            let jobs: Vec<Value> = s.jobs.lock().unwrap().iter()
-                .filter(|j| since.as_deref().is_none_or(|t| j["updated_at"].as_str().unwrap_or("") >= t))
-                .cloned().collect();
-            let page: usize = q.get("page").and_then(|p| p.parse().ok()).unwrap_or(1);
-            let start = (page - 1) * s.page_size;
-            let slice: Vec<Value> = jobs.iter().skip(start).take(s.page_size).cloned().collect();
-            let next = if start + s.page_size < jobs.len() { json!(page + 1) } else { Value::Null };
-            (StatusCode::OK, Json(json!({"jobs": slice, "next_page": next})))
-        }))
-        .route("/stages", get(|State(s): State<FakeState>, h: HeaderMap| async move {
-            record(&s.seen, "GET", "/stages", &h, Value::Null);
-            Json(json!({"stages": [{"id": "s1", "name": "Applied"}, {"id": "s2", "name": "Interview"}]}))
-        }))
-        .route("/candidates", post(|State(s): State<FakeState>, h: HeaderMap, Json(body): Json<Value>| async move {
-            record(&s.seen, "POST", "/candidates", &h, body);
-            Json(json!({"candidate_id": "c1", "application_id": "a1", "existing": false}))
-        }))
-        .route("/statuses", post(|State(s): State<FakeState>, h: HeaderMap, Json(body): Json<Value>| async move {
-            record(&s.seen, "POST", "/statuses", &h, body.clone());
-            let statuses: Vec<Value> = body["refs"].as_array().cloned().unwrap_or_default().iter().map(|r| json!({
+        .route(
+            "/me",
+            get(|State(s): State<FakeState>, h: HeaderMap| async move {
+                record(&s.seen, "GET", "/me", &h, Value::Null);
+                if authorized(&h) {
+                    (StatusCode::OK, Json(json!({"ok": true})))
+                } else {
+                    (StatusCode::UNAUTHORIZED, Json(json!({"message": "bad key"})))
+                }
+            }),
+        )
+        .route(
+            "/jobs",
+            get(|State(s): State<FakeState>, h: HeaderMap, Query(q): Query<BTreeMap<String, String>>| async move {
+                record(&s.seen, "GET", &format!("/jobs?{}", serde_urlencoded(&q)), &h, Value::Null);
+                tokio::time::sleep(s.delay).await;
+                if !authorized(&h) {
+                    return (StatusCode::UNAUTHORIZED, Json(json!({"message": "bad key"})));
+                }
+                if let Some(status) = s.faults.lock().unwrap().pop_front() {
+                    return (StatusCode::from_u16(status).unwrap(), Json(json!({"message": "injected"})));
+                }
+                let since = q.get("updated_after").cloned();
+                let jobs: Vec<Value> = s
+                    .jobs
+                    .lock()
+                    .unwrap()
+                    .iter()
+                    .filter(|j| since.as_deref().is_none_or(|t| j["updated_at"].as_str().unwrap_or("") >= t))
+                    .cloned()
+                    .collect();
+                let page: usize = q.get("page").and_then(|p| p.parse().ok()).unwrap_or(1);
+                let start = (page - 1) * s.page_size;
+                let slice: Vec<Value> = jobs.iter().skip(start).take(s.page_size).cloned().collect();
+                let next = if start + s.page_size < jobs.len() { json!(page + 1) } else { Value::Null };
+                (StatusCode::OK, Json(json!({"jobs": slice, "next_page": next})))
+            }),
+        )
+        .route(
+            "/stages",
+            get(|State(s): State<FakeState>, h: HeaderMap| async move {
+                record(&s.seen, "GET", "/stages", &h, Value::Null);
+                Json(json!({"stages": [{"id": "s1", "name": "Applied"}, {"id": "s2", "name": "Interview"}]}))
+            }),
+        )
+        .route(
+            "/candidates",
+            post(|State(s): State<FakeState>, h: HeaderMap, Json(body): Json<Value>| async move {
+                record(&s.seen, "POST", "/candidates", &h, body);
+                Json(json!({"candidate_id": "c1", "application_id": "a1", "existing": false}))
+            }),
+        )
+        .route(
+            "/statuses",
+            post(|State(s): State<FakeState>, h: HeaderMap, Json(body): Json<Value>| async move {
+                record(&s.seen, "POST", "/statuses", &h, body.clone());
+                let statuses: Vec<Value> = body["refs"].as_array().cloned().unwrap_or_default().iter().map(|r| json!({
                 "candidate_id": r["candidate_id"], "application_id": r["application_id"],
                 "state": "hired", "stage_id": "s2", "stage_name": "Interview", "updated_at": "2026-02-01T00:00:00Z"
             })).collect();
-            Json(json!({"statuses": statuses}))
-        }))
+                Json(json!({"statuses": statuses}))
+            }),
+        )
         .with_state(state.clone());
     let (addr, task) = serve(router).await;
     FakeAts { server: TestServer { addr, seen: state.seen.clone(), _task: task }, state }

@@ -34,10 +34,8 @@ impl Fixture {
     }
 
     fn connect(&self, name: &str) -> String {
-        let values = BTreeMap::from([
-            ("base-url".to_string(), self.ats.base()),
-            ("api-key".to_string(), API_KEY.to_string()),
-        ]);
+        let values =
+            BTreeMap::from([("base-url".to_string(), self.ats.base()), ("api-key".to_string(), API_KEY.to_string())]);
         let hosts = vec![support::url_origin(&self.ats.base())];
         self.app.add_connection("acme", name, "well-behaved", &values, hosts, None).unwrap().id
     }
@@ -47,7 +45,11 @@ impl Fixture {
     }
 
     fn position(&self, code: &str) -> atsbridge::store::Position {
-        self.app.store.position_by_job("acme-main-ats", code).unwrap().unwrap_or_else(|| panic!("no position for {code}"))
+        self.app
+            .store
+            .position_by_job("acme-main-ats", code)
+            .unwrap()
+            .unwrap_or_else(|| panic!("no position for {code}"))
     }
 }
 
@@ -117,9 +119,15 @@ async fn closed_and_removed_jobs_close_and_unpublish_positions() {
     let run = fx.sync(Trigger::Scheduled).await.unwrap();
     assert_eq!((run.counts.closed, run.counts.removed), (1, 1));
     let j1 = fx.position("J1");
-    assert_eq!((j1.status, j1.closed_reason, j1.published), (PositionStatus::Closed, Some(CloseReason::ClosedInAts), false));
+    assert_eq!(
+        (j1.status, j1.closed_reason, j1.published),
+        (PositionStatus::Closed, Some(CloseReason::ClosedInAts), false)
+    );
     let j2 = fx.position("J2");
-    assert_eq!((j2.status, j2.closed_reason, j2.published), (PositionStatus::Closed, Some(CloseReason::RemovedInAts), false));
+    assert_eq!(
+        (j2.status, j2.closed_reason, j2.published),
+        (PositionStatus::Closed, Some(CloseReason::RemovedInAts), false)
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]

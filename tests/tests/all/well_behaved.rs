@@ -1,6 +1,8 @@
 //! A well-behaved connector exercised through every export.
 
-use atsbridge::contract::{Attachment, Candidate, CandidateRef, Capability, JobStatus, PushRequest, ApplicationState, ConnectorError};
+use atsbridge::contract::{
+    ApplicationState, Attachment, Candidate, CandidateRef, Capability, ConnectorError, JobStatus, PushRequest,
+};
 use atsbridge::runtime::CallError;
 use atsbridge_tests::guests;
 
@@ -69,7 +71,11 @@ async fn every_export_works_against_a_real_http_api() {
             last_name: "Hopper".into(),
             email: "grace@example.com".into(),
             phone: Some("+1 555 0100".into()),
-            resume: Some(Attachment { file_name: "cv.pdf".into(), content_type: "application/pdf".into(), content: b"%PDF-1.7 cv".to_vec() }),
+            resume: Some(Attachment {
+                file_name: "cv.pdf".into(),
+                content_type: "application/pdf".into(),
+                content: b"%PDF-1.7 cv".to_vec(),
+            }),
             source: Some("atsbridge".into()),
             links: vec!["https://github.com/grace".into()],
             answers: vec![],
@@ -78,7 +84,10 @@ async fn every_export_works_against_a_real_http_api() {
         idempotency_key: "push-42".into(),
     };
     let pushed = plugin.push_candidate(&conn, &request).await.unwrap();
-    assert_eq!((pushed.ref_.candidate_id.as_str(), pushed.ref_.application_id.as_str(), pushed.existing), ("c1", "a1", false));
+    assert_eq!(
+        (pushed.ref_.candidate_id.as_str(), pushed.ref_.application_id.as_str(), pushed.existing),
+        ("c1", "a1", false)
+    );
     let push = ats.requests().into_iter().find(|r| r.path == "/candidates").unwrap();
     assert_eq!(push.headers.get("idempotency-key").map(String::as_str), Some("push-42"));
     assert_eq!(push.method, "POST");

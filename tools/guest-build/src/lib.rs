@@ -21,13 +21,8 @@ pub const PROFILE: &str = "wasm";
 /// compiler flags meant for the host target, and the lint driver that
 /// `cargo clippy` installs (the guests get a plain build, so clippy and
 /// test runs share one set of artifacts).
-const OUTER_BUILD_ENV: &[&str] = &[
-    "CARGO_ENCODED_RUSTFLAGS",
-    "RUSTFLAGS",
-    "CARGO_BUILD_RUSTFLAGS",
-    "CARGO_BUILD_TARGET",
-    "RUSTC_WORKSPACE_WRAPPER",
-];
+const OUTER_BUILD_ENV: &[&str] =
+    &["CARGO_ENCODED_RUSTFLAGS", "RUSTFLAGS", "CARGO_BUILD_RUSTFLAGS", "CARGO_BUILD_TARGET", "RUSTC_WORKSPACE_WRAPPER"];
 
 /// Fails with instructions when the standard library for `wasm32-wasip2`
 /// is not installed (`rust-toolchain.toml` asks rustup for it, but a
@@ -38,11 +33,7 @@ pub fn require_wasm_target(rustc: &OsString, what: &str) {
         .output()
         .unwrap_or_else(|e| panic!("cannot run {rustc:?}: {e}"));
     let sysroot = PathBuf::from(String::from_utf8_lossy(&output.stdout).trim());
-    let std_dir = sysroot
-        .join("lib")
-        .join("rustlib")
-        .join(WASM_TARGET)
-        .join("lib");
+    let std_dir = sysroot.join("lib").join("rustlib").join(WASM_TARGET).join("lib");
     if !std_dir.is_dir() {
         // A plain message reads better than a panic with a backtrace.
         eprintln!(
@@ -77,13 +68,8 @@ pub fn build_guests(workspace: &Path, target_dir: &Path, packages: &[&str], what
     // A build script's stdout is read as `cargo:` directives: send the
     // nested cargo's output to stderr, which cargo shows on failure.
     cmd.stdout(Stdio::from(std::io::stderr()));
-    let status = cmd
-        .status()
-        .unwrap_or_else(|e| panic!("cannot run cargo to build {what}: {e}"));
-    assert!(
-        status.success(),
-        "building {what} failed ({status}); see the cargo output above"
-    );
+    let status = cmd.status().unwrap_or_else(|e| panic!("cannot run cargo to build {what}: {e}"));
+    assert!(status.success(), "building {what} failed ({status}); see the cargo output above");
 }
 
 /// Everything a build script needs: checks the target, builds `packages`,

@@ -24,10 +24,7 @@ pub const PAGE_500: &str = include_str!(concat!(env!("OUT_DIR"), "/page_500.json
 
 /// Converts decoded jobs to the contract's last page.
 pub fn to_job_page(jobs: Vec<logic::Job>) -> JobPage {
-    JobPage {
-        jobs: jobs.into_iter().map(to_wit_job).collect(),
-        next_cursor: None,
-    }
+    JobPage { jobs: jobs.into_iter().map(to_wit_job).collect(), next_cursor: None }
 }
 
 fn to_wit_job(job: logic::Job) -> Job {
@@ -44,17 +41,9 @@ fn to_wit_job(job: logic::Job) -> Job {
         title: job.title,
         locations: job.locations,
         description: job.description,
-        assigned_users: job
-            .users
-            .into_iter()
-            .map(|u| AtsUser::new(u.id, u.name, u.email))
-            .collect(),
+        assigned_users: job.users.into_iter().map(|u| AtsUser::new(u.id, u.name, u.email)).collect(),
         updated_at: job.updated_at,
-        extra: job
-            .extra
-            .into_iter()
-            .map(|(k, v)| Field::new(k, v))
-            .collect(),
+        extra: job.extra.into_iter().map(|(k, v)| Field::new(k, v)).collect(),
     }
 }
 
@@ -76,11 +65,7 @@ impl Connector for BenchConnector {
         Ok(())
     }
 
-    fn list_jobs(
-        _: &Config,
-        _: Option<String>,
-        _: Option<String>,
-    ) -> Result<JobPage, ConnectorError> {
+    fn list_jobs(_: &Config, _: Option<String>, _: Option<String>) -> Result<JobPage, ConnectorError> {
         let jobs = logic::decode_page(PAGE_500).map_err(ConnectorError::Permanent)?;
         Ok(to_job_page(jobs))
     }

@@ -127,8 +127,7 @@ struct GhCustomField {
 /// Decodes a Harvest `GET /v1/jobs` page (a bare JSON array) and maps each
 /// job. The error names the position of malformed JSON.
 pub fn decode_page(json: &str) -> Result<Vec<Job>, String> {
-    let jobs: Vec<GhJob> =
-        serde_json::from_str(json).map_err(|e| format!("invalid Greenhouse job page: {e}"))?;
+    let jobs: Vec<GhJob> = serde_json::from_str(json).map_err(|e| format!("invalid Greenhouse job page: {e}"))?;
     Ok(jobs.into_iter().map(map_job).collect())
 }
 
@@ -143,33 +142,15 @@ fn map_job(job: GhJob) -> Job {
 
     let team = job.hiring_team;
     let mut users: Vec<User> = Vec::new();
-    for user in [
-        team.hiring_managers,
-        team.recruiters,
-        team.coordinators,
-        team.sourcers,
-    ]
-    .into_iter()
-    .flatten()
-    {
+    for user in [team.hiring_managers, team.recruiters, team.coordinators, team.sourcers].into_iter().flatten() {
         let id = user.id.to_string();
         if users.iter().any(|u| u.id == id) {
             continue;
         }
         let name = user.name.unwrap_or_else(|| {
-            format!(
-                "{} {}",
-                user.first_name.unwrap_or_default(),
-                user.last_name.unwrap_or_default()
-            )
-            .trim()
-            .to_string()
+            format!("{} {}", user.first_name.unwrap_or_default(), user.last_name.unwrap_or_default()).trim().to_string()
         });
-        users.push(User {
-            id,
-            name,
-            email: user.email,
-        });
+        users.push(User { id, name, email: user.email });
     }
 
     let mut extra = Vec::new();
@@ -180,12 +161,8 @@ fn map_job(job: GhJob) -> Job {
         let names: Vec<String> = job.departments.into_iter().map(|d| d.name).collect();
         extra.push(("department".to_string(), names.join(", ")));
     }
-    let open_openings: Vec<String> = job
-        .openings
-        .into_iter()
-        .filter(|o| o.status == "open")
-        .filter_map(|o| o.opening_id)
-        .collect();
+    let open_openings: Vec<String> =
+        job.openings.into_iter().filter(|o| o.status == "open").filter_map(|o| o.opening_id).collect();
     extra.push(("open_openings".to_string(), open_openings.join(", ")));
     for (key, field) in job.keyed_custom_fields {
         let value = match field.value {
@@ -226,24 +203,11 @@ mod tests {
         assert_eq!(jobs.len(), 500);
         let first = &jobs[0];
         assert_eq!(first.code, "4000000");
-        assert!(
-            first
-                .description
-                .starts_with("<div class=\"content-intro\">"),
-            "{}",
-            first.description
-        );
-        assert!(
-            first.description.len() > 1200,
-            "{}",
-            first.description.len()
-        );
+        assert!(first.description.starts_with("<div class=\"content-intro\">"), "{}", first.description);
+        assert!(first.description.len() > 1200, "{}", first.description.len());
         assert!(!first.locations.is_empty());
         assert!(first.extra.iter().any(|(k, _)| k == "employment_type"));
-        assert!(
-            !first.extra.iter().any(|(k, _)| k == "remote_policy"),
-            "null custom fields are skipped"
-        );
+        assert!(!first.extra.iter().any(|(k, _)| k == "remote_policy"), "null custom fields are skipped");
         assert!(jobs.iter().any(|j| j.status == JobStatus::Closed));
         assert!(jobs.iter().any(|j| !j.users.is_empty()));
     }
@@ -260,20 +224,8 @@ mod tests {
         assert_eq!(job.code, "101");
         assert_eq!(job.status, JobStatus::Open);
         assert_eq!(job.locations, vec!["Berlin, DE", "Remote"]);
-        assert_eq!(
-            job.users
-                .iter()
-                .map(|u| u.name.as_str())
-                .collect::<Vec<_>>(),
-            vec!["A B", "C D"]
-        );
-        assert_eq!(
-            job.extra,
-            vec![
-                ("requisition_id".into(), "REQ-42".into()),
-                ("open_openings".into(), "1-1".into())
-            ]
-        );
+        assert_eq!(job.users.iter().map(|u| u.name.as_str()).collect::<Vec<_>>(), vec!["A B", "C D"]);
+        assert_eq!(job.extra, vec![("requisition_id".into(), "REQ-42".into()), ("open_openings".into(), "1-1".into())]);
     }
 
     #[test]

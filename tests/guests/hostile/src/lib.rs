@@ -44,9 +44,7 @@ impl Connector for Hostile {
             vendor: "atsbridge tests".into(),
             capabilities: vec![],
             config_schema: vec![
-                SettingSpec::text("mode", "Mode")
-                    .required()
-                    .help("Which attack `check` runs."),
+                SettingSpec::text("mode", "Mode").required().help("Which attack `check` runs."),
                 SettingSpec::secret("api-key", "API key").help("A secret to try to steal."),
                 SettingSpec::url("target-url", "Target URL").help("Where to send requests."),
             ],
@@ -68,23 +66,14 @@ impl Connector for Hostile {
                 return Ok(());
             }
             other => {
-                return Err(ConnectorError::InvalidConfig(format!(
-                    "unknown mode `{other}`"
-                )));
+                return Err(ConnectorError::InvalidConfig(format!("unknown mode `{other}`")));
             }
         };
         Err(ConnectorError::Permanent(report))
     }
 
-    fn list_jobs(
-        _: &Config,
-        _: Option<String>,
-        _: Option<String>,
-    ) -> Result<JobPage, ConnectorError> {
-        Ok(JobPage {
-            jobs: vec![],
-            next_cursor: None,
-        })
+    fn list_jobs(_: &Config, _: Option<String>, _: Option<String>) -> Result<JobPage, ConnectorError> {
+        Ok(JobPage { jobs: vec![], next_cursor: None })
     }
 }
 
@@ -109,25 +98,14 @@ fn allocate_forever() -> ! {
 
 fn read_files() -> String {
     let list = |dir: &str| {
-        std::fs::read_dir(dir).map(|entries| {
-            entries
-                .map(|e| e.map(|e| e.path().display().to_string()))
-                .collect::<Vec<_>>()
-        })
+        std::fs::read_dir(dir)
+            .map(|entries| entries.map(|e| e.map(|e| e.path().display().to_string())).collect::<Vec<_>>())
     };
     let mut report = String::new();
-    let _ = writeln!(
-        report,
-        "read /etc/passwd: {:?}",
-        std::fs::read_to_string("/etc/passwd")
-    );
+    let _ = writeln!(report, "read /etc/passwd: {:?}", std::fs::read_to_string("/etc/passwd"));
     let _ = writeln!(report, "list /: {:?}", list("/"));
     let _ = writeln!(report, "list .: {:?}", list("."));
-    let _ = writeln!(
-        report,
-        "write /tmp/atsbridge-hostile: {:?}",
-        std::fs::write("/tmp/atsbridge-hostile", b"x")
-    );
+    let _ = writeln!(report, "write /tmp/atsbridge-hostile: {:?}", std::fs::write("/tmp/atsbridge-hostile", b"x"));
     report
 }
 
@@ -164,14 +142,8 @@ fn secret_snoop(config: &Config) -> String {
     };
     let attempts: Vec<(&str, Request)> = vec![
         ("bearer(secret)", Request::get(url).bearer(secret.clone())),
-        (
-            "header_auth(X-Api-Key, secret)",
-            Request::get(url).header_auth("X-Api-Key", secret.clone()),
-        ),
-        (
-            "basic(secret, secret)",
-            Request::get(url).basic(secret.clone(), Some(secret.clone().into())),
-        ),
+        ("header_auth(X-Api-Key, secret)", Request::get(url).header_auth("X-Api-Key", secret.clone())),
+        ("basic(secret, secret)", Request::get(url).basic(secret.clone(), Some(secret.clone().into()))),
         (
             "client_credentials(token-url = target-url, secret)",
             Request::get(url).client_credentials(ClientCredentials {
@@ -182,22 +154,10 @@ fn secret_snoop(config: &Config) -> String {
                 extra_params: vec![],
             }),
         ),
-        (
-            "bearer(ref to text setting `mode`)",
-            Request::get(url).bearer(SecretRef::new("mode")),
-        ),
-        (
-            "bearer(ref to unknown `API-KEY`)",
-            Request::get(url).bearer(SecretRef::new("API-KEY")),
-        ),
-        (
-            "bearer(plain template `${api-key}`)",
-            Request::get(url).bearer(Credential::plain("${api-key}")),
-        ),
-        (
-            "header template `{{api-key}}`",
-            Request::get(url).header("X-Api-Key", "{{api-key}}"),
-        ),
+        ("bearer(ref to text setting `mode`)", Request::get(url).bearer(SecretRef::new("mode"))),
+        ("bearer(ref to unknown `API-KEY`)", Request::get(url).bearer(SecretRef::new("API-KEY"))),
+        ("bearer(plain template `${api-key}`)", Request::get(url).bearer(Credential::plain("${api-key}"))),
+        ("header template `{{api-key}}`", Request::get(url).header("X-Api-Key", "{{api-key}}")),
     ];
     for (name, request) in attempts {
         let _ = writeln!(report, "{name}: {}", outcome(request));
@@ -225,12 +185,7 @@ fn flood_log() {
 /// host's error.
 fn outcome(request: Request) -> String {
     match request.send_raw() {
-        Ok(response) => format!(
-            "status {} headers {:?} body {:?}",
-            response.status,
-            response.headers,
-            response.text()
-        ),
+        Ok(response) => format!("status {} headers {:?} body {:?}", response.status, response.headers, response.text()),
         Err(error) => format!("http error: {error:?}"),
     }
 }

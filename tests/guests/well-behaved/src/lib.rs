@@ -135,17 +135,9 @@ impl From<ApiJob> for Job {
             title: job.title,
             locations: job.locations,
             description: job.description,
-            assigned_users: job
-                .users
-                .into_iter()
-                .map(|u| AtsUser::new(u.id, u.name, u.email))
-                .collect(),
+            assigned_users: job.users.into_iter().map(|u| AtsUser::new(u.id, u.name, u.email)).collect(),
             updated_at: job.updated_at,
-            extra: job
-                .department
-                .into_iter()
-                .map(|d| Field::new("department", d))
-                .collect(),
+            extra: job.department.into_iter().map(|d| Field::new("department", d)).collect(),
         }
     }
 }
@@ -156,23 +148,14 @@ impl Connector for WellBehaved {
             name: "Well Behaved".into(),
             version: "1.2.3".into(),
             vendor: "atsbridge tests".into(),
-            capabilities: vec![
-                Capability::Stages,
-                Capability::CandidatePush,
-                Capability::CandidateStatus,
-            ],
+            capabilities: vec![Capability::Stages, Capability::CandidatePush, Capability::CandidateStatus],
             config_schema: vec![
                 SettingSpec::url("base-url", "Base URL")
                     .required()
                     .help("Where the test API listens, e.g. http://127.0.0.1:8080."),
-                SettingSpec::secret("api-key", "API key")
-                    .required()
-                    .help("Any key the test API accepts."),
-                SettingSpec::text("account", "Account")
-                    .help("The account to sync.")
-                    .default_value("main"),
-                SettingSpec::choice("region", "Region", &["us", "eu"])
-                    .help("Where the account is hosted."),
+                SettingSpec::secret("api-key", "API key").required().help("Any key the test API accepts."),
+                SettingSpec::text("account", "Account").help("The account to sync.").default_value("main"),
+                SettingSpec::choice("region", "Region", &["us", "eu"]).help("Where the account is hosted."),
             ],
         }
     }
@@ -181,9 +164,7 @@ impl Connector for WellBehaved {
         let account = config.text_or("account", "main");
         let region = config.text_or("region", "unset");
         log::info(format!("checking account {account} (region {region})"));
-        api(config, http::Method::Get, "/me")?
-            .send()?
-            .error_for_status()?;
+        api(config, http::Method::Get, "/me")?.send()?.error_for_status()?;
         Ok(())
     }
 
@@ -206,10 +187,7 @@ impl Connector for WellBehaved {
         })
     }
 
-    fn list_stages(
-        config: &Config,
-        job_code: Option<String>,
-    ) -> Result<Vec<Stage>, ConnectorError> {
+    fn list_stages(config: &Config, job_code: Option<String>) -> Result<Vec<Stage>, ConnectorError> {
         match &job_code {
             Some(code) => log::info(format!("listing stages of job {code}")),
             None => log::info("listing stages"),
@@ -223,12 +201,7 @@ impl Connector for WellBehaved {
             .stages
             .into_iter()
             .zip(0u32..)
-            .map(|(s, position)| Stage {
-                id: s.id,
-                name: s.name,
-                position,
-                job_code: job_code.clone(),
-            })
+            .map(|(s, position)| Stage { id: s.id, name: s.name, position, job_code: job_code.clone() })
             .collect())
     }
 
@@ -243,14 +216,7 @@ impl Connector for WellBehaved {
             phone: c.phone.as_deref(),
             source: c.source.as_deref(),
             links: &c.links,
-            answers: c
-                .answers
-                .iter()
-                .map(|a| NewAnswer {
-                    question: &a.question,
-                    answer: &a.answer,
-                })
-                .collect(),
+            answers: c.answers.iter().map(|a| NewAnswer { question: &a.question, answer: &a.answer }).collect(),
             stage_id: push.stage_id.as_deref(),
             resume: c.resume.as_ref().map(|r| NewResume {
                 file_name: &r.file_name,
@@ -265,41 +231,26 @@ impl Connector for WellBehaved {
             .error_for_status()?
             .json()?;
         Ok(Pushed {
-            ref_: CandidateRef {
-                candidate_id: pushed.candidate_id,
-                application_id: pushed.application_id,
-            },
+            ref_: CandidateRef { candidate_id: pushed.candidate_id, application_id: pushed.application_id },
             existing: pushed.existing,
         })
     }
 
-    fn candidate_statuses(
-        config: &Config,
-        refs: Vec<CandidateRef>,
-    ) -> Result<Vec<CandidateStatus>, ConnectorError> {
+    fn candidate_statuses(config: &Config, refs: Vec<CandidateRef>) -> Result<Vec<CandidateStatus>, ConnectorError> {
         log::info(format!("reading {} candidate statuses", refs.len()));
         let body = StatusesRequest {
             refs: refs
                 .into_iter()
-                .map(|r| ApiRef {
-                    candidate_id: r.candidate_id,
-                    application_id: r.application_id,
-                })
+                .map(|r| ApiRef { candidate_id: r.candidate_id, application_id: r.application_id })
                 .collect(),
         };
-        let statuses: StatusesBody = api(config, http::Method::Post, "/statuses")?
-            .json(&body)
-            .send()?
-            .error_for_status()?
-            .json()?;
+        let statuses: StatusesBody =
+            api(config, http::Method::Post, "/statuses")?.json(&body).send()?.error_for_status()?.json()?;
         Ok(statuses
             .statuses
             .into_iter()
             .map(|s| CandidateStatus {
-                ref_: CandidateRef {
-                    candidate_id: s.candidate_id,
-                    application_id: s.application_id,
-                },
+                ref_: CandidateRef { candidate_id: s.candidate_id, application_id: s.application_id },
                 state: ApplicationState::from_common(&s.state),
                 stage_id: s.stage_id,
                 stage_name: s.stage_name,

@@ -9,8 +9,7 @@
 wit_bindgen::generate!({ path: "wit", world: "connector" });
 
 use atsbridge::connector::types::{
-    CandidateRef, CandidateStatus, ConnectorError, ConnectorInfo, JobPage, PushRequest, Pushed,
-    Setting, Stage,
+    CandidateRef, CandidateStatus, ConnectorError, ConnectorInfo, JobPage, PushRequest, Pushed, Setting, Stage,
 };
 use exports::atsbridge::connector::plugin::Guest;
 
@@ -35,15 +34,8 @@ impl Guest for WrongVersion {
         Ok(())
     }
 
-    fn list_jobs(
-        _: Vec<Setting>,
-        _: Option<String>,
-        _: Option<String>,
-    ) -> Result<JobPage, ConnectorError> {
-        Ok(JobPage {
-            jobs: vec![],
-            next_cursor: None,
-        })
+    fn list_jobs(_: Vec<Setting>, _: Option<String>, _: Option<String>) -> Result<JobPage, ConnectorError> {
+        Ok(JobPage { jobs: vec![], next_cursor: None })
     }
 
     fn list_stages(_: Vec<Setting>, _: Option<String>) -> Result<Vec<Stage>, ConnectorError> {
@@ -54,10 +46,7 @@ impl Guest for WrongVersion {
         Err(unsupported())
     }
 
-    fn candidate_statuses(
-        _: Vec<Setting>,
-        _: Vec<CandidateRef>,
-    ) -> Result<Vec<CandidateStatus>, ConnectorError> {
+    fn candidate_statuses(_: Vec<Setting>, _: Vec<CandidateRef>) -> Result<Vec<CandidateStatus>, ConnectorError> {
         Err(unsupported())
     }
 }

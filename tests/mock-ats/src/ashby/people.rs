@@ -67,10 +67,7 @@ pub(crate) fn job_stages(seed: u64, job: &Job) -> Vec<crate::Stage> {
     STAGES
         .iter()
         .enumerate()
-        .map(|(k, (title, _))| crate::Stage {
-            id: stage_id(seed, plan, k),
-            name: title.to_string(),
-        })
+        .map(|(k, (title, _))| crate::Stage { id: stage_id(seed, plan, k), name: title.to_string() })
         .collect()
 }
 
@@ -137,10 +134,7 @@ pub(crate) fn candidate_search(shared: &Shared, params: &Value, _: &Bytes) -> R 
         .people
         .persons
         .iter()
-        .filter(|p| {
-            email.is_none_or(|e| p.has_email(e))
-                && name.is_none_or(|n| p.name().eq_ignore_ascii_case(n))
-        })
+        .filter(|p| email.is_none_or(|e| p.has_email(e)) && name.is_none_or(|n| p.name().eq_ignore_ascii_case(n)))
         .take(100)
         .map(|p| candidate_json(shared, &store, p))
         .collect();
@@ -149,10 +143,7 @@ pub(crate) fn candidate_search(shared: &Shared, params: &Value, _: &Bytes) -> R 
 
 pub(crate) fn candidate_create(shared: &Shared, params: &Value, body: &Bytes) -> R {
     let name = required(params, "name")?;
-    let mut emails: Vec<String> = str_field(params, "email")
-        .map(str::to_string)
-        .into_iter()
-        .collect();
+    let mut emails: Vec<String> = str_field(params, "email").map(str::to_string).into_iter().collect();
     emails.extend(
         params
             .get("alternateEmailAddresses")
@@ -165,15 +156,7 @@ pub(crate) fn candidate_create(shared: &Shared, params: &Value, body: &Bytes) ->
     let mut store = shared.store();
     let now = store.data.stamp();
     let person = store.people.add_person(&first, &last, emails.clone(), now);
-    for key in [
-        "phoneNumber",
-        "linkedInUrl",
-        "githubUrl",
-        "website",
-        "sourceId",
-        "creditedToUserId",
-        "location",
-    ] {
+    for key in ["phoneNumber", "linkedInUrl", "githubUrl", "website", "sourceId", "creditedToUserId", "location"] {
         if let Some(v) = params.get(key) {
             person.extra.insert(key.to_string(), v.clone());
         }
@@ -202,10 +185,7 @@ pub(crate) fn candidate_create(shared: &Shared, params: &Value, body: &Bytes) ->
 pub(crate) fn candidate_info(shared: &Shared, params: &Value, _: &Bytes) -> R {
     let id = required(params, "id")?;
     let store = shared.store();
-    let p = store
-        .people
-        .person(id)
-        .ok_or_else(|| fail("not_found", "Candidate not found"))?;
+    let p = store.people.person(id).ok_or_else(|| fail("not_found", "Candidate not found"))?;
     results(candidate_json(shared, &store, p))
 }
 
@@ -214,60 +194,29 @@ pub(crate) fn application_create(shared: &Shared, params: &Value, body: &Bytes) 
     let candidate_id = required(params, "candidateId")?;
     let job_id = required(params, "jobId")?;
     let mut store = shared.store();
-    let person = store
-        .people
-        .person(candidate_id)
-        .ok_or_else(|| fail("not_found", "Candidate not found"))?
-        .clone();
-    let job = store
-        .data
-        .job(job_id)
-        .ok_or_else(|| fail("not_found", "Job not found"))?
-        .clone();
+    let person = store.people.person(candidate_id).ok_or_else(|| fail("not_found", "Candidate not found"))?.clone();
+    let job = store.data.job(job_id).ok_or_else(|| fail("not_found", "Job not found"))?.clone();
     let plan = plan_of(&job);
     if str_field(params, "interviewPlanId").is_some_and(|p| p != plan_id(seed, plan)) {
-        return Err(fail(
-            "invalid_input",
-            "interviewPlanId is not a plan of this job",
-        ));
+        return Err(fail("invalid_input", "interviewPlanId is not a plan of this job"));
     }
     let stage_idx = match str_field(params, "interviewStageId") {
         None => 0,
-        Some("FirstPreInterviewScreen") => STAGES
-            .iter()
-            .position(|s| s.1 == "PreInterviewScreen")
-            .expect("in template"),
+        Some("FirstPreInterviewScreen") => {
+            STAGES.iter().position(|s| s.1 == "PreInterviewScreen").expect("in template")
+        }
         Some(s) => (0..STAGES.len())
             .find(|k| stage_id(seed, plan, *k) == s)
-            .ok_or_else(|| {
-                fail(
-                    "invalid_input",
-                    "interviewStageId is not in the job's interview plan",
-                )
-            })?,
+            .ok_or_else(|| fail("invalid_input", "interviewStageId is not in the job's interview plan"))?,
     };
-    if store
-        .people
-        .apps_of(candidate_id)
-        .any(|a| a.job_id == job_id)
-    {
-        return Err(fail(
-            "invalid_input",
-            "The candidate already has an application for this job",
-        ));
+    if store.people.apps_of(candidate_id).any(|a| a.job_id == job_id) {
+        return Err(fail("invalid_input", "The candidate already has an application for this job"));
     }
     let stage = stage_id(seed, plan, stage_idx);
     let now = store.data.stamp();
-    let app_id = store
-        .people
-        .add_app(candidate_id, job_id, &stage, now)
-        .id
-        .clone();
+    let app_id = store.people.add_app(candidate_id, job_id, &stage, now).id.clone();
     // Fill the candidate.create record, or add one for an earlier candidate.
-    let open = store
-        .pushed
-        .iter_mut()
-        .find(|r| r.candidate_id == candidate_id && r.job_id.is_none());
+    let open = store.pushed.iter_mut().find(|r| r.candidate_id == candidate_id && r.job_id.is_none());
     match open {
         Some(rec) => {
             rec.job_id = Some(job_id.to_string());
@@ -299,21 +248,14 @@ pub(crate) fn application_create(shared: &Shared, params: &Value, body: &Bytes) 
 pub(crate) fn application_info(shared: &Shared, params: &Value, _: &Bytes) -> R {
     let id = required(params, "applicationId")?;
     let store = shared.store();
-    let app = store
-        .people
-        .app(id)
-        .ok_or_else(|| fail("not_found", "Application not found"))?;
+    let app = store.people.app(id).ok_or_else(|| fail("not_found", "Application not found"))?;
     results(application_json(shared, &store, app))
 }
 
 fn application_json(shared: &Shared, store: &Store, a: &AppRec) -> Value {
     let seed = shared.config.seed;
     let job = store.data.job(&a.job_id);
-    let stage = job
-        .map(|j| plan_stages(seed, plan_of(j)))
-        .into_iter()
-        .flatten()
-        .find(|s| s["id"] == json!(a.stage_id));
+    let stage = job.map(|j| plan_stages(seed, plan_of(j))).into_iter().flatten().find(|s| s["id"] == json!(a.stage_id));
     let person = store.people.person(&a.candidate_id);
     let status = match a.status {
         ApplicationStatus::Active => "Active",
@@ -341,34 +283,16 @@ pub(crate) fn upload_handle(shared: &Shared, params: &Value, _: &Bytes) -> R {
         .or_else(|| str_field(params, "fileName"))
         .ok_or_else(|| fail("invalid_input", "filename is required"))?
         .to_string();
-    if params
-        .get("contentLength")
-        .is_some_and(|n| n.as_u64().is_none())
-    {
-        return Err(fail(
-            "invalid_input",
-            "contentLength must be a non-negative integer",
-        ));
+    if params.get("contentLength").is_some_and(|n| n.as_u64().is_none()) {
+        return Err(fail("invalid_input", "contentLength must be a non-negative integer"));
     }
     if let Some(context) = params.get("fileUploadContext")
-        && !context
-            .as_str()
-            .is_some_and(|c| UPLOAD_CONTEXTS.contains(&c))
+        && !context.as_str().is_some_and(|c| UPLOAD_CONTEXTS.contains(&c))
     {
-        return Err(fail(
-            "invalid_input",
-            &format!(
-                "fileUploadContext must be one of {}",
-                UPLOAD_CONTEXTS.join(", ")
-            ),
-        ));
+        return Err(fail("invalid_input", &format!("fileUploadContext must be one of {}", UPLOAD_CONTEXTS.join(", "))));
     }
     let mut store = shared.store();
-    let handle = format!(
-        "fh_{:x}{:06x}",
-        crate::data::mix(shared.config.seed) & 0xFFFF,
-        store.next_serial()
-    );
+    let handle = format!("fh_{:x}{:06x}", crate::data::mix(shared.config.seed) & 0xFFFF, store.next_serial());
     let file = PushedFile {
         kind: "resume".into(),
         file_name,
@@ -376,9 +300,7 @@ pub(crate) fn upload_handle(shared: &Shared, params: &Value, _: &Bytes) -> R {
         bytes: Vec::new(),
     };
     store.uploads.insert(handle.clone(), (file, false));
-    results(
-        json!({ "handle": handle, "url": format!("{}{UPLOAD_PREFIX}{handle}", shared.base_url), "fields": {} }),
-    )
+    results(json!({ "handle": handle, "url": format!("{}{UPLOAD_PREFIX}{handle}", shared.base_url), "fields": {} }))
 }
 
 /// The mock's "presigned URL": PUT raw bytes, or POST multipart with `file`.
@@ -388,11 +310,7 @@ pub(crate) async fn upload(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let pending = shared
-        .store()
-        .uploads
-        .get(&handle)
-        .map(|(file, _)| file.clone());
+    let pending = shared.store().uploads.get(&handle).map(|(file, _)| file.clone());
     let Some(mut file) = pending else {
         return (
             StatusCode::FORBIDDEN,
@@ -402,26 +320,16 @@ pub(crate) async fn upload(
     };
     if is_multipart(&headers) {
         let Ok(form) = multipart_form(&headers, &body).await else {
-            return (
-                StatusCode::BAD_REQUEST,
-                "<Error><Code>MalformedPOSTRequest</Code></Error>",
-            )
-                .into_response();
+            return (StatusCode::BAD_REQUEST, "<Error><Code>MalformedPOSTRequest</Code></Error>").into_response();
         };
         let Some((_, f)) = form.files.into_iter().find(|(k, _)| k == "file") else {
-            return (
-                StatusCode::BAD_REQUEST,
-                "<Error><Code>MissingFile</Code></Error>",
-            )
-                .into_response();
+            return (StatusCode::BAD_REQUEST, "<Error><Code>MissingFile</Code></Error>").into_response();
         };
         file.bytes = f.bytes;
         file.content_type = f.content_type.or(file.content_type);
     } else {
         file.bytes = body.to_vec();
-        file.content_type = header_str(&headers, "content-type")
-            .map(str::to_string)
-            .or(file.content_type);
+        file.content_type = header_str(&headers, "content-type").map(str::to_string).or(file.content_type);
     }
     shared.store().uploads.insert(handle, (file, true));
     StatusCode::OK.into_response()
@@ -430,39 +338,20 @@ pub(crate) async fn upload(
 pub(crate) fn upload_resume(shared: &Shared, params: &Value, body: &Bytes) -> R {
     let candidate_id = required(params, "candidateId")?;
     let handle = required(params, "resumeHandle")?;
-    let file = super::take_upload(shared, handle).ok_or_else(|| {
-        fail(
-            "invalid_input",
-            "resumeHandle is unknown or nothing was uploaded to it",
-        )
-    })?;
+    let file = super::take_upload(shared, handle)
+        .ok_or_else(|| fail("invalid_input", "resumeHandle is unknown or nothing was uploaded to it"))?;
     attach_resume(shared, candidate_id, file, body)
 }
 
 /// Sets the candidate's resume and adds it to the candidate's push records.
-pub(crate) fn attach_resume(
-    shared: &Shared,
-    candidate_id: &str,
-    file: PushedFile,
-    body: &Bytes,
-) -> R {
+pub(crate) fn attach_resume(shared: &Shared, candidate_id: &str, file: PushedFile, body: &Bytes) -> R {
     let mut store = shared.store();
     let now = store.data.stamp();
-    let person = store
-        .people
-        .person_mut(candidate_id)
-        .ok_or_else(|| fail("not_found", "Candidate not found"))?;
-    let file = PushedFile {
-        kind: "resume".into(),
-        ..file
-    };
+    let person = store.people.person_mut(candidate_id).ok_or_else(|| fail("not_found", "Candidate not found"))?;
+    let file = PushedFile { kind: "resume".into(), ..file };
     person.files.push(file.clone());
     person.updated_at = now;
-    for rec in store
-        .pushed
-        .iter_mut()
-        .filter(|r| r.candidate_id == candidate_id)
-    {
+    for rec in store.pushed.iter_mut().filter(|r| r.candidate_id == candidate_id) {
         rec.files.push(file.clone());
         rec.raw_bodies.push(body.to_vec());
     }

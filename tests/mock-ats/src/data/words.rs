@@ -2,16 +2,7 @@
 
 use super::SplitMix64;
 
-pub(super) const LEVELS: &[&str] = &[
-    "",
-    "",
-    "Junior ",
-    "Senior ",
-    "Senior ",
-    "Staff ",
-    "Lead ",
-    "Principal ",
-];
+pub(super) const LEVELS: &[&str] = &["", "", "Junior ", "Senior ", "Senior ", "Staff ", "Lead ", "Principal "];
 /// (department index, role title)
 pub(super) const ROLES: &[(usize, &str)] = &[
     (0, "Backend Engineer"),
@@ -126,7 +117,9 @@ pub(super) fn description(rng: &mut SplitMix64, title: &str, dept: &str, office:
     for _ in 0..3 {
         html.push_str(&format!("<li>{}</li>", rng.pick(BENEFITS)));
     }
-    html.push_str("</ul><p>We welcome applicants of all backgrounds &amp; experiences. Salary range &lt;on request&gt;.</p>");
+    html.push_str(
+        "</ul><p>We welcome applicants of all backgrounds &amp; experiences. Salary range &lt;on request&gt;.</p>",
+    );
     html
 }
 

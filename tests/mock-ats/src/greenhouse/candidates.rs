@@ -21,8 +21,8 @@ use axum::routing::{get, post};
 use serde_json::{Map, Value, json};
 
 use super::{
-    Api, Caller, Resp, TimeFilter, V, authorize, job_stages, not_found, v1_page, v3_link,
-    v3_request, v3_slice, with_link,
+    Api, Caller, Resp, TimeFilter, V, authorize, job_stages, not_found, v1_page, v3_link, v3_request, v3_slice,
+    with_link,
 };
 use crate::envelope::{error, greenhouse_validation};
 use crate::http::{Query, decode_base64, header_str, id_field, json, ok, str_field};
@@ -32,14 +32,8 @@ use crate::state::{Shared, Store};
 use crate::time_fmt::iso_seconds;
 
 const CANDIDATE_FILE_TYPES: &[&str] = &["resume", "cover_letter", "admin_only"];
-const APPLICATION_FILE_TYPES: &[&str] = &[
-    "resume",
-    "cover_letter",
-    "other",
-    "take_home_test",
-    "offer_letter",
-    "signed_offer_letter",
-];
+const APPLICATION_FILE_TYPES: &[&str] =
+    &["resume", "cover_letter", "other", "take_home_test", "offer_letter", "signed_offer_letter"];
 
 pub(super) fn routes(router: Router<Arc<Shared>>, api: Api) -> Router<Arc<Shared>> {
     let p = api_prefix(api);
@@ -47,50 +41,31 @@ pub(super) fn routes(router: Router<Arc<Shared>>, api: Api) -> Router<Arc<Shared
         // v3 names the candidate in the body instead of the path.
         Api::V3 => router.route(
             "/v3/applications",
-            post(
-                move |s: State<Arc<Shared>>, h: HeaderMap, b: axum::body::Bytes| {
-                    create(api, s, h, b, Target::KnownByBody)
-                },
-            ),
+            post(move |s: State<Arc<Shared>>, h: HeaderMap, b: axum::body::Bytes| {
+                create(api, s, h, b, Target::KnownByBody)
+            }),
         ),
         Api::V1 => router,
     };
     router
         .route(
             &format!("{p}/candidates"),
-            post(
-                move |s: State<Arc<Shared>>, h: HeaderMap, b: axum::body::Bytes| {
-                    create(api, s, h, b, Target::New)
-                },
-            )
-            .get(move |s: State<Arc<Shared>>, h: HeaderMap, q: RawQuery| list(api, s, h, q)),
+            post(move |s: State<Arc<Shared>>, h: HeaderMap, b: axum::body::Bytes| create(api, s, h, b, Target::New))
+                .get(move |s: State<Arc<Shared>>, h: HeaderMap, q: RawQuery| list(api, s, h, q)),
         )
         .route(
             &format!("{p}/candidates/{{id}}"),
-            get(
-                move |s: State<Arc<Shared>>, h: HeaderMap, id: Path<String>| {
-                    get_candidate(api, s, h, id)
-                },
-            ),
+            get(move |s: State<Arc<Shared>>, h: HeaderMap, id: Path<String>| get_candidate(api, s, h, id)),
         )
         .route(
             &format!("{p}/candidates/{{id}}/applications"),
-            post(
-                move |s: State<Arc<Shared>>,
-                      h: HeaderMap,
-                      Path(id): Path<String>,
-                      b: axum::body::Bytes| {
-                    create(api, s, h, b, Target::KnownByPath(id))
-                },
-            ),
+            post(move |s: State<Arc<Shared>>, h: HeaderMap, Path(id): Path<String>, b: axum::body::Bytes| {
+                create(api, s, h, b, Target::KnownByPath(id))
+            }),
         )
         .route(
             &format!("{p}/applications/{{id}}"),
-            get(
-                move |s: State<Arc<Shared>>, h: HeaderMap, id: Path<String>| {
-                    get_application(api, s, h, id)
-                },
-            ),
+            get(move |s: State<Arc<Shared>>, h: HeaderMap, id: Path<String>| get_application(api, s, h, id)),
         )
 }
 
@@ -101,46 +76,25 @@ fn acting_user(
     caller: &Caller,
     api: Api,
 ) -> Result<String, axum::response::Response> {
-    let user = header_str(headers, "on-behalf-of")
-        .map(str::to_string)
-        .or(match api {
-            Api::V3 => caller.sub.clone(),
-            Api::V1 => None,
-        });
-    let user = user.ok_or_else(|| {
-        error(
-            V,
-            StatusCode::FORBIDDEN,
-            "Missing required header: On-Behalf-Of",
-        )
-    })?;
+    let user = header_str(headers, "on-behalf-of").map(str::to_string).or(match api {
+        Api::V3 => caller.sub.clone(),
+        Api::V1 => None,
+    });
+    let user = user.ok_or_else(|| error(V, StatusCode::FORBIDDEN, "Missing required header: On-Behalf-Of"))?;
     if !store.data.users.iter().any(|u| u.id.to_string() == user) {
-        return Err(error(
-            V,
-            StatusCode::FORBIDDEN,
-            "On-Behalf-Of does not name a valid user",
-        ));
+        return Err(error(V, StatusCode::FORBIDDEN, "On-Behalf-Of does not name a valid user"));
     }
     Ok(user)
 }
 
-fn files(
-    list: Option<&Value>,
-    allowed: &[&str],
-    field: &str,
-) -> Result<Vec<PushedFile>, axum::response::Response> {
+fn files(list: Option<&Value>, allowed: &[&str], field: &str) -> Result<Vec<PushedFile>, axum::response::Response> {
     let mut out = Vec::new();
     for a in list.and_then(Value::as_array).into_iter().flatten() {
         let invalid = |what: &str| {
-            greenhouse_validation(
-                Some(&format!("{field}.{what}")),
-                &format!("{what} is invalid or missing"),
-            )
+            greenhouse_validation(Some(&format!("{field}.{what}")), &format!("{what} is invalid or missing"))
         };
         let file_name = str_field(a, "filename").ok_or_else(|| invalid("filename"))?;
-        let kind = str_field(a, "type")
-            .filter(|t| allowed.contains(t))
-            .ok_or_else(|| invalid("type"))?;
+        let kind = str_field(a, "type").filter(|t| allowed.contains(t)).ok_or_else(|| invalid("type"))?;
         let content_type = str_field(a, "content_type").map(str::to_string);
         let bytes = match (str_field(a, "content"), str_field(a, "url")) {
             (Some(content), _) => {
@@ -153,12 +107,7 @@ fn files(
             (None, Some(_)) => Vec::new(),
             (None, None) => return Err(invalid("content")),
         };
-        out.push(PushedFile {
-            kind: kind.to_string(),
-            file_name: file_name.to_string(),
-            content_type,
-            bytes,
-        });
+        out.push(PushedFile { kind: kind.to_string(), file_name: file_name.to_string(), content_type, bytes });
     }
     Ok(out)
 }
@@ -170,29 +119,18 @@ struct NewApp {
 }
 
 fn parse_app(store: &Store, a: &Value) -> Result<NewApp, axum::response::Response> {
-    let job_id = id_field(a, "job_id")
-        .ok_or_else(|| greenhouse_validation(Some("job_id"), "job_id is required"))?;
-    let job = store
-        .data
-        .job(&job_id)
-        .ok_or_else(|| greenhouse_validation(Some("job_id"), "Job not found"))?;
+    let job_id = id_field(a, "job_id").ok_or_else(|| greenhouse_validation(Some("job_id"), "job_id is required"))?;
+    let job = store.data.job(&job_id).ok_or_else(|| greenhouse_validation(Some("job_id"), "Job not found"))?;
     let stages = job_stages(job);
     let stage_id = match id_field(a, "initial_stage_id") {
         None => stages[0].id.clone(),
         Some(s) if stages.iter().any(|st| st.id == s) => s,
         Some(_) => {
-            return Err(greenhouse_validation(
-                Some("initial_stage_id"),
-                "Stage does not belong to this job",
-            ));
+            return Err(greenhouse_validation(Some("initial_stage_id"), "Stage does not belong to this job"));
         }
     };
     let files = files(a.get("attachments"), APPLICATION_FILE_TYPES, "attachments")?;
-    Ok(NewApp {
-        job_id,
-        stage_id,
-        files,
-    })
+    Ok(NewApp { job_id, stage_id, files })
 }
 
 /// Who a create is for.
@@ -216,8 +154,8 @@ async fn create(
     let caller = authorize(&shared, &headers, api)?;
     let mut store = shared.store();
     acting_user(&store, &headers, &caller, api)?;
-    let v: Value = serde_json::from_slice(&body)
-        .map_err(|e| error(V, StatusCode::BAD_REQUEST, &format!("Invalid JSON: {e}")))?;
+    let v: Value =
+        serde_json::from_slice(&body).map_err(|e| error(V, StatusCode::BAD_REQUEST, &format!("Invalid JSON: {e}")))?;
     let (endpoint, existing) = match target {
         Target::New => (format!("POST {}/candidates", api_prefix(api)), None),
         Target::KnownByPath(id) => {
@@ -226,16 +164,12 @@ async fn create(
             (endpoint, Some(id))
         }
         Target::KnownByBody => {
-            let id = id_field(&v, "candidate_id").ok_or_else(|| {
-                greenhouse_validation(Some("candidate_id"), "candidate_id is required")
-            })?;
+            let id = id_field(&v, "candidate_id")
+                .ok_or_else(|| greenhouse_validation(Some("candidate_id"), "candidate_id is required"))?;
             // An unknown person is a validation error here (a guess), not
             // the 404 of the path form.
             if store.people.person(&id).is_none() {
-                return Err(greenhouse_validation(
-                    Some("candidate_id"),
-                    "Candidate not found",
-                ));
+                return Err(greenhouse_validation(Some("candidate_id"), "Candidate not found"));
             }
             (format!("POST {}/applications", api_prefix(api)), Some(id))
         }
@@ -244,22 +178,14 @@ async fn create(
     let (person_id, new_apps, candidate_files) = match &existing {
         Some(id) => (id.clone(), vec![parse_app(&store, &v)?], Vec::new()),
         None => {
-            let first = str_field(&v, "first_name").ok_or_else(|| {
-                greenhouse_validation(Some("first_name"), "first_name is required")
-            })?;
+            let first = str_field(&v, "first_name")
+                .ok_or_else(|| greenhouse_validation(Some("first_name"), "first_name is required"))?;
             let last = str_field(&v, "last_name")
                 .ok_or_else(|| greenhouse_validation(Some("last_name"), "last_name is required"))?;
-            let apps = v
-                .get("applications")
-                .and_then(Value::as_array)
-                .filter(|a| !a.is_empty());
-            let apps = apps.ok_or_else(|| {
-                greenhouse_validation(Some("applications"), "at least one application is required")
-            })?;
-            let new_apps = apps
-                .iter()
-                .map(|a| parse_app(&store, a))
-                .collect::<Result<Vec<_>, _>>()?;
+            let apps = v.get("applications").and_then(Value::as_array).filter(|a| !a.is_empty());
+            let apps = apps
+                .ok_or_else(|| greenhouse_validation(Some("applications"), "at least one application is required"))?;
+            let new_apps = apps.iter().map(|a| parse_app(&store, a)).collect::<Result<Vec<_>, _>>()?;
             let candidate_files = files(v.get("attachments"), CANDIDATE_FILE_TYPES, "attachments")?;
             let emails = v["email_addresses"]
                 .as_array()
@@ -288,15 +214,9 @@ async fn create(
     };
     let mut app_ids = Vec::new();
     for app in new_apps {
-        let rec = store
-            .people
-            .add_app(&person_id, &app.job_id, &app.stage_id, now);
+        let rec = store.people.add_app(&person_id, &app.job_id, &app.stage_id, now);
         app_ids.push(rec.id.clone());
-        let person = store
-            .people
-            .person(&person_id)
-            .expect("created above")
-            .clone();
+        let person = store.people.person(&person_id).expect("created above").clone();
         store.pushed.push(PushedCandidate {
             vendor: V,
             endpoint: endpoint.clone(),
@@ -328,12 +248,7 @@ fn api_prefix(api: Api) -> &'static str {
     }
 }
 
-async fn list(
-    api: Api,
-    State(shared): State<Arc<Shared>>,
-    headers: HeaderMap,
-    RawQuery(raw): RawQuery,
-) -> Resp {
+async fn list(api: Api, State(shared): State<Arc<Shared>>, headers: HeaderMap, RawQuery(raw): RawQuery) -> Resp {
     authorize(&shared, &headers, api)?;
     let q = Query::parse(raw.as_deref());
     let path = format!("{}/candidates", api_prefix(api));
@@ -345,23 +260,15 @@ async fn list(
     let times = TimeFilter::parse(api, &query)?;
     let email = query.get("email").map(str::to_string);
     let job_id = query.get("job_id").map(str::to_string);
-    let ids: Option<Vec<String>> = query
-        .get("candidate_ids")
-        .map(|s| s.split(',').map(|x| x.trim().to_string()).collect());
+    let ids: Option<Vec<String>> =
+        query.get("candidate_ids").map(|s| s.split(',').map(|x| x.trim().to_string()).collect());
     let keep = |p: &Person| {
         times.matches(p.created_at, p.updated_at)
             && email.as_deref().is_none_or(|e| p.has_email(e))
-            && job_id
-                .as_deref()
-                .is_none_or(|j| store.people.apps_of(&p.id).any(|a| a.job_id == j))
+            && job_id.as_deref().is_none_or(|j| store.people.apps_of(&p.id).any(|a| a.job_id == j))
             && ids.as_ref().is_none_or(|ids| ids.contains(&p.id))
     };
-    let matching = store
-        .people
-        .persons
-        .iter()
-        .enumerate()
-        .filter(|(_, p)| keep(p));
+    let matching = store.people.persons.iter().enumerate().filter(|(_, p)| keep(p));
     match api {
         Api::V3 => {
             // Positions count from 1, so a cursor `after` 0 starts at the first.
@@ -375,12 +282,7 @@ async fn list(
         Api::V1 => {
             let all: Vec<&Person> = matching.map(|(_, p)| p).collect();
             let (page, link) = v1_page(&shared, &path, &q, all)?;
-            Ok(with_link(
-                ok(&Value::Array(
-                    page.iter().map(|p| candidate_json(&store, p)).collect(),
-                )),
-                link,
-            ))
+            Ok(with_link(ok(&Value::Array(page.iter().map(|p| candidate_json(&store, p)).collect())), link))
         }
     }
 }
@@ -435,9 +337,7 @@ fn candidate_json(store: &Store, p: &Person) -> Value {
 
 fn application_json(store: &Store, a: &AppRec) -> Value {
     let job = store.data.job(&a.job_id);
-    let stage_name = job
-        .and_then(|j| job_stages(j).into_iter().find(|s| s.id == a.stage_id))
-        .map(|s| s.name);
+    let stage_name = job.and_then(|j| job_stages(j).into_iter().find(|s| s.id == a.stage_id)).map(|s| s.name);
     let status = match a.status {
         ApplicationStatus::Active => "active",
         ApplicationStatus::Rejected => "rejected",

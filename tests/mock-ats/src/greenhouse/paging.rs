@@ -21,27 +21,14 @@ pub(crate) fn v3_request(shared: &Shared, q: &Query) -> Result<(Query, usize, u6
     }
     if let Some(cursor) = q.get("cursor") {
         if q.0.len() > 1 {
-            return Err(greenhouse_validation(
-                Some("cursor"),
-                "cursor must be the only query parameter",
-            ));
+            return Err(greenhouse_validation(Some("cursor"), "cursor must be the only query parameter"));
         }
-        let c: Cursor = decode_cursor(cursor)
-            .ok_or_else(|| greenhouse_validation(Some("cursor"), "invalid cursor"))?;
+        let c: Cursor = decode_cursor(cursor).ok_or_else(|| greenhouse_validation(Some("cursor"), "invalid cursor"))?;
         return Ok((Query(c.query), c.per_page, c.after));
     }
-    let per_page = page_size(PAGE, &shared.config, q.get("per_page"))
-        .map_err(|m| greenhouse_validation(Some("per_page"), &m))?;
-    Ok((
-        Query(
-            q.0.iter()
-                .filter(|(k, _)| k != "per_page")
-                .cloned()
-                .collect(),
-        ),
-        per_page,
-        0,
-    ))
+    let per_page =
+        page_size(PAGE, &shared.config, q.get("per_page")).map_err(|m| greenhouse_validation(Some("per_page"), &m))?;
+    Ok((Query(q.0.iter().filter(|(k, _)| k != "per_page").cloned().collect()), per_page, 0))
 }
 
 /// Adds `Link: <…?cursor=…>; rel="next"` when more follows.
@@ -60,34 +47,17 @@ pub(crate) fn v3_link(
         query: &'a [(String, String)],
     }
     if let Some(after) = after {
-        let cursor = encode_cursor(&Cursor {
-            after,
-            per_page,
-            query: &query.0,
-        });
-        let link = format!(
-            "<{}{}?cursor={}>; rel=\"next\"",
-            shared.base_url, path, cursor
-        );
-        resp.headers_mut().insert(
-            header::LINK,
-            HeaderValue::from_str(&link).expect("ASCII link"),
-        );
+        let cursor = encode_cursor(&Cursor { after, per_page, query: &query.0 });
+        let link = format!("<{}{}?cursor={}>; rel=\"next\"", shared.base_url, path, cursor);
+        resp.headers_mut().insert(header::LINK, HeaderValue::from_str(&link).expect("ASCII link"));
     }
 }
 
 /// One v3 page of `rows`, each with its position in the listing
 /// (increasing, above 0): the first `per_page` after `after`, and the
 /// position to continue after when more follow.
-pub(crate) fn v3_slice<T>(
-    rows: impl Iterator<Item = (u64, T)>,
-    after: u64,
-    per_page: usize,
-) -> (Vec<T>, Option<u64>) {
-    let mut page: Vec<(u64, T)> = rows
-        .filter(|(position, _)| *position > after)
-        .take(per_page + 1)
-        .collect();
+pub(crate) fn v3_slice<T>(rows: impl Iterator<Item = (u64, T)>, after: u64, per_page: usize) -> (Vec<T>, Option<u64>) {
+    let mut page: Vec<(u64, T)> = rows.filter(|(position, _)| *position > after).take(per_page + 1).collect();
     let more = page.len() > per_page;
     page.truncate(per_page);
     let next = more.then(|| page.last().map_or(after, |(position, _)| *position));
@@ -101,13 +71,15 @@ pub(crate) fn v1_page<T: Clone>(
     q: &Query,
     items: Vec<T>,
 ) -> Result<(Vec<T>, Option<String>), Response> {
-    let per_page = page_size(PAGE, &shared.config, q.get("per_page"))
-        .map_err(|m| greenhouse_validation(Some("per_page"), &m))?;
+    let per_page =
+        page_size(PAGE, &shared.config, q.get("per_page")).map_err(|m| greenhouse_validation(Some("per_page"), &m))?;
     let page: usize = match q.get("page") {
         None => 1,
-        Some(p) => p.parse().ok().filter(|p| *p >= 1).ok_or_else(|| {
-            greenhouse_validation(Some("page"), "page must be a positive integer")
-        })?,
+        Some(p) => p
+            .parse()
+            .ok()
+            .filter(|p| *p >= 1)
+            .ok_or_else(|| greenhouse_validation(Some("page"), "page must be a positive integer"))?,
     };
     let last = items.len().div_ceil(per_page).max(1);
     let rest = q.encode_without(&["page"]);
@@ -125,20 +97,13 @@ pub(crate) fn v1_page<T: Clone>(
     if q.get("skip_count") != Some("true") {
         links.push(format!("{}; rel=\"last\"", url(last)));
     }
-    let slice = items
-        .into_iter()
-        .skip((page - 1) * per_page)
-        .take(per_page)
-        .collect();
+    let slice = items.into_iter().skip((page - 1) * per_page).take(per_page).collect();
     Ok((slice, (!links.is_empty()).then(|| links.join(", "))))
 }
 
 pub(crate) fn with_link(mut resp: Response, link: Option<String>) -> Response {
     if let Some(link) = link {
-        resp.headers_mut().insert(
-            header::LINK,
-            HeaderValue::from_str(&link).expect("ASCII link"),
-        );
+        resp.headers_mut().insert(header::LINK, HeaderValue::from_str(&link).expect("ASCII link"));
     }
     resp
 }
@@ -176,15 +141,10 @@ pub(crate) struct TimeFilter {
 impl TimeFilter {
     pub(crate) fn parse(api: Api, q: &Query) -> Result<Self, Response> {
         let mut f = TimeFilter::default();
-        let bad = |field: &str, value: &str| {
-            greenhouse_validation(Some(field), &format!("invalid value {value:?}"))
-        };
+        let bad = |field: &str, value: &str| greenhouse_validation(Some(field), &format!("invalid value {value:?}"));
         match api {
             Api::V3 => {
-                for (field, target) in [
-                    ("created_at", &mut f.created),
-                    ("updated_at", &mut f.updated),
-                ] {
+                for (field, target) in [("created_at", &mut f.created), ("updated_at", &mut f.updated)] {
                     for raw in q.all(field) {
                         let (op, ts) = raw.split_once('|').ok_or_else(|| bad(field, raw))?;
                         let op = match op {
@@ -208,11 +168,7 @@ impl TimeFilter {
                 ] {
                     if let Some(raw) = q.get(param) {
                         let bound = parse_iso(raw).ok_or_else(|| bad(param, raw))?;
-                        if updated {
-                            f.updated.push((op, bound))
-                        } else {
-                            f.created.push((op, bound))
-                        }
+                        if updated { f.updated.push((op, bound)) } else { f.created.push((op, bound)) }
                     }
                 }
             }

@@ -27,10 +27,7 @@ struct NewOpportunity {
 impl NewOpportunity {
     fn strings(&self, key: &str) -> Vec<String> {
         match self.fields.get(key) {
-            Some(Value::Array(a)) => a
-                .iter()
-                .filter_map(|v| v.as_str().map(str::to_string))
-                .collect(),
+            Some(Value::Array(a)) => a.iter().filter_map(|v| v.as_str().map(str::to_string)).collect(),
             Some(Value::String(s)) => vec![s.clone()],
             _ => Vec::new(),
         }
@@ -38,9 +35,7 @@ impl NewOpportunity {
 }
 
 async fn parse_multipart(headers: &HeaderMap, body: &Bytes) -> Result<NewOpportunity, Response> {
-    let form = multipart_form(headers, body)
-        .await
-        .map_err(|m| bad_request(&m))?;
+    let form = multipart_form(headers, body).await.map_err(|m| bad_request(&m))?;
     let mut out = NewOpportunity::default();
     for (name, value) in form.fields {
         let name = name.trim_end_matches("[]").to_string();
@@ -54,12 +49,7 @@ async fn parse_multipart(headers: &HeaderMap, body: &Bytes) -> Result<NewOpportu
         }
     }
     for (name, mut file) in form.files {
-        file.kind = if name == "resumeFile" {
-            "resume"
-        } else {
-            "file"
-        }
-        .to_string();
+        file.kind = if name == "resumeFile" { "resume" } else { "file" }.to_string();
         out.files.push(file);
     }
     Ok(out)
@@ -73,23 +63,14 @@ pub(super) async fn create(
 ) -> Resp {
     authorize(&shared, &headers)?;
     let q = Query::parse(raw.as_deref());
-    let perform_as = q
-        .get("perform_as")
-        .ok_or_else(|| bad_request("perform_as query parameter is required"))?
-        .to_string();
+    let perform_as =
+        q.get("perform_as").ok_or_else(|| bad_request("perform_as query parameter is required"))?.to_string();
     let new = if is_multipart(&headers) {
         parse_multipart(&headers, &body).await?
     } else {
-        let v: Value = serde_json::from_slice(&body)
-            .map_err(|e| bad_request(&format!("Invalid JSON body: {e}")))?;
-        let fields = v
-            .as_object()
-            .cloned()
-            .ok_or_else(|| bad_request("Body must be a JSON object"))?;
-        NewOpportunity {
-            fields,
-            files: Vec::new(),
-        }
+        let v: Value = serde_json::from_slice(&body).map_err(|e| bad_request(&format!("Invalid JSON body: {e}")))?;
+        let fields = v.as_object().cloned().ok_or_else(|| bad_request("Body must be a JSON object"))?;
+        NewOpportunity { fields, files: Vec::new() }
     };
     let mut store = shared.store();
     if !store.data.users.iter().any(|u| u.uuid == perform_as) {
@@ -97,52 +78,29 @@ pub(super) async fn create(
     }
     let postings = new.strings("postings");
     if postings.len() > 1 {
-        return Err(bad_request(
-            "An opportunity can be applied to at most one posting",
-        ));
+        return Err(bad_request("An opportunity can be applied to at most one posting"));
     }
     if let Some(p) = postings.first()
         && store.data.job(p).is_none()
     {
         return Err(bad_request(&format!("Posting {p} not found")));
     }
-    let stage = new
-        .fields
-        .get("stage")
-        .and_then(Value::as_str)
-        .unwrap_or("lead-new")
-        .to_string();
+    let stage = new.fields.get("stage").and_then(Value::as_str).unwrap_or("lead-new").to_string();
     if !stages(shared.config.seed).iter().any(|s| s.id == stage) {
         return Err(bad_request(&format!("Stage {stage} not found")));
     }
     let emails = new.strings("emails");
-    let name = new
-        .fields
-        .get("name")
-        .and_then(Value::as_str)
-        .unwrap_or("")
-        .to_string();
+    let name = new.fields.get("name").and_then(Value::as_str).unwrap_or("").to_string();
     let now = store.data.stamp();
     // Dedupe: an e-mail match links to the existing contact (its data wins).
-    let existing = store
-        .people
-        .persons
-        .iter()
-        .find(|p| emails.iter().any(|e| p.has_email(e)))
-        .map(|p| p.id.clone());
-    let forced = new
-        .fields
-        .get("contact")
-        .and_then(Value::as_str)
-        .filter(|c| store.people.person(c).is_some());
+    let existing = store.people.persons.iter().find(|p| emails.iter().any(|e| p.has_email(e))).map(|p| p.id.clone());
+    let forced = new.fields.get("contact").and_then(Value::as_str).filter(|c| store.people.person(c).is_some());
     let contact_id = match forced.map(str::to_string).or(existing) {
         Some(id) => id,
         None => {
             let (first, last) = split_name(&name);
             let person = store.people.add_person(&first, &last, emails.clone(), now);
-            for key in [
-                "headline", "location", "phones", "links", "tags", "sources", "origin", "owner",
-            ] {
+            for key in ["headline", "location", "phones", "links", "tags", "sources", "origin", "owner"] {
                 if let Some(v) = new.fields.get(key) {
                     person.extra.insert(key.to_string(), v.clone());
                 }
@@ -151,15 +109,10 @@ pub(super) async fn create(
             person.id.clone()
         }
     };
-    let linked = store
-        .people
-        .person(&contact_id)
-        .is_some_and(|p| p.created_at != now);
+    let linked = store.people.person(&contact_id).is_some_and(|p| p.created_at != now);
     let opp_id = store.people.next_id(crate::people::IdKind::Application);
     let job_id = postings.first().cloned().unwrap_or_default();
-    store
-        .people
-        .add_app_with_id(opp_id.clone(), &contact_id, &job_id, &stage, now);
+    store.people.add_app_with_id(opp_id.clone(), &contact_id, &job_id, &stage, now);
     let (first, last) = split_name(&name);
     store.pushed.push(PushedCandidate {
         vendor: V,
@@ -178,10 +131,7 @@ pub(super) async fn create(
         raw_bodies: vec![body.to_vec()],
     });
     let app = store.people.app(&opp_id).expect("created");
-    Ok(json(
-        StatusCode::CREATED,
-        &json!({ "data": opportunity_json(&shared, &store, app, &[]) }),
-    ))
+    Ok(json(StatusCode::CREATED, &json!({ "data": opportunity_json(&shared, &store, app, &[]) })))
 }
 
 /// `POST /opportunities/{id}/notes`. `perform_as` is optional here (Lever
@@ -196,8 +146,7 @@ pub(super) async fn add_note(
 ) -> Resp {
     authorize(&shared, &headers)?;
     let q = Query::parse(raw.as_deref());
-    let v: Value = serde_json::from_slice(&body)
-        .map_err(|e| bad_request(&format!("Invalid JSON body: {e}")))?;
+    let v: Value = serde_json::from_slice(&body).map_err(|e| bad_request(&format!("Invalid JSON body: {e}")))?;
     let mut store = shared.store();
     if let Some(user) = q.get("perform_as")
         && !store.data.users.iter().any(|u| u.uuid == user)
@@ -231,17 +180,10 @@ pub(super) async fn add_note(
         rec.notes.push(value.clone());
         rec.raw_bodies.push(body.to_vec());
     }
-    Ok(json(
-        StatusCode::CREATED,
-        &json!({ "data": { "noteId": note_id } }),
-    ))
+    Ok(json(StatusCode::CREATED, &json!({ "data": { "noteId": note_id } })))
 }
 
-pub(super) async fn list(
-    State(shared): State<Arc<Shared>>,
-    headers: HeaderMap,
-    RawQuery(raw): RawQuery,
-) -> Resp {
+pub(super) async fn list(State(shared): State<Arc<Shared>>, headers: HeaderMap, RawQuery(raw): RawQuery) -> Resp {
     authorize(&shared, &headers)?;
     let q = Query::parse(raw.as_deref());
     let (limit, after) = paging(&shared, &q)?;
@@ -249,33 +191,18 @@ pub(super) async fn list(
     let store = shared.store();
     let keep = |a: &AppRec| {
         let person = store.people.person(&a.candidate_id);
-        q.all("email")
-            .all(|e| person.is_some_and(|p| p.has_email(e)))
+        q.all("email").all(|e| person.is_some_and(|p| p.has_email(e)))
             && q.get("posting_id").is_none_or(|p| a.job_id == p)
             && q.get("stage_id").is_none_or(|s| a.stage_id == s)
             && q.get("contact_id").is_none_or(|c| a.candidate_id == c)
-            && q.get("archived")
-                .is_none_or(|x| (x == "true") == (a.status != ApplicationStatus::Active))
+            && q.get("archived").is_none_or(|x| (x == "true") == (a.status != ApplicationStatus::Active))
     };
-    let mut page: Vec<(usize, &AppRec)> = store
-        .people
-        .apps
-        .iter()
-        .enumerate()
-        .skip(after as usize)
-        .filter(|(_, a)| keep(a))
-        .take(limit + 1)
-        .collect();
+    let mut page: Vec<(usize, &AppRec)> =
+        store.people.apps.iter().enumerate().skip(after as usize).filter(|(_, a)| keep(a)).take(limit + 1).collect();
     let more = page.len() > limit;
     page.truncate(limit);
-    let data = page
-        .iter()
-        .map(|(_, a)| opportunity_json(&shared, &store, a, &expand))
-        .collect();
-    Ok(list_body(
-        data,
-        more.then(|| page.last().map_or(after, |(i, _)| *i as u64 + 1)),
-    ))
+    let data = page.iter().map(|(_, a)| opportunity_json(&shared, &store, a, &expand)).collect();
+    Ok(list_body(data, more.then(|| page.last().map_or(after, |(i, _)| *i as u64 + 1))))
 }
 
 pub(super) async fn get(
@@ -288,31 +215,16 @@ pub(super) async fn get(
     let q = Query::parse(raw.as_deref());
     let expand: Vec<&str> = q.all("expand").collect();
     let store = shared.store();
-    let app = store
-        .people
-        .app(&id)
-        .ok_or_else(|| error(V, StatusCode::NOT_FOUND, "Opportunity not found"))?;
-    Ok(ok(
-        &json!({ "data": opportunity_json(&shared, &store, app, &expand) }),
-    ))
+    let app = store.people.app(&id).ok_or_else(|| error(V, StatusCode::NOT_FOUND, "Opportunity not found"))?;
+    Ok(ok(&json!({ "data": opportunity_json(&shared, &store, app, &expand) })))
 }
 
 fn opportunity_json(shared: &Shared, store: &Store, a: &AppRec, expand: &[&str]) -> Value {
     let seed = shared.config.seed;
     let all_stages = stages(seed);
     let person: Option<&Person> = store.people.person(&a.candidate_id);
-    let extra = |k: &str| {
-        person
-            .and_then(|p| p.extra.get(k))
-            .cloned()
-            .unwrap_or(json!([]))
-    };
-    let index = store
-        .people
-        .apps
-        .iter()
-        .position(|x| x.id == a.id)
-        .unwrap_or_default();
+    let extra = |k: &str| person.and_then(|p| p.extra.get(k)).cloned().unwrap_or(json!([]));
+    let index = store.people.apps.iter().position(|x| x.id == a.id).unwrap_or_default();
     let application_id = uuid(seed, 32, index as u64);
     let archived = match a.status {
         ApplicationStatus::Active => Value::Null,
@@ -320,12 +232,7 @@ fn opportunity_json(shared: &Shared, store: &Store, a: &AppRec, expand: &[&str])
             json!({ "reason": archive_reason_id(seed, if status == ApplicationStatus::Hired { 0 } else { 1 }), "archivedAt": a.closed_at })
         }
     };
-    let stage_of = |id: &str| {
-        all_stages
-            .iter()
-            .find(|s| s.id == id)
-            .map(|s| json!({ "id": s.id, "text": s.name }))
-    };
+    let stage_of = |id: &str| all_stages.iter().find(|s| s.id == id).map(|s| json!({ "id": s.id, "text": s.name }));
     let changes: Vec<Value> = a
         .history
         .iter()

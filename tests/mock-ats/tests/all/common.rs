@@ -6,10 +6,7 @@ use serde_json::Value;
 
 /// A client that never goes through a proxy (tests talk to 127.0.0.1 only).
 pub fn client() -> reqwest::Client {
-    reqwest::Client::builder()
-        .no_proxy()
-        .build()
-        .expect("client builds")
+    reqwest::Client::builder().no_proxy().build().expect("client builds")
 }
 
 /// A response's status, headers and JSON body (`Value::Null` if not JSON).
@@ -27,20 +24,12 @@ impl Reply {
 }
 
 pub async fn reply(req: reqwest::RequestBuilder) -> Reply {
-    let resp = req
-        .send()
-        .await
-        .expect("request succeeds at the HTTP level");
+    let resp = req.send().await.expect("request succeeds at the HTTP level");
     let status = resp.status().as_u16();
     let headers = resp.headers().clone();
     let text = resp.text().await.expect("body reads");
     let json = serde_json::from_str(&text).unwrap_or(Value::Null);
-    Reply {
-        status,
-        headers,
-        text,
-        json,
-    }
+    Reply { status, headers, text, json }
 }
 
 pub async fn start(vendor: Vendor, config: MockConfig) -> MockAts {
@@ -49,13 +38,10 @@ pub async fn start(vendor: Vendor, config: MockConfig) -> MockAts {
 
 /// `rel="next"` target of an RFC 5988 Link header.
 pub fn next_link(link: Option<&str>) -> Option<String> {
-    link?
-        .split(',')
-        .find(|part| part.contains("rel=\"next\""))
-        .map(|part| {
-            let part = part.trim();
-            part[part.find('<').unwrap() + 1..part.find('>').unwrap()].to_string()
-        })
+    link?.split(',').find(|part| part.contains("rel=\"next\"")).map(|part| {
+        let part = part.trim();
+        part[part.find('<').unwrap() + 1..part.find('>').unwrap()].to_string()
+    })
 }
 
 /// A Greenhouse v3 access token (optionally acting as `sub`).
@@ -65,11 +51,7 @@ pub async fn greenhouse_token(ats: &MockAts, sub: Option<&str>) -> String {
     if let Some(sub) = sub {
         form.push(("sub", sub.to_string()));
     }
-    let body = form
-        .iter()
-        .map(|(k, v)| format!("{k}={v}"))
-        .collect::<Vec<_>>()
-        .join("&");
+    let body = form.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join("&");
     let r = reply(
         client()
             .post(ats.token_url().unwrap())

@@ -8,21 +8,11 @@ use serde_json::Value;
 use crate::common::*;
 
 async fn lever(jobs: usize) -> MockAts {
-    start(
-        Vendor::Lever,
-        MockConfig {
-            jobs,
-            seed: 5,
-            ..Default::default()
-        },
-    )
-    .await
+    start(Vendor::Lever, MockConfig { jobs, seed: 5, ..Default::default() }).await
 }
 
 fn get(ats: &MockAts, path: &str) -> reqwest::RequestBuilder {
-    client()
-        .get(format!("{}{path}", ats.api_base_url()))
-        .basic_auth(ats.credentials().api_key, Some(""))
+    client().get(format!("{}{path}", ats.api_base_url())).basic_auth(ats.credentials().api_key, Some(""))
 }
 
 #[tokio::test]
@@ -31,32 +21,13 @@ async fn status_faults_fire_the_given_number_of_times_on_their_path() {
     ats.inject(Fault::Status(503));
     let r = reply(get(&ats, "/stages")).await;
     assert_eq!(r.status, 503);
-    assert!(
-        r.text.contains("<html>"),
-        "gateway errors are HTML: {}",
-        r.text
-    );
-    assert_eq!(
-        reply(get(&ats, "/stages")).await.status,
-        200,
-        "one-shot by default"
-    );
+    assert!(r.text.contains("<html>"), "gateway errors are HTML: {}", r.text);
+    assert_eq!(reply(get(&ats, "/stages")).await.status, 200, "one-shot by default");
 
-    ats.inject(
-        FaultRule::new(Fault::Status(500))
-            .times(2)
-            .on_path("/v1/postings"),
-    );
-    assert_eq!(
-        reply(get(&ats, "/stages")).await.status,
-        200,
-        "other paths unaffected"
-    );
+    ats.inject(FaultRule::new(Fault::Status(500)).times(2).on_path("/v1/postings"));
+    assert_eq!(reply(get(&ats, "/stages")).await.status, 200, "other paths unaffected");
     let r = reply(get(&ats, "/postings")).await;
-    assert_eq!(
-        (r.status, r.json["code"].as_str()),
-        (500, Some("InternalServerError"))
-    );
+    assert_eq!((r.status, r.json["code"].as_str()), (500, Some("InternalServerError")));
     assert_eq!(reply(get(&ats, "/postings")).await.status, 500);
     assert_eq!(reply(get(&ats, "/postings")).await.status, 200);
 
@@ -68,25 +39,11 @@ async fn status_faults_fire_the_given_number_of_times_on_their_path() {
 
 #[tokio::test]
 async fn rate_limit_fault_sets_retry_after() {
-    let ats = start(
-        Vendor::Greenhouse,
-        MockConfig {
-            jobs: 2,
-            ..Default::default()
-        },
-    )
-    .await;
-    ats.inject(Fault::RateLimit {
-        retry_after_secs: 7,
-    });
+    let ats = start(Vendor::Greenhouse, MockConfig { jobs: 2, ..Default::default() }).await;
+    ats.inject(Fault::RateLimit { retry_after_secs: 7 });
     // The token endpoint is auxiliary: the unscoped fault skips it.
     let token = greenhouse_token(&ats, None).await;
-    let r = reply(
-        client()
-            .get(format!("{}/jobs", ats.api_base_url()))
-            .bearer_auth(&token),
-    )
-    .await;
+    let r = reply(client().get(format!("{}/jobs", ats.api_base_url())).bearer_auth(&token)).await;
     assert_eq!(r.status, 429);
     assert_eq!(r.header("retry-after"), Some("7"));
     assert_eq!(r.header("x-ratelimit-limit"), Some("50"));
@@ -104,32 +61,12 @@ async fn slow_fault_delays_the_response() {
 
 #[tokio::test]
 async fn malformed_json_keeps_status_but_breaks_the_body() {
-    let ats = start(
-        Vendor::Workable,
-        MockConfig {
-            jobs: 5,
-            ..Default::default()
-        },
-    )
-    .await;
+    let ats = start(Vendor::Workable, MockConfig { jobs: 5, ..Default::default() }).await;
     ats.inject(Fault::MalformedJson);
-    let r = reply(
-        client()
-            .get(format!("{}/jobs", ats.api_base_url()))
-            .bearer_auth(ats.credentials().api_key),
-    )
-    .await;
+    let r = reply(client().get(format!("{}/jobs", ats.api_base_url())).bearer_auth(ats.credentials().api_key)).await;
     assert_eq!(r.status, 200);
-    assert!(
-        r.header("content-type")
-            .unwrap()
-            .starts_with("application/json")
-    );
-    assert!(
-        serde_json::from_str::<Value>(&r.text).is_err(),
-        "body should not parse: {}",
-        r.text
-    );
+    assert!(r.header("content-type").unwrap().starts_with("application/json"));
+    assert!(serde_json::from_str::<Value>(&r.text).is_err(), "body should not parse: {}", r.text);
     assert!(r.text.starts_with("{\"jobs\""));
 }
 
@@ -137,20 +74,10 @@ async fn malformed_json_keeps_status_but_breaks_the_body() {
 async fn drop_connection_closes_without_a_response() {
     let ats = lever(2).await;
     ats.inject(Fault::DropConnection);
-    let err = get(&ats, "/stages")
-        .send()
-        .await
-        .expect_err("the connection is dropped");
-    assert!(
-        err.is_request() || err.is_connect() || err.is_body(),
-        "{err:?}"
-    );
+    let err = get(&ats, "/stages").send().await.expect_err("the connection is dropped");
+    assert!(err.is_request() || err.is_connect() || err.is_body(), "{err:?}");
     assert_eq!(ats.requests()[0].status, None, "no status was sent");
-    assert_eq!(
-        reply(get(&ats, "/stages")).await.status,
-        200,
-        "the next request works"
-    );
+    assert_eq!(reply(get(&ats, "/stages")).await.status, 200, "the next request works");
 }
 
 #[tokio::test]

@@ -8,11 +8,7 @@ use serde_json::{Value, json};
 use crate::common::*;
 
 fn config(jobs: usize) -> MockConfig {
-    MockConfig {
-        jobs,
-        seed: 21,
-        ..Default::default()
-    }
+    MockConfig { jobs, seed: 21, ..Default::default() }
 }
 
 /// Follows `hasNext`/`next` from `query`; returns all postings and pages.
@@ -40,17 +36,10 @@ async fn crawl(ats: &atsbridge_mock_ats::MockAts, query: &str) -> (Vec<Value>, u
 async fn auth_rejects_bad_key() {
     let ats = start(Vendor::Lever, config(3)).await;
     let url = format!("{}/postings", ats.api_base_url());
-    for req in [
-        client().get(&url),
-        client().get(&url).basic_auth("wrong", Some("")),
-    ] {
+    for req in [client().get(&url), client().get(&url).basic_auth("wrong", Some(""))] {
         let r = reply(req).await;
         assert_eq!(r.status, 401);
-        assert!(
-            r.json["code"].is_string() && r.json["message"].is_string(),
-            "{}",
-            r.text
-        );
+        assert!(r.json["code"].is_string() && r.json["message"].is_string(), "{}", r.text);
     }
 }
 
@@ -59,29 +48,16 @@ async fn offset_pagination_lists_every_posting_once() {
     let ats = start(Vendor::Lever, config(345)).await;
     let (all, pages) = crawl(&ats, "limit=100&confidentiality=all").await;
     assert_eq!(pages, 4);
-    assert_same_set(
-        ids(&Value::Array(all.clone()), "id"),
-        ats.jobs().iter().map(|j| j.id.clone()).collect(),
-    );
+    assert_same_set(ids(&Value::Array(all.clone()), "id"), ats.jobs().iter().map(|j| j.id.clone()).collect());
     assert!(all[0]["categories"]["location"].is_string() && all[0]["updatedAt"].is_i64());
-    assert!(
-        all[0].get("content").is_none(),
-        "content only with include=content"
-    );
+    assert!(all[0].get("content").is_none(), "content only with include=content");
 
     // Default: non-confidential postings only.
     let (public, _) = crawl(&ats, "limit=100").await;
-    assert_eq!(
-        public.len(),
-        ats.jobs().iter().filter(|j| !j.confidential).count()
-    );
+    assert_eq!(public.len(), ats.jobs().iter().filter(|j| !j.confidential).count());
 
     let (with_content, _) = crawl(&ats, "limit=50&include=content&state=published").await;
-    assert!(
-        with_content
-            .iter()
-            .all(|p| p["state"] == "published" && p["content"]["descriptionHtml"].is_string())
-    );
+    assert!(with_content.iter().all(|p| p["state"] == "published" && p["content"]["descriptionHtml"].is_string()));
 
     let r = reply(
         client()
@@ -98,45 +74,23 @@ async fn updated_at_start_returns_only_changed_postings() {
     let ats = start(Vendor::Lever, config(120)).await;
     let jobs = ats.jobs();
     let before = ats.update_job(&jobs[0].id, |_| {}).unwrap().updated_at; // marks "now"
-    ats.update_job(&jobs[7].id, |j| j.title = "Changed".into())
-        .unwrap();
+    ats.update_job(&jobs[7].id, |j| j.title = "Changed".into()).unwrap();
     ats.close_job(&jobs[80].id).unwrap();
-    let (changed, _) = crawl(
-        &ats,
-        &format!(
-            "limit=100&confidentiality=all&updated_at_start={}",
-            before + 1
-        ),
-    )
-    .await;
-    assert_same_set(
-        ids(&Value::Array(changed), "id"),
-        vec![jobs[7].id.clone(), jobs[80].id.clone()],
-    );
+    let (changed, _) = crawl(&ats, &format!("limit=100&confidentiality=all&updated_at_start={}", before + 1)).await;
+    assert_same_set(ids(&Value::Array(changed), "id"), vec![jobs[7].id.clone(), jobs[80].id.clone()]);
 }
 
 #[tokio::test]
 async fn rate_limit_gives_429_with_retry_after() {
     let ats = start(
         Vendor::Lever,
-        MockConfig {
-            rate_limit: Some(RateLimit {
-                limit: 2,
-                window: Duration::from_secs(30),
-            }),
-            ..config(3)
-        },
+        MockConfig { rate_limit: Some(RateLimit { limit: 2, window: Duration::from_secs(30) }), ..config(3) },
     )
     .await;
     let url = format!("{}/stages", ats.api_base_url());
     let key = ats.credentials().api_key;
     for _ in 0..2 {
-        assert_eq!(
-            reply(client().get(&url).basic_auth(&key, Some("")))
-                .await
-                .status,
-            200
-        );
+        assert_eq!(reply(client().get(&url).basic_auth(&key, Some(""))).await.status, 200);
     }
     let r = reply(client().get(&url).basic_auth(&key, Some(""))).await;
     assert_eq!(r.status, 429);
@@ -147,10 +101,7 @@ async fn rate_limit_gives_429_with_retry_after() {
 fn multipart(boundary: &str, fields: &[(&str, &str)], file: (&str, &str, &str, &[u8])) -> Vec<u8> {
     let mut body = Vec::new();
     for (k, v) in fields {
-        body.extend(
-            format!("--{boundary}\r\nContent-Disposition: form-data; name=\"{k}\"\r\n\r\n{v}\r\n")
-                .as_bytes(),
-        );
+        body.extend(format!("--{boundary}\r\nContent-Disposition: form-data; name=\"{k}\"\r\n\r\n{v}\r\n").as_bytes());
     }
     let (name, file_name, content_type, bytes) = file;
     body.extend(format!("--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"; filename=\"{file_name}\"\r\nContent-Type: {content_type}\r\n\r\n").as_bytes());
@@ -164,17 +115,10 @@ async fn opportunities_json_and_multipart_with_email_dedupe() {
     let ats = start(Vendor::Lever, config(5)).await;
     let c = ats.credentials();
     let posting = ats.jobs()[1].id.clone();
-    let url = format!(
-        "{}/opportunities?perform_as={}",
-        ats.api_base_url(),
-        c.user_id
-    );
+    let url = format!("{}/opportunities?perform_as={}", ats.api_base_url(), c.user_id);
 
     let no_actor = reply(
-        client()
-            .post(format!("{}/opportunities", ats.api_base_url()))
-            .basic_auth(&c.api_key, Some(""))
-            .body("{}"),
+        client().post(format!("{}/opportunities", ats.api_base_url())).basic_auth(&c.api_key, Some("")).body("{}"),
     )
     .await;
     assert_eq!(no_actor.status, 400);
@@ -203,20 +147,13 @@ async fn opportunities_json_and_multipart_with_email_dedupe() {
     .await;
     assert_eq!(first.status, 201, "{}", first.text);
     let opp = &first.json["data"];
-    assert_eq!(
-        (opp["stage"].as_str(), opp["name"].as_str()),
-        (Some("applicant-new"), Some("Grace Hopper"))
-    );
+    assert_eq!((opp["stage"].as_str(), opp["name"].as_str()), (Some("applicant-new"), Some("Grace Hopper")));
 
     // Multipart with a resume, same e-mail: linked to the existing contact.
     let resume = resume_bytes();
     let mp = multipart(
         "XyZ",
-        &[
-            ("name", "G. Hopper"),
-            ("emails[]", "grace@example.org"),
-            ("postings[]", &posting),
-        ],
+        &[("name", "G. Hopper"), ("emails[]", "grace@example.org"), ("postings[]", &posting)],
         ("resumeFile", "grace.pdf", "application/pdf", &resume),
     );
     let second = reply(
@@ -229,10 +166,7 @@ async fn opportunities_json_and_multipart_with_email_dedupe() {
     .await;
     assert_eq!(second.status, 201, "{}", second.text);
     let opp2 = &second.json["data"];
-    assert_eq!(
-        opp2["contact"], opp["contact"],
-        "dedupe links to the same contact"
-    );
+    assert_eq!(opp2["contact"], opp["contact"], "dedupe links to the same contact");
     assert_ne!(opp2["id"], opp["id"]);
     assert_eq!(opp2["name"], "Grace Hopper", "existing contact data wins");
     assert_eq!(opp2["stage"], "lead-new", "default stage is New Lead");
@@ -245,11 +179,7 @@ async fn opportunities_json_and_multipart_with_email_dedupe() {
     assert_eq!(pushed[1].job_id.as_deref(), Some(posting.as_str()));
     let file = pushed[1].resume().unwrap();
     assert_eq!(
-        (
-            file.file_name.as_str(),
-            file.content_type.as_deref(),
-            &file.bytes
-        ),
+        (file.file_name.as_str(), file.content_type.as_deref(), &file.bytes),
         ("grace.pdf", Some("application/pdf"), &resume)
     );
     assert_eq!(pushed[1].raw_bodies[0], mp);
@@ -257,10 +187,7 @@ async fn opportunities_json_and_multipart_with_email_dedupe() {
     // Lookup and reconciliation.
     let by_email = reply(
         client()
-            .get(format!(
-                "{}/opportunities?email=grace@example.org",
-                ats.api_base_url()
-            ))
+            .get(format!("{}/opportunities?email=grace@example.org", ats.api_base_url()))
             .basic_auth(&c.api_key, Some("")),
     )
     .await;
@@ -269,27 +196,16 @@ async fn opportunities_json_and_multipart_with_email_dedupe() {
     ats.hire(id).unwrap();
     let got = reply(
         client()
-            .get(format!(
-                "{}/opportunities/{id}?expand=stage",
-                ats.api_base_url()
-            ))
+            .get(format!("{}/opportunities/{id}?expand=stage", ats.api_base_url()))
             .basic_auth(&c.api_key, Some("")),
     )
     .await;
     assert_eq!(got.json["data"]["stage"]["text"], "New applicant");
-    let reasons = reply(
-        client()
-            .get(format!("{}/archive_reasons", ats.api_base_url()))
-            .basic_auth(&c.api_key, Some("")),
-    )
-    .await
-    .json;
-    let hired = reasons["data"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|r| r["status"] == "hired")
-        .unwrap();
+    let reasons =
+        reply(client().get(format!("{}/archive_reasons", ats.api_base_url())).basic_auth(&c.api_key, Some("")))
+            .await
+            .json;
+    let hired = reasons["data"].as_array().unwrap().iter().find(|r| r["status"] == "hired").unwrap();
     assert_eq!(got.json["data"]["archived"]["reason"], hired["id"]);
 }
 
@@ -310,54 +226,23 @@ async fn notes_are_added_to_an_opportunity() {
     let id = created.json["data"]["id"].as_str().unwrap().to_string();
     let note = |opportunity: &str, perform_as: &str, body: Value| {
         client()
-            .post(format!(
-                "{}/opportunities/{opportunity}/notes?perform_as={perform_as}",
-                ats.api_base_url()
-            ))
+            .post(format!("{}/opportunities/{opportunity}/notes?perform_as={perform_as}", ats.api_base_url()))
             .basic_auth(&c.api_key, Some(""))
             .header("content-type", "application/json")
             .body(body.to_string())
     };
 
-    let added = reply(note(
-        &id,
-        &c.user_id,
-        json!({ "value": "Q: Why?\nA: Because." }),
-    ))
-    .await;
+    let added = reply(note(&id, &c.user_id, json!({ "value": "Q: Why?\nA: Because." }))).await;
     assert_eq!(added.status, 201, "{}", added.text);
-    assert!(
-        added.json["data"]["noteId"]
-            .as_str()
-            .is_some_and(|n| !n.is_empty())
-    );
+    assert!(added.json["data"]["noteId"].as_str().is_some_and(|n| !n.is_empty()));
     let pushed = ats.pushed_candidates();
     assert_eq!(pushed[0].notes, vec!["Q: Why?\nA: Because."]);
     assert_eq!(pushed[0].raw_bodies.len(), 2, "the note's body is appended");
 
     assert_eq!(reply(note(&id, &c.user_id, json!({}))).await.status, 400);
-    assert_eq!(
-        reply(note(
-            &id,
-            &c.user_id,
-            json!({ "value": "x", "secret": "yes" })
-        ))
-        .await
-        .status,
-        400
-    );
-    assert_eq!(
-        reply(note(&id, "nobody", json!({ "value": "x" })))
-            .await
-            .status,
-        400
-    );
-    assert_eq!(
-        reply(note("missing", &c.user_id, json!({ "value": "x" })))
-            .await
-            .status,
-        404
-    );
+    assert_eq!(reply(note(&id, &c.user_id, json!({ "value": "x", "secret": "yes" }))).await.status, 400);
+    assert_eq!(reply(note(&id, "nobody", json!({ "value": "x" }))).await.status, 400);
+    assert_eq!(reply(note("missing", &c.user_id, json!({ "value": "x" }))).await.status, 404);
     let unauthorized = reply(
         client()
             .post(format!("{}/opportunities/{id}/notes", ats.api_base_url()))
@@ -365,9 +250,5 @@ async fn notes_are_added_to_an_opportunity() {
     )
     .await;
     assert_eq!(unauthorized.status, 401);
-    assert_eq!(
-        ats.pushed_candidates()[0].notes.len(),
-        1,
-        "rejected notes are not recorded"
-    );
+    assert_eq!(ats.pushed_candidates()[0].notes.len(), 1, "rejected notes are not recorded");
 }

@@ -10,26 +10,12 @@ use crate::common::*;
 #[tokio::test]
 async fn hundred_thousand_jobs_start_and_list() {
     let t = Instant::now();
-    let ats = start(
-        Vendor::Greenhouse,
-        MockConfig {
-            jobs: 100_000,
-            ..Default::default()
-        },
-    )
-    .await;
-    println!(
-        "greenhouse mock with 100000 jobs started in {:?}",
-        t.elapsed()
-    );
+    let ats = start(Vendor::Greenhouse, MockConfig { jobs: 100_000, ..Default::default() }).await;
+    println!("greenhouse mock with 100000 jobs started in {:?}", t.elapsed());
 
     let token = greenhouse_token(&ats, None).await;
     let t = Instant::now();
-    let (mut count, mut pages, mut url) = (
-        0,
-        0,
-        Some(format!("{}/jobs?per_page=500", ats.api_base_url())),
-    );
+    let (mut count, mut pages, mut url) = (0, 0, Some(format!("{}/jobs?per_page=500", ats.api_base_url())));
     let mut last_id = 0u64;
     while let Some(u) = url {
         let r = reply(client().get(&u).bearer_auth(&token)).await;

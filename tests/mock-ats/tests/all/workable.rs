@@ -8,11 +8,7 @@ use serde_json::{Value, json};
 use crate::common::*;
 
 fn config(jobs: usize) -> MockConfig {
-    MockConfig {
-        jobs,
-        seed: 31,
-        ..Default::default()
-    }
+    MockConfig { jobs, seed: 31, ..Default::default() }
 }
 
 /// Follows `paging.next` from `url`.
@@ -35,10 +31,7 @@ async fn auth_rejects_bad_token() {
     let url = format!("{}/jobs", ats.api_base_url());
     for req in [client().get(&url), client().get(&url).bearer_auth("nope")] {
         let r = reply(req).await;
-        assert_eq!(
-            (r.status, r.json["error"].as_str()),
-            (401, Some("Not authorized"))
-        );
+        assert_eq!((r.status, r.json["error"].as_str()), (401, Some("Not authorized")));
     }
 }
 
@@ -47,46 +40,24 @@ async fn paging_next_lists_every_job_once() {
     let ats = start(Vendor::Workable, config(230)).await;
     let (all, pages) = crawl(&ats, format!("{}/jobs?limit=100", ats.api_base_url())).await;
     assert_eq!(pages, 3);
-    assert_same_set(
-        ids(&Value::Array(all.clone()), "shortcode"),
-        ats.jobs().iter().map(|j| j.id.clone()).collect(),
-    );
+    assert_same_set(ids(&Value::Array(all.clone()), "shortcode"), ats.jobs().iter().map(|j| j.id.clone()).collect());
     assert!(all[0]["location"]["location_str"].is_string() && all[0]["updated_at"].is_string());
     assert!(all[0].get("description").is_none());
 
     // Default page size is 50; the limit is 100.
     let (_, default_pages) = crawl(&ats, format!("{}/jobs", ats.api_base_url())).await;
     assert_eq!(default_pages, 5);
-    let big = reply(
-        client()
-            .get(format!("{}/jobs?limit=101", ats.api_base_url()))
-            .bearer_auth(ats.credentials().api_key),
-    )
-    .await;
+    let big =
+        reply(client().get(format!("{}/jobs?limit=101", ats.api_base_url())).bearer_auth(ats.credentials().api_key))
+            .await;
     assert_eq!(big.status, 422);
     assert!(big.json["error"].is_string());
 
     // Filters survive into paging.next; include_fields adds the description.
-    let (published, _) = crawl(
-        &ats,
-        format!(
-            "{}/jobs?limit=20&state=published&include_fields=description",
-            ats.api_base_url()
-        ),
-    )
-    .await;
-    assert!(
-        published
-            .iter()
-            .all(|j| j["state"] == "published" && j["description"].is_string())
-    );
-    assert_eq!(
-        published.len(),
-        ats.jobs()
-            .iter()
-            .filter(|j| j.status == atsbridge_mock_ats::JobStatus::Open)
-            .count()
-    );
+    let (published, _) =
+        crawl(&ats, format!("{}/jobs?limit=20&state=published&include_fields=description", ats.api_base_url())).await;
+    assert!(published.iter().all(|j| j["state"] == "published" && j["description"].is_string()));
+    assert_eq!(published.len(), ats.jobs().iter().filter(|j| j.status == atsbridge_mock_ats::JobStatus::Open).count());
 }
 
 #[tokio::test]
@@ -95,28 +66,13 @@ async fn updated_after_accepts_basic_iso_and_unix_seconds() {
     let jobs = ats.jobs();
     ats.update_job(&jobs[10].id, |j| j.openings = 9).unwrap();
     let added = ats.add_jobs(2);
-    let want: Vec<String> = [
-        jobs[10].id.clone(),
-        added[0].id.clone(),
-        added[1].id.clone(),
-    ]
-    .to_vec();
-    let (basic, _) = crawl(
-        &ats,
-        format!("{}/jobs?updated_after=20250601T000000Z", ats.api_base_url()),
-    )
-    .await;
+    let want: Vec<String> = [jobs[10].id.clone(), added[0].id.clone(), added[1].id.clone()].to_vec();
+    let (basic, _) = crawl(&ats, format!("{}/jobs?updated_after=20250601T000000Z", ats.api_base_url())).await;
     assert_same_set(ids(&Value::Array(basic), "shortcode"), want.clone());
-    let (unix, _) = crawl(
-        &ats,
-        format!("{}/jobs?updated_after=1748736000", ats.api_base_url()),
-    )
-    .await;
+    let (unix, _) = crawl(&ats, format!("{}/jobs?updated_after=1748736000", ats.api_base_url())).await;
     assert_same_set(ids(&Value::Array(unix), "shortcode"), want);
     let bad = reply(
-        client()
-            .get(format!("{}/jobs?updated_after=soon", ats.api_base_url()))
-            .bearer_auth(ats.credentials().api_key),
+        client().get(format!("{}/jobs?updated_after=soon", ats.api_base_url())).bearer_auth(ats.credentials().api_key),
     )
     .await;
     assert_eq!(bad.status, 422);
@@ -126,33 +82,14 @@ async fn updated_after_accepts_basic_iso_and_unix_seconds() {
 async fn rate_limit_headers_and_429() {
     let ats = start(
         Vendor::Workable,
-        MockConfig {
-            rate_limit: Some(RateLimit {
-                limit: 2,
-                window: Duration::from_secs(10),
-            }),
-            ..config(2)
-        },
+        MockConfig { rate_limit: Some(RateLimit { limit: 2, window: Duration::from_secs(10) }), ..config(2) },
     )
     .await;
     let url = format!("{}/stages", ats.api_base_url());
     let token = ats.credentials().api_key;
     let first = reply(client().get(&url).bearer_auth(&token)).await;
-    assert_eq!(
-        (
-            first.header("x-rate-limit-limit"),
-            first.header("x-rate-limit-remaining")
-        ),
-        (Some("2"), Some("1"))
-    );
-    assert!(
-        first
-            .header("x-rate-limit-reset")
-            .unwrap()
-            .parse::<i64>()
-            .unwrap()
-            > 1_700_000_000
-    );
+    assert_eq!((first.header("x-rate-limit-limit"), first.header("x-rate-limit-remaining")), (Some("2"), Some("1")));
+    assert!(first.header("x-rate-limit-reset").unwrap().parse::<i64>().unwrap() > 1_700_000_000);
     reply(client().get(&url).bearer_auth(&token)).await;
     let limited = reply(client().get(&url).bearer_auth(&token)).await;
     assert_eq!(limited.status, 429);
@@ -171,35 +108,17 @@ async fn candidate_push_with_resume_is_recorded() {
     let body = json!({ "sourced": false, "candidate": { "firstname": "Alan", "lastname": "Turing", "email": "alan@example.org",
                         "resume": { "name": "alan.pdf", "data": b64(&resume) } } });
     let post = |b: &Value, url: &str| {
-        client()
-            .post(url)
-            .bearer_auth(&token)
-            .header("content-type", "application/json")
-            .body(b.to_string())
+        client().post(url).bearer_auth(&token).header("content-type", "application/json").body(b.to_string())
     };
     let no_email = json!({ "candidate": { "name": "No Mail" } });
     assert_eq!(reply(post(&no_email, &url)).await.status, 422);
-    assert_eq!(
-        reply(post(
-            &body,
-            &format!("{}/jobs/NOPE/candidates", ats.api_base_url())
-        ))
-        .await
-        .status,
-        404
-    );
+    assert_eq!(reply(post(&body, &format!("{}/jobs/NOPE/candidates", ats.api_base_url()))).await.status, 404);
 
     let created = reply(post(&body, &url)).await;
     assert_eq!(created.status, 201, "{}", created.text);
     assert_eq!(created.json["status"], "created");
-    assert_eq!(
-        created.json["candidate"]["stage"], "applied",
-        "sourced:false lands in applied"
-    );
-    let id = created.json["candidate"]["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    assert_eq!(created.json["candidate"]["stage"], "applied", "sourced:false lands in applied");
+    let id = created.json["candidate"]["id"].as_str().unwrap().to_string();
     let dup = reply(post(&body, &url)).await;
     assert_eq!(dup.status, 422, "same e-mail on the same job");
 
@@ -207,48 +126,25 @@ async fn candidate_push_with_resume_is_recorded() {
     assert_eq!(pushed.len(), 1);
     let p = &pushed[0];
     assert_eq!(
-        (
-            p.first_name.as_deref(),
-            p.last_name.as_deref(),
-            p.emails.clone()
-        ),
-        (
-            Some("Alan"),
-            Some("Turing"),
-            vec!["alan@example.org".to_string()]
-        )
+        (p.first_name.as_deref(), p.last_name.as_deref(), p.emails.clone()),
+        (Some("Alan"), Some("Turing"), vec!["alan@example.org".to_string()])
     );
-    assert_eq!(
-        (p.job_id.as_deref(), p.stage_id.as_deref()),
-        (Some(shortcode.as_str()), Some("applied"))
-    );
+    assert_eq!((p.job_id.as_deref(), p.stage_id.as_deref()), (Some(shortcode.as_str()), Some("applied")));
     assert_eq!(p.resume().unwrap().bytes, resume);
     assert_eq!(p.resume().unwrap().file_name, "alan.pdf");
 
     let found = reply(
         client()
-            .get(format!(
-                "{}/candidates?email=alan@example.org&shortcode={shortcode}",
-                ats.api_base_url()
-            ))
+            .get(format!("{}/candidates?email=alan@example.org&shortcode={shortcode}", ats.api_base_url()))
             .bearer_auth(&token),
     )
     .await;
     assert_eq!(found.json["candidates"][0]["id"], id.as_str());
     ats.set_application_stage(&id, "interview").unwrap();
     ats.reject(&id).unwrap();
-    let got = reply(
-        client()
-            .get(format!("{}/candidates/{id}", ats.api_base_url()))
-            .bearer_auth(&token),
-    )
-    .await
-    .json;
+    let got = reply(client().get(format!("{}/candidates/{id}", ats.api_base_url())).bearer_auth(&token)).await.json;
     assert_eq!(
-        (
-            got["candidate"]["stage"].as_str(),
-            got["candidate"]["disqualified"].as_bool()
-        ),
+        (got["candidate"]["stage"].as_str(), got["candidate"]["disqualified"].as_bool()),
         (Some("interview"), Some(true))
     );
 
@@ -257,13 +153,8 @@ async fn candidate_push_with_resume_is_recorded() {
     let r = reply(post(&sourced, &format!("{url}?stage=phone-screen"))).await;
     assert_eq!(r.json["candidate"]["stage"], "phone-screen");
     assert_eq!(ats.pushed_candidates()[1].name, "Edsger Dijkstra");
-    let stages = reply(
-        client()
-            .get(format!("{}/jobs/{shortcode}/stages", ats.api_base_url()))
-            .bearer_auth(&token),
-    )
-    .await
-    .json;
+    let stages =
+        reply(client().get(format!("{}/jobs/{shortcode}/stages", ats.api_base_url())).bearer_auth(&token)).await.json;
     assert_eq!(stages["stages"][0]["slug"], "sourced");
 }
 
@@ -276,26 +167,14 @@ async fn removed_jobs_disappear() {
     let (all, _) = crawl(&ats, format!("{}/jobs", ats.api_base_url())).await;
     assert_eq!(all.len(), 11);
     assert!(all.iter().all(|j| j["shortcode"] != gone.as_str()));
-    let r = reply(
-        client()
-            .get(format!("{}/jobs/{gone}", ats.api_base_url()))
-            .bearer_auth(ats.credentials().api_key),
-    )
-    .await;
-    assert_eq!(
-        (r.status, r.json["error"].as_str()),
-        (404, Some("not-found"))
-    );
+    let r =
+        reply(client().get(format!("{}/jobs/{gone}", ats.api_base_url())).bearer_auth(ats.credentials().api_key)).await;
+    assert_eq!((r.status, r.json["error"].as_str()), (404, Some("not-found")));
 }
 
 /// `GET {path}` with the mock's token.
 async fn get(ats: &MockAts, path: &str) -> Reply {
-    reply(
-        client()
-            .get(format!("{}{path}", ats.api_base_url()))
-            .bearer_auth(ats.credentials().api_key),
-    )
-    .await
+    reply(client().get(format!("{}{path}", ats.api_base_url())).bearer_auth(ats.credentials().api_key)).await
 }
 
 #[tokio::test]
@@ -307,10 +186,7 @@ async fn job_members_are_the_seeded_hiring_team() {
         (u.uuid[..8].to_string(), u.name(), u.email.clone())
     };
     let jobs = ats.jobs();
-    assert!(
-        jobs.iter().any(|j| j.recruiter != j.hiring_manager),
-        "the seed gives most jobs two team members"
-    );
+    assert!(jobs.iter().any(|j| j.recruiter != j.hiring_manager), "the seed gives most jobs two team members");
     for job in &jobs {
         let r = get(&ats, &format!("/jobs/{}/members", job.id)).await;
         assert_eq!(r.status, 200, "{}", r.text);
@@ -351,10 +227,7 @@ async fn job_members_are_the_seeded_hiring_team() {
     assert_eq!(all["members"].as_array().unwrap().len(), users.len());
     let recruiters = get(&ats, &format!("/jobs/{}/recruiters", jobs[0].id)).await;
     assert_eq!(recruiters.status, 200);
-    assert_eq!(
-        recruiters.json["recruiters"][0]["email"],
-        users[jobs[0].recruiter].email.as_str()
-    );
+    assert_eq!(recruiters.json["recruiters"][0]["email"], users[jobs[0].recruiter].email.as_str());
 }
 
 #[tokio::test]
@@ -363,37 +236,19 @@ async fn job_members_need_the_token_and_a_known_job() {
     let shortcode = ats.jobs()[0].id.clone();
     let url = format!("{}/jobs/{shortcode}/members", ats.api_base_url());
     let anonymous = reply(client().get(&url)).await;
-    assert_eq!(
-        (anonymous.status, anonymous.json["error"].as_str()),
-        (401, Some("Not authorized"))
-    );
+    assert_eq!((anonymous.status, anonymous.json["error"].as_str()), (401, Some("Not authorized")));
     for path in ["/jobs/NOPE/members", "/jobs/NOPE/recruiters"] {
         let r = get(&ats, path).await;
-        assert_eq!(
-            (r.status, r.json["error"].as_str()),
-            (404, Some("not-found")),
-            "{path}"
-        );
+        assert_eq!((r.status, r.json["error"].as_str()), (404, Some("not-found")), "{path}");
     }
-    let recorded: Vec<(String, String, Option<u16>)> = ats
-        .requests()
-        .into_iter()
-        .map(|r| (r.method, r.path, r.status))
-        .collect();
+    let recorded: Vec<(String, String, Option<u16>)> =
+        ats.requests().into_iter().map(|r| (r.method, r.path, r.status)).collect();
     assert_eq!(
         recorded,
         vec![
-            (
-                "GET".into(),
-                format!("/spi/v3/jobs/{shortcode}/members"),
-                Some(401)
-            ),
+            ("GET".into(), format!("/spi/v3/jobs/{shortcode}/members"), Some(401)),
             ("GET".into(), "/spi/v3/jobs/NOPE/members".into(), Some(404)),
-            (
-                "GET".into(),
-                "/spi/v3/jobs/NOPE/recruiters".into(),
-                Some(404)
-            ),
+            ("GET".into(), "/spi/v3/jobs/NOPE/recruiters".into(), Some(404)),
         ]
     );
 }
@@ -402,13 +257,7 @@ async fn job_members_need_the_token_and_a_known_job() {
 async fn job_members_count_against_the_rate_limit() {
     let ats = start(
         Vendor::Workable,
-        MockConfig {
-            rate_limit: Some(RateLimit {
-                limit: 3,
-                window: Duration::from_secs(10),
-            }),
-            ..config(5)
-        },
+        MockConfig { rate_limit: Some(RateLimit { limit: 3, window: Duration::from_secs(10) }), ..config(5) },
     )
     .await;
     let jobs = ats.jobs();
@@ -416,10 +265,7 @@ async fn job_members_count_against_the_rate_limit() {
     assert_eq!(first.header("x-rate-limit-remaining"), Some("2"));
     for (job, remaining) in jobs.iter().zip(["1", "0"]) {
         let r = get(&ats, &format!("/jobs/{}/members", job.id)).await;
-        assert_eq!(
-            (r.status, r.header("x-rate-limit-remaining")),
-            (200, Some(remaining))
-        );
+        assert_eq!((r.status, r.header("x-rate-limit-remaining")), (200, Some(remaining)));
     }
     let limited = get(&ats, &format!("/jobs/{}/members", jobs[2].id)).await;
     assert_eq!(limited.status, 429);
