@@ -29,6 +29,8 @@ pub enum AppError {
     #[error(transparent)]
     SecretKey(#[from] SecretError),
     #[error(transparent)]
+    Config(#[from] crate::config::ConfigError),
+    #[error(transparent)]
     Plugin(#[from] LoadError),
     #[error(transparent)]
     Settings(#[from] SettingsError),
@@ -56,6 +58,16 @@ impl App {
     /// environment (`ATSBRIDGE_SECRET_KEY`) unless given.
     pub fn open(data_dir: &Path, key: Option<SecretKey>) -> Result<App, AppError> {
         Self::open_with(data_dir, key, RuntimeOptions::default())
+    }
+
+    /// Opens the data directory of a configuration: its key (environment or
+    /// key file), plugin ceilings and run retention.
+    pub fn open_config(config: &crate::config::Config) -> Result<App, AppError> {
+        let key = config.secret_key()?;
+        let mut app = Self::open_with(&config.data_dir, key, crate::cli::runtime_options(config))?;
+        app.store = app.store.with_runs_kept(config.runs_kept);
+        app.engine = SyncEngine::new(app.store.clone(), app.runtime.clone());
+        Ok(app)
     }
 
     /// Like [`App::open`], with the operator's runtime settings.

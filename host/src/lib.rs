@@ -9,8 +9,11 @@
 pub mod api;
 pub mod app;
 pub mod cli;
+pub mod config;
 pub mod conformance;
 pub mod contract;
+pub mod events;
+pub mod metrics;
 pub mod plugin;
 pub mod runtime;
 pub mod scheduler;

@@ -1,7 +1,7 @@
 use clap::Parser;
 use tracing_subscriber::EnvFilter;
 
-use atsbridge::cli::{Cli, Command};
+use atsbridge::cli::{Cli, Command, LogFormat};
 
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
@@ -12,10 +12,15 @@ async fn main() -> std::process::ExitCode {
         Command::Serve(_) | Command::MockAts(_) => "warn,atsbridge=info,atsbridge_mock_ats=info",
         _ => "warn",
     };
-    tracing_subscriber::fmt()
-        .with_env_filter(EnvFilter::try_from_env("ATSBRIDGE_LOG").unwrap_or_else(|_| EnvFilter::new(default)))
-        .with_writer(std::io::stderr)
-        .init();
+    let filter = EnvFilter::try_from_env("ATSBRIDGE_LOG").unwrap_or_else(|_| EnvFilter::new(default));
+    let logs = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    match cli.log_format {
+        // One JSON object per line; every field (`plugin`, `connection`,
+        // ...) is a JSON field, and messages are JSON strings, so nothing a
+        // plugin logs can forge a line.
+        LogFormat::Json => logs.json().flatten_event(true).with_current_span(false).init(),
+        LogFormat::Text => logs.init(),
+    }
     match cli.run().await {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {

@@ -2,7 +2,7 @@
 //!
 //! | method | path | what |
 //! | --- | --- | --- |
-//! | GET | `/healthz` | liveness |
+//! | | | health, metrics, backup and webhooks: see [`ops`] |
 //! | GET | `/api/v1/plugins` | installed plugins |
 //! | POST | `/api/v1/plugins` | install `{ "path": ..., "component": ... }` from the host's disk |
 //! | GET | `/api/v1/plugins/{id}` | manifest, info, limits and metrics of one plugin |
@@ -16,6 +16,12 @@
 
 mod connections;
 mod plugins;
+// Operating routes (health, metrics, backup, webhooks): see `ops`.
+mod backup;
+mod health;
+mod metrics;
+pub mod ops;
+mod webhooks;
 
 use axum::Router;
 use axum::http::StatusCode;
@@ -43,7 +49,6 @@ impl axum::extract::FromRef<ApiState> for crate::runtime::Runtime {
 /// The API router.
 pub fn router(state: ApiState) -> Router {
     Router::new()
-        .route("/healthz", get(|| async { "ok" }))
         .route("/api/v1/plugins", get(plugins::list).post(plugins::install))
         .route("/api/v1/plugins/{id}", get(plugins::inspect).delete(plugins::remove))
         .route("/api/v1/plugins/{id}/check", post(plugins::check))

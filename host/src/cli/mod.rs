@@ -1,8 +1,10 @@
 //! The `atsbridge` command line.
 
 mod account_cmd;
+mod backup_cmd;
 mod connection_cmd;
 mod demo;
+mod key_cmd;
 mod plugin_cmd;
 mod plugin_new;
 mod plugin_test;
@@ -15,6 +17,7 @@ use std::path::PathBuf;
 use clap::{Parser, Subcommand};
 
 use crate::app::App;
+use crate::config::{Config, Overrides};
 use crate::runtime::{Runtime, RuntimeOptions};
 
 /// atsbridge: sync jobs from Applicant Tracking Systems and push candidates
@@ -22,19 +25,28 @@ use crate::runtime::{Runtime, RuntimeOptions};
 #[derive(Debug, Parser)]
 #[command(name = "atsbridge", version, about)]
 pub struct Cli {
-    /// Where plugins, compiled artifacts and the store live.
-    #[arg(long, global = true, env = "ATSBRIDGE_DATA_DIR", default_value = ".atsbridge")]
-    pub data_dir: PathBuf,
+    /// Where plugins, compiled artifacts and the store live [default: the
+    /// configuration file's `data-dir`, else `atsbridge` under the user's
+    /// data directory; `demo`: .atsbridge].
+    #[arg(long, global = true, env = "ATSBRIDGE_DATA_DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// The configuration file [default: atsbridge.toml in the data directory].
+    #[arg(long, global = true, env = "ATSBRIDGE_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Log lines as text, or as one JSON object per line.
+    #[arg(long, global = true, env = "ATSBRIDGE_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
     /// Print machine-readable JSON instead of tables.
     #[arg(long, global = true)]
     pub json: bool,
     /// The most linear memory any plugin may be granted per call, in MiB;
-    /// a manifest asking for more gets this.
-    #[arg(long, global = true, env = "ATSBRIDGE_MAX_PLUGIN_MEMORY_MIB", default_value_t = 256)]
-    pub max_plugin_memory_mib: u64,
-    /// The longest wall-clock time any plugin call may take, in seconds.
-    #[arg(long, global = true, env = "ATSBRIDGE_MAX_CALL_SECS", default_value_t = 300)]
-    pub max_call_secs: u64,
+    /// a manifest asking for more gets this [default: 256].
+    #[arg(long, global = true, env = "ATSBRIDGE_MAX_PLUGIN_MEMORY_MIB")]
+    pub max_plugin_memory_mib: Option<u64>,
+    /// The longest wall-clock time any plugin call may take, in seconds
+    /// [default: 300].
+    #[arg(long, global = true, env = "ATSBRIDGE_MAX_CALL_SECS")]
+    pub max_call_secs: Option<u64>,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -59,44 +71,83 @@ pub enum Command {
     Demo(demo::DemoArgs),
     /// Run a mock ATS server for manual testing (`mock-ats greenhouse --jobs 1000`).
     MockAts(atsbridge_mock_ats::MockAtsArgs),
+    /// The store's secret key: generate one, check it, rotate to a new one.
+    #[command(subcommand)]
+    Key(key_cmd::KeyCommand),
+    /// Save a consistent snapshot of a running host's store to a file.
+    Backup(backup_cmd::BackupArgs),
+    /// Load a snapshot into the data directory of a stopped host.
+    Restore(backup_cmd::RestoreArgs),
+}
+
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line, fields included (`plugin`, `connection`, ...).
+    Json,
 }
 
 impl Cli {
     /// Runs the command.
     pub async fn run(self) -> anyhow::Result<()> {
         let json = self.json;
-        let options = self.runtime_options();
-        let open = |dir: &std::path::Path| App::open_with(dir, None, options);
+        let config = self.config()?;
+        let options = runtime_options(&config);
+        let data_dir = config.data_dir.clone();
+        let open = |_: &std::path::Path| App::open_config(&config);
         match self.command {
             // Installing and listing plugins never needs the store, so they
             // work while a host is serving from the same data directory.
             Command::Plugin(cmd) if !cmd.needs_store() => {
-                let runtime = Runtime::open(&self.data_dir, options)?;
+                let runtime = Runtime::open(&data_dir, options)?;
                 plugin_cmd::run_without_store(cmd, &runtime, json).await
             }
-            Command::Plugin(cmd) => plugin_cmd::run_with_store(cmd, &open(&self.data_dir)?, json),
-            Command::Account(cmd) => account_cmd::run(cmd, &open(&self.data_dir)?, json),
-            Command::Connection(cmd) => connection_cmd::run(cmd, &open(&self.data_dir)?, json).await,
-            Command::Positions(cmd) => positions_cmd::run(cmd, &open(&self.data_dir)?, json),
-            Command::Serve(args) => serve::run(args, open(&self.data_dir)?).await,
-            Command::Demo(args) => demo::run(args, &self.data_dir, options).await,
+            Command::Plugin(cmd) => plugin_cmd::run_with_store(cmd, &open(&data_dir)?, json),
+            Command::Account(cmd) => account_cmd::run(cmd, &open(&data_dir)?, json),
+            Command::Connection(cmd) => connection_cmd::run(cmd, &open(&data_dir)?, json).await,
+            Command::Positions(cmd) => positions_cmd::run(cmd, &open(&data_dir)?, json),
+            Command::Serve(args) => serve::run(args, &config).await,
+            Command::Demo(args) => demo::run(args, &data_dir, options).await,
             Command::MockAts(args) => Ok(atsbridge_mock_ats::run_cli(args).await?),
+            Command::Key(cmd) => key_cmd::run(cmd, &config, json),
+            Command::Backup(args) => backup_cmd::backup(args, &config, json).await,
+            Command::Restore(args) => backup_cmd::restore(args, &config, json),
         }
+    }
+
+    /// The configuration: flags over environment over file over defaults.
+    pub fn config(&self) -> anyhow::Result<Config> {
+        let listen = match &self.command {
+            Command::Serve(args) => args.listen,
+            _ => None,
+        };
+        let default_data_dir =
+            matches!(self.command, Command::Demo(_)).then(|| PathBuf::from(crate::config::DEMO_DATA_DIR));
+        Ok(Config::load(&Overrides {
+            config: self.config.clone(),
+            data_dir: self.data_dir.clone(),
+            listen,
+            max_plugin_memory_mib: self.max_plugin_memory_mib,
+            max_call_secs: self.max_call_secs,
+            default_data_dir,
+        })?)
     }
 }
 
-impl Cli {
-    /// The operator's ceilings for every plugin, from flags or environment.
-    fn runtime_options(&self) -> RuntimeOptions {
-        let mut options = RuntimeOptions::default();
-        options.operator = crate::runtime::limits::OperatorLimits {
-            max_memory_bytes: self.max_plugin_memory_mib << 20,
-            max_call_timeout: std::time::Duration::from_secs(self.max_call_secs),
-        };
-        // The pool's slots must hold the largest memory a plugin may get.
-        options.engine.max_memory_bytes = options.engine.max_memory_bytes.max(self.max_plugin_memory_mib << 20);
-        options
-    }
+/// The operator's ceilings for every plugin, from the configuration.
+pub(crate) fn runtime_options(config: &Config) -> RuntimeOptions {
+    let mut options = RuntimeOptions {
+        operator: crate::runtime::limits::OperatorLimits {
+            max_memory_bytes: config.max_plugin_memory_mib << 20,
+            max_call_timeout: std::time::Duration::from_secs(config.max_call_secs),
+        },
+        ..RuntimeOptions::default()
+    };
+    // The pool's slots must hold the largest memory a plugin may get.
+    options.engine.max_memory_bytes = options.engine.max_memory_bytes.max(config.max_plugin_memory_mib << 20);
+    options
 }
 
 /// Settings from `--set key=value` and `--set-from-env key=VAR` flags.

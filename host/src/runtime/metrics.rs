@@ -57,6 +57,11 @@ impl Metrics {
     /// Records one finished call.
     pub fn record(&self, plugin: &str, function: &'static str, took: Duration, outcome: Outcome, trapped: bool) {
         let micros = u64::try_from(took.as_micros()).unwrap_or(u64::MAX);
+        let failure = match outcome {
+            Outcome::Failure(kind) => Some(kind),
+            _ => None,
+        };
+        crate::metrics::global().plugin_call(plugin, function, took, failure, trapped);
         // A poisoned lock only means another recorder panicked mid-update;
         // the counters are still usable.
         let mut plugins = self.plugins.lock().unwrap_or_else(|e| e.into_inner());

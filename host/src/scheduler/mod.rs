@@ -246,6 +246,7 @@ impl<R: Runner> Scheduler<R> {
             }
             q.due.pop_first();
             let Some(entry) = q.entries.get(&id) else { continue };
+            crate::metrics::global().scheduler_lateness(Duration::from_millis(u64::try_from(now_ms - at).unwrap_or(0)));
             let after = DateTime::from_timestamp_millis(now_ms).unwrap_or_else(Utc::now);
             let next = entry.schedule.next_after(after).map(|t| t.timestamp_millis()).unwrap_or(now_ms + 86_400_000);
             due.push((id.clone(), entry.plugin.clone(), entry.trigger));

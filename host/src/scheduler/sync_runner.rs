@@ -8,8 +8,9 @@ use super::{RunReport, Runner};
 use crate::store::Trigger;
 use crate::sync::{NoProgress, SyncEngine};
 
-/// Failure kinds worth retrying within the hour: the ATS was busy or down.
-const RETRYABLE: &[&str] = &["transient", "rate-limited", "timeout"];
+/// Failure kinds worth retrying within the hour: the ATS was busy or down,
+/// or the host stopped the run for a shutdown (never a reason to flag).
+const RETRYABLE: &[&str] = &["transient", "rate-limited", "timeout", "stopped"];
 
 impl Runner for SyncEngine {
     fn run(&self, connection_id: Arc<str>, trigger: Trigger) -> Pin<Box<dyn Future<Output = RunReport> + Send>> {

@@ -34,9 +34,40 @@ pub(crate) const POSITIONS_BY_CONNECTION: &str = "positions_by_connection";
 /// Tree of sync runs ([`run`] -> run record).
 pub(crate) const SYNC_RUNS: &str = "sync_runs";
 
+/// Index of the runs still marked running ([`run`] -> empty), so startup
+/// finds interrupted runs without reading every run ever recorded.
+pub(crate) const SYNC_RUNS_UNFINISHED: &str = "sync_runs_unfinished";
+/// The outbound event log ([`event`] -> event record).
+pub(crate) const EVENTS: &str = "events";
+/// Events not yet fanned out to webhook endpoints ([`event`] -> empty).
+pub(crate) const EVENTS_PENDING: &str = "events_pending";
+/// Webhook endpoints, by endpoint id.
+pub(crate) const WEBHOOKS: &str = "webhooks";
+/// One delivery per (endpoint, event) ([`delivery`] -> delivery record).
+pub(crate) const WEBHOOK_DELIVERIES: &str = "webhook_deliveries";
+/// Deliveries waiting for an attempt ([`delivery_due`] -> empty), earliest first.
+pub(crate) const WEBHOOK_QUEUE: &str = "webhook_queue";
+
 /// Every tree the current schema uses, in the order `open` creates them.
-pub(crate) const ALL_TREES: &[&str] =
-    &[META, ACCOUNTS, CONNECTIONS, CONNECTION_STATE, POSITIONS, JOB_MAP, POSITIONS_BY_CONNECTION, SYNC_RUNS];
+pub(crate) const ALL_TREES: &[&str] = &[
+    META,
+    ACCOUNTS,
+    CONNECTIONS,
+    CONNECTION_STATE,
+    POSITIONS,
+    JOB_MAP,
+    POSITIONS_BY_CONNECTION,
+    SYNC_RUNS,
+    SYNC_RUNS_UNFINISHED,
+    EVENTS,
+    EVENTS_PENDING,
+    WEBHOOKS,
+    WEBHOOK_DELIVERIES,
+    WEBHOOK_QUEUE,
+];
+
+/// `meta` key of the store's key check value.
+pub(crate) const KEY_CHECK_KEY: &[u8] = b"secret_key_check";
 
 /// `meta` key of the schema version (a `u32`, big-endian).
 pub(crate) const SCHEMA_VERSION_KEY: &[u8] = b"schema_version";
@@ -135,6 +166,45 @@ pub(crate) fn run(connection_id: &str, seq: u64) -> Vec<u8> {
 /// Decodes a [`run`] key into (connection id, sequence number).
 pub(crate) fn decode_run(key: &[u8]) -> Result<(String, u64), KeyError> {
     decode_with_u64(SYNC_RUNS, key)
+}
+
+/// Key of an event: its id, big-endian (ids grow, so keys sort by age).
+pub(crate) fn event(id: u64) -> [u8; U64_LEN] {
+    id.to_be_bytes()
+}
+
+/// Decodes an [`event`] key.
+pub(crate) fn decode_event(key: &[u8]) -> Result<u64, KeyError> {
+    let bytes: [u8; U64_LEN] =
+        key.try_into().map_err(|_| KeyError { tree: EVENTS, reason: "event id is not 8 bytes" })?;
+    Ok(u64::from_be_bytes(bytes))
+}
+
+/// Key of a delivery: (endpoint id, event id).
+pub(crate) fn delivery(endpoint_id: &str, event_id: u64) -> Vec<u8> {
+    with_u64(endpoint_id, event_id)
+}
+
+/// Decodes a [`delivery`] key into (endpoint id, event id).
+pub(crate) fn decode_delivery(key: &[u8]) -> Result<(String, u64), KeyError> {
+    decode_with_u64(WEBHOOK_DELIVERIES, key)
+}
+
+/// Key of a queued delivery: (due time in ms, big-endian; then the
+/// [`delivery`] key), so a scan from the start meets the earliest first.
+pub(crate) fn delivery_due(due_ms: u64, endpoint_id: &str, event_id: u64) -> Vec<u8> {
+    let mut key = due_ms.to_be_bytes().to_vec();
+    key.extend_from_slice(&delivery(endpoint_id, event_id));
+    key
+}
+
+/// Decodes a [`delivery_due`] key into (due ms, endpoint id, event id).
+pub(crate) fn decode_delivery_due(key: &[u8]) -> Result<(u64, String, u64), KeyError> {
+    let (due, rest) = key
+        .split_first_chunk::<U64_LEN>()
+        .ok_or(KeyError { tree: WEBHOOK_QUEUE, reason: "shorter than a due time" })?;
+    let (endpoint, event) = decode_with_u64(WEBHOOK_QUEUE, rest)?;
+    Ok((u64::from_be_bytes(*due), endpoint, event))
 }
 
 fn with_u64(connection_id: &str, n: u64) -> Vec<u8> {

@@ -15,6 +15,12 @@
 //! | `job_map` | (connection id, job code) | position id (`u64` BE) |
 //! | `positions_by_connection` | (connection id, position id) | empty |
 //! | `sync_runs` | (connection id, run seq) | [`SyncRun`] |
+//! | `sync_runs_unfinished` | (connection id, run seq) | empty: runs still running |
+//! | `events` | event id (`u64` BE) | [`Event`] |
+//! | `events_pending` | event id | empty: not yet fanned out to webhooks |
+//! | `webhooks` | endpoint id | [`Webhook`] (signing secret sealed) |
+//! | `webhook_deliveries` | (endpoint id, event id) | [`Delivery`] |
+//! | `webhook_queue` | (due ms, endpoint id, event id) | empty |
 //!
 //! Composite keys are a length-prefixed connection id followed by the rest
 //! (`keys` is the one place that encodes them). Values are a format byte and
@@ -37,10 +43,15 @@
 //! user-owned fields, so an edit made during a sync is never lost.
 
 mod accounts;
+pub mod backup;
 mod codec;
 mod connections;
+mod events;
+mod key_check;
 mod keys;
 mod model;
+#[cfg(test)]
+mod ops_tests;
 mod positions;
 mod runs;
 mod schema;
@@ -48,6 +59,7 @@ mod secrets;
 mod slug;
 #[cfg(test)]
 mod testutil;
+mod webhooks;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -55,6 +67,8 @@ use std::sync::Arc;
 use sled::transaction::{ConflictableTransactionError, TransactionError};
 use tracing::info;
 
+pub use events::{Event, EventKind};
+pub use key_check::RotationReport;
 pub use model::{
     Account, AuthorizedUser, Checkpoint, CloseReason, Connection, ConnectionState, FieldEdit, FieldName, NewConnection,
     Position, PositionStatus, RunCounts, RunOutcome, StoredSetting, SyncRun, Tracked, Trigger, job_content_hash,
@@ -62,6 +76,10 @@ pub use model::{
 pub use runs::PageCommit;
 pub use schema::CURRENT_VERSION as SCHEMA_VERSION;
 pub use secrets::{EncryptedValue, SECRET_KEY_ENV, SecretError, SecretKey};
+pub(crate) use webhooks::now_ms;
+pub use webhooks::{
+    Delivery, DeliveryState, MAX_WEBHOOKS_PER_ACCOUNT, Webhook, WebhookError, check_url as check_webhook_url,
+};
 
 use crate::plugin::allowed_hosts::PatternError;
 
@@ -161,6 +179,23 @@ pub enum StoreError {
         /// The secret setting.
         setting: String,
     },
+    /// The configured key is not the one the store's secrets are sealed with.
+    #[error(
+        "the secret key (id {configured_key_id}) is not the key this store was sealed with (id {store_key_id}); \
+         set {SECRET_KEY_ENV} or the key file to the store's key, or restore the store that goes with this key"
+    )]
+    WrongKey {
+        /// The id of the store's key.
+        store_key_id: String,
+        /// The id of the key given.
+        configured_key_id: String,
+    },
+    /// The store holds secrets but no key is configured.
+    #[error(
+        "this store holds secrets sealed with a key, but no key is configured: \
+         set {SECRET_KEY_ENV} or `key-file` in the configuration"
+    )]
+    KeyMissing,
     /// Sealing or opening a secret failed.
     #[error(transparent)]
     Secret(#[from] SecretError),
@@ -251,6 +286,12 @@ struct Trees {
     job_map: sled::Tree,
     by_connection: sled::Tree,
     runs: sled::Tree,
+    runs_unfinished: sled::Tree,
+    events: sled::Tree,
+    events_pending: sled::Tree,
+    webhooks: sled::Tree,
+    webhook_deliveries: sled::Tree,
+    webhook_queue: sled::Tree,
 }
 
 impl Trees {
@@ -263,6 +304,12 @@ impl Trees {
             job_map: db.open_tree(keys::JOB_MAP)?,
             by_connection: db.open_tree(keys::POSITIONS_BY_CONNECTION)?,
             runs: db.open_tree(keys::SYNC_RUNS)?,
+            runs_unfinished: db.open_tree(keys::SYNC_RUNS_UNFINISHED)?,
+            events: db.open_tree(keys::EVENTS)?,
+            events_pending: db.open_tree(keys::EVENTS_PENDING)?,
+            webhooks: db.open_tree(keys::WEBHOOKS)?,
+            webhook_deliveries: db.open_tree(keys::WEBHOOK_DELIVERIES)?,
+            webhook_queue: db.open_tree(keys::WEBHOOK_QUEUE)?,
         })
     }
 }
@@ -272,12 +319,22 @@ impl Trees {
 /// per run, so a modest cache loses little.
 const CACHE_BYTES: u64 = 128 << 20;
 
+/// Runs kept per connection unless configured otherwise: months of daily
+/// runs, a few hundred KiB per connection.
+pub const DEFAULT_RUNS_KEPT: usize = 100;
+
 /// The store. Cheap to clone; clones share the database.
 #[derive(Clone)]
 pub struct Store {
     db: sled::Db,
     trees: Trees,
     key: Option<Arc<SecretKey>>,
+    /// Writers hold it shared, a backup holds it exclusively while it
+    /// copies the trees, so a backup never sees half of a multi-tree
+    /// commit (sled does not isolate iteration from transactions).
+    gate: Arc<std::sync::RwLock<()>>,
+    /// Finished runs kept per connection; older ones are pruned.
+    runs_kept: usize,
 }
 
 impl std::fmt::Debug for Store {
@@ -300,9 +357,23 @@ impl Store {
             .open()
             .map_err(|source| StoreError::Open { path: path.to_path_buf(), source })?;
         let version = schema::migrate(&db, schema::MIGRATIONS)?;
+        key_check::check_or_adopt(&db, key.as_ref())?;
         let trees = Trees::open(&db)?;
         info!(path = %path.display(), schema_version = version, secret_key = key.is_some(), "store opened");
-        Ok(Store { db, trees, key: key.map(Arc::new) })
+        Ok(Store { db, trees, key: key.map(Arc::new), gate: Arc::default(), runs_kept: DEFAULT_RUNS_KEPT })
+    }
+
+    /// Keeps at most `n` finished runs per connection (at least 1).
+    pub fn with_runs_kept(mut self, n: usize) -> Store {
+        self.runs_kept = n.max(1);
+        self
+    }
+
+    /// Held by a write for its duration: shared among writers, exclusive
+    /// for a backup. Never held across an `.await`.
+    pub(crate) fn write_gate(&self) -> std::sync::RwLockReadGuard<'_, ()> {
+        // A poisoned gate only means a writer panicked; the data is sled's.
+        self.gate.read().unwrap_or_else(|e| e.into_inner())
     }
 
     /// Writes everything buffered to disk. sled also flushes on its own

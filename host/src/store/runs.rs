@@ -38,6 +38,20 @@ struct CommitView<'t> {
     job_map: &'t TransactionalTree,
     by_connection: &'t TransactionalTree,
     state: &'t TransactionalTree,
+    /// The outbound event log: every position written gets its event in
+    /// the same transaction (`events`).
+    events: EventSink<'t>,
+}
+
+/// Where a commit appends its events.
+struct EventSink<'t> {
+    events: &'t TransactionalTree,
+    pending: &'t TransactionalTree,
+    run_seq: u64,
+    /// Event ids drawn before the transaction (sled's id generator must
+    /// not be called inside one), used in order.
+    ids: &'t [u64],
+    next: std::cell::Cell<usize>,
 }
 
 impl Store {
@@ -51,8 +65,9 @@ impl Store {
         plugin_version: &str,
         full_listing: bool,
     ) -> Result<SyncRun, StoreError> {
-        let trees = (&self.trees.connections, &self.trees.state, &self.trees.runs);
-        let run = trees.transaction(|(connections, state, runs)| {
+        let _gate = self.write_gate();
+        let trees = (&self.trees.connections, &self.trees.state, &self.trees.runs, &self.trees.runs_unfinished);
+        let run = trees.transaction(|(connections, state, runs, unfinished)| {
             read_connection_tx(connections, connection_id)?;
             let mut current = read_state_tx(state, connection_id)?;
             current.last_run_seq += 1;
@@ -69,6 +84,7 @@ impl Store {
                 outcome: RunOutcome::Running,
             };
             write_run_tx(runs, &run)?;
+            unfinished.insert(keys::run(&run.connection_id, run.seq), &[])?;
             write_state_tx(state, &current)?;
             Ok(run)
         })?;
@@ -89,7 +105,8 @@ impl Store {
         let connection_id = page.connection_id.as_str();
         check_run(connection_id, &page.run)?;
         let ids = self.ids_for_new(&page.upserts)?;
-        let stored = self.commit_tx(connection_id, &page.run, |view| {
+        let event_ids = self.event_ids(page.upserts.len())?;
+        let stored = self.commit_tx(connection_id, &page.run, &event_ids, |view| {
             let mut stored = Vec::with_capacity(page.upserts.len());
             for (position, new_id) in page.upserts.iter().zip(&ids) {
                 let mut position = position.clone();
@@ -137,7 +154,8 @@ impl Store {
         }
         run.finished_unix.get_or_insert_with(now_unix);
         let state_update = RefCell::new(state_update);
-        let state = self.commit_tx(&connection_id, &run, |view| {
+        let event_ids = self.event_ids(closes.len())?;
+        let state = self.commit_tx(&connection_id, &run, &event_ids, |view| {
             for position in &closes {
                 view.update_existing(&mut position.clone())?;
             }
@@ -150,6 +168,9 @@ impl Store {
             connection = %connection_id, seq = run.seq, outcome = ?run.outcome, counts = ?run.counts,
             "sync run ended"
         );
+        if let Err(e) = self.prune_runs(&connection_id) {
+            tracing::warn!(connection = %connection_id, error = %e, "could not prune old runs");
+        }
         Ok(state)
     }
 
@@ -165,17 +186,50 @@ impl Store {
     }
 
     /// Runs still marked running, e.g. because the host died during them;
-    /// the engine ends them as `Interrupted` at startup. (Scans every run
-    /// record.)
+    /// the engine ends them as `Interrupted` at startup. Reads only the
+    /// index of unfinished runs, never every run recorded.
     pub fn unfinished_runs(&self) -> Result<Vec<SyncRun>, StoreError> {
         let mut running = Vec::new();
-        for entry in self.trees.runs.iter() {
-            let run = decode_run(entry?)?;
-            if run.outcome == RunOutcome::Running {
-                running.push(run);
+        for key in self.trees.runs_unfinished.iter().keys() {
+            let key = key?;
+            if let Some(bytes) = self.trees.runs.get(&key)? {
+                let run = decode_run((key, bytes))?;
+                if run.outcome == RunOutcome::Running {
+                    running.push(run);
+                }
             }
         }
         Ok(running)
+    }
+
+    /// Deletes a connection's finished runs beyond the newest
+    /// `runs_kept`. Reads only the runs it deletes or keeps, newest first.
+    pub fn prune_runs(&self, connection_id: &str) -> Result<usize, StoreError> {
+        let mut old = Vec::new();
+        let mut kept = 0;
+        for entry in self.trees.runs.scan_prefix(keys::connection_prefix(connection_id)).rev() {
+            let (key, bytes) = entry?;
+            if kept < self.runs_kept {
+                kept += 1;
+                continue;
+            }
+            let run = decode_run((key.clone(), bytes))?;
+            if run.outcome != RunOutcome::Running {
+                old.push(key);
+            }
+        }
+        if old.is_empty() {
+            return Ok(0);
+        }
+        let _gate = self.write_gate();
+        self.trees.runs.transaction(|runs| {
+            for key in &old {
+                runs.remove(key)?;
+            }
+            Ok::<_, sled::transaction::ConflictableTransactionError<StoreError>>(())
+        })?;
+        debug!(connection = %connection_id, pruned = old.len(), "old runs pruned");
+        Ok(old.len())
     }
 
     /// Runs `body` in one transaction over every tree a commit touches,
@@ -185,8 +239,10 @@ impl Store {
         &self,
         connection_id: &str,
         run: &SyncRun,
+        event_ids: &[u64],
         body: impl Fn(&CommitView<'_>) -> ConflictableTransactionResult<T, StoreError>,
     ) -> Result<T, StoreError> {
+        let _gate = self.write_gate();
         let trees = (
             &self.trees.connections,
             &self.trees.positions,
@@ -194,14 +250,30 @@ impl Store {
             &self.trees.by_connection,
             &self.trees.runs,
             &self.trees.state,
+            &self.trees.runs_unfinished,
+            &self.trees.events,
+            &self.trees.events_pending,
         );
-        Ok(trees.transaction(|(connections, positions, job_map, by_connection, runs, state)| {
-            let connection = read_connection_tx(connections, connection_id)?;
-            require_running(runs, run)?;
-            let out = body(&CommitView { connection: &connection, positions, job_map, by_connection, state })?;
-            write_run_tx(runs, run)?;
-            Ok(out)
-        })?)
+        Ok(trees.transaction(
+            |(connections, positions, job_map, by_connection, runs, state, unfinished, events, pending)| {
+                let connection = read_connection_tx(connections, connection_id)?;
+                require_running(runs, run)?;
+                let events =
+                    EventSink { events, pending, run_seq: run.seq, ids: event_ids, next: std::cell::Cell::new(0) };
+                let out =
+                    body(&CommitView { connection: &connection, positions, job_map, by_connection, state, events })?;
+                write_run_tx(runs, run)?;
+                if run.outcome != RunOutcome::Running {
+                    unfinished.remove(keys::run(&run.connection_id, run.seq))?;
+                }
+                Ok(out)
+            },
+        )?)
+    }
+
+    /// `n` fresh event ids, drawn before a commit's transaction.
+    fn event_ids(&self, n: usize) -> Result<Vec<u64>, StoreError> {
+        (0..n).map(|_| Ok(self.db.generate_id()?)).collect()
     }
 
     /// Fresh ids for the positions that have none (id 0), in order; `None`
@@ -261,6 +333,7 @@ impl CommitView<'_> {
         self.positions.insert(&id_key, codec::encode("position", position).map_err(abort)?)?;
         self.job_map.insert(job_key, &id_key)?;
         self.by_connection.insert(keys::connection_position(self.connection_id(), position.id), &[])?;
+        self.events.append(None, position)?;
         Ok(())
     }
 
@@ -282,7 +355,22 @@ impl CommitView<'_> {
         }
         position.keep_user_fields_of(&stored);
         self.positions.insert(&id_key, codec::encode("position", &*position).map_err(abort)?)?;
+        self.events.append(Some(&stored), position)?;
         Ok(())
+    }
+}
+
+impl EventSink<'_> {
+    fn append(&self, before: Option<&Position>, after: &Position) -> ConflictableTransactionResult<(), StoreError> {
+        let n = self.next.get();
+        let id = *self.ids.get(n).ok_or_else(|| {
+            abort(StoreError::InvalidCommit {
+                connection: after.connection_id.clone(),
+                reason: "more events than ids drawn".into(),
+            })
+        })?;
+        self.next.set(n + 1);
+        super::events::append_tx(self.events, self.pending, id, self.run_seq, before, after)
     }
 }
 

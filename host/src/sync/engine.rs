@@ -39,6 +39,8 @@ pub struct SyncEngine {
     store: Store,
     runtime: Runtime,
     retry: RetryPolicy,
+    /// Shutdown: checked before a run starts and after each page commit.
+    stop: super::StopSignal,
 }
 
 /// Where a run's listing starts.
@@ -51,7 +53,7 @@ struct Plan {
 
 impl SyncEngine {
     pub fn new(store: Store, runtime: Runtime) -> Self {
-        SyncEngine { store, runtime, retry: RetryPolicy::default() }
+        SyncEngine { store, runtime, retry: RetryPolicy::default(), stop: super::StopSignal::default() }
     }
 
     /// Replaces the page retry policy (tests use short delays).
@@ -66,6 +68,11 @@ impl SyncEngine {
 
     pub fn runtime(&self) -> &Runtime {
         &self.runtime
+    }
+
+    /// The shutdown signal every clone of this engine shares.
+    pub fn stop_signal(&self) -> &super::StopSignal {
+        &self.stop
     }
 
     /// Ends runs left `Running` by a host that died; their checkpoints stay,
@@ -84,6 +91,24 @@ impl SyncEngine {
     /// Runs one sync of `connection_id` to the end and returns the run.
     /// A failure after the run started is recorded on the run (and returned).
     pub async fn sync(
+        &self,
+        connection_id: &str,
+        trigger: Trigger,
+        progress: &dyn SyncProgress,
+    ) -> Result<SyncRun, SyncError> {
+        let Some(_active) = self.stop.enter() else { return Err(SyncError::Stopped) };
+        let started = std::time::Instant::now();
+        let result = self.sync_inner(connection_id, trigger, progress).await;
+        let (outcome, jobs) = match &result {
+            Ok(run) => ("succeeded", run.counts.jobs_seen),
+            Err(SyncError::Stopped) => ("interrupted", 0),
+            Err(_) => ("failed", 0),
+        };
+        crate::metrics::global().sync_finished(outcome, started.elapsed(), jobs);
+        result
+    }
+
+    async fn sync_inner(
         &self,
         connection_id: &str,
         trigger: Trigger,
@@ -124,6 +149,13 @@ impl SyncEngine {
         let started_at = std::time::SystemTime::now();
         match self.list_and_apply(&connection, &plugin, run.clone(), &plan, progress).await {
             Ok((run, seen)) => self.succeed(&connection, run, &plan, seen, started_at),
+            Err((mut run, SyncError::Stopped)) => {
+                // The checkpoint stays: the next run resumes after the last page.
+                run.outcome = RunOutcome::Interrupted;
+                self.store.commit_run_end(run, |_| {}, Vec::new())?;
+                tracing::info!(connection = %connection_id, "sync stopped for shutdown at a page commit");
+                Err(SyncError::Stopped)
+            }
             Err((run, error)) => {
                 self.fail(run, &error)?;
                 Err(error)
@@ -181,8 +213,11 @@ impl SyncEngine {
             // Pages with changes are committed with their checkpoint; pages
             // without are only checkpointed now and then, and the last one
             // not at all (the run's end records it).
+            // A shutdown stops here, after committing this page with the
+            // cursor of the next, so the next start resumes there.
+            let stopping = self.stop.is_stopping() && page.next_cursor.is_some();
             let due = last_commit.elapsed() >= CHECKPOINT_INTERVAL && page.next_cursor.is_some();
-            if !upserts.is_empty() || due {
+            if !upserts.is_empty() || due || stopping {
                 let commit = PageCommit {
                     connection_id: connection.id.clone(),
                     run: run.clone(),
@@ -195,6 +230,9 @@ impl SyncEngine {
                 last_commit = std::time::Instant::now();
             }
             progress.page(&run.counts);
+            if stopping {
+                return Err((run, SyncError::Stopped));
+            }
             match page.next_cursor {
                 Some(next) if pages_done < MAX_PAGES => cursor = Some(next),
                 Some(_) => {

@@ -12,9 +12,11 @@
 
 mod engine;
 pub mod retry;
+pub mod stop;
 
 pub use engine::{NoProgress, SyncEngine, SyncProgress};
 pub use retry::RetryPolicy;
+pub use stop::StopSignal;
 
 use crate::plugin::LoadError;
 use crate::runtime::CallError;
@@ -37,6 +39,10 @@ pub enum SyncError {
     BadData { page: u32, message: String },
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// The host is shutting down; a run stopped at a page commit resumes
+    /// from it on the next start.
+    #[error("the host is shutting down")]
+    Stopped,
 }
 
 impl SyncError {
@@ -49,6 +55,7 @@ impl SyncError {
             SyncError::Listing { source, .. } => source.kind().into(),
             SyncError::BadData { .. } => "bad-data".into(),
             SyncError::Store(_) => "store".into(),
+            SyncError::Stopped => "stopped".into(),
         }
     }
 }

@@ -1,0 +1,177 @@
+//! The outbound event log: what a sync did to positions, for the platform.
+//!
+//! Events are written by the commits that make the change they describe,
+//! inside the same sled transaction ([`append_tx`]), so a crash loses none
+//! and never reports a change that was not stored. Each event is also
+//! marked pending; the webhook worker fans pending events out into one
+//! delivery per endpoint of the event's account and clears the mark.
+//! Pending marks are found by scanning their small tree, not by a cursor
+//! over event ids: two transactions may commit in the other order than
+//! they drew their ids, and a cursor would skip the late one.
+
+use serde::{Deserialize, Serialize};
+use sled::transaction::{ConflictableTransactionResult, TransactionalTree};
+
+use super::model::{CloseReason, Position};
+use super::{Store, StoreError, abort, codec, keys, now_unix};
+
+/// What happened to a position.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum EventKind {
+    /// A job was seen for the first time.
+    #[serde(rename = "position.created")]
+    PositionCreated,
+    /// The ATS changed an open (or still closed) position.
+    #[serde(rename = "position.updated")]
+    PositionUpdated,
+    /// The ATS closed the job.
+    #[serde(rename = "position.closed")]
+    PositionClosed,
+    /// A closed or removed job is open again.
+    #[serde(rename = "position.reopened")]
+    PositionReopened,
+    /// A complete listing no longer had the job.
+    #[serde(rename = "position.removed")]
+    PositionRemoved,
+}
+
+impl EventKind {
+    /// Every kind, for documentation and subscription checks.
+    pub const ALL: [EventKind; 5] = [
+        EventKind::PositionCreated,
+        EventKind::PositionUpdated,
+        EventKind::PositionClosed,
+        EventKind::PositionReopened,
+        EventKind::PositionRemoved,
+    ];
+
+    /// The name used on the wire (`position.created`, ...).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EventKind::PositionCreated => "position.created",
+            EventKind::PositionUpdated => "position.updated",
+            EventKind::PositionClosed => "position.closed",
+            EventKind::PositionReopened => "position.reopened",
+            EventKind::PositionRemoved => "position.removed",
+        }
+    }
+
+    /// The kind for a position written by a sync: `before` is the stored
+    /// record (`None` for a new one), `after` what is written.
+    pub fn of_change(before: Option<&Position>, after: &Position) -> EventKind {
+        let Some(before) = before else { return EventKind::PositionCreated };
+        match (before.is_closed(), after.is_closed()) {
+            (false, true) if after.closed_reason == Some(CloseReason::RemovedInAts) => EventKind::PositionRemoved,
+            (false, true) => EventKind::PositionClosed,
+            (true, false) => EventKind::PositionReopened,
+            _ => EventKind::PositionUpdated,
+        }
+    }
+}
+
+/// One event, as stored and as sent (the webhook body is this, as JSON).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Event {
+    /// Unique and increasing; receivers use it to drop duplicates
+    /// (delivery is at least once).
+    pub id: u64,
+    /// What happened.
+    #[serde(rename = "type")]
+    pub kind: EventKind,
+    /// The account the position belongs to.
+    pub account_id: String,
+    /// The connection that synced it.
+    pub connection_id: String,
+    /// The sync run that made the change.
+    pub run_seq: u64,
+    /// When, Unix seconds.
+    pub occurred_unix: i64,
+    /// The position after the change.
+    pub position: Position,
+}
+
+/// Appends event `id` for `after` inside a commit's transaction. The id
+/// is drawn before the transaction: sled's id generator takes a lock that
+/// a running transaction holds.
+pub(crate) fn append_tx(
+    events: &TransactionalTree,
+    pending: &TransactionalTree,
+    id: u64,
+    run_seq: u64,
+    before: Option<&Position>,
+    after: &Position,
+) -> ConflictableTransactionResult<(), StoreError> {
+    let event = Event {
+        id,
+        kind: EventKind::of_change(before, after),
+        account_id: after.account_id.clone(),
+        connection_id: after.connection_id.clone(),
+        run_seq,
+        occurred_unix: now_unix(),
+        position: after.clone(),
+    };
+    events.insert(&keys::event(id), codec::encode("event", &event).map_err(abort)?)?;
+    pending.insert(&keys::event(id), &[])?;
+    Ok(())
+}
+
+impl Store {
+    /// The event with this id.
+    pub fn event(&self, id: u64) -> Result<Option<Event>, StoreError> {
+        super::read(&self.trees.events, keys::EVENTS, &keys::event(id), id)
+    }
+
+    /// Events after `after` (exclusive), oldest first, at most `limit`.
+    pub fn events_after(&self, after: u64, limit: usize) -> Result<Vec<Event>, StoreError> {
+        let start = keys::event(after.saturating_add(1));
+        self.trees
+            .events
+            .range(start..)
+            .take(limit)
+            .map(|entry| {
+                let (key, bytes) = entry?;
+                codec::decode(keys::EVENTS, keys::decode_event(&key)?, &bytes)
+            })
+            .collect()
+    }
+
+    /// Ids of events not yet fanned out, oldest first, at most `limit`.
+    pub(crate) fn pending_events(&self, limit: usize) -> Result<Vec<u64>, StoreError> {
+        self.trees.events_pending.iter().keys().take(limit).map(|k| Ok(keys::decode_event(&k?)?)).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::testutil::{commit_jobs, connection, temp_store};
+
+    #[test]
+    fn kinds_follow_the_change() {
+        let (_dir, store) = temp_store();
+        let c = connection(&store, "Greenhouse");
+        let p = commit_jobs(&store, &c.id, &[("J1", "Engineer")]).remove(0);
+        let mut closed = p.clone();
+        closed.status = crate::store::PositionStatus::Closed;
+        closed.closed_reason = Some(CloseReason::ClosedInAts);
+        let mut removed = p.clone();
+        removed.mark_removed(0);
+        assert_eq!(EventKind::of_change(None, &p), EventKind::PositionCreated);
+        assert_eq!(EventKind::of_change(Some(&p), &p), EventKind::PositionUpdated);
+        assert_eq!(EventKind::of_change(Some(&p), &closed), EventKind::PositionClosed);
+        assert_eq!(EventKind::of_change(Some(&p), &removed), EventKind::PositionRemoved);
+        assert_eq!(EventKind::of_change(Some(&removed), &p), EventKind::PositionReopened);
+        assert_eq!(serde_json::to_value(EventKind::PositionReopened).unwrap(), "position.reopened");
+    }
+
+    #[test]
+    fn a_committed_page_leaves_one_pending_event_per_change() {
+        let (_dir, store) = temp_store();
+        let c = connection(&store, "Greenhouse");
+        commit_jobs(&store, &c.id, &[("J1", "Engineer"), ("J2", "Designer")]);
+        let events = store.events_after(0, 10).unwrap();
+        assert_eq!(events.len(), 2);
+        assert!(events.iter().all(|e| e.kind == EventKind::PositionCreated && e.connection_id == c.id));
+        assert_eq!(store.pending_events(10).unwrap(), events.iter().map(|e| e.id).collect::<Vec<_>>());
+    }
+}

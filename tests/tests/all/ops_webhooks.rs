@@ -1,0 +1,186 @@
+//! Outbound webhooks end to end: endpoints registered over HTTP, a real
+//! sync against the fake ATS, the delivery worker POSTing to a receiver on
+//! loopback that checks every signature the way docs/webhooks.md says, a
+//! receiver that fails once getting the event again, and the delivery log.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use atsbridge::api::ops::{OpsState, Readiness, router};
+use atsbridge::app::App;
+use atsbridge::events::{DeliveryPolicy, WebhookWorker};
+use atsbridge::store::{SecretKey, Trigger};
+use atsbridge::sync::NoProgress;
+use atsbridge_tests::guests;
+use axum::body::Bytes;
+use axum::http::{HeaderMap, StatusCode};
+use hmac::{Hmac, Mac};
+use serde_json::{Value, json};
+use sha2::Sha256;
+
+use crate::ops_support::eventually;
+use crate::support::{self, API_KEY};
+
+/// What the receiver got: (headers, body), every request, failed ones too.
+#[derive(Clone, Default)]
+struct Receiver {
+    got: Arc<Mutex<Vec<(HeaderMap, Bytes)>>>,
+    fail_next: Arc<AtomicUsize>,
+}
+
+async fn receive(
+    axum::extract::State(r): axum::extract::State<Receiver>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> StatusCode {
+    r.got.lock().unwrap().push((headers, body));
+    let failing = r.fail_next.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1)).is_ok();
+    if failing { StatusCode::SERVICE_UNAVAILABLE } else { StatusCode::OK }
+}
+
+/// Verifies `X-Atsbridge-Signature: t=<unix>,v1=<hex>` as a receiver would:
+/// HMAC-SHA256 with the secret over `<t>.<body>`, and a recent `t`.
+fn verify(secret: &str, headers: &HeaderMap, body: &[u8]) -> bool {
+    let Some(header) = headers.get("x-atsbridge-signature").and_then(|v| v.to_str().ok()) else { return false };
+    let parts: BTreeMap<&str, &str> = header.split(',').filter_map(|p| p.split_once('=')).collect();
+    let (Some(t), Some(v1)) = (parts.get("t"), parts.get("v1")) else { return false };
+    let now = chrono::Utc::now().timestamp();
+    if t.parse::<i64>().map_or(true, |t| (now - t).abs() > 300) {
+        return false;
+    }
+    let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).unwrap();
+    mac.update(t.as_bytes());
+    mac.update(b".");
+    mac.update(body);
+    hex::decode(v1).is_ok_and(|sig| mac.verify_slice(&sig).is_ok())
+}
+
+async fn serve(router: axum::Router) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+    format!("http://{addr}")
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn each_position_event_is_delivered_signed_and_a_failed_delivery_is_retried() {
+    let ats = support::fake_ats().await;
+    let dir = tempfile::tempdir().unwrap();
+    let app = App::open(dir.path(), Some(SecretKey::generate().unwrap())).unwrap();
+    support::install(&app.runtime, dir.path(), "well-behaved", "1.2.3", guests::WELL_BEHAVED, "").await;
+    app.store.add_account("Acme", "Europe/Berlin").unwrap();
+    app.store.add_account("Other", "UTC").unwrap();
+    let values = BTreeMap::from([("base-url".to_string(), ats.base()), ("api-key".to_string(), API_KEY.to_string())]);
+    let hosts = vec![support::url_origin(&ats.base())];
+    let connection = app.add_connection("acme", "Main", "well-behaved", &values, hosts, None).unwrap().id;
+
+    let receiver = Receiver::default();
+    receiver.fail_next.store(1, Ordering::SeqCst);
+    let hook =
+        serve(axum::Router::new().route("/hook", axum::routing::post(receive)).with_state(receiver.clone())).await;
+    let api = serve(router(OpsState::new(app.clone(), Arc::new(Readiness::default()), None))).await;
+    let http = reqwest::Client::new();
+
+    // Registered through the API; the secret is answered once.
+    let r = http
+        .post(format!("{api}/api/v1/accounts/acme/webhooks"))
+        .json(&json!({ "url": format!("{hook}/hook") }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    let created: Value = r.json().await.unwrap();
+    let secret = created["secret"].as_str().unwrap().to_string();
+    let id = created["webhook"]["id"].as_str().unwrap().to_string();
+    let listed: Value =
+        http.get(format!("{api}/api/v1/accounts/acme/webhooks")).send().await.unwrap().json().await.unwrap();
+    assert_eq!(listed["webhooks"][0]["id"], id.as_str());
+    assert!(!listed.to_string().contains(&secret) && !listed.to_string().contains("sealed"), "{listed}");
+    let refused = http
+        .post(format!("{api}/api/v1/accounts/acme/webhooks"))
+        .json(&json!({ "url": "http://platform.example/hook" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 422, "plain http off loopback");
+
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let policy = DeliveryPolicy {
+        retry_base: Duration::from_millis(200),
+        poll: Duration::from_millis(50),
+        ..Default::default()
+    };
+    let worker = tokio::spawn(WebhookWorker::new(app.store.clone(), policy).unwrap().run(stop_rx));
+
+    let sync = |trigger| {
+        let app = app.clone();
+        let connection = connection.clone();
+        async move { app.engine.sync(&connection, trigger, &NoProgress).await.unwrap() }
+    };
+    sync(Trigger::Scheduled).await; // 5 created
+    ats.update("J1", |j| j["status"] = json!("closed"));
+    sync(Trigger::Manual).await; // J1 closed
+    ats.update("J1", |j| j["status"] = json!("open"));
+    sync(Trigger::Manual).await; // J1 reopened
+    ats.update("J2", |j| j["title"] = json!("Principal Engineer"));
+    sync(Trigger::Manual).await; // J2 updated
+    ats.remove("J5");
+    sync(Trigger::Scheduled).await; // J5 removed (a complete listing)
+
+    let expected = 9;
+    let got = eventually(Duration::from_secs(20), "every event delivered", || {
+        let receiver = receiver.clone();
+        async move {
+            let got = receiver.got.lock().unwrap().clone();
+            let ids: BTreeSet<_> =
+                got.iter().map(|(h, _)| h["x-atsbridge-delivery"].to_str().unwrap().to_string()).collect();
+            (ids.len() >= expected && got.len() > expected).then_some(got)
+        }
+    })
+    .await;
+    let _ = stop_tx.send(true);
+    worker.await.unwrap();
+
+    let mut kinds = BTreeMap::<String, Vec<String>>::new();
+    for (headers, body) in &got {
+        assert!(verify(&secret, headers, body), "signature does not verify: {headers:?}");
+        assert!(!verify("whsec_wrong", headers, body));
+        let event: Value = serde_json::from_slice(body).unwrap();
+        assert_eq!(headers["x-atsbridge-event"].to_str().unwrap(), event["type"].as_str().unwrap());
+        assert_eq!(event["account_id"], "acme");
+        kinds
+            .entry(event["type"].as_str().unwrap().to_string())
+            .or_default()
+            .push(event["position"]["ats_job_code"].as_str().unwrap().to_string());
+    }
+    let distinct: BTreeSet<u64> =
+        got.iter().map(|(_, b)| serde_json::from_slice::<Value>(b).unwrap()["id"].as_u64().unwrap()).collect();
+    assert_eq!(distinct.len(), expected, "{kinds:?}");
+    assert_eq!(kinds["position.closed"], vec!["J1"]);
+    assert_eq!(kinds["position.reopened"], vec!["J1"]);
+    assert_eq!(kinds["position.updated"], vec!["J2"]);
+    assert_eq!(kinds["position.removed"], vec!["J5"]);
+    // The first request failed; the same event came again (at least once).
+    assert!(got[1..].iter().any(|(_, b)| *b == got[0].1), "the failed delivery is retried with the same event");
+    assert_eq!(kinds["position.created"].len(), 5 + 1);
+
+    // The delivery log shows the retry; another account cannot read it.
+    let log: Value = http
+        .get(format!("{api}/api/v1/accounts/acme/webhooks/{id}/deliveries?limit=100"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let deliveries = log["deliveries"].as_array().unwrap();
+    assert_eq!(deliveries.len(), expected);
+    assert!(deliveries.iter().all(|d| d["state"] == "delivered" && d["last_status"] == 200), "{log}");
+    assert_eq!(deliveries.iter().filter(|d| d["attempts"] == 2).count(), 1, "{log}");
+    let other = http.get(format!("{api}/api/v1/accounts/other/webhooks/{id}/deliveries")).send().await.unwrap();
+    assert_eq!(other.status(), 404);
+    let r = http.delete(format!("{api}/api/v1/accounts/acme/webhooks/{id}")).send().await.unwrap();
+    assert_eq!(r.status(), 204);
+}
