@@ -91,7 +91,7 @@ async fn sigterm_mid_sync_exits_promptly_and_the_next_start_resumes_then_backup_
 
     // The next start resumes after the last committed page.
     let seen_before = pages_requested(&ats).len();
-    let host = setup.serve(&setup.dir.path().join("serve2.log"));
+    let mut host = setup.serve(&setup.dir.path().join("serve2.log"));
     let base = host.base.clone();
     let b = base.as_str();
     let r = http.post(format!("{b}/api/v1/connections/acme-main/sync")).send().await.unwrap();
@@ -132,7 +132,8 @@ async fn sigterm_mid_sync_exits_promptly_and_the_next_start_resumes_then_backup_
     // The running host's own store is never replaced.
     let err = setup.fails(&["restore", backup.to_str().unwrap(), "--force"]);
     assert!(err.contains("stop it before restoring"), "{err}");
-    drop(host);
+    let (status, _) = host.terminate(Duration::from_secs(10));
+    assert!(status.success());
 
     let restored = setup.dir.path().join("restored");
     let mut restore = setup.cli(&["restore", backup.to_str().unwrap()]);
