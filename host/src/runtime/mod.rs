@@ -193,7 +193,8 @@ impl Runtime {
         let wasm_path = installed.component_path();
         let component =
             self.inner.artifacts.load_or_compile(&self.inner.engine, id, &installed.record.sha256, || {
-                std::fs::read(&wasm_path).map_err(|source| LoadError::Io { path: wasm_path.clone(), source })
+                crate::plugin::files::read_bounded(&wasm_path, crate::plugin::files::MAX_COMPONENT_BYTES)
+                    .map_err(|e| LoadError::Damaged { id: id.to_string(), reason: e.to_string() })
             })?;
         let name = installed.dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
         let plugin = self

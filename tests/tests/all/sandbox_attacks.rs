@@ -169,6 +169,51 @@ async fn a_many_memory_plugin_cannot_starve_the_pool() {
     }
 }
 
+/// A component holding one core function with 5,000 locals and a long body
+/// mixing them: costly for the register allocator.
+fn slow_to_compile() -> Vec<u8> {
+    use wasm_encoder::{
+        BlockType, CodeSection, Function, FunctionSection, Instruction, Module, ModuleSection, TypeSection, ValType,
+    };
+    const LOCALS: u32 = 5_000;
+    const STEPS: u32 = 20_000;
+    let mut types = TypeSection::new();
+    types.ty().function([], [ValType::I64]);
+    let mut functions = FunctionSection::new();
+    functions.function(0);
+    let mut body = Function::new([(LOCALS, ValType::I64)]);
+    let mut x: u32 = 12345;
+    for _ in 0..STEPS {
+        // A small LCG picks the operands, so values stay live across the body.
+        x = x.wrapping_mul(1_103_515_245).wrapping_add(12_345);
+        let (a, b, c) = (x % LOCALS, (x >> 8) % LOCALS, (x >> 16) % LOCALS);
+        // A branch per step: every merge point may need a phi for every
+        // local still live, which is what makes such code expensive.
+        body.instruction(&Instruction::LocalGet(a));
+        body.instruction(&Instruction::I64Eqz);
+        body.instruction(&Instruction::If(BlockType::Empty));
+        body.instruction(&Instruction::LocalGet(b));
+        body.instruction(&Instruction::I64Const(1));
+        body.instruction(&Instruction::I64Add);
+        body.instruction(&Instruction::LocalSet(c));
+        body.instruction(&Instruction::End);
+    }
+    for i in 0..LOCALS {
+        body.instruction(&Instruction::LocalGet(i));
+        if i > 0 {
+            body.instruction(&Instruction::I64Xor);
+        }
+    }
+    body.instruction(&Instruction::End);
+    let mut code = CodeSection::new();
+    code.function(&body);
+    let mut module = Module::new();
+    module.section(&types).section(&functions).section(&code);
+    let mut component = wasm_encoder::Component::new();
+    component.section(&ModuleSection(&module));
+    component.finish()
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn compilation_is_bounded_and_never_falls_back_in_process() {
     let dir = tempfile::tempdir().unwrap();
@@ -181,6 +226,18 @@ async fn compilation_is_bounded_and_never_falls_back_in_process() {
     let err = install_from(&rt, PluginSource::locate(&plugin_dir, None).unwrap()).await.unwrap_err();
     assert!(err.to_string().contains("did not finish within"), "{err}");
     assert!(rt.registry().current("well-behaved").is_err());
+
+    // A function with thousands of locals takes Cranelift seconds of CPU:
+    // the child is stopped at its CPU limit.
+    let one_cpu_second =
+        CompilerOptions { exe: None, limits: CompileLimits { cpu_secs: 1, ..CompileLimits::default() } };
+    let rt = Runtime::open(dir.path(), RuntimeOptions { compiler: one_cpu_second, ..Default::default() }).unwrap();
+    let slow = dir.path().join("slow-compile");
+    write_plugin(&slow, "", "plugin.wasm");
+    std::fs::write(slow.join("plugin.wasm"), slow_to_compile()).unwrap();
+    let started = Instant::now();
+    let err = install_from(&rt, PluginSource::locate(&slow, None).unwrap()).await.unwrap_err();
+    assert!(err.to_string().contains("CPU time limit of 1 s"), "{err} after {:?}", started.elapsed());
 
     let missing = CompilerOptions { exe: Some("/nonexistent/atsbridge".into()), limits: CompileLimits::default() };
     let rt = Runtime::open(dir.path(), RuntimeOptions { compiler: missing, ..Default::default() }).unwrap();
