@@ -113,6 +113,7 @@ async fn strings_aliasing_one_buffer_cannot_multiply_host_memory() {
         Err(CallError::Trap { message, .. }) => assert!(message.contains("too much data"), "{message}"),
         other => panic!("expected a trap at the copy limit, got {:?}", other.as_ref().map(|p| p.jobs.len())),
     }
+    println!("host RSS growth during the aliased-strings call: {} MiB", growth >> 20);
     assert!(growth < 100 << 20, "host RSS grew by {} MiB", growth >> 20);
     assert_eq!(p.info().await.unwrap().name, "Hostile");
 }
@@ -162,6 +163,7 @@ async fn a_many_memory_plugin_cannot_starve_the_pool() {
     for _ in 0..20 {
         good.info().await.expect("another plugin's call fails while the greedy one is busy");
     }
+    println!("20 calls of another plugin while the greedy one is busy: {:?}", started.elapsed());
     assert!(started.elapsed() < Duration::from_secs(2), "other plugins waited {:?}", started.elapsed());
     for call in busy {
         let r = call.await.unwrap();
