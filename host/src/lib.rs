@@ -11,6 +11,7 @@ pub mod app;
 pub mod cli;
 pub mod conformance;
 pub mod contract;
+pub mod display;
 pub mod plugin;
 pub mod runtime;
 pub mod scheduler;

@@ -16,7 +16,8 @@ pub mod guests {
 
     /// `tests/guests/hostile`: `check` attacks the sandbox according to the
     /// `mode` setting (`loop`, `alloc`, `read-file`, `env`, `forbidden-host`,
-    /// `secret-snoop`, `echo-secret`, `panic`, `log-flood`) and reports what
+    /// `secret-snoop`, `echo-secret`, `panic`, `log-flood`, `forge-log`,
+    /// `forge-panic`, `huge-error`; `list-jobs` with `alias`) and reports what
     /// it saw as a `permanent` error. Other settings: `api-key` (secret),
     /// `target-url` (url).
     pub const HOSTILE: &str = env!("ATSBRIDGE_GUEST_HOSTILE");
@@ -35,13 +36,23 @@ pub mod guests {
     /// must refuse.
     pub const WRONG_WORLD: &str = env!("ATSBRIDGE_GUEST_WRONG_WORLD");
 
+    /// `tests/guests/bloated-info`: `info()` declares 100,000 settings and a
+    /// 1 MiB vendor; install must refuse it.
+    pub const BLOATED_INFO: &str = env!("ATSBRIDGE_GUEST_BLOATED_INFO");
+
+    /// `tests/guests/slow-info`: `info()` spins forever; install must give up
+    /// after its short deadline.
+    pub const SLOW_INFO: &str = env!("ATSBRIDGE_GUEST_SLOW_INFO");
+
     /// Every guest as `(package name, path)`.
-    pub const ALL: [(&str, &str); 5] = [
+    pub const ALL: [(&str, &str); 7] = [
         ("well-behaved", WELL_BEHAVED),
         ("hostile", HOSTILE),
         ("bench-connector", BENCH_CONNECTOR),
         ("wrong-version", WRONG_VERSION),
         ("wrong-world", WRONG_WORLD),
+        ("bloated-info", BLOATED_INFO),
+        ("slow-info", SLOW_INFO),
     ];
 }
 

@@ -17,6 +17,13 @@ use clap::{Parser, Subcommand};
 use crate::app::App;
 use crate::runtime::{Runtime, RuntimeOptions};
 
+/// Highest `--max-plugin-memory-mib`: a wasm32 linear memory cannot exceed
+/// 4 GiB, and the pool reserves a slot of this size per memory.
+pub const MAX_PLUGIN_MEMORY_MIB: u64 = 4096;
+/// Highest `--max-call-secs`: one day. Beyond that a call is stuck, and a
+/// deadline far in the future would overflow the clock's arithmetic.
+pub const MAX_CALL_SECS: u64 = 86_400;
+
 /// atsbridge: sync jobs from Applicant Tracking Systems and push candidates
 /// back, through sandboxed connector plugins.
 #[derive(Debug, Parser)]
@@ -30,10 +37,12 @@ pub struct Cli {
     pub json: bool,
     /// The most linear memory any plugin may be granted per call, in MiB;
     /// a manifest asking for more gets this.
-    #[arg(long, global = true, env = "ATSBRIDGE_MAX_PLUGIN_MEMORY_MIB", default_value_t = 256)]
+    #[arg(long, global = true, env = "ATSBRIDGE_MAX_PLUGIN_MEMORY_MIB", default_value_t = 256,
+          value_parser = clap::value_parser!(u64).range(1..=MAX_PLUGIN_MEMORY_MIB))]
     pub max_plugin_memory_mib: u64,
     /// The longest wall-clock time any plugin call may take, in seconds.
-    #[arg(long, global = true, env = "ATSBRIDGE_MAX_CALL_SECS", default_value_t = 300)]
+    #[arg(long, global = true, env = "ATSBRIDGE_MAX_CALL_SECS", default_value_t = 300,
+          value_parser = clap::value_parser!(u64).range(1..=MAX_CALL_SECS))]
     pub max_call_secs: u64,
     #[command(subcommand)]
     pub command: Command,
@@ -59,6 +68,22 @@ pub enum Command {
     Demo(demo::DemoArgs),
     /// Run a mock ATS server for manual testing (`mock-ats greenhouse --jobs 1000`).
     MockAts(atsbridge_mock_ats::MockAtsArgs),
+    /// Internal: compile one component in a resource-limited child process.
+    #[command(name = "__compile", hide = true)]
+    Compile(CompileArgs),
+}
+
+/// Arguments of the internal compiler process (see `runtime::compiler`).
+#[derive(Debug, clap::Args)]
+pub struct CompileArgs {
+    input: PathBuf,
+    output: PathBuf,
+    #[arg(long)]
+    max_memory_bytes: u64,
+    #[arg(long)]
+    keep_resident_bytes: usize,
+    #[arg(long)]
+    pooling_instances: Option<u32>,
 }
 
 impl Cli {
@@ -66,12 +91,20 @@ impl Cli {
     pub async fn run(self) -> anyhow::Result<()> {
         let json = self.json;
         let options = self.runtime_options();
-        let open = |dir: &std::path::Path| App::open_with(dir, None, options);
+        let open = |dir: &std::path::Path| App::open_with(dir, None, options.clone());
         match self.command {
             // Installing and listing plugins never needs the store, so they
             // work while a host is serving from the same data directory.
+            Command::Compile(args) => {
+                let engine = crate::runtime::EngineOptions {
+                    pooling_instances: args.pooling_instances,
+                    max_memory_bytes: args.max_memory_bytes,
+                    keep_resident_bytes: args.keep_resident_bytes,
+                };
+                std::process::exit(crate::runtime::compiler::run_child(&args.input, &args.output, engine))
+            }
             Command::Plugin(cmd) if !cmd.needs_store() => {
-                let runtime = Runtime::open(&self.data_dir, options)?;
+                let runtime = Runtime::open(&self.data_dir, options.clone())?;
                 plugin_cmd::run_without_store(cmd, &runtime, json).await
             }
             Command::Plugin(cmd) => plugin_cmd::run_with_store(cmd, &open(&self.data_dir)?, json),
@@ -79,7 +112,7 @@ impl Cli {
             Command::Connection(cmd) => connection_cmd::run(cmd, &open(&self.data_dir)?, json).await,
             Command::Positions(cmd) => positions_cmd::run(cmd, &open(&self.data_dir)?, json),
             Command::Serve(args) => serve::run(args, open(&self.data_dir)?).await,
-            Command::Demo(args) => demo::run(args, &self.data_dir, options).await,
+            Command::Demo(args) => demo::run(args, &self.data_dir, options.clone()).await,
             Command::MockAts(args) => Ok(atsbridge_mock_ats::run_cli(args).await?),
         }
     }
@@ -88,13 +121,11 @@ impl Cli {
 impl Cli {
     /// The operator's ceilings for every plugin, from flags or environment.
     fn runtime_options(&self) -> RuntimeOptions {
-        let mut options = RuntimeOptions {
-            operator: crate::runtime::limits::OperatorLimits {
-                max_memory_bytes: self.max_plugin_memory_mib << 20,
-                max_call_timeout: std::time::Duration::from_secs(self.max_call_secs),
-            },
-            ..RuntimeOptions::default()
+        let operator = crate::runtime::limits::OperatorLimits {
+            max_memory_bytes: self.max_plugin_memory_mib << 20,
+            max_call_timeout: std::time::Duration::from_secs(self.max_call_secs),
         };
+        let mut options = RuntimeOptions { operator, ..RuntimeOptions::default() };
         // The pool's slots must hold the largest memory a plugin may get.
         options.engine.max_memory_bytes = options.engine.max_memory_bytes.max(self.max_plugin_memory_mib << 20);
         options

@@ -16,8 +16,10 @@ use sha2::{Digest, Sha256};
 
 use super::LoadError;
 use super::contract_version::{ContractError, implemented_contract};
+use super::files::{self, FileError};
 use super::manifest::{MANIFEST_FILE, Manifest, ManifestError};
 use super::registry::{InstallRecord, InstalledPlugin, unix_now};
+use super::replace::{self, InstallOptions, ReplaceError};
 use crate::contract::{ConnectorInfo, SettingKind};
 use crate::runtime::{CallError, Runtime};
 
@@ -27,8 +29,10 @@ use crate::runtime::{CallError, Runtime};
 pub enum InstallError {
     #[error(transparent)]
     Manifest(#[from] ManifestError),
-    #[error("cannot read {path}: {source}")]
-    Read { path: PathBuf, source: std::io::Error },
+    #[error(transparent)]
+    File(#[from] FileError),
+    #[error(transparent)]
+    Replace(#[from] ReplaceError),
     #[error("no component found for {manifest}: set plugin.component in the manifest or pass --component")]
     NoComponent { manifest: PathBuf },
     #[error("{path} is not a WebAssembly file")]
@@ -74,12 +78,21 @@ impl PluginSource {
         } else {
             path.to_path_buf()
         };
-        let manifest = Manifest::load(&manifest_path)?;
-        let base = manifest_path.parent().unwrap_or(Path::new("."));
+        let text = files::read_text_bounded(&manifest_path, files::MAX_MANIFEST_BYTES)?;
+        let manifest = Manifest::parse(&text).map_err(|e| match e {
+            ManifestError::Syntax { message, .. } => ManifestError::Syntax { path: manifest_path.clone(), message },
+            other => other,
+        })?;
+        let base = match manifest_path.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p,
+            _ => Path::new("."),
+        };
+        // Paths the operator typed are theirs to choose; the path the
+        // manifest names must stay inside the plugin's directory.
         let component_path = match (component, &manifest.component) {
             (Some(explicit), _) => explicit.to_path_buf(),
             (None, _) if path.extension().is_some_and(|e| e == "wasm") => path.to_path_buf(),
-            (None, Some(relative)) => base.join(relative),
+            (None, Some(relative)) => files::confined(base, relative)?,
             (None, None) => return Err(InstallError::NoComponent { manifest: manifest_path }),
         };
         Ok(PluginSource { manifest, manifest_path, component_path })
@@ -88,9 +101,17 @@ impl PluginSource {
 
 /// Validates and installs a plugin from disk.
 pub async fn install_from(runtime: &Runtime, source: PluginSource) -> Result<InstalledPlugin, InstallError> {
-    let wasm = std::fs::read(&source.component_path)
-        .map_err(|e| InstallError::Read { path: source.component_path.clone(), source: e })?;
-    install(runtime, source.manifest, wasm, &source.component_path).await
+    install_from_with(runtime, source, &InstallOptions::default()).await
+}
+
+/// [`install_from`] with the operator's approvals.
+pub async fn install_from_with(
+    runtime: &Runtime,
+    source: PluginSource,
+    options: &InstallOptions,
+) -> Result<InstalledPlugin, InstallError> {
+    let wasm = files::read_bounded(&source.component_path, files::MAX_COMPONENT_BYTES)?;
+    install_with(runtime, source.manifest, wasm, &source.component_path, options).await
 }
 
 /// Validates and installs a plugin from bytes; `origin` names it in errors.
@@ -100,8 +121,33 @@ pub async fn install(
     wasm: Vec<u8>,
     origin: &Path,
 ) -> Result<InstalledPlugin, InstallError> {
+    install_with(runtime, manifest, wasm, origin, &InstallOptions::default()).await
+}
+
+/// [`install`] with the operator's approvals. An install that may not
+/// replace the current one of its id ([`replace::check`]) is refused before
+/// anything is compiled or written.
+pub async fn install_with(
+    runtime: &Runtime,
+    manifest: Manifest,
+    wasm: Vec<u8>,
+    origin: &Path,
+    options: &InstallOptions,
+) -> Result<InstalledPlugin, InstallError> {
+    if wasm.len() as u64 > files::MAX_COMPONENT_BYTES {
+        let limit = files::MAX_COMPONENT_BYTES;
+        return Err(FileError::TooLarge { path: origin.to_path_buf(), limit }.into());
+    }
     check_is_component(&wasm, origin)?;
     let sha256 = hex::encode(Sha256::digest(&wasm));
+    match runtime.registry().current(&manifest.id) {
+        Ok(current) => replace::check(&current, &manifest, &sha256, *options)?,
+        Err(LoadError::NotInstalled(_)) => {}
+        // A damaged install cannot tell what it granted: only the
+        // operator's explicit say-so replaces it.
+        Err(e) if !(options.force && options.approve) => return Err(InstallError::Load(e)),
+        Err(_) => {}
+    }
     let component = {
         let (runtime, id, sha, bytes) = (runtime.clone(), manifest.id.clone(), sha256.clone(), wasm.clone());
         // Cranelift compilation is CPU-bound (seconds for Python/JS guests).
@@ -125,7 +171,7 @@ pub async fn install(
     let plugin = runtime
         .prepare(manifest.clone(), &component, &format!("{}-{}", manifest.version, &sha256[..12]))
         .map_err(InstallError::Imports)?;
-    let info = plugin.info().await.map_err(InstallError::Info)?;
+    let info = plugin.info_for_install().await.map_err(InstallError::Info)?;
     check_info(&info, &manifest)?;
     let record = InstallRecord { sha256, contract, installed_at_unix: unix_now(), info };
     let installed = runtime.registry().commit(&manifest, &wasm, record)?;
@@ -143,10 +189,54 @@ fn check_is_component(wasm: &[u8], origin: &Path) -> Result<(), InstallError> {
     }
 }
 
+/// Most settings a plugin may declare: real connectors have under ten.
+pub const MAX_SETTINGS: usize = 64;
+/// Longest name, vendor, version, setting key or label: these are shown in
+/// one-line listings.
+pub const MAX_INFO_NAME_BYTES: usize = 128;
+/// Longest help text, choice or default value of a setting.
+pub const MAX_INFO_TEXT_BYTES: usize = 2048;
+/// Most choices of one setting, and most capabilities.
+pub const MAX_INFO_ITEMS: usize = 64;
+
+/// `info()`'s texts and lists must fit the caps above: they are stored in
+/// the install record and printed by `plugin list` and `inspect`.
+fn check_info_size(info: &ConnectorInfo) -> Result<(), InstallError> {
+    let too_long = |what: &str, text: &str, max: usize| {
+        (text.len() > max)
+            .then(|| InstallError::Schema(format!("{what} is {} bytes; at most {max} are allowed", text.len())))
+    };
+    let too_many = |what: &str, n: usize, max: usize| {
+        (n > max).then(|| InstallError::Schema(format!("info() lists {n} {what}; at most {max} are allowed")))
+    };
+    let mut problems = vec![
+        too_long("info().name", &info.name, MAX_INFO_NAME_BYTES),
+        too_long("info().vendor", &info.vendor, MAX_INFO_NAME_BYTES),
+        too_long("info().version", &info.version, MAX_INFO_NAME_BYTES),
+        too_many("settings", info.config_schema.len(), MAX_SETTINGS),
+        too_many("capabilities", info.capabilities.len(), MAX_INFO_ITEMS),
+    ];
+    for spec in info.config_schema.iter().take(MAX_SETTINGS) {
+        problems.push(too_long("a setting key", &spec.key, MAX_INFO_NAME_BYTES));
+        problems.push(too_long("a setting label", &spec.label, MAX_INFO_NAME_BYTES));
+        problems.push(too_long("a setting's help", &spec.help, MAX_INFO_TEXT_BYTES));
+        problems.push(too_many("choices for one setting", spec.choices.len(), MAX_INFO_ITEMS));
+        for choice in spec.choices.iter().chain(&spec.default_value).take(MAX_INFO_ITEMS + 1) {
+            problems.push(too_long("a setting's choice or default", choice, MAX_INFO_TEXT_BYTES));
+        }
+    }
+    match problems.into_iter().flatten().next() {
+        Some(problem) => Err(problem),
+        None => Ok(()),
+    }
+}
+
 /// `info()` must agree with the manifest and describe a usable schema.
 pub fn check_info(info: &ConnectorInfo, manifest: &Manifest) -> Result<(), InstallError> {
+    check_info_size(info)?;
     if semver::Version::parse(&info.version).ok().as_ref() != Some(&manifest.version) {
-        return Err(InstallError::VersionMismatch { info: info.version.clone(), manifest: manifest.version.clone() });
+        let info = crate::display::escape(&info.version);
+        return Err(InstallError::VersionMismatch { info, manifest: manifest.version.clone() });
     }
     if info.name.trim().is_empty() {
         return Err(InstallError::Schema("info().name is empty".into()));
@@ -156,7 +246,8 @@ pub fn check_info(info: &ConnectorInfo, manifest: &Manifest) -> Result<(), Insta
         let valid_key =
             !spec.key.is_empty() && spec.key.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
         if !valid_key {
-            return Err(InstallError::Schema(format!("setting key `{}` must be kebab-case", spec.key)));
+            let key = crate::display::escape(&spec.key);
+            return Err(InstallError::Schema(format!("setting key `{key}` must be kebab-case")));
         }
         if !keys.insert(spec.key.as_str()) {
             return Err(InstallError::Schema(format!("setting `{}` is declared twice", spec.key)));
@@ -167,6 +258,7 @@ pub fn check_info(info: &ConnectorInfo, manifest: &Manifest) -> Result<(), Insta
             }
             SettingKind::Choice => {
                 if let Some(d) = spec.default_value.as_ref().filter(|d| !spec.choices.contains(d)) {
+                    let d = crate::display::escape(d);
                     return Err(InstallError::Schema(format!(
                         "default `{d}` of `{}` is not one of its choices",
                         spec.key

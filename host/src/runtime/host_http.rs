@@ -16,9 +16,9 @@ use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 use secrecy::ExposeSecret;
 use url::Url;
 
+use super::bindings::{Auth, Credential, HttpError, HttpRequest, HttpResponse, Method};
 use super::connection::Secrets;
 use super::oauth::{Grant, TokenCache, TokenError};
-use crate::contract::{Auth, Credential, HttpError, HttpRequest, HttpResponse, Method};
 use crate::plugin::allowed_hosts::AllowedHosts;
 
 /// Longest a single request may take, whatever the plugin asks.

@@ -4,11 +4,11 @@ use wasmtime::component::ResourceTable;
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
 use super::bindings::v0_1::atsbridge::connector as v0_1;
+use super::bindings::{HttpError, HttpRequest, HttpResponse, LogLevel};
 use super::host_http::OutboundHttp;
 use super::host_log::GuestLog;
 use super::limits::Limiter;
 use super::stderr_tail::StderrTail;
-use crate::contract::{HttpError, HttpRequest, HttpResponse, LogLevel};
 
 pub struct PluginState {
     pub wasi: WasiCtx,

@@ -7,6 +7,7 @@ mod demo;
 mod install;
 mod python_connector;
 mod sandbox;
+mod sandbox_attacks;
 mod scaffold;
 mod serve;
 mod support;
