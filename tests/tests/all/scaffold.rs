@@ -246,17 +246,9 @@ fn a_scaffolded_connector_builds_offline_from_the_binary_alone_and_installs() {
     let out = Command::new("tar").arg("-xzf").arg(&crate_file).arg("-C").arg(&unpacked).output().unwrap();
     ok(out, "tar");
     let sdk_dir = unpacked.join(format!("atsbridge-sdk-{}", sdk_version()));
-    ok(
-        atsbridge(
-            &cwd,
-            &["plugin", "new", "packaged-ats", "--dir", tmp.path().to_str().unwrap(), "--sdk"]
-                .into_iter()
-                .chain([sdk_dir.to_str().unwrap()])
-                .collect::<Vec<_>>()
-                .as_slice(),
-        ),
-        "plugin new --sdk",
-    );
+    let dir = tmp.path().to_str().unwrap();
+    let args = ["plugin", "new", "packaged-ats", "--dir", dir, "--sdk", sdk_dir.to_str().unwrap()];
+    ok(atsbridge(&cwd, &args), "plugin new --sdk");
     let packaged_root = tmp.path().join("packaged-ats");
     assert!(!packaged_root.join("vendor").exists());
     build(&packaged_root, &build_target);
