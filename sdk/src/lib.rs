@@ -119,6 +119,17 @@
 //! `cargo build --target wasm32-wasip2 --profile wasm` (the workspace's
 //! `wasm` profile optimises for size, strips symbols and aborts on panic).
 //!
+//! # Rate limits and retries: return, do not sleep
+//!
+//! When the ATS answers HTTP 429, return
+//! [`ConnectorError::RateLimited`] with the delay it asked for
+//! ([`http::Response::error_for_status`] does this, reading `Retry-After` in
+//! seconds or as an HTTP date). Do not sleep inside a call: the call's
+//! deadline keeps running and the instance holds its memory while it waits.
+//! The host waits instead: a sync retries the page after the asked delay
+//! (bounded), and the same goes for [`ConnectorError::Transient`] (5xx,
+//! timeouts, dropped connections), which it retries with backoff.
+//!
 //! # Testing a connector
 //!
 //! Off WebAssembly the host imports are stubs that panic, so unit tests
@@ -137,7 +148,7 @@
 #[allow(missing_docs, clippy::all)]
 pub mod bindings {
     wit_bindgen::generate!({
-        path: "../wit/v0.1.0",
+        path: "wit/v0.1.0",
         world: "connector",
         // The export macro is invoked from the connector's crate.
         pub_export_macro: true,

@@ -93,6 +93,10 @@ impl Cli {
         let options = self.runtime_options();
         let open = |dir: &std::path::Path| App::open_with(dir, None, options.clone());
         match self.command {
+            // Scaffolding writes only the new project: no data directory.
+            Command::Plugin(plugin_cmd::PluginCommand::New { name, dir, sdk }) => {
+                plugin_new::run(&name, &dir, sdk.as_deref(), json)
+            }
             // Installing and listing plugins never needs the store, so they
             // work while a host is serving from the same data directory.
             Command::Compile(args) => {

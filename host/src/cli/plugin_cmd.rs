@@ -23,7 +23,8 @@ pub enum PluginCommand {
         /// workable, ashby) instead of one from disk.
         #[arg(long, conflicts_with_all = ["path", "component"])]
         bundled: Option<String>,
-        /// The component, when the manifest does not name it.
+        /// The component to install, instead of the one the manifest names
+        /// or the one cargo built (found through `cargo metadata`).
         #[arg(long)]
         component: Option<PathBuf>,
         /// Accept the new allowed hosts and secret bindings this version asks
@@ -42,7 +43,8 @@ pub enum PluginCommand {
         /// Directory to create it in.
         #[arg(long, default_value = ".")]
         dir: PathBuf,
-        /// Path of the atsbridge SDK, if not this build's own source tree.
+        /// Depend on an atsbridge SDK checkout at this path instead of the
+        /// copy of the SDK this binary carries (written to vendor/atsbridge-sdk).
         #[arg(long)]
         sdk: Option<PathBuf>,
     },
@@ -174,15 +176,7 @@ pub async fn run_without_store(cmd: PluginCommand, runtime: &Runtime, json: bool
                 println!("    {:<16} {:<7} {req}{}", s.key, s.kind.wit_name(), escape(&line));
             }
         }
-        PluginCommand::New { name, dir, sdk } => {
-            let root = super::plugin_new::scaffold(&name, &dir, sdk.as_deref())?;
-            if json {
-                return super::print_json(&serde_json::json!({ "created": root }));
-            }
-            println!("created {}", root.display());
-            println!("  build:   (cd {} && cargo build --target wasm32-wasip2 --profile wasm)", root.display());
-            println!("  install: atsbridge plugin install {}", root.display());
-        }
+        PluginCommand::New { name, dir, sdk } => super::plugin_new::run(&name, &dir, sdk.as_deref(), json)?,
         PluginCommand::Test(args) => super::plugin_test::run(args, runtime, json).await?,
         PluginCommand::Remove { .. } => bail!("`plugin remove` needs the store"),
     }

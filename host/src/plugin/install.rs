@@ -15,6 +15,7 @@ use std::path::{Path, PathBuf};
 use sha2::{Digest, Sha256};
 
 use super::LoadError;
+use super::cargo_project::{CargoError, CargoProject};
 use super::contract_version::{ContractError, implemented_contract};
 use super::files::{self, FileError};
 use super::manifest::{MANIFEST_FILE, Manifest, ManifestError};
@@ -35,6 +36,16 @@ pub enum InstallError {
     Replace(#[from] ReplaceError),
     #[error("no component found for {manifest}: set plugin.component in the manifest or pass --component")]
     NoComponent { manifest: PathBuf },
+    #[error(transparent)]
+    Cargo(#[from] CargoError),
+    #[error(
+        "no built component for {manifest}: build it with `cargo build --target wasm32-wasip2 --profile wasm`, or pass --component (looked for {looked})"
+    )]
+    NotBuilt { manifest: PathBuf, looked: String },
+    #[error(
+        "the manifest says version {manifest} but Cargo.toml says {cargo}: drop `version` from the manifest (install reads Cargo.toml's) or make them equal"
+    )]
+    CargoVersionMismatch { manifest: String, cargo: semver::Version },
     #[error("{path} is not a WebAssembly file")]
     NotWasm { path: PathBuf },
     #[error(
@@ -70,6 +81,11 @@ pub struct PluginSource {
 impl PluginSource {
     /// Resolves `path` (a plugin directory, its manifest, or a `.wasm` with
     /// a manifest beside it) and an optional explicit component path.
+    ///
+    /// When a `Cargo.toml` sits beside the manifest, the plugin is a Rust
+    /// crate: a manifest without `plugin.version` takes the crate's version
+    /// (one with it must agree), and without `plugin.component` the
+    /// component is the crate's library in cargo's target directory.
     pub fn locate(path: &Path, component: Option<&Path>) -> Result<Self, InstallError> {
         let manifest_path = if path.is_dir() {
             path.join(MANIFEST_FILE)
@@ -79,24 +95,66 @@ impl PluginSource {
             path.to_path_buf()
         };
         let text = files::read_text_bounded(&manifest_path, files::MAX_MANIFEST_BYTES)?;
-        let manifest = Manifest::parse(&text).map_err(|e| match e {
-            ManifestError::Syntax { message, .. } => ManifestError::Syntax { path: manifest_path.clone(), message },
-            other => other,
-        })?;
         let base = match manifest_path.parent() {
             Some(p) if !p.as_os_str().is_empty() => p,
             _ => Path::new("."),
         };
+        let crate_ = CargoProject::find(base)?;
+        let manifest = match &crate_ {
+            Some(crate_) => manifest_with_crate_version(&manifest_path, &text, &crate_.version)?,
+            None => Manifest::parse(&text).map_err(|e| match e {
+                ManifestError::Syntax { message, .. } => ManifestError::Syntax { path: manifest_path.clone(), message },
+                other => other,
+            })?,
+        };
         // Paths the operator typed are theirs to choose; the path the
         // manifest names must stay inside the plugin's directory.
-        let component_path = match (component, &manifest.component) {
-            (Some(explicit), _) => explicit.to_path_buf(),
-            (None, _) if path.extension().is_some_and(|e| e == "wasm") => path.to_path_buf(),
-            (None, Some(relative)) => files::confined(base, relative)?,
-            (None, None) => return Err(InstallError::NoComponent { manifest: manifest_path }),
+        let component_path = match (component, &manifest.component, &crate_) {
+            (Some(explicit), _, _) => explicit.to_path_buf(),
+            (None, _, _) if path.extension().is_some_and(|e| e == "wasm") => path.to_path_buf(),
+            (None, Some(relative), _) => files::confined(base, relative)?,
+            (None, None, Some(crate_)) => crate_.built_component().ok_or_else(|| InstallError::NotBuilt {
+                manifest: manifest_path.clone(),
+                looked: crate_
+                    .component_candidates()
+                    .iter()
+                    .map(|p| p.display().to_string())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            })?,
+            (None, None, None) => return Err(InstallError::NoComponent { manifest: manifest_path }),
         };
         Ok(PluginSource { manifest, manifest_path, component_path })
     }
+}
+
+/// Loads a Rust crate's manifest: the version is the crate's when the
+/// manifest leaves it out, and must equal it when it does not.
+fn manifest_with_crate_version(path: &Path, text: &str, version: &semver::Version) -> Result<Manifest, InstallError> {
+    let syntax = |message: String| ManifestError::Syntax { path: path.to_path_buf(), message };
+    let mut table: toml::Table = toml::from_str(text).map_err(|e| syntax(e.to_string()))?;
+    let plugin = table
+        .get_mut("plugin")
+        .and_then(|p| p.as_table_mut())
+        .ok_or_else(|| syntax("missing table [plugin]".into()))?;
+    match plugin.get("version") {
+        None => {
+            plugin.insert("version".into(), toml::Value::String(version.to_string()));
+        }
+        Some(written) => {
+            let written_text = written.as_str().map(str::to_string).unwrap_or_else(|| written.to_string());
+            if semver::Version::parse(&written_text).ok().as_ref() != Some(version) {
+                return Err(InstallError::CargoVersionMismatch { manifest: written_text, cargo: version.clone() });
+            }
+        }
+    }
+    let text = toml::to_string(&table).map_err(|e| syntax(e.to_string()))?;
+    Manifest::parse(&text)
+        .map_err(|e| match e {
+            ManifestError::Syntax { message, .. } => ManifestError::Syntax { path: path.to_path_buf(), message },
+            other => other,
+        })
+        .map_err(InstallError::from)
 }
 
 /// Validates and installs a plugin from disk.

@@ -4,6 +4,7 @@
 pub mod allowed_hosts;
 pub mod artifacts;
 pub mod bundled;
+pub mod cargo_project;
 pub mod contract_version;
 pub mod files;
 pub mod install;

@@ -5,6 +5,7 @@ mod conformance;
 mod crash;
 mod demo;
 mod install;
+mod js_connector;
 mod python_connector;
 mod sandbox;
 mod sandbox_attacks;
