@@ -7,6 +7,7 @@ use serde_json::json;
 use super::progress::SyncBar;
 use crate::app::App;
 use crate::store::{Connection, SyncRun, Trigger};
+use crate::sync::{ListingMode, RunOptions};
 
 #[derive(Debug, Subcommand)]
 pub enum ConnectionCommand {
@@ -42,7 +43,20 @@ pub enum ConnectionCommand {
     /// Test a connection's settings against the ATS.
     Test { id: String },
     /// Sync now, with progress, and print what changed.
-    Sync { id: String },
+    Sync {
+        id: String,
+        /// List every job from the first page (notices jobs removed from the
+        /// ATS), instead of only the changes since the last run.
+        #[arg(long, conflicts_with = "incremental")]
+        full: bool,
+        /// Ask the ATS only for jobs changed since the last run.
+        #[arg(long)]
+        incremental: bool,
+        /// Close positions as removed even past the mass-close guard (after
+        /// checking that the ATS really removed those jobs).
+        #[arg(long, requires = "full")]
+        confirm_removals: bool,
+    },
     /// Recent sync runs.
     Runs {
         id: String,
@@ -85,7 +99,7 @@ pub async fn run(cmd: ConnectionCommand, app: &App, json: bool) -> anyhow::Resul
         }
         ConnectionCommand::Test { id } => {
             let c = connection(app, &id)?;
-            let ctx = app.store.connection_context(&c)?;
+            let ctx = app.engine.connection_context(&c)?;
             let plugin = app.runtime.plugin(&c.plugin_id).await?;
             match plugin.check(&ctx).await {
                 Ok(()) if json => super::print_json(&json!({ "ok": true }))?,
@@ -93,10 +107,16 @@ pub async fn run(cmd: ConnectionCommand, app: &App, json: bool) -> anyhow::Resul
                 Err(e) => bail!("connection test failed: {e}"),
             }
         }
-        ConnectionCommand::Sync { id } => {
+        ConnectionCommand::Sync { id, full, incremental, confirm_removals } => {
             let c = connection(app, &id)?;
             let bar = SyncBar::new(&c.id, json);
-            let result = app.engine.sync(&c.id, Trigger::Manual, &bar).await;
+            let mode = match (full, incremental) {
+                (true, _) => ListingMode::Full,
+                (_, true) => ListingMode::Incremental,
+                _ => ListingMode::Auto,
+            };
+            let options = RunOptions { trigger: Trigger::Manual, mode, confirm_removals };
+            let result = app.engine.sync_with(&c.id, options, &bar).await;
             bar.finish();
             let run = result?;
             if json {
