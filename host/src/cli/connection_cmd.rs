@@ -6,7 +6,7 @@ use serde_json::json;
 
 use super::progress::SyncBar;
 use crate::app::App;
-use crate::store::{Connection, SyncRun, Trigger};
+use crate::store::{Connection, MAX_POSITIONS_PAGE, PositionFilter, SyncRun, Trigger};
 use crate::sync::{ListingMode, RunOptions};
 
 #[derive(Debug, Subcommand)]
@@ -178,11 +178,36 @@ pub fn outcome(r: &SyncRun) -> String {
     }
 }
 
+/// Positions a run summary lists at most.
+const SUMMARY_LINES: usize = 10;
+
+/// Up to `limit` positions the run changed, reading the connection's
+/// positions one page at a time and stopping once enough were found (none
+/// at all when the run changed nothing).
+fn changed_positions(app: &App, run: &SyncRun, limit: usize) -> anyhow::Result<Vec<crate::store::Position>> {
+    let c = &run.counts;
+    if c.created + c.updated + c.closed + c.removed + c.reopened == 0 {
+        return Ok(Vec::new());
+    }
+    let filter = PositionFilter { connection_id: Some(run.connection_id.clone()), ..Default::default() };
+    let mut found = Vec::new();
+    let mut after = None;
+    loop {
+        let page = app.store.positions_page(&filter, after, MAX_POSITIONS_PAGE)?;
+        let Some(last) = page.last() else { return Ok(found) };
+        after = Some(last.id);
+        found.extend(page.into_iter().filter(|p| p.updated_at_unix >= run.started_unix).take(limit - found.len()));
+        if found.len() >= limit {
+            return Ok(found);
+        }
+    }
+}
+
 /// Counts, then the positions this run touched.
 pub fn print_run_summary(app: &App, run: &SyncRun) -> anyhow::Result<()> {
     let c = &run.counts;
     println!(
-        "{}: run {} {} in {}s · {} pages · {} jobs · {} created · {} updated · {} closed · {} removed in ATS · {} unchanged",
+        "{}: run {} {} in {}s · {} pages · {} jobs · {} created · {} updated · {} closed · {} removed in ATS · {} reopened · {} unchanged",
         run.connection_id,
         run.seq,
         outcome(run),
@@ -193,15 +218,14 @@ pub fn print_run_summary(app: &App, run: &SyncRun) -> anyhow::Result<()> {
         c.updated,
         c.closed,
         c.removed,
+        c.reopened,
         c.unchanged
     );
-    let changed: Vec<_> = app
-        .store
-        .positions_of_connection(&run.connection_id)?
-        .into_iter()
-        .filter(|p| p.updated_at_unix >= run.started_unix)
-        .collect();
-    for p in changed.iter().take(10) {
+    // The counts say how many changed; the first few are found page by
+    // page, so a big connection is neither read whole nor held in memory.
+    let total = c.created + c.updated + c.closed + c.removed + c.reopened;
+    let shown = changed_positions(app, run, SUMMARY_LINES)?;
+    for p in &shown {
         let what = if p.created_at_unix >= run.started_unix {
             "created"
         } else if p.is_closed() {
@@ -211,8 +235,12 @@ pub fn print_run_summary(app: &App, run: &SyncRun) -> anyhow::Result<()> {
         };
         println!("  {what:<8} #{:<6} {:<12} {}", p.id, p.ats_job_code, p.name.effective());
     }
-    if changed.len() > 10 {
-        println!("  ... and {} more (atsbridge positions list --connection {})", changed.len() - 10, run.connection_id);
+    if total > shown.len() as u64 {
+        println!(
+            "  ... and {} more (atsbridge positions list --connection {})",
+            total - shown.len() as u64,
+            run.connection_id
+        );
     }
     Ok(())
 }

@@ -197,7 +197,7 @@ async fn a_cursor_the_ats_refuses_restarts_the_listing_in_the_same_run() {
     fx.set_checkpoint("expired-cursor", now_unix() - 60, now_unix() - 30);
     let run = fx.sync(Trigger::CatchUp).await.unwrap();
     assert_eq!(run.outcome, RunOutcome::Succeeded);
-    assert_eq!(run.counts.pages, 3, "the whole listing, from page 1");
+    assert_eq!(run.counts.pages, 2, "the whole listing of four jobs, from page 1");
     assert_eq!(run.counts.removed, 1, "a restarted listing is complete: removals are noticed");
     let state = fx.app.store.state(CONN).unwrap();
     assert_eq!((state.consecutive_failures, state.flagged), (0, false));
@@ -215,7 +215,7 @@ async fn a_resumed_listing_keeps_its_original_start_and_is_not_a_full_listing() 
     let listing_start = now_unix() - 3600;
     fx.set_checkpoint("2", listing_start, now_unix() - 60);
     let run = fx.sync(Trigger::CatchUp).await.unwrap();
-    assert_eq!(run.counts.pages, 2, "pages 2 and 3 only");
+    assert_eq!(run.counts.pages, 1, "page 2 of the four remaining jobs only");
     assert_eq!(run.counts.removed, 0, "a resumed listing never closes for absence");
     let state = fx.app.store.state(CONN).unwrap();
     assert_eq!(state.last_full_listing_unix, first_full, "a resumed listing is not a complete one");
@@ -335,7 +335,7 @@ async fn a_cursor_cycle_is_noticed() {
     let err = fx.sync(Trigger::Scheduled).await.unwrap_err();
     assert!(matches!(err, SyncError::CursorCycle { page: 3, .. }), "{err}");
     assert!(ats.hits() <= 4, "{} requests", ats.hits());
-    assert_eq!(assert_consistent(&fx), 9);
+    assert_eq!(assert_consistent(&fx), 6, "pages 1 and 2; page 3 pointed back and was not applied");
 }
 
 // ---- 7. small things -----------------------------------------------------
@@ -395,4 +395,49 @@ async fn a_restarted_host_keeps_a_pending_retry() {
     // A success clears it.
     fx.sync(Trigger::Retry).await.unwrap();
     assert_eq!(fx.app.store.state(CONN).unwrap().next_retry_unix, None);
+}
+
+// ---- the operator's confirmation, through the CLI -------------------------
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_cli_confirms_removals_only_with_a_full_listing() {
+    use secrecy::ExposeSecret;
+
+    let ats = support::fake_ats_with(5, 2, Duration::ZERO).await;
+    let dir = tempfile::tempdir().unwrap();
+    let key = SecretKey::generate().unwrap();
+    let key_text = key.to_base64().expose_secret().to_string();
+    {
+        let app = App::open(dir.path(), Some(key)).unwrap();
+        support::install(&app.runtime, dir.path(), "well-behaved", "1.2.3", guests::WELL_BEHAVED, "").await;
+        app.store.add_account("Acme", "UTC").unwrap();
+        let base = ats.base();
+        let values = BTreeMap::from([("base-url".to_string(), base.clone()), ("api-key".into(), API_KEY.into())]);
+        app.add_connection("acme", "Main ATS", "well-behaved", &values, vec![support::url_origin(&base)], None)
+            .unwrap();
+        app.engine.sync(CONN, Trigger::Scheduled, &NoProgress).await.unwrap();
+    }
+    ats.state.jobs.lock().unwrap().clear();
+    let cli = |args: &[&str]| {
+        std::process::Command::new(support::atsbridge_bin())
+            .arg("--data-dir")
+            .arg(dir.path())
+            .args(args)
+            .env("ATSBRIDGE_SECRET_KEY", &key_text)
+            .env("ATSBRIDGE_LOG", "error")
+            .output()
+            .unwrap()
+    };
+    let refused = cli(&["connection", "sync", CONN, "--full"]);
+    assert!(!refused.status.success());
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(stderr.contains("--confirm-removals"), "{stderr}");
+
+    let without_full = cli(&["connection", "sync", CONN, "--confirm-removals"]);
+    assert!(!without_full.status.success(), "--confirm-removals needs --full");
+
+    let confirmed = cli(&["--json", "connection", "sync", CONN, "--full", "--confirm-removals"]);
+    assert!(confirmed.status.success(), "{}", String::from_utf8_lossy(&confirmed.stderr));
+    let run: Value = serde_json::from_slice(&confirmed.stdout).unwrap();
+    assert_eq!(run["counts"]["removed"], 4, "{run}");
 }
