@@ -403,6 +403,9 @@ mod tests {
     use super::*;
     use std::sync::atomic::{AtomicU32, Ordering};
 
+    /// A retry the runner was told about: (connection, when).
+    type Retry = (String, DateTime<Utc>);
+
     #[derive(Default, Clone)]
     struct Counting {
         runs: Arc<AtomicU32>,
@@ -413,7 +416,7 @@ mod tests {
         /// Runs going at once per connection, and the most seen.
         per_connection: Arc<Mutex<HashMap<String, u32>>>,
         max_per_connection: Arc<AtomicU32>,
-        retries: Arc<Mutex<Vec<(String, DateTime<Utc>)>>>,
+        retries: Arc<Mutex<Vec<Retry>>>,
         full_runs: Arc<AtomicU32>,
     }
 

@@ -114,7 +114,7 @@ async fn an_empty_listing_closes_nothing_and_flags_the_connection_until_confirme
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn a_short_listing_past_the_share_is_refused_within_it_applied() {
+async fn a_short_listing_past_the_share_is_refused_and_a_wider_share_applies_it() {
     let ats = support::fake_ats_with(20, 5, Duration::ZERO).await;
     let fx = Fixture::new(&ats.base(), EngineOptions::default()).await;
     fx.sync(Trigger::Scheduled).await.unwrap();
