@@ -13,4 +13,5 @@ mod scaffold;
 mod serve;
 mod support;
 mod sync;
+mod sync_safety;
 mod well_behaved;
