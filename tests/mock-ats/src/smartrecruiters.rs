@@ -30,8 +30,9 @@
 //!   `RESUME|COVER_LETTER|OTHER`, file `file`; field names **unconfirmed**) → `201`.
 //! - `PUT /candidates/{id}/jobs/{jobId}/status {"status","subStatus"}` → `204`.
 //!
-//! A candidate created here has one assignment, so its id is also the
-//! application's id in [`crate::MockAts::applications`]. Stage ids are the
+//! SmartRecruiters has no application id: a candidate's application is its
+//! assignment to a job. The mock names it `<candidate id>:<job id>` in
+//! [`crate::MockAts::applications`] and the push records. Stage ids are the
 //! status (`INTERVIEW`) or status and sub-status (`INTERVIEW:Phone interview`).
 
 use std::sync::Arc;
@@ -314,20 +315,33 @@ fn assignment_status(a: &AppRec) -> (String, Option<String>) {
     }
 }
 
+/// The mock's id of a candidate's application to a job.
+pub(crate) fn application_id(candidate_id: &str, job_id: &str) -> String {
+    format!("{candidate_id}:{job_id}")
+}
+
+fn assignment_json(store: &Store, a: &AppRec) -> Value {
+    let (status, sub_status) = assignment_status(a);
+    json!({
+        "job": { "id": a.job_id, "title": store.data.job(&a.job_id).map(|j| &j.title) },
+        "status": status, "subStatus": sub_status, "startsOn": null,
+    })
+}
+
+/// A candidate with its first application as the primary assignment and
+/// any later ones as secondary assignments.
 fn candidate_json(store: &Store, a: &AppRec) -> Value {
     let p = store.people.person(&a.candidate_id);
     let extra = |k: &str| p.and_then(|p| p.extra.get(k)).cloned().unwrap_or(Value::Null);
-    let (status, sub_status) = assignment_status(a);
+    let secondary: Vec<Value> =
+        store.people.apps_of(&a.candidate_id).filter(|o| o.id != a.id).map(|o| assignment_json(store, o)).collect();
     json!({
         "id": a.candidate_id, "firstName": p.map(|p| &p.first_name), "lastName": p.map(|p| &p.last_name),
         "email": p.and_then(|p| p.emails.first()), "phoneNumber": extra("phoneNumber"), "location": extra("location"),
         "web": extra("web"), "tags": extra("tags"), "createdOn": iso_millis(a.created_at),
         "updatedOn": iso_millis(a.updated_at),
-        "primaryAssignment": {
-            "job": { "id": a.job_id, "title": store.data.job(&a.job_id).map(|j| &j.title) },
-            "status": status, "subStatus": sub_status, "startsOn": null,
-        },
-        "secondaryAssignments": [],
+        "primaryAssignment": assignment_json(store, a),
+        "secondaryAssignments": secondary,
     })
 }
 
@@ -370,12 +384,13 @@ async fn create_candidate(
         }
     }
     let id = person.id.clone();
-    store.people.add_app_with_id(id.clone(), &id, &job.id, "NEW", now);
+    let app_id = application_id(&id, &job.id);
+    store.people.add_app_with_id(app_id.clone(), &id, &job.id, "NEW", now);
     store.pushed.push(PushedCandidate {
         vendor: V,
         endpoint: "POST /jobs/{id}/candidates".into(),
         candidate_id: id.clone(),
-        application_id: Some(id.clone()),
+        application_id: Some(app_id.clone()),
         job_id: Some(job.id.clone()),
         first_name: Some(first.clone()),
         last_name: Some(last.clone()),
@@ -387,7 +402,7 @@ async fn create_candidate(
         notes: Vec::new(),
         raw_bodies: vec![body.to_vec()],
     });
-    let app = store.people.app(&id).expect("created");
+    let app = store.people.app(&app_id).expect("created");
     Ok(json(StatusCode::CREATED, &candidate_json(&store, app)))
 }
 
@@ -407,7 +422,10 @@ async fn list_candidates(State(shared): State<Arc<Shared>>, headers: HeaderMap, 
                 })
             })
     };
-    let matching: Vec<&AppRec> = store.people.apps.iter().filter(keep).collect();
+    // One entry per candidate (their first application is the primary one).
+    let mut seen = std::collections::HashSet::new();
+    let matching: Vec<&AppRec> =
+        store.people.apps.iter().filter(keep).filter(|a| seen.insert(a.candidate_id.clone())).collect();
     let content: Vec<Value> = matching.iter().skip(offset).take(limit).map(|a| candidate_json(&store, a)).collect();
     Ok(ok(&json!({ "limit": limit, "offset": offset, "totalFound": matching.len(), "content": content })))
 }
@@ -415,7 +433,7 @@ async fn list_candidates(State(shared): State<Arc<Shared>>, headers: HeaderMap, 
 async fn get_candidate(State(shared): State<Arc<Shared>>, headers: HeaderMap, Path(id): Path<String>) -> Resp {
     authorize(&shared, &headers)?;
     let store = shared.store();
-    let app = store.people.app(&id).ok_or_else(|| not_found("Candidate"))?;
+    let app = store.people.apps_of(&id).next().ok_or_else(|| not_found("Candidate"))?;
     Ok(ok(&candidate_json(&store, app)))
 }
 
@@ -476,7 +494,8 @@ async fn set_status(
         return Err(bad_request(&format!("Status {stage} is not in the job's hiring process")));
     }
     let now = store.data.stamp();
-    let app = store.people.app_mut(&id).filter(|a| a.job_id == job_id).ok_or_else(|| not_found("Candidate"))?;
+    let app =
+        store.people.app_mut(&application_id(&id, &job_id)).ok_or_else(|| not_found("Candidate's application"))?;
     app.stage_id = stage.clone();
     app.history.push((stage, now));
     app.updated_at = now;

@@ -176,9 +176,10 @@ async fn candidates_are_created_found_and_move_through_the_pipeline() {
     assert_eq!((r.status, r.json["type"].as_str()), (201, Some("RESUME")), "{}", r.text);
     let pushed = ats.pushed_candidates();
     assert_eq!(pushed.len(), 1);
+    let app_id = format!("{id}:{job}");
     assert_eq!(
         (pushed[0].application_id.as_deref(), pushed[0].job_id.as_deref()),
-        (Some(id.as_str()), Some(job.as_str()))
+        (Some(app_id.as_str()), Some(job.as_str()))
     );
     assert_eq!(pushed[0].resume().unwrap().bytes, resume_bytes());
 
@@ -203,9 +204,9 @@ async fn candidates_are_created_found_and_move_through_the_pipeline() {
     let r = reply(get(&ats, &format!("/candidates/{id}"))).await;
     assert_eq!(r.json["primaryAssignment"]["status"], status);
     assert_eq!(ats.applications()[0].stage_id, stage);
-    ats.reject(&id).unwrap();
+    ats.reject(&app_id).unwrap();
     assert_eq!(reply(get(&ats, &format!("/candidates/{id}"))).await.json["primaryAssignment"]["status"], "REJECTED");
-    ats.hire(&id).unwrap();
+    ats.hire(&app_id).unwrap();
     assert_eq!(ats.applications()[0].stage_id, "HIRED");
     assert_eq!(reply(get(&ats, "/candidates/unknown")).await.status, 404);
 }
