@@ -55,6 +55,16 @@ async fn ashby_passes_against_its_mock() {
     bundled_passes(Vendor::Ashby).await;
 }
 
+#[tokio::test(flavor = "multi_thread")]
+async fn smartrecruiters_passes_against_its_mock() {
+    bundled_passes(Vendor::SmartRecruiters).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn bamboohr_passes_against_its_mock() {
+    bundled_passes(Vendor::BambooHr).await;
+}
+
 fn outcome(report: &Report, id: CheckId) -> (Outcome, String) {
     let c = report.get(id).unwrap_or_else(|| panic!("no result for {}", id.name()));
     (c.outcome, c.detail.clone())
