@@ -226,3 +226,11 @@ pub struct StatusChange {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub sub_status: Option<String>,
 }
+
+/// An entry of `GET /candidates/{id}/attachments` (shape **unconfirmed**).
+#[derive(Debug, Deserialize)]
+pub struct AttachmentInfo {
+    /// `RESUME`, `COVER_LETTER`, `OTHER`.
+    #[serde(rename = "type")]
+    pub kind: Option<String>,
+}

@@ -41,8 +41,6 @@ const PAGE_COST: u64 = 1 + PAGE_SIZE * (1 + 2 + 1);
 const _: () = assert!(PAGE_COST <= RATE_LIMIT_REQUESTS as u64, "a page must fit in one rate-limit window");
 /// Where the user API lives (path-versioned).
 const USERS_PATH: &str = "/user-api/v201804/users";
-/// The attachment type of a resume.
-const RESUME_ATTACHMENT: &str = "RESUME";
 
 /// A configured SmartRecruiters account.
 #[derive(Debug)]
@@ -158,11 +156,18 @@ impl SmartRecruiters {
     pub fn add_resume(&self, candidate_id: &str, resume: &Attachment) -> Result<(), ConnectorError> {
         let url = format!("{}/candidates/{}/attachments", self.base, path_segment(candidate_id));
         let parts = [
-            Part::text("attachmentType", RESUME_ATTACHMENT),
+            Part::text("attachmentType", crate::map::RESUME_ATTACHMENT),
             Part::file("file", resume.file_name.clone(), resume.content_type.clone(), resume.content.clone()),
         ];
         success(self.request(Request::post(url)).multipart(&parts).send()?)?;
         Ok(())
+    }
+
+    /// `GET /candidates/{id}/attachments`: whether a resume is among them.
+    pub fn has_resume(&self, candidate_id: &str) -> Result<bool, ConnectorError> {
+        let path = format!("/candidates/{}/attachments", path_segment(candidate_id));
+        let page: api::Page<api::AttachmentInfo> = Self::fetch(self.get(&path), "GET /candidates/{id}/attachments")?;
+        Ok(crate::map::has_resume(&page.content))
     }
 
     /// `PUT /candidates/{id}/jobs/{jobId}/status`.

@@ -15,7 +15,7 @@
 //! | `check` | `GET /jobs?limit=1` |
 //! | `list-jobs` | `GET /jobs?limit=2&offset=N[&updatedAfter=]`; per job `GET /jobs/{id}/hiring-team` and `GET /jobs/{id}/jobads`; `GET /user-api/v201804/users/{id}` per team member |
 //! | `list-stages` | `GET /jobs/{id}`, then `GET /configuration/hiring-processes/{hiringProcessId}`; without a job, the fixed statuses |
-//! | `push-candidate` | `GET /candidates?q=<email>&jobId=`, then `POST /jobs/{id}/candidates`, `POST /candidates/{id}/attachments` (resume), `PUT /candidates/{id}/jobs/{jobId}/status` (a requested stage) |
+//! | `push-candidate` | `GET /candidates?q=<email>&jobId=` (and, when found, `GET /candidates/{id}/attachments`), then `POST /jobs/{id}/candidates`, `POST /candidates/{id}/attachments` (resume), `PUT /candidates/{id}/jobs/{jobId}/status` (a requested stage) |
 //! | `candidate-statuses` | `GET /candidates/{id}` per reference |
 //!
 //! # Behaviour
@@ -44,7 +44,9 @@
 //!   push never creates a second candidate. A `409` on create (a concurrent
 //!   push won the race) triggers one more lookup. The resume is uploaded as
 //!   an attachment right after the create; if that upload fails the push
-//!   fails, and its retry finds the candidate and does not upload again.
+//!   fails, and its retry finds the candidate, sees no resume among its
+//!   attachments (`GET /candidates/{id}/attachments`) and uploads it then.
+//!   A requested stage is set only on create.
 //! - **References**: SmartRecruiters has no application id; a candidate's
 //!   application is its assignment to a job. The reference's application id
 //!   is `<candidate id>:<job id>` ([`map::candidate_ref`]).
@@ -135,6 +137,13 @@ impl Connector for SmartRecruitersConnector {
         }
         if let Some(found) = sr.find_candidate(job, email)? {
             log::info(format!("candidate {} is already on job {job}", found.id));
+            // A push whose resume upload failed after the create is retried
+            // through here: finish it.
+            if let Some(resume) = &request.candidate.resume
+                && !sr.has_resume(&found.id)?
+            {
+                sr.add_resume(&found.id, resume)?;
+            }
             return Ok(Pushed { ref_: map::candidate_ref(&found.id, job), existing: true });
         }
         let created = match sr.create_candidate(job, &map::new_candidate(&request.candidate))? {

@@ -265,6 +265,14 @@ pub fn job_of(reference: &CandidateRef) -> Result<&str, ConnectorError> {
         })
 }
 
+/// Whether a candidate's attachments include a resume.
+pub fn has_resume(attachments: &[api::AttachmentInfo]) -> bool {
+    attachments.iter().any(|a| a.kind.as_deref().is_some_and(|k| k.eq_ignore_ascii_case(RESUME_ATTACHMENT)))
+}
+
+/// The attachment type of a resume.
+pub const RESUME_ATTACHMENT: &str = "RESUME";
+
 /// Whether a search hit is the candidate with this e-mail on this job.
 pub fn is_same_candidate(candidate: &api::Candidate, email: &str, job_id: &str) -> bool {
     let same_email = candidate.email.as_deref().is_some_and(|e| e.trim().eq_ignore_ascii_case(email.trim()));
@@ -490,6 +498,17 @@ mod tests {
 
     fn candidate() -> api::Candidate {
         serde_json::from_str(CANDIDATE).unwrap()
+    }
+
+    #[test]
+    fn resumes_are_found_among_attachments() {
+        let page: api::Page<api::AttachmentInfo> = serde_json::from_str(
+            r#"{"totalFound": 2, "content": [{"id": "1", "type": "OTHER"}, {"id": "2", "type": "resume"}]}"#,
+        )
+        .unwrap();
+        assert!(has_resume(&page.content));
+        assert!(!has_resume(&page.content[..1]));
+        assert!(!has_resume(&[]));
     }
 
     #[test]

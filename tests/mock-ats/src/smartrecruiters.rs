@@ -27,7 +27,9 @@
 //!   `GET /candidates/{id}` → `{id, firstName, lastName, email, …,
 //!   primaryAssignment:{job:{id,title}, status, subStatus}}`.
 //! - `POST /candidates/{id}/attachments` (multipart: `attachmentType`
-//!   `RESUME|COVER_LETTER|OTHER`, file `file`; field names **unconfirmed**) → `201`.
+//!   `RESUME|COVER_LETTER|OTHER`, file `file`; field names **unconfirmed**) → `201`;
+//!   `GET /candidates/{id}/attachments` → `{"totalFound","content":[{id, name, type, contentType}]}`
+//!   (shape **unconfirmed**).
 //! - `PUT /candidates/{id}/jobs/{jobId}/status {"status","subStatus"}` → `204`.
 //!
 //! SmartRecruiters has no application id: a candidate's application is its
@@ -98,7 +100,7 @@ pub(crate) fn routes() -> Router<Arc<Shared>> {
         .route("/configuration/hiring-processes/{id}", get(get_process))
         .route("/candidates", get(list_candidates))
         .route("/candidates/{id}", get(get_candidate))
-        .route("/candidates/{id}/attachments", post(add_attachment))
+        .route("/candidates/{id}/attachments", post(add_attachment).get(list_attachments))
         .route("/candidates/{id}/jobs/{job}/status", put(set_status))
         .route("/user-api/v201804/users/{id}", get(get_user))
 }
@@ -460,11 +462,7 @@ async fn add_attachment(
     file.kind = kind.to_string();
     let mut store = shared.store();
     store.people.person(&id).ok_or_else(|| not_found("Candidate"))?;
-    let attachment_id = store.next_serial();
-    let reply = json!({
-        "id": format!("{attachment_id:024x}"), "name": file.file_name, "type": kind.to_uppercase(),
-        "contentType": file.content_type,
-    });
+    let reply = attachment_json(store.people.person(&id).map_or(0, |p| p.files.len()), &file);
     if let Some(person) = store.people.person_mut(&id) {
         person.files.push(file.clone());
     }
@@ -473,6 +471,23 @@ async fn add_attachment(
         record.raw_bodies.push(body.to_vec());
     }
     Ok(json(StatusCode::CREATED, &reply))
+}
+
+/// An attachment as the API shows it; `index` is its place among the
+/// candidate's files (the id is derived from it).
+fn attachment_json(index: usize, file: &crate::recorder::PushedFile) -> Value {
+    json!({
+        "id": format!("{:024x}", index + 1), "name": file.file_name, "type": file.kind.to_uppercase(),
+        "contentType": file.content_type,
+    })
+}
+
+async fn list_attachments(State(shared): State<Arc<Shared>>, headers: HeaderMap, Path(id): Path<String>) -> Resp {
+    authorize(&shared, &headers)?;
+    let store = shared.store();
+    let person = store.people.person(&id).ok_or_else(|| not_found("Candidate"))?;
+    let content: Vec<Value> = person.files.iter().enumerate().map(|(i, f)| attachment_json(i, f)).collect();
+    Ok(ok(&json!({ "totalFound": content.len(), "content": content })))
 }
 
 async fn set_status(

@@ -182,6 +182,12 @@ async fn candidates_are_created_found_and_move_through_the_pipeline() {
         (Some(app_id.as_str()), Some(job.as_str()))
     );
     assert_eq!(pushed[0].resume().unwrap().bytes, resume_bytes());
+    let listed = reply(get(&ats, &format!("/candidates/{id}/attachments"))).await;
+    assert_eq!(
+        (listed.json["totalFound"].as_u64(), listed.json["content"][0]["type"].as_str()),
+        (Some(1), Some("RESUME"))
+    );
+    assert_eq!(listed.json["content"][0]["name"], "cv.pdf");
 
     // Search by address and job.
     let found = reply(get(&ats, &format!("/candidates?q=ada%40example.com&jobId={job}"))).await;
