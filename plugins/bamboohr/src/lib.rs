@@ -145,7 +145,7 @@ impl Connector for BambooHrConnector {
                 Some(application) => out.push(map::candidate_status(reference, &application, &statuses)),
                 None => {
                     log::warn(format!("BambooHR has no application {}", reference.application_id));
-                    out.push(map::missing_candidate_status(reference));
+                    out.push(CandidateStatus::not_found(reference));
                 }
             }
         }

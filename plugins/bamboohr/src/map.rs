@@ -193,17 +193,6 @@ pub fn candidate_status(
     }
 }
 
-/// The status reported for a reference BambooHR no longer knows.
-pub fn missing_candidate_status(reference: CandidateRef) -> CandidateStatus {
-    CandidateStatus {
-        ref_: reference,
-        state: ApplicationState::Other("not-found".to_string()),
-        stage_id: None,
-        stage_name: None,
-        updated_at: None,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -357,9 +346,5 @@ mod tests {
         assert_eq!(application_state(Some("NOT_A_FIT")), ApplicationState::Rejected);
         assert_eq!(application_state(Some("DECLINED_OFFER")), ApplicationState::Withdrawn);
         assert_eq!(application_state(None), ApplicationState::Active);
-        assert_eq!(
-            missing_candidate_status(CandidateRef::new("a", "b")).state,
-            ApplicationState::Other("not-found".into())
-        );
     }
 }

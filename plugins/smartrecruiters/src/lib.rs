@@ -174,7 +174,7 @@ impl Connector for SmartRecruitersConnector {
                 }
                 None => {
                     log::warn(format!("SmartRecruiters has no candidate {} on job {job}", reference.candidate_id));
-                    statuses.push(map::missing_candidate_status(reference));
+                    statuses.push(CandidateStatus::not_found(reference));
                 }
             }
         }

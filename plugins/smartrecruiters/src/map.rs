@@ -314,18 +314,6 @@ pub fn candidate_status(
     }
 }
 
-/// The status reported for a reference SmartRecruiters no longer knows, so
-/// one missing candidate does not fail the batch.
-pub fn missing_candidate_status(reference: CandidateRef) -> CandidateStatus {
-    CandidateStatus {
-        ref_: reference,
-        state: ApplicationState::Other("not-found".to_string()),
-        stage_id: None,
-        stage_name: None,
-        updated_at: None,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -542,9 +530,5 @@ mod tests {
         assert_eq!(application_state("HIRED"), ApplicationState::Hired);
         assert_eq!(application_state("WITHDRAWN"), ApplicationState::Withdrawn);
         assert_eq!(application_state("NEW"), ApplicationState::Active);
-        assert_eq!(
-            missing_candidate_status(candidate_ref("c", "j")).state,
-            ApplicationState::Other("not-found".into())
-        );
     }
 }
