@@ -21,6 +21,7 @@
 //! - [`paging`]: the `Link: <...>; rel="next"` header and a [`PageCursor`]
 //!   that turns page numbers, offsets, next-page URLs and vendor tokens into
 //!   the contract's opaque cursor string;
+//! - [`multipart`]: `multipart/form-data` bodies for file uploads;
 //! - [`time`]: RFC 3339, epoch milliseconds and ISO 8601 basic format, the
 //!   three ways ATS APIs write an instant;
 //! - [`log`]: levelled logging into the host's log.
@@ -162,6 +163,7 @@ pub mod config;
 mod connector;
 pub mod http;
 pub mod log;
+pub mod multipart;
 #[doc(hidden)]
 pub mod one_call_alloc;
 pub mod paging;

@@ -56,7 +56,9 @@ pub fn mock_settings(plugin: &str, mock: &atsbridge_mock_ats::MockAts) -> std::c
         "workable" => {
             vec![("subdomain", "acme".into()), ("api-token", c.api_key.clone()), ("base-url", mock.api_base_url())]
         }
-        "ashby" => vec![("api-key", c.api_key.clone()), ("base-url", base)],
+        "ashby" | "smartrecruiters" => vec![("api-key", c.api_key.clone()), ("base-url", base)],
+        // The mock serves the company domain `acme`.
+        "bamboohr" => vec![("company-domain", "acme".into()), ("api-key", c.api_key.clone()), ("base-url", base)],
         _ => vec![("api-key", c.api_key.clone()), ("perform-as", c.user_id.clone()), ("base-url", mock.api_base_url())],
     };
     pairs.into_iter().map(|(k, v)| (k.to_string(), v)).collect()
