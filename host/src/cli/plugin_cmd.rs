@@ -98,6 +98,8 @@ pub async fn run_without_store(cmd: PluginCommand, runtime: &Runtime, json: bool
                     installed.record.info.name,
                     installed.record.contract
                 );
+                println!("  allowed hosts: {}", installed.manifest.allowed_host_patterns.join(", "));
+                println!("  secrets go to: {}", installed.manifest.describe_secret_bindings().join("; "));
             }
         }
         PluginCommand::List => {
@@ -147,6 +149,7 @@ pub async fn run_without_store(cmd: PluginCommand, runtime: &Runtime, json: bool
             let caps: Vec<_> = info.capabilities.iter().map(|c| c.wit_name()).collect();
             println!("  capabilities:  {}", if caps.is_empty() { "none".to_string() } else { caps.join(", ") });
             println!("  allowed hosts: {}", p.manifest.allowed_host_patterns.join(", "));
+            println!("  secrets go to: {}", p.manifest.describe_secret_bindings().join("; "));
             println!("  sha256:        {}", p.record.sha256);
             println!("  settings:");
             for s in &info.config_schema {

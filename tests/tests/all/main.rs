@@ -5,6 +5,7 @@ mod conformance;
 mod crash;
 mod demo;
 mod install;
+mod net_attacks;
 mod python_connector;
 mod sandbox;
 mod scaffold;
