@@ -12,8 +12,8 @@
 //! | `header:NAME` | header `NAME: <api-key>` |
 //! | `oauth:TOKEN-URL` | an OAuth client-credentials token (client id `api-key`, secret `other-key`) |
 //!
-//! Each outcome is reported on a line of its own (status, headers and body,
-//! or the host's error), logged at info level, and the whole report is
+//! Each step and its outcome (status, headers and body, or the host's error)
+//! is reported on a line of its own and logged at info level, and the whole report is
 //! returned as `Err(ConnectorError::Permanent(report))`. With `repeat = N`
 //! the steps run N times and only a tally is reported
 //! (`ok=.. denied=.. other=..`).
@@ -59,8 +59,9 @@ impl Connector for NetProbe {
                         Ok(r) => format!("status {} headers {:?} body {}", r.status, r.headers, r.text()),
                         Err(e) => format!("http error: {e:?}"),
                     };
-                    log::info(&text);
-                    let _ = writeln!(report, "{line} => {text}");
+                    let entry = format!("{line} => {text}");
+                    log::info(&entry);
+                    let _ = writeln!(report, "{entry}");
                 }
             }
         }
