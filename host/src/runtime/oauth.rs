@@ -95,7 +95,11 @@ pub enum TokenError {
 #[derive(Clone)]
 struct Token {
     value: SecretString,
+    /// When to fetch a new one (early, or now after the ATS refused it).
     renew_at: Instant,
+    /// When it stops being valid: until then it is kept for scrubbing, even
+    /// after a 401 (an endpoint may answer 401 and still keep the token).
+    expires_at: Instant,
 }
 
 #[derive(Deserialize)]
@@ -157,10 +161,18 @@ impl TokenCache {
         Ok(value)
     }
 
-    /// Forgets the grant's token, e.g. after the ATS answered 401 with it.
+    /// Stops using the grant's token, e.g. after the ATS answered 401 with
+    /// it: the next request fetches a new one. The value stays known to the
+    /// scrubber until it expires.
     pub fn invalidate(&self, grant: &Grant<'_>) {
-        let mut slots = self.slots.lock().unwrap_or_else(|e| e.into_inner());
-        slots.remove(&grant.key());
+        let slots = self.slots.lock().unwrap_or_else(|e| e.into_inner());
+        // A slot that is locked is being refilled already.
+        if let Some(entry) = slots.get(&grant.key())
+            && let Ok(mut token) = entry.slot.try_lock()
+            && let Some(token) = token.as_mut()
+        {
+            token.renew_at = Instant::now();
+        }
     }
 
     /// The valid tokens cached for a connection, so a call's scrubber can
@@ -171,7 +183,7 @@ impl TokenCache {
         slots
             .values()
             .filter(|e| e.connection == connection)
-            .filter_map(|e| e.slot.try_lock().ok().and_then(|t| t.as_ref().filter(|t| now < t.renew_at).cloned()))
+            .filter_map(|e| e.slot.try_lock().ok().and_then(|t| t.as_ref().filter(|t| now < t.expires_at).cloned()))
             .map(|t| t.value)
             .collect()
     }
@@ -185,24 +197,24 @@ impl TokenCache {
 
 /// Drops entries without a valid token (a fetch in progress holds its
 /// slot's lock and is kept); if the map is still full, drops the entries
-/// closest to renewal until there is room.
+/// closest to expiry until there is room.
 fn forget_expired(slots: &mut HashMap<String, Entry>) {
     let now = Instant::now();
-    let renew_at = |e: &Entry| -> Option<Option<Instant>> {
+    let expires_at = |e: &Entry| -> Option<Option<Instant>> {
         match e.slot.try_lock() {
-            Ok(token) => Some(token.as_ref().map(|t| t.renew_at).filter(|at| now < *at)),
+            Ok(token) => Some(token.as_ref().map(|t| t.expires_at).filter(|at| now < *at)),
             Err(_) => None,
         }
     };
-    slots.retain(|_, e| !matches!(renew_at(e), Some(None)));
+    slots.retain(|_, e| !matches!(expires_at(e), Some(None)));
     if slots.len() < MAX_CACHED_TOKENS {
         return;
     }
-    let mut by_renewal: Vec<(Instant, String)> =
-        slots.iter().filter_map(|(k, e)| renew_at(e).flatten().map(|at| (at, k.clone()))).collect();
-    by_renewal.sort_unstable();
+    let mut by_expiry: Vec<(Instant, String)> =
+        slots.iter().filter_map(|(k, e)| expires_at(e).flatten().map(|at| (at, k.clone()))).collect();
+    by_expiry.sort_unstable();
     let excess = slots.len() + 1 - MAX_CACHED_TOKENS;
-    for (_, key) in by_renewal.into_iter().take(excess) {
+    for (_, key) in by_expiry.into_iter().take(excess) {
         slots.remove(&key);
     }
 }
@@ -292,6 +304,7 @@ async fn fetch(client: &reqwest::Client, grant: &Grant<'_>) -> Result<Token, Tok
     Ok(Token {
         value: SecretString::from(parsed.access_token),
         renew_at: started + lifetime.saturating_sub(EXPIRY_MARGIN),
+        expires_at: started + lifetime,
     })
 }
 
@@ -321,8 +334,11 @@ mod tests {
     fn put(cache: &TokenCache, key: &str, connection: &str, renew_in: Option<Duration>) {
         let slot = cache.slot(key.to_string(), connection);
         let mut token = slot.try_lock().unwrap();
-        *token =
-            renew_in.map(|d| Token { value: SecretString::from(format!("tok-{key}")), renew_at: Instant::now() + d });
+        *token = renew_in.map(|d| Token {
+            value: SecretString::from(format!("tok-{key}")),
+            renew_at: Instant::now() + d,
+            expires_at: Instant::now() + d,
+        });
     }
 
     #[test]
@@ -342,7 +358,22 @@ mod tests {
             put(&cache, &format!("k{i}"), "c3", Some(Duration::from_secs(600 + i as u64)));
         }
         assert!(cache.len() <= MAX_CACHED_TOKENS, "{}", cache.len());
-        // The ones evicted first are those closest to renewal.
+        // A token the ATS refused is fetched again but still scrubbed.
+        let grant_url = url::Url::parse("https://auth.example.com/token").unwrap();
+        let grant = Grant {
+            connection: "c4",
+            token_url: &grant_url,
+            client_id: "id",
+            client_secret: "s",
+            scope: None,
+            extra_params: &[],
+        };
+        put(&cache, &grant.key(), "c4", Some(Duration::from_secs(600)));
+        cache.invalidate(&grant);
+        let slot = cache.slot(grant.key(), "c4");
+        assert!(slot.try_lock().unwrap().as_ref().is_some_and(|t| t.renew_at <= Instant::now()));
+        assert_eq!(cache.tokens_of("c4").len(), 1);
+        // The ones evicted first are those closest to expiry.
         assert!(cache.tokens_of("c3").iter().any(|t| t.expose_secret() == format!("tok-k{}", MAX_CACHED_TOKENS + 49)));
     }
 
