@@ -241,7 +241,7 @@ async fn a_name_that_resolves_to_this_machine_is_refused_unless_granted() {
     assert_eq!(hits.load(Ordering::SeqCst), 0, "the request reached a local address");
 
     // Granted to this connection by the operator, the same host is reached.
-    let r = report(p.check(&conn(&format!("none GET {origin}/"), &[origin.clone()])).await);
+    let r = report(p.check(&conn(&format!("none GET {origin}/"), std::slice::from_ref(&origin))).await);
     assert!(r.contains("status 200") && r.contains("inside"), "{r}");
     assert_eq!(hits.load(Ordering::SeqCst), 1);
 }
@@ -290,7 +290,7 @@ async fn secrets_are_attached_only_where_bound_or_granted() {
 
     // A host the operator granted to the connection receives it.
     let (base, recorder) = Recorder::start().await;
-    let r = report(p.check(&conn(&format!("header:X-Api-Key POST {base}/record"), &[base.clone()])).await);
+    let r = report(p.check(&conn(&format!("header:X-Api-Key POST {base}/record"), std::slice::from_ref(&base))).await);
     assert!(r.contains("status 200"), "{r}");
     assert_eq!(recorder.recorded.lock().unwrap().as_deref(), Some(SECRET));
 }
@@ -301,7 +301,7 @@ async fn auth_header_names_the_host_manages_are_refused() {
     let p = probe(&rt, dir.path(), "").await;
     let (base, recorder) = Recorder::start().await;
     for name in ["Host", "Content-Length", "Transfer-Encoding", "Connection", "Authorization", "proxy-authorization"] {
-        let r = report(p.check(&conn(&format!("header:{name} POST {base}/record"), &[base.clone()])).await);
+        let r = report(p.check(&conn(&format!("header:{name} POST {base}/record"), std::slice::from_ref(&base))).await);
         assert!(r.contains("InvalidRequest") && r.to_lowercase().contains(&name.to_lowercase()), "{name}: {r}");
     }
     assert_eq!(recorder.hits.load(Ordering::SeqCst), 0, "a request with a reserved auth header was sent");
