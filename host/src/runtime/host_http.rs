@@ -14,13 +14,14 @@
 //! secret values and OAuth tokens: a host that recorded a secret in one
 //! request cannot hand it back in another, in any common encoding.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use base64::Engine as _;
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 use secrecy::ExposeSecret;
+use sha2::{Digest, Sha256};
 use url::Url;
 
 use super::connection::{ConnectionContext, Secrets};
@@ -44,15 +45,44 @@ const HOST_MANAGED_HEADERS: &[&str] =
 /// (nor any of [`HOST_MANAGED_HEADERS`]).
 const AUTH_KIND_HEADERS: &[&str] = &["authorization", "proxy-authorization"];
 
+/// Scrubbers kept for reuse: building one takes milliseconds, and every
+/// call of a connection needs the same one. When full, the cache is
+/// emptied (a few hundred KiB each, so this bounds it to tens of MiB).
+const MAX_CACHED_SCRUBBERS: usize = 64;
+
 /// Shared by every call of a runtime.
 pub struct HttpClient {
     clients: Clients,
     tokens: TokenCache,
+    /// Scrubbers by a hash of the secret values they remove.
+    scrubbers: Mutex<HashMap<[u8; 32], Arc<Scrubber>>>,
 }
 
 impl HttpClient {
     pub fn new() -> Result<Self, reqwest::Error> {
-        Ok(HttpClient { clients: Clients::new()?, tokens: TokenCache::default() })
+        Ok(HttpClient { clients: Clients::new()?, tokens: TokenCache::default(), scrubbers: Mutex::default() })
+    }
+
+    /// The scrubber for these values, built once for each set.
+    fn scrubber_for(&self, mut values: Vec<&str>) -> Arc<Scrubber> {
+        values.sort_unstable();
+        values.dedup();
+        let mut hash = Sha256::new();
+        for v in &values {
+            hash.update((v.len() as u64).to_le_bytes());
+            hash.update(v.as_bytes());
+        }
+        let key: [u8; 32] = hash.finalize().into();
+        let mut cache = self.scrubbers.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(s) = cache.get(&key) {
+            return s.clone();
+        }
+        let built = Arc::new(Scrubber::new(values));
+        if cache.len() >= MAX_CACHED_SCRUBBERS {
+            cache.clear();
+        }
+        cache.insert(key, built.clone());
+        built
     }
 }
 
@@ -117,8 +147,9 @@ impl OutboundHttp {
             .secrets
             .values()
             .chain(tokens.iter().map(|t| t.expose_secret()))
-            .chain(attached.iter().map(String::as_str));
-        let built = Arc::new(Scrubber::new(values));
+            .chain(attached.iter().map(String::as_str))
+            .collect();
+        let built = self.client.scrubber_for(values);
         *slot = Some(built.clone());
         built
     }
