@@ -22,6 +22,12 @@ pub mod guests {
     /// `target-url` (url).
     pub const HOSTILE: &str = env!("ATSBRIDGE_GUEST_HOSTILE");
 
+    /// `tests/guests/net-probe`: `check` sends the requests scripted in the
+    /// `steps` setting (`AUTH METHOD URL` per line), with `api-key` /
+    /// `other-key` attached by the host as asked, and reports (and logs)
+    /// what came back as a `permanent` error; `repeat = N` reports a tally.
+    pub const NET_PROBE: &str = env!("ATSBRIDGE_GUEST_NET_PROBE");
+
     /// `tests/guests/bench-connector`: `list-jobs` decodes a built-in page of
     /// 500 Greenhouse jobs and returns them all; for comparing with the same
     /// code run natively (`bench_connector::logic::decode_page`).

@@ -9,7 +9,6 @@ use crate::app::App;
 use crate::display::escape;
 use crate::plugin::InstallOptions;
 use crate::plugin::install::{PluginSource, install_from_with};
-use crate::plugin::replace::describe_bindings;
 use crate::runtime::Runtime;
 
 #[derive(Debug, Subcommand)]
@@ -112,6 +111,8 @@ pub async fn run_without_store(cmd: PluginCommand, runtime: &Runtime, json: bool
                     installed.record.contract,
                     installed.record.sha256
                 );
+                println!("  allowed hosts: {}", installed.manifest.allowed_host_patterns.join(", "));
+                println!("  secrets go to: {}", installed.manifest.describe_secret_bindings().join("; "));
             }
         }
         PluginCommand::List => {
@@ -161,10 +162,7 @@ pub async fn run_without_store(cmd: PluginCommand, runtime: &Runtime, json: bool
             let caps: Vec<_> = info.capabilities.iter().map(|c| c.wit_name()).collect();
             println!("  capabilities:  {}", if caps.is_empty() { "none".to_string() } else { caps.join(", ") });
             println!("  allowed hosts: {}", p.manifest.allowed_host_patterns.join(", "));
-            let bindings = describe_bindings(&p.manifest.secret_hosts);
-            if !bindings.is_empty() {
-                println!("  secrets go to: {}", bindings.join(", "));
-            }
+            println!("  secrets go to: {}", p.manifest.describe_secret_bindings().join("; "));
             println!("  sha256:        {}", p.record.sha256);
             println!("  settings:");
             for s in &info.config_schema {

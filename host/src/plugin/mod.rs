@@ -1,6 +1,7 @@
 //! Connector plugins on disk: manifests, allow-lists, the installed-plugin
 //! registry, the compiled-artifact cache and the install flow.
 
+pub mod address_policy;
 pub mod allowed_hosts;
 pub mod artifacts;
 pub mod bundled;

@@ -74,6 +74,7 @@ impl InstalledPlugin {
                 "help": s.help, "choices": s.choices, "default": s.default_value,
             })).collect::<Vec<_>>(),
             "allowed_hosts": p.manifest.allowed_host_patterns,
+            "secret_bindings": p.manifest.secret_hosts,
             "requested_limits": { "memory_mib": p.manifest.limits.memory_mib, "timeout_secs": p.manifest.limits.timeout_secs },
             "sha256": p.record.sha256,
             "installed_at_unix": p.record.installed_at_unix,

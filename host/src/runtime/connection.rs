@@ -83,6 +83,11 @@ impl Secrets {
     pub fn get(&self, key: &str) -> Option<&str> {
         self.0.get(key).map(|s| s.expose_secret())
     }
+
+    /// Every secret value, for the call's scrubber.
+    pub fn values(&self) -> impl Iterator<Item = &str> {
+        self.0.values().map(|s| s.expose_secret())
+    }
 }
 
 impl std::fmt::Debug for Secrets {

@@ -23,7 +23,9 @@ mod host_http;
 mod host_log;
 pub mod limits;
 pub mod metrics;
+mod net_guard;
 mod oauth;
+pub mod scrub;
 pub mod slots;
 mod state;
 mod stderr_tail;
@@ -59,7 +61,6 @@ use crate::contract::{
     CandidateRef, CandidateStatus, ConnectorError, ConnectorInfo, JobPage, PushRequest, Pushed, Stage,
 };
 use crate::display::escape_capped;
-use crate::plugin::allowed_hosts::AllowedHosts;
 use crate::plugin::artifacts::{ArtifactCache, CompileFn};
 use crate::plugin::manifest::Manifest;
 use crate::plugin::{LoadError, PluginRegistry};
@@ -398,22 +399,12 @@ impl Plugin {
         let stderr = StderrTail::default();
         let mut wasi = WasiCtxBuilder::new();
         wasi.stderr(stderr.clone());
-        // info() runs without a connection and must not do I/O: it gets no hosts.
-        let allowed = match conn {
-            Some(c) => manifest.allowed_hosts.union(&c.extra_hosts),
-            None => AllowedHosts::default(),
-        };
         let state = PluginState {
             wasi: wasi.build(),
             table: ResourceTable::new(),
             limiter: Limiter::new(self.loaded.limits),
-            http: OutboundHttp {
-                client: self.inner.http.clone(),
-                plugin: manifest.id.clone(),
-                connection: conn.map(|c| c.id.clone()),
-                allowed,
-                secrets: conn.map(ConnectionContext::secrets).unwrap_or_default(),
-            },
+            // info() runs without a connection and must not do I/O: it gets no hosts.
+            http: OutboundHttp::new(self.inner.http.clone(), manifest, conn),
             log: GuestLog::new(&manifest.id, conn.map(|c| c.id.as_str())),
             stderr,
         };
@@ -447,6 +438,8 @@ impl Plugin {
                 }
             },
         };
+        // Nothing a plugin says leaves the runtime with a secret in it.
+        let result = result.map_err(|e| scrub::scrub_call_error(e, &call.store.data().http.scrubber()));
         let dropped = call.store.data().log.dropped();
         if dropped > 0 {
             tracing::warn!(plugin = %self.id(), function, dropped, "plugin log lines dropped over the per-call budget");

@@ -35,6 +35,10 @@ impl v0_1::http::Host for PluginState {
 
 impl v0_1::log::Host for PluginState {
     async fn log(&mut self, level: LogLevel, message: String) -> wasmtime::Result<()> {
+        // Cut to what will be kept before scrubbing, so a huge line costs
+        // no more than a short one.
+        let kept = &message[..message.floor_char_boundary(super::host_log::MAX_LOG_MESSAGE_BYTES)];
+        let message = self.http.scrubber().scrub_str(kept);
         self.log.log(level, &message);
         Ok(())
     }

@@ -6,6 +6,7 @@ mod crash;
 mod demo;
 mod install;
 mod js_connector;
+mod net_attacks;
 mod python_connector;
 mod sandbox;
 mod sandbox_attacks;
