@@ -7,7 +7,7 @@ use std::fmt::Write as _;
 use std::path::PathBuf;
 
 /// The shipped connectors: plugin directory (= package name) under plugins/.
-const CONNECTORS: &[&str] = &["greenhouse", "lever", "workable", "ashby"];
+const CONNECTORS: &[&str] = &["greenhouse", "lever", "workable", "ashby", "smartrecruiters", "bamboohr"];
 
 fn main() {
     let out = atsbridge_guest_build::build(CONNECTORS, &["plugins"], "the bundled connectors");

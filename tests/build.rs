@@ -7,7 +7,16 @@
 //! component; `src/lib.rs` exposes them as constants.
 
 /// The guest packages, as named in their `Cargo.toml`.
-const GUESTS: &[&str] = &["well-behaved", "hostile", "bench-connector", "wrong-version", "wrong-world"];
+const GUESTS: &[&str] = &[
+    "well-behaved",
+    "hostile",
+    "bench-connector",
+    "wrong-version",
+    "wrong-world",
+    "bloated-info",
+    "slow-info",
+    "net-probe",
+];
 
 fn main() {
     let out = atsbridge_guest_build::build(GUESTS, &["tests/guests"], "the test guests");

@@ -8,10 +8,11 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 
 use crate::plugin::LoadError;
+use crate::plugin::allowed_hosts::AllowedHosts;
 use crate::plugin::settings::{self, SettingsError};
-use crate::runtime::{Runtime, RuntimeError, RuntimeOptions};
+use crate::runtime::{Runtime, RuntimeError, RuntimeOptions, SettingInput};
 use crate::scheduler::{Schedule, ScheduleError, Scheduler, SchedulerLimits};
-use crate::store::{Connection, NewConnection, SecretError, SecretKey, Store, StoreError, StoredSetting};
+use crate::store::{Connection, NewConnection, NewSetting, SecretError, SecretKey, Store, StoreError, StoredSetting};
 use crate::sync::SyncEngine;
 
 /// Why the host could not start or an operation was refused.
@@ -40,6 +41,12 @@ pub enum AppError {
     Sync(#[from] crate::sync::SyncError),
     #[error("account `{0}` does not exist")]
     UnknownAccount(String),
+    #[error("invalid extra host for connection `{name}`: {source}")]
+    InvalidExtraHost {
+        name: String,
+        #[source]
+        source: crate::plugin::allowed_hosts::PatternError,
+    },
     #[error("plugin `{plugin}` is used by connection(s) {connections}; remove them first or pass --force")]
     PluginInUse { plugin: String, connections: String },
 }
@@ -77,8 +84,9 @@ impl App {
             Some(k) => Some(k),
             None => SecretKey::from_env()?,
         };
-        let store = Store::open(&data_dir.join("store"), key).map_err(|e| {
-            if e.to_string().to_lowercase().contains("lock") { AppError::StoreInUse(e) } else { AppError::Store(e) }
+        let store = Store::open(&data_dir.join("store"), key).map_err(|e| match e {
+            e @ StoreError::InUse { .. } => AppError::StoreInUse(e),
+            e => AppError::Store(e),
         })?;
         let engine = SyncEngine::new(store.clone(), runtime.clone());
         Ok(App { data_dir: data_dir.to_path_buf(), runtime, store, engine })
@@ -98,7 +106,15 @@ impl App {
         let account =
             self.store.account(account_id)?.ok_or_else(|| AppError::UnknownAccount(account_id.to_string()))?;
         let installed = self.runtime.registry().current(plugin_id)?;
-        let settings = settings::validate(&installed.record.info.config_schema, values)?;
+        let settings = settings::validate(&installed.record.info.config_schema, values)?
+            .into_iter()
+            .map(|(key, value)| match value {
+                SettingInput::Text(text) => (key, NewSetting::Text(text)),
+                SettingInput::Secret(secret) => (key, NewSetting::Secret(secret)),
+            })
+            .collect();
+        AllowedHosts::parse(&extra_hosts)
+            .map_err(|source| AppError::InvalidExtraHost { name: name.to_string(), source })?;
         Schedule::new(schedule.as_deref(), &account.time_zone, name)?;
         Ok(self.store.add_connection(NewConnection {
             account_id: account.id,
@@ -170,6 +186,13 @@ impl App {
             };
             let catch_up = missed_slot(&self.store, &connection, &schedule, now)?;
             scheduler.upsert(&connection.id, &connection.plugin_id, schedule, catch_up);
+            // A retry promised before a restart is kept, not lost for a day.
+            let state = self.store.state(&connection.id)?;
+            if let Some(at) =
+                state.next_retry_unix.filter(|_| !state.flagged).and_then(|t| DateTime::from_timestamp(t, 0))
+            {
+                scheduler.restore_retry(&connection.id, at);
+            }
         }
         Ok(scheduler)
     }

@@ -12,6 +12,7 @@ pub mod cli;
 pub mod config;
 pub mod conformance;
 pub mod contract;
+pub mod display;
 pub mod events;
 pub mod metrics;
 pub mod plugin;

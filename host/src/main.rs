@@ -33,7 +33,8 @@ async fn main() -> std::process::ExitCode {
                     message = format!("{message}: {cause}");
                 }
             }
-            eprintln!("error: {message}");
+            // Errors may carry a plugin's or a manifest's text.
+            eprintln!("error: {}", atsbridge::display::escape(&message));
             std::process::ExitCode::FAILURE
         }
     }

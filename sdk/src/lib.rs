@@ -21,6 +21,7 @@
 //! - [`paging`]: the `Link: <...>; rel="next"` header and a [`PageCursor`]
 //!   that turns page numbers, offsets, next-page URLs and vendor tokens into
 //!   the contract's opaque cursor string;
+//! - [`multipart`]: `multipart/form-data` bodies for file uploads;
 //! - [`time`]: RFC 3339, epoch milliseconds and ISO 8601 basic format, the
 //!   three ways ATS APIs write an instant;
 //! - [`log`]: levelled logging into the host's log.
@@ -119,6 +120,17 @@
 //! `cargo build --target wasm32-wasip2 --profile wasm` (the workspace's
 //! `wasm` profile optimises for size, strips symbols and aborts on panic).
 //!
+//! # Rate limits and retries: return, do not sleep
+//!
+//! When the ATS answers HTTP 429, return
+//! [`ConnectorError::RateLimited`] with the delay it asked for
+//! ([`http::Response::error_for_status`] does this, reading `Retry-After` in
+//! seconds or as an HTTP date). Do not sleep inside a call: the call's
+//! deadline keeps running and the instance holds its memory while it waits.
+//! The host waits instead: a sync retries the page after the asked delay
+//! (bounded), and the same goes for [`ConnectorError::Transient`] (5xx,
+//! timeouts, dropped connections), which it retries with backoff.
+//!
 //! # Testing a connector
 //!
 //! Off WebAssembly the host imports are stubs that panic, so unit tests
@@ -137,7 +149,7 @@
 #[allow(missing_docs, clippy::all)]
 pub mod bindings {
     wit_bindgen::generate!({
-        path: "../wit/v0.1.0",
+        path: "wit/v0.1.0",
         world: "connector",
         // The export macro is invoked from the connector's crate.
         pub_export_macro: true,
@@ -151,6 +163,7 @@ pub mod config;
 mod connector;
 pub mod http;
 pub mod log;
+pub mod multipart;
 #[doc(hidden)]
 pub mod one_call_alloc;
 pub mod paging;

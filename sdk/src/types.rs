@@ -110,6 +110,21 @@ impl CandidateRef {
     }
 }
 
+impl CandidateStatus {
+    /// The status of a reference the ATS no longer knows (deleted, or out
+    /// of the credential's reach): state `other("not-found")` and nothing
+    /// else, so one missing candidate does not fail a whole batch.
+    pub fn not_found(reference: CandidateRef) -> Self {
+        CandidateStatus {
+            ref_: reference,
+            state: ApplicationState::Other("not-found".to_string()),
+            stage_id: None,
+            stage_name: None,
+            updated_at: None,
+        }
+    }
+}
+
 impl Attachment {
     /// The file's content in standard base64 with padding, as most ATS
     /// upload endpoints want it in JSON bodies.
@@ -261,6 +276,13 @@ mod tests {
         assert_eq!(e.kind(), "rate-limited");
         assert_eq!(e.message(), "slow down");
         assert_eq!(ConnectorError::NotFound("job 7".into()).message(), "job 7");
+    }
+
+    #[test]
+    fn missing_candidates_have_a_not_found_status() {
+        let s = CandidateStatus::not_found(CandidateRef::new("c", "a"));
+        assert_eq!((s.ref_, s.state), (CandidateRef::new("c", "a"), ApplicationState::Other("not-found".into())));
+        assert!(s.stage_id.is_none() && s.stage_name.is_none() && s.updated_at.is_none());
     }
 
     #[test]

@@ -86,7 +86,7 @@ fn main() {
         );
         // The floor: listing every page through the plugin, storing nothing.
         let plugin = app.runtime.plugin("greenhouse").await.expect("plugin");
-        let ctx = app.store.connection_context(&c).expect("context");
+        let ctx = app.engine.connection_context(&c).expect("context");
         let t = Instant::now();
         let mut cursor: Option<String> = None;
         loop {

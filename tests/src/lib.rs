@@ -16,10 +16,17 @@ pub mod guests {
 
     /// `tests/guests/hostile`: `check` attacks the sandbox according to the
     /// `mode` setting (`loop`, `alloc`, `read-file`, `env`, `forbidden-host`,
-    /// `secret-snoop`, `echo-secret`, `panic`, `log-flood`) and reports what
+    /// `secret-snoop`, `echo-secret`, `panic`, `log-flood`, `forge-log`,
+    /// `forge-panic`, `huge-error`; `list-jobs` with `alias`) and reports what
     /// it saw as a `permanent` error. Other settings: `api-key` (secret),
     /// `target-url` (url).
     pub const HOSTILE: &str = env!("ATSBRIDGE_GUEST_HOSTILE");
+
+    /// `tests/guests/net-probe`: `check` sends the requests scripted in the
+    /// `steps` setting (`AUTH METHOD URL` per line), with `api-key` /
+    /// `other-key` attached by the host as asked, and reports (and logs)
+    /// what came back as a `permanent` error; `repeat = N` reports a tally.
+    pub const NET_PROBE: &str = env!("ATSBRIDGE_GUEST_NET_PROBE");
 
     /// `tests/guests/bench-connector`: `list-jobs` decodes a built-in page of
     /// 500 Greenhouse jobs and returns them all; for comparing with the same
@@ -35,13 +42,23 @@ pub mod guests {
     /// must refuse.
     pub const WRONG_WORLD: &str = env!("ATSBRIDGE_GUEST_WRONG_WORLD");
 
+    /// `tests/guests/bloated-info`: `info()` declares 100,000 settings and a
+    /// 1 MiB vendor; install must refuse it.
+    pub const BLOATED_INFO: &str = env!("ATSBRIDGE_GUEST_BLOATED_INFO");
+
+    /// `tests/guests/slow-info`: `info()` spins forever; install must give up
+    /// after its short deadline.
+    pub const SLOW_INFO: &str = env!("ATSBRIDGE_GUEST_SLOW_INFO");
+
     /// Every guest as `(package name, path)`.
-    pub const ALL: [(&str, &str); 5] = [
+    pub const ALL: [(&str, &str); 7] = [
         ("well-behaved", WELL_BEHAVED),
         ("hostile", HOSTILE),
         ("bench-connector", BENCH_CONNECTOR),
         ("wrong-version", WRONG_VERSION),
         ("wrong-world", WRONG_WORLD),
+        ("bloated-info", BLOATED_INFO),
+        ("slow-info", SLOW_INFO),
     ];
 }
 

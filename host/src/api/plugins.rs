@@ -11,8 +11,8 @@ use serde_json::{Value, json};
 
 use super::ApiError;
 use crate::plugin::allowed_hosts::AllowedHosts;
-use crate::plugin::install::{PluginSource, install_from};
-use crate::plugin::{InstallError, LoadError, settings};
+use crate::plugin::install::{PluginSource, install_from_with};
+use crate::plugin::{InstallError, InstallOptions, LoadError, settings};
 use crate::runtime::{CallError, ConnectionContext, Runtime};
 
 fn load_error(e: LoadError) -> ApiError {
@@ -45,6 +45,12 @@ pub async fn inspect(State(rt): State<Runtime>, Path(id): Path<String>) -> Resul
 pub struct InstallBody {
     path: PathBuf,
     component: Option<PathBuf>,
+    /// Accept new allowed hosts and secret bindings over the installed version.
+    #[serde(default)]
+    approve: bool,
+    /// Accept a downgrade, or other bytes under the installed version.
+    #[serde(default)]
+    force: bool,
 }
 
 pub async fn install(
@@ -53,7 +59,9 @@ pub async fn install(
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     let source = PluginSource::locate(&body.path, body.component.as_deref())
         .map_err(|e| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, e))?;
-    let installed = install_from(&rt, source).await.map_err(|e| match e {
+    let options = InstallOptions { approve: body.approve, force: body.force };
+    let installed = install_from_with(&rt, source, &options).await.map_err(|e| match e {
+        InstallError::Replace(_) => ApiError::new(StatusCode::CONFLICT, e),
         InstallError::Load(LoadError::Io { .. }) => ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e),
         other => ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, other),
     })?;

@@ -6,7 +6,8 @@ use serde_json::json;
 
 use super::progress::SyncBar;
 use crate::app::App;
-use crate::store::{Connection, SyncRun, Trigger};
+use crate::store::{Connection, MAX_POSITIONS_PAGE, PositionFilter, SyncRun, Trigger};
+use crate::sync::{ListingMode, RunOptions};
 
 #[derive(Debug, Subcommand)]
 pub enum ConnectionCommand {
@@ -42,7 +43,20 @@ pub enum ConnectionCommand {
     /// Test a connection's settings against the ATS.
     Test { id: String },
     /// Sync now, with progress, and print what changed.
-    Sync { id: String },
+    Sync {
+        id: String,
+        /// List every job from the first page (notices jobs removed from the
+        /// ATS), instead of only the changes since the last run.
+        #[arg(long, conflicts_with = "incremental")]
+        full: bool,
+        /// Ask the ATS only for jobs changed since the last run.
+        #[arg(long)]
+        incremental: bool,
+        /// Close positions as removed even past the mass-close guard (after
+        /// checking that the ATS really removed those jobs).
+        #[arg(long, requires = "full")]
+        confirm_removals: bool,
+    },
     /// Recent sync runs.
     Runs {
         id: String,
@@ -85,7 +99,7 @@ pub async fn run(cmd: ConnectionCommand, app: &App, json: bool) -> anyhow::Resul
         }
         ConnectionCommand::Test { id } => {
             let c = connection(app, &id)?;
-            let ctx = app.store.connection_context(&c)?;
+            let ctx = app.engine.connection_context(&c)?;
             let plugin = app.runtime.plugin(&c.plugin_id).await?;
             match plugin.check(&ctx).await {
                 Ok(()) if json => super::print_json(&json!({ "ok": true }))?,
@@ -93,10 +107,16 @@ pub async fn run(cmd: ConnectionCommand, app: &App, json: bool) -> anyhow::Resul
                 Err(e) => bail!("connection test failed: {e}"),
             }
         }
-        ConnectionCommand::Sync { id } => {
+        ConnectionCommand::Sync { id, full, incremental, confirm_removals } => {
             let c = connection(app, &id)?;
             let bar = SyncBar::new(&c.id, json);
-            let result = app.engine.sync(&c.id, Trigger::Manual, &bar).await;
+            let mode = match (full, incremental) {
+                (true, _) => ListingMode::Full,
+                (_, true) => ListingMode::Incremental,
+                _ => ListingMode::Auto,
+            };
+            let options = RunOptions { trigger: Trigger::Manual, mode, confirm_removals };
+            let result = app.engine.sync_with(&c.id, options, &bar).await;
             bar.finish();
             let run = result?;
             if json {
@@ -158,11 +178,36 @@ pub fn outcome(r: &SyncRun) -> String {
     }
 }
 
+/// Positions a run summary lists at most.
+const SUMMARY_LINES: usize = 10;
+
+/// Up to `limit` positions the run changed, reading the connection's
+/// positions one page at a time and stopping once enough were found (none
+/// at all when the run changed nothing).
+fn changed_positions(app: &App, run: &SyncRun, limit: usize) -> anyhow::Result<Vec<crate::store::Position>> {
+    let c = &run.counts;
+    if c.created + c.updated + c.closed + c.removed + c.reopened == 0 {
+        return Ok(Vec::new());
+    }
+    let filter = PositionFilter { connection_id: Some(run.connection_id.clone()), ..Default::default() };
+    let mut found = Vec::new();
+    let mut after = None;
+    loop {
+        let page = app.store.positions_page(&filter, after, MAX_POSITIONS_PAGE)?;
+        let Some(last) = page.last() else { return Ok(found) };
+        after = Some(last.id);
+        found.extend(page.into_iter().filter(|p| p.updated_at_unix >= run.started_unix).take(limit - found.len()));
+        if found.len() >= limit {
+            return Ok(found);
+        }
+    }
+}
+
 /// Counts, then the positions this run touched.
 pub fn print_run_summary(app: &App, run: &SyncRun) -> anyhow::Result<()> {
     let c = &run.counts;
     println!(
-        "{}: run {} {} in {}s · {} pages · {} jobs · {} created · {} updated · {} closed · {} removed in ATS · {} unchanged",
+        "{}: run {} {} in {}s · {} pages · {} jobs · {} created · {} updated · {} closed · {} removed in ATS · {} reopened · {} unchanged",
         run.connection_id,
         run.seq,
         outcome(run),
@@ -173,15 +218,14 @@ pub fn print_run_summary(app: &App, run: &SyncRun) -> anyhow::Result<()> {
         c.updated,
         c.closed,
         c.removed,
+        c.reopened,
         c.unchanged
     );
-    let changed: Vec<_> = app
-        .store
-        .positions_of_connection(&run.connection_id)?
-        .into_iter()
-        .filter(|p| p.updated_at_unix >= run.started_unix)
-        .collect();
-    for p in changed.iter().take(10) {
+    // The counts say how many changed; the first few are found page by
+    // page, so a big connection is neither read whole nor held in memory.
+    let total = c.created + c.updated + c.closed + c.removed + c.reopened;
+    let shown = changed_positions(app, run, SUMMARY_LINES)?;
+    for p in &shown {
         let what = if p.created_at_unix >= run.started_unix {
             "created"
         } else if p.is_closed() {
@@ -191,8 +235,12 @@ pub fn print_run_summary(app: &App, run: &SyncRun) -> anyhow::Result<()> {
         };
         println!("  {what:<8} #{:<6} {:<12} {}", p.id, p.ats_job_code, p.name.effective());
     }
-    if changed.len() > 10 {
-        println!("  ... and {} more (atsbridge positions list --connection {})", changed.len() - 10, run.connection_id);
+    if total > shown.len() as u64 {
+        println!(
+            "  ... and {} more (atsbridge positions list --connection {})",
+            total - shown.len() as u64,
+            run.connection_id
+        );
     }
     Ok(())
 }

@@ -20,6 +20,13 @@ use crate::app::App;
 use crate::config::{Config, Overrides};
 use crate::runtime::{Runtime, RuntimeOptions};
 
+/// Highest `--max-plugin-memory-mib`: a wasm32 linear memory cannot exceed
+/// 4 GiB, and the pool reserves a slot of this size per memory.
+pub const MAX_PLUGIN_MEMORY_MIB: u64 = 4096;
+/// Highest `--max-call-secs`: one day. Beyond that a call is stuck, and a
+/// deadline far in the future would overflow the clock's arithmetic.
+pub const MAX_CALL_SECS: u64 = 86_400;
+
 /// atsbridge: sync jobs from Applicant Tracking Systems and push candidates
 /// back, through sandboxed connector plugins.
 #[derive(Debug, Parser)]
@@ -41,11 +48,13 @@ pub struct Cli {
     pub json: bool,
     /// The most linear memory any plugin may be granted per call, in MiB;
     /// a manifest asking for more gets this [default: 256].
-    #[arg(long, global = true, env = "ATSBRIDGE_MAX_PLUGIN_MEMORY_MIB")]
+    #[arg(long, global = true, env = "ATSBRIDGE_MAX_PLUGIN_MEMORY_MIB",
+          value_parser = clap::value_parser!(u64).range(1..=MAX_PLUGIN_MEMORY_MIB))]
     pub max_plugin_memory_mib: Option<u64>,
     /// The longest wall-clock time any plugin call may take, in seconds
     /// [default: 300].
-    #[arg(long, global = true, env = "ATSBRIDGE_MAX_CALL_SECS")]
+    #[arg(long, global = true, env = "ATSBRIDGE_MAX_CALL_SECS",
+          value_parser = clap::value_parser!(u64).range(1..=MAX_CALL_SECS))]
     pub max_call_secs: Option<u64>,
     #[command(subcommand)]
     pub command: Command,
@@ -78,6 +87,9 @@ pub enum Command {
     Backup(backup_cmd::BackupArgs),
     /// Load a snapshot into the data directory of a stopped host.
     Restore(backup_cmd::RestoreArgs),
+    /// Internal: compile one component in a resource-limited child process.
+    #[command(name = "__compile", hide = true)]
+    Compile(CompileArgs),
 }
 
 /// How log lines are written.
@@ -89,19 +101,47 @@ pub enum LogFormat {
     Json,
 }
 
+/// Arguments of the internal compiler process (see `runtime::compiler`).
+#[derive(Debug, clap::Args)]
+pub struct CompileArgs {
+    input: PathBuf,
+    output: PathBuf,
+    #[arg(long)]
+    max_memory_bytes: u64,
+    #[arg(long)]
+    keep_resident_bytes: usize,
+    #[arg(long)]
+    pooling_instances: Option<u32>,
+}
+
 impl Cli {
     /// Runs the command.
     pub async fn run(self) -> anyhow::Result<()> {
         let json = self.json;
+        // Scaffolding and compiling write only their own output: they need
+        // no configuration and no data directory.
+        if let Command::Plugin(plugin_cmd::PluginCommand::New { name, dir, sdk }) = &self.command {
+            return plugin_new::run(name, dir, sdk.as_deref(), json);
+        }
+        if let Command::Compile(args) = &self.command {
+            let engine = crate::runtime::EngineOptions {
+                pooling_instances: args.pooling_instances,
+                max_memory_bytes: args.max_memory_bytes,
+                keep_resident_bytes: args.keep_resident_bytes,
+            };
+            std::process::exit(crate::runtime::compiler::run_child(&args.input, &args.output, engine))
+        }
         let config = self.config()?;
         let options = runtime_options(&config);
         let data_dir = config.data_dir.clone();
         let open = |_: &std::path::Path| App::open_config(&config);
         match self.command {
+            // Handled above, before any configuration is read.
+            Command::Plugin(plugin_cmd::PluginCommand::New { .. }) | Command::Compile(_) => Ok(()),
             // Installing and listing plugins never needs the store, so they
             // work while a host is serving from the same data directory.
             Command::Plugin(cmd) if !cmd.needs_store() => {
-                let runtime = Runtime::open(&data_dir, options)?;
+                let runtime = Runtime::open(&data_dir, options.clone())?;
                 plugin_cmd::run_without_store(cmd, &runtime, json).await
             }
             Command::Plugin(cmd) => plugin_cmd::run_with_store(cmd, &open(&data_dir)?, json),

@@ -6,7 +6,9 @@ use anyhow::{Context, bail};
 use clap::Subcommand;
 
 use crate::app::App;
-use crate::plugin::install::{PluginSource, install_from};
+use crate::display::escape;
+use crate::plugin::InstallOptions;
+use crate::plugin::install::{PluginSource, install_from_with};
 use crate::runtime::Runtime;
 
 #[derive(Debug, Subcommand)]
@@ -20,9 +22,17 @@ pub enum PluginCommand {
         /// workable, ashby) instead of one from disk.
         #[arg(long, conflicts_with_all = ["path", "component"])]
         bundled: Option<String>,
-        /// The component, when the manifest does not name it.
+        /// The component to install, instead of the one the manifest names
+        /// or the one cargo built (found through `cargo metadata`).
         #[arg(long)]
         component: Option<PathBuf>,
+        /// Accept the new allowed hosts and secret bindings this version asks
+        /// for over the installed one (the refusal lists them).
+        #[arg(long)]
+        approve: bool,
+        /// Accept a downgrade, or different bytes under the installed version.
+        #[arg(long)]
+        force: bool,
     },
     /// List installed plugins.
     List,
@@ -32,7 +42,8 @@ pub enum PluginCommand {
         /// Directory to create it in.
         #[arg(long, default_value = ".")]
         dir: PathBuf,
-        /// Path of the atsbridge SDK, if not this build's own source tree.
+        /// Depend on an atsbridge SDK checkout at this path instead of the
+        /// copy of the SDK this binary carries (written to vendor/atsbridge-sdk).
         #[arg(long)]
         sdk: Option<PathBuf>,
     },
@@ -75,14 +86,15 @@ pub fn run_with_store(cmd: PluginCommand, app: &App, json: bool) -> anyhow::Resu
 /// Every other plugin command.
 pub async fn run_without_store(cmd: PluginCommand, runtime: &Runtime, json: bool) -> anyhow::Result<()> {
     match cmd {
-        PluginCommand::Install { path, bundled, component } => {
+        PluginCommand::Install { path, bundled, component, approve, force } => {
+            let options = InstallOptions { approve, force };
             let installed = match (path, bundled) {
-                (_, Some(id)) => crate::plugin::bundled::install_bundled(runtime, &id)
+                (_, Some(id)) => crate::plugin::bundled::install_bundled_with(runtime, &id, &options)
                     .await
-                    .with_context(|| format!("refused to install bundled connector `{id}`"))?,
+                    .with_context(|| format!("refused to install bundled connector `{}`", escape(&id)))?,
                 (Some(path), None) => {
                     let source = PluginSource::locate(&path, component.as_deref())?;
-                    install_from(runtime, source)
+                    install_from_with(runtime, source, &options)
                         .await
                         .with_context(|| format!("refused to install {}", path.display()))?
                 }
@@ -92,12 +104,15 @@ pub async fn run_without_store(cmd: PluginCommand, runtime: &Runtime, json: bool
                 println!("{}", serde_json::to_string_pretty(&installed.to_json())?);
             } else {
                 println!(
-                    "installed {} {} ({}, contract {})",
+                    "installed {} {} ({}, contract {}, sha256 {})",
                     installed.id(),
                     installed.manifest.version,
-                    installed.record.info.name,
-                    installed.record.contract
+                    escape(&installed.record.info.name),
+                    installed.record.contract,
+                    installed.record.sha256
                 );
+                println!("  allowed hosts: {}", installed.manifest.allowed_host_patterns.join(", "));
+                println!("  secrets go to: {}", installed.manifest.describe_secret_bindings().join("; "));
             }
         }
         PluginCommand::List => {
@@ -125,12 +140,12 @@ pub async fn run_without_store(cmd: PluginCommand, runtime: &Runtime, json: bool
                             "{:<20} {:<10} {:<24} {:<9} {}",
                             p.id(),
                             p.manifest.version.to_string(),
-                            p.record.info.name,
+                            escape(&p.record.info.name),
                             p.record.contract.to_string(),
                             caps.join(", ")
                         );
                     }
-                    Err(e) => println!("(damaged) {e}"),
+                    Err(e) => println!("(damaged) {}", escape(&e.to_string())),
                 }
             }
         }
@@ -141,12 +156,13 @@ pub async fn run_without_store(cmd: PluginCommand, runtime: &Runtime, json: bool
                 return Ok(());
             }
             let info = &p.record.info;
-            println!("{} {} by {}", info.name, info.version, info.vendor);
+            println!("{} {} by {}", escape(&info.name), escape(&info.version), escape(&info.vendor));
             println!("  id:            {}", p.id());
             println!("  world:         atsbridge:connector/connector@{}", p.record.contract);
             let caps: Vec<_> = info.capabilities.iter().map(|c| c.wit_name()).collect();
             println!("  capabilities:  {}", if caps.is_empty() { "none".to_string() } else { caps.join(", ") });
             println!("  allowed hosts: {}", p.manifest.allowed_host_patterns.join(", "));
+            println!("  secrets go to: {}", p.manifest.describe_secret_bindings().join("; "));
             println!("  sha256:        {}", p.record.sha256);
             println!("  settings:");
             for s in &info.config_schema {
@@ -154,18 +170,11 @@ pub async fn run_without_store(cmd: PluginCommand, runtime: &Runtime, json: bool
                 let default = s.default_value.as_deref().map(|d| format!(", default {d}")).unwrap_or_default();
                 let choices =
                     if s.choices.is_empty() { String::new() } else { format!(", one of {}", s.choices.join("|")) };
-                println!("    {:<16} {:<7} {req}{default}{choices}  {}: {}", s.key, s.kind.wit_name(), s.label, s.help);
+                let line = format!("{default}{choices}  {}: {}", s.label, s.help);
+                println!("    {:<16} {:<7} {req}{}", s.key, s.kind.wit_name(), escape(&line));
             }
         }
-        PluginCommand::New { name, dir, sdk } => {
-            let root = super::plugin_new::scaffold(&name, &dir, sdk.as_deref())?;
-            if json {
-                return super::print_json(&serde_json::json!({ "created": root }));
-            }
-            println!("created {}", root.display());
-            println!("  build:   (cd {} && cargo build --target wasm32-wasip2 --profile wasm)", root.display());
-            println!("  install: atsbridge plugin install {}", root.display());
-        }
+        PluginCommand::New { name, dir, sdk } => super::plugin_new::run(&name, &dir, sdk.as_deref(), json)?,
         PluginCommand::Test(args) => super::plugin_test::run(args, runtime, json).await?,
         PluginCommand::Remove { .. } => bail!("`plugin remove` needs the store"),
     }

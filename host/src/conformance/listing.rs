@@ -107,6 +107,15 @@ fn difference(got: &BTreeSet<String>, want: &BTreeSet<String>) -> String {
     parts.join("; ")
 }
 
+/// A listing for `changed-since` that returned all `full` jobs and dates
+/// none of them: a connector whose ATS cannot filter by change (BambooHR)
+/// ignores `changed-since`, which the contract allows, and every listing is
+/// a full refresh. With a single `updated-at` the connector could have
+/// filtered, so this does not apply.
+fn full_refresh(listing: &[Job], full: usize) -> bool {
+    full > 0 && listing.len() == full && listing.iter().all(|j| j.updated_at.is_none())
+}
+
 fn pages_text(pages: usize) -> String {
     if pages == 1 { "1 page".into() } else { format!("{pages} pages") }
 }
@@ -168,6 +177,14 @@ pub(super) async fn incremental(run: &Run<'_>) -> Checked {
     let listing = list_all(run.plugin, &conn, Some(&watermark)).await.map_err(fail)?;
     shape_problems(&listing.jobs).map_err(fail)?;
     let got: BTreeSet<String> = listing.jobs.iter().map(|j| j.code.clone()).collect();
+    let everything: BTreeSet<String> = mock.jobs().into_iter().map(|j| j.id).collect();
+    if got == everything && full_refresh(&listing.jobs, everything.len()) {
+        return Ok(format!(
+            "changed-since {watermark} returned all {} jobs, none with updated-at: the connector ignores \
+             changed-since (a full refresh, as the contract allows where the ATS cannot filter)",
+            got.len()
+        ));
+    }
     if got != changed {
         return Err(fail(format!(
             "changed-since {watermark} after changing {} of {} jobs returned {} jobs: {}",
@@ -204,6 +221,13 @@ async fn incremental_on_server(run: &Run<'_>, conn: &ConnectionContext) -> Check
             stale.len(),
             sample(&stale, QUOTED)
         )));
+    }
+    if full_refresh(&listing.jobs, full.len()) && full.iter().all(|j| j.updated_at.is_none()) {
+        return Ok(format!(
+            "changed-since {since} returned all {} jobs, none with updated-at: a full refresh, as the contract \
+             allows where the ATS cannot filter",
+            listing.jobs.len()
+        ));
     }
     // Without timestamps, a listing that ignores the filter shows as one
     // that returns everything the full listing had moments ago.
@@ -250,6 +274,16 @@ mod tests {
                 && message.contains("\"yesterday\""),
             "{message}"
         );
+    }
+
+    #[test]
+    fn only_undated_complete_listings_are_full_refreshes() {
+        let undated = [job("1", "A", None), job("2", "B", None)];
+        assert!(full_refresh(&undated, 2));
+        assert!(!full_refresh(&undated, 3), "a job is missing");
+        assert!(!full_refresh(&[], 0));
+        let dated = [job("1", "A", None), job("2", "B", Some("2026-01-01T00:00:00Z"))];
+        assert!(!full_refresh(&dated, 2), "a dated job means the connector could filter");
     }
 
     #[test]

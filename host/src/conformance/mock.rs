@@ -39,7 +39,7 @@ pub async fn start_mock_with(vendor: Vendor, jobs: usize, port: u16) -> Result<M
 /// credentials are only known once it runs, with what each stands for.
 pub const PLACEHOLDERS: &[(&str, &str)] = &[
     ("{mock.base_url}", "http://127.0.0.1:PORT"),
-    ("{mock.api_base_url}", "the base URL plus the vendor's API prefix (/v3, /v1, /spi/v3)"),
+    ("{mock.api_base_url}", "the base URL plus the vendor's API prefix (/v3, /v1, /spi/v3, /api/gateway.php/acme/v1)"),
     ("{mock.token_url}", "the Greenhouse OAuth token URL"),
     ("{mock.api_key}", "the API key or token the mock accepts"),
     ("{mock.client_id}", "the Greenhouse OAuth client id"),

@@ -5,10 +5,20 @@
 //! not `workable.com` or `evil-workable.com`). Without a port the scheme's
 //! default port is implied; `:*` allows any port. Paths are not allowed in
 //! patterns: a connector either may talk to a host or may not.
+//!
+//! A wildcard must stand below a registrable domain: `*.com`, `*.co.uk` or
+//! `*.github.io` would hand a plugin every site under a public suffix, so
+//! they are refused (judged by the public suffix list, `psl`). A manifest's
+//! own list ([`AllowedHosts::parse_for_manifest`]) may not name `localhost`
+//! or a non-public IP address either: only the operator can grant those, per
+//! connection (see [`super::address_policy`]).
 
 use std::fmt;
+use std::net::IpAddr;
 
-use url::Url;
+use url::{Host, Url};
+
+use super::address_policy;
 
 /// Why an allowed-host pattern was rejected.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -23,6 +33,14 @@ pub enum PatternError {
     /// A `*` anywhere but as a whole leading label.
     #[error("`{pattern}`: a wildcard may only be a whole leading label, as in *.example.com")]
     Wildcard { pattern: String },
+    /// A wildcard directly under a public suffix (`*.com`, `*.co.uk`).
+    #[error("`{pattern}`: a wildcard directly under the public suffix `{suffix}` would allow every site under it")]
+    PublicSuffix { pattern: String, suffix: String },
+    /// A manifest naming the local machine or a non-public address.
+    #[error(
+        "`{pattern}`: {reason}; a manifest may name public hosts only (the operator can grant such a host to a connection)"
+    )]
+    NotPublic { pattern: String, reason: String },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -76,6 +94,18 @@ impl HostPattern {
         // and the port rather than doing it by hand.
         let url = Url::parse(&format!("{scheme}://{bare_host}/")).map_err(|e| malformed(&e.to_string()))?;
         let host = url.host_str().ok_or_else(|| malformed("missing host"))?.to_string();
+        if wildcard {
+            let Some(Host::Domain(domain)) = url.host() else {
+                return Err(PatternError::Wildcard { pattern: pattern.to_string() });
+            };
+            let domain = domain.trim_end_matches('.');
+            // No registrable domain (`com`, `co.uk`, an unknown TLD): the
+            // whole name is a public suffix.
+            if psl::domain_str(domain).is_none() {
+                let suffix = psl::suffix_str(domain).unwrap_or(domain).to_string();
+                return Err(PatternError::PublicSuffix { pattern: pattern.to_string(), suffix });
+            }
+        }
         let port = if any_port {
             PortMatch::Any
         } else {
@@ -83,6 +113,25 @@ impl HostPattern {
         };
         let host = if wildcard { HostMatch::Subdomains(host) } else { HostMatch::Exact(host) };
         Ok(HostPattern { source: pattern.to_string(), scheme, host, port })
+    }
+
+    /// Refuses what only an operator may grant: `localhost` names and
+    /// non-public IP literals.
+    fn check_public(&self) -> Result<(), PatternError> {
+        let name = match &self.host {
+            HostMatch::Exact(h) | HostMatch::Subdomains(h) => h,
+        };
+        let not_public = |reason: String| PatternError::NotPublic { pattern: self.source.clone(), reason };
+        if address_policy::is_local_name(name) {
+            return Err(not_public(format!("`{name}` names the local machine")));
+        }
+        let literal = name.trim_start_matches('[').trim_end_matches(']');
+        if let Ok(ip) = literal.parse::<IpAddr>()
+            && let Some(reason) = address_policy::non_public_reason(ip)
+        {
+            return Err(not_public(format!("{ip} is {reason}")));
+        }
+        Ok(())
     }
 
     /// Whether `url` is covered by this pattern.
@@ -127,6 +176,16 @@ impl AllowedHosts {
     pub fn parse<S: AsRef<str>>(patterns: &[S]) -> Result<Self, PatternError> {
         let patterns = patterns.iter().map(|p| HostPattern::parse(p.as_ref())).collect::<Result<_, _>>()?;
         Ok(AllowedHosts { patterns })
+    }
+
+    /// Parses a manifest's patterns: as [`AllowedHosts::parse`], and none
+    /// may name `localhost` or a non-public IP address.
+    pub fn parse_for_manifest<S: AsRef<str>>(patterns: &[S]) -> Result<Self, PatternError> {
+        let hosts = Self::parse(patterns)?;
+        for p in &hosts.patterns {
+            p.check_public()?;
+        }
+        Ok(hosts)
     }
 
     /// Whether any pattern covers `url`.
@@ -185,6 +244,43 @@ mod tests {
         assert!(!allows(&["http://127.0.0.1:8080"], "http://127.0.0.1:8081/jobs"));
         assert!(allows(&["http://127.0.0.1:*"], "http://127.0.0.1:39123/jobs"));
         assert!(!allows(&["http://127.0.0.1:*"], "http://localhost:39123/jobs"));
+    }
+
+    #[test]
+    fn wildcards_on_public_suffixes_are_refused() {
+        for p in ["https://*.com", "https://*.co.uk", "https://*.github.io", "http://*.internal", "https://*.com.:*"] {
+            assert!(matches!(HostPattern::parse(p), Err(PatternError::PublicSuffix { .. })), "{p}");
+        }
+        let err = HostPattern::parse("https://*.co.uk").unwrap_err().to_string();
+        assert!(err.contains("co.uk"), "{err}");
+        for p in ["https://*.workable.com", "https://*.acme.co.uk", "https://*.corp.internal"] {
+            assert!(HostPattern::parse(p).is_ok(), "{p}");
+        }
+        assert!(matches!(HostPattern::parse("https://*.1.2.3"), Err(PatternError::Wildcard { .. })));
+    }
+
+    #[test]
+    fn a_manifest_cannot_name_local_or_private_hosts() {
+        for p in [
+            "http://127.0.0.1:*",
+            "http://localhost:8080",
+            "http://LOCALHOST.",
+            "http://api.localhost",
+            "http://169.254.169.254",
+            "http://10.0.0.5",
+            "http://[::1]:80",
+            "http://[::ffff:127.0.0.1]",
+            "http://[fd00::1]",
+            "http://0.0.0.0",
+            "http://100.64.1.1",
+        ] {
+            let err = AllowedHosts::parse_for_manifest(&[p]).unwrap_err();
+            assert!(matches!(err, PatternError::NotPublic { .. }), "{p}: {err}");
+            assert!(err.to_string().contains("operator"), "{err}");
+        }
+        // The operator may still grant them.
+        assert!(AllowedHosts::parse(&["http://127.0.0.1:*", "http://localhost:8080"]).is_ok());
+        assert!(AllowedHosts::parse_for_manifest(&["https://api.lever.co", "http://93.184.216.34"]).is_ok());
     }
 
     #[test]

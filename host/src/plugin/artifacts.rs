@@ -6,6 +6,8 @@
 //! hash of the engine's compatibility settings, so a wasmtime upgrade or a
 //! config change simply misses the cache. Only artifacts this host wrote are
 //! ever loaded: deserialising is `unsafe` because an artifact is native code.
+//! Compiling happens in a child process under time and memory bounds
+//! ([`crate::runtime::compiler`]), never in the host's own process.
 
 use std::hash::{Hash, Hasher};
 use std::path::{Path, PathBuf};
@@ -15,23 +17,35 @@ use wasmtime::component::Component;
 
 use super::LoadError;
 
+/// Compiles a component's bytes into an artifact; the second argument is a
+/// scratch directory the compiler may use. The runtime provides it (a
+/// bounded child process), so this cache depends on no runtime code.
+pub type CompileFn = std::sync::Arc<dyn Fn(&[u8], &Path) -> Result<Vec<u8>, String> + Send + Sync>;
+
 /// The artifact cache directory.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct ArtifactCache {
     dir: PathBuf,
     engine_key: String,
+    compiler: CompileFn,
+}
+
+impl std::fmt::Debug for ArtifactCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ArtifactCache").field("dir", &self.dir).field("engine_key", &self.engine_key).finish()
+    }
 }
 
 impl ArtifactCache {
     /// Opens (creating) the cache under `dir` for `engine`.
-    pub fn open(dir: &Path, engine: &Engine) -> Result<Self, LoadError> {
+    pub fn open(dir: &Path, engine: &Engine, compiler: CompileFn) -> Result<Self, LoadError> {
         std::fs::create_dir_all(dir).map_err(|source| LoadError::Io { path: dir.to_path_buf(), source })?;
         // DefaultHasher is stable within one build of the host, which is all
         // the key needs: a different host build may recompile once.
         let mut h = std::collections::hash_map::DefaultHasher::new();
         engine.precompile_compatibility_hash().hash(&mut h);
         env!("CARGO_PKG_VERSION").hash(&mut h);
-        Ok(ArtifactCache { dir: dir.to_path_buf(), engine_key: format!("{:016x}", h.finish()) })
+        Ok(ArtifactCache { dir: dir.to_path_buf(), engine_key: format!("{:016x}", h.finish()), compiler })
     }
 
     fn path(&self, sha256: &str) -> PathBuf {
@@ -62,7 +76,7 @@ impl ArtifactCache {
             }
         }
         let bytes = wasm()?;
-        let compiled = self.compile(engine, id, &bytes)?;
+        let compiled = self.compile(id, &bytes)?;
         let tmp = path.with_extension(format!("tmp-{}", std::process::id()));
         std::fs::write(&tmp, &compiled).map_err(|source| LoadError::Io { path: tmp.clone(), source })?;
         std::fs::rename(&tmp, &path).map_err(|source| LoadError::Io { path: path.clone(), source })?;
@@ -71,10 +85,9 @@ impl ArtifactCache {
             .map_err(|e| LoadError::Compile { id: id.to_string(), message: e.to_string() })
     }
 
-    /// Compiles a component to an artifact (no caching).
-    pub fn compile(&self, engine: &Engine, id: &str, wasm: &[u8]) -> Result<Vec<u8>, LoadError> {
-        engine
-            .precompile_component(wasm)
-            .map_err(|e| LoadError::Compile { id: id.to_string(), message: format!("{e:#}") })
+    /// Compiles a component to an artifact (no caching), in the bounded
+    /// compiler process.
+    pub fn compile(&self, id: &str, wasm: &[u8]) -> Result<Vec<u8>, LoadError> {
+        (self.compiler)(wasm, &self.dir).map_err(|message| LoadError::Compile { id: id.to_string(), message })
     }
 }

@@ -3,9 +3,10 @@
 
 use std::path::Path;
 
-use super::install::{InstallError, install};
+use super::install::{InstallError, install_with};
 use super::manifest::Manifest;
 use super::registry::InstalledPlugin;
+use super::replace::InstallOptions;
 use crate::runtime::Runtime;
 
 /// A connector built into this binary.
@@ -25,9 +26,18 @@ pub fn find(id: &str) -> Option<&'static Bundled> {
 
 /// Installs a bundled connector, through the same validation as any other.
 pub async fn install_bundled(runtime: &Runtime, id: &str) -> Result<InstalledPlugin, InstallError> {
+    install_bundled_with(runtime, id, &InstallOptions::default()).await
+}
+
+/// [`install_bundled`] with the operator's approvals.
+pub async fn install_bundled_with(
+    runtime: &Runtime,
+    id: &str,
+    options: &InstallOptions,
+) -> Result<InstalledPlugin, InstallError> {
     let bundled = find(id).ok_or_else(|| InstallError::NoComponent { manifest: format!("bundled:{id}").into() })?;
     let manifest = Manifest::parse(bundled.manifest)?;
-    install(runtime, manifest, bundled.component.to_vec(), Path::new(&format!("bundled:{id}"))).await
+    install_with(runtime, manifest, bundled.component.to_vec(), Path::new(&format!("bundled:{id}")), options).await
 }
 
 /// Settings that point a bundled connector at a mock ATS server
@@ -46,7 +56,9 @@ pub fn mock_settings(plugin: &str, mock: &atsbridge_mock_ats::MockAts) -> std::c
         "workable" => {
             vec![("subdomain", "acme".into()), ("api-token", c.api_key.clone()), ("base-url", mock.api_base_url())]
         }
-        "ashby" => vec![("api-key", c.api_key.clone()), ("base-url", base)],
+        "ashby" | "smartrecruiters" => vec![("api-key", c.api_key.clone()), ("base-url", base)],
+        // The mock serves the company domain `acme`.
+        "bamboohr" => vec![("company-domain", "acme".into()), ("api-key", c.api_key.clone()), ("base-url", base)],
         _ => vec![("api-key", c.api_key.clone()), ("perform-as", c.user_id.clone()), ("base-url", mock.api_base_url())],
     };
     pairs.into_iter().map(|(k, v)| (k.to_string(), v)).collect()

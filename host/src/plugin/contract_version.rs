@@ -9,7 +9,7 @@ use semver::Version;
 use wasmtime::Engine;
 use wasmtime::component::Component;
 
-use crate::runtime::bindings::{CONTRACT_PACKAGE, PLUGIN_INTERFACE, SUPPORTED_CONTRACTS};
+use crate::contract::{CONTRACT_PACKAGE, PLUGIN_INTERFACE, SUPPORTED_CONTRACTS};
 
 /// Why a component's contract is not one this host can run.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]

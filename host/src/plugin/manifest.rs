@@ -12,15 +12,30 @@
 //! allowed-hosts = ["https://harvest.greenhouse.io", "https://auth.greenhouse.io"]
 //!
 //! [secrets]                           # where each secret setting may be attached
+//! client-id = ["https://auth.greenhouse.io"]
 //! client-secret = ["https://auth.greenhouse.io"]
 //!
 //! [limits]                            # optional; capped by the operator
 //! memory-mib = 64
 //! timeout-secs = 30
 //! ```
+//!
+//! `network.allowed-hosts` and the `[secrets]` patterns use the syntax of
+//! [`super::allowed_hosts`] and may name public hosts only: `localhost`, a
+//! loopback, private, link-local or otherwise non-public IP literal, and a
+//! wildcard directly under a public suffix (`*.com`) are refused. Only the
+//! operator can grant such a host, to one connection (its extra hosts).
+//!
+//! Secret bindings: the host attaches a secret setting's value (as Basic,
+//! Bearer, a named header or OAuth client credentials) only to a URL that
+//! matches that setting's `[secrets]` patterns, or a host the operator
+//! granted to the connection. A secret setting with no entry in `[secrets]`
+//! may be attached to any of the manifest's allowed hosts (and granted
+//! hosts). Every request must also pass the allowed-hosts check itself.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use semver::Version;
 use serde::{Deserialize, Serialize};
@@ -112,6 +127,9 @@ pub struct Manifest {
     /// to (as written; parsed and checked at load). A secret setting not
     /// named here may go to any of `allowed_hosts`.
     pub secret_hosts: BTreeMap<String, Vec<String>>,
+    /// `secret_hosts`, parsed: what the runtime checks before attaching a
+    /// secret (shared, since every call consults it).
+    pub secret_bindings: Arc<BTreeMap<String, AllowedHosts>>,
     /// Requested limits.
     pub limits: RequestedLimits,
 }
@@ -134,10 +152,12 @@ impl Manifest {
         validate_id(&raw.plugin.id)?;
         let version = parse_version("plugin.version", &raw.plugin.version)?;
         let contract = parse_version("plugin.contract", &raw.plugin.contract)?;
-        let allowed_hosts = AllowedHosts::parse(&raw.network.allowed_hosts)?;
+        let allowed_hosts = AllowedHosts::parse_for_manifest(&raw.network.allowed_hosts)?;
+        let mut secret_bindings = BTreeMap::new();
         for (setting, hosts) in &raw.secrets {
-            AllowedHosts::parse(hosts)
+            let parsed = AllowedHosts::parse_for_manifest(hosts)
                 .map_err(|source| ManifestError::SecretHosts { setting: setting.clone(), source })?;
+            secret_bindings.insert(setting.clone(), parsed);
         }
         if raw.limits.memory_mib == Some(0) {
             return Err(ManifestError::Limit { field: "memory-mib" });
@@ -153,8 +173,18 @@ impl Manifest {
             allowed_hosts,
             allowed_host_patterns: raw.network.allowed_hosts,
             secret_hosts: raw.secrets,
+            secret_bindings: Arc::new(secret_bindings),
             limits: raw.limits,
         })
+    }
+
+    /// The secret bindings for people: `setting -> host, host` per bound
+    /// secret, and where the unbound ones may go.
+    pub fn describe_secret_bindings(&self) -> Vec<String> {
+        let mut lines: Vec<String> =
+            self.secret_hosts.iter().map(|(setting, hosts)| format!("{setting} -> {}", hosts.join(", "))).collect();
+        lines.push("other secret settings -> the allowed hosts".to_string());
+        lines
     }
 
     /// The manifest as TOML, for storing next to the installed component.
@@ -199,6 +229,8 @@ mod tests {
         component = "gh.wasm"
         [network]
         allowed-hosts = ["https://harvest.greenhouse.io"]
+        [secrets]
+        api-key = ["https://harvest.greenhouse.io:443"]
         [limits]
         memory-mib = 32
     "#;
@@ -211,6 +243,7 @@ mod tests {
         assert_eq!(m.limits.memory_mib, Some(32));
         let again = Manifest::parse(&m.to_toml()).unwrap();
         assert_eq!(again.allowed_hosts, m.allowed_hosts);
+        assert_eq!(again.secret_bindings, m.secret_bindings);
         assert_eq!(again.version, m.version);
     }
 
@@ -224,6 +257,14 @@ mod tests {
         assert!(Manifest::parse(&bad_host).unwrap_err().to_string().contains("allowed-hosts"));
         let unknown = format!("{GOOD}\n[extra]\nx = 1\n");
         assert!(Manifest::parse(&unknown).unwrap_err().to_string().contains("extra"));
+        let private = GOOD.replace("https://harvest.greenhouse.io\"]", "http://127.0.0.1:*\"]");
+        let err = Manifest::parse(&private).unwrap_err().to_string();
+        assert!(err.contains("127.0.0.1") && err.contains("loopback"), "{err}");
+        let suffix = GOOD.replace("https://harvest.greenhouse.io", "https://*.co.uk");
+        assert!(Manifest::parse(&suffix).unwrap_err().to_string().contains("public suffix"));
+        let bound_local = GOOD.replace("https://harvest.greenhouse.io:443", "http://localhost");
+        let err = Manifest::parse(&bound_local).unwrap_err().to_string();
+        assert!(err.contains("secrets.api-key") && err.contains("local machine"), "{err}");
         let zero = GOOD.replace("memory-mib = 32", "memory-mib = 0");
         assert!(Manifest::parse(&zero).unwrap_err().to_string().contains("memory-mib"));
     }

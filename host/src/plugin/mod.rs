@@ -1,19 +1,24 @@
 //! Connector plugins on disk: manifests, allow-lists, the installed-plugin
 //! registry, the compiled-artifact cache and the install flow.
 
+pub mod address_policy;
 pub mod allowed_hosts;
 pub mod artifacts;
 pub mod bundled;
+pub mod cargo_project;
 pub mod contract_version;
+pub mod files;
 pub mod install;
 pub mod manifest;
 pub mod registry;
+pub mod replace;
 pub mod settings;
 
 use std::path::PathBuf;
 
 pub use install::InstallError;
 pub use registry::{InstalledPlugin, PluginRegistry};
+pub use replace::InstallOptions;
 
 /// Why an installed plugin could not be loaded.
 #[derive(Debug, thiserror::Error)]

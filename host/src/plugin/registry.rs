@@ -26,6 +26,9 @@ use crate::contract::ConnectorInfo;
 const CURRENT: &str = "current";
 const COMPONENT_FILE: &str = "plugin.wasm";
 const RECORD_FILE: &str = "install.json";
+/// Largest install record read: `info()` is size-capped at install, so a
+/// real record is a few KiB; a bigger one is not ours.
+const MAX_RECORD_BYTES: u64 = 1 << 20;
 
 /// What install recorded about a plugin.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -71,6 +74,7 @@ impl InstalledPlugin {
                 "help": s.help, "choices": s.choices, "default": s.default_value,
             })).collect::<Vec<_>>(),
             "allowed_hosts": p.manifest.allowed_host_patterns,
+            "secret_bindings": p.manifest.secret_hosts,
             "requested_limits": { "memory_mib": p.manifest.limits.memory_mib, "timeout_secs": p.manifest.limits.timeout_secs },
             "sha256": p.record.sha256,
             "installed_at_unix": p.record.installed_at_unix,
@@ -117,7 +121,7 @@ impl PluginRegistry {
         let manifest = Manifest::load(&dir.join(MANIFEST_FILE)).map_err(|e| damaged(e.to_string()))?;
         let record_path = dir.join(RECORD_FILE);
         let text =
-            std::fs::read_to_string(&record_path).map_err(|e| damaged(format!("{}: {e}", record_path.display())))?;
+            super::files::read_text_bounded(&record_path, MAX_RECORD_BYTES).map_err(|e| damaged(e.to_string()))?;
         let record: InstallRecord = serde_json::from_str(&text).map_err(|e| damaged(format!("{RECORD_FILE}: {e}")))?;
         Ok(InstalledPlugin { manifest, record, dir: dir.to_path_buf() })
     }

@@ -3,8 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::contract::{SettingKind, SettingSpec};
-use crate::runtime::SettingInput;
+use crate::contract::{SettingInput, SettingKind, SettingSpec};
 
 /// What is wrong with a set of settings. Secret values never appear here.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]

@@ -1,10 +1,15 @@
-//! Host bindings for each supported version of the connector contract.
+//! Host bindings for each supported version of the connector contract, and
+//! the conversions between each version's generated types and the plain
+//! types of [`crate::contract`].
 //!
-//! Each published contract version in `wit/vX.Y.Z/` gets a module here. The
-//! newest one defines the types the rest of the host works with (re-exported
-//! as [`crate::contract`]); older versions, when there are any, convert their
-//! values into the newest types at the boundary so the sync engine never
-//! sees more than one shape. See `wit/README.md` for the policy.
+//! Each published contract version in `wit/vX.Y.Z/` gets a module here.
+//! The rest of the host works only with [`crate::contract`]'s types; values
+//! are converted at the call boundary, so the sync engine never sees more
+//! than one shape and nothing outside the runtime depends on wasmtime's
+//! generated code. See `wit/README.md` for the versioning policy.
+
+use crate::contract as c;
+pub use crate::contract::{CONTRACT_PACKAGE, PLUGIN_INTERFACE, SUPPORTED_CONTRACTS};
 
 /// Bindings for `atsbridge:connector@0.1.0`.
 pub mod v0_1 {
@@ -13,16 +18,151 @@ pub mod v0_1 {
         world: "connector",
         imports: { default: async | trappable },
         exports: { default: async },
-        additional_derives: [PartialEq, serde::Serialize, serde::Deserialize],
+        additional_derives: [PartialEq],
     });
 }
 
-/// The contract versions this host loads, newest last. A plugin built
-/// against any `0.1.x` is served by the `v0_1` bindings.
-pub const SUPPORTED_CONTRACTS: &[semver::Version] = &[semver::Version::new(0, 1, 0)];
+/// The `http` import's types, used only by the runtime's HTTP import.
+pub use v0_1::atsbridge::connector::http::{
+    Auth, BasicAuth, ClientCredentials, Credential, HeaderAuth, HttpError, Method, Request as HttpRequest,
+    Response as HttpResponse,
+};
+/// The `log` import's level.
+pub use v0_1::atsbridge::connector::log::Level as LogLevel;
 
-/// The WIT package every contract version lives in.
-pub const CONTRACT_PACKAGE: &str = "atsbridge:connector";
+use v0_1::atsbridge::connector::types as w;
 
-/// The interface a connector exports.
-pub const PLUGIN_INTERFACE: &str = "plugin";
+/// A value converted between a contract type and a binding type, in either
+/// direction. Implemented field by field, so adding a field to one side
+/// without the other does not compile.
+pub trait Convert<T> {
+    fn convert(self) -> T;
+}
+
+macro_rules! same {
+    ($($t:ty),*) => {$(
+        impl Convert<$t> for $t {
+            fn convert(self) -> $t {
+                self
+            }
+        }
+    )*};
+}
+same!(String, bool, u8, u32, u64);
+
+impl<A: Convert<B>, B> Convert<Vec<B>> for Vec<A> {
+    fn convert(self) -> Vec<B> {
+        self.into_iter().map(Convert::convert).collect()
+    }
+}
+
+impl<A: Convert<B>, B> Convert<Option<B>> for Option<A> {
+    fn convert(self) -> Option<B> {
+        self.map(Convert::convert)
+    }
+}
+
+/// Records: the same fields on both sides.
+macro_rules! record {
+    ($($name:ident { $($field:ident),* $(,)? })*) => {$(
+        impl Convert<c::$name> for w::$name {
+            fn convert(self) -> c::$name {
+                c::$name { $($field: self.$field.convert()),* }
+            }
+        }
+        impl Convert<w::$name> for c::$name {
+            fn convert(self) -> w::$name {
+                w::$name { $($field: self.$field.convert()),* }
+            }
+        }
+    )*};
+}
+
+/// Enums and variants: the same cases on both sides, each either without a
+/// payload or with one.
+macro_rules! variant {
+    ($($name:ident { $($unit:ident),* ; $($case:ident),* $(,)? })*) => {$(
+        impl Convert<c::$name> for w::$name {
+            fn convert(self) -> c::$name {
+                match self {
+                    $(w::$name::$unit => c::$name::$unit,)*
+                    $(w::$name::$case(x) => c::$name::$case(x.convert()),)*
+                }
+            }
+        }
+        impl Convert<w::$name> for c::$name {
+            fn convert(self) -> w::$name {
+                match self {
+                    $(c::$name::$unit => w::$name::$unit,)*
+                    $(c::$name::$case(x) => w::$name::$case(x.convert()),)*
+                }
+            }
+        }
+    )*};
+}
+
+record! {
+    SettingSpec { key, label, kind, required, help, choices, default_value }
+    ConnectorInfo { name, version, vendor, capabilities, config_schema }
+    SecretRef { key }
+    Setting { key, value }
+    AtsUser { ats_id, name, email }
+    Field { key, value }
+    Job { code, status, raw_status, title, locations, description, assigned_users, updated_at, extra }
+    JobPage { jobs, next_cursor }
+    Stage { id, name, position, job_code }
+    Attachment { file_name, content_type, content }
+    Answer { question, answer }
+    Candidate { first_name, last_name, email, phone, resume, source, links, answers }
+    PushRequest { job_code, candidate, stage_id, idempotency_key }
+    CandidateRef { candidate_id, application_id }
+    Pushed { ref_, existing }
+    CandidateStatus { ref_, state, stage_id, stage_name, updated_at }
+    RateLimit { retry_after_ms, message }
+}
+
+variant! {
+    Capability { Stages, CandidatePush, CandidateStatus, Webhooks ; }
+    SettingKind { Text, Secret, Url, Choice ; }
+    SettingValue { ; Text, Secret }
+    JobStatus { Open, Closed, Draft, OnHold ; Other }
+    ApplicationState { Active, Rejected, Hired, Withdrawn ; Other }
+    ConnectorError { ; InvalidConfig, Unauthorized, RateLimited, NotFound, Transient, Permanent, Unsupported }
+}
+
+impl<T: Convert<U>, U, E: Convert<F>, F> Convert<Result<U, F>> for Result<T, E> {
+    fn convert(self) -> Result<U, F> {
+        match self {
+            Ok(v) => Ok(v.convert()),
+            Err(e) => Err(e.convert()),
+        }
+    }
+}
+
+same!(());
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_job_page_round_trips() {
+        let page = c::JobPage {
+            jobs: vec![c::Job {
+                code: "J1".into(),
+                status: c::JobStatus::Other("paused".into()),
+                raw_status: "paused".into(),
+                title: "T".into(),
+                locations: vec!["Berlin".into()],
+                description: "<p>x</p>".into(),
+                assigned_users: vec![c::AtsUser { ats_id: "u".into(), name: "U".into(), email: None }],
+                updated_at: Some("2026-01-01T00:00:00Z".into()),
+                extra: vec![c::Field { key: "k".into(), value: "v".into() }],
+            }],
+            next_cursor: Some("2".into()),
+        };
+        let wit: w::JobPage = page.clone().convert();
+        let back: c::JobPage = wit.convert();
+        assert_eq!(back, page);
+    }
+}

@@ -7,26 +7,9 @@ use std::sync::Arc;
 
 use secrecy::{ExposeSecret, SecretString};
 
+pub use crate::contract::SettingInput;
 use crate::contract::{SecretRef, Setting, SettingValue};
 use crate::plugin::allowed_hosts::AllowedHosts;
-
-/// A setting's value as the host holds it.
-#[derive(Clone)]
-pub enum SettingInput {
-    /// Text, URL and choice settings: passed to the plugin as they are.
-    Text(String),
-    /// Secret settings: the plugin gets a [`SecretRef`] naming the key.
-    Secret(SecretString),
-}
-
-impl std::fmt::Debug for SettingInput {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            SettingInput::Text(t) => f.debug_tuple("Text").field(t).finish(),
-            SettingInput::Secret(_) => f.write_str("Secret(<redacted>)"),
-        }
-    }
-}
 
 /// The calling connection, as far as the sandbox is concerned.
 #[derive(Debug, Clone)]
@@ -99,6 +82,11 @@ impl Secrets {
     /// The value of a secret setting.
     pub fn get(&self, key: &str) -> Option<&str> {
         self.0.get(key).map(|s| s.expose_secret())
+    }
+
+    /// Every secret value, for the call's scrubber.
+    pub fn values(&self) -> impl Iterator<Item = &str> {
+        self.0.values().map(|s| s.expose_secret())
     }
 }
 

@@ -4,6 +4,8 @@ use std::time::Duration;
 
 use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
 
+use super::slots::PoolSize;
+
 /// How often the epoch advances. Guests yield to the executor at each tick,
 /// so this bounds how late a timeout fires and how long a CPU-bound guest
 /// can hold a tokio worker without yielding.
@@ -16,6 +18,19 @@ pub const DEFAULT_POOLED_INSTANCES: u32 = 48;
 /// Heap kept resident per memory slot between calls: a 500-job page needs
 /// about 8 MiB of guest heap. Resident memory is bounded by the slots in use.
 pub const DEFAULT_KEEP_RESIDENT: usize = 8 << 20;
+
+/// Pool slots per pooled instance. Components built by componentize-py
+/// have dozens of core instances and several memories; Rust ones a handful.
+/// A component may define more than this (up to the per-component maximums
+/// below); it then waits for, and holds, the slots of several instances
+/// (see `slots.rs`), so it cannot exhaust the pool unnoticed.
+pub const CORE_INSTANCES_PER_INSTANCE: u32 = 32;
+pub const MEMORIES_PER_INSTANCE: u32 = 4;
+pub const TABLES_PER_INSTANCE: u32 = 8;
+/// Most core instances, memories and tables one component may define.
+pub const MAX_CORE_INSTANCES_PER_COMPONENT: u32 = 64;
+pub const MAX_MEMORIES_PER_COMPONENT: u32 = 16;
+pub const MAX_TABLES_PER_COMPONENT: u32 = 64;
 
 /// Engine-wide settings.
 #[derive(Debug, Clone, Copy)]
@@ -42,8 +57,36 @@ impl Default for EngineOptions {
     }
 }
 
+impl EngineOptions {
+    /// The pool's slot counts, when pooling.
+    pub fn pool_size(&self) -> Option<PoolSize> {
+        self.pooling_instances.map(|n| PoolSize {
+            instances: n,
+            memories: n.saturating_mul(MEMORIES_PER_INSTANCE),
+            tables: n.saturating_mul(TABLES_PER_INSTANCE),
+        })
+    }
+}
+
 /// Builds the engine and starts its epoch ticker.
 pub fn build(options: &EngineOptions) -> wasmtime::Result<Engine> {
+    let engine = Engine::new(&config(options, true))?;
+    start_epoch_ticker(&engine).map_err(|e| wasmtime::format_err!("cannot start the epoch thread: {e}"))?;
+    Ok(engine)
+}
+
+/// An engine that only compiles, for the compiler process: the same
+/// compilation settings as [`build`]'s (so its artifacts load there) but no
+/// instance pool, whose address-space reservation would not fit under the
+/// compiler's memory limit.
+pub fn build_for_compiling(options: &EngineOptions) -> wasmtime::Result<Engine> {
+    let mut config = config(options, false);
+    // One thread: the process's CPU limit is then a bound on wall time too.
+    config.parallel_compilation(false);
+    Engine::new(&config)
+}
+
+fn config(options: &EngineOptions, pooling: bool) -> Config {
     let mut config = Config::new();
     config.wasm_component_model(true);
     config.epoch_interruption(true);
@@ -52,31 +95,30 @@ pub fn build(options: &EngineOptions) -> wasmtime::Result<Engine> {
     // store, which made the 500-job benchmark page markedly faster than a
     // 256 MiB reservation did. It is address space, not memory: the memory
     // cap is enforced by the store's limiter.
-    if let Some(instances) = options.pooling_instances {
+    if let Some(size) = options.pool_size()
+        && pooling
+    {
         let mut pool = PoolingAllocationConfig::default();
-        pool.total_component_instances(instances)
-            // Components built by componentize-py have dozens of core
-            // instances and several memories; Rust ones a handful.
-            .total_core_instances(instances * 32)
-            .total_memories(instances * 4)
-            .total_tables(instances * 8)
-            .total_stacks(instances)
-            .max_core_instances_per_component(64)
-            .max_memories_per_component(16)
-            .max_tables_per_component(64)
+        pool.total_component_instances(size.instances)
+            .total_core_instances(size.instances.saturating_mul(CORE_INSTANCES_PER_INSTANCE))
+            .total_memories(size.memories)
+            .total_tables(size.tables)
+            .total_stacks(size.instances)
+            .max_core_instances_per_component(MAX_CORE_INSTANCES_PER_COMPONENT)
+            .max_memories_per_component(MAX_MEMORIES_PER_COMPONENT)
+            .max_tables_per_component(MAX_TABLES_PER_COMPONENT)
             .max_memory_size(options.max_memory_bytes as usize)
             .linear_memory_keep_resident(options.keep_resident_bytes)
             .table_keep_resident(options.keep_resident_bytes.min(1 << 20));
         config.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
-        if options.keep_resident_bytes > 0 {
-            // Resident slots are reset with memset; initialising memory by
-            // copy then avoids a page fault per touched page of data.
-            config.memory_init_cow(false);
-        }
     }
-    let engine = Engine::new(&config)?;
-    start_epoch_ticker(&engine).map_err(|e| wasmtime::format_err!("cannot start the epoch thread: {e}"))?;
-    Ok(engine)
+    if options.pooling_instances.is_some() && options.keep_resident_bytes > 0 {
+        // Resident slots are reset with memset; initialising memory by
+        // copy then avoids a page fault per touched page of data. (A
+        // compilation setting: the compiler process must agree.)
+        config.memory_init_cow(false);
+    }
+    config
 }
 
 /// A plain thread holding only a weak handle: it stops when the engine is

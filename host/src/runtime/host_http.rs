@@ -1,66 +1,191 @@
 //! The `http` import: real outgoing HTTP on behalf of a plugin.
 //!
 //! Every request is checked here and nowhere else: the URL must be allowed
-//! by the plugin's manifest or the operator's grant for the connection;
-//! secrets are resolved and attached by the host; the timeout and response
-//! size are capped; redirects are not followed (a redirect to another host
-//! would side-step the allow-list, so the plugin sees the 3xx and decides).
-//! Secret values the host attached are scrubbed from the response, so even
-//! an endpoint that echoes request headers cannot hand them to the plugin.
+//! by the plugin's manifest or the operator's grant for the connection; a
+//! host from the manifest must resolve to public addresses only
+//! ([`net_guard`](super::net_guard)); a secret is attached only to a URL its
+//! manifest binding (or the operator's grant) covers; the timeout and the
+//! response size are capped while reading; redirects are not followed (a
+//! redirect to another host would side-step the allow-list, so the plugin
+//! sees the 3xx and decides).
+//!
+//! Everything handed back to the plugin (bodies, headers, error texts) goes
+//! through the call's [`Scrubber`], built from all of the connection's
+//! secret values and OAuth tokens: a host that recorded a secret in one
+//! request cannot hand it back in another, in any common encoding.
 
-use std::sync::Arc;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use base64::Engine as _;
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 use secrecy::ExposeSecret;
+use sha2::{Digest, Sha256};
 use url::Url;
 
-use super::connection::Secrets;
+use super::bindings::{Auth, Credential, HttpError, HttpRequest, HttpResponse, Method};
+use super::connection::{ConnectionContext, Secrets};
+use super::net_guard::{self, Clients, Denials};
 use super::oauth::{Grant, TokenCache, TokenError};
-use crate::contract::{Auth, Credential, HttpError, HttpRequest, HttpResponse, Method};
+use super::scrub::Scrubber;
 use crate::plugin::allowed_hosts::AllowedHosts;
+use crate::plugin::manifest::Manifest;
 
-/// Longest a single request may take, whatever the plugin asks.
+/// Longest a single request may take, whatever the plugin asks: connecting,
+/// sending and reading the whole response.
 pub const MAX_REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 /// Largest response body handed to a plugin: a 500-job page with HTML
 /// descriptions is a few MiB.
 pub const MAX_RESPONSE_BYTES: u64 = 16 << 20;
 /// Headers the host manages itself; a plugin may not set them.
-const HOST_MANAGED_HEADERS: &[&str] = &["host", "content-length", "transfer-encoding", "connection", "upgrade", "te"];
-const REDACTED: &[u8] = b"[redacted]";
+const HOST_MANAGED_HEADERS: &[&str] =
+    &["host", "content-length", "transfer-encoding", "connection", "upgrade", "te", "keep-alive", "proxy-connection"];
+/// Headers the auth kinds set; a named-header credential may not use them
+/// (nor any of [`HOST_MANAGED_HEADERS`]).
+const AUTH_KIND_HEADERS: &[&str] = &["authorization", "proxy-authorization"];
+
+/// Scrubbers kept for reuse: building one takes milliseconds, and every
+/// call of a connection needs the same one. When full, the cache is
+/// emptied (a few hundred KiB each, so this bounds it to tens of MiB).
+const MAX_CACHED_SCRUBBERS: usize = 64;
 
 /// Shared by every call of a runtime.
 pub struct HttpClient {
-    client: reqwest::Client,
+    clients: Clients,
     tokens: TokenCache,
+    /// Scrubbers by a hash of the secret values they remove.
+    scrubbers: Mutex<HashMap<[u8; 32], Arc<Scrubber>>>,
 }
 
 impl HttpClient {
     pub fn new() -> Result<Self, reqwest::Error> {
-        let client = reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .connect_timeout(Duration::from_secs(10))
-            .user_agent(concat!("atsbridge/", env!("CARGO_PKG_VERSION")))
-            .build()?;
-        Ok(HttpClient { client, tokens: TokenCache::default() })
+        Ok(HttpClient { clients: Clients::new()?, tokens: TokenCache::default(), scrubbers: Mutex::default() })
+    }
+
+    /// The scrubber for these values, built once for each set.
+    fn scrubber_for(&self, mut values: Vec<&str>) -> Arc<Scrubber> {
+        values.sort_unstable();
+        values.dedup();
+        let mut hash = Sha256::new();
+        for v in &values {
+            hash.update((v.len() as u64).to_le_bytes());
+            hash.update(v.as_bytes());
+        }
+        let key: [u8; 32] = hash.finalize().into();
+        let mut cache = self.scrubbers.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(s) = cache.get(&key) {
+            return s.clone();
+        }
+        let built = Arc::new(Scrubber::new(values));
+        if cache.len() >= MAX_CACHED_SCRUBBERS {
+            cache.clear();
+        }
+        cache.insert(key, built.clone());
+        built
     }
 }
 
 /// One call's outbound HTTP capability.
 pub struct OutboundHttp {
-    pub client: Arc<HttpClient>,
-    pub plugin: String,
-    pub connection: Option<String>,
-    pub allowed: AllowedHosts,
-    pub secrets: Secrets,
+    client: Arc<HttpClient>,
+    plugin: String,
+    connection: Option<String>,
+    /// The manifest's allowed hosts: public addresses only.
+    manifest_hosts: AllowedHosts,
+    /// Hosts the operator granted the connection: any address, and any of
+    /// the connection's secrets.
+    granted: AllowedHosts,
+    /// Secret setting -> hosts its value may be attached to.
+    bindings: Arc<BTreeMap<String, AllowedHosts>>,
+    secrets: Secrets,
+    /// Built on first use (a call that never sends or logs pays nothing),
+    /// rebuilt when the call starts using a new OAuth token.
+    scrubber: Mutex<Option<Arc<Scrubber>>>,
+    /// Values attached in this call beyond the connection's secrets (OAuth
+    /// tokens, Basic credentials).
+    attached: Mutex<Vec<String>>,
+    denials: Denials,
 }
 
 impl OutboundHttp {
-    /// Sends one request for the plugin.
+    /// The capability of one call of `manifest`'s plugin for `conn`; `info()`
+    /// runs without a connection and gets no hosts at all.
+    pub fn new(client: Arc<HttpClient>, manifest: &Manifest, conn: Option<&ConnectionContext>) -> Self {
+        let (manifest_hosts, granted) = match conn {
+            Some(c) => (manifest.allowed_hosts.clone(), c.extra_hosts.clone()),
+            None => (AllowedHosts::default(), AllowedHosts::default()),
+        };
+        let connection = conn.map(|c| c.id.clone());
+        OutboundHttp {
+            client,
+            plugin: manifest.id.clone(),
+            denials: Denials::new(&manifest.id, connection.as_deref()),
+            connection,
+            manifest_hosts,
+            granted,
+            bindings: manifest.secret_bindings.clone(),
+            secrets: conn.map(ConnectionContext::secrets).unwrap_or_default(),
+            scrubber: Mutex::new(None),
+            attached: Mutex::new(Vec::new()),
+        }
+    }
+
+    /// The call's scrubber: every secret value of the connection, its
+    /// cached OAuth tokens and whatever else this call attached.
+    pub fn scrubber(&self) -> Arc<Scrubber> {
+        let mut slot = self.scrubber.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(s) = slot.as_ref() {
+            return s.clone();
+        }
+        let tokens = match &self.connection {
+            Some(c) => self.client.tokens.tokens_of(c),
+            None => Vec::new(),
+        };
+        let attached = self.attached.lock().unwrap_or_else(|e| e.into_inner());
+        let values = self
+            .secrets
+            .values()
+            .chain(tokens.iter().map(|t| t.expose_secret()))
+            .chain(attached.iter().map(String::as_str))
+            .collect();
+        let built = self.client.scrubber_for(values);
+        *slot = Some(built.clone());
+        built
+    }
+
+    /// Sends one request for the plugin; what comes back is scrubbed.
     pub async fn send(&self, req: HttpRequest) -> Result<HttpResponse, HttpError> {
+        let result = self.send_unscrubbed(req).await;
+        let scrubber = self.scrubber();
+        if scrubber.is_empty() {
+            return result;
+        }
+        match result {
+            Ok(mut response) => {
+                response.body = scrubber.scrub_bytes(std::mem::take(&mut response.body));
+                for (_, value) in &mut response.headers {
+                    scrubber.scrub_in_place(value);
+                }
+                Ok(response)
+            }
+            Err(mut error) => {
+                match &mut error {
+                    HttpError::Denied(m)
+                    | HttpError::InvalidRequest(m)
+                    | HttpError::Transport(m)
+                    | HttpError::UnknownSecret(m)
+                    | HttpError::AuthFailed(m) => scrubber.scrub_in_place(m),
+                    HttpError::Timeout | HttpError::TooLarge(_) => {}
+                }
+                Err(error)
+            }
+        }
+    }
+
+    async fn send_unscrubbed(&self, req: HttpRequest) -> Result<HttpResponse, HttpError> {
         let url = Url::parse(&req.url).map_err(|e| HttpError::InvalidRequest(format!("bad URL `{}`: {e}", req.url)))?;
-        self.check_allowed(&url)?;
+        let client = self.check_allowed(&url)?;
         let mut headers = HeaderMap::new();
         for (name, value) in &req.headers {
             let name = HeaderName::from_bytes(name.as_bytes())
@@ -72,9 +197,8 @@ impl OutboundHttp {
                 .map_err(|_| HttpError::InvalidRequest(format!("bad value for header `{name}`")))?;
             headers.append(name, value);
         }
-        let mut attached = Vec::new();
         let grant_key = match &req.auth {
-            Some(auth) => self.attach_auth(auth, &mut headers, &mut attached).await?,
+            Some(auth) => self.attach_auth(auth, &url, &mut headers).await?,
             None => None,
         };
         let timeout = req
@@ -82,13 +206,14 @@ impl OutboundHttp {
             .map(|ms| Duration::from_millis(u64::from(ms)))
             .unwrap_or(MAX_REQUEST_TIMEOUT)
             .min(MAX_REQUEST_TIMEOUT);
-        let mut builder = self.client.client.request(method(req.method), url.clone()).headers(headers).timeout(timeout);
+        let deadline = tokio::time::Instant::now() + timeout;
+        let mut builder = client.request(method(req.method), url.clone()).headers(headers).timeout(timeout);
         if let Some(body) = req.body {
             builder = builder.body(body);
         }
         tracing::debug!(plugin = %self.plugin, connection = self.connection.as_deref().unwrap_or("-"),
             method = ?req.method, host = url.host_str().unwrap_or(""), path = url.path(), "plugin HTTP request");
-        let response = builder.send().await.map_err(transport_error)?;
+        let response = builder.send().await.map_err(|e| self.transport_error(e))?;
         let status = response.status().as_u16();
         // The token may have been revoked early: fetch a new one next time.
         if status == 401
@@ -101,32 +226,76 @@ impl OutboundHttp {
             .iter()
             .map(|(k, v)| (k.as_str().to_string(), String::from_utf8_lossy(v.as_bytes()).into_owned()))
             .collect::<Vec<_>>();
-        let body = read_capped(response).await?;
-        Ok(redact(HttpResponse { status, headers, body }, &attached))
+        // The client's timeout covers the body too; the deadline here makes
+        // the bound independent of how the client applies it.
+        let body = tokio::time::timeout_at(deadline, read_capped(response)).await.map_err(|_| HttpError::Timeout)??;
+        Ok(HttpResponse { status, headers, body })
     }
 
-    fn check_allowed(&self, url: &Url) -> Result<(), HttpError> {
-        if self.allowed.allows(url) {
-            return Ok(());
-        }
+    /// Refuses a URL outside the allowed and granted hosts, or an IP literal
+    /// that is not public (unless granted); returns the client to send with.
+    fn check_allowed(&self, url: &Url) -> Result<&reqwest::Client, HttpError> {
         let origin = url.origin().ascii_serialization();
-        tracing::warn!(plugin = %self.plugin, connection = self.connection.as_deref().unwrap_or("-"), %origin,
-            "refused plugin request to a host it is not allowed to reach");
-        Err(HttpError::Denied(format!(
-            "{origin} is not in the plugin's allowed hosts (manifest network.allowed-hosts or the connection's extra hosts)"
-        )))
+        if self.granted.allows(url) {
+            return Ok(&self.client.clients.granted);
+        }
+        if !self.manifest_hosts.allows(url) {
+            return Err(self.deny(format!(
+                "{origin} is not in the plugin's allowed hosts (manifest network.allowed-hosts or the connection's extra hosts)"
+            )));
+        }
+        net_guard::check_literal(url)
+            .map_err(|refused| self.deny(format!("request to {origin} refused: {refused}")))?;
+        Ok(&self.client.clients.public)
     }
 
-    fn credential<'a>(&'a self, c: &'a Credential, attached: &mut Vec<Vec<u8>>) -> Result<&'a str, HttpError> {
-        match c {
-            Credential::Plain(v) => Ok(v),
-            Credential::Secret(r) => {
-                let value = self.secrets.get(&r.key).ok_or_else(|| {
-                    HttpError::UnknownSecret(format!("`{}` is not a secret setting of this connection", r.key))
-                })?;
-                attached.push(value.as_bytes().to_vec());
-                Ok(value)
-            }
+    fn deny(&self, message: String) -> HttpError {
+        self.denials.record(&message);
+        HttpError::Denied(message)
+    }
+
+    fn transport_error(&self, e: reqwest::Error) -> HttpError {
+        if let Some(refused) = net_guard::find_refusal(&e) {
+            return self.deny(format!("request refused: {refused}"));
+        }
+        transport_error(e)
+    }
+
+    /// The value of a credential for a request to `target`. A secret must be
+    /// bound to `target` by the manifest (or, unbound, `target` must be one
+    /// of the manifest's hosts), or `target` must be granted by the operator.
+    fn credential<'a>(&'a self, c: &'a Credential, target: &Url) -> Result<&'a str, HttpError> {
+        let r = match c {
+            Credential::Plain(v) => return Ok(v),
+            Credential::Secret(r) => r,
+        };
+        let value = self.secrets.get(&r.key).ok_or_else(|| {
+            HttpError::UnknownSecret(format!("`{}` is not a secret setting of this connection", r.key))
+        })?;
+        let permitted = self.granted.allows(target)
+            || match self.bindings.get(&r.key) {
+                Some(bound) => bound.allows(target),
+                None => self.manifest_hosts.allows(target),
+            };
+        if !permitted {
+            let origin = target.origin().ascii_serialization();
+            let bound = match self.bindings.get(&r.key) {
+                Some(b) => {
+                    format!("its manifest binding [{}]", b.iter().map(|p| p.as_str()).collect::<Vec<_>>().join(", "))
+                }
+                None => "the manifest's allowed hosts".to_string(),
+            };
+            return Err(self.deny(format!("secret `{}` may not be sent to {origin}: it may go to {bound} only", r.key)));
+        }
+        Ok(value)
+    }
+
+    /// Remembers a value attached in this call so the scrubber covers it.
+    fn remember(&self, value: &str) {
+        let mut attached = self.attached.lock().unwrap_or_else(|e| e.into_inner());
+        if !attached.iter().any(|a| a == value) {
+            attached.push(value.to_string());
+            *self.scrubber.lock().unwrap_or_else(|e| e.into_inner()) = None;
         }
     }
 
@@ -135,50 +304,58 @@ impl OutboundHttp {
     async fn attach_auth(
         &self,
         auth: &Auth,
+        url: &Url,
         headers: &mut HeaderMap,
-        attached: &mut Vec<Vec<u8>>,
     ) -> Result<Option<OwnedGrant>, HttpError> {
         let (name, value, grant) = match auth {
             Auth::Basic(b) => {
-                let user = self.credential(&b.username, attached)?;
+                let user = self.credential(&b.username, url)?;
                 let pass = match &b.password {
-                    Some(p) => self.credential(p, attached)?,
+                    Some(p) => self.credential(p, url)?,
                     None => "",
                 };
                 let encoded = base64::engine::general_purpose::STANDARD.encode(format!("{user}:{pass}"));
                 if matches!(b.username, Credential::Secret(_)) || matches!(b.password, Some(Credential::Secret(_))) {
-                    attached.push(encoded.as_bytes().to_vec());
+                    self.remember(&encoded);
                 }
                 (reqwest::header::AUTHORIZATION, format!("Basic {encoded}"), None)
             }
-            Auth::Bearer(c) => {
-                (reqwest::header::AUTHORIZATION, format!("Bearer {}", self.credential(c, attached)?), None)
-            }
+            Auth::Bearer(c) => (reqwest::header::AUTHORIZATION, format!("Bearer {}", self.credential(c, url)?), None),
             Auth::Header(h) => {
                 let name = HeaderName::from_bytes(h.name.as_bytes())
                     .map_err(|_| HttpError::InvalidRequest(format!("bad auth header name `{}`", h.name)))?;
-                (name, self.credential(&h.value, attached)?.to_string(), None)
+                if HOST_MANAGED_HEADERS.contains(&name.as_str()) {
+                    return Err(HttpError::InvalidRequest(format!(
+                        "header `{name}` is set by the host and cannot carry a credential"
+                    )));
+                }
+                if AUTH_KIND_HEADERS.contains(&name.as_str()) {
+                    return Err(HttpError::InvalidRequest(format!(
+                        "header `{name}` is set only by the basic, bearer and client-credentials auth kinds"
+                    )));
+                }
+                (name, self.credential(&h.value, url)?.to_string(), None)
             }
             Auth::ClientCredentials(cc) => {
                 let token_url = Url::parse(&cc.token_url)
                     .map_err(|e| HttpError::InvalidRequest(format!("bad token URL `{}`: {e}", cc.token_url)))?;
-                self.check_allowed(&token_url)?;
+                let token_client = self.check_allowed(&token_url)?;
                 let grant = OwnedGrant {
                     connection: self.connection.clone().unwrap_or_default(),
+                    client_id: self.credential(&cc.client_id, &token_url)?.to_string(),
+                    client_secret: self.credential(&cc.client_secret, &token_url)?.to_string(),
                     token_url,
-                    client_id: self.credential(&cc.client_id, attached)?.to_string(),
-                    client_secret: self.credential(&cc.client_secret, attached)?.to_string(),
                     scope: cc.scope.clone(),
                     extra_params: cc.extra_params.clone(),
                 };
-                let token =
-                    self.client.tokens.token(&self.client.client, &grant.as_grant()).await.map_err(|e| match e {
-                        // An unreachable token endpoint is worth retrying;
-                        // a refusal needs new credentials.
-                        TokenError::Transport(m) => HttpError::Transport(format!("token endpoint: {m}")),
-                        other => HttpError::AuthFailed(other.to_string()),
-                    })?;
-                attached.push(token.expose_secret().as_bytes().to_vec());
+                let token = self.client.tokens.token(token_client, &grant.as_grant()).await.map_err(|e| match e {
+                    // An unreachable or slow token endpoint is worth
+                    // retrying; a refusal needs new credentials.
+                    TokenError::Transport(m) => HttpError::Transport(format!("token endpoint: {m}")),
+                    TokenError::Timeout(_) => HttpError::Timeout,
+                    other => HttpError::AuthFailed(other.to_string()),
+                })?;
+                self.remember(token.expose_secret());
                 (reqwest::header::AUTHORIZATION, format!("Bearer {}", token.expose_secret()), Some(grant))
             }
         };
@@ -240,6 +417,8 @@ fn transport_error(e: reqwest::Error) -> HttpError {
     }
 }
 
+/// Reads the body chunk by chunk, refusing it as soon as it would pass
+/// [`MAX_RESPONSE_BYTES`].
 async fn read_capped(mut response: reqwest::Response) -> Result<Vec<u8>, HttpError> {
     if response.content_length().is_some_and(|len| len > MAX_RESPONSE_BYTES) {
         return Err(HttpError::TooLarge(MAX_RESPONSE_BYTES));
@@ -252,56 +431,4 @@ async fn read_capped(mut response: reqwest::Response) -> Result<Vec<u8>, HttpErr
         body.extend_from_slice(&chunk);
     }
     Ok(body)
-}
-
-/// Replaces every secret value the host attached to the request wherever it
-/// appears in the response.
-fn redact(mut response: HttpResponse, attached: &[Vec<u8>]) -> HttpResponse {
-    let secrets: Vec<&[u8]> = attached.iter().map(Vec::as_slice).filter(|s| !s.is_empty()).collect();
-    if secrets.is_empty() {
-        return response;
-    }
-    response.body = redact_bytes(response.body, &secrets);
-    for (_, value) in &mut response.headers {
-        let scrubbed = redact_bytes(std::mem::take(value).into_bytes(), &secrets);
-        *value = String::from_utf8_lossy(&scrubbed).into_owned();
-    }
-    response
-}
-
-fn redact_bytes(mut data: Vec<u8>, secrets: &[&[u8]]) -> Vec<u8> {
-    for secret in secrets {
-        if memchr::memmem::find(&data, secret).is_none() {
-            continue;
-        }
-        let finder = memchr::memmem::Finder::new(secret);
-        let mut out = Vec::with_capacity(data.len());
-        let mut last = 0;
-        for at in finder.find_iter(&data) {
-            out.extend_from_slice(&data[last..at]);
-            out.extend_from_slice(REDACTED);
-            last = at + secret.len();
-        }
-        out.extend_from_slice(&data[last..]);
-        data = out;
-    }
-    data
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn redaction_removes_every_occurrence() {
-        let body = b"token=s3cret; again s3cret; b64 czNjcmV0Og==".to_vec();
-        let out = redact_bytes(body, &[b"s3cret", b"czNjcmV0Og=="]);
-        assert_eq!(out, b"token=[redacted]; again [redacted]; b64 [redacted]".to_vec());
-    }
-
-    #[test]
-    fn redaction_leaves_clean_data_alone() {
-        let body = b"nothing here".to_vec();
-        assert_eq!(redact_bytes(body.clone(), &[b"s3cret"]), body);
-    }
 }

@@ -1,8 +1,11 @@
 //! The `log` import: guest log lines go into the host's tracing, tagged with
 //! plugin and connection, within a per-call budget so a chatty or hostile
-//! plugin cannot flood the host's log.
+//! plugin cannot flood the host's log. Each message is cut to a size cap and
+//! escaped ([`crate::display::escape`]), so a newline or an ANSI escape in it
+//! cannot forge a host log line or rewrite the operator's terminal.
 
-use crate::contract::LogLevel;
+use super::bindings::LogLevel;
+use crate::display::{escape, truncate};
 
 /// Lines a plugin may log per call; the rest are counted and dropped.
 pub const LOG_LINES_PER_CALL: u32 = 1_000;
@@ -37,7 +40,7 @@ impl GuestLog {
             return;
         }
         self.lines += 1;
-        let message = truncate(message, MAX_LOG_MESSAGE_BYTES);
+        let message = escape(truncate(message, MAX_LOG_MESSAGE_BYTES));
         let plugin = self.plugin.as_str();
         let connection = self.connection.as_deref().unwrap_or("-");
         // tracing needs the level at compile time, hence one arm per level.
@@ -54,17 +57,6 @@ impl GuestLog {
     pub fn dropped(&self) -> u64 {
         self.dropped
     }
-}
-
-fn truncate(s: &str, max: usize) -> &str {
-    if s.len() <= max {
-        return s;
-    }
-    let mut end = max;
-    while !s.is_char_boundary(end) {
-        end -= 1;
-    }
-    &s[..end]
 }
 
 #[cfg(test)]
@@ -85,5 +77,12 @@ mod tests {
         let s = "é".repeat(10);
         assert_eq!(truncate(&s, 5), "éé");
         assert_eq!(truncate("abc", 5), "abc");
+    }
+
+    #[test]
+    fn a_message_cannot_forge_a_host_line() {
+        let forged = "ok\n2026-01-01T00:00:00Z  INFO atsbridge: plugin installed\x1b[2K";
+        let logged = escape(truncate(forged, MAX_LOG_MESSAGE_BYTES));
+        assert!(!logged.contains('\n') && !logged.contains('\x1b'), "{logged}");
     }
 }

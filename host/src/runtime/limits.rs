@@ -73,41 +73,80 @@ impl CallLimits {
     }
 }
 
+/// Host bytes counted per table element against the memory cap: a
+/// funcref slot is a pointer-sized word in the instance's tables.
+pub const TABLE_ELEMENT_BYTES: u64 = 8;
+
+impl CallLimits {
+    /// Most bytes the host copies out of the guest in one lift (a call's
+    /// result, or the arguments of one import call): the memory cap. Without
+    /// it, strings aliasing one buffer in guest memory would each become a
+    /// separate host allocation, many times the guest's own cap.
+    pub fn hostcall_copy_bytes(&self) -> usize {
+        usize::try_from(self.memory_bytes).unwrap_or(usize::MAX)
+    }
+}
+
 /// Enforces [`CallLimits`] inside one store and remembers whether a limit
 /// was hit, so the caller can report "memory limit" rather than a bare trap.
+///
+/// The memory cap is for the whole instance: a component may define many
+/// core modules, each with its own linear memory and tables, so the limiter
+/// keeps the sum of every memory and table it has granted and refuses the
+/// growth that would take the sum past the cap.
 #[derive(Debug)]
 pub struct Limiter {
     limits: CallLimits,
     /// Set when the guest tried to grow memory past the cap.
     pub memory_exceeded: bool,
-    /// Largest linear memory seen, in bytes.
-    pub peak_memory: usize,
+    /// Bytes of linear memory and tables granted to the instance so far.
+    pub total_bytes: u64,
+    /// Largest `total_bytes` seen.
+    pub peak_memory: u64,
 }
 
 impl Limiter {
     pub fn new(limits: CallLimits) -> Self {
-        Limiter { limits, memory_exceeded: false, peak_memory: 0 }
+        Limiter { limits, memory_exceeded: false, total_bytes: 0, peak_memory: 0 }
     }
-}
 
-impl wasmtime::ResourceLimiter for Limiter {
-    fn memory_growing(&mut self, _current: usize, desired: usize, _maximum: Option<usize>) -> wasmtime::Result<bool> {
-        if desired as u64 > self.limits.memory_bytes {
+    /// Grants `added` more bytes if the instance's total stays within the cap.
+    fn grant(&mut self, added: u64, what: &str) -> wasmtime::Result<()> {
+        let total = self.total_bytes.saturating_add(added);
+        if total > self.limits.memory_bytes {
             self.memory_exceeded = true;
             // Trapping (rather than letting memory.grow return -1) gives the
             // caller a definite error instead of whatever the guest's
             // allocator does on failure.
             return Err(wasmtime::format_err!(
-                "memory limit exceeded: the plugin asked for {desired} bytes, the limit is {} bytes",
+                "memory limit exceeded: growing a {what} would bring the instance to {total} bytes, the limit is {} bytes",
                 self.limits.memory_bytes
             ));
         }
-        self.peak_memory = self.peak_memory.max(desired);
+        self.total_bytes = total;
+        self.peak_memory = self.peak_memory.max(total);
+        Ok(())
+    }
+}
+
+impl wasmtime::ResourceLimiter for Limiter {
+    fn memory_growing(&mut self, current: usize, desired: usize, _maximum: Option<usize>) -> wasmtime::Result<bool> {
+        self.grant(desired.saturating_sub(current) as u64, "linear memory")?;
         Ok(true)
     }
 
-    fn table_growing(&mut self, _current: usize, desired: usize, _maximum: Option<usize>) -> wasmtime::Result<bool> {
-        Ok(desired <= self.limits.max_table_elements)
+    fn memory_grow_failed(&mut self, _error: wasmtime::Error) -> wasmtime::Result<()> {
+        // The growth counted above did not happen; the instance is about to
+        // trap or see -1 either way, so the over-count is harmless.
+        Ok(())
+    }
+
+    fn table_growing(&mut self, current: usize, desired: usize, _maximum: Option<usize>) -> wasmtime::Result<bool> {
+        if desired > self.limits.max_table_elements {
+            return Ok(false);
+        }
+        self.grant((desired.saturating_sub(current) as u64).saturating_mul(TABLE_ELEMENT_BYTES), "table")?;
+        Ok(true)
     }
 
     fn instances(&self) -> usize {
@@ -137,5 +176,22 @@ mod tests {
         let l = CallLimits::resolve(&RequestedLimits::default(), &operator);
         assert_eq!(l.memory_bytes, DEFAULT_MEMORY_BYTES);
         assert_eq!(l.call_timeout, DEFAULT_CALL_TIMEOUT);
+    }
+
+    #[test]
+    fn the_cap_is_for_all_memories_of_the_instance() {
+        use wasmtime::ResourceLimiter as _;
+        let mut limiter = Limiter::new(CallLimits { memory_bytes: 64 << 20, ..CallLimits::default() });
+        let each = 62 << 20;
+        // A component of 16 core modules, each asking for 62 MiB.
+        assert!(limiter.memory_growing(0, each, None).is_ok());
+        assert!(limiter.memory_growing(0, each, None).is_err());
+        assert!(limiter.memory_exceeded);
+        assert_eq!(limiter.total_bytes, each as u64);
+        // Growth of one memory counts only what it adds.
+        let mut limiter = Limiter::new(CallLimits { memory_bytes: 64 << 20, ..CallLimits::default() });
+        assert!(limiter.memory_growing(0, 32 << 20, None).is_ok());
+        assert!(limiter.memory_growing(32 << 20, 64 << 20, None).is_ok());
+        assert!(limiter.table_growing(0, 1, None).is_err());
     }
 }

@@ -8,11 +8,14 @@
 //!
 //! A call runs under its plugin's [`CallLimits`]: an epoch-driven wall-clock
 //! deadline (the guest yields to tokio at every epoch tick, so a busy loop
-//! cannot pin a worker), a memory cap and instance/table caps. Traps,
-//! panics, timeouts and exceeded limits become a [`CallError`] for that call
-//! only.
+//! cannot pin a worker), a memory cap for the whole instance, a cap on the
+//! bytes copied out of the guest per lift, and instance/table caps. Traps,
+//! timeouts and exceeded limits become a [`CallError`] for that call only.
+//! Calls wait for pool capacity, fairly shared between plugins and
+//! connections ([`slots`]); a call's deadline starts once it has its slots.
 
 pub mod bindings;
+pub mod compiler;
 pub mod connection;
 mod engine;
 mod error;
@@ -20,7 +23,10 @@ mod host_http;
 mod host_log;
 pub mod limits;
 pub mod metrics;
+mod net_guard;
 mod oauth;
+pub mod scrub;
+pub mod slots;
 mod state;
 mod stderr_tail;
 
@@ -34,30 +40,44 @@ use wasmtime::component::{Component, HasSelf, Linker, ResourceTable};
 use wasmtime::{Engine, Store};
 use wasmtime_wasi::WasiCtxBuilder;
 
-use self::bindings::v0_1;
-pub use self::connection::{ConnectionContext, SettingInput};
+use self::bindings::v0_1::atsbridge::connector::types::{
+    CandidateRef as WitCandidateRef, ConnectorError as WitConnectorError, PushRequest as WitPushRequest,
+    Setting as WitSetting,
+};
+use self::bindings::{Convert, v0_1};
+use self::compiler::{Compiler, CompilerOptions};
+pub use self::connection::ConnectionContext;
 pub use self::engine::EngineOptions;
-pub use self::error::CallError;
+pub use self::error::{CallError, CallErrorKind};
 use self::host_http::{HttpClient, OutboundHttp};
 use self::host_log::GuestLog;
 use self::limits::{CallLimits, Limiter, OperatorLimits};
 use self::metrics::{Metrics, Outcome};
+use self::slots::{Need, Slots};
 use self::state::PluginState;
 use self::stderr_tail::StderrTail;
+pub use crate::contract::SettingInput;
 use crate::contract::{
     CandidateRef, CandidateStatus, ConnectorError, ConnectorInfo, JobPage, PushRequest, Pushed, Stage,
 };
-use crate::plugin::allowed_hosts::AllowedHosts;
-use crate::plugin::artifacts::ArtifactCache;
+use crate::display::escape_capped;
+use crate::plugin::artifacts::{ArtifactCache, CompileFn};
 use crate::plugin::manifest::Manifest;
 use crate::plugin::{LoadError, PluginRegistry};
 
 /// Runtime-wide settings.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Default)]
 pub struct RuntimeOptions {
     pub engine: EngineOptions,
     pub operator: OperatorLimits,
+    /// Where and under which bounds components are compiled.
+    pub compiler: CompilerOptions,
 }
+
+/// Wall-clock budget of `info()` when a plugin is installed: it only
+/// describes the plugin, so a few seconds are plenty, and a plugin that
+/// spins in it must not hold the install for the full call ceiling.
+pub const INSTALL_INFO_DEADLINE: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// Why the runtime could not start.
 #[derive(Debug, thiserror::Error)]
@@ -87,9 +107,9 @@ struct Inner {
     operator: OperatorLimits,
     /// Loaded plugins by id, each tagged with the install it came from.
     loaded: Mutex<HashMap<String, Arc<LoadedPlugin>>>,
-    /// With the pooling allocator, one permit per pooled instance: a call
-    /// waits for a free slot instead of failing to instantiate.
-    slots: Option<Arc<tokio::sync::Semaphore>>,
+    /// Pool capacity and the plugins' and connections' shares of it: a
+    /// call waits for its slots instead of failing to instantiate.
+    slots: Slots,
 }
 
 /// A pre-instantiated component, by contract version.
@@ -101,6 +121,8 @@ struct LoadedPlugin {
     install_name: String,
     manifest: Manifest,
     limits: CallLimits,
+    /// The pool slots one call of it holds.
+    need: Need,
     pre: Pre,
 }
 
@@ -116,7 +138,10 @@ impl Runtime {
         v0_1::Connector::add_to_linker::<PluginState, HasSelf<PluginState>>(&mut linker, |s| s)
             .map_err(|e| RuntimeError::Engine(format!("{e:#}")))?;
         let registry = PluginRegistry::open(&data_dir.join("plugins"))?;
-        let artifacts = ArtifactCache::open(&data_dir.join("artifacts"), &engine)?;
+        let compiler = Compiler::new(&options.compiler, options.engine);
+        let compile: CompileFn =
+            Arc::new(move |wasm, scratch| compiler.compile(wasm, scratch).map_err(|e| e.to_string()));
+        let artifacts = ArtifactCache::open(&data_dir.join("artifacts"), &engine, compile)?;
         Ok(Runtime {
             inner: Arc::new(Inner {
                 engine,
@@ -127,7 +152,7 @@ impl Runtime {
                 artifacts,
                 operator: options.operator,
                 loaded: Mutex::new(HashMap::new()),
-                slots: options.engine.pooling_instances.map(|n| Arc::new(tokio::sync::Semaphore::new(n as usize))),
+                slots: Slots::new(options.engine.pool_size()),
             }),
         })
     }
@@ -169,7 +194,8 @@ impl Runtime {
         let wasm_path = installed.component_path();
         let component =
             self.inner.artifacts.load_or_compile(&self.inner.engine, id, &installed.record.sha256, || {
-                std::fs::read(&wasm_path).map_err(|source| LoadError::Io { path: wasm_path.clone(), source })
+                crate::plugin::files::read_bounded(&wasm_path, crate::plugin::files::MAX_COMPONENT_BYTES)
+                    .map_err(|e| LoadError::Damaged { id: id.to_string(), reason: e.to_string() })
             })?;
         let name = installed.dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
         let plugin = self
@@ -191,8 +217,14 @@ impl Runtime {
         let pre = self.inner.linker.instantiate_pre(component).map_err(|e| format!("{e:#}"))?;
         let pre = v0_1::ConnectorPre::new(pre).map_err(|e| format!("{e:#}"))?;
         let limits = CallLimits::resolve(&manifest.limits, &self.inner.operator);
-        let loaded =
-            Arc::new(LoadedPlugin { install_name: install_name.to_string(), manifest, limits, pre: Pre::V0_1(pre) });
+        let need = Need::of(component.resources_required());
+        let loaded = Arc::new(LoadedPlugin {
+            install_name: install_name.to_string(),
+            manifest,
+            limits,
+            need,
+            pre: Pre::V0_1(pre),
+        });
         Ok(Plugin { inner: self.inner.clone(), loaded })
     }
 
@@ -218,14 +250,17 @@ pub struct Plugin {
 struct ActiveCall {
     /// Dropped after the store (field order), freeing the pool slot.
     store: Store<PluginState>,
-    _slot: Option<tokio::sync::OwnedSemaphorePermit>,
+    _slot: slots::Held,
     instance: v0_1::Connector,
     function: &'static str,
     started: Instant,
     deadline: tokio::time::Instant,
+    /// The budget the deadline was set from.
+    timeout: std::time::Duration,
 }
 
-type Raw<T> = Result<wasmtime::Result<Result<T, ConnectorError>>, tokio::time::error::Elapsed>;
+/// What a call returned, in the bindings' types.
+type Raw<W> = Result<wasmtime::Result<Result<W, WitConnectorError>>, tokio::time::error::Elapsed>;
 
 impl Plugin {
     pub fn id(&self) -> &str {
@@ -246,7 +281,17 @@ impl Plugin {
 
     /// Name, version, capabilities and config schema.
     pub async fn info(&self) -> Result<ConnectorInfo, CallError> {
-        let mut call = self.begin("info", None).await?;
+        self.info_within(self.loaded.limits.call_timeout).await
+    }
+
+    /// `info()` under [`INSTALL_INFO_DEADLINE`] (or the plugin's own budget
+    /// if shorter), for install.
+    pub async fn info_for_install(&self) -> Result<ConnectorInfo, CallError> {
+        self.info_within(self.loaded.limits.call_timeout.min(INSTALL_INFO_DEADLINE)).await
+    }
+
+    async fn info_within(&self, timeout: std::time::Duration) -> Result<ConnectorInfo, CallError> {
+        let mut call = self.begin_within("info", None, timeout).await?;
         let fut = call.instance.atsbridge_connector_plugin().call_info(&mut call.store);
         let raw = tokio::time::timeout_at(call.deadline, async { fut.await.map(Ok) }).await;
         self.end(call, raw)
@@ -254,7 +299,7 @@ impl Plugin {
 
     /// Tests a connection's settings against the ATS.
     pub async fn check(&self, conn: &ConnectionContext) -> Result<(), CallError> {
-        let config = conn.guest_config();
+        let config: Vec<WitSetting> = conn.guest_config().convert();
         let mut call = self.begin("check", Some(conn)).await?;
         let fut = call.instance.atsbridge_connector_plugin().call_check(&mut call.store, &config);
         let raw = tokio::time::timeout_at(call.deadline, fut).await;
@@ -268,7 +313,7 @@ impl Plugin {
         cursor: Option<&str>,
         changed_since: Option<&str>,
     ) -> Result<JobPage, CallError> {
-        let config = conn.guest_config();
+        let config: Vec<WitSetting> = conn.guest_config().convert();
         let mut call = self.begin("list-jobs", Some(conn)).await?;
         let fut =
             call.instance.atsbridge_connector_plugin().call_list_jobs(&mut call.store, &config, cursor, changed_since);
@@ -278,7 +323,7 @@ impl Plugin {
 
     /// Hiring stages, for one job or the account.
     pub async fn list_stages(&self, conn: &ConnectionContext, job_code: Option<&str>) -> Result<Vec<Stage>, CallError> {
-        let config = conn.guest_config();
+        let config: Vec<WitSetting> = conn.guest_config().convert();
         let mut call = self.begin("list-stages", Some(conn)).await?;
         let fut = call.instance.atsbridge_connector_plugin().call_list_stages(&mut call.store, &config, job_code);
         let raw = tokio::time::timeout_at(call.deadline, fut).await;
@@ -287,9 +332,10 @@ impl Plugin {
 
     /// Creates a candidate and application in the ATS.
     pub async fn push_candidate(&self, conn: &ConnectionContext, request: &PushRequest) -> Result<Pushed, CallError> {
-        let config = conn.guest_config();
+        let config: Vec<WitSetting> = conn.guest_config().convert();
+        let request: WitPushRequest = request.clone().convert();
         let mut call = self.begin("push-candidate", Some(conn)).await?;
-        let fut = call.instance.atsbridge_connector_plugin().call_push_candidate(&mut call.store, &config, request);
+        let fut = call.instance.atsbridge_connector_plugin().call_push_candidate(&mut call.store, &config, &request);
         let raw = tokio::time::timeout_at(call.deadline, fut).await;
         self.end(call, raw)
     }
@@ -300,9 +346,10 @@ impl Plugin {
         conn: &ConnectionContext,
         refs: &[CandidateRef],
     ) -> Result<Vec<CandidateStatus>, CallError> {
-        let config = conn.guest_config();
+        let config: Vec<WitSetting> = conn.guest_config().convert();
+        let refs: Vec<WitCandidateRef> = refs.to_vec().convert();
         let mut call = self.begin("candidate-statuses", Some(conn)).await?;
-        let fut = call.instance.atsbridge_connector_plugin().call_candidate_statuses(&mut call.store, &config, refs);
+        let fut = call.instance.atsbridge_connector_plugin().call_candidate_statuses(&mut call.store, &config, &refs);
         let raw = tokio::time::timeout_at(call.deadline, fut).await;
         self.end(call, raw)
     }
@@ -310,29 +357,37 @@ impl Plugin {
     /// A fresh store and instance. Instantiation counts against the call's
     /// deadline: a component's start function could loop too.
     async fn begin(&self, function: &'static str, conn: Option<&ConnectionContext>) -> Result<ActiveCall, CallError> {
+        self.begin_within(function, conn, self.loaded.limits.call_timeout).await
+    }
+
+    async fn begin_within(
+        &self,
+        function: &'static str,
+        conn: Option<&ConnectionContext>,
+        timeout: std::time::Duration,
+    ) -> Result<ActiveCall, CallError> {
+        let slot = self.inner.slots.acquire(self.id(), conn.map(|c| c.id.as_str()), self.loaded.need).await;
+        // The budget starts once the call has its slots: time spent waiting
+        // behind other plugins' calls is not this call's to lose.
         let started = Instant::now();
-        let deadline = tokio::time::Instant::now() + self.loaded.limits.call_timeout;
-        let slot = match &self.inner.slots {
-            // The semaphore is never closed, so acquiring only waits.
-            Some(slots) => slots.clone().acquire_owned().await.ok(),
-            None => None,
-        };
+        let deadline = tokio::time::Instant::now() + timeout;
         let mut store = self.new_store(conn);
         let Pre::V0_1(pre) = &self.loaded.pre;
         let instantiated = tokio::time::timeout_at(deadline, pre.instantiate_async(&mut store)).await;
         match instantiated {
-            Ok(Ok(instance)) => Ok(ActiveCall { store, _slot: slot, instance, function, started, deadline }),
+            Ok(Ok(instance)) => Ok(ActiveCall { store, _slot: slot, instance, function, started, deadline, timeout }),
             Ok(Err(e)) => {
-                let error = CallError::Instantiate { plugin: self.id().to_string(), message: format!("{e:#}") };
+                let plugin = self.id().to_string();
+                let error = if store.data().limiter.memory_exceeded {
+                    CallError::MemoryLimit { plugin, function, limit_bytes: self.loaded.limits.memory_bytes }
+                } else {
+                    CallError::Instantiate { plugin, message: escape_capped(&format!("{e:#}")) }
+                };
                 self.record(function, started, &Err::<(), _>(&error), true);
                 Err(error)
             }
             Err(_) => {
-                let error = CallError::Timeout {
-                    plugin: self.id().to_string(),
-                    function,
-                    limit: self.loaded.limits.call_timeout,
-                };
+                let error = CallError::Timeout { plugin: self.id().to_string(), function, limit: timeout };
                 self.record(function, started, &Err::<(), _>(&error), true);
                 Err(error)
             }
@@ -344,27 +399,18 @@ impl Plugin {
         let stderr = StderrTail::default();
         let mut wasi = WasiCtxBuilder::new();
         wasi.stderr(stderr.clone());
-        // info() runs without a connection and must not do I/O: it gets no hosts.
-        let allowed = match conn {
-            Some(c) => manifest.allowed_hosts.union(&c.extra_hosts),
-            None => AllowedHosts::default(),
-        };
         let state = PluginState {
             wasi: wasi.build(),
             table: ResourceTable::new(),
             limiter: Limiter::new(self.loaded.limits),
-            http: OutboundHttp {
-                client: self.inner.http.clone(),
-                plugin: manifest.id.clone(),
-                connection: conn.map(|c| c.id.clone()),
-                allowed,
-                secrets: conn.map(ConnectionContext::secrets).unwrap_or_default(),
-            },
+            // info() runs without a connection and must not do I/O: it gets no hosts.
+            http: OutboundHttp::new(self.inner.http.clone(), manifest, conn),
             log: GuestLog::new(&manifest.id, conn.map(|c| c.id.as_str())),
             stderr,
         };
         let mut store = Store::new(&self.inner.engine, state);
         store.limiter(|s| &mut s.limiter);
+        store.set_hostcall_fuel(self.loaded.limits.hostcall_copy_bytes());
         // Yield to the executor at every epoch tick; the wall-clock deadline
         // is enforced by the tokio timeout around the call.
         store.set_epoch_deadline(1);
@@ -372,17 +418,28 @@ impl Plugin {
         store
     }
 
-    fn end<T>(&self, call: ActiveCall, raw: Raw<T>) -> Result<T, CallError> {
+    fn end<W, T>(&self, call: ActiveCall, raw: Raw<W>) -> Result<T, CallError>
+    where
+        Result<W, WitConnectorError>: Convert<Result<T, ConnectorError>>,
+    {
         let plugin = self.id().to_string();
         let function = call.function;
         let (result, trapped) = match raw {
-            Err(_elapsed) => {
-                (Err(CallError::Timeout { plugin, function, limit: self.loaded.limits.call_timeout }), true)
-            }
+            Err(_elapsed) => (Err(CallError::Timeout { plugin, function, limit: call.timeout }), true),
             Ok(Err(trap)) => (Err(self.classify_trap(&call, trap)), true),
-            Ok(Ok(Err(error))) => (Err(CallError::Connector { plugin, error }), false),
-            Ok(Ok(Ok(value))) => (Ok(value), false),
+            Ok(Ok(answer)) => match answer.convert() {
+                Ok(value) => (Ok(value), false),
+                Err(mut error) => {
+                    // The connector's message is the plugin's text: capped and
+                    // escaped before it reaches logs, terminals or run records.
+                    let message = error.message_mut();
+                    *message = escape_capped(message);
+                    (Err(CallError::Connector { plugin, error }), false)
+                }
+            },
         };
+        // Nothing a plugin says leaves the runtime with a secret in it.
+        let result = result.map_err(|e| scrub::scrub_call_error(e, &call.store.data().http.scrubber()));
         let dropped = call.store.data().log.dropped();
         if dropped > 0 {
             tracing::warn!(plugin = %self.id(), function, dropped, "plugin log lines dropped over the per-call budget");
@@ -404,14 +461,17 @@ impl Plugin {
             return CallError::MemoryLimit { plugin, function, limit_bytes: self.loaded.limits.memory_bytes };
         }
         if trap.downcast_ref::<wasmtime::Trap>() == Some(&wasmtime::Trap::Interrupt) {
-            return CallError::Timeout { plugin, function, limit: self.loaded.limits.call_timeout };
+            return CallError::Timeout { plugin, function, limit: call.timeout };
         }
+        // A panicking guest traps like any other; nothing the guest cannot
+        // also write tells a panic from a forged one. So every trap is
+        // reported as a trap, with what the guest wrote to stderr attached
+        // as the guest's own words (escaped and capped).
         let stderr = state.stderr.contents();
-        if let Some(at) = stderr.find("panicked at") {
-            let message = stderr[at..].trim().to_string();
-            return CallError::Panic { plugin, function, message };
-        }
-        CallError::Trap { plugin, function, message: format!("{trap:#}") }
+        let stderr = stderr.trim();
+        let guest_stderr = (!stderr.is_empty()).then(|| escape_capped(stderr));
+        // The trap's backtrace names guest functions: guest text too.
+        CallError::Trap { plugin, function, message: escape_capped(&format!("{trap:#}")), guest_stderr }
     }
 
     fn record<T>(&self, function: &'static str, started: Instant, result: &Result<T, &CallError>, trapped: bool)

@@ -4,11 +4,11 @@ use wasmtime::component::ResourceTable;
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
 use super::bindings::v0_1::atsbridge::connector as v0_1;
+use super::bindings::{HttpError, HttpRequest, HttpResponse, LogLevel};
 use super::host_http::OutboundHttp;
 use super::host_log::GuestLog;
 use super::limits::Limiter;
 use super::stderr_tail::StderrTail;
-use crate::contract::{HttpError, HttpRequest, HttpResponse, LogLevel};
 
 pub struct PluginState {
     pub wasi: WasiCtx,
@@ -35,6 +35,10 @@ impl v0_1::http::Host for PluginState {
 
 impl v0_1::log::Host for PluginState {
     async fn log(&mut self, level: LogLevel, message: String) -> wasmtime::Result<()> {
+        // Cut to what will be kept before scrubbing, so a huge line costs
+        // no more than a short one.
+        let kept = &message[..message.floor_char_boundary(super::host_log::MAX_LOG_MESSAGE_BYTES)];
+        let message = self.http.scrubber().scrub_str(kept);
         self.log.log(level, &message);
         Ok(())
     }

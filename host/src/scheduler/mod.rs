@@ -22,11 +22,24 @@ use tokio::sync::{Notify, Semaphore, watch};
 
 pub use self::schedule::{CronCache, Schedule, ScheduleError};
 use crate::store::Trigger;
+pub use crate::sync::{ListingMode, RunOptions};
 
 /// Runs syncs for the scheduler.
 pub trait Runner: Send + Sync + 'static {
     /// Runs one sync of the connection to the end.
     fn run(&self, connection_id: Arc<str>, trigger: Trigger) -> Pin<Box<dyn Future<Output = RunReport> + Send>>;
+    /// Runs one sync with the caller's options ("sync now" with a full or
+    /// an incremental listing); by default as [`Runner::run`] for its trigger.
+    fn run_with(
+        &self,
+        connection_id: Arc<str>,
+        options: RunOptions,
+    ) -> Pin<Box<dyn Future<Output = RunReport> + Send>> {
+        self.run(connection_id, options.trigger)
+    }
+    /// A failed run will be retried at `at`: record it, so a restarted
+    /// host retries then instead of waiting for the next slot.
+    fn retry_scheduled(&self, _connection_id: &str, _at: DateTime<Utc>) {}
     /// The connection keeps failing: record that it needs attention.
     fn flag(&self, connection_id: &str, reason: &str);
     /// After a run: when the connection fires next (for people and for
@@ -199,9 +212,28 @@ impl<R: Runner> Scheduler<R> {
     /// Runs a sync now, or waits for the one already running and returns
     /// its result ("sync now" pressed twice makes one run).
     pub async fn run_now(&self, id: &str, trigger: Trigger) -> RunReport {
+        self.run_now_with(id, RunOptions::new(trigger)).await
+    }
+
+    /// Like [`Scheduler::run_now`], with the caller's options (a full or an
+    /// incremental listing, confirmed removals). A run of the connection
+    /// already going is joined whatever it lists.
+    pub async fn run_now_with(&self, id: &str, options: RunOptions) -> RunReport {
         let plugin =
             lock(&self.shared.queue).entries.get(id).map(|e| e.plugin.clone()).unwrap_or_else(|| Arc::from(""));
-        run_coalesced(self.shared.clone(), Arc::from(id), plugin, trigger).await
+        run_coalesced(self.shared.clone(), Arc::from(id), plugin, options).await
+    }
+
+    /// A retry recorded before a restart: fires at `at` (now, if past),
+    /// unless the connection's next slot comes first.
+    pub fn restore_retry(&self, id: &str, at: DateTime<Utc>) {
+        let at_ms = at.timestamp_millis().max(Utc::now().timestamp_millis());
+        let mut q = lock(&self.shared.queue);
+        if q.entries.get(id).is_some_and(|e| at_ms < e.next_ms) {
+            q.set_next(&Arc::from(id), at_ms, Trigger::Retry);
+            drop(q);
+            self.shared.wake.notify_one();
+        }
     }
 
     /// Fires due connections until `shutdown` completes.
@@ -213,7 +245,7 @@ impl<R: Runner> Scheduler<R> {
             for (id, plugin, trigger) in due {
                 let shared = self.shared.clone();
                 tokio::spawn(async move {
-                    let report = run_coalesced(shared.clone(), id.clone(), plugin, trigger).await;
+                    let report = run_coalesced(shared.clone(), id.clone(), plugin, RunOptions::new(trigger)).await;
                     after_run(&shared, &id, &report);
                     let next =
                         lock(&shared.queue).entries.get(&id).and_then(|e| DateTime::from_timestamp_millis(e.next_ms));
@@ -261,41 +293,88 @@ impl<R: Runner> Scheduler<R> {
     }
 }
 
+/// A run of one connection, as the running map holds it.
+enum Slot {
+    /// This caller starts the run and reports through the sender.
+    Start(watch::Sender<Option<RunReport>>),
+    /// A run is going: wait for its report.
+    Join(watch::Receiver<Option<RunReport>>),
+}
+
 /// Runs under the global and per-plugin limits, coalescing with a run of
 /// the same connection already in progress.
+///
+/// The check for a running sync and the claim of the connection's entry
+/// happen under one lock, in one map entry: a scheduled fire and a "sync
+/// now" arriving together make exactly one run.
 async fn run_coalesced<R: Runner>(
     shared: Arc<Shared<R>>,
     id: Arc<str>,
     plugin: Arc<str>,
-    trigger: Trigger,
+    options: RunOptions,
 ) -> RunReport {
-    let existing = lock(&shared.running).get(&id).cloned();
-    if let Some(mut rx) = existing {
-        loop {
-            if let Some(report) = rx.borrow().clone() {
-                return report;
-            }
-            if rx.changed().await.is_err() {
-                break;
-            }
+    let slot = match lock(&shared.running).entry(id.clone()) {
+        std::collections::hash_map::Entry::Occupied(running) => Slot::Join(running.get().clone()),
+        std::collections::hash_map::Entry::Vacant(free) => {
+            let (tx, rx) = watch::channel(None);
+            free.insert(rx);
+            Slot::Start(tx)
         }
-        if let Some(report) = rx.borrow().clone() {
-            return report;
+    };
+    let tx = match slot {
+        Slot::Join(mut rx) => {
+            return match rx.wait_for(Option::is_some).await {
+                Ok(report) => report.clone().unwrap_or_else(|| closed("the running sync ended without a report")),
+                Err(_) => closed("the running sync ended without a report"),
+            };
         }
-    }
-    let (tx, rx) = watch::channel(None);
-    lock(&shared.running).insert(id.clone(), rx);
+        Slot::Start(tx) => tx,
+    };
+    // Whatever happens below (even a cancelled task), the entry is
+    // released and joiners are told.
+    let release = Release { shared: &*shared, id: &id, tx: Some(tx) };
     let per_plugin = lock(&shared.per_plugin)
         .entry(plugin.clone())
         .or_insert_with(|| Arc::new(Semaphore::new(shared.limits.per_plugin_concurrency)))
         .clone();
     let report = match (shared.global.clone().acquire_owned().await, per_plugin.acquire_owned().await) {
-        (Ok(_g), Ok(_p)) => shared.runner.run(id.clone(), trigger).await,
-        _ => RunReport::Failed { retryable: false, consecutive_failures: 0, message: "scheduler closed".into() },
+        (Ok(_g), Ok(_p)) => shared.runner.run_with(id.clone(), options).await,
+        _ => closed("scheduler closed"),
     };
-    lock(&shared.running).remove(&id);
-    let _ = tx.send(Some(report.clone()));
+    release.finish(report.clone());
     report
+}
+
+/// Owns a connection's entry in the running map while its run goes.
+struct Release<'a, R: Runner> {
+    shared: &'a Shared<R>,
+    id: &'a Arc<str>,
+    tx: Option<watch::Sender<Option<RunReport>>>,
+}
+
+impl<R: Runner> Release<'_, R> {
+    /// Frees the entry, then wakes the joiners with the report: out of the
+    /// map first, so a trigger after this report starts a new run.
+    fn finish(mut self, report: RunReport) {
+        self.release(report);
+    }
+
+    fn release(&mut self, report: RunReport) {
+        if let Some(tx) = self.tx.take() {
+            lock(&self.shared.running).remove(self.id);
+            let _ = tx.send(Some(report));
+        }
+    }
+}
+
+impl<R: Runner> Drop for Release<'_, R> {
+    fn drop(&mut self) {
+        self.release(closed("the sync was cancelled"));
+    }
+}
+
+fn closed(message: &str) -> RunReport {
+    RunReport::Failed { retryable: false, consecutive_failures: 0, message: message.into() }
 }
 
 /// Retry soon, or flag and wait for the next slot.
@@ -314,6 +393,9 @@ fn after_run<R: Runner>(shared: &Shared<R>, id: &Arc<str>, report: &RunReport) {
         q.set_next(id, retry_ms, Trigger::Retry);
         drop(q);
         shared.wake.notify_one();
+        if let Some(at) = DateTime::from_timestamp_millis(retry_ms) {
+            shared.runner.retry_scheduled(id, at);
+        }
     }
 }
 
@@ -322,6 +404,9 @@ mod tests {
     use super::*;
     use std::sync::atomic::{AtomicU32, Ordering};
 
+    /// A retry the runner was told about: (connection, when).
+    type Retry = (String, DateTime<Utc>);
+
     #[derive(Default, Clone)]
     struct Counting {
         runs: Arc<AtomicU32>,
@@ -329,15 +414,34 @@ mod tests {
         max_concurrent: Arc<AtomicU32>,
         flagged: Arc<Mutex<Vec<String>>>,
         fail: bool,
+        /// Runs going at once per connection, and the most seen.
+        per_connection: Arc<Mutex<HashMap<String, u32>>>,
+        max_per_connection: Arc<AtomicU32>,
+        retries: Arc<Mutex<Vec<Retry>>>,
+        full_runs: Arc<AtomicU32>,
     }
 
     impl Runner for Counting {
-        fn run(&self, _id: Arc<str>, _trigger: Trigger) -> Pin<Box<dyn Future<Output = RunReport> + Send>> {
+        fn run(&self, id: Arc<str>, trigger: Trigger) -> Pin<Box<dyn Future<Output = RunReport> + Send>> {
+            self.run_with(id, RunOptions::new(trigger))
+        }
+        fn run_with(&self, id: Arc<str>, options: RunOptions) -> Pin<Box<dyn Future<Output = RunReport> + Send>> {
             let me = self.clone();
             Box::pin(async move {
+                if options.mode == ListingMode::Full {
+                    me.full_runs.fetch_add(1, Ordering::SeqCst);
+                }
                 let now = me.concurrent.fetch_add(1, Ordering::SeqCst) + 1;
                 me.max_concurrent.fetch_max(now, Ordering::SeqCst);
+                let mine = {
+                    let mut per = me.per_connection.lock().unwrap();
+                    let n = per.entry(id.to_string()).or_default();
+                    *n += 1;
+                    *n
+                };
+                me.max_per_connection.fetch_max(mine, Ordering::SeqCst);
                 tokio::time::sleep(Duration::from_millis(50)).await;
+                *me.per_connection.lock().unwrap().get_mut(&*id).unwrap() -= 1;
                 me.concurrent.fetch_sub(1, Ordering::SeqCst);
                 let n = me.runs.fetch_add(1, Ordering::SeqCst) + 1;
                 if me.fail {
@@ -350,6 +454,74 @@ mod tests {
         fn flag(&self, id: &str, _reason: &str) {
             self.flagged.lock().unwrap().push(id.to_string());
         }
+        fn retry_scheduled(&self, id: &str, at: DateTime<Utc>) {
+            self.retries.lock().unwrap().push((id.to_string(), at));
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn a_scheduled_fire_and_sync_now_never_run_one_connection_twice() {
+        let runner = Counting::default();
+        let s = Scheduler::new(runner.clone(), SchedulerLimits::default());
+        for round in 0..40 {
+            let id = format!("c{round}");
+            s.upsert(&id, "gh", daily(&id), false);
+            // The scheduler's fire and two presses of "sync now", released
+            // together on different worker threads.
+            let barrier = Arc::new(tokio::sync::Barrier::new(3));
+            let fire = {
+                let (shared, id, barrier) = (s.shared.clone(), Arc::<str>::from(id.as_str()), barrier.clone());
+                tokio::spawn(async move {
+                    barrier.wait().await;
+                    run_coalesced(shared, id, Arc::from("gh"), RunOptions::new(Trigger::Scheduled)).await
+                })
+            };
+            let presses: Vec<_> = (0..2)
+                .map(|_| {
+                    let (s, id, barrier) = (s.clone(), id.clone(), barrier.clone());
+                    tokio::spawn(async move {
+                        barrier.wait().await;
+                        s.run_now_with(&id, RunOptions { mode: ListingMode::Full, ..RunOptions::new(Trigger::Manual) })
+                            .await
+                    })
+                })
+                .collect();
+            assert_eq!(fire.await.unwrap(), RunReport::Succeeded);
+            for press in presses {
+                assert_eq!(press.await.unwrap(), RunReport::Succeeded);
+            }
+        }
+        assert_eq!(runner.max_per_connection.load(Ordering::SeqCst), 1, "one connection ran twice at once");
+        assert_eq!(runner.runs.load(Ordering::SeqCst), 40, "each round makes exactly one run");
+        assert!(lock(&s.shared.running).is_empty());
+    }
+
+    #[tokio::test]
+    async fn sync_now_passes_full_or_incremental_to_the_runner() {
+        let runner = Counting::default();
+        let s = Scheduler::new(runner.clone(), SchedulerLimits::default());
+        s.upsert("c1", "gh", daily("c1"), false);
+        let full = RunOptions { mode: ListingMode::Full, ..RunOptions::new(Trigger::Manual) };
+        assert_eq!(s.run_now_with("c1", full).await, RunReport::Succeeded);
+        let incremental = RunOptions { mode: ListingMode::Incremental, ..RunOptions::new(Trigger::Manual) };
+        assert_eq!(s.run_now_with("c1", incremental).await, RunReport::Succeeded);
+        assert_eq!(runner.full_runs.load(Ordering::SeqCst), 1);
+        assert_eq!(runner.runs.load(Ordering::SeqCst), 2);
+    }
+
+    #[test]
+    fn a_restored_retry_fires_before_the_next_slot() {
+        let s = Scheduler::new(Counting::default(), SchedulerLimits::default());
+        s.upsert("c1", "gh", daily("c1"), false);
+        let slot = s.next_run("c1").unwrap();
+        s.restore_retry("c1", Utc::now() - chrono::Duration::minutes(5));
+        let next = s.next_run("c1").unwrap();
+        assert!(next <= Utc::now() && next < slot, "a retry due before the restart fires now: {next}");
+        // A retry after the next slot changes nothing.
+        s.upsert("c2", "gh", daily("c2"), false);
+        let slot = s.next_run("c2").unwrap();
+        s.restore_retry("c2", slot + chrono::Duration::hours(1));
+        assert_eq!(s.next_run("c2").unwrap(), slot);
     }
 
     fn daily(id: &str) -> Schedule {
@@ -392,6 +564,8 @@ mod tests {
         tokio::spawn(s.clone().run(tokio::time::sleep(Duration::from_millis(1500)))).await.unwrap();
         // 1 catch-up + retries after 20 ms and 60 ms, then flagged; no more.
         assert_eq!(runner.runs.load(Ordering::SeqCst), 3);
+        // Each retry was handed to the runner to keep across a restart.
+        assert_eq!(runner.retries.lock().unwrap().len(), 2);
         assert_eq!(*runner.flagged.lock().unwrap(), vec!["c1".to_string()]);
         assert!(s.next_run("c1").unwrap() > Utc::now() + chrono::Duration::minutes(1));
     }

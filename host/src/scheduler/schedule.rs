@@ -2,7 +2,7 @@
 //! time zone, by default early morning with a per-connection offset.
 
 use std::collections::HashMap;
-use std::hash::{Hash, Hasher};
+use std::hash::Hasher;
 use std::str::FromStr;
 use std::sync::{Arc, Mutex};
 
@@ -102,19 +102,25 @@ pub fn parse(expr: &str) -> Result<Cron, ScheduleError> {
     Ok(cron)
 }
 
-/// A stable offset in [0, JITTER_WINDOW_SECS) derived from the id.
+/// The keys of the jitter hash. Fixed forever: changing them moves every
+/// connection's slot (and makes a restarted host think slots were missed).
+const JITTER_KEYS: (u64, u64) = (0x6174_7362_7269_6467, 0x652d_6a69_7474_6572);
+
+/// A stable offset in [0, JITTER_WINDOW_SECS) derived from the id:
+/// SipHash-1-3 with [`JITTER_KEYS`] over the id's UTF-8 bytes, modulo the
+/// window. SipHash is specified and the `siphasher` crate implements it
+/// exactly, so the offset is the same on every build and toolchain (std's
+/// `DefaultHasher` promises no such thing).
 fn jitter(connection_id: &str) -> i64 {
-    // FNV-style stability matters less than spread; DefaultHasher with its
-    // fixed keys is deterministic for a given build.
-    let mut h = std::collections::hash_map::DefaultHasher::new();
-    connection_id.hash(&mut h);
+    let mut h = siphasher::sip::SipHasher13::new_with_keys(JITTER_KEYS.0, JITTER_KEYS.1);
+    h.write(connection_id.as_bytes());
     (h.finish() % JITTER_WINDOW_SECS as u64) as i64
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use chrono::{TimeZone, Timelike};
+    use chrono::{Datelike, TimeZone, Timelike};
 
     #[test]
     fn default_is_early_morning_local_time_with_spread() {
@@ -126,6 +132,70 @@ mod tests {
         let offsets: std::collections::HashSet<i64> = (0..200).map(|i| jitter(&format!("conn-{i}"))).collect();
         assert!(offsets.len() > 150, "jitter should spread connections: {}", offsets.len());
         assert!(offsets.iter().all(|o| (0..JITTER_WINDOW_SECS).contains(o)));
+    }
+
+    #[test]
+    fn the_jitter_is_the_same_on_every_build() {
+        // Pinned values: if these change, every connection's slot moves.
+        let pinned: Vec<i64> = ["acme-greenhouse", "globex-lever", ""].iter().map(|id| jitter(id)).collect();
+        assert_eq!(pinned, PINNED_JITTER, "the jitter hash changed");
+    }
+
+    const PINNED_JITTER: [i64; 3] = [1726, 1437, 3331];
+
+    /// Every firing of `s` from `from` for `days` days, as local times.
+    fn firings(s: &Schedule, tz: Tz, from: DateTime<Utc>, days: i64) -> Vec<chrono::DateTime<Tz>> {
+        let end = from + Duration::days(days);
+        let mut out = Vec::new();
+        let mut t = from;
+        while let Some(next) = s.next_after(t) {
+            if next >= end {
+                break;
+            }
+            assert!(next > t, "time went backwards: {t} -> {next}");
+            out.push(next.with_timezone(&tz));
+            t = next;
+        }
+        out
+    }
+
+    /// Zones whose clocks change at 03:00 (spring, to 04:00) and 04:00
+    /// (autumn, back to 03:00) local: 03:00 falls into the gap once a year
+    /// and happens twice once a year.
+    const DST_AT_THREE: [Tz; 3] = [chrono_tz::Europe::Helsinki, chrono_tz::Europe::Athens, chrono_tz::Europe::Kyiv];
+
+    #[test]
+    fn a_three_oclock_schedule_fires_once_on_the_spring_gap_day() {
+        for tz in DST_AT_THREE {
+            for expr in [Some("0 3 * * *"), None] {
+                let s = Schedule::new(expr, tz.name(), "acme-greenhouse").unwrap();
+                // 2026-03-29: 03:00 EET jumps to 04:00 EEST.
+                let from = Utc.with_ymd_and_hms(2026, 3, 27, 12, 0, 0).unwrap();
+                let got = firings(&s, tz, from, 3);
+                let days: Vec<u32> = got.iter().map(|t| t.day()).collect();
+                assert_eq!(days, vec![28, 29, 30], "{tz} {expr:?}: {got:?}");
+                // On the gap day it fires in the first hour that exists.
+                let gap_day = got[1];
+                assert!((4..5).contains(&gap_day.hour()), "{tz} {expr:?}: {gap_day}");
+                assert_eq!(got[0].hour(), 3, "{tz} {expr:?}");
+                assert_eq!(got[2].hour(), 3, "{tz} {expr:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn a_three_oclock_schedule_fires_once_on_the_autumn_repeat_day() {
+        for tz in DST_AT_THREE {
+            for expr in [Some("0 3 * * *"), None] {
+                let s = Schedule::new(expr, tz.name(), "acme-greenhouse").unwrap();
+                // 2026-10-25: 04:00 EEST goes back to 03:00 EET; 03:xx twice.
+                let from = Utc.with_ymd_and_hms(2026, 10, 23, 12, 0, 0).unwrap();
+                let got = firings(&s, tz, from, 3);
+                let days: Vec<u32> = got.iter().map(|t| t.day()).collect();
+                assert_eq!(days, vec![24, 25, 26], "{tz} {expr:?}: {got:?}");
+                assert!(got.iter().all(|t| t.hour() == 3), "{tz} {expr:?}: {got:?}");
+            }
+        }
     }
 
     #[test]

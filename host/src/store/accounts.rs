@@ -19,6 +19,7 @@ impl Store {
             created_at_unix: now_unix(),
         };
         let base = slug::slug(name, "account");
+        let _gate = self.write_gate();
         account.id = slug::insert_unique(&self.trees.accounts, &base, |id| {
             codec::encode("account", &Account { id: id.to_string(), ..account.clone() })
         })?;

@@ -7,30 +7,26 @@ use sled::Transactional;
 use sled::transaction::{ConflictableTransactionResult, TransactionalTree};
 use tracing::info;
 
-use super::model::{Connection, ConnectionState, NewConnection, StoredSetting};
+use super::model::{Connection, ConnectionState, NewConnection, NewSetting, OpenedSetting, StoredSetting};
 use super::{Store, StoreError, abort, codec, keys, now_unix, read, read_all, slug};
-use crate::plugin::allowed_hosts::AllowedHosts;
-use crate::runtime::connection::{ConnectionContext, SettingInput};
 
 impl Store {
     /// Creates a connection for an existing account. Its id is the slug of
     /// the account id and `name` (`acme-greenhouse`), made unique. Secret
-    /// settings are sealed, which needs the store's key; extra hosts are
-    /// checked. Settings are expected to be validated against the plugin's
-    /// schema by the caller, which knows the plugin.
+    /// settings are sealed, which needs the store's key. Settings and extra
+    /// hosts are expected to be validated by the caller, which knows the
+    /// plugin; the store keeps them as plain values.
     pub fn add_connection(&self, new: NewConnection) -> Result<Connection, StoreError> {
         if self.account(&new.account_id)?.is_none() {
             return Err(StoreError::UnknownAccount(new.account_id));
         }
         let base = slug::slug(&format!("{} {}", new.account_id, new.name), "connection");
-        AllowedHosts::parse(&new.extra_hosts)
-            .map_err(|source| StoreError::InvalidExtraHost { connection: base.clone(), source })?;
         let mut seen = std::collections::BTreeSet::new();
         for (key, value) in &new.settings {
             if !seen.insert(key.as_str()) {
                 return Err(StoreError::DuplicateSetting { connection: base.clone(), setting: key.clone() });
             }
-            if matches!(value, SettingInput::Secret(_)) && self.key.is_none() {
+            if matches!(value, NewSetting::Secret(_)) && self.key.is_none() {
                 return Err(StoreError::SecretKeyMissing { connection: base.clone(), setting: key.clone() });
             }
         }
@@ -45,6 +41,7 @@ impl Store {
             enabled: true,
             created_at_unix: now_unix(),
         };
+        let _gate = self.write_gate();
         let id = slug::insert_unique(&self.trees.connections, &base, |id| {
             // Sealed per candidate id: the id is bound into each secret.
             connection.id = id.to_string();
@@ -59,14 +56,14 @@ impl Store {
     fn seal_settings(
         &self,
         connection_id: &str,
-        settings: &[(String, SettingInput)],
+        settings: &[(String, NewSetting)],
     ) -> Result<BTreeMap<String, StoredSetting>, StoreError> {
         settings
             .iter()
             .map(|(key, value)| {
                 let stored = match value {
-                    SettingInput::Text(text) => StoredSetting::Text(text.clone()),
-                    SettingInput::Secret(secret) => {
+                    NewSetting::Text(text) => StoredSetting::Text(text.clone()),
+                    NewSetting::Secret(secret) => {
                         let sealer = self.key.as_ref().ok_or_else(|| StoreError::SecretKeyMissing {
                             connection: connection_id.to_string(),
                             setting: key.clone(),
@@ -102,6 +99,7 @@ impl Store {
 
     /// Enables or disables a connection; returns it as stored.
     pub fn set_connection_enabled(&self, id: &str, enabled: bool) -> Result<Connection, StoreError> {
+        let _gate = self.write_gate();
         let updated = self.trees.connections.transaction(|tx| {
             let mut connection = read_connection_tx(tx, id)?;
             connection.enabled = enabled;
@@ -112,27 +110,27 @@ impl Store {
         Ok(updated)
     }
 
-    /// What the runtime needs to call the connection's plugin: settings with
-    /// secrets opened, and the extra hosts parsed. Fails, naming the setting,
-    /// when a secret does not open under the store's key.
-    pub fn connection_context(&self, connection: &Connection) -> Result<ConnectionContext, StoreError> {
-        let mut settings = Vec::with_capacity(connection.settings.len());
-        for (key, stored) in &connection.settings {
-            let input = match stored {
-                StoredSetting::Text(text) => SettingInput::Text(text.clone()),
-                StoredSetting::Secret(sealed) => {
-                    let opener = self.key.as_ref().ok_or_else(|| StoreError::SecretKeyMissing {
-                        connection: connection.id.clone(),
-                        setting: key.clone(),
-                    })?;
-                    SettingInput::Secret(opener.open(&connection.id, key, sealed)?)
-                }
-            };
-            settings.push((key.clone(), input));
-        }
-        let extra_hosts = AllowedHosts::parse(&connection.extra_hosts)
-            .map_err(|source| StoreError::InvalidExtraHost { connection: connection.id.clone(), source })?;
-        Ok(ConnectionContext { id: connection.id.clone(), settings, extra_hosts })
+    /// The connection's settings with secrets opened, as plain values (the
+    /// sync engine builds the runtime's context from them). Fails, naming
+    /// the setting, when a secret does not open under the store's key.
+    pub fn opened_settings(&self, connection: &Connection) -> Result<Vec<(String, OpenedSetting)>, StoreError> {
+        connection
+            .settings
+            .iter()
+            .map(|(key, stored)| {
+                let value = match stored {
+                    StoredSetting::Text(text) => OpenedSetting::Text(text.clone()),
+                    StoredSetting::Secret(sealed) => {
+                        let opener = self.key.as_ref().ok_or_else(|| StoreError::SecretKeyMissing {
+                            connection: connection.id.clone(),
+                            setting: key.clone(),
+                        })?;
+                        OpenedSetting::Secret(opener.open(&connection.id, key, sealed)?)
+                    }
+                };
+                Ok((key.clone(), value))
+            })
+            .collect()
     }
 
     /// The connection's sync state; the default for one never synced.
@@ -152,6 +150,7 @@ impl Store {
         change: impl FnMut(&mut ConnectionState),
     ) -> Result<ConnectionState, StoreError> {
         let change = RefCell::new(change);
+        let _gate = self.write_gate();
         let trees = (&self.trees.connections, &self.trees.state);
         Ok(trees.transaction(|(connections, state)| {
             read_connection_tx(connections, connection_id)?;
@@ -221,6 +220,14 @@ mod tests {
 
     const PLAINTEXT: &str = "sk-live-PLAINTEXT-42";
 
+    fn secret_of(store: &Store, c: &Connection) -> Option<String> {
+        use secrecy::ExposeSecret;
+        store.opened_settings(c).unwrap().into_iter().find_map(|(k, v)| match v {
+            OpenedSetting::Secret(s) if k == "api_key" => Some(s.expose_secret().to_string()),
+            _ => None,
+        })
+    }
+
     fn files_contain(dir: &std::path::Path, needle: &[u8]) -> bool {
         std::fs::read_dir(dir).unwrap().any(|entry| {
             let path = entry.unwrap().path();
@@ -242,9 +249,8 @@ mod tests {
         assert!(files_contain(dir.path(), b"acme-board"));
         assert!(!files_contain(dir.path(), PLAINTEXT.as_bytes()));
 
-        let context = store.connection_context(&c).unwrap();
-        assert_eq!(context.secrets().get("api_key"), Some(PLAINTEXT));
-        let shown = format!("{c:?} {context:?} {store:?}");
+        assert_eq!(secret_of(&store, &c).as_deref(), Some(PLAINTEXT));
+        let shown = format!("{c:?} {store:?}");
         assert!(!shown.contains(PLAINTEXT), "{shown}");
     }
 
@@ -259,13 +265,13 @@ mod tests {
         assert!(matches!(wrong, StoreError::WrongKey { .. }), "{wrong}");
 
         let keyless = Store::open(dir.path(), None).unwrap();
-        assert!(matches!(keyless.connection_context(&c), Err(StoreError::SecretKeyMissing { .. })));
+        assert!(matches!(keyless.opened_settings(&c), Err(StoreError::SecretKeyMissing { .. })));
         let err = keyless
             .add_connection(NewConnection {
                 account_id: "acme".into(),
                 name: "Lever".into(),
                 plugin_id: "lever".into(),
-                settings: vec![("token".into(), SettingInput::Secret(SecretString::from("x")))],
+                settings: vec![("token".into(), NewSetting::Secret(SecretString::from("x")))],
                 extra_hosts: vec![],
                 schedule: None,
             })
@@ -280,10 +286,7 @@ mod tests {
         let b = connection(&store, "Greenhouse");
         assert_eq!(b.id, "acme-greenhouse-2");
         // Each connection's secrets are sealed for it alone.
-        assert_eq!(
-            store.connection_context(&b).unwrap().secrets().get("api_key").map(str::to_string),
-            Some(PLAINTEXT.to_string())
-        );
+        assert_eq!(secret_of(&store, &b).as_deref(), Some(PLAINTEXT));
         assert_eq!(store.connections_of("acme").unwrap().len(), 2);
         assert_eq!(store.connections_using_plugin("greenhouse").unwrap(), vec![a.clone(), b]);
         assert!(store.connections_using_plugin("lever").unwrap().is_empty());
@@ -301,10 +304,8 @@ mod tests {
             schedule: None,
         };
         assert!(matches!(store.add_connection(new("globex", vec![])), Err(StoreError::UnknownAccount(_))));
-        let err = store.add_connection(new("acme", vec!["ftp://x.example".into()])).unwrap_err();
-        assert!(matches!(err, StoreError::InvalidExtraHost { .. }), "{err}");
         let ok = store.add_connection(new("acme", vec!["https://*.example.com".into()])).unwrap();
-        assert_eq!(store.connection_context(&ok).unwrap().extra_hosts.iter().count(), 1);
+        assert_eq!(store.connection(&ok.id).unwrap().unwrap().extra_hosts, vec!["https://*.example.com".to_string()]);
     }
 
     #[test]
@@ -315,8 +316,14 @@ mod tests {
         store
             .update_state(&c.id, |s| {
                 s.changed_since = Some("2026-01-01T00:00:00Z".into());
-                s.checkpoint =
-                    Some(Checkpoint { run_seq: 1, cursor: Some("p2".into()), pages_done: 1, full_listing: true });
+                s.checkpoint = Some(Checkpoint {
+                    run_seq: 1,
+                    cursor: Some("p2".into()),
+                    pages_done: 1,
+                    full_listing: true,
+                    listing_started_unix: 0,
+                    written_unix: 0,
+                });
             })
             .unwrap();
         let state = store.reset_connection(&c.id).unwrap();

@@ -12,7 +12,8 @@
 use serde::{Deserialize, Serialize};
 use sled::transaction::{ConflictableTransactionResult, TransactionalTree};
 
-use super::model::{CloseReason, Position};
+use super::model::Position;
+use super::patch::Change;
 use super::{Store, StoreError, abort, codec, keys, now_unix};
 
 /// What happened to a position.
@@ -56,15 +57,16 @@ impl EventKind {
         }
     }
 
-    /// The kind for a position written by a sync: `before` is the stored
-    /// record (`None` for a new one), `after` what is written.
-    pub fn of_change(before: Option<&Position>, after: &Position) -> EventKind {
-        let Some(before) = before else { return EventKind::PositionCreated };
-        match (before.is_closed(), after.is_closed()) {
-            (false, true) if after.closed_reason == Some(CloseReason::RemovedInAts) => EventKind::PositionRemoved,
-            (false, true) => EventKind::PositionClosed,
-            (true, false) => EventKind::PositionReopened,
-            _ => EventKind::PositionUpdated,
+    /// The kind for a page's change to a position; `None` when nothing
+    /// changed. (A close because a complete listing lacked the job is
+    /// [`EventKind::PositionRemoved`], written by the run's end.)
+    pub fn of_change(change: Change) -> Option<EventKind> {
+        match change {
+            Change::Created => Some(EventKind::PositionCreated),
+            Change::Updated => Some(EventKind::PositionUpdated),
+            Change::Closed => Some(EventKind::PositionClosed),
+            Change::Reopened => Some(EventKind::PositionReopened),
+            Change::Unchanged => None,
         }
     }
 }
@@ -98,12 +100,12 @@ pub(crate) fn append_tx(
     pending: &TransactionalTree,
     id: u64,
     run_seq: u64,
-    before: Option<&Position>,
+    kind: EventKind,
     after: &Position,
 ) -> ConflictableTransactionResult<(), StoreError> {
     let event = Event {
         id,
-        kind: EventKind::of_change(before, after),
+        kind,
         account_id: after.account_id.clone(),
         connection_id: after.connection_id.clone(),
         run_seq,
@@ -148,19 +150,11 @@ mod tests {
 
     #[test]
     fn kinds_follow_the_change() {
-        let (_dir, store) = temp_store();
-        let c = connection(&store, "Greenhouse");
-        let p = commit_jobs(&store, &c.id, &[("J1", "Engineer")]).remove(0);
-        let mut closed = p.clone();
-        closed.status = crate::store::PositionStatus::Closed;
-        closed.closed_reason = Some(CloseReason::ClosedInAts);
-        let mut removed = p.clone();
-        removed.mark_removed(0);
-        assert_eq!(EventKind::of_change(None, &p), EventKind::PositionCreated);
-        assert_eq!(EventKind::of_change(Some(&p), &p), EventKind::PositionUpdated);
-        assert_eq!(EventKind::of_change(Some(&p), &closed), EventKind::PositionClosed);
-        assert_eq!(EventKind::of_change(Some(&p), &removed), EventKind::PositionRemoved);
-        assert_eq!(EventKind::of_change(Some(&removed), &p), EventKind::PositionReopened);
+        assert_eq!(EventKind::of_change(Change::Created), Some(EventKind::PositionCreated));
+        assert_eq!(EventKind::of_change(Change::Updated), Some(EventKind::PositionUpdated));
+        assert_eq!(EventKind::of_change(Change::Closed), Some(EventKind::PositionClosed));
+        assert_eq!(EventKind::of_change(Change::Reopened), Some(EventKind::PositionReopened));
+        assert_eq!(EventKind::of_change(Change::Unchanged), None);
         assert_eq!(serde_json::to_value(EventKind::PositionReopened).unwrap(), "position.reopened");
     }
 

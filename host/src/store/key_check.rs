@@ -201,9 +201,9 @@ mod tests {
         assert!(matches!(err, StoreError::WrongKey { .. }), "{err}");
         let store = Store::open(dir.path(), Some(new)).unwrap();
         let c = store.connection(&c.id).unwrap().unwrap();
-        let ctx = store.connection_context(&c).unwrap();
-        let secret = ctx.settings.iter().find(|(k, _)| k == "api_key").unwrap();
-        let crate::runtime::connection::SettingInput::Secret(s) = &secret.1 else { panic!() };
+        let settings = store.opened_settings(&c).unwrap();
+        let secret = settings.iter().find(|(k, _)| k == "api_key").unwrap();
+        let crate::store::OpenedSetting::Secret(s) = &secret.1 else { panic!() };
         assert_eq!(s.expose_secret(), "sk-live-PLAINTEXT-42");
     }
 }

@@ -45,6 +45,7 @@
 mod accounts;
 pub mod backup;
 mod codec;
+mod commit;
 mod connections;
 mod events;
 mod key_check;
@@ -52,13 +53,14 @@ mod keys;
 mod model;
 #[cfg(test)]
 mod ops_tests;
+mod patch;
 mod positions;
 mod runs;
 mod schema;
 mod secrets;
 mod slug;
 #[cfg(test)]
-mod testutil;
+pub(crate) mod testutil;
 mod webhooks;
 
 use std::path::{Path, PathBuf};
@@ -67,13 +69,17 @@ use std::sync::Arc;
 use sled::transaction::{ConflictableTransactionError, TransactionError};
 use tracing::info;
 
+pub use commit::{ConnectionQuota, PageCommit, PageResult, PositionChange};
 pub use events::{Event, EventKind};
 pub use key_check::RotationReport;
 pub use model::{
     Account, AuthorizedUser, Checkpoint, CloseReason, Connection, ConnectionState, FieldEdit, FieldName, NewConnection,
-    Position, PositionStatus, RunCounts, RunOutcome, StoredSetting, SyncRun, Tracked, Trigger, job_content_hash,
+    NewSetting, OpenedSetting, Position, PositionStatus, RunCounts, RunOutcome, StoredSetting, SyncRun, Tracked,
+    Trigger, job_content_hash,
 };
-pub use runs::PageCommit;
+pub use patch::{Change, JobPatch};
+pub use positions::{MAX_POSITIONS_PAGE, PositionFilter};
+pub use runs::MAX_RUNS_PAGE;
 pub use schema::CURRENT_VERSION as SCHEMA_VERSION;
 pub use secrets::{EncryptedValue, SECRET_KEY_ENV, SecretError, SecretKey};
 pub(crate) use webhooks::now_ms;
@@ -81,14 +87,17 @@ pub use webhooks::{
     Delivery, DeliveryState, MAX_WEBHOOKS_PER_ACCOUNT, Webhook, WebhookError, check_url as check_webhook_url,
 };
 
-use crate::plugin::allowed_hosts::PatternError;
-
 /// Why a store operation failed.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum StoreError {
-    /// The database could not be opened (missing permissions, locked by
-    /// another process, ...).
+    /// Another process (a running `serve` or `demo`) holds the store.
+    #[error("the store at {} is in use by another atsbridge process", path.display())]
+    InUse {
+        /// The store's directory.
+        path: PathBuf,
+    },
+    /// The database could not be opened (missing permissions, ...).
     #[error("could not open the store at {}: {source}", path.display())]
     Open {
         /// Where it was looked for.
@@ -199,14 +208,23 @@ pub enum StoreError {
     /// Sealing or opening a secret failed.
     #[error(transparent)]
     Secret(#[from] SecretError),
-    /// An extra allowed-host pattern does not parse.
-    #[error("connection `{connection}` has an invalid extra host: {source}")]
-    InvalidExtraHost {
+    /// A page would take a connection past what it may store; nothing of
+    /// the page was written.
+    #[error(
+        "connection `{connection}` would store {positions} positions in {bytes} bytes, more than its limit of \
+         {max_positions} positions or {max_bytes} bytes; nothing of this page was stored"
+    )]
+    ConnectionFull {
         /// The connection.
         connection: String,
-        /// Why the pattern was rejected.
-        #[source]
-        source: PatternError,
+        /// Positions it would hold with the page.
+        positions: u64,
+        /// Bytes it would hold with the page.
+        bytes: u64,
+        /// Its position limit.
+        max_positions: u64,
+        /// Its byte limit.
+        max_bytes: u64,
     },
     /// A new position was committed for a job that already has one.
     #[error("job `{code}` of connection `{connection}` already maps to position {existing}")]
@@ -273,6 +291,19 @@ fn read_all<T: serde::de::DeserializeOwned>(tree: &sled::Tree, name: &'static st
             codec::decode(name, keys::decode_id(name, &key)?, &bytes)
         })
         .collect()
+}
+
+/// Whether another process holds the lock sled takes on `<path>/db`.
+///
+/// sled reports a held lock only as an I/O error of kind `Other` with a
+/// message; after a failed open, the lock is probed directly and the typed
+/// answer (`WouldBlock`) decides. Probing takes the same advisory lock sled
+/// takes (flock), and releases it at once.
+fn held_by_another_process(path: &Path) -> bool {
+    let Ok(file) = std::fs::OpenOptions::new().read(true).write(true).open(path.join("db")) else {
+        return false;
+    };
+    matches!(file.try_lock(), Err(std::fs::TryLockError::WouldBlock))
 }
 
 /// One handle per tree; sled trees are reference-counted, so this clones
@@ -351,11 +382,13 @@ impl Store {
     /// Fails with [`StoreError::SchemaTooNew`] on a store written by a newer
     /// atsbridge, leaving it untouched.
     pub fn open(path: &Path, key: Option<SecretKey>) -> Result<Store, StoreError> {
-        let db = sled::Config::new()
-            .path(path)
-            .cache_capacity(CACHE_BYTES)
-            .open()
-            .map_err(|source| StoreError::Open { path: path.to_path_buf(), source })?;
+        let db = sled::Config::new().path(path).cache_capacity(CACHE_BYTES).open().map_err(|source| {
+            if held_by_another_process(path) {
+                StoreError::InUse { path: path.to_path_buf() }
+            } else {
+                StoreError::Open { path: path.to_path_buf(), source }
+            }
+        })?;
         let version = schema::migrate(&db, schema::MIGRATIONS)?;
         key_check::check_or_adopt(&db, key.as_ref())?;
         let trees = Trees::open(&db)?;
@@ -405,6 +438,22 @@ mod tests {
         let err = Store::open(dir.path(), None).unwrap_err();
         assert!(matches!(err, StoreError::SchemaTooNew { found: 99, supported: SCHEMA_VERSION }), "{err}");
         assert!(err.to_string().contains("newer atsbridge"), "{err}");
+    }
+
+    #[test]
+    fn a_store_held_by_another_process_is_in_use() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path(), None).unwrap();
+        // The probe's answer comes from the lock, not from sled's message:
+        // a lock held through another open file description is "in use".
+        let err = Store::open(dir.path(), None).unwrap_err();
+        assert!(matches!(err, StoreError::InUse { .. }), "{err:?}");
+        drop(store);
+        // A directory sled cannot open for another reason is not "in use".
+        let file = dir.path().join("plain-file");
+        std::fs::write(&file, b"x").unwrap();
+        let err = Store::open(&file, None).unwrap_err();
+        assert!(matches!(err, StoreError::Open { .. }), "{err:?}");
     }
 
     #[test]

@@ -11,7 +11,6 @@ use sha2::{Digest, Sha256};
 
 use super::secrets::EncryptedValue;
 use crate::contract::{AtsUser, Job, JobStatus};
-use crate::runtime::connection::SettingInput;
 
 /// A customer of the platform; owns connections and, through them, positions.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -71,11 +70,41 @@ pub struct NewConnection {
     /// The plugin to use.
     pub plugin_id: String,
     /// Settings, already validated against the plugin's schema by the caller.
-    pub settings: Vec<(String, SettingInput)>,
-    /// Allowed-host patterns beyond the manifest's; checked here.
+    pub settings: Vec<(String, NewSetting)>,
+    /// Allowed-host patterns beyond the manifest's, already checked by the
+    /// caller (the store keeps them as text).
     pub extra_hosts: Vec<String>,
     /// Cron expression; `None`: once a day.
     pub schedule: Option<String>,
+}
+
+/// A setting's value as given, before the store seals secret ones.
+#[derive(Clone)]
+pub enum NewSetting {
+    /// Kept in the clear.
+    Text(String),
+    /// Sealed with the store's key.
+    Secret(secrecy::SecretString),
+}
+
+impl std::fmt::Debug for NewSetting {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            NewSetting::Text(t) => f.debug_tuple("Text").field(t).finish(),
+            NewSetting::Secret(_) => f.write_str("Secret(<redacted>)"),
+        }
+    }
+}
+
+/// A setting's value as the store hands it out: secrets opened. The sync
+/// engine turns these into what the runtime needs. (`Debug` shows secrets
+/// redacted.)
+#[derive(Clone, Debug)]
+pub enum OpenedSetting {
+    /// Text, URL and choice settings.
+    Text(String),
+    /// A secret, opened with the store's key.
+    Secret(secrecy::SecretString),
 }
 
 /// A connection's sync progress. Absent from disk means [`Default`].
@@ -102,6 +131,17 @@ pub struct ConnectionState {
     pub last_full_listing_unix: Option<i64>,
     /// RFC 3339 watermark passed to incremental listings.
     pub changed_since: Option<String>,
+    /// Why the connection is flagged, for people (the last error that
+    /// flagged it).
+    pub flag_reason: Option<String>,
+    /// When the scheduler retries a failed run, Unix seconds; kept here so a
+    /// restarted host retries instead of waiting for the next day's slot.
+    pub next_retry_unix: Option<i64>,
+    /// Positions stored for the connection (kept by page commits; bounds
+    /// what one connection may store).
+    pub position_count: u64,
+    /// Bytes of position records stored for the connection.
+    pub stored_bytes: u64,
 }
 
 /// How far a run's listing got, committed with each page.
@@ -115,6 +155,15 @@ pub struct Checkpoint {
     pub pages_done: u32,
     /// Whether the listing is a complete one (not incremental).
     pub full_listing: bool,
+    /// When the listing this checkpoint continues started, Unix seconds: a
+    /// resumed run's incremental watermark comes from it.
+    #[serde(default)]
+    pub listing_started_unix: i64,
+    /// When the checkpoint was written, Unix seconds. An ATS cursor does not
+    /// live forever: an old checkpoint is dropped instead of resumed.
+    /// (0 for checkpoints written before this field existed: expired.)
+    #[serde(default)]
+    pub written_unix: i64,
 }
 
 /// A value the ATS owns that a user may override locally.
@@ -225,6 +274,11 @@ pub struct Position {
     pub closed_reason: Option<CloseReason>,
     /// Shown to candidates; the platform's decision, never the sync's.
     pub published: bool,
+    /// Set when the sync closed a published position (closing unpublishes):
+    /// a later reopen by the sync publishes it again. Cleared by any user
+    /// decision on publication.
+    #[serde(default)]
+    pub republish_on_reopen: bool,
     /// Extra ATS fields.
     #[serde(default)]
     pub extra: BTreeMap<String, String>,
@@ -232,7 +286,8 @@ pub struct Position {
     pub ats_updated_at: Option<String>,
     /// [`job_content_hash`] of the last applied job.
     pub content_hash: String,
-    /// Sequence number of the last run whose listing contained the job.
+    /// Sequence number of the last run that applied a change from the ATS
+    /// (unchanged jobs are not rewritten, so this is not "last seen").
     pub last_seen_run: u64,
     /// Creation time, Unix seconds.
     pub created_at_unix: i64,
@@ -241,86 +296,9 @@ pub struct Position {
 }
 
 impl Position {
-    /// A new, uncommitted position (id 0) for a job first seen in run
-    /// `run_seq`. Not published: publishing is the platform's decision.
-    pub fn from_job(account_id: &str, connection_id: &str, job: &Job, run_seq: u64, now_unix: i64) -> Position {
-        let mut position = Position {
-            id: 0,
-            account_id: account_id.to_string(),
-            connection_id: connection_id.to_string(),
-            ats_job_code: job.code.clone(),
-            name: Tracked::from_ats(String::new()),
-            locations: Tracked::from_ats(Vec::new()),
-            description: Tracked::from_ats(String::new()),
-            authorized_users: Tracked::from_ats(Vec::new()),
-            status: PositionStatus::Draft,
-            ats_raw_status: String::new(),
-            closed_reason: None,
-            published: false,
-            extra: BTreeMap::new(),
-            ats_updated_at: None,
-            content_hash: String::new(),
-            last_seen_run: run_seq,
-            created_at_unix: now_unix,
-            updated_at_unix: now_unix,
-        };
-        position.apply_ats(job, run_seq, now_unix);
-        position
-    }
-
-    /// Applies the ATS's latest version of the job, as the sync engine does
-    /// on every listing: only the `ats` sides of tracked fields, the status
-    /// and the ATS metadata change, so local edits and `published` survive.
-    /// Marks the job seen in `run_seq`.
-    ///
-    /// Returns whether anything changed. An unchanged job (same
-    /// [`job_content_hash`]) only updates `last_seen_run`, unless the
-    /// position had been closed as removed: a job that reappears reopens.
-    pub fn apply_ats(&mut self, job: &Job, run_seq: u64, now_unix: i64) -> bool {
-        self.last_seen_run = run_seq;
-        let hash = job_content_hash(job);
-        if hash == self.content_hash && self.closed_reason != Some(CloseReason::RemovedInAts) {
-            return false;
-        }
-        self.name.ats = job.title.clone();
-        self.locations.ats = job.locations.clone();
-        self.description.ats = job.description.clone();
-        self.authorized_users.ats = job.assigned_users.iter().map(AuthorizedUser::from).collect();
-        self.status = PositionStatus::from(&job.status);
-        self.ats_raw_status = job.raw_status.clone();
-        self.closed_reason = (job.status == JobStatus::Closed).then_some(CloseReason::ClosedInAts);
-        self.extra = job.extra.iter().map(|f| (f.key.clone(), f.value.clone())).collect();
-        self.ats_updated_at = job.updated_at.clone();
-        self.content_hash = hash;
-        self.updated_at_unix = now_unix;
-        true
-    }
-
-    /// Closes the position because a complete listing no longer has it.
-    pub fn mark_removed(&mut self, now_unix: i64) {
-        self.status = PositionStatus::Closed;
-        self.closed_reason = Some(CloseReason::RemovedInAts);
-        self.updated_at_unix = now_unix;
-    }
-
     /// Whether the position is closed (in the ATS or as removed).
     pub fn is_closed(&self) -> bool {
         self.status == PositionStatus::Closed
-    }
-
-    /// Takes the user-owned fields (local edits, `published`) and the
-    /// creation time from the stored record. The store does this inside the
-    /// commit transaction, so an edit made while a page was being synced is
-    /// not overwritten by the engine's older copy.
-    pub(crate) fn keep_user_fields_of(&mut self, stored: &Position) {
-        self.name.local = stored.name.local.clone();
-        self.locations.local = stored.locations.local.clone();
-        self.description.local = stored.description.local.clone();
-        self.authorized_users.local = stored.authorized_users.local.clone();
-        // Closing a position unpublishes it; otherwise publishing is the
-        // user's (or a rule's) decision, never the sync's.
-        self.published = stored.published && !self.is_closed();
-        self.created_at_unix = stored.created_at_unix;
     }
 
     /// Sets the local side of one field.
@@ -438,6 +416,10 @@ pub struct RunCounts {
     pub unchanged: u64,
     /// Positions closed because the ATS no longer lists them.
     pub removed: u64,
+    /// Closed positions the ATS lists open again.
+    pub reopened: u64,
+    /// Bytes of position records written.
+    pub bytes_written: u64,
 }
 
 /// How a run ended, or that it has not.
@@ -490,37 +472,6 @@ pub struct SyncRun {
 mod tests {
     use super::*;
     use crate::store::testutil::job;
-
-    #[test]
-    fn local_edits_survive_ats_updates_and_clearing_follows_the_ats() {
-        let mut p = Position::from_job("acme", "c", &job("J1", "Engineer"), 1, 100);
-        assert_eq!(p.name.effective(), "Engineer");
-        p.apply_edit(FieldEdit::Name("Senior Engineer".into()));
-
-        assert!(p.apply_ats(&job("J1", "Staff Engineer"), 2, 200));
-        assert_eq!(p.name.effective(), "Senior Engineer");
-        assert_eq!(p.name.ats, "Staff Engineer");
-
-        p.clear_edit(FieldName::Name);
-        assert_eq!(p.name.effective(), "Staff Engineer");
-    }
-
-    #[test]
-    fn unchanged_jobs_only_mark_seen_and_removed_jobs_reopen() {
-        let mut p = Position::from_job("acme", "c", &job("J1", "Engineer"), 1, 100);
-        assert!(!p.apply_ats(&job("J1", "Engineer"), 2, 200));
-        assert_eq!((p.last_seen_run, p.updated_at_unix), (2, 100));
-
-        p.mark_removed(300);
-        assert!(p.is_closed() && p.closed_reason == Some(CloseReason::RemovedInAts));
-        assert!(p.apply_ats(&job("J1", "Engineer"), 3, 400));
-        assert_eq!((p.status.clone(), p.closed_reason), (PositionStatus::Open, None));
-
-        let mut closed = job("J1", "Engineer");
-        closed.status = JobStatus::Closed;
-        assert!(p.apply_ats(&closed, 4, 500));
-        assert_eq!(p.closed_reason, Some(CloseReason::ClosedInAts));
-    }
 
     #[test]
     fn the_content_hash_sees_every_field() {

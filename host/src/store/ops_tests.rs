@@ -29,7 +29,7 @@ fn unfinished_runs_come_from_the_index() {
     assert_eq!(store.trees.runs_unfinished.len(), 1);
     let mut ended = running;
     ended.outcome = RunOutcome::Interrupted;
-    store.commit_run_end(ended, |_| {}, vec![]).unwrap();
+    store.commit_run_end(ended, |_| {}, &[]).unwrap();
     assert!(store.unfinished_runs().unwrap().is_empty());
     assert!(store.trees.runs_unfinished.is_empty());
 }

@@ -1,10 +1,40 @@
 //! Reading positions, and the edits users make to them. (The sync engine
 //! writes positions through `runs`.)
 
+use std::collections::HashSet;
+
 use tracing::info;
 
-use super::model::{FieldEdit, FieldName, Position};
+use super::model::{FieldEdit, FieldName, Position, PositionStatus};
 use super::{Store, StoreError, abort, codec, keys, now_unix, read};
+
+/// The most positions one page of [`Store::positions_page`] returns,
+/// whatever the caller asks: a page is one response of the API, and 100,000
+/// positions in one body are tens of megabytes.
+pub const MAX_POSITIONS_PAGE: usize = 500;
+
+/// Which positions [`Store::positions_page`] returns; `None` fields match
+/// everything.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PositionFilter {
+    /// Only this connection's (walks its index, not every position).
+    pub connection_id: Option<String>,
+    /// Only this account's.
+    pub account_id: Option<String>,
+    /// Only positions with this status.
+    pub status: Option<PositionStatus>,
+    /// Only published (or only unpublished) positions.
+    pub published: Option<bool>,
+}
+
+impl PositionFilter {
+    fn matches(&self, p: &Position) -> bool {
+        self.connection_id.as_ref().is_none_or(|c| *c == p.connection_id)
+            && self.account_id.as_ref().is_none_or(|a| *a == p.account_id)
+            && self.status.as_ref().is_none_or(|s| *s == p.status)
+            && self.published.is_none_or(|v| v == p.published)
+    }
+}
 
 impl Store {
     /// The position with this id.
@@ -62,15 +92,79 @@ impl Store {
         Ok(positions)
     }
 
-    /// A connection's positions that are not closed and were last seen
-    /// before run `run_seq`: after a complete listing in that run, the jobs
-    /// the ATS no longer has.
-    pub fn positions_not_seen_since(&self, connection_id: &str, run_seq: u64) -> Result<Vec<Position>, StoreError> {
-        Ok(self
-            .positions_of_connection(connection_id)?
-            .into_iter()
-            .filter(|p| !p.is_closed() && p.last_seen_run < run_seq)
-            .collect())
+    /// The open positions of a connection whose job codes are not in
+    /// `seen`: after a complete listing that saw `seen`, the jobs the ATS no
+    /// longer has. Reads only the positions not seen.
+    pub fn open_positions_missing_from(
+        &self,
+        connection_id: &str,
+        seen: &HashSet<String>,
+    ) -> Result<Vec<u64>, StoreError> {
+        let mut missing = Vec::new();
+        for (code, id) in self.job_codes_of_connection(connection_id)? {
+            if seen.contains(&code) {
+                continue;
+            }
+            let position =
+                self.position(id)?.ok_or_else(|| dangling(keys::JOB_MAP, format!("{connection_id}/{code}"), id))?;
+            if !position.is_closed() {
+                missing.push(id);
+            }
+        }
+        Ok(missing)
+    }
+
+    /// One page of positions matching `filter`, by id: those with an id
+    /// above `after` (from the start when `None`), at most `limit` (capped
+    /// at [`MAX_POSITIONS_PAGE`]). The next page starts after the last id.
+    pub fn positions_page(
+        &self,
+        filter: &PositionFilter,
+        after: Option<u64>,
+        limit: usize,
+    ) -> Result<Vec<Position>, StoreError> {
+        let limit = limit.min(MAX_POSITIONS_PAGE);
+        let start = match after {
+            None => 0,
+            Some(u64::MAX) => return Ok(Vec::new()),
+            Some(a) => a + 1,
+        };
+        let mut page = Vec::new();
+        let mut keep = |position: Position| {
+            if filter.matches(&position) {
+                page.push(position);
+            }
+            page.len() < limit
+        };
+        match &filter.connection_id {
+            Some(connection_id) => {
+                let from = keys::connection_position(connection_id, start);
+                let prefix = keys::connection_prefix(connection_id);
+                for entry in self.trees.by_connection.range(from..) {
+                    let (key, _) = entry?;
+                    if !key.starts_with(&prefix) {
+                        break;
+                    }
+                    let (_, id) = keys::decode_connection_position(&key)?;
+                    let position = self
+                        .position(id)?
+                        .ok_or_else(|| dangling(keys::POSITIONS_BY_CONNECTION, connection_id.clone(), id))?;
+                    if !keep(position) {
+                        break;
+                    }
+                }
+            }
+            None => {
+                for entry in self.trees.positions.range(keys::position(start)..) {
+                    let (key, bytes) = entry?;
+                    let id = keys::decode_position(&key)?;
+                    if !keep(codec::decode(keys::POSITIONS, id, &bytes)?) {
+                        break;
+                    }
+                }
+            }
+        }
+        Ok(page)
     }
 
     /// Overrides a tracked field locally. Later syncs update the ATS side
@@ -90,7 +184,12 @@ impl Store {
 
     /// Publishes or unpublishes a position.
     pub fn set_published(&self, id: u64, published: bool) -> Result<Position, StoreError> {
-        let position = self.modify_position(id, |p| p.published = published)?;
+        // A person's decision replaces whatever the sync kept aside to
+        // restore on reopen.
+        let position = self.modify_position(id, |p| {
+            p.published = published;
+            p.republish_on_reopen = false;
+        })?;
         info!(position = id, published, "position publication changed");
         Ok(position)
     }
@@ -99,6 +198,7 @@ impl Store {
     /// interleave with a page commit touching the same position.
     fn modify_position(&self, id: u64, change: impl Fn(&mut Position)) -> Result<Position, StoreError> {
         let key = keys::position(id);
+        let _gate = self.write_gate();
         Ok(self.trees.positions.transaction(|tx| {
             let bytes = tx.get(key)?.ok_or_else(|| abort(StoreError::UnknownPosition(id)))?;
             let mut position: Position = codec::decode(keys::POSITIONS, id, &bytes).map_err(abort)?;
@@ -117,6 +217,7 @@ fn dangling(tree: &'static str, key: String, id: u64) -> StoreError {
 
 #[cfg(test)]
 mod tests {
+    use super::PositionFilter;
     use crate::store::model::{AuthorizedUser, FieldEdit, FieldName};
     use crate::store::testutil::{commit_jobs, connection, temp_store};
 
@@ -156,5 +257,33 @@ mod tests {
         assert_eq!(store.positions_of_account("acme").unwrap(), made);
         assert!(store.positions_of_connection("other").unwrap().is_empty());
         assert!(store.edit_position(999_999, FieldEdit::Name("x".into())).is_err());
+    }
+
+    #[test]
+    fn positions_come_in_capped_pages_with_filters() {
+        let (_dir, store) = temp_store();
+        let a = connection(&store, "Greenhouse");
+        let b = connection(&store, "Lever");
+        let codes: Vec<String> = (0..7).map(|i| format!("J{i}")).collect();
+        let jobs: Vec<(&str, &str)> = codes.iter().map(|c| (c.as_str(), "T")).collect();
+        let in_a = commit_jobs(&store, &a.id, &jobs);
+        let in_b = commit_jobs(&store, &b.id, &jobs[..2]);
+        store.set_published(in_a[3].id, true).unwrap();
+
+        let by_a = PositionFilter { connection_id: Some(a.id.clone()), ..Default::default() };
+        let first = store.positions_page(&by_a, None, 3).unwrap();
+        let second = store.positions_page(&by_a, Some(first[2].id), 3).unwrap();
+        let third = store.positions_page(&by_a, Some(second[2].id), 3).unwrap();
+        let ids: Vec<u64> = first.iter().chain(&second).chain(&third).map(|p| p.id).collect();
+        assert_eq!(ids, in_a.iter().map(|p| p.id).collect::<Vec<_>>());
+        assert_eq!(third.len(), 1);
+
+        let all = store.positions_page(&PositionFilter::default(), None, usize::MAX).unwrap();
+        assert_eq!(all.len(), 9);
+        let published = PositionFilter { published: Some(true), ..Default::default() };
+        assert_eq!(store.positions_page(&published, None, 10).unwrap()[0].id, in_a[3].id);
+        let b_after = PositionFilter { connection_id: Some(b.id.clone()), ..Default::default() };
+        assert_eq!(store.positions_page(&b_after, Some(in_b[0].id), 10).unwrap().len(), 1);
+        assert!(store.positions_page(&b_after, Some(u64::MAX), 10).unwrap().is_empty());
     }
 }

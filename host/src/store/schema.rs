@@ -30,16 +30,17 @@ pub(crate) struct Migration {
 /// Every migration, in order; the last one's `to` is the current version.
 pub(crate) const MIGRATIONS: &[Migration] = &[
     Migration { to: 1, name: "create", apply: create_v1 },
-    Migration { to: 2, name: "unfinished-runs-index-and-events", apply: index_unfinished_runs_v2 },
+    Migration { to: 2, name: "connection totals", apply: count_connection_totals_v2 },
+    Migration { to: 3, name: "unfinished-runs-index-and-events", apply: index_unfinished_runs_v3 },
 ];
 
 /// The schema version this binary writes.
-pub const CURRENT_VERSION: u32 = 2;
+pub const CURRENT_VERSION: u32 = 3;
 
-/// v2: creates the trees added since v1 (unfinished-run index, events,
+/// v3: creates the trees added since v1 (unfinished-run index, events,
 /// webhooks) and indexes the runs still marked running. This step reads
 /// every run once; afterwards startup reads only the index.
-fn index_unfinished_runs_v2(db: &sled::Db) -> Result<(), StoreError> {
+fn index_unfinished_runs_v3(db: &sled::Db) -> Result<(), StoreError> {
     for tree in keys::ALL_TREES {
         db.open_tree(tree)?;
     }
@@ -60,6 +61,36 @@ fn index_unfinished_runs_v2(db: &sled::Db) -> Result<(), StoreError> {
 fn create_v1(db: &sled::Db) -> Result<(), StoreError> {
     for tree in keys::ALL_TREES {
         db.open_tree(tree)?;
+    }
+    Ok(())
+}
+
+/// v2: each connection's state holds how many positions it stores and how
+/// many bytes they take (page commits keep them from then on; the sync
+/// bounds them). Sets absolute values, so running it again is harmless.
+fn count_connection_totals_v2(db: &sled::Db) -> Result<(), StoreError> {
+    use std::collections::BTreeMap;
+
+    use super::model::{ConnectionState, Position};
+
+    let mut totals: BTreeMap<String, (u64, u64)> = BTreeMap::new();
+    for entry in db.open_tree(keys::POSITIONS)?.iter() {
+        let (key, bytes) = entry?;
+        let id = keys::decode_position(&key)?;
+        let position: Position = super::codec::decode(keys::POSITIONS, id, &bytes)?;
+        let total = totals.entry(position.connection_id).or_default();
+        total.0 += 1;
+        total.1 += bytes.len() as u64;
+    }
+    let states = db.open_tree(keys::CONNECTION_STATE)?;
+    for (connection_id, (count, bytes)) in totals {
+        let mut state: ConnectionState = match states.get(keys::id(&connection_id))? {
+            Some(stored) => super::codec::decode(keys::CONNECTION_STATE, &connection_id, &stored)?,
+            None => ConnectionState { connection_id: connection_id.clone(), ..Default::default() },
+        };
+        state.position_count = count;
+        state.stored_bytes = bytes;
+        states.insert(keys::id(&connection_id), super::codec::encode("connection state", &state)?)?;
     }
     Ok(())
 }
@@ -120,7 +151,7 @@ mod tests {
         (dir, db)
     }
 
-    /// A v2 step for the test: counts its runs in `meta`.
+    /// A step after the last real one, for the test: counts its runs in `meta`.
     fn count_runs(db: &sled::Db) -> Result<(), StoreError> {
         let meta = db.open_tree(keys::META)?;
         meta.update_and_fetch(b"test_runs", |old| {
@@ -135,8 +166,12 @@ mod tests {
         meta.get(b"test_runs").unwrap().map_or(0, |b| b[0])
     }
 
-    const WITH_V2: &[Migration] =
-        &[Migration { to: 1, name: "create", apply: create_v1 }, Migration { to: 2, name: "count", apply: count_runs }];
+    const WITH_NEXT: &[Migration] = &[
+        Migration { to: 1, name: "create", apply: create_v1 },
+        Migration { to: 2, name: "connection totals", apply: count_connection_totals_v2 },
+        Migration { to: 3, name: "unfinished-runs-index-and-events", apply: index_unfinished_runs_v3 },
+        Migration { to: 4, name: "count", apply: count_runs },
+    ];
 
     #[test]
     fn the_list_ends_at_the_current_version() {
@@ -160,21 +195,21 @@ mod tests {
     #[test]
     fn each_step_runs_once_and_only_the_missing_ones_run() {
         let (_dir, db) = temp_db();
-        assert_eq!(migrate(&db, &MIGRATIONS[..1]).unwrap(), 1);
+        assert_eq!(migrate(&db, MIGRATIONS).unwrap(), CURRENT_VERSION);
         assert_eq!(runs_of_step(&db), 0);
-        assert_eq!(migrate(&db, WITH_V2).unwrap(), 2);
-        assert_eq!(migrate(&db, WITH_V2).unwrap(), 2);
+        assert_eq!(migrate(&db, WITH_NEXT).unwrap(), 4);
+        assert_eq!(migrate(&db, WITH_NEXT).unwrap(), 4);
         assert_eq!(runs_of_step(&db), 1);
     }
 
     #[test]
     fn a_newer_store_is_refused_untouched() {
         let (_dir, db) = temp_db();
-        migrate(&db, WITH_V2).unwrap();
-        let err = migrate(&db, &MIGRATIONS[..1]).unwrap_err();
-        assert!(matches!(err, StoreError::SchemaTooNew { found: 2, supported: 1 }), "{err}");
+        migrate(&db, WITH_NEXT).unwrap();
+        let err = migrate(&db, MIGRATIONS).unwrap_err();
+        assert!(matches!(err, StoreError::SchemaTooNew { found: 4, supported: CURRENT_VERSION }), "{err}");
         assert!(err.to_string().contains("newer"), "{err}");
-        assert_eq!(stored_version(&db).unwrap(), 2);
+        assert_eq!(stored_version(&db).unwrap(), 4);
     }
 
     #[test]
@@ -183,5 +218,47 @@ mod tests {
         let gappy = [Migration { to: 2, name: "skip", apply: count_runs }];
         assert!(matches!(migrate(&db, &gappy), Err(StoreError::Migration { to: 2, .. })));
         assert_eq!(runs_of_step(&db), 0);
+    }
+
+    #[test]
+    fn a_v1_store_gets_its_connection_totals() {
+        use crate::store::model::ConnectionState;
+        use crate::store::testutil::{commit_jobs, connection, temp_store};
+
+        let (dir, store) = temp_store();
+        let c = connection(&store, "Greenhouse");
+        commit_jobs(&store, &c.id, &[("J1", "A"), ("J2", "B")]);
+        let expected = store.state(&c.id).unwrap();
+        drop(store);
+        let db = sled::open(dir.path()).unwrap();
+        // As a v1 store held it: no totals.
+        let states = db.open_tree(keys::CONNECTION_STATE).unwrap();
+        let v1 = ConnectionState { position_count: 0, stored_bytes: 0, ..expected.clone() };
+        states.insert(keys::id(&c.id), super::super::codec::encode("state", &v1).unwrap()).unwrap();
+        count_connection_totals_v2(&db).unwrap();
+        let got: ConnectionState =
+            super::super::codec::decode("t", "k", &states.get(keys::id(&c.id)).unwrap().unwrap()).unwrap();
+        assert_eq!((got.position_count, got.stored_bytes), (2, expected.stored_bytes));
+        assert_eq!(runs_of_step(&db), 0);
+    }
+
+    #[test]
+    fn a_v2_store_gets_its_unfinished_runs_indexed_once() {
+        use crate::store::Trigger;
+        use crate::store::testutil::{commit_jobs, connection, temp_store};
+
+        let (dir, store) = temp_store();
+        let c = connection(&store, "Greenhouse");
+        commit_jobs(&store, &c.id, &[("J1", "A")]);
+        let running = store.start_run(&c.id, Trigger::Manual, "greenhouse", "1.0.0", true).unwrap();
+        drop(store);
+        let db = sled::open(dir.path()).unwrap();
+        // As a v2 store held it: no index of unfinished runs.
+        let index = db.open_tree(keys::SYNC_RUNS_UNFINISHED).unwrap();
+        index.clear().unwrap();
+        index_unfinished_runs_v3(&db).unwrap();
+        index_unfinished_runs_v3(&db).unwrap();
+        let indexed: Vec<_> = index.iter().keys().map(|k| k.unwrap()).collect();
+        assert_eq!(indexed, vec![sled::IVec::from(keys::run(&c.id, running.seq))]);
     }
 }

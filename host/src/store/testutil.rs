@@ -2,10 +2,11 @@
 
 use secrecy::SecretString;
 
-use super::model::NewConnection;
-use super::{Checkpoint, Connection, PageCommit, Position, RunOutcome, SecretKey, Store, Trigger};
+use super::model::{NewConnection, NewSetting};
+use super::{
+    Checkpoint, Connection, ConnectionQuota, JobPatch, PageCommit, Position, RunOutcome, SecretKey, Store, Trigger,
+};
 use crate::contract::{AtsUser, Field, Job, JobStatus};
-use crate::runtime::connection::SettingInput;
 
 /// A fixed test key (hex of 0x00..0x1f).
 pub(crate) const HEX_KEY: &str = "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f";
@@ -29,8 +30,8 @@ pub(crate) fn connection(store: &Store, name: &str) -> Connection {
             name: name.into(),
             plugin_id: "greenhouse".into(),
             settings: vec![
-                ("board".into(), SettingInput::Text("acme-board".into())),
-                ("api_key".into(), SettingInput::Secret(SecretString::from("sk-live-PLAINTEXT-42"))),
+                ("board".into(), NewSetting::Text("acme-board".into())),
+                ("api_key".into(), NewSetting::Secret(SecretString::from("sk-live-PLAINTEXT-42"))),
             ],
             extra_hosts: vec![],
             schedule: None,
@@ -53,35 +54,31 @@ pub(crate) fn job(code: &str, title: &str) -> Job {
     }
 }
 
-/// The upsert the sync engine builds for a listed job: the stored position
-/// with the ATS values applied, or a new one.
-pub(crate) fn upsert_for(store: &Store, connection: &Connection, job: &Job, run_seq: u64) -> Position {
-    match store.position_by_job(&connection.id, &job.code).expect("read position") {
-        Some(mut position) => {
-            position.apply_ats(job, run_seq, 1_000);
-            position
-        }
-        None => Position::from_job(&connection.account_id, &connection.id, job, run_seq, 1_000),
-    }
-}
-
 /// One whole successful run listing `jobs` (code, title) in one page, as
 /// the sync engine does it; returns the positions as stored.
 pub(crate) fn commit_jobs(store: &Store, connection_id: &str, jobs: &[(&str, &str)]) -> Vec<Position> {
-    let connection = store.connection(connection_id).expect("read").expect("connection exists");
-    let mut run = store.start_run(connection_id, Trigger::Manual, "greenhouse", "1.0.0", true).expect("start run");
-    let upserts = jobs.iter().map(|(code, title)| upsert_for(store, &connection, &job(code, title), run.seq)).collect();
-    run.counts.pages = 1;
-    let checkpoint = Checkpoint { run_seq: run.seq, cursor: None, pages_done: 1, full_listing: true };
-    let stored = store
+    let run = store.start_run(connection_id, Trigger::Manual, "greenhouse", "1.0.0", true).expect("start run");
+    let patches = jobs.iter().map(|(code, title)| JobPatch::from_job(&job(code, title))).collect();
+    let checkpoint = Checkpoint {
+        run_seq: run.seq,
+        cursor: None,
+        pages_done: 1,
+        full_listing: true,
+        listing_started_unix: run.started_unix,
+        written_unix: run.started_unix,
+    };
+    let done = store
         .commit_page(PageCommit {
             connection_id: connection_id.into(),
-            run: run.clone(),
-            upserts,
+            run,
+            patches,
             checkpoint: Some(checkpoint),
+            checkpoint_due: true,
+            quota: ConnectionQuota::UNLIMITED,
         })
         .expect("commit page");
+    let mut run = done.run;
     run.outcome = RunOutcome::Succeeded;
-    store.commit_run_end(run, |s| s.checkpoint = None, vec![]).expect("end run");
-    stored
+    store.commit_run_end(run, |s| s.checkpoint = None, &[]).expect("end run");
+    done.changes.iter().map(|c| store.position(c.id).expect("read").expect("stored")).collect()
 }

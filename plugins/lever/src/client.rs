@@ -19,7 +19,9 @@
 use atsbridge_sdk::prelude::*;
 use serde::de::DeserializeOwned;
 
-use crate::{api, multipart};
+use atsbridge_sdk::multipart;
+
+use crate::api;
 
 /// Lever's Data API.
 pub const DEFAULT_BASE_URL: &str = "https://api.lever.co/v1";

@@ -24,13 +24,12 @@
 //! - `candidate-statuses`: each opportunity's stage and archive state.
 //!
 //! The modules read like the API: [`api`] is the JSON, [`client`] the
-//! endpoints, [`map`] the mapping onto the contract, [`multipart`] the
-//! upload encoding.
+//! endpoints, [`map`] the mapping onto the contract (uploads are encoded by
+//! the SDK's `multipart`).
 
 pub mod api;
 pub mod client;
 pub mod map;
-pub mod multipart;
 pub mod push;
 
 use std::collections::{HashMap, HashSet};

@@ -83,6 +83,8 @@ pub fn describe(ats: &MockAts) -> String {
         Vendor::Greenhouse => "v3: OAuth client credentials -> Bearer; v1: Basic <api key>:",
         Vendor::Lever | Vendor::Ashby => "Basic <api key>:",
         Vendor::Workable => "Bearer <api key>",
+        Vendor::SmartRecruiters => "X-SmartToken: <api key>",
+        Vendor::BambooHr => "Basic <api key>:x (company domain `acme`)",
     };
     out.push_str(&format!("auth:          {auth}\napi key:       {}\n", c.api_key));
     if let (Some(url), Some(id), Some(secret)) = (ats.token_url(), &c.client_id, &c.client_secret) {
@@ -124,7 +126,9 @@ mod tests {
         let c = cli.args.config();
         assert_eq!(cli.args.vendor, Vendor::Greenhouse);
         assert_eq!((c.jobs, c.port, c.seed, c.rate_limit), (1000, 8080, 9, Some(RateLimit::GREENHOUSE)));
-        assert!(Cli::try_parse_from(["mock-ats", "bamboohr"]).is_err());
+        assert_eq!(Cli::try_parse_from(["mock-ats", "bamboohr"]).unwrap().args.vendor, Vendor::BambooHr);
+        assert_eq!(Cli::try_parse_from(["mock-ats", "smartrecruiters"]).unwrap().args.vendor, Vendor::SmartRecruiters);
+        assert!(Cli::try_parse_from(["mock-ats", "icims"]).is_err());
         assert!(Cli::try_parse_from(["mock-ats", "lever", "--rate-limit", "fast"]).is_err());
     }
 }

@@ -16,6 +16,12 @@ pub enum Vendor {
     Workable,
     /// Ashby RPC API.
     Ashby,
+    /// SmartRecruiters Customer API (`X-SmartToken`).
+    #[value(name = "smartrecruiters")]
+    SmartRecruiters,
+    /// BambooHR applicant tracking (Basic, API key as the user name).
+    #[value(name = "bamboohr")]
+    BambooHr,
 }
 
 impl Vendor {
@@ -26,17 +32,22 @@ impl Vendor {
             Vendor::Lever => "lever",
             Vendor::Workable => "workable",
             Vendor::Ashby => "ashby",
+            Vendor::SmartRecruiters => "smartrecruiters",
+            Vendor::BambooHr => "bamboohr",
         }
     }
 
     /// Path prefix of the API under the base URL: `/v3` (Greenhouse; `/v1`
-    /// also served), `/v1` (Lever), `/spi/v3` (Workable), none (Ashby RPC).
+    /// also served), `/v1` (Lever), `/spi/v3` (Workable), none (Ashby RPC,
+    /// SmartRecruiters), `/api/gateway.php/acme/v1` (BambooHR, company
+    /// domain `acme`).
     pub fn api_prefix(self) -> &'static str {
         match self {
             Vendor::Greenhouse => "/v3",
             Vendor::Lever => "/v1",
             Vendor::Workable => "/spi/v3",
-            Vendor::Ashby => "",
+            Vendor::Ashby | Vendor::SmartRecruiters => "",
+            Vendor::BambooHr => crate::bamboohr::PREFIX,
         }
     }
 
@@ -48,6 +59,8 @@ impl Vendor {
             Vendor::Lever => &["/v1/postings"],
             Vendor::Workable => &["/spi/v3/jobs"],
             Vendor::Ashby => &["/job.list"],
+            Vendor::SmartRecruiters => &["/jobs"],
+            Vendor::BambooHr => &[crate::bamboohr::JOBS_PATH],
         }
     }
 
@@ -57,6 +70,9 @@ impl Vendor {
         match self {
             Vendor::Greenhouse => RateLimit::GREENHOUSE,
             Vendor::Workable => RateLimit::WORKABLE,
+            Vendor::SmartRecruiters => RateLimit::SMARTRECRUITERS,
+            // BambooHR publishes no limit; 10 per second is a guess.
+            Vendor::BambooHr => RateLimit { limit: 10, window: Duration::from_secs(1) },
             // Lever: ~10 req/s steady (token bucket); Ashby: unpublished.
             Vendor::Lever | Vendor::Ashby => RateLimit { limit: 10, window: Duration::from_secs(1) },
         }
@@ -124,7 +140,8 @@ impl Default for MockConfig {
 /// The credentials a mock accepts.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Credentials {
-    /// Greenhouse v1 Basic key, Lever Basic key, Workable Bearer token, Ashby Basic key.
+    /// Greenhouse v1 Basic key, Lever Basic key, Workable Bearer token, Ashby
+    /// Basic key, SmartRecruiters `X-SmartToken`, BambooHR Basic user name.
     pub api_key: String,
     /// Greenhouse v3 OAuth client id (`None` for other vendors).
     pub client_id: Option<String>,
@@ -146,7 +163,8 @@ impl Credentials {
             user_id: match vendor {
                 Vendor::Greenhouse => first_user.id.to_string(),
                 Vendor::Workable => first_user.uuid[..8].to_string(),
-                Vendor::Lever | Vendor::Ashby => first_user.uuid.clone(),
+                Vendor::Lever | Vendor::Ashby | Vendor::SmartRecruiters => first_user.uuid.clone(),
+                Vendor::BambooHr => first_user.id.to_string(),
             },
         }
     }

@@ -301,7 +301,9 @@ impl Dataset {
     pub(crate) fn job_id_for(vendor: Vendor, seed: u64, seq: u64) -> String {
         match vendor {
             Vendor::Greenhouse => (JOB_ID_BASE + seq).to_string(),
-            Vendor::Lever | Vendor::Ashby => uuid(seed, 10, seq),
+            Vendor::Lever | Vendor::Ashby | Vendor::SmartRecruiters => uuid(seed, 10, seq),
+            // BambooHR job openings are small integers.
+            Vendor::BambooHr => seq.to_string(),
             // Shortcodes: 5 hex digits of noise + the sequence number, so
             // they look random yet are unique (up to 2^20 jobs stay 10 chars).
             Vendor::Workable => format!("{:05X}{:05X}", mix(seed ^ seq) & 0xF_FFFF, seq),

@@ -5,6 +5,8 @@
 //! | Greenhouse | `{"message"}`; 422 `{"message":"Validation error","errors":[{message,field}]}` | `X-RateLimit-Limit`, `X-RateLimit-Remaining` always; on 429 also `Retry-After`, `X-RateLimit-Reset` (unix s) |
 //! | Lever | `{"code","message"}` (code names **unconfirmed**) | on 429 `Retry-After` only (**unconfirmed**) |
 //! | Workable | `{"error"}` | `X-Rate-Limit-Limit`, `-Remaining`, `-Reset` (unix s) always; on 429 also `Retry-After` |
+//! | SmartRecruiters | `{"message","errors":[{code,message}]}` | `X-RateLimit-Limit`, `-Remaining`, `X-RateLimit-Concurrent-Limit`, `-Remaining` always; on 429 also `Retry-After` (**unconfirmed**) |
+//! | BambooHR | empty body, message in `X-BambooHR-Error-Message` (**unconfirmed**) | none; throttling is `503` + `Retry-After` (a `Fault::RateLimit` answers the rarer `429` + `Retry-After`) |
 //! | Ashby | HTTP 200 `{"success":false,"errors":[code],"errorInfo":{code,message,requestId}}` for would-be 4xx; 401/403/429/5xx keep their status with the same body | on 429 `Retry-After` only |
 
 use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
@@ -23,6 +25,33 @@ pub(crate) fn error(vendor: Vendor, status: StatusCode, message: &str) -> Respon
         Vendor::Lever => json_response(status, &json!({ "code": lever_code(status), "message": message })),
         Vendor::Workable => json_response(status, &json!({ "error": message })),
         Vendor::Ashby => ashby_error(status, ashby_code(status), message),
+        Vendor::SmartRecruiters => json_response(
+            status,
+            &json!({ "message": message, "errors": [{ "code": smartrecruiters_code(status), "message": message }] }),
+        ),
+        Vendor::BambooHr => bamboohr_error(status, message),
+    }
+}
+
+/// BambooHR's error: no body, the message in a header (**unconfirmed**).
+pub(crate) fn bamboohr_error(status: StatusCode, message: &str) -> Response {
+    let mut resp = Response::new(axum::body::Body::empty());
+    *resp.status_mut() = status;
+    set(resp.headers_mut(), "x-bamboohr-error-message", message);
+    resp
+}
+
+/// SmartRecruiters error codes (**unconfirmed**: the shape is documented,
+/// the code names are not).
+fn smartrecruiters_code(status: StatusCode) -> &'static str {
+    match status.as_u16() {
+        400 => "INVALID_REQUEST",
+        401 => "UNAUTHORIZED",
+        403 => "FORBIDDEN",
+        404 => "NOT_FOUND",
+        409 => "CONFLICT",
+        429 => "RATE_LIMIT_EXCEEDED",
+        _ => "INTERNAL_ERROR",
     }
 }
 
@@ -87,8 +116,31 @@ pub(crate) fn rate_limit_headers(vendor: Vendor, d: &Decision, headers: &mut Hea
             set(headers, "x-rate-limit-remaining", d.remaining);
             set(headers, "x-rate-limit-reset", d.reset_unix);
         }
-        Vendor::Lever | Vendor::Ashby => {}
+        Vendor::SmartRecruiters => {
+            set(headers, "x-ratelimit-limit", d.limit);
+            set(headers, "x-ratelimit-remaining", d.remaining);
+            // Concurrency is not limited by the mock; the headers show the
+            // documented ceiling with one request (this one) in flight.
+            set(headers, "x-ratelimit-concurrent-limit", SMARTRECRUITERS_CONCURRENCY);
+            set(headers, "x-ratelimit-concurrent-remaining", SMARTRECRUITERS_CONCURRENCY - 1);
+        }
+        Vendor::Lever | Vendor::Ashby | Vendor::BambooHr => {}
     }
+}
+
+/// SmartRecruiters' documented concurrent-request ceiling per credential.
+const SMARTRECRUITERS_CONCURRENCY: u32 = 8;
+
+/// What the configured limiter answers once a window is used up: the
+/// vendor's `429`, except BambooHR, whose throttling is reported as `503`
+/// with `Retry-After`.
+pub(crate) fn throttled(vendor: Vendor, d: &Decision) -> Response {
+    if vendor != Vendor::BambooHr {
+        return too_many_requests(vendor, d);
+    }
+    let mut resp = bamboohr_error(StatusCode::SERVICE_UNAVAILABLE, "Service Unavailable: too many requests");
+    set(resp.headers_mut(), "retry-after", d.retry_after_secs);
+    resp
 }
 
 /// The vendor's `429`.

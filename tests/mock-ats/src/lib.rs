@@ -1,4 +1,5 @@
-//! Mock ATS servers: Greenhouse, Lever, Workable and Ashby over real HTTP.
+//! Mock ATS servers: Greenhouse, Lever, Workable, Ashby, SmartRecruiters and
+//! BambooHR over real HTTP.
 //!
 //! Each mock binds `127.0.0.1` on a free port and answers the vendor's REST
 //! API the way the vendor documents it (see `/work/shared/ats-apis.md` and this
@@ -20,7 +21,7 @@
 //! ```
 //!
 //! Module map: `data` seeds jobs; `greenhouse`, `lever`, `workable`,
-//! `ashby` are the vendor APIs; `server` runs the accept loop and the shared
+//! `ashby`, `smartrecruiters`, `bamboohr` are the vendor APIs; `server` runs the accept loop and the shared
 //! pipeline (request log → faults → rate limit → handler); `envelope` holds
 //! each vendor's error body and rate-limit headers.
 
@@ -37,6 +38,7 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 mod ashby;
+mod bamboohr;
 mod cli;
 mod config;
 mod data;
@@ -49,6 +51,7 @@ mod people;
 mod ratelimit;
 mod recorder;
 mod server;
+mod smartrecruiters;
 mod state;
 mod time_fmt;
 mod workable;
@@ -114,6 +117,8 @@ impl MockAts {
             Vendor::Lever => lever::routes(),
             Vendor::Workable => workable::routes(),
             Vendor::Ashby => ashby::routes(),
+            Vendor::SmartRecruiters => smartrecruiters::routes(),
+            Vendor::BambooHr => bamboohr::routes(),
         };
         let app = server::app(shared.clone(), routes);
         let (stop, stop_rx) = watch::channel(false);
@@ -224,6 +229,8 @@ impl MockAts {
             Vendor::Lever => lever::stages(data.seed()),
             Vendor::Workable => workable::stages(),
             Vendor::Ashby => ashby::job_stages(data.seed(), job),
+            Vendor::SmartRecruiters => smartrecruiters::job_stages(job),
+            Vendor::BambooHr => bamboohr::stages(),
         }
     }
 
@@ -255,27 +262,38 @@ impl MockAts {
     }
 
     /// Rejects an application (Greenhouse `rejected`, Lever archived with a
-    /// non-hired reason, Workable disqualified, Ashby `Archived`).
+    /// non-hired reason, Workable disqualified, Ashby `Archived`,
+    /// SmartRecruiters `REJECTED`, BambooHR status "Not a Fit").
     pub fn reject(&self, app_id: &str) -> Result<Application, MockError> {
-        self.finish_application(app_id, Status::Rejected, "Archived")
+        self.finish_application(app_id, Status::Rejected)
     }
 
     /// Hires an application (Greenhouse `hired`, Lever archived as "Hired",
-    /// Workable stage `hired`, Ashby `Hired`).
+    /// Workable stage `hired`, Ashby `Hired`, SmartRecruiters `HIRED`,
+    /// BambooHR status "Hired").
     pub fn hire(&self, app_id: &str) -> Result<Application, MockError> {
-        self.finish_application(app_id, Status::Hired, "Hired")
+        self.finish_application(app_id, Status::Hired)
     }
 
-    fn finish_application(&self, app_id: &str, status: Status, stage_name: &str) -> Result<Application, MockError> {
+    /// The name of the stage a vendor models an outcome as, if it does.
+    fn outcome_stage_name(&self, status: Status) -> Option<&'static str> {
+        match (self.vendor(), status) {
+            (Vendor::Workable | Vendor::Ashby | Vendor::SmartRecruiters | Vendor::BambooHr, Status::Hired) => {
+                Some("Hired")
+            }
+            (Vendor::Ashby, Status::Rejected) => Some("Archived"),
+            (Vendor::BambooHr, Status::Rejected) => Some("Not a Fit"),
+            _ => None,
+        }
+    }
+
+    fn finish_application(&self, app_id: &str, status: Status) -> Result<Application, MockError> {
         let mut store = self.shared.store();
         let job_id =
             store.people.app(app_id).ok_or_else(|| MockError::UnknownApplication(app_id.into()))?.job_id.clone();
-        // Workable and Ashby model the outcome as a stage too.
-        let terminal = match (self.vendor(), store.data.job(&job_id)) {
-            (Vendor::Workable | Vendor::Ashby, Some(job)) => self
-                .vendor_stages(&store.data, job)
-                .into_iter()
-                .find(|s| s.name == stage_name && !(self.vendor() == Vendor::Workable && status == Status::Rejected)),
+        // Some vendors model the outcome as a stage too.
+        let terminal = match (self.outcome_stage_name(status), store.data.job(&job_id)) {
+            (Some(name), Some(job)) => self.vendor_stages(&store.data, job).into_iter().find(|s| s.name == name),
             _ => None,
         };
         let now = store.data.stamp();

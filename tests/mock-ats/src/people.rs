@@ -135,7 +135,9 @@ impl People {
         match self.vendor {
             // Greenhouse candidate ids 50_000_001.., application ids 60_000_001..
             Vendor::Greenhouse => (40_000_000 + 10_000_000 * kind as u64 + n).to_string(),
-            Vendor::Lever | Vendor::Ashby => uuid(self.seed, 100 + kind as u64, n),
+            Vendor::Lever | Vendor::Ashby | Vendor::SmartRecruiters => uuid(self.seed, 100 + kind as u64, n),
+            // BambooHR applicant ids 100001.., application ids 200001..: integers.
+            Vendor::BambooHr => (100_000 * kind as u64 + n).to_string(),
             // Workable ids are short hex strings ("ce4da98").
             Vendor::Workable => format!("{:x}", (mix(self.seed ^ kind as u64) & 0xFF_0000_0000) + 0x1000_0000 + n),
         }

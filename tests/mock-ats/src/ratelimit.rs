@@ -24,6 +24,8 @@ impl RateLimit {
     pub const GREENHOUSE: RateLimit = RateLimit { limit: 50, window: Duration::from_secs(10) };
     /// Workable account tokens: 10 requests per 10 s.
     pub const WORKABLE: RateLimit = RateLimit { limit: 10, window: Duration::from_secs(10) };
+    /// SmartRecruiters: 10 requests per second per credential.
+    pub const SMARTRECRUITERS: RateLimit = RateLimit { limit: 10, window: Duration::from_secs(1) };
 }
 
 /// Error parsing a `N/<duration>` rate-limit spec.

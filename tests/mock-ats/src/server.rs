@@ -103,7 +103,7 @@ async fn pipeline(State(shared): State<Arc<Shared>>, req: Request, next: Next) -
         _ => None,
     };
     if let Some(d) = decision.filter(|d| !d.allowed) {
-        return finish(envelope::too_many_requests(vendor, &d));
+        return finish(envelope::throttled(vendor, &d));
     }
 
     let mut resp = next.run(req).await;

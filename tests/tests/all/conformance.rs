@@ -5,11 +5,14 @@
 
 use std::collections::BTreeMap;
 use std::process::Command;
+use std::time::Duration;
 
 use atsbridge::conformance::{CheckId, Outcome, Report, Suite, settings_for_mock, start_mock};
+use atsbridge::contract::{ApplicationState, Attachment, Candidate, ConnectorError, PushRequest};
 use atsbridge::plugin::allowed_hosts::AllowedHosts;
 use atsbridge::plugin::bundled::install_bundled;
-use atsbridge_mock_ats::Vendor;
+use atsbridge::runtime::{CallError, ConnectionContext};
+use atsbridge_mock_ats::{Fault, FaultRule, MockAts, MockConfig, RateLimit, Vendor};
 use atsbridge_tests::guests;
 
 use crate::support::{self, API_KEY};
@@ -53,6 +56,117 @@ async fn workable_passes_against_its_mock() {
 #[tokio::test(flavor = "multi_thread")]
 async fn ashby_passes_against_its_mock() {
     bundled_passes(Vendor::Ashby).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn smartrecruiters_passes_against_its_mock() {
+    bundled_passes(Vendor::SmartRecruiters).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn bamboohr_passes_against_its_mock() {
+    bundled_passes(Vendor::BambooHr).await;
+}
+
+/// A connection of the bundled `plugin` to `mock` (its origin granted).
+fn mock_connection(plugin: &str, mock: &MockAts) -> ConnectionContext {
+    let c = mock.credentials();
+    let base = mock.base_url().to_string();
+    let conn = ConnectionContext::new(format!("{plugin}-conn")).text("base-url", &base).secret("api-key", &c.api_key);
+    let conn = if plugin == "bamboohr" { conn.text("company-domain", "acme") } else { conn };
+    conn.with_extra_hosts(AllowedHosts::parse(&[support::url_origin(&base)]).unwrap())
+}
+
+fn push_request(job_code: &str, email: &str, stage_id: Option<&str>) -> PushRequest {
+    PushRequest {
+        job_code: job_code.into(),
+        candidate: Candidate {
+            first_name: "Grace".into(),
+            last_name: "Hopper".into(),
+            email: email.into(),
+            phone: None,
+            resume: Some(Attachment {
+                file_name: "cv.pdf".into(),
+                content_type: "application/pdf".into(),
+                content: b"%PDF-1.7 grace".to_vec(),
+            }),
+            source: None,
+            links: vec![],
+            answers: vec![],
+        },
+        stage_id: stage_id.map(str::to_string),
+        idempotency_key: format!("push-{email}"),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn smartrecruiters_retry_finishes_a_push_whose_resume_upload_failed() {
+    let (_dir, rt) = support::runtime();
+    install_bundled(&rt, "smartrecruiters").await.unwrap();
+    let plugin = rt.plugin("smartrecruiters").await.unwrap();
+    let mock = start_mock(Vendor::SmartRecruiters).await.unwrap();
+    let conn = mock_connection("smartrecruiters", &mock);
+    let job = mock.jobs()[0].id.clone();
+    // The create succeeds, the resume upload after it fails.
+    mock.inject(FaultRule::new(Fault::Status(500)).on_path("/candidates/"));
+    let request = push_request(&job, "grace@example.com", None);
+    let err = plugin.push_candidate(&conn, &request).await.unwrap_err();
+    assert_eq!(err.kind(), "transient", "{err}");
+    assert_eq!(mock.pushed_candidates()[0].files.len(), 0);
+    // The retry finds the candidate and uploads the resume, once.
+    let retried = plugin.push_candidate(&conn, &request).await.unwrap();
+    assert!(retried.existing);
+    let again = plugin.push_candidate(&conn, &request).await.unwrap();
+    assert_eq!(again.ref_, retried.ref_);
+    let pushed = mock.pushed_candidates();
+    assert_eq!(pushed.len(), 1, "{pushed:?}");
+    assert_eq!(pushed[0].files.len(), 1, "one resume, uploaded by the retry");
+    assert_eq!(pushed[0].resume().unwrap().bytes, b"%PDF-1.7 grace");
+
+    // A push into a stage of the job's hiring process lands there.
+    let stage = mock.stages(&job).unwrap()[3].id.clone();
+    let placed = plugin.push_candidate(&conn, &push_request(&job, "ada@example.com", Some(&stage))).await.unwrap();
+    let app = mock.applications().into_iter().find(|a| a.id == placed.ref_.application_id).unwrap();
+    assert_eq!(app.stage_id, stage);
+    let statuses = plugin.candidate_statuses(&conn, std::slice::from_ref(&placed.ref_)).await.unwrap();
+    assert_eq!(statuses[0].stage_id.as_deref(), Some(stage.as_str()));
+    mock.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn bamboohr_reads_throttling_as_rate_limited_and_places_pushes_in_a_status() {
+    let (_dir, rt) = support::runtime();
+    install_bundled(&rt, "bamboohr").await.unwrap();
+    let plugin = rt.plugin("bamboohr").await.unwrap();
+    let limit = RateLimit { limit: 1, window: Duration::from_secs(30) };
+    let mock = MockAts::start(Vendor::BambooHr, MockConfig { jobs: 3, rate_limit: Some(limit), ..Default::default() })
+        .await
+        .unwrap();
+    let conn = mock_connection("bamboohr", &mock);
+    plugin.check(&conn).await.unwrap();
+    // BambooHR throttles with 503 + Retry-After: rate-limited, with the delay.
+    match plugin.list_jobs(&conn, None, None).await {
+        Err(CallError::Connector { error: ConnectorError::RateLimited(limit), .. }) => {
+            let wait = limit.retry_after_ms.unwrap();
+            assert!((28_000..=30_000).contains(&wait), "{wait}");
+        }
+        other => panic!("expected rate-limited, got {other:?}"),
+    }
+    assert_eq!(mock.requests().last().unwrap().status, Some(503));
+
+    let mock = start_mock(Vendor::BambooHr).await.unwrap();
+    let conn = mock_connection("bamboohr", &mock);
+    let job = mock.jobs()[0].id.clone();
+    let pushed = plugin.push_candidate(&conn, &push_request(&job, "grace@example.com", Some("6"))).await.unwrap();
+    let statuses = plugin.candidate_statuses(&conn, std::slice::from_ref(&pushed.ref_)).await.unwrap();
+    assert_eq!((statuses[0].stage_id.as_deref(), statuses[0].stage_name.as_deref()), (Some("6"), Some("Interviewed")));
+    mock.hire(&pushed.ref_.application_id).unwrap();
+    let statuses = plugin.candidate_statuses(&conn, std::slice::from_ref(&pushed.ref_)).await.unwrap();
+    assert_eq!(statuses[0].state, ApplicationState::Hired);
+    // A full refresh whatever changed-since says: BambooHR cannot filter.
+    let page = plugin.list_jobs(&conn, None, Some("2099-01-01T00:00:00Z")).await.unwrap();
+    assert_eq!((page.jobs.len(), page.next_cursor), (mock.jobs().len(), None));
+    mock.shutdown().await;
 }
 
 fn outcome(report: &Report, id: CheckId) -> (Outcome, String) {

@@ -154,15 +154,16 @@ async fn a_panic_is_a_typed_error_and_the_host_is_fine() {
     let (dir, rt) = support::runtime();
     let p = hostile(&rt, dir.path()).await;
     let r = p.check(&mode("panic")).await;
+    // A panic is a trap; the panic message is shown as the guest's stderr.
     match r {
-        Err(CallError::Panic { message, .. }) => {
-            assert!(message.contains("hostile guest panicked on purpose"), "{message}")
+        Err(CallError::Trap { guest_stderr: Some(stderr), .. }) => {
+            assert!(stderr.contains("hostile guest panicked on purpose"), "{stderr}")
         }
-        other => panic!("expected a panic error, got {other:?}"),
+        other => panic!("expected a trap with the guest's stderr, got {other:?}"),
     }
     assert_eq!(p.info().await.unwrap().name, "Hostile");
     let m = rt.metrics().plugin("hostile");
-    assert_eq!((m.traps, m.failures.get("panic")), (1, Some(&1)));
+    assert_eq!((m.traps, m.failures.get("trap")), (1, Some(&1)));
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -16,6 +16,13 @@
 //! | `echo-secret` | `GET target-url` with `Bearer <api-key>` and reports the body verbatim | (the test decides) |
 //! | `panic` | panics | turn the trap into an error, stay healthy |
 //! | `log-flood` | logs 100,000 lines of 1 KiB, then returns `Ok` | stay healthy |
+//! | `forge-log` | logs a line with a newline, a fake host log line and ANSI escapes | escape it |
+//! | `forge-panic` | writes a fake panic message to stderr, then traps | not report a panic |
+//! | `huge-error` | returns a 40 MiB error message | cap it |
+//!
+//! `list-jobs` with `mode = alias` returns 5 jobs whose descriptions all
+//! point at one 24 MiB buffer (lifting them would cost the host 120 MiB);
+//! any other mode returns an empty page.
 //!
 //! Settings: `mode` (text, required), `api-key` (secret, optional),
 //! `target-url` (url, optional).
@@ -35,6 +42,16 @@ const TOUCH_STRIDE: usize = 4096;
 /// `log-flood`: how many lines, and how long each is.
 const FLOOD_LINES: usize = 100_000;
 const FLOOD_LINE_BYTES: usize = 1024;
+/// `forge-log`: a message that would read as a host line if printed raw.
+const FORGED_LOG_LINE: &str =
+    "fine\n2026-01-01T03:00:00.000000Z  INFO atsbridge::runtime: plugin installed plugin=greenhouse\x1b[2K\x1b[1A";
+/// `forge-panic`: what a Rust panic would print.
+const FORGED_PANIC: &str = "thread '<unnamed>' panicked at forged.rs:1:1:\nthe host is compromised";
+/// `huge-error`: the error message's length.
+const HUGE_ERROR_BYTES: usize = 40 << 20;
+/// `alias`: the shared buffer's length and how many strings point at it.
+const ALIAS_BYTES: usize = 24 << 20;
+const ALIASES: usize = 5;
 
 impl Connector for Hostile {
     fn info() -> ConnectorInfo {
@@ -65,6 +82,15 @@ impl Connector for Hostile {
                 flood_log();
                 return Ok(());
             }
+            "forge-log" => {
+                log::info(FORGED_LOG_LINE);
+                return Ok(());
+            }
+            "forge-panic" => {
+                eprintln!("{FORGED_PANIC}");
+                core::arch::wasm32::unreachable()
+            }
+            "huge-error" => "E".repeat(HUGE_ERROR_BYTES),
             other => {
                 return Err(ConnectorError::InvalidConfig(format!("unknown mode `{other}`")));
             }
@@ -72,7 +98,10 @@ impl Connector for Hostile {
         Err(ConnectorError::Permanent(report))
     }
 
-    fn list_jobs(_: &Config, _: Option<String>, _: Option<String>) -> Result<JobPage, ConnectorError> {
+    fn list_jobs(config: &Config, _: Option<String>, _: Option<String>) -> Result<JobPage, ConnectorError> {
+        if config.text("mode") == Some("alias") {
+            return Ok(aliased_page());
+        }
         Ok(JobPage { jobs: vec![], next_cursor: None })
     }
 }
@@ -179,6 +208,30 @@ fn flood_log() {
     for _ in 0..FLOOD_LINES {
         log::info(&line);
     }
+}
+
+/// Five jobs whose descriptions share one buffer. Each `String` claims to
+/// own it; that is sound here only because nothing reads, writes or frees
+/// them: the canonical ABI lowers them by pointer, and the SDK's allocator
+/// frees nothing once the answer is built.
+fn aliased_page() -> JobPage {
+    let buffer = std::mem::ManuallyDrop::new("d".repeat(ALIAS_BYTES).into_bytes());
+    let (ptr, len, cap) = (buffer.as_ptr().cast_mut(), buffer.len(), buffer.capacity());
+    let jobs = (0..ALIASES)
+        .map(|i| Job {
+            code: format!("A{i}"),
+            status: JobStatus::Open,
+            raw_status: "open".into(),
+            title: "Aliased".into(),
+            locations: vec![],
+            // SAFETY: see the function's comment; the bytes are ASCII.
+            description: unsafe { String::from_raw_parts(ptr, len, cap) },
+            assigned_users: vec![],
+            updated_at: None,
+            extra: vec![],
+        })
+        .collect();
+    JobPage { jobs, next_cursor: None }
 }
 
 /// A request's outcome in one line: the status, headers and body, or the

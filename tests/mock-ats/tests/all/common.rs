@@ -100,3 +100,23 @@ pub fn resume_bytes() -> Vec<u8> {
     v.extend((0..=255u8).cycle().take(3000));
     v
 }
+
+/// A `multipart/form-data` body of text fields and files `(field, file
+/// name, content type, bytes)`, with its content type.
+pub fn form_data(fields: &[(&str, &str)], files: &[(&str, &str, &str, &[u8])]) -> (Vec<u8>, String) {
+    const BOUNDARY: &str = "mock-ats-test-boundary-7f3a";
+    let mut body = Vec::new();
+    for (k, v) in fields {
+        body.extend(format!("--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"{k}\"\r\n\r\n{v}\r\n").as_bytes());
+    }
+    for (name, file_name, content_type, bytes) in files {
+        body.extend(
+            format!("--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"{name}\"; filename=\"{file_name}\"\r\nContent-Type: {content_type}\r\n\r\n")
+                .as_bytes(),
+        );
+        body.extend(*bytes);
+        body.extend(b"\r\n");
+    }
+    body.extend(format!("--{BOUNDARY}--\r\n").as_bytes());
+    (body, format!("multipart/form-data; boundary={BOUNDARY}"))
+}

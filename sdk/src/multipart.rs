@@ -1,14 +1,57 @@
-//! `multipart/form-data` bodies (RFC 7578), which Lever requires for a
-//! create that carries a file (`resumeFile`).
+//! `multipart/form-data` bodies (RFC 7578), the only way many ATS APIs take
+//! a file: Lever's `resumeFile`, BambooHR's `resume`, SmartRecruiters'
+//! attachments.
+//!
+//! ```
+//! use atsbridge_sdk::http::Request;
+//! use atsbridge_sdk::multipart::Part;
+//!
+//! let request = Request::post("https://ats.example/apply").multipart(&[
+//!     Part::text("firstName", "Ada"),
+//!     Part::file("resume", "cv.pdf", "application/pdf", b"%PDF".to_vec()),
+//! ]);
+//! assert!(request.header_value("content-type").unwrap().starts_with("multipart/form-data; boundary="));
+//! ```
 
 /// One part: a text field, or a file with its name and content type.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Part {
-    Text { name: String, value: String },
-    File { name: String, file_name: String, content_type: String, content: Vec<u8> },
+    /// A text field.
+    Text {
+        /// Field name.
+        name: String,
+        /// Field value.
+        value: String,
+    },
+    /// A file.
+    File {
+        /// Field name.
+        name: String,
+        /// The file name sent in `Content-Disposition`.
+        file_name: String,
+        /// The part's `Content-Type`.
+        content_type: String,
+        /// The file's bytes.
+        content: Vec<u8>,
+    },
 }
 
 impl Part {
+    /// A text field.
+    pub fn text(name: impl Into<String>, value: impl Into<String>) -> Self {
+        Part::Text { name: name.into(), value: value.into() }
+    }
+
+    /// A file field.
+    pub fn file(
+        name: impl Into<String>,
+        file_name: impl Into<String>,
+        content_type: impl Into<String>,
+        content: Vec<u8>,
+    ) -> Self {
+        Part::File { name: name.into(), file_name: file_name.into(), content_type: content_type.into(), content }
+    }
+
     fn content(&self) -> &[u8] {
         match self {
             Part::Text { value, .. } => value.as_bytes(),

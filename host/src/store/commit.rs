@@ -1,0 +1,425 @@
+//! The atomic commits the sync engine makes during a run: one page of
+//! patches, and the run's end (with the positions a complete listing no
+//! longer has). Each is one sled transaction over every tree it touches:
+//! after a crash the store holds whole pages and a checkpoint that matches
+//! them, never half a page.
+
+use std::cell::{Cell, RefCell};
+
+use sled::Transactional;
+use sled::transaction::{ConflictableTransactionResult, TransactionalTree};
+use tracing::{debug, info};
+
+use super::connections::{read_connection_tx, read_state_tx, write_state_tx};
+use super::events::EventKind;
+use super::model::{Checkpoint, Connection, ConnectionState, Position, RunCounts, RunOutcome, SyncRun};
+use super::patch::{Change, JobPatch};
+use super::{Store, StoreError, abort, codec, keys, now_unix};
+
+/// What one connection may store; a page that would go past it is refused
+/// whole ([`StoreError::ConnectionFull`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ConnectionQuota {
+    /// Positions.
+    pub max_positions: u64,
+    /// Bytes of position records.
+    pub max_bytes: u64,
+}
+
+impl ConnectionQuota {
+    /// No bound (tests and tools).
+    pub const UNLIMITED: ConnectionQuota = ConnectionQuota { max_positions: u64::MAX, max_bytes: u64::MAX };
+}
+
+/// One page of a run, to commit atomically.
+#[derive(Debug, Clone)]
+pub struct PageCommit {
+    /// The connection being synced.
+    pub connection_id: String,
+    /// The run as it stands before this page; the commit adds the page's
+    /// counts and stores it.
+    pub run: SyncRun,
+    /// One patch per job of the page, codes unique within the page.
+    pub patches: Vec<JobPatch>,
+    /// The connection's checkpoint after this page (replaces the stored one).
+    pub checkpoint: Option<Checkpoint>,
+    /// Store the run and the checkpoint even when no position changed (a
+    /// page that changes nothing is otherwise a read-only transaction).
+    pub checkpoint_due: bool,
+    /// What the connection may store.
+    pub quota: ConnectionQuota,
+}
+
+/// What a page commit did to one job's position.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PositionChange {
+    /// The position.
+    pub id: u64,
+    /// Its job code.
+    pub code: String,
+    /// What happened to it.
+    pub change: Change,
+    /// Whether it is closed now.
+    pub closed: bool,
+}
+
+/// The result of a page commit.
+#[derive(Debug, Clone)]
+pub struct PageResult {
+    /// The run as stored, with this page's counts.
+    pub run: SyncRun,
+    /// Per job of the page, in order.
+    pub changes: Vec<PositionChange>,
+    /// Whether anything was written.
+    pub written: bool,
+}
+
+/// The trees a commit writes, as seen inside its transaction.
+struct CommitView<'t> {
+    connection: &'t Connection,
+    positions: &'t TransactionalTree,
+    job_map: &'t TransactionalTree,
+    by_connection: &'t TransactionalTree,
+    state: &'t TransactionalTree,
+    /// The index of runs still running; a run's end removes its entry.
+    unfinished: &'t TransactionalTree,
+    /// The outbound event log: every position written gets its event in
+    /// the same transaction.
+    events: EventSink<'t>,
+}
+
+/// Where a commit appends its events.
+struct EventSink<'t> {
+    events: &'t TransactionalTree,
+    pending: &'t TransactionalTree,
+    run_seq: u64,
+    /// Event ids drawn before the transaction (sled's id generator must
+    /// not be called inside one), used in order; a retried transaction
+    /// starts over from the first.
+    ids: &'t [u64],
+    next: Cell<usize>,
+}
+
+impl Store {
+    /// Commits one page in one transaction: each patch applied to its
+    /// position (created if the job is new) by [`Position::apply_patch`],
+    /// with the `job_map` and index entries, the run record with the page's
+    /// counts, the checkpoint, and the connection's stored totals. Either
+    /// all of it is stored or, on any error, none of it.
+    ///
+    /// Refused (nothing written) when the run is not running, two patches
+    /// name one job, or the connection would go past `quota`.
+    pub fn commit_page(&self, page: PageCommit) -> Result<PageResult, StoreError> {
+        let connection_id = page.connection_id.as_str();
+        check_run(connection_id, &page.run)?;
+        let mut codes = std::collections::HashSet::with_capacity(page.patches.len());
+        if let Some(dup) = page.patches.iter().find(|p| !codes.insert(p.code.as_str())) {
+            return Err(invalid(connection_id, format!("job `{}` appears twice in one page", dup.code)));
+        }
+        let now = now_unix();
+        let new_ids = self.ids_for_new(connection_id, &page.patches)?;
+        // At most one event per job of the page; ids left unused are skipped.
+        let event_ids = self.event_ids(page.patches.len())?;
+        let result = self.commit_tx(connection_id, &page.run, &event_ids, |view, runs| {
+            let mut run = page.run.clone();
+            let mut state = read_state_tx(view.state, connection_id)?;
+            // Pending "this run's commit" is retried whole by sled on a
+            // conflict: everything below starts from the stored values.
+            let mut changes = Vec::with_capacity(page.patches.len());
+            for (patch, new_id) in page.patches.iter().zip(&new_ids) {
+                changes.push(view.apply(patch, *new_id, run.seq, now, &mut state, &mut run.counts)?);
+            }
+            if state.position_count > page.quota.max_positions || state.stored_bytes > page.quota.max_bytes {
+                return Err(abort(StoreError::ConnectionFull {
+                    connection: connection_id.to_string(),
+                    positions: state.position_count,
+                    bytes: state.stored_bytes,
+                    max_positions: page.quota.max_positions,
+                    max_bytes: page.quota.max_bytes,
+                }));
+            }
+            run.counts.pages += 1;
+            let written = changes.iter().any(|c| c.change.writes());
+            if written || page.checkpoint_due {
+                state.checkpoint = page.checkpoint.clone();
+                write_state_tx(view.state, &state)?;
+                write_run_tx(runs, &run)?;
+            }
+            Ok(PageResult { run, changes, written })
+        })?;
+        debug!(connection = %connection_id, seq = page.run.seq, jobs = result.changes.len(), written = result.written, "page committed");
+        Ok(result)
+    }
+
+    /// Ends a run in one transaction: stores the run record (its outcome
+    /// must not be `Running`; `finished_unix` is set if missing), closes the
+    /// positions `removed` names with [`Position::close_as_removed`]
+    /// (counting them in the run's `removed`), and applies `state_update` to
+    /// the connection's state. Returns the run and the new state.
+    ///
+    /// `state_update` may run more than once (sled retries conflicting
+    /// transactions), so it should only modify the state it is given.
+    pub fn commit_run_end(
+        &self,
+        mut run: SyncRun,
+        state_update: impl FnMut(&mut ConnectionState),
+        removed: &[u64],
+    ) -> Result<(SyncRun, ConnectionState), StoreError> {
+        let connection_id = run.connection_id.clone();
+        if run.outcome == RunOutcome::Running {
+            return Err(invalid(&connection_id, format!("run {} is ended with outcome Running", run.seq)));
+        }
+        run.finished_unix.get_or_insert_with(now_unix);
+        let now = now_unix();
+        let state_update = RefCell::new(state_update);
+        let event_ids = self.event_ids(removed.len())?;
+        let ended = self.commit_tx(&connection_id, &run, &event_ids, |view, runs| {
+            let mut run = run.clone();
+            let mut state = read_state_tx(view.state, &connection_id)?;
+            for &id in removed {
+                view.close_removed(id, now, &mut state, &mut run.counts)?;
+            }
+            (state_update.borrow_mut())(&mut state);
+            write_state_tx(view.state, &state)?;
+            write_run_tx(runs, &run)?;
+            view.unfinished.remove(keys::run(&run.connection_id, run.seq))?;
+            Ok((run, state))
+        })?;
+        info!(
+            connection = %connection_id, seq = ended.0.seq, outcome = ?ended.0.outcome, counts = ?ended.0.counts,
+            "sync run ended"
+        );
+        if let Err(e) = self.prune_runs(&connection_id) {
+            tracing::warn!(connection = %connection_id, error = %e, "could not prune old runs");
+        }
+        Ok(ended)
+    }
+
+    /// Runs `body` in one transaction over every tree a commit touches,
+    /// after checking that the connection exists and `run` is still running.
+    /// Holds the store's write gate, so a backup never sees half of it.
+    fn commit_tx<T>(
+        &self,
+        connection_id: &str,
+        run: &SyncRun,
+        event_ids: &[u64],
+        body: impl Fn(&CommitView<'_>, &TransactionalTree) -> ConflictableTransactionResult<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        let _gate = self.write_gate();
+        let trees = (
+            &self.trees.connections,
+            &self.trees.positions,
+            &self.trees.job_map,
+            &self.trees.by_connection,
+            &self.trees.runs,
+            &self.trees.state,
+            &self.trees.runs_unfinished,
+            &self.trees.events,
+            &self.trees.events_pending,
+        );
+        Ok(trees.transaction(
+            |(connections, positions, job_map, by_connection, runs, state, unfinished, events, pending)| {
+                let connection = read_connection_tx(connections, connection_id)?;
+                require_running(runs, run)?;
+                let events = EventSink { events, pending, run_seq: run.seq, ids: event_ids, next: Cell::new(0) };
+                let view = CommitView {
+                    connection: &connection,
+                    positions,
+                    job_map,
+                    by_connection,
+                    state,
+                    unfinished,
+                    events,
+                };
+                body(&view, runs)
+            },
+        )?)
+    }
+
+    /// `n` fresh event ids, drawn before a commit's transaction.
+    fn event_ids(&self, n: usize) -> Result<Vec<u64>, StoreError> {
+        (0..n).map(|_| Ok(self.db.generate_id()?)).collect()
+    }
+
+    /// A fresh id for each patch whose job has no position yet (`None` for
+    /// the others). Drawn before the transaction (sled's id generator may
+    /// not be used inside one), so a retried transaction reuses them. Only
+    /// the id is decided here; the transaction checks `job_map` again.
+    fn ids_for_new(&self, connection_id: &str, patches: &[JobPatch]) -> Result<Vec<Option<u64>>, StoreError> {
+        patches
+            .iter()
+            .map(|patch| {
+                if self.trees.job_map.contains_key(keys::job(connection_id, &patch.code))? {
+                    return Ok(None);
+                }
+                // sled's first id is 0, which means "none" to readers: skip it.
+                let mut id = self.db.generate_id()?;
+                if id == 0 {
+                    id = self.db.generate_id()?;
+                }
+                Ok(Some(id))
+            })
+            .collect()
+    }
+}
+
+impl CommitView<'_> {
+    fn connection_id(&self) -> &str {
+        &self.connection.id
+    }
+
+    /// Applies one patch: the stored position (found through `job_map`)
+    /// patched, or a new one. The only place a listed job changes a position.
+    fn apply(
+        &self,
+        patch: &JobPatch,
+        new_id: Option<u64>,
+        run_seq: u64,
+        now: i64,
+        state: &mut ConnectionState,
+        counts: &mut RunCounts,
+    ) -> ConflictableTransactionResult<PositionChange, StoreError> {
+        let job_key = keys::job(self.connection_id(), &patch.code);
+        let existing = match self.job_map.get(&job_key)? {
+            Some(bytes) => Some(keys::decode_position(&bytes).map_err(|e| abort(e.into()))?),
+            None => None,
+        };
+        counts.jobs_seen += 1;
+        let (position, change, old_len) = match existing {
+            Some(id) => {
+                let (mut position, old_len) = self.read_position(id)?;
+                let change = position.apply_patch(patch, run_seq, now);
+                (position, change, Some(old_len))
+            }
+            None => {
+                // Only a concurrent writer of this connection's jobs could
+                // have removed the mapping seen a moment ago; there is none.
+                let id = new_id.ok_or_else(|| {
+                    abort(invalid(self.connection_id(), format!("job `{}` lost its position mid-commit", patch.code)))
+                })?;
+                let position =
+                    Position::from_patch(id, &self.connection.account_id, self.connection_id(), patch, run_seq, now);
+                (position, Change::Created, None)
+            }
+        };
+        match change {
+            Change::Created => counts.created += 1,
+            Change::Updated => counts.updated += 1,
+            Change::Closed => counts.closed += 1,
+            Change::Reopened => counts.reopened += 1,
+            Change::Unchanged => counts.unchanged += 1,
+        }
+        // Every per-position change of a page is known here, inside the
+        // page's transaction: `change` and `position` (the stored record
+        // after the change). What must happen atomically with a change
+        // (an outbound event, an index) goes right here.
+        if change.writes() {
+            let len = self.write_position(&position, state, counts, old_len)?;
+            if let Some(kind) = EventKind::of_change(change) {
+                self.events.append(kind, &position)?;
+            }
+            if old_len.is_none() {
+                self.job_map.insert(job_key, &keys::position(position.id))?;
+                self.by_connection.insert(keys::connection_position(self.connection_id(), position.id), &[])?;
+                state.position_count += 1;
+            }
+            debug_assert!(len > 0);
+        }
+        Ok(PositionChange { id: position.id, code: patch.code.clone(), change, closed: position.is_closed() })
+    }
+
+    /// Closes one position as removed from the ATS (if still open).
+    fn close_removed(
+        &self,
+        id: u64,
+        now: i64,
+        state: &mut ConnectionState,
+        counts: &mut RunCounts,
+    ) -> ConflictableTransactionResult<(), StoreError> {
+        let (mut position, old_len) = self.read_position(id)?;
+        if position.close_as_removed(now).writes() {
+            self.write_position(&position, state, counts, Some(old_len))?;
+            self.events.append(EventKind::PositionRemoved, &position)?;
+            counts.removed += 1;
+        }
+        Ok(())
+    }
+
+    /// Reads a position of this connection, with its stored length.
+    fn read_position(&self, id: u64) -> ConflictableTransactionResult<(Position, u64), StoreError> {
+        let bytes = self.positions.get(keys::position(id))?.ok_or_else(|| abort(StoreError::UnknownPosition(id)))?;
+        let position: Position = codec::decode(keys::POSITIONS, id, &bytes).map_err(abort)?;
+        if position.connection_id != self.connection.id {
+            return Err(abort(invalid(
+                self.connection_id(),
+                format!("position {id} belongs to connection `{}`", position.connection_id),
+            )));
+        }
+        Ok((position, bytes.len() as u64))
+    }
+
+    /// Writes a position and keeps the connection's byte total; returns the
+    /// record's length.
+    fn write_position(
+        &self,
+        position: &Position,
+        state: &mut ConnectionState,
+        counts: &mut RunCounts,
+        old_len: Option<u64>,
+    ) -> ConflictableTransactionResult<u64, StoreError> {
+        let bytes = codec::encode("position", position).map_err(abort)?;
+        let len = bytes.len() as u64;
+        self.positions.insert(&keys::position(position.id), bytes)?;
+        state.stored_bytes = state.stored_bytes.saturating_sub(old_len.unwrap_or(0)).saturating_add(len);
+        counts.bytes_written = counts.bytes_written.saturating_add(len);
+        Ok(len)
+    }
+}
+
+impl EventSink<'_> {
+    /// Appends the next event, with the next id drawn for this commit.
+    fn append(&self, kind: EventKind, after: &Position) -> ConflictableTransactionResult<(), StoreError> {
+        let n = self.next.get();
+        let id = *self.ids.get(n).ok_or_else(|| {
+            abort(StoreError::InvalidCommit {
+                connection: after.connection_id.clone(),
+                reason: "more events than ids drawn".into(),
+            })
+        })?;
+        self.next.set(n + 1);
+        super::events::append_tx(self.events, self.pending, id, self.run_seq, kind, after)
+    }
+}
+
+/// Checks that the run belongs to the connection committed for.
+fn check_run(connection_id: &str, run: &SyncRun) -> Result<(), StoreError> {
+    if run.connection_id != connection_id {
+        return Err(invalid(connection_id, format!("run {} belongs to connection `{}`", run.seq, run.connection_id)));
+    }
+    Ok(())
+}
+
+/// Refuses writes for a run that was never started or has already ended
+/// (e.g. marked interrupted while a stale engine task was still going).
+fn require_running(runs: &TransactionalTree, run: &SyncRun) -> ConflictableTransactionResult<(), StoreError> {
+    let key = keys::run(&run.connection_id, run.seq);
+    let stored: SyncRun = match runs.get(&key)? {
+        None => return Err(abort(invalid(&run.connection_id, format!("run {} was never started", run.seq)))),
+        Some(bytes) => {
+            codec::decode(keys::SYNC_RUNS, format!("{}#{}", run.connection_id, run.seq), &bytes).map_err(abort)?
+        }
+    };
+    if stored.outcome != RunOutcome::Running {
+        return Err(abort(invalid(&run.connection_id, format!("run {} has already ended", run.seq))));
+    }
+    Ok(())
+}
+
+pub(super) fn write_run_tx(runs: &TransactionalTree, run: &SyncRun) -> ConflictableTransactionResult<(), StoreError> {
+    runs.insert(keys::run(&run.connection_id, run.seq), codec::encode("sync run", run).map_err(abort)?)?;
+    Ok(())
+}
+
+pub(super) fn invalid(connection_id: &str, reason: String) -> StoreError {
+    StoreError::InvalidCommit { connection: connection_id.to_string(), reason }
+}

@@ -1,0 +1,269 @@
+//! What the ATS owns of a position, and the one domain function that applies
+//! it.
+//!
+//! The sync engine never edits a [`Position`] itself: it turns each listed
+//! job into a [`JobPatch`] (the ATS-owned fields only) and hands the patches
+//! to [`Store::commit_page`](super::Store::commit_page), which reads the
+//! stored position and applies the patch with [`Position::apply_patch`]
+//! inside the page's transaction. A user's edit or publication made while a
+//! page was being fetched is therefore never overwritten by an older copy:
+//! there is no read-modify-write across the transaction boundary.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use super::model::{AuthorizedUser, CloseReason, Position, PositionStatus, Tracked, job_content_hash};
+use crate::contract::Job;
+
+/// The ATS-owned fields of one job, as one listing reported them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JobPatch {
+    /// The ATS's job code, trimmed (`" J1 "` and `"J1"` are one job).
+    pub code: String,
+    /// Title.
+    pub title: String,
+    /// Locations.
+    pub locations: Vec<String>,
+    /// Description.
+    pub description: String,
+    /// Users authorized on the position.
+    pub authorized_users: Vec<AuthorizedUser>,
+    /// Mapped status.
+    pub status: PositionStatus,
+    /// The status exactly as the ATS reported it.
+    pub raw_status: String,
+    /// Extra ATS fields.
+    pub extra: BTreeMap<String, String>,
+    /// Last change in the ATS, when reported.
+    pub updated_at: Option<String>,
+    /// [`job_content_hash`] of the job (with its trimmed code).
+    pub content_hash: String,
+}
+
+impl JobPatch {
+    /// The patch for a listed job. The code is trimmed: an ATS that pads a
+    /// code on one page and not on the next must not get two positions.
+    pub fn from_job(job: &Job) -> JobPatch {
+        let code = job.code.trim();
+        let content_hash = if code.len() == job.code.len() {
+            job_content_hash(job)
+        } else {
+            job_content_hash(&Job { code: code.to_string(), ..job.clone() })
+        };
+        JobPatch {
+            code: code.to_string(),
+            title: job.title.clone(),
+            locations: job.locations.clone(),
+            description: job.description.clone(),
+            authorized_users: job.assigned_users.iter().map(AuthorizedUser::from).collect(),
+            status: PositionStatus::from(&job.status),
+            raw_status: job.raw_status.clone(),
+            extra: job.extra.iter().map(|f| (f.key.clone(), f.value.clone())).collect(),
+            updated_at: job.updated_at.clone(),
+            content_hash,
+        }
+    }
+
+    fn is_closed(&self) -> bool {
+        self.status == PositionStatus::Closed
+    }
+}
+
+/// What applying a patch (or a removal) did to a position.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Change {
+    /// A new position.
+    Created,
+    /// ATS values changed; still open (or still closed).
+    Updated,
+    /// Closed by this change (closed in the ATS, or removed from it).
+    Closed,
+    /// Was closed, is open again.
+    Reopened,
+    /// Nothing to write.
+    Unchanged,
+}
+
+impl Change {
+    /// Whether the position must be written.
+    pub fn writes(self) -> bool {
+        self != Change::Unchanged
+    }
+}
+
+impl Position {
+    /// A new position for a job first seen in run `run_seq`. Not published:
+    /// publishing is the platform's decision.
+    pub fn from_patch(
+        id: u64,
+        account_id: &str,
+        connection_id: &str,
+        patch: &JobPatch,
+        run_seq: u64,
+        now_unix: i64,
+    ) -> Position {
+        let mut position = Position {
+            id,
+            account_id: account_id.to_string(),
+            connection_id: connection_id.to_string(),
+            ats_job_code: patch.code.clone(),
+            name: Tracked::from_ats(String::new()),
+            locations: Tracked::from_ats(Vec::new()),
+            description: Tracked::from_ats(String::new()),
+            authorized_users: Tracked::from_ats(Vec::new()),
+            status: PositionStatus::Draft,
+            ats_raw_status: String::new(),
+            closed_reason: None,
+            published: false,
+            republish_on_reopen: false,
+            extra: BTreeMap::new(),
+            ats_updated_at: None,
+            content_hash: String::new(),
+            last_seen_run: run_seq,
+            created_at_unix: now_unix,
+            updated_at_unix: now_unix,
+        };
+        // The caller counts it as created, whatever the first apply says.
+        position.apply_patch(patch, run_seq, now_unix);
+        position
+    }
+
+    /// Applies the ATS's latest version of the job: only the `ats` sides of
+    /// tracked fields, the status and the ATS metadata change; local edits
+    /// survive. Publication follows the status: closing unpublishes (and
+    /// remembers that the position was published), reopening restores the
+    /// publication the sync took away.
+    ///
+    /// An unchanged job (same content hash, not closed as removed) changes
+    /// nothing at all, `last_seen_run` included, so a resync of an unchanged
+    /// ATS writes nothing; `last_seen_run` is the last run that applied a
+    /// change.
+    pub fn apply_patch(&mut self, patch: &JobPatch, run_seq: u64, now_unix: i64) -> Change {
+        if patch.content_hash == self.content_hash && self.closed_reason != Some(CloseReason::RemovedInAts) {
+            return Change::Unchanged;
+        }
+        let was_closed = self.is_closed();
+        self.name.ats = patch.title.clone();
+        self.locations.ats = patch.locations.clone();
+        self.description.ats = patch.description.clone();
+        self.authorized_users.ats = patch.authorized_users.clone();
+        self.status = patch.status.clone();
+        self.ats_raw_status = patch.raw_status.clone();
+        self.closed_reason = patch.is_closed().then_some(CloseReason::ClosedInAts);
+        self.extra = patch.extra.clone();
+        self.ats_updated_at = patch.updated_at.clone();
+        self.content_hash = patch.content_hash.clone();
+        self.last_seen_run = run_seq;
+        self.updated_at_unix = now_unix;
+        match (was_closed, self.is_closed()) {
+            (false, true) => {
+                self.unpublish_for_close();
+                Change::Closed
+            }
+            (true, false) => {
+                self.published = std::mem::take(&mut self.republish_on_reopen);
+                Change::Reopened
+            }
+            _ => Change::Updated,
+        }
+    }
+
+    /// Closes the position because a complete listing no longer has it.
+    /// Returns [`Change::Unchanged`] for a position already closed.
+    pub fn close_as_removed(&mut self, now_unix: i64) -> Change {
+        if self.is_closed() {
+            return Change::Unchanged;
+        }
+        self.status = PositionStatus::Closed;
+        self.closed_reason = Some(CloseReason::RemovedInAts);
+        self.updated_at_unix = now_unix;
+        self.unpublish_for_close();
+        Change::Closed
+    }
+
+    /// Closing unpublishes; publication is kept aside so a reopen restores
+    /// it (the sync never publishes a position nobody had published).
+    fn unpublish_for_close(&mut self) {
+        self.republish_on_reopen = std::mem::take(&mut self.published);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::contract::JobStatus;
+    use crate::store::model::{FieldEdit, FieldName};
+    use crate::store::testutil::job;
+
+    fn patch(code: &str, title: &str) -> JobPatch {
+        JobPatch::from_job(&job(code, title))
+    }
+
+    fn closed(code: &str) -> JobPatch {
+        let mut j = job(code, "Engineer");
+        j.status = JobStatus::Closed;
+        JobPatch::from_job(&j)
+    }
+
+    #[test]
+    fn local_edits_survive_ats_updates_and_clearing_follows_the_ats() {
+        let mut p = Position::from_patch(7, "acme", "c", &patch("J1", "Engineer"), 1, 100);
+        assert_eq!(p.name.effective(), "Engineer");
+        p.apply_edit(FieldEdit::Name("Senior Engineer".into()));
+
+        assert_eq!(p.apply_patch(&patch("J1", "Staff Engineer"), 2, 200), Change::Updated);
+        assert_eq!(p.name.effective(), "Senior Engineer");
+        assert_eq!(p.name.ats, "Staff Engineer");
+
+        p.clear_edit(FieldName::Name);
+        assert_eq!(p.name.effective(), "Staff Engineer");
+    }
+
+    #[test]
+    fn unchanged_jobs_change_nothing_and_removed_jobs_reopen() {
+        let mut p = Position::from_patch(7, "acme", "c", &patch("J1", "Engineer"), 1, 100);
+        let before = p.clone();
+        assert_eq!(p.apply_patch(&patch("J1", "Engineer"), 2, 200), Change::Unchanged);
+        assert_eq!(p, before);
+
+        assert_eq!(p.close_as_removed(300), Change::Closed);
+        assert_eq!(p.close_as_removed(301), Change::Unchanged);
+        assert!(p.is_closed() && p.closed_reason == Some(CloseReason::RemovedInAts));
+        assert_eq!(p.apply_patch(&patch("J1", "Engineer"), 3, 400), Change::Reopened);
+        assert_eq!((p.status.clone(), p.closed_reason), (PositionStatus::Open, None));
+
+        assert_eq!(p.apply_patch(&closed("J1"), 4, 500), Change::Closed);
+        assert_eq!(p.closed_reason, Some(CloseReason::ClosedInAts));
+    }
+
+    #[test]
+    fn a_reopened_position_gets_its_publication_back() {
+        let mut p = Position::from_patch(7, "acme", "c", &patch("J1", "Engineer"), 1, 100);
+        p.published = true;
+        assert_eq!(p.close_as_removed(200), Change::Closed);
+        assert!(!p.published && p.republish_on_reopen);
+        assert_eq!(p.apply_patch(&patch("J1", "Engineer"), 2, 300), Change::Reopened);
+        assert!(p.published && !p.republish_on_reopen);
+
+        // Closed in the ATS and back: the same.
+        assert_eq!(p.apply_patch(&closed("J1"), 3, 400), Change::Closed);
+        assert!(!p.published);
+        assert_eq!(p.apply_patch(&patch("J1", "Engineer"), 4, 500), Change::Reopened);
+        assert!(p.published);
+
+        // Never published: a reopen does not publish.
+        let mut q = Position::from_patch(8, "acme", "c", &patch("J2", "Designer"), 1, 100);
+        q.close_as_removed(200);
+        q.apply_patch(&patch("J2", "Designer"), 2, 300);
+        assert!(!q.published);
+    }
+
+    #[test]
+    fn codes_are_trimmed_and_hashed_trimmed() {
+        let padded = JobPatch::from_job(&job("  J1\t", "Engineer"));
+        assert_eq!(padded.code, "J1");
+        assert_eq!(padded, patch("J1", "Engineer"));
+    }
+}
