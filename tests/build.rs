@@ -7,8 +7,16 @@
 //! component; `src/lib.rs` exposes them as constants.
 
 /// The guest packages, as named in their `Cargo.toml`.
-const GUESTS: &[&str] =
-    &["well-behaved", "hostile", "bench-connector", "wrong-version", "wrong-world", "bloated-info", "slow-info"];
+const GUESTS: &[&str] = &[
+    "well-behaved",
+    "hostile",
+    "bench-connector",
+    "wrong-version",
+    "wrong-world",
+    "bloated-info",
+    "slow-info",
+    "contract-v0-2",
+];
 
 fn main() {
     let out = atsbridge_guest_build::build(GUESTS, &["tests/guests"], "the test guests");
