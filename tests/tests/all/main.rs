@@ -2,6 +2,7 @@
 //! components built from `tests/guests/` for this run, real HTTP on loopback.
 
 mod conformance;
+mod contract_v0_2;
 mod crash;
 mod demo;
 mod install;
