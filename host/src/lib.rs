@@ -14,5 +14,6 @@ pub mod contract;
 pub mod plugin;
 pub mod runtime;
 pub mod scheduler;
+pub mod service;
 pub mod store;
 pub mod sync;

@@ -56,7 +56,7 @@ impl Store {
         Ok(connection)
     }
 
-    fn seal_settings(
+    pub(super) fn seal_settings(
         &self,
         connection_id: &str,
         settings: &[(String, SettingInput)],
