@@ -21,7 +21,9 @@ pub enum AppError {
     #[error(transparent)]
     Runtime(#[from] RuntimeError),
     #[error(
-        "{0}\n(is another atsbridge, e.g. `serve` or `demo`, using this data directory? Stop it, or use its HTTP API, e.g. `curl -X POST http://127.0.0.1:7878/api/v1/connections/<id>/sync`)"
+        "{0}\n(another atsbridge process, e.g. `serve` or `demo`, is using this data directory. A serving host writes its \
+         address to `api-address` in the data directory and the CLI then goes through its API; if that file is missing, \
+         stop the other process, or point ATSBRIDGE_URL at its API)"
     )]
     StoreInUse(StoreError),
     #[error(transparent)]
