@@ -79,7 +79,8 @@ pub async fn run(cmd: AccountCommand, api: &Backend, json: bool) -> anyhow::Resu
             println!("updated account {} ({}, {})", account.id, account.name, account.time_zone);
         }
         AccountCommand::Delete { id } => {
-            let () = api.send(axum::http::Method::DELETE, &format!("/api/v1/accounts/{}", enc(&id)), None::<&()>).await?;
+            let () =
+                api.send(axum::http::Method::DELETE, &format!("/api/v1/accounts/{}", enc(&id)), None::<&()>).await?;
             if json {
                 return super::print_json(&serde_json::json!({ "deleted": id }));
             }

@@ -179,9 +179,10 @@ pub async fn run(cmd: ConnectionCommand, api: &Backend, json: bool) -> anyhow::R
             println!("deleted connection {id} with its positions and runs");
         }
         ConnectionCommand::Test { id } => {
-            let r: CheckResult = api.post(&format!("{}/test", path(&id)), &()).await.map_err(|e| {
-                anyhow::anyhow!("connection test failed: {e:#}")
-            })?;
+            let r: CheckResult = api
+                .post(&format!("{}/test", path(&id)), &())
+                .await
+                .map_err(|e| anyhow::anyhow!("connection test failed: {e:#}"))?;
             if json {
                 return super::print_json(&r);
             }

@@ -114,7 +114,10 @@ async fn status(data_dir: &std::path::Path, options: RuntimeOptions, json: bool)
     }
     println!("{}", backend.describe());
     if let Some(s) = status {
-        println!("host version {}, {} connection(s) scheduled, acting as {}", s.version, s.scheduled_connections, s.caller);
+        println!(
+            "host version {}, {} connection(s) scheduled, acting as {}",
+            s.version, s.scheduled_connections, s.caller
+        );
     }
     Ok(())
 }

@@ -7,9 +7,9 @@ use clap::Subcommand;
 
 use super::client::Backend;
 use crate::app::App;
-use crate::service::dto::{InstallPluginRequest, PluginDto};
 use crate::plugin::install::{PluginSource, install_from};
 use crate::runtime::Runtime;
+use crate::service::dto::{InstallPluginRequest, PluginDto};
 
 #[derive(Debug, Subcommand)]
 pub enum PluginCommand {

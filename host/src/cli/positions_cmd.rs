@@ -121,7 +121,8 @@ pub async fn run(cmd: PositionsCommand, api: &Backend, json: bool) -> anyhow::Re
             }
         }
         PositionsCommand::Edit { id, name, description, locations } => {
-            let req = EditPositionRequest { name, description, locations: (!locations.is_empty()).then_some(locations) };
+            let req =
+                EditPositionRequest { name, description, locations: (!locations.is_empty()).then_some(locations) };
             if req.name.is_none() && req.description.is_none() && req.locations.is_none() {
                 bail!("nothing to edit: pass --name, --description or --location");
             }

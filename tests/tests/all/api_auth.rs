@@ -108,10 +108,8 @@ async fn every_route_refuses_missing_wrong_and_other_tenants_keys() {
     }
     let acme_key = host.op("POST", "/api/v1/accounts/acme/keys", Some(json!({"label": "platform"}))).await;
     let (acme_key_id, acme) = (acme_key["key"]["id"].as_str().unwrap(), acme_key["token"].as_str().unwrap());
-    let globex = host.op("POST", "/api/v1/accounts/globex/keys", Some(json!({}))).await["token"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let globex =
+        host.op("POST", "/api/v1/accounts/globex/keys", Some(json!({}))).await["token"].as_str().unwrap().to_string();
     let acme_positions = host.op("GET", &format!("/api/v1/positions?connection={acme_conn}"), None).await;
     let position = acme_positions["items"][0]["id"].as_u64().unwrap().to_string();
 
@@ -121,9 +119,7 @@ async fn every_route_refuses_missing_wrong_and_other_tenants_keys() {
         .as_object()
         .unwrap()
         .iter()
-        .flat_map(|(path, item)| {
-            item.as_object().unwrap().keys().map(move |m| format!("{} {path}", m.to_uppercase()))
-        })
+        .flat_map(|(path, item)| item.as_object().unwrap().keys().map(move |m| format!("{} {path}", m.to_uppercase())))
         .collect();
     let tested: BTreeSet<String> = routes().iter().map(|r| format!("{} {}", r.method, openapi_path(r.path))).collect();
     assert_eq!(documented, tested, "routes in the OpenAPI document and in this test differ");
@@ -145,7 +141,9 @@ async fn every_route_refuses_missing_wrong_and_other_tenants_keys() {
         }
         let (status, body) = host.call(r.method, &path, Some(&globex), r.body.clone()).await;
         match r.scope {
-            Scope::Operator => assert!(status == 403 || status == 404, "{what} with another account's key: {status} {body}"),
+            Scope::Operator => {
+                assert!(status == 403 || status == 404, "{what} with another account's key: {status} {body}")
+            }
             Scope::Account => assert_eq!(status, 404, "{what} with another account's key: {body}"),
             Scope::Filtered => {
                 assert_eq!(status, 200, "{what}: {body}");

@@ -37,8 +37,20 @@ async fn the_cli_drives_a_running_host_without_a_restart() {
     let api_key = format!("api-key={API_KEY}");
     let origin = support::url_origin(&ats.base());
     let out = ok(host.cli(&[
-        "connection", "add", "--account", "acme", "--plugin", "well-behaved", "--name", "main", "--set", &base_url,
-        "--set", &api_key, "--allow-host", &origin,
+        "connection",
+        "add",
+        "--account",
+        "acme",
+        "--plugin",
+        "well-behaved",
+        "--name",
+        "main",
+        "--set",
+        &base_url,
+        "--set",
+        &api_key,
+        "--allow-host",
+        &origin,
     ]));
     assert!(out.contains("added connection acme-main"), "{out}");
     ok(host.cli(&["connection", "test", "acme-main"]));
@@ -54,7 +66,13 @@ async fn the_cli_drives_a_running_host_without_a_restart() {
     let out = ok(host.cli(&["positions", "publish", &open]));
     assert!(out.contains("published position"), "{out}");
     let published: Vec<Value> = serde_json::from_str(&ok(host.cli(&[
-        "--json", "positions", "list", "--connection", "acme-main", "--published", "true",
+        "--json",
+        "positions",
+        "list",
+        "--connection",
+        "acme-main",
+        "--published",
+        "true",
     ])))
     .unwrap();
     assert_eq!(published.len(), 1);

@@ -1,7 +1,6 @@
 //! A running host picks up plugins installed by another process, and through
 //! its own API, without a restart; "sync now" coalesces.
 
-
 use atsbridge_tests::guests;
 use serde_json::{Value, json};
 
@@ -110,10 +109,8 @@ async fn sync_now_through_the_running_host_coalesces() {
 
     // Two "sync now" requests at once make one run.
     let url = "/api/v1/connections/acme-main/sync";
-    let ((sa, a), (sb, b)) = tokio::join!(
-        host.call("POST", url, Some(&host.token), None),
-        host.call("POST", url, Some(&host.token), None)
-    );
+    let ((sa, a), (sb, b)) =
+        tokio::join!(host.call("POST", url, Some(&host.token), None), host.call("POST", url, Some(&host.token), None));
     assert_eq!((sa, sb), (202, 202), "{a} {b}");
     assert_eq!(a["run"], b["run"], "{a} {b}");
     host.wait_run("acme-main", a["run"].as_u64().unwrap(), &host.token).await;
