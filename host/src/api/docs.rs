@@ -78,11 +78,10 @@ fn render(api: &OpenApi) -> String {
          body{{font-family:system-ui,sans-serif;max-width:60em;margin:2em auto;padding:0 1em;line-height:1.4}}\
          code,pre{{background:#f4f4f4;padding:.1em .3em}} .op{{border-top:1px solid #ddd;padding:.5em 0}}\
          .m{{font-weight:bold;display:inline-block;width:5em}}</style></head><body>\
-         <h1>{title} API {version}</h1><p>{desc}</p><p>Machine-readable: <a href=\"openapi.json\">openapi.json</a> (OpenAPI {oas}).</p>",
+         <h1>{title} API {version}</h1><p>{desc}</p><p>Machine-readable: <a href=\"openapi.json\">openapi.json</a> (OpenAPI 3.1).</p>",
         title = escape(&api.info.title),
         version = escape(&api.info.version),
         desc = escape(api.info.description.as_deref().unwrap_or("")).replace("\n\n", "</p><p>"),
-        oas = "3.1",
     );
     for (path, item) in &api.paths.paths {
         let ops: [(&str, &Option<Operation>); 5] = [

@@ -143,10 +143,12 @@ async fn all_pages<T: serde::de::DeserializeOwned>(api: &client::Backend, path: 
 impl Cli {
     /// The operator's ceilings for every plugin, from flags or environment.
     fn runtime_options(&self) -> RuntimeOptions {
-        let mut options = RuntimeOptions::default();
-        options.operator = crate::runtime::limits::OperatorLimits {
-            max_memory_bytes: self.max_plugin_memory_mib << 20,
-            max_call_timeout: std::time::Duration::from_secs(self.max_call_secs),
+        let mut options = RuntimeOptions {
+            operator: crate::runtime::limits::OperatorLimits {
+                max_memory_bytes: self.max_plugin_memory_mib << 20,
+                max_call_timeout: std::time::Duration::from_secs(self.max_call_secs),
+            },
+            ..RuntimeOptions::default()
         };
         // The pool's slots must hold the largest memory a plugin may get.
         options.engine.max_memory_bytes = options.engine.max_memory_bytes.max(self.max_plugin_memory_mib << 20);
