@@ -145,6 +145,7 @@ mod tests {
     #[test]
     fn keys_are_stored_hashed_and_scoped_to_their_account() {
         let (dir, store) = temp_store();
+        store.add_account("Acme", "UTC").unwrap();
         store.add_account("Globex", "UTC").unwrap();
         let (key, token) = store.create_api_key("acme", "platform").unwrap();
         let token = token.expose_secret().to_string();
