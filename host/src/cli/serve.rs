@@ -127,7 +127,8 @@ pub async fn serve_with(
 fn allowed_hosts(addr: SocketAddr, public: &[String]) -> Vec<String> {
     let port = addr.port();
     let mut hosts = vec![addr.to_string()];
-    if addr.ip().is_loopback() {
+    // Bound to every interface, the host is also reached on loopback.
+    if addr.ip().is_loopback() || addr.ip().is_unspecified() {
         hosts.extend([format!("localhost:{port}"), format!("127.0.0.1:{port}"), format!("[::1]:{port}")]);
     }
     hosts.extend(public.iter().map(|h| h.trim().to_string()).filter(|h| !h.is_empty()));

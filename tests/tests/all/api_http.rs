@@ -152,7 +152,7 @@ async fn sync_runs_in_the_background_pages_and_rotation_keeps_positions() {
     assert_eq!(done["outcome"], "succeeded", "{done}");
     assert_eq!(done["counts"]["created"], 6);
 
-    // A request cut off right after sending cancels nothing.
+    // A client that goes away once the sync is accepted cancels nothing.
     let port = host.base.rsplit(':').next().unwrap();
     {
         let addr = host.base.trim_start_matches("http://");
@@ -162,8 +162,10 @@ async fn sync_runs_in_the_background_pages_and_rotation_keeps_positions() {
                 .as_bytes(),
         )
         .unwrap();
+        let mut status = [0u8; 12];
+        s.read_exact(&mut status).unwrap();
+        assert_eq!(&status[9..12], b"202");
     }
-    tokio::time::sleep(Duration::from_millis(300)).await;
     let done = host.wait_run(&c, run + 1, &t).await;
     assert_eq!((done["outcome"].as_str(), done["full_listing"].as_bool()), (Some("succeeded"), Some(true)), "{done}");
 
@@ -236,4 +238,43 @@ async fn sync_runs_in_the_background_pages_and_rotation_keeps_positions() {
     host.op("DELETE", &format!("/api/v1/connections/{c}"), None).await;
     host.op("DELETE", "/api/v1/accounts/acme", None).await;
     host.op("DELETE", "/api/v1/plugins/well-behaved", None).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_non_loopback_bind_is_logged_and_only_configured_names_are_served() {
+    use std::io::BufRead;
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let mut child = std::process::Command::new(support::atsbridge_bin())
+        .arg("--data-dir")
+        .arg(&data)
+        .args(["serve", "--listen", "0.0.0.0:0", "--public-host", "ats.example.test"])
+        .env("ATSBRIDGE_SECRET_KEY", api_support::secret_key())
+        .env_remove("ATSBRIDGE_OPERATOR_TOKEN")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    let port = line.trim().rsplit(':').next().unwrap().to_string();
+    let token = std::fs::read_to_string(data.join("operator.token")).unwrap().trim().to_string();
+    let get = |host: &str| {
+        let req = format!(
+            "GET /api/v1/accounts HTTP/1.1\r\nHost: {host}\r\nAuthorization: Bearer {token}\r\nConnection: close\r\n\r\n"
+        );
+        let mut s = std::net::TcpStream::connect(format!("127.0.0.1:{port}")).unwrap();
+        s.write_all(req.as_bytes()).unwrap();
+        let mut out = String::new();
+        let _ = s.read_to_string(&mut out);
+        out.split_whitespace().nth(1).and_then(|c| c.parse::<u16>().ok()).unwrap_or(0)
+    };
+    assert_eq!(get("ats.example.test"), 200);
+    assert_eq!(get(&format!("localhost:{port}")), 200);
+    assert_eq!(get("attacker.example"), 421);
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let mut stderr = String::new();
+    child.stderr.take().unwrap().read_to_string(&mut stderr).unwrap();
+    assert!(stderr.contains("non-loopback"), "{stderr}");
 }

@@ -51,7 +51,10 @@ pub fn start(data: &Path, key: &str) -> Host {
     BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
     let base = line.trim().strip_prefix("atsbridge listening on ").unwrap_or_else(|| panic!("{line}")).to_string();
     let token = std::fs::read_to_string(data.join("operator.token")).unwrap().trim().to_string();
-    Host { child, base, token, data: data.to_path_buf(), key: key.to_string(), http: reqwest::Client::new() }
+    // No pooled connections: a refusal sent before a large body was read
+    // closes its connection, which must not fail the next call.
+    let http = reqwest::Client::builder().pool_max_idle_per_host(0).build().unwrap();
+    Host { child, base, token, data: data.to_path_buf(), key: key.to_string(), http }
 }
 
 impl Host {
