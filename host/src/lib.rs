@@ -15,5 +15,6 @@ pub mod display;
 pub mod plugin;
 pub mod runtime;
 pub mod scheduler;
+pub mod service;
 pub mod store;
 pub mod sync;

@@ -37,6 +37,8 @@
 //! user-owned fields, so an edit made during a sync is never lost.
 
 mod accounts;
+mod admin;
+mod api_keys;
 mod codec;
 mod commit;
 mod connections;
@@ -57,6 +59,8 @@ use std::sync::Arc;
 use sled::transaction::{ConflictableTransactionError, TransactionError};
 use tracing::info;
 
+pub use admin::{ConnectionChange, plain_settings};
+pub use api_keys::ApiKey;
 pub use commit::{ConnectionQuota, PageCommit, PageResult, PositionChange};
 pub use model::{
     Account, AuthorizedUser, Checkpoint, CloseReason, Connection, ConnectionState, FieldEdit, FieldName, NewConnection,
