@@ -16,6 +16,7 @@ const GUESTS: &[&str] = &[
     "bloated-info",
     "slow-info",
     "net-probe",
+    "contract-v0-2",
 ];
 
 fn main() {

@@ -10,7 +10,7 @@ use chrono::{DateTime, Utc};
 use crate::plugin::LoadError;
 use crate::plugin::allowed_hosts::AllowedHosts;
 use crate::plugin::settings::{self, SettingsError};
-use crate::runtime::{Runtime, RuntimeError, RuntimeOptions, SettingInput};
+use crate::runtime::{Runtime, RuntimeError, RuntimeOptions};
 use crate::scheduler::{Schedule, ScheduleError, Scheduler, SchedulerLimits};
 use crate::store::{Connection, NewConnection, NewSetting, SecretError, SecretKey, Store, StoreError, StoredSetting};
 use crate::sync::SyncEngine;
@@ -22,7 +22,9 @@ pub enum AppError {
     #[error(transparent)]
     Runtime(#[from] RuntimeError),
     #[error(
-        "{0}\n(is another atsbridge, e.g. `serve` or `demo`, using this data directory? Stop it, or use its HTTP API, e.g. `curl -X POST http://127.0.0.1:7878/api/v1/connections/<id>/sync`)"
+        "{0}\n(another atsbridge process, e.g. `serve` or `demo`, is using this data directory. A serving host writes its \
+         address to `api-address` in the data directory and the CLI then goes through its API; if that file is missing, \
+         stop the other process, or point ATSBRIDGE_URL at its API)"
     )]
     StoreInUse(StoreError),
     #[error(transparent)]
@@ -108,10 +110,7 @@ impl App {
         let installed = self.runtime.registry().current(plugin_id)?;
         let settings = settings::validate(&installed.record.info.config_schema, values)?
             .into_iter()
-            .map(|(key, value)| match value {
-                SettingInput::Text(text) => (key, NewSetting::Text(text)),
-                SettingInput::Secret(secret) => (key, NewSetting::Secret(secret)),
-            })
+            .map(|(key, value)| (key, NewSetting::from(value)))
             .collect();
         AllowedHosts::parse(&extra_hosts)
             .map_err(|source| AppError::InvalidExtraHost { name: name.to_string(), source })?;

@@ -2,7 +2,7 @@
 //! values with no dependency on wasmtime or the rest of the host, so the
 //! plugin registry, the store and the sync engine can use them without
 //! depending on the runtime. They mirror the newest supported WIT version
-//! (`wit/v0.1.0/types.wit`) field for field; the runtime converts between
+//! (`wit/v0.2.0/types.wit`) field for field; the runtime converts between
 //! them and each version's generated bindings (`runtime/bindings.rs`).
 //!
 //! The HTTP and log types of the contract are used only by the runtime's
@@ -12,8 +12,9 @@ use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
 
 /// The contract versions this host loads, newest last. A plugin built
-/// against any `0.1.x` is served by the `v0_1` bindings.
-pub const SUPPORTED_CONTRACTS: &[semver::Version] = &[semver::Version::new(0, 1, 0)];
+/// against any `0.1.x` is served by the `v0_1` bindings, one built against
+/// any `0.2.x` by the `v0_2` bindings.
+pub const SUPPORTED_CONTRACTS: &[semver::Version] = &[semver::Version::new(0, 1, 0), semver::Version::new(0, 2, 0)];
 
 /// The WIT package every contract version lives in.
 pub const CONTRACT_PACKAGE: &str = "atsbridge:connector";
@@ -28,6 +29,10 @@ pub enum Capability {
     CandidatePush,
     CandidateStatus,
     Webhooks,
+    /// `move-application` (contract 0.2.0 and later).
+    MoveApplication,
+    /// `push-candidate` sends the candidate's answers (0.2.0 and later).
+    ApplicationAnswers,
 }
 
 /// How a setting is entered and stored.
@@ -162,6 +167,9 @@ pub struct Candidate {
     pub email: String,
     pub phone: Option<String>,
     pub resume: Option<Attachment>,
+    /// A short-lived URL at which the host serves `resume` (0.2.0 and
+    /// later; not passed to 0.1.0 connectors).
+    pub resume_url: Option<String>,
     pub source: Option<String>,
     pub links: Vec<String>,
     pub answers: Vec<Answer>,
@@ -188,6 +196,14 @@ pub struct CandidateRef {
 pub struct Pushed {
     pub ref_: CandidateRef,
     pub existing: bool,
+}
+
+/// Where to move an application (`move-application`, 0.2.0 and later).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MoveRequest {
+    pub ref_: CandidateRef,
+    pub stage_id: String,
+    pub job_code: String,
 }
 
 /// An application's state, normalised.
@@ -298,6 +314,8 @@ impl Capability {
             Capability::CandidatePush => "candidate-push",
             Capability::CandidateStatus => "candidate-status",
             Capability::Webhooks => "webhooks",
+            Capability::MoveApplication => "move-application",
+            Capability::ApplicationAnswers => "application-answers",
         }
     }
 }

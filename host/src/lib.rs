@@ -18,5 +18,6 @@ pub mod metrics;
 pub mod plugin;
 pub mod runtime;
 pub mod scheduler;
+pub mod service;
 pub mod store;
 pub mod sync;

@@ -50,8 +50,14 @@ pub mod guests {
     /// after its short deadline.
     pub const SLOW_INFO: &str = env!("ATSBRIDGE_GUEST_SLOW_INFO");
 
+    /// `tests/guests/contract-v0-2`: a connector for contract
+    /// `atsbridge:connector@0.2.0` ("Contract 0.2" 0.2.0) with every export,
+    /// `move-application` included, over a small line-based test API.
+    /// Settings: `base-url` (url), `api-key` (secret).
+    pub const CONTRACT_V0_2: &str = env!("ATSBRIDGE_GUEST_CONTRACT_V0_2");
+
     /// Every guest as `(package name, path)`.
-    pub const ALL: [(&str, &str); 7] = [
+    pub const ALL: [(&str, &str); 8] = [
         ("well-behaved", WELL_BEHAVED),
         ("hostile", HOSTILE),
         ("bench-connector", BENCH_CONNECTOR),
@@ -59,6 +65,7 @@ pub mod guests {
         ("wrong-world", WRONG_WORLD),
         ("bloated-info", BLOATED_INFO),
         ("slow-info", SLOW_INFO),
+        ("contract-v0-2", CONTRACT_V0_2),
     ];
 }
 

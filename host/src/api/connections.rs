@@ -1,70 +1,198 @@
-//! Connection endpoints: list, sync now, runs, positions.
+//! `/api/v1/connections`: connections, sync now, runs.
 
 use axum::Json;
-use axum::extract::{Path, Query, State};
-use axum::http::StatusCode;
+use axum::extract::State;
+use axum::http::{StatusCode, header};
+use axum::response::IntoResponse;
 use serde::Deserialize;
-use serde_json::{Value, json};
+use utoipa::IntoParams;
+use utoipa_axum::routes;
 
-use super::{ApiError, ApiState};
-use crate::scheduler::RunReport;
-use crate::store::{Connection, Trigger};
+use super::extract::{ApiJson, ApiPath, ApiQuery};
+use super::{ApiError, ApiRouter, ApiState, Authenticated};
+use crate::service::dto::{
+    CheckResult, ConnectionDto, CreateConnectionRequest, ErrorBody, RunDto, SyncAccepted, UpdateConnectionRequest,
+};
+use crate::service::page::{Page, PageQuery};
 
-fn internal(e: impl std::fmt::Display) -> ApiError {
-    ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e)
+pub fn routes() -> ApiRouter {
+    ApiRouter::new()
+        .routes(routes!(list, create))
+        .routes(routes!(get_one, update, delete))
+        .routes(routes!(enable))
+        .routes(routes!(disable))
+        .routes(routes!(test))
+        .routes(routes!(sync))
+        .routes(routes!(reset))
+        .routes(routes!(runs))
+        .routes(routes!(run))
 }
 
-fn connection(state: &ApiState, id: &str) -> Result<Connection, ApiError> {
-    state
-        .app
-        .store
-        .connection(id)
-        .map_err(internal)?
-        .ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, format!("connection `{id}` does not exist")))
-}
-
-pub async fn list(State(state): State<ApiState>) -> Result<Json<Value>, ApiError> {
-    let all = state.app.store.connections().map_err(internal)?;
-    let mut views =
-        all.iter().map(|c| state.app.connection_view(c)).collect::<Result<Vec<_>, _>>().map_err(internal)?;
-    for view in &mut views {
-        let next = view["id"].as_str().and_then(|id| state.scheduler.next_run(id));
-        view["next_sync"] = json!(next.map(|t| t.to_rfc3339()));
-    }
-    Ok(Json(json!({ "connections": views })))
-}
-
-/// Runs a sync through the scheduler, so it respects the concurrency limits
-/// and a second request while one runs waits for that run instead of
-/// starting another.
-pub async fn sync_now(State(state): State<ApiState>, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
-    connection(&state, &id)?;
-    let report = state.scheduler.run_now(&id, Trigger::Manual).await;
-    let run = state.app.store.runs(&id, 1).map_err(internal)?.into_iter().next();
-    let (ok, error) = match report {
-        RunReport::Succeeded => (true, None),
-        RunReport::Failed { message, .. } => (false, Some(message)),
-    };
-    Ok(Json(json!({ "ok": ok, "error": error, "run": run })))
-}
-
-#[derive(Deserialize)]
-pub struct RunsQuery {
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+struct ListQuery {
+    /// Only this account's.
+    account: Option<String>,
     limit: Option<usize>,
+    cursor: Option<String>,
 }
 
-pub async fn runs(
-    State(state): State<ApiState>,
-    Path(id): Path<String>,
-    Query(q): Query<RunsQuery>,
-) -> Result<Json<Value>, ApiError> {
-    connection(&state, &id)?;
-    let runs = state.app.store.runs(&id, q.limit.unwrap_or(20)).map_err(internal)?;
-    Ok(Json(json!({ "runs": runs })))
+/// Connections the caller sees; secret settings masked.
+#[utoipa::path(get, path = "/api/v1/connections", tag = "connections", params(ListQuery),
+    responses((status = 200, body = Page<ConnectionDto>), (status = 401, body = ErrorBody)))]
+async fn list(
+    State(s): State<ApiState>,
+    Authenticated(caller): Authenticated,
+    ApiQuery(q): ApiQuery<ListQuery>,
+) -> Result<Json<Page<ConnectionDto>>, ApiError> {
+    let page = PageQuery { limit: q.limit, cursor: q.cursor };
+    Ok(Json(s.service.list_connections(&caller, q.account.as_deref(), &page)?))
 }
 
-pub async fn positions(State(state): State<ApiState>, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
-    connection(&state, &id)?;
-    let positions = state.app.store.positions_of_connection(&id).map_err(internal)?;
-    Ok(Json(json!({ "positions": positions })))
+/// Creates a connection; settings are checked against the plugin's schema.
+#[utoipa::path(post, path = "/api/v1/connections", tag = "connections", request_body = CreateConnectionRequest,
+    responses((status = 201, body = ConnectionDto), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn create(
+    State(s): State<ApiState>,
+    Authenticated(caller): Authenticated,
+    ApiJson(req): ApiJson<CreateConnectionRequest>,
+) -> Result<impl IntoResponse, ApiError> {
+    Ok((StatusCode::CREATED, Json(s.service.create_connection(&caller, req)?)))
+}
+
+/// One connection.
+#[utoipa::path(get, path = "/api/v1/connections/{id}", tag = "connections", params(("id" = String, Path)),
+    responses((status = 200, body = ConnectionDto), (status = 404, body = ErrorBody)))]
+async fn get_one(
+    State(s): State<ApiState>,
+    Authenticated(caller): Authenticated,
+    ApiPath(id): ApiPath<String>,
+) -> Result<Json<ConnectionDto>, ApiError> {
+    Ok(Json(s.service.connection(&caller, &id)?))
+}
+
+/// Updates a connection: name, settings (a rotated secret too), extra
+/// hosts, schedule. Its positions, their edits and its runs are kept.
+#[utoipa::path(patch, path = "/api/v1/connections/{id}", tag = "connections", params(("id" = String, Path)),
+    request_body = UpdateConnectionRequest,
+    responses((status = 200, body = ConnectionDto), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn update(
+    State(s): State<ApiState>,
+    Authenticated(caller): Authenticated,
+    ApiPath(id): ApiPath<String>,
+    ApiJson(req): ApiJson<UpdateConnectionRequest>,
+) -> Result<Json<ConnectionDto>, ApiError> {
+    Ok(Json(s.service.update_connection(&caller, &id, req)?))
+}
+
+/// Deletes a connection with its positions and runs (409 while it syncs).
+#[utoipa::path(delete, path = "/api/v1/connections/{id}", tag = "connections", params(("id" = String, Path)),
+    responses((status = 204), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+async fn delete(
+    State(s): State<ApiState>,
+    Authenticated(caller): Authenticated,
+    ApiPath(id): ApiPath<String>,
+) -> Result<StatusCode, ApiError> {
+    s.service.delete_connection(&caller, &id)?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Enables scheduled and manual syncs.
+#[utoipa::path(post, path = "/api/v1/connections/{id}/enable", tag = "connections", params(("id" = String, Path)),
+    responses((status = 200, body = ConnectionDto), (status = 404, body = ErrorBody)))]
+async fn enable(
+    State(s): State<ApiState>,
+    Authenticated(caller): Authenticated,
+    ApiPath(id): ApiPath<String>,
+) -> Result<Json<ConnectionDto>, ApiError> {
+    Ok(Json(s.service.set_connection_enabled(&caller, &id, true)?))
+}
+
+/// Stops syncing the connection (its positions stay).
+#[utoipa::path(post, path = "/api/v1/connections/{id}/disable", tag = "connections", params(("id" = String, Path)),
+    responses((status = 200, body = ConnectionDto), (status = 404, body = ErrorBody)))]
+async fn disable(
+    State(s): State<ApiState>,
+    Authenticated(caller): Authenticated,
+    ApiPath(id): ApiPath<String>,
+) -> Result<Json<ConnectionDto>, ApiError> {
+    Ok(Json(s.service.set_connection_enabled(&caller, &id, false)?))
+}
+
+/// Checks the stored settings against the ATS (502 with the connector's
+/// error kind in `code` when the ATS refuses).
+#[utoipa::path(post, path = "/api/v1/connections/{id}/test", tag = "connections", params(("id" = String, Path)),
+    responses((status = 200, body = CheckResult), (status = 404, body = ErrorBody), (status = 502, body = ErrorBody)))]
+async fn test(
+    State(s): State<ApiState>,
+    Authenticated(caller): Authenticated,
+    ApiPath(id): ApiPath<String>,
+) -> Result<Json<CheckResult>, ApiError> {
+    s.service.test_connection(&caller, &id).await?;
+    Ok(Json(CheckResult { ok: true }))
+}
+
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+struct SyncQuery {
+    /// List every job (jobs deleted in the ATS are closed now); otherwise
+    /// only changes since the last run, where the connector can.
+    #[serde(default)]
+    full: bool,
+    /// With `full`: close positions as removed even past the mass-close
+    /// guard (after checking that the ATS really removed those jobs).
+    #[serde(default)]
+    confirm_removals: bool,
+}
+
+/// Starts a sync in the background: 202 with the run, which
+/// `GET .../runs/{run}` follows. A sync already running is joined.
+#[utoipa::path(post, path = "/api/v1/connections/{id}/sync", tag = "connections",
+    params(("id" = String, Path), SyncQuery),
+    responses((status = 202, body = SyncAccepted), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+async fn sync(
+    State(s): State<ApiState>,
+    Authenticated(caller): Authenticated,
+    ApiPath(id): ApiPath<String>,
+    ApiQuery(q): ApiQuery<SyncQuery>,
+) -> Result<impl IntoResponse, ApiError> {
+    let accepted = s.service.sync_connection(&caller, &id, q.full, q.confirm_removals).await?;
+    let location = format!("/api/v1/connections/{}/runs/{}", accepted.connection, accepted.run);
+    Ok((StatusCode::ACCEPTED, [(header::LOCATION, location)], Json(accepted)))
+}
+
+/// Makes the next sync a complete listing from scratch (positions stay).
+#[utoipa::path(post, path = "/api/v1/connections/{id}/reset", tag = "connections", params(("id" = String, Path)),
+    responses((status = 200, body = ConnectionDto), (status = 404, body = ErrorBody)))]
+async fn reset(
+    State(s): State<ApiState>,
+    Authenticated(caller): Authenticated,
+    ApiPath(id): ApiPath<String>,
+) -> Result<Json<ConnectionDto>, ApiError> {
+    Ok(Json(s.service.reset_connection(&caller, &id)?))
+}
+
+/// Sync runs with counts and errors, newest first.
+#[utoipa::path(get, path = "/api/v1/connections/{id}/runs", tag = "connections",
+    params(("id" = String, Path), PageQuery),
+    responses((status = 200, body = Page<RunDto>), (status = 404, body = ErrorBody)))]
+async fn runs(
+    State(s): State<ApiState>,
+    Authenticated(caller): Authenticated,
+    ApiPath(id): ApiPath<String>,
+    ApiQuery(q): ApiQuery<PageQuery>,
+) -> Result<Json<Page<RunDto>>, ApiError> {
+    Ok(Json(s.service.runs(&caller, &id, &q)?))
+}
+
+/// One run, with its progress while it goes.
+#[utoipa::path(get, path = "/api/v1/connections/{id}/runs/{run}", tag = "connections",
+    params(("id" = String, Path), ("run" = u64, Path)),
+    responses((status = 200, body = RunDto), (status = 404, body = ErrorBody)))]
+async fn run(
+    State(s): State<ApiState>,
+    Authenticated(caller): Authenticated,
+    ApiPath((id, seq)): ApiPath<(String, u64)>,
+) -> Result<Json<RunDto>, ApiError> {
+    Ok(Json(s.service.run(&caller, &id, seq)?))
 }

@@ -1,80 +1,126 @@
-//! The host's HTTP API (JSON over HTTP, for operators and the platform).
+//! The host's HTTP API: JSON over HTTP for operators and the platform,
+//! under `/api/v1`, described by an OpenAPI 3.1 document generated from
+//! the handlers and types (`GET /api/v1/openapi.json`) and a reference page
+//! (`GET /api/v1/docs`).
 //!
-//! | method | path | what |
-//! | --- | --- | --- |
-//! | | | health, metrics, backup and webhooks: see [`ops`] |
-//! | GET | `/api/v1/plugins` | installed plugins |
-//! | POST | `/api/v1/plugins` | install `{ "path": ..., "component": ... }` from the host's disk |
-//! | GET | `/api/v1/plugins/{id}` | manifest, info, limits and metrics of one plugin |
-//! | DELETE | `/api/v1/plugins/{id}` | remove a plugin |
-//! | POST | `/api/v1/plugins/{id}/check` | test settings `{ "settings": {..}, "extra_hosts": [..] }` against the ATS |
-//! | GET | `/api/v1/metrics` | per-plugin call metrics |
-//! | GET | `/api/v1/connections` | connections (secret settings masked) |
-//! | POST | `/api/v1/connections/{id}/sync` | sync now; joins a sync of that connection already running |
-//! | GET | `/api/v1/connections/{id}/runs` | recent sync runs, newest first (`?limit=`) |
-//! | GET | `/api/v1/connections/{id}/positions` | the connection's positions |
+//! Handlers only translate HTTP to the [service layer](crate::service) and
+//! back; every rule lives there. Every answer that is not a success has one
+//! shape, `{"error": {"code": "...", "message": "..."}}`, axum's own
+//! rejections (bad JSON, wrong content type, unknown route or method, body
+//! too large) included.
+//!
+//! Authentication: `Authorization: Bearer <token>` with the operator token
+//! (every route) or an account's API key (that account's connections,
+//! positions and runs). Requests whose `Host` is not the host's own are
+//! refused, so a web page cannot reach a loopback host through DNS
+//! rebinding.
+//!
+//! Other parts of the host add routes with [`ApiRouter`] (see
+//! [`router_with`]) and protect them with [`OperatorAuth`] or
+//! [`require_operator`].
+//!
+//! Operating routes (health, readiness, Prometheus metrics, backup,
+//! webhooks) are in [`ops`], merged by `serve` with [`router_with_plain`].
 
+mod accounts;
+mod auth;
 mod connections;
+mod docs;
+mod error;
+mod extract;
 mod plugins;
 // Operating routes (health, metrics, backup, webhooks): see `ops`.
 mod backup;
 mod health;
 mod metrics;
 pub mod ops;
+mod positions;
 mod webhooks;
 
-use axum::Router;
-use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
-use serde_json::json;
+use std::sync::Arc;
 
-use crate::app::App;
-use crate::scheduler::Scheduler;
-use crate::sync::SyncEngine;
+use axum::Router;
+use axum::middleware;
+use utoipa::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
+
+use auth::BearerScheme;
+pub use auth::{AuthConfig, Authenticated, OperatorAuth, check_host, require_operator};
+pub use error::ApiError;
+
+use crate::service::Service;
 
 /// What the handlers share.
 #[derive(Clone)]
 pub struct ApiState {
-    pub app: App,
-    pub scheduler: Scheduler<SyncEngine>,
+    pub service: Service,
+    pub auth: Arc<AuthConfig>,
 }
 
-impl axum::extract::FromRef<ApiState> for crate::runtime::Runtime {
-    fn from_ref(state: &ApiState) -> Self {
-        state.app.runtime.clone()
-    }
+/// A router of documented routes over [`ApiState`].
+pub type ApiRouter = OpenApiRouter<ApiState>;
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "atsbridge",
+        description = "ATS integration host: connector plugins, accounts, connections, sync runs and positions.\n\n\
+            Authenticate with `Authorization: Bearer <token>`: the operator token reaches every route, an \
+            account's API key only that account's connections, positions and runs (another account's ids \
+            answer 404). Errors are `{\"error\": {\"code\": \"...\", \"message\": \"...\"}}`. Lists take \
+            `limit` (at most 500) and `cursor` (the previous page's `next_cursor`)."
+    ),
+    modifiers(&BearerScheme),
+    security(("bearer" = [])),
+    tags(
+        (name = "plugins", description = "Connector plugins (operator)"),
+        (name = "accounts", description = "Accounts and their API keys"),
+        (name = "connections", description = "Connections, sync runs"),
+        (name = "positions", description = "Positions synced from the ATS"),
+        (name = "meta", description = "Status and this document"),
+    )
+)]
+struct ApiDoc;
+
+/// The documented API routes.
+fn api_routes() -> ApiRouter {
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .merge(plugins::routes())
+        .merge(accounts::routes())
+        .merge(connections::routes())
+        .merge(positions::routes())
+        .merge(docs::routes())
 }
 
-/// The API router.
+/// The API router, for `serve` and for the CLI without a running host.
 pub fn router(state: ApiState) -> Router {
-    Router::new()
-        .route("/api/v1/plugins", get(plugins::list).post(plugins::install))
-        .route("/api/v1/plugins/{id}", get(plugins::inspect).delete(plugins::remove))
-        .route("/api/v1/plugins/{id}/check", post(plugins::check))
-        .route("/api/v1/metrics", get(plugins::metrics))
-        .route("/api/v1/connections", get(connections::list))
-        .route("/api/v1/connections/{id}/sync", post(connections::sync_now))
-        .route("/api/v1/connections/{id}/runs", get(connections::runs))
-        .route("/api/v1/connections/{id}/positions", get(connections::positions))
+    router_with(state, OpenApiRouter::new())
+}
+
+/// The API router plus routers that carry their own state (the operating
+/// routes): they get the same error shape and `Host` check.
+pub fn router_with_plain(state: ApiState, plain: Router) -> Router {
+    let (routes, openapi) = api_routes().split_for_parts();
+    let openapi = Arc::new(openapi);
+    let api: Router = routes.merge(docs::serve_document(openapi)).with_state(state.clone());
+    api.merge(plain)
+        .fallback(error::not_found)
+        .method_not_allowed_fallback(error::method_not_allowed)
+        .layer(middleware::from_fn(error::uniform_errors))
+        .layer(middleware::from_fn_with_state(state, check_host))
+}
+
+/// The API router with `extra` routes (documented ones appear in the
+/// OpenAPI document). Every route gets the error shape and, when the state
+/// says so, the `Host` check.
+pub fn router_with(state: ApiState, extra: ApiRouter) -> Router {
+    let (routes, openapi) = api_routes().merge(extra).split_for_parts();
+    let openapi = Arc::new(openapi);
+    routes
+        .merge(docs::serve_document(openapi))
+        .fallback(error::not_found)
+        .method_not_allowed_fallback(error::method_not_allowed)
+        .layer(middleware::from_fn(error::uniform_errors))
+        .layer(middleware::from_fn_with_state(state.clone(), check_host))
         .with_state(state)
-}
-
-/// An API error: a status and a message that names the problem.
-#[derive(Debug)]
-pub struct ApiError {
-    status: StatusCode,
-    message: String,
-}
-
-impl ApiError {
-    pub fn new(status: StatusCode, message: impl std::fmt::Display) -> Self {
-        ApiError { status, message: message.to_string() }
-    }
-}
-
-impl IntoResponse for ApiError {
-    fn into_response(self) -> Response {
-        (self.status, axum::Json(json!({ "error": self.message }))).into_response()
-    }
 }

@@ -1,108 +1,95 @@
-//! Plugin endpoints.
+//! `/api/v1/plugins`: operator only.
 
-use std::collections::BTreeMap;
-use std::path::PathBuf;
-
-use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::{DefaultBodyLimit, State};
 use axum::http::StatusCode;
+use axum::response::IntoResponse;
 use serde::Deserialize;
-use serde_json::{Value, json};
+use utoipa::IntoParams;
+use utoipa_axum::routes;
 
-use super::ApiError;
-use crate::plugin::allowed_hosts::AllowedHosts;
-use crate::plugin::install::{PluginSource, install_from_with};
-use crate::plugin::{InstallError, InstallOptions, LoadError, settings};
-use crate::runtime::{CallError, ConnectionContext, Runtime};
+use super::extract::{ApiJson, ApiPath, ApiQuery};
+use super::{ApiError, ApiRouter, ApiState, Authenticated};
+use crate::service::dto::{CheckResult, CheckSettingsRequest, ErrorBody, InstallPluginRequest, PluginDto};
+use crate::service::page::{Page, PageQuery};
+use crate::service::plugins::{MAX_COMPONENT_BYTES, MAX_MANIFEST_BYTES};
 
-fn load_error(e: LoadError) -> ApiError {
-    match e {
-        LoadError::NotInstalled(_) => ApiError::new(StatusCode::NOT_FOUND, e),
-        other => ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, other),
-    }
+/// An install body: the component in base64 (4/3 of its size), the
+/// manifest, and room for the JSON around them.
+const MAX_INSTALL_BODY_BYTES: usize = MAX_COMPONENT_BYTES / 3 * 4 + MAX_MANIFEST_BYTES + 4096;
+
+pub fn routes() -> ApiRouter {
+    ApiRouter::new()
+        .routes(routes!(list))
+        .routes(routes!(inspect, remove))
+        .routes(routes!(check))
+        .merge(ApiRouter::new().routes(routes!(install)).layer(DefaultBodyLimit::max(MAX_INSTALL_BODY_BYTES)))
 }
 
-pub async fn list(State(rt): State<Runtime>) -> Result<Json<Value>, ApiError> {
-    let all = rt.registry().list().map_err(load_error)?;
-    let items: Vec<Value> = all
-        .into_iter()
-        .map(|r| match r {
-            Ok(p) => p.to_json(),
-            Err(e) => json!({ "error": e.to_string() }),
-        })
-        .collect();
-    Ok(Json(json!({ "plugins": items })))
+/// Installed plugins.
+#[utoipa::path(get, path = "/api/v1/plugins", tag = "plugins", params(PageQuery),
+    responses((status = 200, body = Page<PluginDto>), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
+async fn list(
+    State(s): State<ApiState>,
+    Authenticated(caller): Authenticated,
+    ApiQuery(q): ApiQuery<PageQuery>,
+) -> Result<axum::Json<Page<PluginDto>>, ApiError> {
+    Ok(axum::Json(s.service.list_plugins(&caller, &q)?))
 }
 
-pub async fn inspect(State(rt): State<Runtime>, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
-    let installed = rt.registry().current(&id).map_err(load_error)?;
-    let mut body = installed.to_json();
-    body["metrics"] = serde_json::to_value(rt.metrics().plugin(&id)).unwrap_or(Value::Null);
-    Ok(Json(body))
+/// Installs a plugin from its uploaded manifest and component, or a
+/// bundled connector; never from a path on the host.
+#[utoipa::path(post, path = "/api/v1/plugins", tag = "plugins", request_body = InstallPluginRequest,
+    responses((status = 201, body = PluginDto), (status = 422, body = ErrorBody), (status = 401, body = ErrorBody)))]
+async fn install(
+    State(s): State<ApiState>,
+    Authenticated(caller): Authenticated,
+    ApiJson(req): ApiJson<InstallPluginRequest>,
+) -> Result<impl IntoResponse, ApiError> {
+    Ok((StatusCode::CREATED, axum::Json(s.service.install_plugin(&caller, req).await?)))
 }
 
-#[derive(Deserialize)]
-pub struct InstallBody {
-    path: PathBuf,
-    component: Option<PathBuf>,
-    /// Accept new allowed hosts and secret bindings over the installed version.
-    #[serde(default)]
-    approve: bool,
-    /// Accept a downgrade, or other bytes under the installed version.
+/// One plugin: manifest, info, limits and call metrics.
+#[utoipa::path(get, path = "/api/v1/plugins/{id}", tag = "plugins", params(("id" = String, Path)),
+    responses((status = 200, body = PluginDto), (status = 404, body = ErrorBody)))]
+async fn inspect(
+    State(s): State<ApiState>,
+    Authenticated(caller): Authenticated,
+    ApiPath(id): ApiPath<String>,
+) -> Result<axum::Json<PluginDto>, ApiError> {
+    Ok(axum::Json(s.service.plugin(&caller, &id)?))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+struct RemoveQuery {
+    /// Remove even while connections use it (they fail until it is back).
     #[serde(default)]
     force: bool,
 }
 
-pub async fn install(
-    State(rt): State<Runtime>,
-    Json(body): Json<InstallBody>,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
-    let source = PluginSource::locate(&body.path, body.component.as_deref())
-        .map_err(|e| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, e))?;
-    let options = InstallOptions { approve: body.approve, force: body.force };
-    let installed = install_from_with(&rt, source, &options).await.map_err(|e| match e {
-        InstallError::Replace(_) => ApiError::new(StatusCode::CONFLICT, e),
-        InstallError::Load(LoadError::Io { .. }) => ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e),
-        other => ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, other),
-    })?;
-    Ok((StatusCode::CREATED, Json(installed.to_json())))
-}
-
-pub async fn remove(State(rt): State<Runtime>, Path(id): Path<String>) -> Result<StatusCode, ApiError> {
-    rt.registry().remove(&id).map_err(load_error)?;
-    rt.unload(&id);
+/// Removes a plugin; refused (409) while connections use it, unless forced.
+#[utoipa::path(delete, path = "/api/v1/plugins/{id}", tag = "plugins", params(("id" = String, Path), RemoveQuery),
+    responses((status = 204), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+async fn remove(
+    State(s): State<ApiState>,
+    Authenticated(caller): Authenticated,
+    ApiPath(id): ApiPath<String>,
+    ApiQuery(q): ApiQuery<RemoveQuery>,
+) -> Result<StatusCode, ApiError> {
+    s.service.remove_plugin(&caller, &id, q.force)?;
     Ok(StatusCode::NO_CONTENT)
 }
 
-#[derive(Deserialize)]
-pub struct CheckBody {
-    #[serde(default)]
-    settings: BTreeMap<String, String>,
-    #[serde(default)]
-    extra_hosts: Vec<String>,
-}
-
-pub async fn check(
-    State(rt): State<Runtime>,
-    Path(id): Path<String>,
-    Json(body): Json<CheckBody>,
-) -> Result<Json<Value>, ApiError> {
-    let installed = rt.registry().current(&id).map_err(load_error)?;
-    let settings = settings::validate(&installed.record.info.config_schema, &body.settings)
-        .map_err(|e| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, e))?;
-    let extra_hosts =
-        AllowedHosts::parse(&body.extra_hosts).map_err(|e| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, e))?;
-    let conn = ConnectionContext { id: format!("check-{id}"), settings, extra_hosts };
-    let plugin = rt.plugin(&id).await.map_err(load_error)?;
-    match plugin.check(&conn).await {
-        Ok(()) => Ok(Json(json!({ "ok": true }))),
-        Err(CallError::Connector { error, .. }) => {
-            Ok(Json(json!({ "ok": false, "kind": error.kind(), "error": error.message() })))
-        }
-        Err(other) => Err(ApiError::new(StatusCode::BAD_GATEWAY, other)),
-    }
-}
-
-pub async fn metrics(State(rt): State<Runtime>) -> Json<Value> {
-    Json(serde_json::to_value(rt.metrics().all()).unwrap_or(Value::Null))
+/// Tries settings against the ATS without storing them.
+#[utoipa::path(post, path = "/api/v1/plugins/{id}/check", tag = "plugins", params(("id" = String, Path)),
+    request_body = CheckSettingsRequest,
+    responses((status = 200, body = CheckResult), (status = 422, body = ErrorBody), (status = 502, body = ErrorBody)))]
+async fn check(
+    State(s): State<ApiState>,
+    Authenticated(caller): Authenticated,
+    ApiPath(id): ApiPath<String>,
+    ApiJson(req): ApiJson<CheckSettingsRequest>,
+) -> Result<axum::Json<CheckResult>, ApiError> {
+    s.service.check_plugin_settings(&caller, &id, req).await?;
+    Ok(axum::Json(CheckResult { ok: true }))
 }

@@ -2,7 +2,10 @@
 
 use clap::Subcommand;
 
-use crate::app::App;
+use super::client::{Backend, enc};
+use crate::service::dto::{
+    AccountDto, ApiKeyDto, CreateAccountRequest, CreateApiKeyRequest, CreatedApiKey, UpdateAccountRequest,
+};
 
 #[derive(Debug, Subcommand)]
 pub enum AccountCommand {
@@ -15,19 +18,49 @@ pub enum AccountCommand {
     },
     /// List accounts.
     List,
+    /// Change an account's name or time zone (its connections are
+    /// rescheduled in the new zone).
+    Update {
+        id: String,
+        #[arg(long)]
+        name: Option<String>,
+        #[arg(long)]
+        time_zone: Option<String>,
+    },
+    /// Delete an account that has no connections left (and its API keys).
+    Delete { id: String },
+    /// The account's API keys, for the platform.
+    #[command(subcommand)]
+    Key(KeyCommand),
 }
 
-pub fn run(cmd: AccountCommand, app: &App, json: bool) -> anyhow::Result<()> {
+#[derive(Debug, Subcommand)]
+pub enum KeyCommand {
+    /// Create a key; the token is printed once and cannot be shown again.
+    Create {
+        account: String,
+        /// What the key is for.
+        #[arg(long, default_value = "")]
+        label: String,
+    },
+    /// List an account's keys (ids and labels, never tokens).
+    List { account: String },
+    /// Revoke a key at once.
+    Revoke { account: String, key: String },
+}
+
+pub async fn run(cmd: AccountCommand, api: &Backend, json: bool) -> anyhow::Result<()> {
     match cmd {
         AccountCommand::Add { name, time_zone } => {
-            let account = app.store.add_account(&name, &time_zone)?;
+            let req = CreateAccountRequest { name, time_zone: Some(time_zone) };
+            let account: AccountDto = api.post("/api/v1/accounts", &req).await?;
             if json {
                 return super::print_json(&account);
             }
             println!("added account {} ({}, {})", account.id, account.name, account.time_zone);
         }
         AccountCommand::List => {
-            let accounts = app.store.accounts()?;
+            let accounts: Vec<AccountDto> = super::all_pages(api, "/api/v1/accounts?").await?;
             if json {
                 return super::print_json(&accounts);
             }
@@ -35,6 +68,51 @@ pub fn run(cmd: AccountCommand, app: &App, json: bool) -> anyhow::Result<()> {
             for a in accounts {
                 println!("{:<24} {:<32} {}", a.id, a.name, a.time_zone);
             }
+        }
+        AccountCommand::Update { id, name, time_zone } => {
+            let req = UpdateAccountRequest { name, time_zone };
+            let account: AccountDto =
+                api.send(axum::http::Method::PATCH, &format!("/api/v1/accounts/{}", enc(&id)), Some(&req)).await?;
+            if json {
+                return super::print_json(&account);
+            }
+            println!("updated account {} ({}, {})", account.id, account.name, account.time_zone);
+        }
+        AccountCommand::Delete { id } => {
+            let () =
+                api.send(axum::http::Method::DELETE, &format!("/api/v1/accounts/{}", enc(&id)), None::<&()>).await?;
+            if json {
+                return super::print_json(&serde_json::json!({ "deleted": id }));
+            }
+            println!("deleted account {id}");
+        }
+        AccountCommand::Key(KeyCommand::Create { account, label }) => {
+            let path = format!("/api/v1/accounts/{}/keys", enc(&account));
+            let created: CreatedApiKey = api.post(&path, &CreateApiKeyRequest { label }).await?;
+            if json {
+                return super::print_json(&created);
+            }
+            println!("created key {} for account {}; the token is shown only now:", created.key.id, account);
+            println!("{}", created.token);
+        }
+        AccountCommand::Key(KeyCommand::List { account }) => {
+            let keys: Vec<ApiKeyDto> =
+                super::all_pages(api, &format!("/api/v1/accounts/{}/keys?", enc(&account))).await?;
+            if json {
+                return super::print_json(&keys);
+            }
+            println!("{:<14} {:<20} LABEL", "ID", "CREATED");
+            for k in keys {
+                println!("{:<14} {:<20} {}", k.id, super::connection_cmd::format_unix(k.created_at_unix), k.label);
+            }
+        }
+        AccountCommand::Key(KeyCommand::Revoke { account, key }) => {
+            let path = format!("/api/v1/accounts/{}/keys/{}", enc(&account), enc(&key));
+            let () = api.send(axum::http::Method::DELETE, &path, None::<&()>).await?;
+            if json {
+                return super::print_json(&serde_json::json!({ "revoked": key }));
+            }
+            println!("revoked key {key} of account {account}");
         }
     }
     Ok(())

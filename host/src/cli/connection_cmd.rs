@@ -1,13 +1,20 @@
 //! `atsbridge connection ...`
 
-use anyhow::{Context, bail};
-use clap::Subcommand;
-use serde_json::json;
+use std::time::Duration;
 
-use super::progress::SyncBar;
+use anyhow::bail;
+use axum::http::Method;
+use clap::Subcommand;
+
+use super::client::{Backend, enc};
 use crate::app::App;
-use crate::store::{Connection, MAX_POSITIONS_PAGE, PositionFilter, SyncRun, Trigger};
-use crate::sync::{ListingMode, RunOptions};
+use crate::service::dto::{
+    CheckResult, ConnectionDto, CreateConnectionRequest, RunDto, SyncAccepted, UpdateConnectionRequest,
+};
+use crate::store::{MAX_POSITIONS_PAGE, PositionFilter, SyncRun};
+
+/// How often `connection sync` looks at its run's progress.
+const PROGRESS_POLL: Duration = Duration::from_millis(200);
 
 #[derive(Debug, Subcommand)]
 pub enum ConnectionCommand {
@@ -39,19 +46,50 @@ pub enum ConnectionCommand {
         schedule: Option<String>,
     },
     /// List connections.
-    List,
+    List {
+        /// Only this account's.
+        #[arg(long)]
+        account: Option<String>,
+    },
+    /// Show one connection (secret settings masked).
+    Show { id: String },
+    /// Change settings (e.g. rotate a credential), name, hosts or schedule.
+    /// Positions, their edits and the run history are kept.
+    Update {
+        id: String,
+        #[arg(long)]
+        name: Option<String>,
+        /// A setting to change, `key=value` (repeatable); others are kept.
+        #[arg(long = "set", value_name = "KEY=VALUE")]
+        settings: Vec<String>,
+        /// A setting from an environment variable, `key=VAR` (repeatable).
+        #[arg(long = "set-from-env", value_name = "KEY=VAR")]
+        settings_from_env: Vec<String>,
+        /// An optional setting to drop (repeatable).
+        #[arg(long = "unset", value_name = "KEY")]
+        unset: Vec<String>,
+        /// Replaces the extra allowed hosts (repeatable).
+        #[arg(long = "allow-host", value_name = "PATTERN")]
+        allow_hosts: Vec<String>,
+        /// A cron expression; `""` goes back to the daily default.
+        #[arg(long)]
+        schedule: Option<String>,
+    },
+    /// Sync this connection again (scheduled and on request).
+    Enable { id: String },
+    /// Stop syncing this connection; its positions stay.
+    Disable { id: String },
+    /// Delete a connection with its positions and runs.
+    Delete { id: String },
     /// Test a connection's settings against the ATS.
     Test { id: String },
-    /// Sync now, with progress, and print what changed.
+    /// Sync now, with progress, and print what changed. Only changes since
+    /// the last run where the connector can; `--full` lists every job, so
+    /// jobs deleted in the ATS are closed now.
     Sync {
         id: String,
-        /// List every job from the first page (notices jobs removed from the
-        /// ATS), instead of only the changes since the last run.
-        #[arg(long, conflicts_with = "incremental")]
-        full: bool,
-        /// Ask the ATS only for jobs changed since the last run.
         #[arg(long)]
-        incremental: bool,
+        full: bool,
         /// Close positions as removed even past the mass-close guard (after
         /// checking that the ATS really removed those jobs).
         #[arg(long, requires = "full")]
@@ -67,80 +105,120 @@ pub enum ConnectionCommand {
     Reset { id: String },
 }
 
-pub async fn run(cmd: ConnectionCommand, app: &App, json: bool) -> anyhow::Result<()> {
+fn path(id: &str) -> String {
+    format!("/api/v1/connections/{}", enc(id))
+}
+
+pub async fn run(cmd: ConnectionCommand, api: &Backend, json: bool) -> anyhow::Result<()> {
     match cmd {
         ConnectionCommand::Add { account, plugin, name, settings, settings_from_env, allow_hosts, schedule } => {
-            let values = super::parse_settings(&settings, &settings_from_env)?;
-            let c = app.add_connection(&account, &name, &plugin, &values, allow_hosts, schedule)?;
+            let settings = super::parse_settings(&settings, &settings_from_env)?;
+            let req = CreateConnectionRequest { account, name, plugin, settings, extra_hosts: allow_hosts, schedule };
+            let c: ConnectionDto = api.post("/api/v1/connections", &req).await?;
             if json {
-                return super::print_json(&app.connection_view(&c)?);
+                return super::print_json(&c);
             }
-            println!("added connection {} ({} via {})", c.id, c.name, c.plugin_id);
+            println!("added connection {} ({} via {})", c.id, c.name, c.plugin);
         }
-        ConnectionCommand::List => {
-            let all = app.store.connections()?;
+        ConnectionCommand::List { account } => {
+            let filter = account.map(|a| format!("account={}&", enc(&a))).unwrap_or_default();
+            let all: Vec<ConnectionDto> = super::all_pages(api, &format!("/api/v1/connections?{filter}")).await?;
             if json {
-                let views = all.iter().map(|c| app.connection_view(c)).collect::<Result<Vec<_>, _>>()?;
-                return super::print_json(&views);
+                return super::print_json(&all);
             }
             println!(
                 "{:<28} {:<16} {:<14} {:<8} {:<8} {:<20} NEXT SYNC",
                 "ID", "ACCOUNT", "PLUGIN", "ENABLED", "FLAGGED", "LAST SUCCESS"
             );
             for c in all {
-                let state = app.store.state(&c.id)?;
-                let last = state.last_success_unix.map(format_unix).unwrap_or_else(|| "never".into());
-                let next = state.next_run_unix.map(format_unix).unwrap_or_else(|| "at the next `serve`".into());
+                let last = c.last_success_unix.map(format_unix).unwrap_or_else(|| "never".into());
+                let next = c.next_sync.clone().unwrap_or_else(|| "at the next `serve`".into());
                 println!(
                     "{:<28} {:<16} {:<14} {:<8} {:<8} {last:<20} {next}",
-                    c.id, c.account_id, c.plugin_id, c.enabled, state.flagged
+                    c.id, c.account, c.plugin, c.enabled, c.flagged
                 );
             }
         }
-        ConnectionCommand::Test { id } => {
-            let c = connection(app, &id)?;
-            let ctx = app.engine.connection_context(&c)?;
-            let plugin = app.runtime.plugin(&c.plugin_id).await?;
-            match plugin.check(&ctx).await {
-                Ok(()) if json => super::print_json(&json!({ "ok": true }))?,
-                Ok(()) => println!("ok: {} accepted the settings", plugin.id()),
-                Err(e) => bail!("connection test failed: {e}"),
+        ConnectionCommand::Show { id } => {
+            let c: ConnectionDto = api.get(&path(&id)).await?;
+            if json {
+                return super::print_json(&c);
             }
+            print_connection(&c);
         }
-        ConnectionCommand::Sync { id, full, incremental, confirm_removals } => {
-            let c = connection(app, &id)?;
-            let bar = SyncBar::new(&c.id, json);
-            let mode = match (full, incremental) {
-                (true, _) => ListingMode::Full,
-                (_, true) => ListingMode::Incremental,
-                _ => ListingMode::Auto,
+        ConnectionCommand::Update { id, name, settings, settings_from_env, unset, allow_hosts, schedule } => {
+            let settings = super::parse_settings(&settings, &settings_from_env)?;
+            let req = UpdateConnectionRequest {
+                name,
+                settings,
+                remove_settings: unset,
+                extra_hosts: (!allow_hosts.is_empty()).then_some(allow_hosts),
+                schedule,
             };
-            let options = RunOptions { trigger: Trigger::Manual, mode, confirm_removals };
-            let result = app.engine.sync_with(&c.id, options, &bar).await;
-            bar.finish();
-            let run = result?;
+            let c: ConnectionDto = api.send(Method::PATCH, &path(&id), Some(&req)).await?;
+            if json {
+                return super::print_json(&c);
+            }
+            println!("updated connection {}; its positions, edits and runs are kept", c.id);
+        }
+        ConnectionCommand::Enable { id } => {
+            let c: ConnectionDto = api.post(&format!("{}/enable", path(&id)), &()).await?;
+            if json {
+                return super::print_json(&c);
+            }
+            println!("enabled {}; next sync: {}", c.id, c.next_sync.as_deref().unwrap_or("at the next `serve`"));
+        }
+        ConnectionCommand::Disable { id } => {
+            let c: ConnectionDto = api.post(&format!("{}/disable", path(&id)), &()).await?;
+            if json {
+                return super::print_json(&c);
+            }
+            println!("disabled {}; it is not synced until enabled again", c.id);
+        }
+        ConnectionCommand::Delete { id } => {
+            let () = api.send(Method::DELETE, &path(&id), None::<&()>).await?;
+            if json {
+                return super::print_json(&serde_json::json!({ "deleted": id }));
+            }
+            println!("deleted connection {id} with its positions and runs");
+        }
+        ConnectionCommand::Test { id } => {
+            let r: CheckResult = api
+                .post(&format!("{}/test", path(&id)), &())
+                .await
+                .map_err(|e| anyhow::anyhow!("connection test failed: {e:#}"))?;
+            if json {
+                return super::print_json(&r);
+            }
+            println!("ok: the ATS accepted the settings of {id}");
+        }
+        ConnectionCommand::Sync { id, full, confirm_removals } => {
+            let run = sync_and_follow(api, &id, full, confirm_removals, json).await?;
             if json {
                 return super::print_json(&run);
             }
-            print_run_summary(app, &run)?;
+            println!("{}", run_line(&run));
+            if run.outcome == "failed" {
+                bail!("sync failed: {}", run.error.map(|e| e.message).unwrap_or_default());
+            }
         }
         ConnectionCommand::Runs { id, limit } => {
-            connection(app, &id)?;
-            let runs = app.store.runs(&id, limit)?;
+            let page: crate::service::page::Page<RunDto> =
+                api.get(&format!("{}/runs?limit={limit}", path(&id))).await?;
             if json {
-                return super::print_json(&runs);
+                return super::print_json(&page.items);
             }
             println!(
                 "{:<5} {:<10} {:<20} {:<8} {:<9} {:>7} {:>7} {:>7} {:>7} {:>9} OUTCOME",
                 "RUN", "TRIGGER", "STARTED", "SECS", "LISTING", "CREATED", "UPDATED", "CLOSED", "REMOVED", "UNCHANGED"
             );
-            for r in runs {
+            for r in page.items {
                 let secs = r.finished_unix.map(|f| (f - r.started_unix).to_string()).unwrap_or_else(|| "-".into());
                 let listing = if r.full_listing { "full" } else { "changes" };
                 println!(
                     "{:<5} {:<10} {:<20} {:<8} {:<9} {:>7} {:>7} {:>7} {:>7} {:>9} {}",
                     r.seq,
-                    format!("{:?}", r.trigger).to_lowercase(),
+                    r.trigger,
                     format_unix(r.started_unix),
                     secs,
                     listing,
@@ -149,15 +227,14 @@ pub async fn run(cmd: ConnectionCommand, app: &App, json: bool) -> anyhow::Resul
                     r.counts.closed,
                     r.counts.removed,
                     r.counts.unchanged,
-                    outcome(&r)
+                    outcome_dto(&r)
                 );
             }
         }
         ConnectionCommand::Reset { id } => {
-            connection(app, &id)?;
-            app.store.reset_connection(&id)?;
+            let _: ConnectionDto = api.post(&format!("{}/reset", path(&id)), &()).await?;
             if json {
-                return super::print_json(&json!({ "reset": id }));
+                return super::print_json(&serde_json::json!({ "reset": id }));
             }
             println!("reset {id}: the next sync lists every job from scratch (positions are kept)");
         }
@@ -165,17 +242,68 @@ pub async fn run(cmd: ConnectionCommand, app: &App, json: bool) -> anyhow::Resul
     Ok(())
 }
 
-fn connection(app: &App, id: &str) -> anyhow::Result<Connection> {
-    app.store
-        .connection(id)?
-        .with_context(|| format!("connection `{id}` does not exist (see `atsbridge connection list`)"))
+/// Starts a sync and follows its run to the end with a progress bar.
+async fn sync_and_follow(
+    api: &Backend,
+    id: &str,
+    full: bool,
+    confirm_removals: bool,
+    json: bool,
+) -> anyhow::Result<RunDto> {
+    let query = format!("full={full}&confirm_removals={confirm_removals}");
+    let accepted: SyncAccepted = api.post(&format!("{}/sync?{query}", path(id)), &()).await?;
+    let bar = super::progress::SyncBar::new(id, json);
+    let run_path = format!("{}/runs/{}", path(id), accepted.run);
+    let run = loop {
+        let run: RunDto = api.get(&run_path).await?;
+        bar.show(&run);
+        if run.outcome != "running" && run.outcome != "queued" {
+            break run;
+        }
+        tokio::time::sleep(PROGRESS_POLL).await;
+    };
+    bar.finish();
+    Ok(run)
 }
 
-pub fn outcome(r: &SyncRun) -> String {
-    match &r.outcome {
-        crate::store::RunOutcome::Failed { kind, message } => format!("failed ({kind}): {message}"),
-        other => format!("{other:?}").to_lowercase(),
+fn print_connection(c: &ConnectionDto) {
+    println!("{} · {} · account {} · plugin {}", c.id, c.name, c.account, c.plugin);
+    println!("  enabled:   {}{}", c.enabled, if c.flagged { " (flagged: keeps failing)" } else { "" });
+    println!("  schedule:  {}", c.schedule.as_deref().unwrap_or("daily, early morning in the account's time zone"));
+    println!("  next sync: {}", c.next_sync.as_deref().unwrap_or("-"));
+    for (k, v) in &c.settings {
+        println!("  {k:<12} {v}");
     }
+    if !c.extra_hosts.is_empty() {
+        println!("  extra hosts: {}", c.extra_hosts.join(", "));
+    }
+}
+
+fn outcome_dto(r: &RunDto) -> String {
+    match &r.error {
+        Some(e) => format!("{} ({}): {}", r.outcome, e.kind, e.message),
+        None => r.outcome.clone(),
+    }
+}
+
+/// One line: counts and outcome.
+fn run_line(run: &RunDto) -> String {
+    let c = &run.counts;
+    format!(
+        "{}: run {} {} in {}s · {} pages · {} jobs · {} created · {} updated · {} closed · {} removed in ATS · {} reopened · {} unchanged",
+        run.connection,
+        run.seq,
+        outcome_dto(run),
+        run.finished_unix.unwrap_or(run.started_unix) - run.started_unix,
+        c.pages,
+        c.jobs_seen,
+        c.created,
+        c.updated,
+        c.closed,
+        c.removed,
+        c.reopened,
+        c.unchanged
+    )
 }
 
 /// Positions a run summary lists at most.
@@ -203,26 +331,13 @@ fn changed_positions(app: &App, run: &SyncRun, limit: usize) -> anyhow::Result<V
     }
 }
 
-/// Counts, then the positions this run touched.
+/// Counts, then the positions this run touched (for the demo, which holds
+/// the store itself). The counts say how many changed; the first few are
+/// found page by page, so a big connection is neither read whole nor held
+/// in memory.
 pub fn print_run_summary(app: &App, run: &SyncRun) -> anyhow::Result<()> {
+    println!("{}", run_line(&crate::service::connections::run_dto(run.clone())));
     let c = &run.counts;
-    println!(
-        "{}: run {} {} in {}s · {} pages · {} jobs · {} created · {} updated · {} closed · {} removed in ATS · {} reopened · {} unchanged",
-        run.connection_id,
-        run.seq,
-        outcome(run),
-        run.finished_unix.unwrap_or(run.started_unix) - run.started_unix,
-        c.pages,
-        c.jobs_seen,
-        c.created,
-        c.updated,
-        c.closed,
-        c.removed,
-        c.reopened,
-        c.unchanged
-    );
-    // The counts say how many changed; the first few are found page by
-    // page, so a big connection is neither read whole nor held in memory.
     let total = c.created + c.updated + c.closed + c.removed + c.reopened;
     let shown = changed_positions(app, run, SUMMARY_LINES)?;
     for p in &shown {

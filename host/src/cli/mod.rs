@@ -2,6 +2,7 @@
 
 mod account_cmd;
 mod backup_cmd;
+pub mod client;
 mod connection_cmd;
 mod demo;
 mod key_cmd;
@@ -74,6 +75,9 @@ pub enum Command {
     /// Positions synced from the ATS, and local edits to them.
     #[command(subcommand)]
     Positions(positions_cmd::PositionsCommand),
+    /// Whether a host is serving this data directory (commands then go to
+    /// its API) or commands open the store directly.
+    Status,
     /// Run the host: the scheduler and the HTTP API.
     Serve(serve::ServeArgs),
     /// The whole flow against mock Greenhouse and Lever servers.
@@ -134,22 +138,32 @@ impl Cli {
         let config = self.config()?;
         let options = runtime_options(&config);
         let data_dir = config.data_dir.clone();
-        let open = |_: &std::path::Path| App::open_config(&config);
+        let open = || App::open_config(&config);
+        let backend = || client::Backend::connect(&data_dir, options.clone());
         match self.command {
             // Handled above, before any configuration is read.
             Command::Plugin(plugin_cmd::PluginCommand::New { .. }) | Command::Compile(_) => Ok(()),
-            // Installing and listing plugins never needs the store, so they
-            // work while a host is serving from the same data directory.
-            Command::Plugin(cmd) if !cmd.needs_store() => {
+            // A running host gets installs and removals through its API.
+            Command::Plugin(cmd) if cmd.goes_through_api() => match client::Backend::remote(&data_dir).await {
+                Ok(Some(api)) => plugin_cmd::run_through_api(cmd, &api, json).await,
+                _ if matches!(cmd, plugin_cmd::PluginCommand::Install { .. }) => {
+                    let runtime = Runtime::open(&data_dir, options.clone())?;
+                    plugin_cmd::run_without_store(cmd, &runtime, json).await
+                }
+                _ => plugin_cmd::run_with_store(cmd, &open()?, json).await,
+            },
+            // Listing, inspecting and testing plugins never need the store,
+            // so they work beside a host serving the same data directory.
+            Command::Plugin(cmd) => {
                 let runtime = Runtime::open(&data_dir, options.clone())?;
                 plugin_cmd::run_without_store(cmd, &runtime, json).await
             }
-            Command::Plugin(cmd) => plugin_cmd::run_with_store(cmd, &open(&data_dir)?, json),
-            Command::Account(cmd) => account_cmd::run(cmd, &open(&data_dir)?, json),
-            Command::Connection(cmd) => connection_cmd::run(cmd, &open(&data_dir)?, json).await,
-            Command::Positions(cmd) => positions_cmd::run(cmd, &open(&data_dir)?, json),
+            Command::Account(cmd) => account_cmd::run(cmd, &backend().await?, json).await,
+            Command::Connection(cmd) => connection_cmd::run(cmd, &backend().await?, json).await,
+            Command::Positions(cmd) => positions_cmd::run(cmd, &backend().await?, json).await,
+            Command::Status => status(&data_dir, options.clone(), json).await,
             Command::Serve(args) => serve::run(args, &config).await,
-            Command::Demo(args) => demo::run(args, &data_dir, options).await,
+            Command::Demo(args) => demo::run(args, &data_dir, options.clone()).await,
             Command::MockAts(args) => Ok(atsbridge_mock_ats::run_cli(args).await?),
             Command::Key(cmd) => key_cmd::run(cmd, &config, json),
             Command::Backup(args) => backup_cmd::backup(args, &config, json).await,
@@ -188,6 +202,46 @@ pub(crate) fn runtime_options(config: &Config) -> RuntimeOptions {
     // The pool's slots must hold the largest memory a plugin may get.
     options.engine.max_memory_bytes = options.engine.max_memory_bytes.max(config.max_plugin_memory_mib << 20);
     options
+}
+
+/// `atsbridge status`.
+async fn status(data_dir: &std::path::Path, options: RuntimeOptions, json: bool) -> anyhow::Result<()> {
+    let backend = client::Backend::connect(data_dir, options).await?;
+    let status: Option<crate::service::dto::StatusDto> =
+        if backend.is_remote() { Some(backend.get("/api/v1/status").await?) } else { None };
+    if json {
+        return print_json(&serde_json::json!({
+            "serving": backend.is_remote(),
+            "description": backend.describe(),
+            "host": status,
+        }));
+    }
+    println!("{}", backend.describe());
+    if let Some(s) = status {
+        println!(
+            "host version {}, {} connection(s) scheduled, acting as {}",
+            s.version, s.scheduled_connections, s.caller
+        );
+    }
+    Ok(())
+}
+
+/// Every item of a list, page by page. `path` ends in `?` or `&`.
+async fn all_pages<T: serde::de::DeserializeOwned>(api: &client::Backend, path: &str) -> anyhow::Result<Vec<T>> {
+    let mut items = Vec::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let url = match &cursor {
+            Some(c) => format!("{path}limit={}&cursor={}", crate::service::page::MAX_LIMIT, client::enc(c)),
+            None => format!("{path}limit={}", crate::service::page::MAX_LIMIT),
+        };
+        let page: crate::service::page::Page<T> = api.get(&url).await?;
+        items.extend(page.items);
+        match page.next_cursor {
+            Some(next) => cursor = Some(next),
+            None => return Ok(items),
+        }
+    }
 }
 
 /// Settings from `--set key=value` and `--set-from-env key=VAR` flags.

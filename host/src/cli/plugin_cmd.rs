@@ -5,11 +5,13 @@ use std::path::PathBuf;
 use anyhow::{Context, bail};
 use clap::Subcommand;
 
+use super::client::Backend;
 use crate::app::App;
 use crate::display::escape;
 use crate::plugin::InstallOptions;
 use crate::plugin::install::{PluginSource, install_from_with};
 use crate::runtime::Runtime;
+use crate::service::dto::{InstallPluginRequest, PluginDto};
 
 #[derive(Debug, Subcommand)]
 pub enum PluginCommand {
@@ -62,19 +64,64 @@ pub enum PluginCommand {
 }
 
 impl PluginCommand {
-    /// Only `remove` needs the store (to see which connections use a plugin).
-    pub fn needs_store(&self) -> bool {
-        matches!(self, PluginCommand::Remove { .. })
+    /// Installs and removals go to a running host's API (removal needs the
+    /// store, to see which connections use a plugin).
+    pub fn goes_through_api(&self) -> bool {
+        matches!(self, PluginCommand::Install { .. } | PluginCommand::Remove { .. })
     }
 }
 
-/// `plugin remove`.
-pub fn run_with_store(cmd: PluginCommand, app: &App, json: bool) -> anyhow::Result<()> {
-    let PluginCommand::Remove { id, force } = cmd else { bail!("unexpected command") };
-    if app.runtime.registry().current_name(&id).is_none() {
-        bail!("plugin `{id}` is not installed");
+/// `plugin install` and `plugin remove` through a running host's API: the
+/// plugin's files are read here and uploaded.
+pub async fn run_through_api(cmd: PluginCommand, api: &Backend, json: bool) -> anyhow::Result<()> {
+    use base64::Engine as _;
+    match cmd {
+        PluginCommand::Install { path, bundled, component, approve, force } => {
+            let req = match (path, bundled) {
+                (_, Some(id)) => InstallPluginRequest { bundled: Some(id), approve, force, ..Default::default() },
+                (Some(path), None) => {
+                    // The manifest as located (its version may come from the
+                    // crate's Cargo.toml), and the component read with a cap.
+                    let source = PluginSource::locate(&path, component.as_deref())?;
+                    let wasm = crate::plugin::files::read_bounded(
+                        &source.component_path,
+                        crate::plugin::files::MAX_COMPONENT_BYTES,
+                    )?;
+                    InstallPluginRequest {
+                        manifest: Some(source.manifest.to_toml()),
+                        component_base64: Some(base64::engine::general_purpose::STANDARD.encode(wasm)),
+                        bundled: None,
+                        approve,
+                        force,
+                    }
+                }
+                (None, None) => bail!("pass a plugin path or --bundled ID"),
+            };
+            let p: PluginDto = api.post("/api/v1/plugins", &req).await.context("refused to install")?;
+            if json {
+                return super::print_json(&p);
+            }
+            println!("installed {} {} ({}, contract {})", p.id, p.version, p.name, p.contract);
+        }
+        PluginCommand::Remove { id, force } => {
+            let path = format!("/api/v1/plugins/{}?force={force}", super::client::enc(&id));
+            let () = api.send(axum::http::Method::DELETE, &path, None::<&()>).await?;
+            if json {
+                return super::print_json(&serde_json::json!({ "removed": id }));
+            }
+            println!("removed {id}");
+        }
+        _ => bail!("unexpected command"),
     }
-    app.remove_plugin(&id, force)?;
+    Ok(())
+}
+
+/// `plugin install` and `plugin remove` without a running host; removal
+/// goes through the service layer's in-use check.
+pub async fn run_with_store(cmd: PluginCommand, app: &App, json: bool) -> anyhow::Result<()> {
+    let PluginCommand::Remove { id, force } = cmd else { return run_without_store(cmd, &app.runtime, json).await };
+    let service = crate::service::Service::local(app.clone())?;
+    service.remove_plugin(&crate::service::Caller::Operator, &id, force)?;
     if json {
         super::print_json(&serde_json::json!({ "removed": id }))?;
     } else {

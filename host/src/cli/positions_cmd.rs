@@ -1,19 +1,26 @@
 //! `atsbridge positions ...`
 
-use anyhow::{Context, bail};
+use anyhow::bail;
+use axum::http::Method;
 use clap::{Subcommand, ValueEnum};
 
-use crate::app::App;
-use crate::store::{FieldEdit, FieldName, Position, Tracked};
+use super::client::{Backend, enc};
+use crate::service::dto::{EditPositionRequest, PositionDto, TrackedDto};
 
 #[derive(Debug, Subcommand)]
 pub enum PositionsCommand {
     /// List positions of a connection or an account.
     List {
-        #[arg(long, conflicts_with = "account")]
+        #[arg(long)]
         connection: Option<String>,
         #[arg(long)]
         account: Option<String>,
+        /// open, closed, draft, on_hold or other.
+        #[arg(long)]
+        status: Option<String>,
+        /// Only published (true) or unpublished (false) ones.
+        #[arg(long)]
+        published: Option<bool>,
     },
     /// Show one position, with local edits beside the ATS values.
     Show { id: u64 },
@@ -30,6 +37,10 @@ pub enum PositionsCommand {
     },
     /// Drop a local edit so the field follows the ATS again.
     ClearEdit { id: u64, field: Field },
+    /// Publish a position (show it to candidates).
+    Publish { id: u64 },
+    /// Unpublish a position.
+    Unpublish { id: u64 },
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -40,14 +51,33 @@ pub enum Field {
     AuthorizedUsers,
 }
 
-pub fn run(cmd: PositionsCommand, app: &App, json: bool) -> anyhow::Result<()> {
+impl Field {
+    fn api_name(self) -> &'static str {
+        match self {
+            Field::Name => "name",
+            Field::Description => "description",
+            Field::Locations => "locations",
+            Field::AuthorizedUsers => "authorized_users",
+        }
+    }
+}
+
+pub async fn run(cmd: PositionsCommand, api: &Backend, json: bool) -> anyhow::Result<()> {
     match cmd {
-        PositionsCommand::List { connection, account } => {
-            let positions = match (connection, account) {
-                (Some(c), _) => app.store.positions_of_connection(&c)?,
-                (None, Some(a)) => app.store.positions_of_account(&a)?,
-                (None, None) => bail!("pass --connection ID or --account ID"),
-            };
+        PositionsCommand::List { connection, account, status, published } => {
+            if connection.is_none() && account.is_none() {
+                bail!("pass --connection ID or --account ID");
+            }
+            let mut query = String::new();
+            for (k, v) in [("connection", connection), ("account", account), ("status", status)] {
+                if let Some(v) = v {
+                    query.push_str(&format!("{k}={}&", enc(&v)));
+                }
+            }
+            if let Some(p) = published {
+                query.push_str(&format!("published={p}&"));
+            }
+            let positions: Vec<PositionDto> = super::all_pages(api, &format!("/api/v1/positions?{query}")).await?;
             if json {
                 return super::print_json(&positions);
             }
@@ -56,30 +86,30 @@ pub fn run(cmd: PositionsCommand, app: &App, json: bool) -> anyhow::Result<()> {
                 "ID", "CONNECTION", "ATS JOB", "STATUS", "PUBLISHED", "LOCATION"
             );
             for p in positions {
-                let edited = if p.name.local.is_some() { " (edited)" } else { "" };
+                let edited = if p.name.edited { " (edited)" } else { "" };
                 println!(
                     "{:<7} {:<24} {:<14} {:<9} {:<9} {:<24} {}{edited}",
                     p.id,
-                    p.connection_id,
+                    p.connection,
                     p.ats_job_code,
-                    status(&p),
+                    p.status,
                     p.published,
-                    truncate(&p.locations.effective().join("; "), 24),
-                    p.name.effective()
+                    truncate(&p.locations.value.join("; "), 24),
+                    p.name.value
                 );
             }
         }
         PositionsCommand::Show { id } => {
-            let p = position(app, id)?;
+            let p: PositionDto = api.get(&format!("/api/v1/positions/{id}")).await?;
             if json {
                 return super::print_json(&p);
             }
-            println!("position #{} · {} · ATS job {}", p.id, p.connection_id, p.ats_job_code);
+            println!("position #{} · {} · ATS job {}", p.id, p.connection, p.ats_job_code);
             println!(
                 "  status:      {} (ATS: {}){}",
-                status(&p),
+                p.status,
                 p.ats_raw_status,
-                p.closed_reason.as_ref().map(|r| format!(", {r:?}")).unwrap_or_default()
+                p.closed_reason.as_ref().map(|r| format!(", {r}")).unwrap_or_default()
             );
             println!("  published:   {}", p.published);
             show("name", &p.name, |v| v.clone());
@@ -91,54 +121,48 @@ pub fn run(cmd: PositionsCommand, app: &App, json: bool) -> anyhow::Result<()> {
             }
         }
         PositionsCommand::Edit { id, name, description, locations } => {
-            let mut edits = Vec::new();
-            edits.extend(name.map(FieldEdit::Name));
-            edits.extend(description.map(FieldEdit::Description));
-            if !locations.is_empty() {
-                edits.push(FieldEdit::Locations(locations));
-            }
-            if edits.is_empty() {
+            let req =
+                EditPositionRequest { name, description, locations: (!locations.is_empty()).then_some(locations) };
+            if req.name.is_none() && req.description.is_none() && req.locations.is_none() {
                 bail!("nothing to edit: pass --name, --description or --location");
             }
-            let mut p = position(app, id)?;
-            for edit in edits {
-                p = app.store.edit_position(id, edit)?;
-            }
+            let p: PositionDto = api.send(Method::PATCH, &format!("/api/v1/positions/{id}"), Some(&req)).await?;
             if json {
                 return super::print_json(&p);
             }
             println!("edited position #{id}; the edit survives syncs (clear it with `positions clear-edit`)");
         }
         PositionsCommand::ClearEdit { id, field } => {
-            position(app, id)?;
-            let field = match field {
-                Field::Name => FieldName::Name,
-                Field::Description => FieldName::Description,
-                Field::Locations => FieldName::Locations,
-                Field::AuthorizedUsers => FieldName::AuthorizedUsers,
-            };
-            let p = app.store.clear_edit(id, field)?;
+            let path = format!("/api/v1/positions/{id}/edits/{}", field.api_name());
+            let p: PositionDto = api.send(Method::DELETE, &path, None::<&()>).await?;
             if json {
                 return super::print_json(&p);
             }
             println!("cleared; position #{id} follows the ATS again for that field");
         }
+        PositionsCommand::Publish { id } => {
+            let p: PositionDto = api.post(&format!("/api/v1/positions/{id}/publish"), &()).await?;
+            if json {
+                return super::print_json(&p);
+            }
+            println!("published position #{id} ({})", p.name.value);
+        }
+        PositionsCommand::Unpublish { id } => {
+            let p: PositionDto = api.post(&format!("/api/v1/positions/{id}/unpublish"), &()).await?;
+            if json {
+                return super::print_json(&p);
+            }
+            println!("unpublished position #{id} ({})", p.name.value);
+        }
     }
     Ok(())
 }
 
-fn position(app: &App, id: u64) -> anyhow::Result<Position> {
-    app.store.position(id)?.with_context(|| format!("position #{id} does not exist"))
-}
-
-fn status(p: &Position) -> String {
-    format!("{:?}", p.status).to_lowercase()
-}
-
-fn show<T>(label: &str, field: &Tracked<T>, render: impl Fn(&T) -> String) {
-    match &field.local {
-        Some(local) => println!("  {label:<12} {}   [local edit; ATS: {}]", render(local), render(&field.ats)),
-        None => println!("  {label:<12} {}", render(&field.ats)),
+fn show<T>(label: &str, field: &TrackedDto<T>, render: impl Fn(&T) -> String) {
+    if field.edited {
+        println!("  {label:<12} {}   [local edit; ATS: {}]", render(&field.value), render(&field.ats));
+    } else {
+        println!("  {label:<12} {}", render(&field.value));
     }
 }
 

@@ -41,3 +41,15 @@ impl SyncProgress for SyncBar {
         ));
     }
 }
+
+impl SyncBar {
+    /// Shows a run's progress as read from the API.
+    pub fn show(&self, run: &crate::service::dto::RunDto) {
+        let c = &run.counts;
+        let kind = if run.full_listing { "full listing" } else { "changes only" };
+        self.bar.set_message(format!(
+            "run {} ({kind}, {}) · page {} · {} jobs · {} created · {} updated · {} closed · {} unchanged",
+            run.seq, run.outcome, c.pages, c.jobs_seen, c.created, c.updated, c.closed, c.unchanged
+        ));
+    }
+}

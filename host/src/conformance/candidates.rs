@@ -25,6 +25,7 @@ fn test_request(job_code: &str, run_tag: &str) -> PushRequest {
                 content_type: "application/pdf".into(),
                 content: RESUME_PDF.to_vec(),
             }),
+            resume_url: None,
             source: Some("atsbridge conformance kit".into()),
             links: vec!["https://www.linkedin.com/in/atsbridge-conformance".into()],
             answers: vec![Answer { question: "Why this job?".into(), answer: "A conformance check.".into() }],

@@ -48,7 +48,7 @@ macro_rules! same {
         }
     )*};
 }
-same!(String, bool, u8, u32, u64);
+same!(String, bool, u8, u16, u32, u64, (String, String));
 
 impl<A: Convert<B>, B> Convert<Vec<B>> for Vec<A> {
     fn convert(self) -> Vec<B> {
@@ -101,9 +101,12 @@ macro_rules! variant {
     )*};
 }
 
+// Each newer version's module uses the macros above, so it is declared
+// after them.
+pub mod v0_2;
+
 record! {
     SettingSpec { key, label, kind, required, help, choices, default_value }
-    ConnectorInfo { name, version, vendor, capabilities, config_schema }
     SecretRef { key }
     Setting { key, value }
     AtsUser { ats_id, name, email }
@@ -113,7 +116,6 @@ record! {
     Stage { id, name, position, job_code }
     Attachment { file_name, content_type, content }
     Answer { question, answer }
-    Candidate { first_name, last_name, email, phone, resume, source, links, answers }
     PushRequest { job_code, candidate, stage_id, idempotency_key }
     CandidateRef { candidate_id, application_id }
     Pushed { ref_, existing }
@@ -122,12 +124,72 @@ record! {
 }
 
 variant! {
-    Capability { Stages, CandidatePush, CandidateStatus, Webhooks ; }
     SettingKind { Text, Secret, Url, Choice ; }
     SettingValue { ; Text, Secret }
     JobStatus { Open, Closed, Draft, OnHold ; Other }
     ApplicationState { Active, Rejected, Hired, Withdrawn ; Other }
     ConnectorError { ; InvalidConfig, Unauthorized, RateLimited, NotFound, Transient, Permanent, Unsupported }
+}
+
+// What 0.2.0 added to types that 0.1.0 also has: converted by hand. A
+// 0.1.0 connector cannot declare the newer capabilities, and never sees
+// a résumé URL.
+
+impl Convert<c::Capability> for w::Capability {
+    fn convert(self) -> c::Capability {
+        match self {
+            w::Capability::Stages => c::Capability::Stages,
+            w::Capability::CandidatePush => c::Capability::CandidatePush,
+            w::Capability::CandidateStatus => c::Capability::CandidateStatus,
+            w::Capability::Webhooks => c::Capability::Webhooks,
+        }
+    }
+}
+
+impl Convert<c::ConnectorInfo> for w::ConnectorInfo {
+    fn convert(self) -> c::ConnectorInfo {
+        let w::ConnectorInfo { name, version, vendor, capabilities, config_schema } = self;
+        c::ConnectorInfo {
+            name,
+            version,
+            vendor,
+            capabilities: capabilities.convert(),
+            config_schema: config_schema.convert(),
+        }
+    }
+}
+
+impl Convert<c::Candidate> for w::Candidate {
+    fn convert(self) -> c::Candidate {
+        let w::Candidate { first_name, last_name, email, phone, resume, source, links, answers } = self;
+        c::Candidate {
+            first_name,
+            last_name,
+            email,
+            phone,
+            resume: resume.convert(),
+            resume_url: None,
+            source,
+            links,
+            answers: answers.convert(),
+        }
+    }
+}
+
+impl Convert<w::Candidate> for c::Candidate {
+    fn convert(self) -> w::Candidate {
+        let c::Candidate { first_name, last_name, email, phone, resume, resume_url: _, source, links, answers } = self;
+        w::Candidate {
+            first_name,
+            last_name,
+            email,
+            phone,
+            resume: resume.convert(),
+            source,
+            links,
+            answers: answers.convert(),
+        }
+    }
 }
 
 impl<T: Convert<U>, U, E: Convert<F>, F> Convert<Result<U, F>> for Result<T, E> {

@@ -40,11 +40,7 @@ use wasmtime::component::{Component, HasSelf, Linker, ResourceTable};
 use wasmtime::{Engine, Store};
 use wasmtime_wasi::WasiCtxBuilder;
 
-use self::bindings::v0_1::atsbridge::connector::types::{
-    CandidateRef as WitCandidateRef, ConnectorError as WitConnectorError, PushRequest as WitPushRequest,
-    Setting as WitSetting,
-};
-use self::bindings::{Convert, v0_1};
+use self::bindings::{Convert, v0_1, v0_2};
 use self::compiler::{Compiler, CompilerOptions};
 pub use self::connection::ConnectionContext;
 pub use self::engine::EngineOptions;
@@ -58,7 +54,7 @@ use self::state::PluginState;
 use self::stderr_tail::StderrTail;
 pub use crate::contract::SettingInput;
 use crate::contract::{
-    CandidateRef, CandidateStatus, ConnectorError, ConnectorInfo, JobPage, PushRequest, Pushed, Stage,
+    CandidateRef, CandidateStatus, ConnectorError, ConnectorInfo, JobPage, MoveRequest, PushRequest, Pushed, Stage,
 };
 use crate::display::escape_capped;
 use crate::plugin::artifacts::{ArtifactCache, CompileFn};
@@ -115,6 +111,42 @@ struct Inner {
 /// A pre-instantiated component, by contract version.
 enum Pre {
     V0_1(v0_1::ConnectorPre<PluginState>),
+    V0_2(v0_2::ConnectorPre<PluginState>),
+}
+
+/// A live instance, by contract version.
+enum Instance {
+    V0_1(v0_1::Connector),
+    V0_2(v0_2::Connector),
+}
+
+/// A `Vec` converted element by element, its element type inferred from
+/// where it is used (a binding's `&[T]` argument).
+fn vec<A: Convert<B>, B>(v: Vec<A>) -> Vec<B> {
+    v.convert()
+}
+
+/// Calls one export of the plugin's instance, whichever contract version it
+/// implements: the same arguments are converted to that version's types,
+/// and the answer back to the contract's, under the call's deadline.
+macro_rules! call_export {
+    ($call:ident . $method:ident ( $($arg:expr),* )) => {{
+        let deadline = $call.deadline;
+        match &$call.instance {
+            Instance::V0_1(i) => tokio::time::timeout_at(
+                deadline,
+                i.atsbridge_connector_plugin().$method(&mut $call.store, $($arg),*),
+            )
+            .await
+            .map(|r| r.map(Convert::convert)),
+            Instance::V0_2(i) => tokio::time::timeout_at(
+                deadline,
+                i.atsbridge_connector_plugin().$method(&mut $call.store, $($arg),*),
+            )
+            .await
+            .map(|r| r.map(Convert::convert)),
+        }
+    }};
 }
 
 struct LoadedPlugin {
@@ -123,6 +155,8 @@ struct LoadedPlugin {
     limits: CallLimits,
     /// The pool slots one call of it holds.
     need: Need,
+    /// The contract version the component implements.
+    contract: Version,
     pre: Pre,
 }
 
@@ -135,7 +169,11 @@ impl Runtime {
         // environment, no arguments, no sockets. A wasip2 component imports
         // these interfaces to start; they grant nothing.
         wasmtime_wasi::p2::add_to_linker_async(&mut linker).map_err(|e| RuntimeError::Engine(format!("{e:#}")))?;
+        // Every supported contract version side by side: their interface
+        // names differ by version, so they coexist in one linker.
         v0_1::Connector::add_to_linker::<PluginState, HasSelf<PluginState>>(&mut linker, |s| s)
+            .map_err(|e| RuntimeError::Engine(format!("{e:#}")))?;
+        v0_2::Connector::add_to_linker::<PluginState, HasSelf<PluginState>>(&mut linker, |s| s)
             .map_err(|e| RuntimeError::Engine(format!("{e:#}")))?;
         let registry = PluginRegistry::open(&data_dir.join("plugins"))?;
         let compiler = Compiler::new(&options.compiler, options.engine);
@@ -214,17 +252,20 @@ impl Runtime {
         component: &Component,
         install_name: &str,
     ) -> Result<Plugin, String> {
+        // The component's own export names the contract it was built
+        // against; that picks the bindings.
+        let contract = crate::plugin::contract_version::implemented_contract(&self.inner.engine, component)
+            .map_err(|e| e.to_string())?;
         let pre = self.inner.linker.instantiate_pre(component).map_err(|e| format!("{e:#}"))?;
-        let pre = v0_1::ConnectorPre::new(pre).map_err(|e| format!("{e:#}"))?;
+        let pre = match (contract.major, contract.minor) {
+            (0, 1) => Pre::V0_1(v0_1::ConnectorPre::new(pre).map_err(|e| format!("{e:#}"))?),
+            (0, 2) => Pre::V0_2(v0_2::ConnectorPre::new(pre).map_err(|e| format!("{e:#}"))?),
+            _ => return Err(format!("no bindings for contract {contract}")),
+        };
         let limits = CallLimits::resolve(&manifest.limits, &self.inner.operator);
         let need = Need::of(component.resources_required());
-        let loaded = Arc::new(LoadedPlugin {
-            install_name: install_name.to_string(),
-            manifest,
-            limits,
-            need,
-            pre: Pre::V0_1(pre),
-        });
+        let loaded =
+            Arc::new(LoadedPlugin { install_name: install_name.to_string(), manifest, limits, need, contract, pre });
         Ok(Plugin { inner: self.inner.clone(), loaded })
     }
 
@@ -251,7 +292,7 @@ struct ActiveCall {
     /// Dropped after the store (field order), freeing the pool slot.
     store: Store<PluginState>,
     _slot: slots::Held,
-    instance: v0_1::Connector,
+    instance: Instance,
     function: &'static str,
     started: Instant,
     deadline: tokio::time::Instant,
@@ -259,8 +300,8 @@ struct ActiveCall {
     timeout: std::time::Duration,
 }
 
-/// What a call returned, in the bindings' types.
-type Raw<W> = Result<wasmtime::Result<Result<W, WitConnectorError>>, tokio::time::error::Elapsed>;
+/// What a call returned, converted to the contract's types.
+type Raw<T> = Result<wasmtime::Result<Result<T, ConnectorError>>, tokio::time::error::Elapsed>;
 
 impl Plugin {
     pub fn id(&self) -> &str {
@@ -279,6 +320,11 @@ impl Plugin {
         &self.loaded.limits
     }
 
+    /// The contract version the component implements.
+    pub fn contract(&self) -> &Version {
+        &self.loaded.contract
+    }
+
     /// Name, version, capabilities and config schema.
     pub async fn info(&self) -> Result<ConnectorInfo, CallError> {
         self.info_within(self.loaded.limits.call_timeout).await
@@ -292,17 +338,26 @@ impl Plugin {
 
     async fn info_within(&self, timeout: std::time::Duration) -> Result<ConnectorInfo, CallError> {
         let mut call = self.begin_within("info", None, timeout).await?;
-        let fut = call.instance.atsbridge_connector_plugin().call_info(&mut call.store);
-        let raw = tokio::time::timeout_at(call.deadline, async { fut.await.map(Ok) }).await;
+        let deadline = call.deadline;
+        let raw = match &call.instance {
+            Instance::V0_1(i) => {
+                tokio::time::timeout_at(deadline, i.atsbridge_connector_plugin().call_info(&mut call.store))
+                    .await
+                    .map(|r| r.map(|info| Ok(info.convert())))
+            }
+            Instance::V0_2(i) => {
+                tokio::time::timeout_at(deadline, i.atsbridge_connector_plugin().call_info(&mut call.store))
+                    .await
+                    .map(|r| r.map(|info| Ok(info.convert())))
+            }
+        };
         self.end(call, raw)
     }
 
     /// Tests a connection's settings against the ATS.
     pub async fn check(&self, conn: &ConnectionContext) -> Result<(), CallError> {
-        let config: Vec<WitSetting> = conn.guest_config().convert();
         let mut call = self.begin("check", Some(conn)).await?;
-        let fut = call.instance.atsbridge_connector_plugin().call_check(&mut call.store, &config);
-        let raw = tokio::time::timeout_at(call.deadline, fut).await;
+        let raw = call_export!(call.call_check(&vec(conn.guest_config())));
         self.end(call, raw)
     }
 
@@ -313,30 +368,22 @@ impl Plugin {
         cursor: Option<&str>,
         changed_since: Option<&str>,
     ) -> Result<JobPage, CallError> {
-        let config: Vec<WitSetting> = conn.guest_config().convert();
         let mut call = self.begin("list-jobs", Some(conn)).await?;
-        let fut =
-            call.instance.atsbridge_connector_plugin().call_list_jobs(&mut call.store, &config, cursor, changed_since);
-        let raw = tokio::time::timeout_at(call.deadline, fut).await;
+        let raw = call_export!(call.call_list_jobs(&vec(conn.guest_config()), cursor, changed_since));
         self.end(call, raw)
     }
 
     /// Hiring stages, for one job or the account.
     pub async fn list_stages(&self, conn: &ConnectionContext, job_code: Option<&str>) -> Result<Vec<Stage>, CallError> {
-        let config: Vec<WitSetting> = conn.guest_config().convert();
         let mut call = self.begin("list-stages", Some(conn)).await?;
-        let fut = call.instance.atsbridge_connector_plugin().call_list_stages(&mut call.store, &config, job_code);
-        let raw = tokio::time::timeout_at(call.deadline, fut).await;
+        let raw = call_export!(call.call_list_stages(&vec(conn.guest_config()), job_code));
         self.end(call, raw)
     }
 
     /// Creates a candidate and application in the ATS.
     pub async fn push_candidate(&self, conn: &ConnectionContext, request: &PushRequest) -> Result<Pushed, CallError> {
-        let config: Vec<WitSetting> = conn.guest_config().convert();
-        let request: WitPushRequest = request.clone().convert();
         let mut call = self.begin("push-candidate", Some(conn)).await?;
-        let fut = call.instance.atsbridge_connector_plugin().call_push_candidate(&mut call.store, &config, &request);
-        let raw = tokio::time::timeout_at(call.deadline, fut).await;
+        let raw = call_export!(call.call_push_candidate(&vec(conn.guest_config()), &request.clone().convert()));
         self.end(call, raw)
     }
 
@@ -346,11 +393,40 @@ impl Plugin {
         conn: &ConnectionContext,
         refs: &[CandidateRef],
     ) -> Result<Vec<CandidateStatus>, CallError> {
-        let config: Vec<WitSetting> = conn.guest_config().convert();
-        let refs: Vec<WitCandidateRef> = refs.to_vec().convert();
         let mut call = self.begin("candidate-statuses", Some(conn)).await?;
-        let fut = call.instance.atsbridge_connector_plugin().call_candidate_statuses(&mut call.store, &config, &refs);
-        let raw = tokio::time::timeout_at(call.deadline, fut).await;
+        let raw = call_export!(call.call_candidate_statuses(&vec(conn.guest_config()), &vec(refs.to_vec())));
+        self.end(call, raw)
+    }
+
+    /// Moves an application to another ATS stage. A connector built against
+    /// contract 0.1.0 has no such export: the host answers `unsupported` for
+    /// it without instantiating it. A 0.2.0 connector that does not declare
+    /// the `move-application` capability answers `unsupported` itself.
+    pub async fn move_application(&self, conn: &ConnectionContext, request: &MoveRequest) -> Result<(), CallError> {
+        if matches!(self.loaded.pre, Pre::V0_1(_)) {
+            let error = ConnectorError::Unsupported(format!(
+                "the plugin implements contract {}, which has no move-application (0.2.0 and later)",
+                self.loaded.contract
+            ));
+            return Err(CallError::Connector { plugin: self.id().to_string(), error });
+        }
+        let mut call = self.begin("move-application", Some(conn)).await?;
+        let raw = match &call.instance {
+            // Unreachable in practice (checked above); answered the same way.
+            Instance::V0_1(_) => {
+                Ok(Ok(Err(ConnectorError::Unsupported("contract 0.1.0 has no move-application".into()))))
+            }
+            Instance::V0_2(i) => tokio::time::timeout_at(
+                call.deadline,
+                i.atsbridge_connector_plugin().call_move_application(
+                    &mut call.store,
+                    &vec(conn.guest_config()),
+                    &request.clone().convert(),
+                ),
+            )
+            .await
+            .map(|r| r.map(Convert::convert)),
+        };
         self.end(call, raw)
     }
 
@@ -372,8 +448,14 @@ impl Plugin {
         let started = Instant::now();
         let deadline = tokio::time::Instant::now() + timeout;
         let mut store = self.new_store(conn);
-        let Pre::V0_1(pre) = &self.loaded.pre;
-        let instantiated = tokio::time::timeout_at(deadline, pre.instantiate_async(&mut store)).await;
+        let instantiated = match &self.loaded.pre {
+            Pre::V0_1(pre) => tokio::time::timeout_at(deadline, pre.instantiate_async(&mut store))
+                .await
+                .map(|r| r.map(Instance::V0_1)),
+            Pre::V0_2(pre) => tokio::time::timeout_at(deadline, pre.instantiate_async(&mut store))
+                .await
+                .map(|r| r.map(Instance::V0_2)),
+        };
         match instantiated {
             Ok(Ok(instance)) => Ok(ActiveCall { store, _slot: slot, instance, function, started, deadline, timeout }),
             Ok(Err(e)) => {
@@ -418,16 +500,13 @@ impl Plugin {
         store
     }
 
-    fn end<W, T>(&self, call: ActiveCall, raw: Raw<W>) -> Result<T, CallError>
-    where
-        Result<W, WitConnectorError>: Convert<Result<T, ConnectorError>>,
-    {
+    fn end<T>(&self, call: ActiveCall, raw: Raw<T>) -> Result<T, CallError> {
         let plugin = self.id().to_string();
         let function = call.function;
         let (result, trapped) = match raw {
             Err(_elapsed) => (Err(CallError::Timeout { plugin, function, limit: call.timeout }), true),
             Ok(Err(trap)) => (Err(self.classify_trap(&call, trap)), true),
-            Ok(Ok(answer)) => match answer.convert() {
+            Ok(Ok(answer)) => match answer {
                 Ok(value) => (Ok(value), false),
                 Err(mut error) => {
                     // The connector's message is the plugin's text: capped and

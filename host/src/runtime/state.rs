@@ -43,3 +43,27 @@ impl v0_1::log::Host for PluginState {
         Ok(())
     }
 }
+
+// Contract 0.2.0 imports the same `http` and `log` as 0.1.0: its values are
+// converted and served by the same code.
+use super::bindings::Convert;
+use super::bindings::v0_2::atsbridge::connector as v0_2;
+
+impl v0_2::types::Host for PluginState {}
+
+impl v0_2::http::Host for PluginState {
+    async fn send(
+        &mut self,
+        req: v0_2::http::Request,
+    ) -> wasmtime::Result<Result<v0_2::http::Response, v0_2::http::HttpError>> {
+        let req: HttpRequest = req.convert();
+        Ok(self.http.send(req).await.convert())
+    }
+}
+
+impl v0_2::log::Host for PluginState {
+    async fn log(&mut self, level: v0_2::log::Level, message: String) -> wasmtime::Result<()> {
+        self.log.log(level.convert(), &message);
+        Ok(())
+    }
+}

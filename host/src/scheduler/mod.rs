@@ -209,6 +209,11 @@ impl<R: Runner> Scheduler<R> {
         lock(&self.shared.queue).entries.get(id).and_then(|e| DateTime::from_timestamp_millis(e.next_ms))
     }
 
+    /// Whether a run of the connection is going or waiting for a slot.
+    pub fn is_running(&self, id: &str) -> bool {
+        lock(&self.shared.running).contains_key(id)
+    }
+
     /// Runs a sync now, or waits for the one already running and returns
     /// its result ("sync now" pressed twice makes one run).
     pub async fn run_now(&self, id: &str, trigger: Trigger) -> RunReport {

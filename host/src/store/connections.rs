@@ -53,7 +53,7 @@ impl Store {
         Ok(connection)
     }
 
-    fn seal_settings(
+    pub(super) fn seal_settings(
         &self,
         connection_id: &str,
         settings: &[(String, NewSetting)],

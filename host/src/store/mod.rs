@@ -43,6 +43,8 @@
 //! user-owned fields, so an edit made during a sync is never lost.
 
 mod accounts;
+mod admin;
+mod api_keys;
 pub mod backup;
 mod codec;
 mod commit;
@@ -69,6 +71,8 @@ use std::sync::Arc;
 use sled::transaction::{ConflictableTransactionError, TransactionError};
 use tracing::info;
 
+pub use admin::{ConnectionChange, plain_settings};
+pub use api_keys::ApiKey;
 pub use commit::{ConnectionQuota, PageCommit, PageResult, PositionChange};
 pub use events::{Event, EventKind};
 pub use key_check::RotationReport;

@@ -87,6 +87,15 @@ pub enum NewSetting {
     Secret(secrecy::SecretString),
 }
 
+impl From<crate::contract::SettingInput> for NewSetting {
+    fn from(value: crate::contract::SettingInput) -> Self {
+        match value {
+            crate::contract::SettingInput::Text(text) => NewSetting::Text(text),
+            crate::contract::SettingInput::Secret(secret) => NewSetting::Secret(secret),
+        }
+    }
+}
+
 impl std::fmt::Debug for NewSetting {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {

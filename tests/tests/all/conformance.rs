@@ -93,6 +93,7 @@ fn push_request(job_code: &str, email: &str, stage_id: Option<&str>) -> PushRequ
             source: None,
             links: vec![],
             answers: vec![],
+            resume_url: None,
         },
         stage_id: stage_id.map(str::to_string),
         idempotency_key: format!("push-{email}"),

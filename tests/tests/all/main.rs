@@ -1,7 +1,12 @@
 //! Integration tests: the real host runtime, real wasmtime, real guest
 //! components built from `tests/guests/` for this run, real HTTP on loopback.
 
+mod api_auth;
+mod api_cli;
+mod api_http;
+mod api_support;
 mod conformance;
+mod contract_v0_2;
 mod crash;
 mod demo;
 mod install;

@@ -101,6 +101,7 @@ fn push_request(job_code: &str) -> PushRequest {
                 content_type: "application/pdf".into(),
                 content: b"%PDF-1.7 grace".to_vec(),
             }),
+            resume_url: None,
             source: Some("jobs.example.com".into()),
             links: vec!["https://github.com/grace".into(), "https://grace.dev".into()],
             answers: vec![],

@@ -76,6 +76,7 @@ async fn every_export_works_against_a_real_http_api() {
                 content_type: "application/pdf".into(),
                 content: b"%PDF-1.7 cv".to_vec(),
             }),
+            resume_url: None,
             source: Some("atsbridge".into()),
             links: vec!["https://github.com/grace".into()],
             answers: vec![],

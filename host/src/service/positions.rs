@@ -1,0 +1,191 @@
+//! Positions: filter and page, get, edit, clear an edit, publish,
+//! unpublish.
+
+use serde::Deserialize;
+use utoipa::IntoParams;
+
+use super::dto::{EditPositionRequest, PositionDto, TrackedDto, UserDto};
+use super::page::{Page, PageQuery};
+use super::{Caller, Service, ServiceError};
+use crate::store::{FieldEdit, FieldName, Position, PositionStatus, Tracked};
+
+/// The most locations one edit may set.
+const MAX_LOCATIONS: usize = 100;
+/// The longest edited text, in bytes (a long job description is ~20 KB).
+const MAX_TEXT_BYTES: usize = 256 << 10;
+
+/// `GET /positions` filters.
+#[derive(Debug, Default, Clone, Deserialize, serde::Serialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct PositionFilter {
+    /// Only this connection's.
+    pub connection: Option<String>,
+    /// Only this account's.
+    pub account: Option<String>,
+    /// `open`, `closed`, `draft`, `on_hold` or `other`.
+    pub status: Option<String>,
+    pub published: Option<bool>,
+}
+
+fn status_name(s: &PositionStatus) -> &'static str {
+    match s {
+        PositionStatus::Open => "open",
+        PositionStatus::Closed => "closed",
+        PositionStatus::Draft => "draft",
+        PositionStatus::OnHold => "on_hold",
+        PositionStatus::Other(_) => "other",
+    }
+}
+
+fn tracked<T: Clone, U>(t: &Tracked<T>, f: impl Fn(&T) -> U) -> TrackedDto<U> {
+    TrackedDto { value: f(t.effective()), ats: f(&t.ats), edited: t.local.is_some() }
+}
+
+pub fn position_dto(p: &Position) -> PositionDto {
+    let users = |v: &Vec<crate::store::AuthorizedUser>| {
+        v.iter().map(|u| UserDto { ats_id: u.ats_id.clone(), name: u.name.clone(), email: u.email.clone() }).collect()
+    };
+    PositionDto {
+        id: p.id,
+        account: p.account_id.clone(),
+        connection: p.connection_id.clone(),
+        ats_job_code: p.ats_job_code.clone(),
+        status: status_name(&p.status).to_string(),
+        ats_raw_status: p.ats_raw_status.clone(),
+        closed_reason: p
+            .closed_reason
+            .and_then(|r| serde_json::to_value(r).ok())
+            .and_then(|v| v.as_str().map(str::to_string)),
+        published: p.published,
+        name: tracked(&p.name, Clone::clone),
+        description: tracked(&p.description, Clone::clone),
+        locations: tracked(&p.locations, Clone::clone),
+        authorized_users: tracked(&p.authorized_users, users),
+        extra: p.extra.clone(),
+        ats_updated_at: p.ats_updated_at.clone(),
+        created_at_unix: p.created_at_unix,
+        updated_at_unix: p.updated_at_unix,
+    }
+}
+
+/// A field name as the API and CLI spell it.
+pub fn field_name(name: &str) -> Result<FieldName, ServiceError> {
+    match name {
+        "name" => Ok(FieldName::Name),
+        "description" => Ok(FieldName::Description),
+        "locations" => Ok(FieldName::Locations),
+        "authorized_users" | "authorized-users" => Ok(FieldName::AuthorizedUsers),
+        other => Err(ServiceError::Invalid(format!(
+            "`{other}` is not an editable field (name, description, locations, authorized_users)"
+        ))),
+    }
+}
+
+impl Service {
+    /// Positions the caller sees, filtered, by id.
+    pub fn list_positions(
+        &self,
+        caller: &Caller,
+        filter: &PositionFilter,
+        query: &PageQuery,
+    ) -> Result<Page<PositionDto>, ServiceError> {
+        if let Some(s) = &filter.status
+            && !["open", "closed", "draft", "on_hold", "other"].contains(&s.as_str())
+        {
+            return Err(ServiceError::Invalid(format!("`{s}` is not a status (open, closed, draft, on_hold, other)")));
+        }
+        let mut all = match (&filter.connection, &filter.account) {
+            (Some(c), _) => {
+                let c = self.visible_connection(caller, c)?;
+                if filter.account.as_deref().is_some_and(|a| a != c.account_id) {
+                    Vec::new()
+                } else {
+                    self.app.store.positions_of_connection(&c.id)?
+                }
+            }
+            (None, Some(a)) => {
+                self.visible_account(caller, a)?;
+                self.app.store.positions_of_account(a)?
+            }
+            (None, None) => {
+                let mut all = Vec::new();
+                for c in self.app.store.connections()?.into_iter().filter(|c| caller.sees(&c.account_id)) {
+                    all.extend(self.app.store.positions_of_connection(&c.id)?);
+                }
+                all
+            }
+        };
+        all.sort_by_key(|p| p.id);
+        let matching = all.into_iter().filter(|p| {
+            filter.status.as_deref().is_none_or(|s| status_name(&p.status) == s)
+                && filter.published.is_none_or(|b| p.published == b)
+        });
+        let page = Page::after(matching, query, |s| s.parse::<u64>().ok(), |p| p.id, u64::to_string);
+        Ok(page.map(|p| position_dto(&p)))
+    }
+
+    fn visible_position(&self, caller: &Caller, id: u64) -> Result<Position, ServiceError> {
+        match self.app.store.position(id)? {
+            Some(p) if caller.sees(&p.account_id) => Ok(p),
+            _ => Err(ServiceError::NotFound { what: "position", id: id.to_string() }),
+        }
+    }
+
+    pub fn position(&self, caller: &Caller, id: u64) -> Result<PositionDto, ServiceError> {
+        Ok(position_dto(&self.visible_position(caller, id)?))
+    }
+
+    /// Local edits; each survives later syncs until cleared.
+    pub fn edit_position(
+        &self,
+        caller: &Caller,
+        id: u64,
+        req: EditPositionRequest,
+    ) -> Result<PositionDto, ServiceError> {
+        let mut p = self.visible_position(caller, id)?;
+        let mut edits = Vec::new();
+        edits.extend(req.name.map(FieldEdit::Name));
+        edits.extend(req.description.map(FieldEdit::Description));
+        edits.extend(req.locations.map(FieldEdit::Locations));
+        if edits.is_empty() {
+            return Err(ServiceError::Invalid("nothing to edit: give name, description or locations".into()));
+        }
+        for edit in &edits {
+            let too_long = match edit {
+                FieldEdit::Name(t) | FieldEdit::Description(t) => t.len() > MAX_TEXT_BYTES,
+                FieldEdit::Locations(l) => l.len() > MAX_LOCATIONS || l.iter().any(|s| s.len() > MAX_TEXT_BYTES),
+                FieldEdit::AuthorizedUsers(_) => false,
+            };
+            if too_long {
+                return Err(ServiceError::Invalid(format!(
+                    "an edit may hold at most {MAX_TEXT_BYTES} bytes of text and {MAX_LOCATIONS} locations"
+                )));
+            }
+        }
+        for edit in edits {
+            p = self.app.store.edit_position(id, edit)?;
+        }
+        Ok(position_dto(&p))
+    }
+
+    /// Drops a local edit: the field follows the ATS again.
+    pub fn clear_position_edit(&self, caller: &Caller, id: u64, field: &str) -> Result<PositionDto, ServiceError> {
+        self.visible_position(caller, id)?;
+        let field = field_name(field)?;
+        Ok(position_dto(&self.app.store.clear_edit(id, field)?))
+    }
+
+    /// Publishes (a closed position cannot be) or unpublishes.
+    pub fn set_position_published(
+        &self,
+        caller: &Caller,
+        id: u64,
+        published: bool,
+    ) -> Result<PositionDto, ServiceError> {
+        let p = self.visible_position(caller, id)?;
+        if published && p.is_closed() {
+            return Err(ServiceError::Conflict(format!("position {id} is closed in the ATS and cannot be published")));
+        }
+        Ok(position_dto(&self.app.store.set_published(id, published)?))
+    }
+}
