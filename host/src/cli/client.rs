@@ -19,7 +19,7 @@ use tower::ServiceExt;
 use super::serve::{ADDRESS_FILE, OPERATOR_TOKEN_ENV, operator_token, token_path};
 use crate::api::{ApiState, AuthConfig};
 use crate::app::App;
-use crate::runtime::RuntimeOptions;
+use crate::config::Config;
 use crate::service::Service;
 use crate::service::dto::ErrorBody;
 
@@ -58,12 +58,12 @@ pub enum Backend {
 
 impl Backend {
     /// A running host if one serves this data directory, else the store.
-    pub async fn connect(data_dir: &Path, options: RuntimeOptions) -> anyhow::Result<Backend> {
-        match Backend::remote(data_dir).await {
+    pub async fn connect(config: &Config) -> anyhow::Result<Backend> {
+        match Backend::remote(&config.data_dir).await {
             Ok(Some(remote)) => Ok(remote),
-            Ok(None) => Backend::local(data_dir, options),
+            Ok(None) => Backend::local(config),
             Err(Stale(note)) if std::env::var_os(URL_ENV).is_some() => Err(anyhow!(note)),
-            Err(Stale(note)) => Backend::local(data_dir, options).map_err(|e| anyhow!("{e:#}\n({note})")),
+            Err(Stale(note)) => Backend::local(config).map_err(|e| anyhow!("{e:#}\n({note})")),
         }
     }
 
@@ -103,8 +103,11 @@ impl Backend {
     }
 
     /// The store opened in this process.
-    pub fn local(data_dir: &Path, options: RuntimeOptions) -> anyhow::Result<Backend> {
-        let app = App::open_with(data_dir, None, options)?;
+    /// The store opened in this process with the configuration's key,
+    /// limits and data directory.
+    pub fn local(config: &Config) -> anyhow::Result<Backend> {
+        let data_dir = &config.data_dir;
+        let app = App::open_config(config)?;
         let service = Service::local(app)?;
         // This process is the operator: it can read the data directory.
         let token = SecretString::from(format!("local-{}", std::process::id()));

@@ -139,7 +139,7 @@ impl Cli {
         let options = runtime_options(&config);
         let data_dir = config.data_dir.clone();
         let open = || App::open_config(&config);
-        let backend = || client::Backend::connect(&data_dir, options.clone());
+        let backend = || client::Backend::connect(&config);
         match self.command {
             // Handled above, before any configuration is read.
             Command::Plugin(plugin_cmd::PluginCommand::New { .. }) | Command::Compile(_) => Ok(()),
@@ -161,7 +161,7 @@ impl Cli {
             Command::Account(cmd) => account_cmd::run(cmd, &backend().await?, json).await,
             Command::Connection(cmd) => connection_cmd::run(cmd, &backend().await?, json).await,
             Command::Positions(cmd) => positions_cmd::run(cmd, &backend().await?, json).await,
-            Command::Status => status(&data_dir, options.clone(), json).await,
+            Command::Status => status(&config, json).await,
             Command::Serve(args) => serve::run(args, &config).await,
             Command::Demo(args) => demo::run(args, &data_dir, options.clone()).await,
             Command::MockAts(args) => Ok(atsbridge_mock_ats::run_cli(args).await?),
@@ -205,8 +205,8 @@ pub(crate) fn runtime_options(config: &Config) -> RuntimeOptions {
 }
 
 /// `atsbridge status`.
-async fn status(data_dir: &std::path::Path, options: RuntimeOptions, json: bool) -> anyhow::Result<()> {
-    let backend = client::Backend::connect(data_dir, options).await?;
+async fn status(config: &Config, json: bool) -> anyhow::Result<()> {
+    let backend = client::Backend::connect(config).await?;
     let status: Option<crate::service::dto::StatusDto> =
         if backend.is_remote() { Some(backend.get("/api/v1/status").await?) } else { None };
     if json {
