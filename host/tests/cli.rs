@@ -52,7 +52,7 @@ fn errors_name_the_problem_and_fail() {
     let (ok, _, err) = atsbridge(dir.path(), &["account", "add", "Acme", "--time-zone", "Mars/Base"]);
     assert!(!ok);
     assert!(err.contains("Mars/Base"), "{err}");
-    let (ok, _, err) = atsbridge(dir.path(), &["plugin", "install", "--bundled", "smartrecruiters"]);
+    let (ok, _, err) = atsbridge(dir.path(), &["plugin", "install", "--bundled", "taleo"]);
     assert!(!ok);
-    assert!(err.contains("smartrecruiters"), "{err}");
+    assert!(err.contains("taleo"), "{err}");
 }
