@@ -34,6 +34,7 @@ const SDK_FILES: &[(&str, &str)] = &[
     ("src/http.rs", include_str!("../../../sdk/src/http.rs")),
     ("src/lib.rs", include_str!("../../../sdk/src/lib.rs")),
     ("src/log.rs", include_str!("../../../sdk/src/log.rs")),
+    ("src/multipart.rs", include_str!("../../../sdk/src/multipart.rs")),
     ("src/one_call_alloc.rs", include_str!("../../../sdk/src/one_call_alloc.rs")),
     ("src/paging.rs", include_str!("../../../sdk/src/paging.rs")),
     ("src/time.rs", include_str!("../../../sdk/src/time.rs")),

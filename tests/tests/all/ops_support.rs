@@ -10,6 +10,18 @@ use atsbridge_tests::guests;
 
 use crate::support::{self, API_KEY};
 
+/// The operator token the hosts of these tests run with (from the
+/// environment, as an operator might set it).
+pub const OPERATOR_TOKEN: &str = "ops-test-operator-token";
+
+/// An HTTP client that authenticates as the operator.
+pub fn operator_client() -> reqwest::Client {
+    let mut headers = reqwest::header::HeaderMap::new();
+    let value = reqwest::header::HeaderValue::from_str(&format!("Bearer {OPERATOR_TOKEN}")).unwrap();
+    headers.insert(reqwest::header::AUTHORIZATION, value);
+    reqwest::Client::builder().default_headers(headers).build().unwrap()
+}
+
 /// A data directory with a key file, the well-behaved plugin, account
 /// `acme` and connection `acme-main` to `ats_base`.
 pub struct Setup {
@@ -55,6 +67,7 @@ impl Setup {
             .arg(&self.data)
             .args(args)
             .env("ATSBRIDGE_KEY_FILE", &self.key_file)
+            .env("ATSBRIDGE_OPERATOR_TOKEN", OPERATOR_TOKEN)
             .env_remove("ATSBRIDGE_SECRET_KEY")
             .env("ATSBRIDGE_LOG", "error");
         cmd

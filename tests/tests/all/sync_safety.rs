@@ -380,7 +380,11 @@ async fn a_restarted_host_keeps_a_pending_retry() {
     fx.sync(Trigger::Scheduled).await.unwrap();
     // The 03:00 run failed and a retry was promised in 20 minutes; then
     // the host restarted.
-    let retry_at = now_unix() + 20 * 60;
+    // Between now and the next daily slot, which a restored retry must not
+    // push back (the slot's place in the day depends on when this runs).
+    let slot = fx.app.scheduler(atsbridge::scheduler::SchedulerLimits::default()).unwrap().next_run(CONN).unwrap();
+    let now = now_unix();
+    let retry_at = now + ((slot.timestamp() - now) / 2).clamp(1, 20 * 60);
     fx.app
         .store
         .update_state(CONN, |s| {
