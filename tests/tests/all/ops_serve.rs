@@ -7,7 +7,7 @@ use std::time::Duration;
 use atsbridge::store::{RunOutcome, SecretKey, Store};
 use serde_json::Value;
 
-use crate::ops_support::{Setup, eventually};
+use crate::ops_support::{Setup, eventually, operator_client};
 use crate::support;
 
 const JOBS: u32 = 30;
@@ -37,7 +37,7 @@ async fn latest_run(http: &reqwest::Client, base: &str) -> Option<Value> {
 async fn sigterm_mid_sync_exits_promptly_and_the_next_start_resumes_then_backup_and_restore() {
     let ats = support::fake_ats_with(JOBS, 1, PAGE_DELAY).await;
     let setup = Setup::new(&ats.base());
-    let client = ops_support::operator_client();
+    let client = operator_client();
     let http = &client;
     let log = setup.dir.path().join("serve.log");
     let mut host = setup.serve(&log);
