@@ -30,7 +30,7 @@ fn pages_requested(ats: &support::FakeAts) -> Vec<u32> {
 async fn latest_run(http: &reqwest::Client, base: &str) -> Option<Value> {
     let runs: Value =
         http.get(format!("{base}/api/v1/connections/acme-main/runs?limit=1")).send().await.ok()?.json().await.ok()?;
-    runs["runs"].get(0).cloned()
+    runs["items"].get(0).cloned()
 }
 
 #[tokio::test(flavor = "multi_thread")]
