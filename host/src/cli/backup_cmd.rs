@@ -30,7 +30,13 @@ pub async fn backup(args: BackupArgs, config: &Config, json: bool) -> anyhow::Re
     let partial = partial_path(&args.file);
     let url = format!("http://{}/api/v1/backup", config.listen);
     let mut request = reqwest::Client::new().get(&url);
-    if let Some(token) = config.operator_token()? {
+    // The same token the host serves with: the config file's token file,
+    // else the environment's or the data directory's.
+    let token = match config.operator_token()? {
+        Some(token) => Some(token),
+        None => super::serve::operator_token(&config.data_dir, false)?,
+    };
+    if let Some(token) = token {
         request = request.bearer_auth(token.expose_secret());
     }
     let source = match request.send().await {
