@@ -1,102 +1,215 @@
-//! Sync benchmark: a full sync of 100,000 jobs from a mock Greenhouse on
-//! loopback (500 a page) through the WASM connector into sled, then a
-//! resync with nothing changed.
+//! Sync benchmark: a full sync of 100,000 jobs from a mock Greenhouse
+//! (500 a page) through the WASM connector into sled, and a resync with
+//! nothing changed, each against a plain native program doing the same
+//! work in the same run (see `sync/baseline.rs`). The mock runs in its own
+//! process, so only this process's CPU time (`getrusage(RUSAGE_SELF)`:
+//! every thread of the host, sled and the baseline) is counted.
 //!
-//! `cargo bench -p atsbridge-tests --bench sync [-- JOBS]`
+//! ```sh
+//! cargo bench -p atsbridge-tests --bench sync [-- JOBS]
+//! SYNC_BENCH_RUNS=5 cargo bench -p atsbridge-tests --bench sync
+//! ```
+//!
+//! Each run uses a fresh store and a fresh baseline database; medians of
+//! `SYNC_BENCH_RUNS` runs (default 3) are reported with their ratios.
+//! CPU-time ratios are the robust figures on a shared machine; wall times
+//! move with whatever else runs.
 
-use std::time::Instant;
+#[path = "sync/baseline.rs"]
+mod baseline;
+#[path = "sync/measure.rs"]
+mod measure;
+#[path = "sync/mock.rs"]
+mod mock;
+
+use std::time::Duration;
 
 use atsbridge::app::App;
 use atsbridge::plugin::bundled;
 use atsbridge::store::{SecretKey, Trigger};
 use atsbridge::sync::NoProgress;
-use atsbridge_mock_ats::{MockAts, MockConfig, Vendor};
+use measure::{Sample, io_written, measure, median_sample, peak_rss_mib};
 
-/// (bytes written to storage, bytes passed to write syscalls) so far.
-fn io_written() -> (u64, u64) {
-    let io = std::fs::read_to_string("/proc/self/io").unwrap_or_default();
-    let field =
-        |name: &str| io.lines().find_map(|l| l.strip_prefix(name)).and_then(|v| v.trim().parse().ok()).unwrap_or(0);
-    (field("write_bytes:"), field("wchar:"))
+#[cfg(feature = "mimalloc")]
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+/// Runs per case unless `SYNC_BENCH_RUNS` says otherwise: few enough for a
+/// quick look, enough for a median.
+const DEFAULT_RUNS: usize = 3;
+/// Jobs in the mock unless the first argument says otherwise.
+const DEFAULT_JOBS: usize = 100_000;
+
+/// The goals the benchmark checks its ratios against.
+const GOAL_FULL_CPU: f64 = 1.5;
+const GOAL_FULL_WALL: f64 = 1.3;
+const GOAL_RESYNC_CPU: f64 = 1.5;
+
+#[derive(Default)]
+struct Runs {
+    host_full: Vec<Sample>,
+    host_resync: Vec<Sample>,
+    host_listing: Vec<Sample>,
+    base_sync: Vec<Sample>,
+    base_fetch: Vec<Sample>,
+    resync_disk_kib: Vec<u64>,
+    store_mib: u64,
 }
 
-fn peak_rss_mib() -> u64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
-        .and_then(|v| v.trim().trim_end_matches(" kB").trim().parse::<u64>().ok())
-        .unwrap_or(0)
-        >> 10
+fn secs(d: Duration) -> f64 {
+    d.as_secs_f64()
+}
+
+fn ratio(a: Duration, b: Duration) -> f64 {
+    a.as_secs_f64() / b.as_secs_f64().max(1e-9)
 }
 
 fn main() {
-    let jobs: usize = std::env::args().skip(1).find_map(|a| a.parse().ok()).unwrap_or(100_000);
+    mock::serve_if_child();
+    let jobs: usize = std::env::args().skip(1).find_map(|a| a.parse().ok()).unwrap_or(DEFAULT_JOBS);
+    let n_runs: usize =
+        std::env::var("SYNC_BENCH_RUNS").ok().and_then(|v| v.parse().ok()).unwrap_or(DEFAULT_RUNS).max(1);
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("tokio");
-    rt.block_on(async move {
-        let mock = MockAts::start(Vendor::Greenhouse, MockConfig { jobs, ..Default::default() }).await.expect("mock");
-        let dir = tempfile::tempdir().expect("tempdir");
-        let app = App::open(dir.path(), Some(SecretKey::generate().expect("key"))).expect("app");
-        bundled::install_bundled(&app.runtime, "greenhouse").await.expect("install");
-        app.store.add_account("Bench", "UTC").expect("account");
-        let hosts = vec![mock.base_url().trim_end_matches('/').to_string()];
-        let c = app
-            .add_connection("bench", "greenhouse", "greenhouse", &bundled::mock_settings("greenhouse", &mock), hosts, None)
-            .expect("connection");
-        println!("| what | result |");
-        println!("|---|---|");
-        println!("| peak RSS before sync | {} MiB |", peak_rss_mib());
+    let mock = mock::MockProcess::start(jobs);
+    let mut runs = Runs::default();
+    rt.block_on(async {
+        for i in 1..=n_runs {
+            host_run(&mock, jobs, &mut runs).await;
+            baseline_run(&mock, jobs, &mut runs).await;
+            let last = |v: &[Sample]| v.last().copied().unwrap_or_default();
+            eprintln!(
+                "run {i}/{n_runs}: host full {:.2} s wall / {:.2} s CPU, resync {:.2} / {:.2}, listing only {:.2} / {:.2}; \
+                 baseline sync {:.2} / {:.2}, fetch+parse {:.2} / {:.2}; mock CPU so far {:.1} s",
+                secs(last(&runs.host_full).wall),
+                secs(last(&runs.host_full).cpu),
+                secs(last(&runs.host_resync).wall),
+                secs(last(&runs.host_resync).cpu),
+                secs(last(&runs.host_listing).wall),
+                secs(last(&runs.host_listing).cpu),
+                secs(last(&runs.base_sync).wall),
+                secs(last(&runs.base_sync).cpu),
+                secs(last(&runs.base_fetch).wall),
+                secs(last(&runs.base_fetch).cpu),
+                secs(mock.cpu()),
+            );
+        }
+    });
+    report(jobs, n_runs, &runs);
+}
 
-        let t = Instant::now();
+/// A fresh store: full sync, no-change resync, and the listing alone.
+async fn host_run(mock: &mock::MockProcess, jobs: usize, runs: &mut Runs) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let app = App::open(dir.path(), Some(SecretKey::generate().expect("key"))).expect("app");
+    bundled::install_bundled(&app.runtime, "greenhouse").await.expect("install");
+    app.store.add_account("Bench", "UTC").expect("account");
+    let hosts = vec![mock.base_url()];
+    let c = app
+        .add_connection("bench", "greenhouse", "greenhouse", &mock.greenhouse_settings(), hosts, None)
+        .expect("connection");
+
+    let (run, full) = measure("host full sync", async {
         let run = app.engine.sync(&c.id, Trigger::Scheduled, &NoProgress).await.expect("full sync");
-        let took = t.elapsed();
-        assert_eq!(run.counts.created as usize, jobs);
-        println!(
-            "| full sync, {jobs} jobs, {} pages | {:.2} s, {:.0} jobs/s, peak RSS {} MiB | goal < 20 s |",
-            run.counts.pages, took.as_secs_f64(), jobs as f64 / took.as_secs_f64(), peak_rss_mib()
-        );
+        app.store.flush().expect("flush");
+        run
+    })
+    .await;
+    assert_eq!(run.counts.created as usize, jobs);
+    runs.host_full.push(full);
 
-        app.store.flush().expect("flush");
-        let size_before = app.store.size_on_disk().expect("size");
-        let (disk_before, wchar_before) = io_written();
-        let t = Instant::now();
+    let (disk_before, _) = io_written();
+    let (run, resync) = measure("host resync", async {
         let run = app.engine.sync(&c.id, Trigger::Scheduled, &NoProgress).await.expect("resync");
-        let took = t.elapsed();
         app.store.flush().expect("flush");
-        let (disk_after, wchar_after) = io_written();
-        assert_eq!(run.counts.unchanged as usize, jobs);
-        println!(
-            "| no-change resync, {jobs} jobs | {:.2} s; {} KiB written to disk, {} KiB in write calls, store grew {} KiB | goal < 5 s, near-zero writes |",
-            took.as_secs_f64(),
-            (disk_after - disk_before) >> 10,
-            (wchar_after - wchar_before) >> 10,
-            app.store.size_on_disk().expect("size").saturating_sub(size_before) >> 10
-        );
-        // Once more, to tell the resync's own writes from sled compacting
-        // what the first sync wrote.
-        let (disk_before, wchar_before) = io_written();
-        let t = Instant::now();
-        app.engine.sync(&c.id, Trigger::Scheduled, &NoProgress).await.expect("resync");
-        let took = t.elapsed();
-        app.store.flush().expect("flush");
-        let (disk_after, wchar_after) = io_written();
-        println!(
-            "| second no-change resync | {:.2} s; {} KiB written to disk, {} KiB in write calls |",
-            took.as_secs_f64(), (disk_after - disk_before) >> 10, (wchar_after - wchar_before) >> 10
-        );
-        // The floor: listing every page through the plugin, storing nothing.
-        let plugin = app.runtime.plugin("greenhouse").await.expect("plugin");
-        let ctx = app.engine.connection_context(&c).expect("context");
-        let t = Instant::now();
-        let mut cursor: Option<String> = None;
+        run
+    })
+    .await;
+    assert_eq!(run.counts.unchanged as usize, jobs);
+    runs.host_resync.push(resync);
+    runs.resync_disk_kib.push((io_written().0 - disk_before) >> 10);
+
+    // The floor of the host: every page through the plugin, nothing stored.
+    let plugin = app.runtime.plugin("greenhouse").await.expect("plugin");
+    let ctx = app.engine.connection_context(&c).expect("context");
+    let (listed, listing) = measure("host listing only", async {
+        let (mut cursor, mut listed) = (None::<String>, 0);
         loop {
             let page = plugin.list_jobs(&ctx, cursor.as_deref(), None).await.expect("page");
+            listed += page.jobs.len();
             match page.next_cursor {
                 Some(next) => cursor = Some(next),
-                None => break,
+                None => return listed,
             }
         }
-        println!("| listing only (mock ATS + WASM connector, no store), {jobs} jobs | {:.2} s |", t.elapsed().as_secs_f64());
-        println!("| store size after {jobs} positions | {} MiB |", app.store.size_on_disk().expect("size") >> 20);
-    });
+    })
+    .await;
+    assert_eq!(listed, jobs);
+    runs.host_listing.push(listing);
+    runs.store_mib = app.store.size_on_disk().expect("size") >> 20;
+}
+
+/// The native program: a full sync into a fresh sled, then fetch and parse
+/// alone.
+async fn baseline_run(mock: &mock::MockProcess, jobs: usize, runs: &mut Runs) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    // The host's store caps sled's cache at 128 MiB; so does the baseline.
+    let db = sled::Config::new().path(dir.path()).cache_capacity(128 << 20).open().expect("sled");
+    let tree = db.open_tree("jobs").expect("tree");
+    let (synced, sample) = measure("baseline sync", async {
+        let client = baseline::Baseline::connect(mock).await;
+        let n = client.sync(tree).await;
+        db.flush_async().await.expect("flush");
+        n
+    })
+    .await;
+    assert_eq!(synced, jobs);
+    runs.base_sync.push(sample);
+    drop(db);
+
+    let (fetched, sample) =
+        measure("baseline fetch+parse", async { baseline::Baseline::connect(mock).await.fetch_and_parse().await })
+            .await;
+    assert_eq!(fetched, jobs);
+    runs.base_fetch.push(sample);
+}
+
+fn report(jobs: usize, n_runs: usize, runs: &Runs) {
+    let full = median_sample(&runs.host_full);
+    let resync = median_sample(&runs.host_resync);
+    let listing = median_sample(&runs.host_listing);
+    let base = median_sample(&runs.base_sync);
+    let fetch = median_sample(&runs.base_fetch);
+    let mut disk = runs.resync_disk_kib.clone();
+    disk.sort();
+    let goal = |r: f64, g: f64| if r <= g { format!("goal ≤ {g}x: met") } else { format!("goal ≤ {g}x: NOT met") };
+    println!("Sync, {jobs} jobs (500 a page), median of {n_runs} runs; mock ATS in its own process, not counted.");
+    println!();
+    println!("| what | wall | CPU |");
+    println!("|---|---|---|");
+    let row = |what: &str, s: Sample| println!("| {what} | {:.2} s | {:.2} s |", secs(s.wall), secs(s.cpu));
+    row("host: full sync (WASM connector, engine, sled)", full);
+    row("host: no-change full resync", resync);
+    row("host: listing only (WASM connector, nothing stored)", listing);
+    row("native baseline: full sync (fetch, parse, one sled record per job, pipelined)", base);
+    row("native baseline: fetch and parse only", fetch);
+    println!();
+    println!("| ratio | wall | CPU | goal |");
+    println!("|---|---|---|---|");
+    let (fw, fc) = (ratio(full.wall, base.wall), ratio(full.cpu, base.cpu));
+    println!(
+        "| full sync / baseline sync | {fw:.2}x | {fc:.2}x | CPU {}; wall {} |",
+        goal(fc, GOAL_FULL_CPU),
+        goal(fw, GOAL_FULL_WALL)
+    );
+    let (rw, rc) = (ratio(resync.wall, fetch.wall), ratio(resync.cpu, fetch.cpu));
+    println!("| no-change resync / baseline fetch+parse | {rw:.2}x | {rc:.2}x | CPU {} |", goal(rc, GOAL_RESYNC_CPU));
+    let (lw, lc) = (ratio(listing.wall, fetch.wall), ratio(listing.cpu, fetch.cpu));
+    println!("| host listing only / baseline fetch+parse | {lw:.2}x | {lc:.2}x | (where the time goes) |");
+    println!();
+    println!(
+        "Resync disk writes (median) {} KiB; store after the runs {} MiB; peak RSS {} MiB.",
+        disk.get(disk.len() / 2).copied().unwrap_or(0),
+        runs.store_mib,
+        peak_rss_mib()
+    );
 }

@@ -25,6 +25,34 @@ pub(crate) fn encode<T: Serialize>(what: &'static str, value: &T) -> Result<Vec<
     Ok(bytes)
 }
 
+/// Encodes `head` (a struct) with one more field, `field`, whose value is
+/// the record `value` already encoded by [`encode`]: a record that embeds
+/// another one (an event and its position) without encoding it twice.
+pub(crate) fn encode_embedding<T: Serialize>(
+    what: &'static str,
+    head: &T,
+    field: &str,
+    value: &[u8],
+) -> Result<Vec<u8>, StoreError> {
+    let error = |reason: &str| StoreError::Encode { what, reason: reason.to_string() };
+    let body = match value.split_first() {
+        Some((&FORMAT_JSON, body)) => body,
+        _ => return Err(error("the embedded value is not a JSON record")),
+    };
+    let mut bytes = encode(what, head)?;
+    if bytes.pop() != Some(b'}') {
+        return Err(error("the head is not a JSON object"));
+    }
+    if bytes.last() != Some(&b'{') {
+        bytes.push(b',');
+    }
+    serde_json::to_writer(&mut bytes, field).map_err(|e| error(&e.to_string()))?;
+    bytes.push(b':');
+    bytes.extend_from_slice(body);
+    bytes.push(b'}');
+    Ok(bytes)
+}
+
 /// Decodes a value read from `tree` at `key` (shown in errors).
 pub(crate) fn decode<T: DeserializeOwned>(
     tree: &'static str,
@@ -66,6 +94,33 @@ mod tests {
     fn records_gain_defaulted_fields_without_a_migration() {
         let bytes = encode("old", &Old { a: 3 }).unwrap();
         assert_eq!(decode::<New>("t", "k", &bytes).unwrap(), New { a: 3, b: None });
+    }
+
+    #[derive(Debug, PartialEq, Serialize, serde::Deserialize)]
+    struct Outer {
+        id: u32,
+        inner: New,
+    }
+
+    #[derive(Serialize)]
+    struct OuterHead {
+        id: u32,
+    }
+
+    #[derive(Serialize)]
+    struct Empty {}
+
+    #[test]
+    fn an_encoded_record_embeds_as_if_encoded_with_its_parent() {
+        let inner = New { a: 1, b: Some("x\"y".into()) };
+        let value = encode("inner", &inner).unwrap();
+        let bytes = encode_embedding("outer", &OuterHead { id: 7 }, "inner", &value).unwrap();
+        assert_eq!(decode::<Outer>("t", "k", &bytes).unwrap(), Outer { id: 7, inner });
+        assert_eq!(bytes, encode("outer", &decode::<Outer>("t", "k", &bytes).unwrap()).unwrap());
+        let only = encode_embedding("outer", &Empty {}, "a", &encode("n", &3u32).unwrap()).unwrap();
+        assert_eq!(decode::<Old>("t", "k", &only).unwrap(), Old { a: 3 });
+        assert!(encode_embedding("outer", &3u32, "a", &value).is_err(), "a head that is no object");
+        assert!(encode_embedding("outer", &Empty {}, "a", &[9, b'1']).is_err(), "an unknown format");
     }
 
     #[test]

@@ -6,13 +6,16 @@
 
 use std::cell::{Cell, RefCell};
 
+use serde::Deserialize;
 use sled::Transactional;
 use sled::transaction::{ConflictableTransactionResult, TransactionalTree};
 use tracing::{debug, info};
 
 use super::connections::{read_connection_tx, read_state_tx, write_state_tx};
 use super::events::EventKind;
-use super::model::{Checkpoint, Connection, ConnectionState, Position, RunCounts, RunOutcome, SyncRun};
+use super::model::{
+    Checkpoint, CloseReason, Connection, ConnectionState, Position, PositionStatus, RunCounts, RunOutcome, SyncRun,
+};
 use super::patch::{Change, JobPatch};
 use super::{Store, StoreError, abort, codec, keys, now_unix};
 
@@ -86,6 +89,16 @@ struct CommitView<'t> {
     /// The outbound event log: every position written gets its event in
     /// the same transaction.
     events: EventSink<'t>,
+}
+
+/// The fields of a stored [`Position`] that decide whether a patch changes
+/// it, decoded without the rest of the record (description, lists, maps).
+#[derive(Deserialize)]
+struct StoredHead {
+    connection_id: String,
+    content_hash: String,
+    closed_reason: Option<CloseReason>,
+    status: PositionStatus,
 }
 
 /// Where a commit appends its events.
@@ -287,9 +300,21 @@ impl CommitView<'_> {
         counts.jobs_seen += 1;
         let (position, change, old_len) = match existing {
             Some(id) => {
-                let (mut position, old_len) = self.read_position(id)?;
+                let bytes =
+                    self.positions.get(keys::position(id))?.ok_or_else(|| abort(StoreError::UnknownPosition(id)))?;
+                // Most jobs of a resync are unchanged: the few fields that
+                // say so are decoded first, the whole record only when the
+                // patch changes it.
+                let head: StoredHead = codec::decode(keys::POSITIONS, id, &bytes).map_err(abort)?;
+                self.check_owner(id, &head.connection_id)?;
+                if patch.changes_nothing(&head.content_hash, head.closed_reason) {
+                    counts.unchanged += 1;
+                    let closed = head.status == PositionStatus::Closed;
+                    return Ok(PositionChange { id, code: patch.code.clone(), change: Change::Unchanged, closed });
+                }
+                let mut position = self.decode_position(id, &bytes)?;
                 let change = position.apply_patch(patch, run_seq, now);
-                (position, change, Some(old_len))
+                (position, change, Some(bytes.len() as u64))
             }
             None => {
                 // Only a concurrent writer of this connection's jobs could
@@ -314,16 +339,15 @@ impl CommitView<'_> {
         // after the change). What must happen atomically with a change
         // (an outbound event, an index) goes right here.
         if change.writes() {
-            let len = self.write_position(&position, state, counts, old_len)?;
+            let value = self.write_position(&position, state, counts, old_len)?;
             if let Some(kind) = EventKind::of_change(change) {
-                self.events.append(kind, &position)?;
+                self.events.append(kind, &position, &value)?;
             }
             if old_len.is_none() {
                 self.job_map.insert(job_key, &keys::position(position.id))?;
                 self.by_connection.insert(keys::connection_position(self.connection_id(), position.id), &[])?;
                 state.position_count += 1;
             }
-            debug_assert!(len > 0);
         }
         Ok(PositionChange { id: position.id, code: patch.code.clone(), change, closed: position.is_closed() })
     }
@@ -338,8 +362,8 @@ impl CommitView<'_> {
     ) -> ConflictableTransactionResult<(), StoreError> {
         let (mut position, old_len) = self.read_position(id)?;
         if position.close_as_removed(now).writes() {
-            self.write_position(&position, state, counts, Some(old_len))?;
-            self.events.append(EventKind::PositionRemoved, &position)?;
+            let value = self.write_position(&position, state, counts, Some(old_len))?;
+            self.events.append(EventKind::PositionRemoved, &position, &value)?;
             counts.removed += 1;
         }
         Ok(())
@@ -348,37 +372,46 @@ impl CommitView<'_> {
     /// Reads a position of this connection, with its stored length.
     fn read_position(&self, id: u64) -> ConflictableTransactionResult<(Position, u64), StoreError> {
         let bytes = self.positions.get(keys::position(id))?.ok_or_else(|| abort(StoreError::UnknownPosition(id)))?;
-        let position: Position = codec::decode(keys::POSITIONS, id, &bytes).map_err(abort)?;
-        if position.connection_id != self.connection.id {
-            return Err(abort(invalid(
-                self.connection_id(),
-                format!("position {id} belongs to connection `{}`", position.connection_id),
-            )));
+        Ok((self.decode_position(id, &bytes)?, bytes.len() as u64))
+    }
+
+    /// Decodes a stored position and checks that it is this connection's.
+    fn decode_position(&self, id: u64, bytes: &[u8]) -> ConflictableTransactionResult<Position, StoreError> {
+        let position: Position = codec::decode(keys::POSITIONS, id, bytes).map_err(abort)?;
+        self.check_owner(id, &position.connection_id)?;
+        Ok(position)
+    }
+
+    /// Refuses a position that belongs to another connection.
+    fn check_owner(&self, id: u64, owner: &str) -> ConflictableTransactionResult<(), StoreError> {
+        if owner != self.connection.id {
+            return Err(abort(invalid(self.connection_id(), format!("position {id} belongs to connection `{owner}`"))));
         }
-        Ok((position, bytes.len() as u64))
+        Ok(())
     }
 
     /// Writes a position and keeps the connection's byte total; returns the
-    /// record's length.
+    /// stored value (its event embeds it).
     fn write_position(
         &self,
         position: &Position,
         state: &mut ConnectionState,
         counts: &mut RunCounts,
         old_len: Option<u64>,
-    ) -> ConflictableTransactionResult<u64, StoreError> {
-        let bytes = codec::encode("position", position).map_err(abort)?;
-        let len = bytes.len() as u64;
-        self.positions.insert(&keys::position(position.id), bytes)?;
+    ) -> ConflictableTransactionResult<sled::IVec, StoreError> {
+        let value = sled::IVec::from(codec::encode("position", position).map_err(abort)?);
+        let len = value.len() as u64;
+        self.positions.insert(&keys::position(position.id), value.clone())?;
         state.stored_bytes = state.stored_bytes.saturating_sub(old_len.unwrap_or(0)).saturating_add(len);
         counts.bytes_written = counts.bytes_written.saturating_add(len);
-        Ok(len)
+        Ok(value)
     }
 }
 
 impl EventSink<'_> {
-    /// Appends the next event, with the next id drawn for this commit.
-    fn append(&self, kind: EventKind, after: &Position) -> ConflictableTransactionResult<(), StoreError> {
+    /// Appends the next event, with the next id drawn for this commit;
+    /// `value` is `after` as just stored.
+    fn append(&self, kind: EventKind, after: &Position, value: &[u8]) -> ConflictableTransactionResult<(), StoreError> {
         let n = self.next.get();
         let id = *self.ids.get(n).ok_or_else(|| {
             abort(StoreError::InvalidCommit {
@@ -387,7 +420,7 @@ impl EventSink<'_> {
             })
         })?;
         self.next.set(n + 1);
-        super::events::append_tx(self.events, self.pending, id, self.run_seq, kind, after)
+        super::events::append_encoded_tx(self.events, self.pending, id, self.run_seq, kind, after, value)
     }
 }
 

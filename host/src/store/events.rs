@@ -1,7 +1,7 @@
 //! The outbound event log: what a sync did to positions, for the platform.
 //!
 //! Events are written by the commits that make the change they describe,
-//! inside the same sled transaction ([`append_tx`]), so a crash loses none
+//! inside the same sled transaction ([`append_encoded_tx`]), so a crash loses none
 //! and never reports a change that was not stored. Each event is also
 //! marked pending; the webhook worker fans pending events out into one
 //! delivery per endpoint of the event's account and clears the mark.
@@ -92,27 +92,43 @@ pub struct Event {
     pub position: Position,
 }
 
+/// [`Event`] without its position, serialized with the same names.
+#[derive(Serialize)]
+struct EventHead<'a> {
+    id: u64,
+    #[serde(rename = "type")]
+    kind: EventKind,
+    account_id: &'a str,
+    connection_id: &'a str,
+    run_seq: u64,
+    occurred_unix: i64,
+}
+
 /// Appends event `id` for `after` inside a commit's transaction. The id
 /// is drawn before the transaction: sled's id generator takes a lock that
-/// a running transaction holds.
-pub(crate) fn append_tx(
+/// a running transaction holds. `position_value` is `after` as the commit
+/// just encoded it for the positions tree: the event embeds those bytes
+/// rather than encoding the position a second time (the stored event is
+/// the same as encoding the whole [`Event`]).
+pub(crate) fn append_encoded_tx(
     events: &TransactionalTree,
     pending: &TransactionalTree,
     id: u64,
     run_seq: u64,
     kind: EventKind,
     after: &Position,
+    position_value: &[u8],
 ) -> ConflictableTransactionResult<(), StoreError> {
-    let event = Event {
+    let head = EventHead {
         id,
         kind,
-        account_id: after.account_id.clone(),
-        connection_id: after.connection_id.clone(),
+        account_id: &after.account_id,
+        connection_id: &after.connection_id,
         run_seq,
         occurred_unix: now_unix(),
-        position: after.clone(),
     };
-    events.insert(&keys::event(id), codec::encode("event", &event).map_err(abort)?)?;
+    let value = codec::encode_embedding("event", &head, "position", position_value).map_err(abort)?;
+    events.insert(&keys::event(id), value)?;
     pending.insert(&keys::event(id), &[])?;
     Ok(())
 }
@@ -156,6 +172,26 @@ mod tests {
         assert_eq!(EventKind::of_change(Change::Reopened), Some(EventKind::PositionReopened));
         assert_eq!(EventKind::of_change(Change::Unchanged), None);
         assert_eq!(serde_json::to_value(EventKind::PositionReopened).unwrap(), "position.reopened");
+    }
+
+    #[test]
+    fn an_event_with_an_encoded_position_is_the_same_event() {
+        let (_dir, store) = temp_store();
+        let c = connection(&store, "Greenhouse");
+        commit_jobs(&store, &c.id, &[("J1", "Engineer \"Staff\"")]);
+        let event = store.events_after(0, 1).unwrap().remove(0);
+        let head = EventHead {
+            id: event.id,
+            kind: event.kind,
+            account_id: &event.account_id,
+            connection_id: &event.connection_id,
+            run_seq: event.run_seq,
+            occurred_unix: event.occurred_unix,
+        };
+        let position = codec::encode("position", &event.position).unwrap();
+        let bytes = codec::encode_embedding("event", &head, "position", &position).unwrap();
+        assert_eq!(codec::decode::<Event>(keys::EVENTS, event.id, &bytes).unwrap(), event);
+        assert_eq!(bytes, codec::encode("event", &event).unwrap(), "byte for byte the encoded event");
     }
 
     #[test]

@@ -65,8 +65,37 @@ impl JobPatch {
         }
     }
 
+    /// The patch for a listed job, taking its strings instead of copying
+    /// them (the sync engine is done with the page once it has patches).
+    pub fn from_owned_job(job: Job) -> JobPatch {
+        let trimmed = job.code.trim();
+        if trimmed.len() != job.code.len() {
+            return JobPatch::from_job(&job);
+        }
+        let content_hash = job_content_hash(&job);
+        JobPatch {
+            authorized_users: job.assigned_users.iter().map(AuthorizedUser::from).collect(),
+            status: PositionStatus::from(&job.status),
+            extra: job.extra.into_iter().map(|f| (f.key, f.value)).collect(),
+            code: job.code,
+            title: job.title,
+            locations: job.locations,
+            description: job.description,
+            raw_status: job.raw_status,
+            updated_at: job.updated_at,
+            content_hash,
+        }
+    }
+
     fn is_closed(&self) -> bool {
         self.status == PositionStatus::Closed
+    }
+
+    /// Whether applying this patch to a position stored with
+    /// `content_hash` and `closed_reason` would change nothing: the rule of
+    /// [`Position::apply_patch`], usable on a partly decoded record.
+    pub(crate) fn changes_nothing(&self, content_hash: &str, closed_reason: Option<CloseReason>) -> bool {
+        self.content_hash == content_hash && closed_reason != Some(CloseReason::RemovedInAts)
     }
 }
 
@@ -141,7 +170,7 @@ impl Position {
     /// ATS writes nothing; `last_seen_run` is the last run that applied a
     /// change.
     pub fn apply_patch(&mut self, patch: &JobPatch, run_seq: u64, now_unix: i64) -> Change {
-        if patch.content_hash == self.content_hash && self.closed_reason != Some(CloseReason::RemovedInAts) {
+        if patch.changes_nothing(&self.content_hash, self.closed_reason) {
             return Change::Unchanged;
         }
         let was_closed = self.is_closed();
@@ -265,5 +294,14 @@ mod tests {
         let padded = JobPatch::from_job(&job("  J1\t", "Engineer"));
         assert_eq!(padded.code, "J1");
         assert_eq!(padded, patch("J1", "Engineer"));
+    }
+
+    #[test]
+    fn an_owned_job_makes_the_same_patch() {
+        let mut j = job("J1", "Engineer");
+        j.extra = vec![crate::contract::Field { key: "k".into(), value: "v".into() }];
+        assert_eq!(JobPatch::from_owned_job(j.clone()), JobPatch::from_job(&j));
+        let padded = job(" J2 ", "Designer");
+        assert_eq!(JobPatch::from_owned_job(padded.clone()), JobPatch::from_job(&padded));
     }
 }

@@ -291,13 +291,12 @@ impl SyncEngine {
                 Err(e) => return Err((run, e.into_sync(page_no))),
             };
             jobs_received += page.jobs.len() as u64;
-            let patches = match patches_of(&page, cursor.as_deref()) {
+            let (patches, next) = match patches_of(page, cursor.as_deref()) {
                 Ok(p) => p,
                 Err(message) => return Err((run, SyncError::BadData { page: page_no, message })),
             };
             // Fetch the next page while this one is applied: the plugin and
             // the ATS work while the store does. Not past a bound or a cycle.
-            let next = page.next_cursor.clone();
             if let Some(next) = &next {
                 if !cursors.first_visit(next) {
                     let cursor = next.escape_debug().to_string().chars().take(80).collect();

@@ -81,19 +81,20 @@ impl CursorLog {
     }
 }
 
-/// A page's jobs as patches: codes trimmed, a job repeated within the page
-/// kept once (its last version, at its first place), or the problem that
-/// makes the page unusable.
-pub(super) fn patches_of(page: &JobPage, cursor: Option<&str>) -> Result<Vec<JobPatch>, String> {
+/// A page's jobs as patches, with the page's next cursor: codes trimmed,
+/// a job repeated within the page kept once (its last version, at its
+/// first place), or the problem that makes the page unusable. Takes the
+/// page: the patches own its strings, nothing is copied.
+pub(super) fn patches_of(page: JobPage, cursor: Option<&str>) -> Result<(Vec<JobPatch>, Option<String>), String> {
     if page.next_cursor.is_some() && page.next_cursor.as_deref() == cursor {
         return Err("the next cursor equals the current one; the listing would never end".into());
     }
     let mut patches: Vec<JobPatch> = Vec::with_capacity(page.jobs.len());
     let mut index: HashMap<String, usize> = HashMap::with_capacity(page.jobs.len());
-    for job in &page.jobs {
-        let patch = JobPatch::from_job(job);
+    for job in page.jobs {
+        let patch = JobPatch::from_owned_job(job);
         if patch.code.is_empty() {
-            return Err(format!("a job without a code (title `{}`)", job.title.escape_debug()));
+            return Err(format!("a job without a code (title `{}`)", patch.title.escape_debug()));
         }
         match index.get(&patch.code) {
             Some(&at) => patches[at] = patch,
@@ -103,7 +104,7 @@ pub(super) fn patches_of(page: &JobPage, cursor: Option<&str>) -> Result<Vec<Job
             }
         }
     }
-    Ok(patches)
+    Ok((patches, page.next_cursor))
 }
 
 #[cfg(test)]
@@ -181,13 +182,14 @@ mod tests {
         let mut second = job("J1", "Engineer II");
         second.code = " J1 ".into();
         let page = JobPage { jobs: vec![job("J1", "Engineer"), job("J2", "x"), second], next_cursor: None };
-        let patches = patches_of(&page, None).unwrap();
+        let (patches, next) = patches_of(page, None).unwrap();
+        assert_eq!(next, None);
         assert_eq!(patches.iter().map(|p| p.code.as_str()).collect::<Vec<_>>(), ["J1", "J2"]);
         assert_eq!(patches[0].title, "Engineer II", "the last version wins");
 
         let blank = JobPage { jobs: vec![job("  ", "x")], next_cursor: None };
-        assert!(patches_of(&blank, None).unwrap_err().contains("without a code"));
+        assert!(patches_of(blank, None).unwrap_err().contains("without a code"));
         let stuck = JobPage { jobs: vec![], next_cursor: Some("c".into()) };
-        assert!(patches_of(&stuck, Some("c")).unwrap_err().contains("never end"));
+        assert!(patches_of(stuck, Some("c")).unwrap_err().contains("never end"));
     }
 }
