@@ -21,6 +21,7 @@ mod sandbox;
 mod sandbox_attacks;
 mod scaffold;
 mod serve;
+mod store_read_only;
 mod support;
 mod sync;
 mod sync_safety;
