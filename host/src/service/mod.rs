@@ -14,8 +14,10 @@ pub mod connections;
 pub mod dto;
 mod error;
 pub mod page;
+pub mod plugin_dir;
 pub mod plugins;
 pub mod positions;
+pub mod webhooks;
 
 use crate::app::App;
 use crate::scheduler::{Scheduler, SchedulerLimits};
