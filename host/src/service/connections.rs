@@ -118,7 +118,7 @@ impl Service {
             |c: &Connection| c.id.clone(),
             Clone::clone,
             |_| true,
-            |after, n| Ok(self.app.store.connections_page(after.map(String::as_str), n, &keep)?),
+            |after, n| Ok(self.app.store.connections_page(after.map(String::as_str), n, keep)?),
         )?;
         let items = page.items.iter().map(|c| self.connection_dto(c)).collect::<Result<Vec<_>, _>>()?;
         Ok(Page { items, next_cursor: page.next_cursor })
