@@ -101,16 +101,16 @@ fn table() -> BTreeMap<&'static str, Expect> {
 }
 
 /// Acme's records, to fill path parameters with.
-struct Ids {
-    connection: String,
-    position: String,
-    key: String,
-    webhook: String,
+pub(crate) struct Ids {
+    pub connection: String,
+    pub position: String,
+    pub key: String,
+    pub webhook: String,
 }
 
 /// A documented path with acme's records in its parameters. A parameter
 /// this does not know fails the test (teach it the new one).
-fn fill(path: &str, ids: &Ids) -> String {
+pub(crate) fn fill(path: &str, ids: &Ids) -> String {
     let mut out = String::new();
     let mut rest = path;
     while let Some(open) = rest.find('{') {
