@@ -11,7 +11,7 @@
 //!
 //! Authentication: `Authorization: Bearer <token>` with the operator token
 //! (every route) or an account's API key (that account's connections,
-//! positions and runs). Requests whose `Host` is not the host's own are
+//! positions, runs and webhooks); `/healthz` and `/readyz` need none. Requests whose `Host` is not the host's own are
 //! refused, so a web page cannot reach a loopback host through DNS
 //! rebinding.
 //!
@@ -67,9 +67,10 @@ pub type ApiRouter = OpenApiRouter<ApiState>;
         title = "atsbridge",
         description = "ATS integration host: connector plugins, accounts, connections, sync runs and positions.\n\n\
             Authenticate with `Authorization: Bearer <token>`: the operator token reaches every route, an \
-            account's API key only that account's connections, positions and runs (another account's ids \
-            answer 404). Errors are `{\"error\": {\"code\": \"...\", \"message\": \"...\"}}`. Lists take \
-            `limit` (at most 500) and `cursor` (the previous page's `next_cursor`)."
+            account's API key only that account's connections, positions, runs and webhooks (another \
+            account's ids answer 404); `/healthz` and `/readyz` need no credentials. Errors are \
+            `{\"error\": {\"code\": \"...\", \"message\": \"...\"}}`. Lists take `limit` (at most 500) and \
+            `cursor` (the previous page's `next_cursor`)."
     ),
     modifiers(&BearerScheme),
     security(("bearer" = [])),

@@ -14,7 +14,7 @@ use crate::store::{Delivery, DeliveryState, StoreError, Webhook, WebhookError};
 #[derive(Debug, Clone, Deserialize, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateWebhookRequest {
-    /// Where events are POSTed: `https://...`, or `http://` to a loopback
+    /// Where events are POSTed: an https URL, or plain http to a loopback
     /// address.
     pub url: String,
     /// Event types to receive (`position.created`, ...); empty or absent:
