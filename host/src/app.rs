@@ -60,6 +60,9 @@ pub struct App {
     pub runtime: Runtime,
     pub store: Store,
     pub engine: SyncEngine,
+    /// The operator's directory of plugins the API may install from by
+    /// name (`plugin-dir`), if configured.
+    pub plugin_dir: Option<PathBuf>,
 }
 
 impl App {
@@ -76,6 +79,7 @@ impl App {
         let mut app = Self::open_with(&config.data_dir, key, crate::cli::runtime_options(config))?;
         app.store = app.store.with_runs_kept(config.runs_kept);
         app.engine = SyncEngine::new(app.store.clone(), app.runtime.clone());
+        app.plugin_dir = config.plugin_dir.clone();
         Ok(app)
     }
 
@@ -91,7 +95,7 @@ impl App {
             e => AppError::Store(e),
         })?;
         let engine = SyncEngine::new(store.clone(), runtime.clone());
-        Ok(App { data_dir: data_dir.to_path_buf(), runtime, store, engine })
+        Ok(App { data_dir: data_dir.to_path_buf(), runtime, store, engine, plugin_dir: None })
     }
 
     /// Adds a connection after checking its settings against the plugin's

@@ -1,4 +1,5 @@
-//! `GET /api/v1/backup`: a consistent snapshot of the store, streamed.
+//! `GET /api/v1/backup`: a consistent snapshot of the store, streamed
+//! (operator).
 //!
 //! The snapshot is written to an unlinked temporary file in the data
 //! directory while the store's writes wait (a local copy is fast), then
@@ -9,12 +10,23 @@ use axum::body::Body;
 use axum::extract::State;
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
+use utoipa_axum::routes;
 
-use super::ops::{OpsState, internal};
+use super::{ApiError, ApiRouter, ApiState, OperatorAuth};
+use crate::service::ServiceError;
+use crate::service::dto::ErrorBody;
 
-pub async fn backup(State(state): State<OpsState>) -> Response {
-    let app = state.app.clone();
-    let snapshot = tokio::task::spawn_blocking(move || -> Result<std::fs::File, String> {
+pub fn routes() -> ApiRouter {
+    ApiRouter::new().routes(routes!(backup))
+}
+
+/// A consistent snapshot of the store, for `atsbridge restore` (operator).
+#[utoipa::path(get, path = "/api/v1/backup", tag = "operations",
+    responses((status = 200, body = Vec<u8>, content_type = "application/octet-stream"),
+        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
+async fn backup(State(s): State<ApiState>, _: OperatorAuth) -> Result<Response, ApiError> {
+    let app = s.service.app.clone();
+    let file = tokio::task::spawn_blocking(move || -> Result<std::fs::File, String> {
         let name = format!(".backup-{}-{}.tmp", std::process::id(), crate::store::now_ms());
         let path = app.data_dir.join(name);
         let file = std::fs::OpenOptions::new()
@@ -30,23 +42,18 @@ pub async fn backup(State(state): State<OpsState>) -> Response {
         tracing::info!(trees = summary.trees, records = summary.records, "backup taken");
         Ok(file)
     })
-    .await;
-    let file = match snapshot {
-        Ok(Ok(file)) => file,
-        Ok(Err(e)) => return internal(e),
-        Err(e) => return internal(e),
-    };
+    .await
+    .map_err(ServiceError::internal)?
+    .map_err(ServiceError::internal)?;
     let mut file = tokio::fs::File::from_std(file);
-    if let Err(e) = tokio::io::AsyncSeekExt::rewind(&mut file).await {
-        return internal(e);
-    }
+    tokio::io::AsyncSeekExt::rewind(&mut file).await.map_err(ServiceError::internal)?;
     let stream = tokio_util::io::ReaderStream::new(file);
-    (
+    Ok((
         [
             (header::CONTENT_TYPE, "application/octet-stream"),
             (header::CONTENT_DISPOSITION, "attachment; filename=\"atsbridge.backup\""),
         ],
         Body::from_stream(stream),
     )
-        .into_response()
+        .into_response())
 }

@@ -11,7 +11,7 @@
 //!
 //! Authentication: `Authorization: Bearer <token>` with the operator token
 //! (every route) or an account's API key (that account's connections,
-//! positions and runs). Requests whose `Host` is not the host's own are
+//! positions, runs and webhooks); `/healthz` and `/readyz` need none. Requests whose `Host` is not the host's own are
 //! refused, so a web page cannot reach a loopback host through DNS
 //! rebinding.
 //!
@@ -20,7 +20,8 @@
 //! [`require_operator`].
 //!
 //! Operating routes (health, readiness, Prometheus metrics, backup,
-//! webhooks) are in [`ops`], merged by `serve` with [`router_with_plain`].
+//! webhooks) are in [`ops`]; `serve` builds the router with
+//! [`serving_router`], which gives them the readiness flags.
 
 mod accounts;
 mod auth;
@@ -39,8 +40,8 @@ mod webhooks;
 
 use std::sync::Arc;
 
-use axum::Router;
 use axum::middleware;
+use axum::{Extension, Router};
 use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
 
@@ -66,9 +67,10 @@ pub type ApiRouter = OpenApiRouter<ApiState>;
         title = "atsbridge",
         description = "ATS integration host: connector plugins, accounts, connections, sync runs and positions.\n\n\
             Authenticate with `Authorization: Bearer <token>`: the operator token reaches every route, an \
-            account's API key only that account's connections, positions and runs (another account's ids \
-            answer 404). Errors are `{\"error\": {\"code\": \"...\", \"message\": \"...\"}}`. Lists take \
-            `limit` (at most 500) and `cursor` (the previous page's `next_cursor`)."
+            account's API key only that account's connections, positions, runs and webhooks (another \
+            account's ids answer 404); `/healthz` and `/readyz` need no credentials. Errors are \
+            `{\"error\": {\"code\": \"...\", \"message\": \"...\"}}`. Lists take `limit` (at most 500) and \
+            `cursor` (the previous page's `next_cursor`)."
     ),
     modifiers(&BearerScheme),
     security(("bearer" = [])),
@@ -77,6 +79,8 @@ pub type ApiRouter = OpenApiRouter<ApiState>;
         (name = "accounts", description = "Accounts and their API keys"),
         (name = "connections", description = "Connections, sync runs"),
         (name = "positions", description = "Positions synced from the ATS"),
+        (name = "webhooks", description = "An account's webhook endpoints and delivery logs"),
+        (name = "operations", description = "Health, readiness, Prometheus metrics, backups"),
         (name = "meta", description = "Status and this document"),
     )
 )]
@@ -90,6 +94,7 @@ fn api_routes() -> ApiRouter {
         .merge(connections::routes())
         .merge(positions::routes())
         .merge(docs::routes())
+        .merge(ops::routes())
 }
 
 /// The API router, for `serve` and for the CLI without a running host.
@@ -97,17 +102,10 @@ pub fn router(state: ApiState) -> Router {
     router_with(state, OpenApiRouter::new())
 }
 
-/// The API router plus routers that carry their own state (the operating
-/// routes): they get the same error shape and `Host` check.
-pub fn router_with_plain(state: ApiState, plain: Router) -> Router {
-    let (routes, openapi) = api_routes().split_for_parts();
-    let openapi = Arc::new(openapi);
-    let api: Router = routes.merge(docs::serve_document(openapi)).with_state(state.clone());
-    api.merge(plain)
-        .fallback(error::not_found)
-        .method_not_allowed_fallback(error::method_not_allowed)
-        .layer(middleware::from_fn(error::uniform_errors))
-        .layer(middleware::from_fn_with_state(state, check_host))
+/// The router `serve` runs: the API, with the readiness flags `/readyz`
+/// reports.
+pub fn serving_router(state: ApiState, readiness: Arc<ops::Readiness>) -> Router {
+    router(state).layer(Extension(readiness))
 }
 
 /// The API router with `extra` routes (documented ones appear in the

@@ -11,6 +11,7 @@ use super::extract::{ApiJson, ApiPath, ApiQuery};
 use super::{ApiError, ApiRouter, ApiState, Authenticated};
 use crate::service::dto::{CheckResult, CheckSettingsRequest, ErrorBody, InstallPluginRequest, PluginDto};
 use crate::service::page::{Page, PageQuery};
+use crate::service::plugin_dir::InstallFromDirectoryRequest;
 use crate::service::plugins::{MAX_COMPONENT_BYTES, MAX_MANIFEST_BYTES};
 
 /// An install body: the component in base64 (4/3 of its size), the
@@ -22,6 +23,7 @@ pub fn routes() -> ApiRouter {
         .routes(routes!(list))
         .routes(routes!(inspect, remove))
         .routes(routes!(check))
+        .routes(routes!(install_from_directory))
         .merge(ApiRouter::new().routes(routes!(install)).layer(DefaultBodyLimit::max(MAX_INSTALL_BODY_BYTES)))
 }
 
@@ -46,6 +48,18 @@ async fn install(
     ApiJson(req): ApiJson<InstallPluginRequest>,
 ) -> Result<impl IntoResponse, ApiError> {
     Ok((StatusCode::CREATED, axum::Json(s.service.install_plugin(&caller, req).await?)))
+}
+
+/// Installs a plugin from the operator's configured plugin directory by
+/// the name of its subdirectory (never a path).
+#[utoipa::path(post, path = "/api/v1/plugins/from-directory", tag = "plugins", request_body = InstallFromDirectoryRequest,
+    responses((status = 201, body = PluginDto), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn install_from_directory(
+    State(s): State<ApiState>,
+    Authenticated(caller): Authenticated,
+    ApiJson(req): ApiJson<InstallFromDirectoryRequest>,
+) -> Result<impl IntoResponse, ApiError> {
+    Ok((StatusCode::CREATED, axum::Json(s.service.install_plugin_from_directory(&caller, req).await?)))
 }
 
 /// One plugin: manifest, info, limits and call metrics.

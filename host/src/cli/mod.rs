@@ -143,6 +143,9 @@ impl Cli {
         match self.command {
             // Handled above, before any configuration is read.
             Command::Plugin(plugin_cmd::PluginCommand::New { .. }) | Command::Compile(_) => Ok(()),
+            Command::Plugin(cmd @ plugin_cmd::PluginCommand::InstallFromDirectory { .. }) => {
+                plugin_cmd::install_from_directory(cmd, &backend().await?, json).await
+            }
             // A running host gets installs and removals through its API.
             Command::Plugin(cmd) if cmd.goes_through_api() => match client::Backend::remote(&data_dir).await {
                 Ok(Some(api)) => plugin_cmd::run_through_api(cmd, &api, json).await,

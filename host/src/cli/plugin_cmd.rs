@@ -36,6 +36,19 @@ pub enum PluginCommand {
         #[arg(long)]
         force: bool,
     },
+    /// Install a plugin from the operator's plugin directory (`plugin-dir`
+    /// in the configuration) by the name of its subdirectory; through a
+    /// running host's API when one serves.
+    InstallFromDirectory {
+        /// The subdirectory's name (shaped like a plugin id; not a path).
+        name: String,
+        /// Accept new allowed hosts and secret bindings over the installed one.
+        #[arg(long)]
+        approve: bool,
+        /// Accept a downgrade, or different bytes under the installed version.
+        #[arg(long)]
+        force: bool,
+    },
     /// List installed plugins.
     List,
     /// Scaffold a new connector crate (builds with one command).
@@ -113,6 +126,19 @@ pub async fn run_through_api(cmd: PluginCommand, api: &Backend, json: bool) -> a
         }
         _ => bail!("unexpected command"),
     }
+    Ok(())
+}
+
+/// `plugin install-from-directory`: the running host's API, or the same
+/// route in-process over the store.
+pub async fn install_from_directory(cmd: PluginCommand, api: &Backend, json: bool) -> anyhow::Result<()> {
+    let PluginCommand::InstallFromDirectory { name, approve, force } = cmd else { bail!("unexpected command") };
+    let req = crate::service::plugin_dir::InstallFromDirectoryRequest { name, approve, force };
+    let p: PluginDto = api.post("/api/v1/plugins/from-directory", &req).await.context("refused to install")?;
+    if json {
+        return super::print_json(&p);
+    }
+    println!("installed {} {} ({}, contract {})", p.id, p.version, escape(&p.name), p.contract);
     Ok(())
 }
 
@@ -224,6 +250,7 @@ pub async fn run_without_store(cmd: PluginCommand, runtime: &Runtime, json: bool
         PluginCommand::New { name, dir, sdk } => super::plugin_new::run(&name, &dir, sdk.as_deref(), json)?,
         PluginCommand::Test(args) => super::plugin_test::run(args, runtime, json).await?,
         PluginCommand::Remove { .. } => bail!("`plugin remove` needs the store"),
+        PluginCommand::InstallFromDirectory { .. } => bail!("`plugin install-from-directory` goes through the API"),
     }
     Ok(())
 }

@@ -164,8 +164,7 @@ pub async fn serve_with(
         service,
         auth: Arc::new(AuthConfig { operator_token: token.clone(), allowed_hosts: Some(allowed_hosts) }),
     };
-    let ops = crate::api::ops::OpsState::new(app.clone(), readiness.clone(), Some(&token));
-    let api = crate::api::router_with_plain(state, crate::api::ops::router(ops));
+    let api = crate::api::serving_router(state, readiness.clone());
     let base = format!("http://{addr}");
     let address_file = data_dir.join(ADDRESS_FILE);
     std::fs::write(&address_file, format!("{base}\n"))

@@ -128,6 +128,12 @@ impl PluginRegistry {
 
     /// Every installed plugin, by id. A damaged one is reported, not skipped.
     pub fn list(&self) -> Result<Vec<Result<InstalledPlugin, LoadError>>, LoadError> {
+        Ok(self.ids()?.iter().map(|id| self.current(id)).collect())
+    }
+
+    /// The ids of installed plugins, sorted, without loading any (for
+    /// listing them a page at a time).
+    pub fn ids(&self) -> Result<Vec<String>, LoadError> {
         let mut ids = Vec::new();
         for entry in std::fs::read_dir(&self.root).map_err(io(&self.root))? {
             let entry = entry.map_err(io(&self.root))?;
@@ -137,7 +143,7 @@ impl PluginRegistry {
             }
         }
         ids.sort();
-        Ok(ids.iter().map(|id| self.current(id)).collect())
+        Ok(ids)
     }
 
     /// Writes a validated plugin and makes it the active install of its id.

@@ -30,8 +30,15 @@ fn checked_name(name: &str) -> Result<(), ServiceError> {
 impl Service {
     /// Accounts the caller sees (an account key: its own).
     pub fn list_accounts(&self, caller: &Caller, query: &PageQuery) -> Result<Page<AccountDto>, ServiceError> {
-        let all = self.app.store.accounts()?.into_iter().filter(|a| caller.sees(&a.id)).map(account_dto);
-        Ok(Page::after(all, query, |s| Some(s.to_string()), |a| a.id.clone(), Clone::clone))
+        let page = Page::fetch(
+            query,
+            |s| Some(s.to_string()),
+            |a: &Account| a.id.clone(),
+            Clone::clone,
+            |_| true,
+            |after, n| Ok(self.app.store.accounts_page(after.map(String::as_str), n, |a| caller.sees(&a.id))?),
+        )?;
+        Ok(page.map(account_dto))
     }
 
     pub fn account(&self, caller: &Caller, id: &str) -> Result<AccountDto, ServiceError> {

@@ -100,21 +100,26 @@ impl Service {
         })
     }
 
-    /// Connections the caller sees, optionally of one account.
+    /// Connections the caller sees, optionally of one account, a page at a
+    /// time from the store.
     pub fn list_connections(
         &self,
         caller: &Caller,
         account: Option<&str>,
         query: &PageQuery,
     ) -> Result<Page<ConnectionDto>, ServiceError> {
-        let all = match account {
-            Some(a) => {
-                self.visible_account(caller, a)?;
-                self.app.store.connections_of(a)?
-            }
-            None => self.app.store.connections()?.into_iter().filter(|c| caller.sees(&c.account_id)).collect(),
-        };
-        let page = Page::after(all, query, |s| Some(s.to_string()), |c| c.id.clone(), Clone::clone);
+        if let Some(a) = account {
+            self.visible_account(caller, a)?;
+        }
+        let keep = |c: &Connection| caller.sees(&c.account_id) && account.is_none_or(|a| a == c.account_id);
+        let page = Page::fetch(
+            query,
+            |s| Some(s.to_string()),
+            |c: &Connection| c.id.clone(),
+            Clone::clone,
+            |_| true,
+            |after, n| Ok(self.app.store.connections_page(after.map(String::as_str), n, keep)?),
+        )?;
         let items = page.items.iter().map(|c| self.connection_dto(c)).collect::<Result<Vec<_>, _>>()?;
         Ok(Page { items, next_cursor: page.next_cursor })
     }
@@ -269,17 +274,17 @@ impl Service {
         self.connection_dto(&c)
     }
 
-    /// Runs, newest first.
+    /// Runs, newest first, a page at a time from the store.
     pub fn runs(&self, caller: &Caller, id: &str, query: &PageQuery) -> Result<Page<RunDto>, ServiceError> {
         self.visible_connection(caller, id)?;
-        let runs = self.app.store.runs(id, usize::MAX)?;
-        let page = Page::after(
-            runs,
+        let page = Page::fetch(
             query,
-            |s| s.parse::<u64>().ok().map(std::cmp::Reverse),
-            |r| std::cmp::Reverse(r.seq),
-            |k| k.0.to_string(),
-        );
+            |s| s.parse::<u64>().ok(),
+            |r: &SyncRun| r.seq,
+            u64::to_string,
+            |_| true,
+            |before, n| Ok(self.app.store.runs_page(id, before.copied(), n)?),
+        )?;
         Ok(page.map(run_dto))
     }
 

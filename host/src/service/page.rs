@@ -4,6 +4,8 @@
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
+use super::ServiceError;
+
 /// Items per page when the caller does not say.
 pub const DEFAULT_LIMIT: usize = 50;
 /// The most items one page holds: bounds the work and the response size of
@@ -63,6 +65,49 @@ impl<T> Page<T> {
         Page { items: out, next_cursor }
     }
 
+    /// A page read from the store a slice at a time, from the cursor on.
+    ///
+    /// `fetch(after, n)` returns up to `n` items that follow the key
+    /// `after` in list order (from the start when `None`); an empty answer
+    /// means the list is exhausted. Items `keep` refuses are skipped. One
+    /// item past the page is looked for, so `next_cursor` is given exactly
+    /// when another page follows. A cursor that does not parse is refused
+    /// rather than silently restarting the list.
+    pub fn fetch<K>(
+        query: &PageQuery,
+        parse: impl Fn(&str) -> Option<K>,
+        key: impl Fn(&T) -> K,
+        show: impl Fn(&K) -> String,
+        keep: impl Fn(&T) -> bool,
+        mut fetch: impl FnMut(Option<&K>, usize) -> Result<Vec<T>, ServiceError>,
+    ) -> Result<Page<T>, ServiceError> {
+        let limit = query.limit();
+        let mut after = match query.cursor.as_deref() {
+            Some(c) => Some(parse(c).ok_or_else(|| {
+                ServiceError::Invalid("`cursor` is not one this list gave; pass `next_cursor` back unchanged".into())
+            })?),
+            None => None,
+        };
+        let mut items: Vec<T> = Vec::with_capacity(limit.min(64));
+        loop {
+            let batch = fetch(after.as_ref(), limit + 1 - items.len())?;
+            if batch.is_empty() {
+                return Ok(Page { items, next_cursor: None });
+            }
+            for item in batch {
+                after = Some(key(&item));
+                if !keep(&item) {
+                    continue;
+                }
+                if items.len() == limit {
+                    let next_cursor = items.last().map(|i| show(&key(i)));
+                    return Ok(Page { items, next_cursor });
+                }
+                items.push(item);
+            }
+        }
+    }
+
     pub fn map<U>(self, f: impl FnMut(T) -> U) -> Page<U> {
         Page { items: self.items.into_iter().map(f).collect(), next_cursor: self.next_cursor }
     }
@@ -82,5 +127,36 @@ mod tests {
         assert_eq!((p3.items, p3.next_cursor), (vec![7], None));
         assert_eq!(q(Some(100_000), None).limit(), MAX_LIMIT);
         assert_eq!(q(Some(0), None).limit(), 1);
+    }
+
+    /// A store read that returns at most 2 items a call, like a capped one.
+    fn slices(items: &[u64]) -> impl FnMut(Option<&u64>, usize) -> Result<Vec<u64>, ServiceError> + '_ {
+        |after, n| Ok(items.iter().copied().filter(|i| after.is_none_or(|a| i > a)).take(n.min(2)).collect())
+    }
+
+    #[test]
+    fn fetched_pages_say_exactly_when_more_follow_and_refuse_bad_cursors() {
+        let q = |limit, cursor: Option<&str>| PageQuery { limit, cursor: cursor.map(str::to_string) };
+        let items = [1u64, 2, 3, 4, 5, 6, 7];
+        let page = |q: &PageQuery, keep: fn(&u64) -> bool| {
+            Page::fetch(q, |s| s.parse().ok(), |i| *i, u64::to_string, keep, slices(&items)).unwrap()
+        };
+        let p = page(&q(Some(3), None), |_| true);
+        assert_eq!((p.items, p.next_cursor.as_deref()), (vec![1, 2, 3], Some("3")));
+        let p = page(&q(Some(3), Some("4")), |_| true);
+        assert_eq!((p.items, p.next_cursor), (vec![5, 6, 7], None), "a full last page has no cursor");
+        let p = page(&q(Some(2), None), |i| i % 3 == 0);
+        assert_eq!((p.items, p.next_cursor), (vec![3, 6], None));
+        let p = page(&q(Some(1), None), |i| i % 3 == 0);
+        assert_eq!((p.items, p.next_cursor.as_deref()), (vec![3], Some("3")));
+        let err = Page::fetch(
+            &q(None, Some("x")),
+            |s| s.parse::<u64>().ok(),
+            |i| *i,
+            u64::to_string,
+            |_| true,
+            slices(&items),
+        );
+        assert!(matches!(err, Err(ServiceError::Invalid(_))));
     }
 }

@@ -66,15 +66,32 @@ impl Service {
     /// Installed plugins, by id. A damaged install is logged and left out.
     pub fn list_plugins(&self, caller: &Caller, query: &PageQuery) -> Result<Page<PluginDto>, ServiceError> {
         caller.require_operator()?;
-        let all = self.app.runtime.registry().list()?;
-        let ok = all.into_iter().filter_map(|r| match r {
-            Ok(p) => Some(plugin_dto(&p)),
-            Err(e) => {
-                tracing::warn!(error = %e, "damaged plugin left out of the list");
-                None
-            }
-        });
-        Ok(Page::after(ok, query, |s| Some(s.to_string()), |p| p.id.clone(), Clone::clone))
+        // Only the ids are listed whole (directory names); a plugin is
+        // loaded when it is on the page.
+        let registry = self.app.runtime.registry();
+        let ids = registry.ids()?;
+        let page = Page::fetch(
+            query,
+            |s| Some(s.to_string()),
+            |(id, _): &(String, Option<PluginDto>)| id.clone(),
+            Clone::clone,
+            |(_, p)| p.is_some(),
+            |after, n| {
+                let from = after.map_or(0, |a| ids.partition_point(|id| id <= a));
+                Ok(ids[from..]
+                    .iter()
+                    .take(n)
+                    .map(|id| match registry.current(id) {
+                        Ok(p) => (id.clone(), Some(plugin_dto(&p))),
+                        Err(e) => {
+                            tracing::warn!(plugin = %id, error = %e, "damaged plugin left out of the list");
+                            (id.clone(), None)
+                        }
+                    })
+                    .collect())
+            },
+        )?;
+        Ok(Page { items: page.items.into_iter().filter_map(|(_, p)| p).collect(), next_cursor: page.next_cursor })
     }
 
     /// One plugin with its call metrics.

@@ -7,7 +7,7 @@ use utoipa::IntoParams;
 use super::dto::{EditPositionRequest, PositionDto, TrackedDto, UserDto};
 use super::page::{Page, PageQuery};
 use super::{Caller, Service, ServiceError};
-use crate::store::{FieldEdit, FieldName, Position, PositionStatus, Tracked};
+use crate::store::{self, FieldEdit, FieldName, Position, PositionStatus, Tracked};
 
 /// The most locations one edit may set.
 const MAX_LOCATIONS: usize = 100;
@@ -34,6 +34,18 @@ fn status_name(s: &PositionStatus) -> &'static str {
         PositionStatus::Draft => "draft",
         PositionStatus::OnHold => "on_hold",
         PositionStatus::Other(_) => "other",
+    }
+}
+
+/// A status filter as the store matches it: `None` inside for `other`.
+fn status_filter(s: &str) -> Result<Option<PositionStatus>, ServiceError> {
+    match s {
+        "open" => Ok(Some(PositionStatus::Open)),
+        "closed" => Ok(Some(PositionStatus::Closed)),
+        "draft" => Ok(Some(PositionStatus::Draft)),
+        "on_hold" => Ok(Some(PositionStatus::OnHold)),
+        "other" => Ok(None),
+        _ => Err(ServiceError::Invalid(format!("`{s}` is not a status (open, closed, draft, on_hold, other)"))),
     }
 }
 
@@ -82,45 +94,51 @@ pub fn field_name(name: &str) -> Result<FieldName, ServiceError> {
 }
 
 impl Service {
-    /// Positions the caller sees, filtered, by id.
+    /// Positions the caller sees, filtered, by id, a page at a time from
+    /// the store's indexes (never every position in memory).
     pub fn list_positions(
         &self,
         caller: &Caller,
         filter: &PositionFilter,
         query: &PageQuery,
     ) -> Result<Page<PositionDto>, ServiceError> {
-        if let Some(s) = &filter.status
-            && !["open", "closed", "draft", "on_hold", "other"].contains(&s.as_str())
-        {
-            return Err(ServiceError::Invalid(format!("`{s}` is not a status (open, closed, draft, on_hold, other)")));
-        }
-        let mut all = match (&filter.connection, &filter.account) {
-            (Some(c), _) => {
-                let c = self.visible_connection(caller, c)?;
-                if filter.account.as_deref().is_some_and(|a| a != c.account_id) {
-                    Vec::new()
-                } else {
-                    self.app.store.positions_of_connection(&c.id)?
-                }
-            }
-            (None, Some(a)) => {
-                self.visible_account(caller, a)?;
-                self.app.store.positions_of_account(a)?
-            }
-            (None, None) => {
-                let mut all = Vec::new();
-                for c in self.app.store.connections()?.into_iter().filter(|c| caller.sees(&c.account_id)) {
-                    all.extend(self.app.store.positions_of_connection(&c.id)?);
-                }
-                all
-            }
+        let status = filter.status.as_deref().map(status_filter).transpose()?;
+        let mut stored = store::PositionFilter {
+            connection_id: None,
+            account_id: None,
+            status: status.clone().flatten(),
+            published: filter.published,
         };
-        all.sort_by_key(|p| p.id);
-        let matching = all.into_iter().filter(|p| {
-            filter.status.as_deref().is_none_or(|s| status_name(&p.status) == s)
-                && filter.published.is_none_or(|b| p.published == b)
-        });
-        let page = Page::after(matching, query, |s| s.parse::<u64>().ok(), |p| p.id, u64::to_string);
+        if let Some(c) = &filter.connection {
+            let c = self.visible_connection(caller, c)?;
+            if filter.account.as_deref().is_some_and(|a| a != c.account_id) {
+                return Ok(Page { items: Vec::new(), next_cursor: None });
+            }
+            stored.connection_id = Some(c.id);
+        }
+        // An account key sees its own account's positions only.
+        let account = match (&filter.account, caller) {
+            (Some(a), _) => Some(self.visible_account(caller, a)?.id),
+            (None, Caller::Account(own)) => Some(own.clone()),
+            (None, Caller::Operator) => None,
+        };
+        // `other` is any status the connector could not map: matched here,
+        // as the store matches exact statuses.
+        let keep = |p: &Position| status.as_ref().is_none_or(|s| s.is_some() || status_name(&p.status) == "other");
+        let page = Page::fetch(
+            query,
+            |s| s.parse::<u64>().ok(),
+            |p: &Position| p.id,
+            u64::to_string,
+            keep,
+            |after, n| {
+                let after = after.copied();
+                Ok(match (&stored.connection_id, &account) {
+                    (None, Some(account)) => self.app.store.positions_page_of_account(account, &stored, after, n)?,
+                    _ => self.app.store.positions_page(&stored, after, n)?,
+                })
+            },
+        )?;
         Ok(page.map(|p| position_dto(&p)))
     }
 

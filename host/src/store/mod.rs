@@ -55,6 +55,8 @@ mod keys;
 mod model;
 #[cfg(test)]
 mod ops_tests;
+// Cursor pages of the API's lists.
+mod pages;
 mod patch;
 mod positions;
 mod runs;
@@ -81,6 +83,7 @@ pub use model::{
     NewSetting, OpenedSetting, Position, PositionStatus, RunCounts, RunOutcome, StoredSetting, SyncRun, Tracked,
     Trigger, job_content_hash,
 };
+pub use pages::MAX_LIST_PAGE;
 pub use patch::{Change, JobPatch};
 pub use positions::{MAX_POSITIONS_PAGE, PositionFilter};
 pub use runs::MAX_RUNS_PAGE;

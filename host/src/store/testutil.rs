@@ -82,3 +82,9 @@ pub(crate) fn commit_jobs(store: &Store, connection_id: &str, jobs: &[(&str, &st
     store.commit_run_end(run, |s| s.checkpoint = None, &[]).expect("end run");
     done.changes.iter().map(|c| store.position(c.id).expect("read").expect("stored")).collect()
 }
+
+/// Overwrites a run's record with bytes no decoder accepts, so a test can
+/// show which reads never touch it.
+pub(crate) fn corrupt_run(store: &Store, connection_id: &str, seq: u64) {
+    store.trees.runs.insert(super::keys::run(connection_id, seq), &b"\xffnot a run"[..]).expect("write run");
+}

@@ -1,8 +1,9 @@
 //! Every route of a running host, called with no key, a wrong key and
-//! another account's key; the route table is checked against the OpenAPI
-//! document so a new route cannot go untested.
+//! another account's key. The routes called are those of the host's own
+//! OpenAPI document, so a route added later fails this test until it is
+//! given an entry (who may call it, with what body).
 
-use std::collections::BTreeSet;
+use std::collections::BTreeMap;
 
 use serde_json::{Value, json};
 
@@ -12,6 +13,8 @@ use crate::support;
 /// Who may call a route.
 #[derive(Debug, Clone, Copy, PartialEq)]
 enum Scope {
+    /// Anyone, without credentials (documented with `security: [{}]`).
+    Public,
     /// The operator only: an account key gets 403 (or 404 for another
     /// account's record).
     Operator,
@@ -22,77 +25,133 @@ enum Scope {
     Filtered,
 }
 
-struct Route {
-    method: &'static str,
-    /// With `{c}` (acme's connection), `{p}` (one of its positions),
-    /// `{a}` (acme), `{k}` (a key of acme), `{r}` (a run of acme's connection).
-    path: &'static str,
+/// How the test calls a documented route.
+struct Expect {
     scope: Scope,
     body: Option<Value>,
     /// Safe to call with acme's own key to see it succeed.
     own_call: bool,
 }
 
-fn route(method: &'static str, path: &'static str, scope: Scope, body: Option<Value>, own_call: bool) -> Route {
-    Route { method, path, scope, body, own_call }
+fn expect(scope: Scope, body: Option<Value>, own_call: bool) -> Expect {
+    Expect { scope, body, own_call }
 }
 
-fn routes() -> Vec<Route> {
+/// What the test knows of each route, by its method and OpenAPI path. The
+/// routes called are the OpenAPI document's: a route documented without an
+/// entry here fails the test, so none goes untested.
+fn table() -> BTreeMap<&'static str, Expect> {
     use Scope::*;
     // Refused before the body is read, so a small one will do.
     let upload = json!({ "bundled": "greenhouse" });
-    vec![
-        route("GET", "/api/v1/status", Filtered, None, true),
-        route("GET", "/api/v1/metrics", Operator, None, false),
-        route("GET", "/api/v1/plugins", Operator, None, false),
-        route("POST", "/api/v1/plugins", Operator, Some(upload), false),
-        route("GET", "/api/v1/plugins/well-behaved", Operator, None, false),
-        route("DELETE", "/api/v1/plugins/well-behaved", Operator, None, false),
-        route("POST", "/api/v1/plugins/well-behaved/check", Operator, Some(json!({"settings": {}})), false),
-        route("GET", "/api/v1/accounts", Filtered, None, true),
-        route("POST", "/api/v1/accounts", Operator, Some(json!({"name": "Initech"})), false),
-        route("GET", "/api/v1/accounts/{a}", Account, None, true),
-        route("PATCH", "/api/v1/accounts/{a}", Operator, Some(json!({"time_zone": "Europe/Paris"})), false),
-        route("DELETE", "/api/v1/accounts/{a}", Operator, None, false),
-        route("GET", "/api/v1/accounts/{a}/keys", Operator, None, false),
-        route("POST", "/api/v1/accounts/{a}/keys", Operator, Some(json!({"label": "x"})), false),
-        route("DELETE", "/api/v1/accounts/{a}/keys/{k}", Operator, None, false),
-        route("GET", "/api/v1/connections", Filtered, None, true),
-        route(
-            "POST",
-            "/api/v1/connections",
-            Account,
-            Some(json!({"account": "acme", "name": "second", "plugin": "well-behaved", "settings": {}})),
-            false,
+    BTreeMap::from([
+        ("GET /healthz", expect(Public, None, true)),
+        ("GET /readyz", expect(Public, None, true)),
+        ("GET /metrics", expect(Operator, None, false)),
+        ("GET /api/v1/backup", expect(Operator, None, false)),
+        ("GET /api/v1/status", expect(Filtered, None, true)),
+        ("GET /api/v1/metrics", expect(Operator, None, false)),
+        ("GET /api/v1/plugins", expect(Operator, None, false)),
+        ("POST /api/v1/plugins", expect(Operator, Some(upload), false)),
+        ("POST /api/v1/plugins/from-directory", expect(Operator, Some(json!({"name": "well-behaved"})), false)),
+        ("GET /api/v1/plugins/{id}", expect(Operator, None, false)),
+        ("DELETE /api/v1/plugins/{id}", expect(Operator, None, false)),
+        ("POST /api/v1/plugins/{id}/check", expect(Operator, Some(json!({"settings": {}})), false)),
+        ("GET /api/v1/accounts", expect(Filtered, None, true)),
+        ("POST /api/v1/accounts", expect(Operator, Some(json!({"name": "Initech"})), false)),
+        ("GET /api/v1/accounts/{account}", expect(Account, None, true)),
+        ("PATCH /api/v1/accounts/{account}", expect(Operator, Some(json!({"time_zone": "Europe/Paris"})), false)),
+        ("DELETE /api/v1/accounts/{account}", expect(Operator, None, false)),
+        ("GET /api/v1/accounts/{account}/keys", expect(Operator, None, false)),
+        ("POST /api/v1/accounts/{account}/keys", expect(Operator, Some(json!({"label": "x"})), false)),
+        ("DELETE /api/v1/accounts/{account}/keys/{key}", expect(Operator, None, false)),
+        ("GET /api/v1/accounts/{account}/webhooks", expect(Account, None, true)),
+        (
+            "POST /api/v1/accounts/{account}/webhooks",
+            expect(Account, Some(json!({"url": "https://platform.example/hook"})), true),
         ),
-        route("GET", "/api/v1/connections/{c}", Account, None, true),
-        route("PATCH", "/api/v1/connections/{c}", Account, Some(json!({"name": "renamed"})), true),
-        route("DELETE", "/api/v1/connections/{c}", Account, None, false),
-        route("POST", "/api/v1/connections/{c}/enable", Account, None, true),
-        route("POST", "/api/v1/connections/{c}/disable", Account, None, false),
-        route("POST", "/api/v1/connections/{c}/test", Account, None, true),
-        route("POST", "/api/v1/connections/{c}/sync", Account, None, false),
-        route("POST", "/api/v1/connections/{c}/reset", Account, None, true),
-        route("GET", "/api/v1/connections/{c}/runs", Account, None, true),
-        route("GET", "/api/v1/connections/{c}/runs/{r}", Account, None, true),
-        route("GET", "/api/v1/positions", Filtered, None, true),
-        route("GET", "/api/v1/positions/{p}", Account, None, true),
-        route("PATCH", "/api/v1/positions/{p}", Account, Some(json!({"name": "Edited"})), true),
-        route("DELETE", "/api/v1/positions/{p}/edits/name", Account, None, true),
-        route("POST", "/api/v1/positions/{p}/publish", Account, None, false),
-        route("POST", "/api/v1/positions/{p}/unpublish", Account, None, true),
-    ]
+        ("DELETE /api/v1/accounts/{account}/webhooks/{webhook}", expect(Account, None, false)),
+        ("GET /api/v1/accounts/{account}/webhooks/{webhook}/deliveries", expect(Account, None, true)),
+        ("GET /api/v1/connections", expect(Filtered, None, true)),
+        (
+            "POST /api/v1/connections",
+            expect(
+                Account,
+                Some(json!({"account": "acme", "name": "second", "plugin": "well-behaved", "settings": {}})),
+                false,
+            ),
+        ),
+        ("GET /api/v1/connections/{id}", expect(Account, None, true)),
+        ("PATCH /api/v1/connections/{id}", expect(Account, Some(json!({"name": "renamed"})), true)),
+        ("DELETE /api/v1/connections/{id}", expect(Account, None, false)),
+        ("POST /api/v1/connections/{id}/enable", expect(Account, None, true)),
+        ("POST /api/v1/connections/{id}/disable", expect(Account, None, false)),
+        ("POST /api/v1/connections/{id}/test", expect(Account, None, true)),
+        ("POST /api/v1/connections/{id}/sync", expect(Account, None, false)),
+        ("POST /api/v1/connections/{id}/reset", expect(Account, None, true)),
+        ("GET /api/v1/connections/{id}/runs", expect(Account, None, true)),
+        ("GET /api/v1/connections/{id}/runs/{run}", expect(Account, None, true)),
+        ("GET /api/v1/positions", expect(Filtered, None, true)),
+        ("GET /api/v1/positions/{id}", expect(Account, None, true)),
+        ("PATCH /api/v1/positions/{id}", expect(Account, Some(json!({"name": "Edited"})), true)),
+        ("DELETE /api/v1/positions/{id}/edits/{field}", expect(Account, None, true)),
+        ("POST /api/v1/positions/{id}/publish", expect(Account, None, false)),
+        ("POST /api/v1/positions/{id}/unpublish", expect(Account, None, true)),
+    ])
 }
 
-/// The OpenAPI path of a route (`{c}` -> `{id}` and so on).
-fn openapi_path(path: &str) -> String {
-    path.replace("/accounts/{a}/keys/{k}", "/accounts/{account}/keys/{key}")
-        .replace("/accounts/{a}", "/accounts/{account}")
-        .replace("/connections/{c}/runs/{r}", "/connections/{id}/runs/{run}")
-        .replace("{c}", "{id}")
-        .replace("{p}", "{id}")
-        .replace("/edits/name", "/edits/{field}")
-        .replace("/plugins/well-behaved", "/plugins/{id}")
+/// Acme's records, to fill path parameters with.
+pub(crate) struct Ids {
+    pub connection: String,
+    pub position: String,
+    pub key: String,
+    pub webhook: String,
+}
+
+/// A documented path with acme's records in its parameters. A parameter
+/// this does not know fails the test (teach it the new one).
+pub(crate) fn fill(path: &str, ids: &Ids) -> String {
+    let mut out = String::new();
+    let mut rest = path;
+    while let Some(open) = rest.find('{') {
+        out.push_str(&rest[..open]);
+        let close = rest[open..].find('}').map(|c| open + c).unwrap_or_else(|| panic!("unclosed {{ in {path}"));
+        let name = &rest[open + 1..close];
+        let value = match name {
+            "account" => "acme",
+            "key" => ids.key.as_str(),
+            "webhook" => ids.webhook.as_str(),
+            "run" => "1",
+            "field" => "name",
+            "id" if path.starts_with("/api/v1/connections/") => ids.connection.as_str(),
+            "id" if path.starts_with("/api/v1/positions/") => ids.position.as_str(),
+            "id" if path.starts_with("/api/v1/plugins/") => "well-behaved",
+            other => panic!("path parameter `{other}` of {path}: add its value to `fill` in api_auth.rs"),
+        };
+        out.push_str(value);
+        rest = &rest[close + 1..];
+    }
+    out.push_str(rest);
+    out
+}
+
+/// Every documented operation: (`METHOD /path`, public), public when its
+/// `security` allows no credentials.
+fn documented(doc: &Value) -> Vec<(String, bool)> {
+    let methods = ["get", "post", "put", "patch", "delete"];
+    let mut out = Vec::new();
+    for (path, item) in doc["paths"].as_object().expect("paths") {
+        for (method, op) in item.as_object().expect("path item") {
+            if !methods.contains(&method.as_str()) {
+                continue;
+            }
+            let public = op["security"]
+                .as_array()
+                .is_some_and(|s| s.iter().any(|r| r.as_object().is_some_and(|r| r.is_empty())));
+            out.push((format!("{} {path}", method.to_uppercase()), public));
+        }
+    }
+    out
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -113,34 +172,47 @@ async fn every_route_refuses_missing_wrong_and_other_tenants_keys() {
         host.op("POST", "/api/v1/accounts/globex/keys", Some(json!({}))).await["token"].as_str().unwrap().to_string();
     let acme_positions = host.op("GET", &format!("/api/v1/positions?connection={acme_conn}"), None).await;
     let position = acme_positions["items"][0]["id"].as_u64().unwrap().to_string();
-
-    // The table covers every documented route.
-    let doc = host.op("GET", "/api/v1/openapi.json", None).await;
-    let documented: BTreeSet<String> = doc["paths"]
-        .as_object()
+    let hook = json!({"url": "https://platform.example/acme"});
+    let webhook = host.op("POST", "/api/v1/accounts/acme/webhooks", Some(hook)).await["webhook"]["id"]
+        .as_str()
         .unwrap()
-        .iter()
-        .flat_map(|(path, item)| item.as_object().unwrap().keys().map(move |m| format!("{} {path}", m.to_uppercase())))
-        .collect();
-    let tested: BTreeSet<String> = routes().iter().map(|r| format!("{} {}", r.method, openapi_path(r.path))).collect();
-    assert_eq!(documented, tested, "routes in the OpenAPI document and in this test differ");
+        .to_string();
+    let ids = Ids { connection: acme_conn.clone(), position, key: acme_key_id.to_string(), webhook };
+
+    // The routes are the document's; each must be known to the table, and
+    // the table may not list routes that no longer exist.
+    let doc = host.op("GET", "/api/v1/openapi.json", None).await;
+    let routes = documented(&doc);
+    let mut table = table();
+    let unknown: Vec<&str> =
+        routes.iter().filter(|(r, _)| !table.contains_key(r.as_str())).map(|(r, _)| r.as_str()).collect();
+    assert!(unknown.is_empty(), "documented routes without an entry in api_auth.rs's table: {unknown:?}");
+    let gone: Vec<&str> = table.keys().filter(|k| !routes.iter().any(|(r, _)| r == *k)).copied().collect();
+    assert!(gone.is_empty(), "routes in the table but not in the OpenAPI document: {gone:?}");
+    for wanted in
+        ["GET /metrics", "GET /healthz", "GET /readyz", "GET /api/v1/backup", "GET /api/v1/accounts/{account}/webhooks"]
+    {
+        assert!(routes.iter().any(|(r, _)| r == wanted), "{wanted} is not documented");
+    }
 
     let wrong = format!("atsb_{}_{}", &acme_key_id, "A".repeat(43));
-    for r in routes() {
-        let path = r
-            .path
-            .replace("{c}", &acme_conn)
-            .replace("{p}", &position)
-            .replace("{a}", "acme")
-            .replace("{k}", acme_key_id)
-            .replace("{r}", "1");
-        let what = format!("{} {path}", r.method);
+    for (route, public) in &routes {
+        let r = table.remove(route.as_str()).unwrap();
+        let (method, doc_path) = route.split_once(' ').unwrap();
+        assert_eq!(*public, r.scope == Scope::Public, "{route}: documented security and the table disagree");
+        let path = fill(doc_path, &ids);
+        let what = format!("{method} {path}");
+        if r.scope == Scope::Public {
+            let (status, body) = host.call(method, &path, None, None).await;
+            assert!(status == 200 || status == 503, "{what} without credentials: {status} {body}");
+            continue;
+        }
         for (label, token) in [("no key", None), ("a wrong key", Some(wrong.as_str())), ("junk", Some("junk"))] {
-            let (status, body) = host.call(r.method, &path, token, r.body.clone()).await;
+            let (status, body) = host.call(method, &path, token, r.body.clone()).await;
             assert_eq!(status, 401, "{what} with {label}: {body}");
             assert!(body["error"]["code"].is_string() && body["error"]["message"].is_string(), "{what}: {body}");
         }
-        let (status, body) = host.call(r.method, &path, Some(&globex), r.body.clone()).await;
+        let (status, body) = host.call(method, &path, Some(&globex), r.body.clone()).await;
         match r.scope {
             Scope::Operator => {
                 assert!(status == 403 || status == 404, "{what} with another account's key: {status} {body}")
@@ -150,13 +222,14 @@ async fn every_route_refuses_missing_wrong_and_other_tenants_keys() {
                 assert_eq!(status, 200, "{what}: {body}");
                 assert!(!body.to_string().contains(&acme_conn), "{what} shows acme's records to globex: {body}");
             }
+            Scope::Public => unreachable!(),
         }
         if r.scope == Scope::Operator {
-            let (status, body) = host.call(r.method, &path, Some(acme), r.body.clone()).await;
+            let (status, body) = host.call(method, &path, Some(acme), r.body.clone()).await;
             assert_eq!(status, 403, "{what} with an account key: {body}");
         }
         if r.own_call {
-            let (status, body) = host.call(r.method, &path, Some(acme), r.body.clone()).await;
+            let (status, body) = host.call(method, &path, Some(acme), r.body.clone()).await;
             assert!((200..300).contains(&status), "{what} with acme's own key: {status} {body}");
         }
     }

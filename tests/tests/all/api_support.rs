@@ -36,17 +36,24 @@ pub fn secret_key() -> String {
 
 /// Starts `atsbridge serve` on a free loopback port over `data`.
 pub fn start(data: &Path, key: &str) -> Host {
-    let mut child = Command::new(support::atsbridge_bin())
+    start_with(data, key, &[])
+}
+
+/// [`start`] with more environment variables (configuration overrides).
+pub fn start_with(data: &Path, key: &str, env: &[(&str, &Path)]) -> Host {
+    let mut command = Command::new(support::atsbridge_bin());
+    command
         .arg("--data-dir")
         .arg(data)
         .args(["serve", "--listen", "127.0.0.1:0"])
         .env("ATSBRIDGE_SECRET_KEY", key)
         .env_remove("ATSBRIDGE_OPERATOR_TOKEN")
-        .env_remove("ATSBRIDGE_URL")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+        .env_remove("ATSBRIDGE_PLUGIN_DIR")
+        .env_remove("ATSBRIDGE_URL");
+    for (name, value) in env {
+        command.env(name, value);
+    }
+    let mut child = command.stdout(Stdio::piped()).stderr(Stdio::null()).spawn().unwrap();
     let mut line = String::new();
     BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
     let base = line.trim().strip_prefix("atsbridge listening on ").unwrap_or_else(|| panic!("{line}")).to_string();

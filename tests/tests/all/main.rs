@@ -4,6 +4,8 @@
 mod api_auth;
 mod api_cli;
 mod api_http;
+mod api_openapi;
+mod api_plugin_dir;
 mod api_support;
 mod conformance;
 mod contract_v0_2;

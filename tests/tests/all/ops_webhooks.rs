@@ -8,9 +8,10 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use atsbridge::api::ops::{OpsState, Readiness, router};
+use atsbridge::api::{ApiState, AuthConfig, router};
 use atsbridge::app::App;
 use atsbridge::events::{DeliveryPolicy, WebhookWorker};
+use atsbridge::service::Service;
 use atsbridge::store::{SecretKey, Trigger};
 use atsbridge::sync::NoProgress;
 use atsbridge_tests::guests;
@@ -20,7 +21,7 @@ use hmac::{Hmac, Mac};
 use serde_json::{Value, json};
 use sha2::Sha256;
 
-use crate::ops_support::eventually;
+use crate::ops_support::{OPERATOR_TOKEN as OPERATOR, eventually, operator_client};
 use crate::support::{self, API_KEY};
 
 /// What the receiver got: (headers, body), every request, failed ones too.
@@ -80,8 +81,15 @@ async fn each_position_event_is_delivered_signed_and_a_failed_delivery_is_retrie
     receiver.fail_next.store(1, Ordering::SeqCst);
     let hook =
         serve(axum::Router::new().route("/hook", axum::routing::post(receive)).with_state(receiver.clone())).await;
-    let api = serve(router(OpsState::new(app.clone(), Arc::new(Readiness::default()), None))).await;
-    let http = reqwest::Client::new();
+    let auth = AuthConfig { operator_token: OPERATOR.to_string().into(), allowed_hosts: None };
+    let api = serve(router(ApiState { service: Service::local(app.clone()).unwrap(), auth: Arc::new(auth) })).await;
+    let http = operator_client();
+    // An API key of the account manages its own webhooks; another
+    // account's key gets "does not exist".
+    let (_, acme_key) = app.store.create_api_key("acme", "platform").unwrap();
+    let (_, other_key) = app.store.create_api_key("other", "platform").unwrap();
+    let acme_key = secrecy::ExposeSecret::expose_secret(&acme_key).to_string();
+    let other_key = secrecy::ExposeSecret::expose_secret(&other_key).to_string();
 
     // Registered through the API; the secret is answered once.
     let r = http
@@ -96,7 +104,24 @@ async fn each_position_event_is_delivered_signed_and_a_failed_delivery_is_retrie
     let id = created["webhook"]["id"].as_str().unwrap().to_string();
     let listed: Value =
         http.get(format!("{api}/api/v1/accounts/acme/webhooks")).send().await.unwrap().json().await.unwrap();
-    assert_eq!(listed["webhooks"][0]["id"], id.as_str());
+    assert_eq!(listed["items"][0]["id"], id.as_str());
+    let as_acme: Value = reqwest::Client::new()
+        .get(format!("{api}/api/v1/accounts/acme/webhooks"))
+        .bearer_auth(&acme_key)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(as_acme["items"][0]["id"], id.as_str(), "{as_acme}");
+    let as_other = reqwest::Client::new()
+        .get(format!("{api}/api/v1/accounts/acme/webhooks"))
+        .bearer_auth(&other_key)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(as_other.status(), 404);
     assert!(!listed.to_string().contains(&secret) && !listed.to_string().contains("sealed"), "{listed}");
     let refused = http
         .post(format!("{api}/api/v1/accounts/acme/webhooks"))
@@ -175,12 +200,55 @@ async fn each_position_event_is_delivered_signed_and_a_failed_delivery_is_retrie
         .json()
         .await
         .unwrap();
-    let deliveries = log["deliveries"].as_array().unwrap();
+    let deliveries = log["items"].as_array().unwrap();
     assert_eq!(deliveries.len(), expected);
     assert!(deliveries.iter().all(|d| d["state"] == "delivered" && d["last_status"] == 200), "{log}");
     assert_eq!(deliveries.iter().filter(|d| d["attempts"] == 2).count(), 1, "{log}");
     let other = http.get(format!("{api}/api/v1/accounts/other/webhooks/{id}/deliveries")).send().await.unwrap();
     assert_eq!(other.status(), 404);
-    let r = http.delete(format!("{api}/api/v1/accounts/acme/webhooks/{id}")).send().await.unwrap();
+    let other = reqwest::Client::new()
+        .get(format!("{api}/api/v1/accounts/acme/webhooks/{id}/deliveries"))
+        .bearer_auth(&other_key)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(other.status(), 404);
+    // Pages of the log, newest first, two at a time, cover it once.
+    let mut seen = Vec::new();
+    let mut cursor = String::new();
+    loop {
+        let page: Value = http
+            .get(format!("{api}/api/v1/accounts/acme/webhooks/{id}/deliveries?limit=2{cursor}"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        seen.extend(page["items"].as_array().unwrap().iter().map(|d| d["event_id"].as_u64().unwrap()));
+        match page["next_cursor"].as_str() {
+            Some(c) => cursor = format!("&cursor={c}"),
+            None => break,
+        }
+    }
+    let mut newest_first = seen.clone();
+    newest_first.sort_unstable_by(|a, b| b.cmp(a));
+    newest_first.dedup();
+    assert_eq!(seen, newest_first, "each delivery once, newest first");
+    assert_eq!(seen.len(), expected);
+    // The account's own key removes its endpoint.
+    let r = reqwest::Client::new()
+        .delete(format!("{api}/api/v1/accounts/acme/webhooks/{id}"))
+        .bearer_auth(&other_key)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 404, "not another account's key");
+    let r = reqwest::Client::new()
+        .delete(format!("{api}/api/v1/accounts/acme/webhooks/{id}"))
+        .bearer_auth(&acme_key)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 204);
 }
