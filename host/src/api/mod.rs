@@ -24,6 +24,7 @@
 
 mod accounts;
 mod auth;
+mod candidates;
 mod connections;
 mod docs;
 mod error;
@@ -35,6 +36,7 @@ mod health;
 mod metrics;
 pub mod ops;
 mod positions;
+mod stages;
 mod webhooks;
 
 use std::sync::Arc;
@@ -77,6 +79,8 @@ pub type ApiRouter = OpenApiRouter<ApiState>;
         (name = "accounts", description = "Accounts and their API keys"),
         (name = "connections", description = "Connections, sync runs"),
         (name = "positions", description = "Positions synced from the ATS"),
+        (name = "stages", description = "Hiring stages, the ATS's stages and the mapping between them"),
+        (name = "candidates", description = "Candidates and their stage moves"),
         (name = "meta", description = "Status and this document"),
     )
 )]
@@ -89,6 +93,8 @@ fn api_routes() -> ApiRouter {
         .merge(accounts::routes())
         .merge(connections::routes())
         .merge(positions::routes())
+        .merge(stages::routes())
+        .merge(candidates::routes())
         .merge(docs::routes())
 }
 
