@@ -21,6 +21,7 @@ mod sandbox;
 mod sandbox_attacks;
 mod scaffold;
 mod serve;
+mod stages_http;
 mod support;
 mod sync;
 mod sync_safety;
