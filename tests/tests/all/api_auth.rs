@@ -81,6 +81,26 @@ fn routes() -> Vec<Route> {
         route("DELETE", "/api/v1/positions/{p}/edits/name", Account, None, true),
         route("POST", "/api/v1/positions/{p}/publish", Account, None, false),
         route("POST", "/api/v1/positions/{p}/unpublish", Account, None, true),
+        route("GET", "/api/v1/accounts/{a}/stages", Account, None, true),
+        route("POST", "/api/v1/accounts/{a}/stages", Account, Some(json!({"name": "Tech test"})), true),
+        route("PATCH", "/api/v1/accounts/{a}/stages/offer", Account, Some(json!({"name": "Offer made"})), true),
+        route("DELETE", "/api/v1/accounts/{a}/stages/rejected", Account, None, true),
+        route("PUT", "/api/v1/accounts/{a}/stage-order", Account, Some(json!({"order": []})), false),
+        route("GET", "/api/v1/connections/{c}/stages", Account, None, true),
+        route("POST", "/api/v1/connections/{c}/stages/refresh", Account, None, true),
+        route("PUT", "/api/v1/connections/{c}/stage-mapping/offer", Account, Some(json!({"ats_stage_id": "s1"})), true),
+        route("DELETE", "/api/v1/connections/{c}/stage-mapping/offer", Account, None, true),
+        route("GET", "/api/v1/candidates", Filtered, None, true),
+        route(
+            "POST",
+            "/api/v1/candidates",
+            Account,
+            Some(json!({"position": "{p}", "name": "Ada", "email": "a@b.example"})),
+            true,
+        ),
+        route("GET", "/api/v1/candidates/{n}", Account, None, true),
+        route("POST", "/api/v1/candidates/{n}/move", Account, Some(json!({"stage": "screening"})), true),
+        route("GET", "/api/v1/candidates/{n}/history", Account, None, true),
     ]
 }
 
@@ -92,6 +112,10 @@ fn openapi_path(path: &str) -> String {
         .replace("{c}", "{id}")
         .replace("{p}", "{id}")
         .replace("/edits/name", "/edits/{field}")
+        .replace("/stages/offer", "/stages/{stage}")
+        .replace("/stages/rejected", "/stages/{stage}")
+        .replace("/stage-mapping/offer", "/stage-mapping/{stage}")
+        .replace("{n}", "{id}")
         .replace("/plugins/well-behaved", "/plugins/{id}")
 }
 
@@ -113,6 +137,14 @@ async fn every_route_refuses_missing_wrong_and_other_tenants_keys() {
         host.op("POST", "/api/v1/accounts/globex/keys", Some(json!({}))).await["token"].as_str().unwrap().to_string();
     let acme_positions = host.op("GET", &format!("/api/v1/positions?connection={acme_conn}"), None).await;
     let position = acme_positions["items"][0]["id"].as_u64().unwrap().to_string();
+    let candidate = host
+        .op(
+            "POST",
+            "/api/v1/candidates",
+            Some(json!({"position": position.parse::<u64>().unwrap(), "name": "Bo", "email": "bo@b.example"})),
+        )
+        .await["id"]
+        .to_string();
 
     // The table covers every documented route.
     let doc = host.op("GET", "/api/v1/openapi.json", None).await;
@@ -133,14 +165,21 @@ async fn every_route_refuses_missing_wrong_and_other_tenants_keys() {
             .replace("{p}", &position)
             .replace("{a}", "acme")
             .replace("{k}", acme_key_id)
-            .replace("{r}", "1");
+            .replace("{r}", "1")
+            .replace("{n}", &candidate);
+        // A body naming acme's position (ids are only known now).
+        let body_of = |r: &Route| {
+            r.body
+                .as_ref()
+                .map(|b| serde_json::from_str::<Value>(&b.to_string().replace("\"{p}\"", &position)).unwrap())
+        };
         let what = format!("{} {path}", r.method);
         for (label, token) in [("no key", None), ("a wrong key", Some(wrong.as_str())), ("junk", Some("junk"))] {
-            let (status, body) = host.call(r.method, &path, token, r.body.clone()).await;
+            let (status, body) = host.call(r.method, &path, token, body_of(&r)).await;
             assert_eq!(status, 401, "{what} with {label}: {body}");
             assert!(body["error"]["code"].is_string() && body["error"]["message"].is_string(), "{what}: {body}");
         }
-        let (status, body) = host.call(r.method, &path, Some(&globex), r.body.clone()).await;
+        let (status, body) = host.call(r.method, &path, Some(&globex), body_of(&r)).await;
         match r.scope {
             Scope::Operator => {
                 assert!(status == 403 || status == 404, "{what} with another account's key: {status} {body}")
@@ -152,11 +191,11 @@ async fn every_route_refuses_missing_wrong_and_other_tenants_keys() {
             }
         }
         if r.scope == Scope::Operator {
-            let (status, body) = host.call(r.method, &path, Some(acme), r.body.clone()).await;
+            let (status, body) = host.call(r.method, &path, Some(acme), body_of(&r)).await;
             assert_eq!(status, 403, "{what} with an account key: {body}");
         }
         if r.own_call {
-            let (status, body) = host.call(r.method, &path, Some(acme), r.body.clone()).await;
+            let (status, body) = host.call(r.method, &path, Some(acme), body_of(&r)).await;
             assert!((200..300).contains(&status), "{what} with acme's own key: {status} {body}");
         }
     }

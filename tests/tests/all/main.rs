@@ -22,6 +22,7 @@ mod sandbox_attacks;
 mod scaffold;
 mod serve;
 mod stages_http;
+mod stages_sync;
 mod support;
 mod sync;
 mod sync_safety;
