@@ -453,6 +453,22 @@ mod tests {
     }
 
     #[test]
+    fn deleting_a_connection_drops_its_stage_cache_and_mapping() {
+        let (_dir, store) = temp_store();
+        let c = connection(&store, "Greenhouse");
+        let other = connection(&store, "Lever");
+        for id in [&c.id, &other.id] {
+            store.put_ats_stages(id, Some("J1"), vec![stage("a", "Offer", 1, None)]).unwrap();
+            store.set_stage_override(id, None, "offer", "a").unwrap();
+        }
+        assert!(store.delete_connection(&c.id).unwrap());
+        assert!(store.ats_stage_lists(&c.id).unwrap().is_empty());
+        assert_eq!(store.stage_mapping(&c.id).unwrap(), StageMapping::default());
+        assert_eq!(store.ats_stage_lists(&other.id).unwrap().len(), 1, "another connection's stay");
+        assert_eq!(store.stage_mapping(&other.id).unwrap().overrides.len(), 1);
+    }
+
+    #[test]
     fn oversized_ats_lists_are_refused() {
         let (_dir, store) = temp_store();
         let c = connection(&store, "Greenhouse");
