@@ -25,6 +25,7 @@
 
 mod accounts;
 mod auth;
+mod candidates;
 mod connections;
 mod docs;
 mod error;
@@ -36,6 +37,7 @@ mod health;
 mod metrics;
 pub mod ops;
 mod positions;
+mod stages;
 mod webhooks;
 
 use std::sync::Arc;
@@ -81,6 +83,8 @@ pub type ApiRouter = OpenApiRouter<ApiState>;
         (name = "positions", description = "Positions synced from the ATS"),
         (name = "webhooks", description = "An account's webhook endpoints and delivery logs"),
         (name = "operations", description = "Health, readiness, Prometheus metrics, backups"),
+        (name = "stages", description = "Hiring stages, the ATS's stages and the mapping between them"),
+        (name = "candidates", description = "Candidates and their stage moves"),
         (name = "meta", description = "Status and this document"),
     )
 )]
@@ -93,6 +97,8 @@ fn api_routes() -> ApiRouter {
         .merge(accounts::routes())
         .merge(connections::routes())
         .merge(positions::routes())
+        .merge(stages::routes())
+        .merge(candidates::routes())
         .merge(docs::routes())
         .merge(ops::routes())
 }

@@ -2,6 +2,7 @@
 
 mod account_cmd;
 mod backup_cmd;
+mod candidates_cmd;
 pub mod client;
 mod connection_cmd;
 mod demo;
@@ -12,6 +13,7 @@ mod plugin_test;
 mod positions_cmd;
 mod progress;
 mod serve;
+mod stages_cmd;
 
 use std::path::PathBuf;
 
@@ -75,6 +77,9 @@ pub enum Command {
     /// Positions synced from the ATS, and local edits to them.
     #[command(subcommand)]
     Positions(positions_cmd::PositionsCommand),
+    /// Candidates: create, list, show, move between stages, history.
+    #[command(subcommand)]
+    Candidates(candidates_cmd::CandidatesCommand),
     /// Whether a host is serving this data directory (commands then go to
     /// its API) or commands open the store directly.
     Status,
@@ -164,6 +169,7 @@ impl Cli {
             Command::Account(cmd) => account_cmd::run(cmd, &backend().await?, json).await,
             Command::Connection(cmd) => connection_cmd::run(cmd, &backend().await?, json).await,
             Command::Positions(cmd) => positions_cmd::run(cmd, &backend().await?, json).await,
+            Command::Candidates(cmd) => candidates_cmd::run(cmd, &backend().await?, json).await,
             Command::Status => status(&config, json).await,
             Command::Serve(args) => serve::run(args, &config).await,
             Command::Demo(args) => demo::run(args, &data_dir, options.clone()).await,

@@ -54,6 +54,7 @@ pub fn run_dto(r: SyncRun) -> RunDto {
         },
         outcome: outcome.to_string(),
         error,
+        warnings: r.warnings,
     }
 }
 
@@ -308,6 +309,7 @@ impl Service {
                 counts: RunCountsDto::default(),
                 outcome: "queued".into(),
                 error: None,
+                warnings: Vec::new(),
             });
         }
         Err(ServiceError::NotFound { what: "run", id: format!("{id}/{seq}") })

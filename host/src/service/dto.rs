@@ -258,6 +258,10 @@ pub struct RunDto {
     pub outcome: String,
     /// Why it failed.
     pub error: Option<RunErrorDto>,
+    /// Problems that did not fail the run (the ATS stages could not be
+    /// refreshed, say).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]

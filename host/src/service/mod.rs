@@ -10,6 +10,7 @@
 //! that does not exist would, so ids of other tenants cannot be probed.
 
 pub mod accounts;
+pub mod candidates;
 pub mod connections;
 pub mod dto;
 mod error;
@@ -18,6 +19,7 @@ pub mod plugin_dir;
 pub mod plugins;
 pub mod positions;
 pub mod webhooks;
+pub mod stages;
 
 use crate::app::App;
 use crate::scheduler::{Scheduler, SchedulerLimits};

@@ -112,12 +112,13 @@ impl Store {
                 Ok::<_, sled::transaction::ConflictableTransactionError<StoreError>>(())
             })?;
         }
-        for tree in [&self.trees.job_map, &self.trees.runs] {
+        for tree in [&self.trees.job_map, &self.trees.runs, &self.trees.ats_stages] {
             for key in tree.scan_prefix(&prefix).keys() {
                 tree.remove(key?)?;
             }
         }
         self.trees.state.remove(keys::id(id))?;
+        self.trees.stage_mappings.remove(keys::id(id))?;
         self.trees.connections.remove(keys::id(id))?;
         info!(connection = id, positions = index.len(), "connection deleted");
         Ok(true)

@@ -219,6 +219,9 @@ pub struct Job {
     pub(crate) seq: u64,
     /// Change counter value of the last change (Ashby sync tokens).
     pub(crate) version: u64,
+    /// Replaces the job's derived pipeline (Greenhouse), so a test can
+    /// change the ATS's stages under a connection; `None`: the usual one.
+    pub stages: Option<Vec<crate::Stage>>,
 }
 
 const USERS: usize = 24;
@@ -356,6 +359,7 @@ impl Dataset {
             updated_at,
             seq,
             version: 0,
+            stages: None,
         }
     }
 

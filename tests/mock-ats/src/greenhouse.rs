@@ -333,6 +333,9 @@ fn job_num(job: &Job) -> u64 {
 
 /// The job's pipeline: stage ids are `job id * 10 + position`.
 pub(crate) fn job_stages(job: &Job) -> Vec<Stage> {
+    if let Some(stages) = &job.stages {
+        return stages.clone();
+    }
     STAGES
         .iter()
         .enumerate()

@@ -97,6 +97,24 @@ fn table() -> BTreeMap<&'static str, Expect> {
         ("DELETE /api/v1/positions/{id}/edits/{field}", expect(Account, None, true)),
         ("POST /api/v1/positions/{id}/publish", expect(Account, None, false)),
         ("POST /api/v1/positions/{id}/unpublish", expect(Account, None, true)),
+        ("GET /api/v1/accounts/{account}/stages", expect(Account, None, true)),
+        ("POST /api/v1/accounts/{account}/stages", expect(Account, Some(json!({"name": "Tech test"})), true)),
+        ("PATCH /api/v1/accounts/{account}/stages/{stage}", expect(Account, Some(json!({"name": "Offer made"})), true)),
+        // Deleting would take the stage the other routes name away.
+        ("DELETE /api/v1/accounts/{account}/stages/{stage}", expect(Account, None, false)),
+        ("PUT /api/v1/accounts/{account}/stage-order", expect(Account, Some(json!({"order": []})), false)),
+        ("GET /api/v1/connections/{id}/stages", expect(Account, None, true)),
+        ("POST /api/v1/connections/{id}/stages/refresh", expect(Account, None, true)),
+        ("PUT /api/v1/connections/{id}/stage-mapping/{stage}", expect(Account, Some(json!({"ats_stage_id": "s1"})), true)),
+        ("DELETE /api/v1/connections/{id}/stage-mapping/{stage}", expect(Account, None, true)),
+        ("GET /api/v1/candidates", expect(Filtered, None, true)),
+        (
+            "POST /api/v1/candidates",
+            expect(Account, Some(json!({"position": POSITION, "name": "Ada", "email": "a@b.example"})), true),
+        ),
+        ("GET /api/v1/candidates/{id}", expect(Account, None, true)),
+        ("POST /api/v1/candidates/{id}/move", expect(Account, Some(json!({"stage": "screening"})), true)),
+        ("GET /api/v1/candidates/{id}/history", expect(Account, None, true)),
     ])
 }
 
@@ -106,6 +124,17 @@ pub(crate) struct Ids {
     pub position: String,
     pub key: String,
     pub webhook: String,
+    pub candidate: String,
+}
+
+/// In a request body, stands for acme's position (its id is known only
+/// once the host runs).
+const POSITION: &str = "{position}";
+
+/// A table body with acme's records in it.
+pub(crate) fn fill_body(body: &Value, ids: &Ids) -> Value {
+    let text = body.to_string().replace(&format!("\"{POSITION}\""), &ids.position);
+    serde_json::from_str(&text).expect("a filled body is JSON")
 }
 
 /// A documented path with acme's records in its parameters. A parameter
@@ -121,6 +150,8 @@ pub(crate) fn fill(path: &str, ids: &Ids) -> String {
             "account" => "acme",
             "key" => ids.key.as_str(),
             "webhook" => ids.webhook.as_str(),
+            "stage" => "offer",
+            "id" if path.starts_with("/api/v1/candidates/") => ids.candidate.as_str(),
             "run" => "1",
             "field" => "name",
             "id" if path.starts_with("/api/v1/connections/") => ids.connection.as_str(),
@@ -177,7 +208,9 @@ async fn every_route_refuses_missing_wrong_and_other_tenants_keys() {
         .as_str()
         .unwrap()
         .to_string();
-    let ids = Ids { connection: acme_conn.clone(), position, key: acme_key_id.to_string(), webhook };
+    let candidate_body = json!({"position": position.parse::<u64>().unwrap(), "name": "Bo", "email": "bo@b.example"});
+    let candidate = host.op("POST", "/api/v1/candidates", Some(candidate_body)).await["id"].to_string();
+    let ids = Ids { connection: acme_conn.clone(), position, key: acme_key_id.to_string(), webhook, candidate };
 
     // The routes are the document's; each must be known to the table, and
     // the table may not list routes that no longer exist.
@@ -197,7 +230,8 @@ async fn every_route_refuses_missing_wrong_and_other_tenants_keys() {
 
     let wrong = format!("atsb_{}_{}", &acme_key_id, "A".repeat(43));
     for (route, public) in &routes {
-        let r = table.remove(route.as_str()).unwrap();
+        let mut r = table.remove(route.as_str()).unwrap();
+        r.body = r.body.as_ref().map(|b| fill_body(b, &ids));
         let (method, doc_path) = route.split_once(' ').unwrap();
         assert_eq!(*public, r.scope == Scope::Public, "{route}: documented security and the table disagree");
         let path = fill(doc_path, &ids);

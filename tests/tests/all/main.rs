@@ -24,6 +24,8 @@ mod sandbox_attacks;
 mod scaffold;
 mod serve;
 mod store_read_only;
+mod stages_http;
+mod stages_sync;
 mod support;
 mod sync;
 mod sync_safety;
