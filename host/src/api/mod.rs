@@ -34,6 +34,7 @@ mod backup;
 mod health;
 mod metrics;
 pub mod ops;
+mod outbox;
 mod positions;
 mod webhooks;
 
@@ -89,6 +90,7 @@ fn api_routes() -> ApiRouter {
         .merge(accounts::routes())
         .merge(connections::routes())
         .merge(positions::routes())
+        .merge(outbox::routes())
         .merge(docs::routes())
 }
 
