@@ -200,6 +200,9 @@ impl Store {
     /// is refused.
     pub fn queue_push(&self, candidate_id: u64, stage_id: &str) -> Result<(Candidate, OutboxEntry), StoreError> {
         let entry_id = self.db.generate_id()?;
+        // Read before the transaction: sled deadlocks on a plain read of a
+        // tree inside a transaction. The entries are read again inside it.
+        let known = self.outbox_ids_of(candidate_id)?;
         let extra = [&self.trees.outbox, &self.trees.outbox_by_candidate];
         let (candidate, entry) = self.update_candidate_with(candidate_id, &extra, |candidate, tx| {
             let [outbox, index] = tx else {
@@ -207,9 +210,15 @@ impl Store {
             };
             match &candidate.push {
                 PushState::Queued => {
-                    if let Some(entry) = self.pending_push_tx(outbox, candidate_id)? {
-                        return Ok(entry);
+                    for id in &known {
+                        let entry: Option<OutboxEntry> = read_tx(outbox, keys::OUTBOX, &keys::position(*id), id)?;
+                        if let Some(entry) = entry.filter(|e| matches!(e.kind, OutboxKind::Push { .. })) {
+                            return Ok(entry);
+                        }
                     }
+                    // Finished between the read and the transaction: the
+                    // candidate is no longer queued, and the transaction
+                    // conflicts and runs again. Queue anew otherwise.
                 }
                 PushState::Pushed { ats_candidate_id, .. } => {
                     return Err(abort(StoreError::AlreadyPushed {
@@ -337,20 +346,6 @@ impl Store {
             }
         }
         Ok(())
-    }
-
-    /// The candidate's pending push entry, read inside a transaction (the
-    /// ids come from the index outside it, which is fine: a queued
-    /// candidate's push entry is only removed by the worker, whose
-    /// transaction conflicts with this one on the candidate).
-    fn pending_push_tx(&self, outbox: &TransactionalTree, candidate_id: u64) -> TxResult<Option<OutboxEntry>> {
-        for id in self.outbox_ids_of(candidate_id).map_err(abort)? {
-            let entry: Option<OutboxEntry> = read_tx(outbox, keys::OUTBOX, &keys::position(id), id)?;
-            if let Some(entry) = entry.filter(|e| matches!(e.kind, OutboxKind::Push { .. })) {
-                return Ok(Some(entry));
-            }
-        }
-        Ok(None)
     }
 
     /// Ids of a candidate's entries, oldest first.
