@@ -24,6 +24,7 @@
 
 mod accounts;
 mod auth;
+mod candidates;
 mod connections;
 mod docs;
 mod error;
@@ -36,6 +37,7 @@ mod metrics;
 pub mod ops;
 mod outbox;
 mod positions;
+mod stages;
 mod webhooks;
 
 use std::sync::Arc;
@@ -78,6 +80,8 @@ pub type ApiRouter = OpenApiRouter<ApiState>;
         (name = "accounts", description = "Accounts and their API keys"),
         (name = "connections", description = "Connections, sync runs"),
         (name = "positions", description = "Positions synced from the ATS"),
+        (name = "stages", description = "Hiring stages, the ATS's stages and the mapping between them"),
+        (name = "candidates", description = "Candidates and their stage moves"),
         (name = "meta", description = "Status and this document"),
     )
 )]
@@ -91,6 +95,8 @@ fn api_routes() -> ApiRouter {
         .merge(connections::routes())
         .merge(positions::routes())
         .merge(outbox::routes())
+        .merge(stages::routes())
+        .merge(candidates::routes())
         .merge(docs::routes())
 }
 

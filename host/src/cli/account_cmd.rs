@@ -32,6 +32,9 @@ pub enum AccountCommand {
     /// The account's API keys, for the platform.
     #[command(subcommand)]
     Key(KeyCommand),
+    /// The account's hiring stages.
+    #[command(subcommand)]
+    Stages(super::stages_cmd::AccountStagesCommand),
 }
 
 #[derive(Debug, Subcommand)]
@@ -51,6 +54,7 @@ pub enum KeyCommand {
 
 pub async fn run(cmd: AccountCommand, api: &Backend, json: bool) -> anyhow::Result<()> {
     match cmd {
+        AccountCommand::Stages(cmd) => return super::stages_cmd::run_account(cmd, api, json).await,
         AccountCommand::Add { name, time_zone } => {
             let req = CreateAccountRequest { name, time_zone: Some(time_zone) };
             let account: AccountDto = api.post("/api/v1/accounts", &req).await?;

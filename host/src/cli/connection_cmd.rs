@@ -103,6 +103,9 @@ pub enum ConnectionCommand {
     },
     /// Make the next sync a full listing from scratch (positions are kept).
     Reset { id: String },
+    /// The ATS's hiring stages and how the account's stages map to them.
+    #[command(subcommand)]
+    Stages(super::stages_cmd::ConnectionStagesCommand),
 }
 
 fn path(id: &str) -> String {
@@ -111,6 +114,7 @@ fn path(id: &str) -> String {
 
 pub async fn run(cmd: ConnectionCommand, api: &Backend, json: bool) -> anyhow::Result<()> {
     match cmd {
+        ConnectionCommand::Stages(cmd) => return super::stages_cmd::run_connection(cmd, api, json).await,
         ConnectionCommand::Add { account, plugin, name, settings, settings_from_env, allow_hosts, schedule } => {
             let settings = super::parse_settings(&settings, &settings_from_env)?;
             let req = CreateConnectionRequest { account, name, plugin, settings, extra_hosts: allow_hosts, schedule };

@@ -2,6 +2,7 @@
 
 mod account_cmd;
 mod backup_cmd;
+mod candidates_cmd;
 pub mod client;
 mod connection_cmd;
 mod demo;
@@ -13,6 +14,7 @@ mod plugin_test;
 mod positions_cmd;
 mod progress;
 mod serve;
+mod stages_cmd;
 
 use std::path::PathBuf;
 
@@ -79,6 +81,9 @@ pub enum Command {
     /// Send candidates to the ATS, follow pushes, auto-push rules, reconcile.
     #[command(subcommand)]
     Outbox(outbox_cmd::OutboxCommand),
+    /// Candidates: create, list, show, move between stages, history.
+    #[command(subcommand)]
+    Candidates(candidates_cmd::CandidatesCommand),
     /// Whether a host is serving this data directory (commands then go to
     /// its API) or commands open the store directly.
     Status,
@@ -166,6 +171,7 @@ impl Cli {
             Command::Connection(cmd) => connection_cmd::run(cmd, &backend().await?, json).await,
             Command::Positions(cmd) => positions_cmd::run(cmd, &backend().await?, json).await,
             Command::Outbox(cmd) => outbox_cmd::run(cmd, &backend().await?, json).await,
+            Command::Candidates(cmd) => candidates_cmd::run(cmd, &backend().await?, json).await,
             Command::Status => status(&config, json).await,
             Command::Serve(args) => serve::run(args, &config).await,
             Command::Demo(args) => demo::run(args, &data_dir, options.clone()).await,

@@ -10,6 +10,7 @@
 //! that does not exist would, so ids of other tenants cannot be probed.
 
 pub mod accounts;
+pub mod candidates;
 pub mod connections;
 pub mod dto;
 mod error;
@@ -17,6 +18,7 @@ pub mod outbox;
 pub mod page;
 pub mod plugins;
 pub mod positions;
+pub mod stages;
 
 use crate::app::App;
 use crate::scheduler::{Scheduler, SchedulerLimits};

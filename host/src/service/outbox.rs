@@ -156,14 +156,6 @@ impl From<PushRefusal> for ServiceError {
 }
 
 impl Service {
-    /// A candidate the caller may see, or "does not exist".
-    fn visible_candidate(&self, caller: &Caller, id: u64) -> Result<Candidate, ServiceError> {
-        match self.app.store.candidate(id).map_err(ServiceError::internal)? {
-            Some(c) if caller.sees(&c.account_id) => Ok(c),
-            _ => Err(ServiceError::NotFound { what: "candidate", id: id.to_string() }),
-        }
-    }
-
     /// "Send to ATS": checks at once that the push can be made (the job is
     /// open, our stage maps to a current ATS stage), then queues it durably
     /// (on disk before this returns) and wakes the worker. Asking again
@@ -188,6 +180,16 @@ impl Service {
         self.app.store.flush().map_err(ServiceError::internal)?;
         self.wake_outbox(id);
         self.push_status_of(candidate)
+    }
+
+    /// After a write that may have queued an outbox entry: makes it durable
+    /// before the caller is answered, and wakes the worker.
+    pub(crate) fn after_queueing(&self, candidate_id: u64, queued: bool) -> Result<(), ServiceError> {
+        if queued {
+            self.app.store.flush().map_err(ServiceError::internal)?;
+            self.wake_outbox(candidate_id);
+        }
+        Ok(())
     }
 
     /// Wakes the worker for a candidate whose entries changed. Without a

@@ -238,7 +238,10 @@ impl SyncEngine {
                 tracing::info!(connection = %connection_id, "sync stopped for shutdown at a page commit");
                 Err(SyncError::Stopped)
             }
-            Ok(run) => match self.succeed(&connection, run, &listing, &options).await {
+            Ok(run) => match self
+                .succeed(&connection, self.refresh_stages(&connection, &plugin, run).await, &listing, &options)
+                .await
+            {
                 Ok(run) => Ok(run),
                 Err((run, error)) => {
                     self.fail(run, &error).await?;
@@ -419,6 +422,30 @@ impl SyncEngine {
                 Err((run, e))
             }
         }
+    }
+
+    /// After the job listing of a run that is not a "sync now": refreshes
+    /// the connection's cached ATS stages. A failure is a warning on the
+    /// run, never a failed sync: jobs flow in whether or not stages do.
+    async fn refresh_stages(&self, connection: &Connection, plugin: &Plugin, mut run: SyncRun) -> SyncRun {
+        if run.trigger == Trigger::Manual {
+            return run;
+        }
+        let ctx = match self.connection_context(connection) {
+            Ok(ctx) => ctx,
+            Err(e) => {
+                run.warnings.push(format!("the ATS stages were not refreshed: {e}"));
+                return run;
+            }
+        };
+        match super::stage_refresh::refresh_stages(&self.store, plugin, &ctx, &connection.id, None).await {
+            Ok(report) => run.warnings.extend(report.warnings),
+            Err(e) => {
+                tracing::warn!(connection = %connection.id, error = %e, "refreshing the ATS stages failed");
+                run.warnings.push(format!("the ATS stages were not refreshed: {e}"));
+            }
+        }
+        run
     }
 
     /// The mass-close guard: `closing` open positions missing from the

@@ -19,6 +19,7 @@ mod fetch;
 mod options;
 mod plan;
 pub mod retry;
+pub mod stage_refresh;
 pub mod stop;
 
 pub use engine::{NoProgress, SyncEngine, SyncProgress};

@@ -208,3 +208,136 @@ async fn reconciliation_maps_the_ats_stage_back_and_the_ats_wins() {
         );
     });
 }
+
+/// `POST /candidates/{id}/move`.
+async fn move_to(host: &crate::ops_support::Host, id: u64, stage: &str) -> serde_json::Value {
+    let r = operator_client()
+        .post(format!("{}/api/v1/candidates/{id}/move", host.base))
+        .json(&json!({ "stage": stage }))
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_success(), "{}", r.status());
+    r.json().await.unwrap()
+}
+
+/// `GET /candidates/{id}/history`, waiting until the last move's
+/// propagation is no longer pending.
+async fn settled_history(host: &crate::ops_support::Host, id: u64) -> serde_json::Value {
+    crate::ops_support::eventually(WAIT, "the move to settle", || async {
+        let r = operator_client().get(format!("{}/api/v1/candidates/{id}/history", host.base)).send().await.ok()?;
+        let history: serde_json::Value = r.json().await.ok()?;
+        let last = history.as_array()?.last()?.clone();
+        (last["propagation"]["state"] != "pending").then_some(history)
+    })
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_move_after_the_push_reaches_a_connector_that_can_move_and_is_recorded_otherwise() {
+    // Greenhouse's connector does not declare move-application.
+    let gh = GhSetup::new(2).await;
+    let ids = gh.create_candidates(1, "move");
+    let host = gh.serve("host");
+    push(&host, ids[0]).await;
+    wait_for_state(&host, ids[0], "pushed", WAIT).await;
+    move_to(&host, ids[0], "interview").await;
+    let history = settled_history(&host, ids[0]).await;
+    let last = history.as_array().unwrap().last().unwrap();
+    assert_eq!(last["propagation"]["state"], "not_propagated", "{history}");
+    assert!(last["propagation"]["reason"].as_str().unwrap().contains("move-application"), "{history}");
+
+    // The 0.2.0 test connector declares it: the ATS is told.
+    let ats = crate::outbox_support::LineAts::start().await;
+    let setup = crate::outbox_support::line_setup(&ats);
+    let host = setup.serve(&setup.dir.path().join("line.log"));
+    let client = operator_client();
+    let positions: serde_json::Value = client
+        .get(format!("{}/api/v1/positions?connection=acme-line", host.base))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let j1 = positions["items"].as_array().unwrap().iter().find(|p| p["ats_job_code"] == "J1").unwrap()["id"]
+        .as_u64()
+        .unwrap();
+    let created: serde_json::Value = client
+        .post(format!("{}/api/v1/candidates", host.base))
+        .json(&json!({ "position": j1, "name": "Ada Lovelace", "email": "ada@example.com" }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let id = created["id"].as_u64().unwrap_or_else(|| created["candidate"]["id"].as_u64().unwrap());
+    push(&host, id).await;
+    wait_for_state(&host, id, "pushed", WAIT).await;
+    move_to(&host, id, "interview").await;
+    let history = settled_history(&host, id).await;
+    assert_eq!(history.as_array().unwrap().last().unwrap()["propagation"]["state"], "propagated", "{history}");
+    let moves: Vec<_> = ats.seen().into_iter().filter(|(path, _)| path == "/applications/app-9/move").collect();
+    assert_eq!(moves.len(), 1, "{moves:?}");
+    assert!(moves[0].1.contains("stage=J1-s2") && moves[0].1.contains("job=J1"), "{moves:?}");
+    // The push carried the idempotency key and the mapped first stage.
+    let pushes: Vec<_> = ats.seen().into_iter().filter(|(path, _)| path == "/candidates").collect();
+    assert_eq!(pushes.len(), 1);
+    assert!(pushes[0].1.contains("stage=J1-s1") && pushes[0].1.contains("key=atsbridge-"), "{pushes:?}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_auto_push_rule_pushes_candidates_reaching_its_stage() {
+    let gh = GhSetup::new(2).await;
+    let host = gh.serve("host");
+    let client = operator_client();
+    let r = client
+        .put(format!("{}/api/v1/connections/{CONNECTION}/auto-push", host.base))
+        .json(&json!({ "stage_id": "new-submission" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let positions: serde_json::Value = client
+        .get(format!("{}/api/v1/positions?connection={CONNECTION}", host.base))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let position = positions["items"][0]["id"].as_u64().unwrap();
+    let created: serde_json::Value = client
+        .post(format!("{}/api/v1/candidates", host.base))
+        .json(&json!({ "position": position, "name": "Grace Hopper", "email": "grace@example.com" }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let id = created["id"].as_u64().unwrap_or_else(|| created["candidate"]["id"].as_u64().unwrap());
+    wait_for_state(&host, id, "pushed", WAIT).await;
+    assert_eq!(gh.mock.pushed_candidates().len(), 1);
+    // Cleared: the next candidate waits for an explicit push.
+    let r = client
+        .put(format!("{}/api/v1/connections/{CONNECTION}/auto-push", host.base))
+        .json(&json!({ "stage_id": null }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let created: serde_json::Value = client
+        .post(format!("{}/api/v1/candidates", host.base))
+        .json(&json!({ "position": position, "name": "Alan Turing", "email": "alan@example.com" }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let id = created["id"].as_u64().unwrap_or_else(|| created["candidate"]["id"].as_u64().unwrap());
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(push_status(&host, id).await["state"], "not_sent");
+}
