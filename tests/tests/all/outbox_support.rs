@@ -3,7 +3,7 @@
 //! first stage mapped, and candidates created in the store before a host
 //! serves it.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Duration;
 
 use atsbridge::store::{MovedBy, NewCandidate, SecretKey, Store};
@@ -64,10 +64,6 @@ impl GhSetup {
             }
         });
         gh
-    }
-
-    pub fn data(&self) -> &Path {
-        &self.setup.data
     }
 
     /// Opens the store (no host may be serving) for `f`.
