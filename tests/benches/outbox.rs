@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use atsbridge::app::App;
 use atsbridge::outbox::{Outbox, OutboxOptions};
 use atsbridge::plugin::bundled;
-use atsbridge::store::{MovedBy, NewCandidate, PushState, SecretKey, Trigger};
+use atsbridge::store::{MovedBy, NewCandidate, PositionStatus, PushState, SecretKey, Trigger};
 use atsbridge::sync::NoProgress;
 use atsbridge_mock_ats::{MockAts, MockConfig, Vendor};
 
@@ -36,7 +36,7 @@ fn main() {
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("tokio");
     rt.block_on(async move {
         let mock =
-            MockAts::start(Vendor::Greenhouse, MockConfig { jobs: 4, ..Default::default() }).await.expect("mock");
+            MockAts::start(Vendor::Greenhouse, MockConfig { jobs: 8, ..Default::default() }).await.expect("mock");
         let dir = tempfile::tempdir().expect("tempdir");
         let app = App::open(dir.path(), Some(SecretKey::generate().expect("key"))).expect("app");
         bundled::install_bundled(&app.runtime, "greenhouse").await.expect("install");
@@ -53,7 +53,9 @@ fn main() {
             )
             .expect("connection");
         app.engine.sync(&c.id, Trigger::Manual, &NoProgress).await.expect("sync");
-        let positions = app.store.positions_of_connection(&c.id).expect("positions");
+        let mut positions = app.store.positions_of_connection(&c.id).expect("positions");
+        // Closed jobs take no candidates (the mock seeds some).
+        positions.retain(|p| p.status == PositionStatus::Open);
         for p in &positions {
             let stages = mock.stages(&p.ats_job_code).expect("stages");
             let ats: Vec<_> = stages
