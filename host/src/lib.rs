@@ -15,6 +15,7 @@ pub mod contract;
 pub mod display;
 pub mod events;
 pub mod metrics;
+pub mod outbox;
 pub mod plugin;
 pub mod runtime;
 pub mod scheduler;

@@ -36,6 +36,7 @@ mod backup;
 mod health;
 mod metrics;
 pub mod ops;
+mod outbox;
 mod positions;
 mod stages;
 mod webhooks;
@@ -97,6 +98,7 @@ fn api_routes() -> ApiRouter {
         .merge(accounts::routes())
         .merge(connections::routes())
         .merge(positions::routes())
+        .merge(outbox::routes())
         .merge(stages::routes())
         .merge(candidates::routes())
         .merge(docs::routes())

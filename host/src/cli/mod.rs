@@ -7,6 +7,7 @@ pub mod client;
 mod connection_cmd;
 mod demo;
 mod key_cmd;
+mod outbox_cmd;
 mod plugin_cmd;
 mod plugin_new;
 mod plugin_test;
@@ -77,6 +78,9 @@ pub enum Command {
     /// Positions synced from the ATS, and local edits to them.
     #[command(subcommand)]
     Positions(positions_cmd::PositionsCommand),
+    /// Send candidates to the ATS, follow pushes, auto-push rules, reconcile.
+    #[command(subcommand)]
+    Outbox(outbox_cmd::OutboxCommand),
     /// Candidates: create, list, show, move between stages, history.
     #[command(subcommand)]
     Candidates(candidates_cmd::CandidatesCommand),
@@ -169,6 +173,7 @@ impl Cli {
             Command::Account(cmd) => account_cmd::run(cmd, &backend().await?, json).await,
             Command::Connection(cmd) => connection_cmd::run(cmd, &backend().await?, json).await,
             Command::Positions(cmd) => positions_cmd::run(cmd, &backend().await?, json).await,
+            Command::Outbox(cmd) => outbox_cmd::run(cmd, &backend().await?, json).await,
             Command::Candidates(cmd) => candidates_cmd::run(cmd, &backend().await?, json).await,
             Command::Status => status(&config, json).await,
             Command::Serve(args) => serve::run(args, &config).await,

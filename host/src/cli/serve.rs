@@ -66,6 +66,7 @@ pub async fn run(args: ServeArgs, config: &Config) -> anyhow::Result<()> {
             ..SchedulerLimits::default()
         },
         delivery: DeliveryPolicy::default(),
+        outbox: crate::outbox::OutboxOptions::default(),
         operator_token: config.operator_token()?,
     };
     serve_with(app, options, shutdown_signal()).await
@@ -102,6 +103,8 @@ pub struct ServeOptions {
     pub limits: SchedulerLimits,
     /// Webhook retry timing.
     pub delivery: DeliveryPolicy,
+    /// Candidate push concurrency and retries.
+    pub outbox: crate::outbox::OutboxOptions,
     /// From the config file's token file; else the environment's or the
     /// data directory's.
     pub operator_token: Option<SecretString>,
@@ -115,6 +118,7 @@ impl ServeOptions {
             public_hosts: Vec::new(),
             limits: SchedulerLimits::default(),
             delivery: DeliveryPolicy::default(),
+            outbox: crate::outbox::OutboxOptions::default(),
             operator_token: None,
         }
     }
@@ -157,7 +161,10 @@ pub async fn serve_with(
     }
     let readiness = Arc::new(crate::api::ops::Readiness::default());
     readiness.plugins_loaded.store(preload_plugins(&app).await, Ordering::SeqCst);
-    let service = Service::serving(app.clone(), options.limits)?;
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    // Resumes the entries a previous run left, then pushes as they come.
+    let outbox = crate::outbox::Outbox::start(app.engine.clone(), options.outbox, stop_rx.clone())?;
+    let service = Service::serving(app.clone(), options.limits)?.with_outbox(outbox);
     let scheduler = service.scheduler.clone();
     let allowed_hosts = allowed_hosts(addr, &options.public_hosts);
     let state = ApiState {
@@ -172,7 +179,6 @@ pub async fn serve_with(
     // Printed on stdout (not only logged) so scripts and tests can find the port.
     println!("atsbridge listening on {base}");
     tracing::info!(%addr, connections = scheduler.len(), "serving");
-    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let sched = tokio::spawn({
         let mut rx = stop_rx.clone();
         let readiness = readiness.clone();

@@ -106,6 +106,9 @@ pub struct OutboundHttp {
     /// tokens, Basic credentials).
     attached: Mutex<Vec<String>>,
     denials: Denials,
+    /// Time this call spent waiting on HTTP exchanges (request sent to
+    /// body read), so callers can tell the host's own time from the ATS's.
+    exchange_micros: std::sync::atomic::AtomicU64,
 }
 
 impl OutboundHttp {
@@ -128,7 +131,13 @@ impl OutboundHttp {
             secrets: conn.map(ConnectionContext::secrets).unwrap_or_default(),
             scrubber: Mutex::new(None),
             attached: Mutex::new(Vec::new()),
+            exchange_micros: std::sync::atomic::AtomicU64::new(0),
         }
+    }
+
+    /// Time this call has spent in HTTP exchanges so far.
+    pub fn exchange_time(&self) -> Duration {
+        Duration::from_micros(self.exchange_micros.load(std::sync::atomic::Ordering::Relaxed))
     }
 
     /// The call's scrubber: every secret value of the connection, its
@@ -213,6 +222,20 @@ impl OutboundHttp {
         }
         tracing::debug!(plugin = %self.plugin, connection = self.connection.as_deref().unwrap_or("-"),
             method = ?req.method, host = url.host_str().unwrap_or(""), path = url.path(), "plugin HTTP request");
+        let exchange = std::time::Instant::now();
+        let result = self.exchange(builder, grant_key, deadline).await;
+        let micros = u64::try_from(exchange.elapsed().as_micros()).unwrap_or(u64::MAX);
+        self.exchange_micros.fetch_add(micros, std::sync::atomic::Ordering::Relaxed);
+        result
+    }
+
+    /// Sends the built request and reads the response, within `deadline`.
+    async fn exchange(
+        &self,
+        builder: reqwest::RequestBuilder,
+        grant_key: Option<OwnedGrant>,
+        deadline: tokio::time::Instant,
+    ) -> Result<HttpResponse, HttpError> {
         let response = builder.send().await.map_err(|e| self.transport_error(e))?;
         let status = response.status().as_u16();
         // The token may have been revoked early: fetch a new one next time.

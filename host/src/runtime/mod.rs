@@ -300,6 +300,24 @@ struct ActiveCall {
     timeout: std::time::Duration,
 }
 
+/// How long one call took (waiting for pool slots included), and how much
+/// of it was spent in HTTP exchanges: the difference is the host's own
+/// time (instantiation, the guest's work, conversions).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CallTiming {
+    /// From the call's start to its answer.
+    pub total: std::time::Duration,
+    /// Request sent to response body read, summed over the call's requests.
+    pub http: std::time::Duration,
+}
+
+impl CallTiming {
+    /// The call's time outside HTTP exchanges.
+    pub fn host(&self) -> std::time::Duration {
+        self.total.saturating_sub(self.http)
+    }
+}
+
 /// What a call returned, converted to the contract's types.
 type Raw<T> = Result<wasmtime::Result<Result<T, ConnectorError>>, tokio::time::error::Elapsed>;
 
@@ -382,9 +400,24 @@ impl Plugin {
 
     /// Creates a candidate and application in the ATS.
     pub async fn push_candidate(&self, conn: &ConnectionContext, request: &PushRequest) -> Result<Pushed, CallError> {
-        let mut call = self.begin("push-candidate", Some(conn)).await?;
+        self.push_candidate_timed(conn, request).await.0
+    }
+
+    /// [`Plugin::push_candidate`], with how long the call took and how much
+    /// of that was spent in HTTP exchanges with the ATS.
+    pub async fn push_candidate_timed(
+        &self,
+        conn: &ConnectionContext,
+        request: &PushRequest,
+    ) -> (Result<Pushed, CallError>, CallTiming) {
+        let started = Instant::now();
+        let mut call = match self.begin("push-candidate", Some(conn)).await {
+            Ok(call) => call,
+            Err(e) => return (Err(e), CallTiming { total: started.elapsed(), http: std::time::Duration::ZERO }),
+        };
         let raw = call_export!(call.call_push_candidate(&vec(conn.guest_config()), &request.clone().convert()));
-        self.end(call, raw)
+        let timing = CallTiming { total: started.elapsed(), http: call.store.data().http.exchange_time() };
+        (self.end(call, raw), timing)
     }
 
     /// The ATS's current view of pushed candidates.

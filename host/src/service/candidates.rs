@@ -329,7 +329,7 @@ fn resume(upload: &ResumeUpload) -> Result<NewResume, ServiceError> {
 
 impl Service {
     /// A candidate the caller may see, or "does not exist".
-    fn visible_candidate(&self, caller: &Caller, id: u64) -> Result<Candidate, ServiceError> {
+    pub(crate) fn visible_candidate(&self, caller: &Caller, id: u64) -> Result<Candidate, ServiceError> {
         match self.app.store.candidate(id)? {
             Some(c) if caller.sees(&c.account_id) => Ok(c),
             _ => Err(ServiceError::NotFound { what: "candidate", id: id.to_string() }),
@@ -360,14 +360,21 @@ impl Service {
         Ok(candidate_dto(&candidate))
     }
 
-    /// Where every candidate is created (the API and the public form).
+    /// Where every candidate is created (the API and the public form). The
+    /// push an auto-push rule asks for is queued in the same transaction.
     pub fn store_create_candidate(&self, new: NewCandidate) -> Result<(Candidate, StageMove), ServiceError> {
-        Ok(self.app.store.create_candidate(new)?)
+        let (candidate, moved, queued) = self.app.store.create_candidate_queued(new)?;
+        self.after_queueing(candidate.id, queued.is_some())?;
+        Ok((candidate, moved))
     }
 
-    /// Where every candidate is moved (the API, rules, reconciliation).
+    /// Where every candidate is moved (the API, rules, reconciliation). A
+    /// move of a candidate sent to the ATS, or a push an auto-push rule asks
+    /// for, is queued in the same transaction.
     pub fn store_move_candidate(&self, id: u64, to: &str, by: MovedBy) -> Result<(Candidate, StageMove), ServiceError> {
-        Ok(self.app.store.move_candidate(id, to, by)?)
+        let (candidate, moved, queued) = self.app.store.move_candidate_queued(id, to, by)?;
+        self.after_queueing(candidate.id, queued.is_some())?;
+        Ok((candidate, moved))
     }
 
     /// One candidate.

@@ -50,6 +50,10 @@ pub enum ServiceError {
     Conflict(String),
     #[error("only the operator may do this")]
     OperatorOnly,
+    /// A push or move the ATS cannot take now; `code` says which rule
+    /// (`job_closed`, `stage_not_mapped`, `stage_mapping_stale`, ...).
+    #[error("{message}")]
+    PushRefused { code: &'static str, message: String },
     #[error("the connector reported `{kind}`: {message}")]
     Connector { kind: String, message: String },
     #[error("calling the plugin failed: {0}")]
@@ -77,7 +81,8 @@ impl ServiceError {
             | ServiceError::AccountInUse { .. }
             | ServiceError::Disabled(_)
             | ServiceError::Busy(_)
-            | ServiceError::Conflict(_) => ErrorKind::Conflict,
+            | ServiceError::Conflict(_)
+            | ServiceError::PushRefused { .. } => ErrorKind::Conflict,
             ServiceError::OperatorOnly => ErrorKind::Forbidden,
             ServiceError::Connector { .. } | ServiceError::Plugin(_) => ErrorKind::Upstream,
             ServiceError::Internal => ErrorKind::Internal,
@@ -98,6 +103,7 @@ impl ServiceError {
             ServiceError::Busy(_) => "connection_busy".into(),
             ServiceError::Conflict(_) => "conflict".into(),
             ServiceError::OperatorOnly => "operator_only".into(),
+            ServiceError::PushRefused { code, .. } => (*code).into(),
             ServiceError::Connector { kind, .. } => format!("connector_{}", kind.replace('-', "_")),
             ServiceError::Plugin(_) => "plugin_call_failed".into(),
             ServiceError::Internal => "internal".into(),

@@ -14,6 +14,7 @@ pub mod candidates;
 pub mod connections;
 pub mod dto;
 mod error;
+pub mod outbox;
 pub mod page;
 pub mod plugin_dir;
 pub mod plugins;
@@ -60,6 +61,9 @@ impl Caller {
 pub struct Service {
     pub app: App,
     pub scheduler: Scheduler<SyncEngine>,
+    /// The outbox worker of a serving host; `None` without one (entries
+    /// then wait on disk for the next `serve`).
+    pub outbox: Option<crate::outbox::Outbox>,
 }
 
 impl Service {
@@ -67,7 +71,13 @@ impl Service {
     /// `serve`; the caller runs the scheduler).
     pub fn serving(app: App, limits: SchedulerLimits) -> Result<Service, ServiceError> {
         let scheduler = app.scheduler(limits).map_err(ServiceError::internal)?;
-        Ok(Service { app, scheduler })
+        Ok(Service { app, scheduler, outbox: None })
+    }
+
+    /// The service with the serving host's outbox worker.
+    pub fn with_outbox(mut self, outbox: crate::outbox::Outbox) -> Service {
+        self.outbox = Some(outbox);
+        self
     }
 
     /// A service for one command without a running host: its scheduler is
@@ -75,7 +85,7 @@ impl Service {
     pub fn local(app: App) -> Result<Service, ServiceError> {
         app.engine.recover_interrupted().map_err(ServiceError::internal)?;
         let scheduler = Scheduler::new(app.engine.clone(), SchedulerLimits::default());
-        Ok(Service { app, scheduler })
+        Ok(Service { app, scheduler, outbox: None })
     }
 
     /// A connection the caller may see, or "does not exist".

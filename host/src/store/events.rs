@@ -12,6 +12,7 @@
 use serde::{Deserialize, Serialize};
 use sled::transaction::{ConflictableTransactionResult, TransactionalTree};
 
+use super::candidate_model::{Candidate, PushState};
 use super::model::Position;
 use super::patch::Change;
 use super::{Store, StoreError, abort, codec, keys, now_unix};
@@ -34,16 +35,28 @@ pub enum EventKind {
     /// A complete listing no longer had the job.
     #[serde(rename = "position.removed")]
     PositionRemoved,
+    /// A candidate reached the ATS (its ids are in `candidate.push`).
+    #[serde(rename = "candidate.pushed")]
+    CandidatePushed,
+    /// A candidate's push failed for good (the reason is in `candidate.push`).
+    #[serde(rename = "candidate.push_failed")]
+    CandidatePushFailed,
+    /// The ATS moved a candidate to another stage (found by reconciliation).
+    #[serde(rename = "candidate.stage_changed")]
+    CandidateStageChanged,
 }
 
 impl EventKind {
     /// Every kind, for documentation and subscription checks.
-    pub const ALL: [EventKind; 5] = [
+    pub const ALL: [EventKind; 8] = [
         EventKind::PositionCreated,
         EventKind::PositionUpdated,
         EventKind::PositionClosed,
         EventKind::PositionReopened,
         EventKind::PositionRemoved,
+        EventKind::CandidatePushed,
+        EventKind::CandidatePushFailed,
+        EventKind::CandidateStageChanged,
     ];
 
     /// The name used on the wire (`position.created`, ...).
@@ -54,6 +67,9 @@ impl EventKind {
             EventKind::PositionClosed => "position.closed",
             EventKind::PositionReopened => "position.reopened",
             EventKind::PositionRemoved => "position.removed",
+            EventKind::CandidatePushed => "candidate.pushed",
+            EventKind::CandidatePushFailed => "candidate.push_failed",
+            EventKind::CandidateStageChanged => "candidate.stage_changed",
         }
     }
 
@@ -84,12 +100,31 @@ pub struct Event {
     pub account_id: String,
     /// The connection that synced it.
     pub connection_id: String,
-    /// The sync run that made the change.
+    /// The sync run that made the change (0 for candidate events).
     pub run_seq: u64,
     /// When, Unix seconds.
     pub occurred_unix: i64,
-    /// The position after the change.
+    /// The position after the change (for a candidate event: the position
+    /// the candidate applied to).
     pub position: Position,
+    /// For `candidate.*` events: the candidate.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub candidate: Option<CandidateEvent>,
+}
+
+/// What a `candidate.*` event says about the candidate: ids and state, no
+/// personal data (the platform has the person; the event says what changed).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CandidateEvent {
+    /// The candidate's id.
+    pub id: u64,
+    /// Our stage the candidate is in now.
+    pub stage_id: String,
+    /// The stage before, for `candidate.stage_changed`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub from_stage: Option<String>,
+    /// Whether (and as what) the candidate is in the ATS.
+    pub push: PushState,
 }
 
 /// [`Event`] without its position, serialized with the same names.
@@ -129,6 +164,38 @@ pub(crate) fn append_encoded_tx(
     };
     let value = codec::encode_embedding("event", &head, "position", position_value).map_err(abort)?;
     events.insert(&keys::event(id), value)?;
+    pending.insert(&keys::event(id), &[])?;
+    Ok(())
+}
+
+/// Appends event `id` about `candidate` (who applied to `position`)
+/// inside the transaction that made the change; `from_stage` for a stage
+/// change. The id is drawn before the transaction, as for [`append_encoded_tx`].
+pub(crate) fn append_candidate_tx(
+    events: &TransactionalTree,
+    pending: &TransactionalTree,
+    id: u64,
+    kind: EventKind,
+    position: &Position,
+    candidate: &Candidate,
+    from_stage: Option<&str>,
+) -> ConflictableTransactionResult<(), StoreError> {
+    let event = Event {
+        id,
+        kind,
+        account_id: candidate.account_id.clone(),
+        connection_id: candidate.connection_id.clone(),
+        run_seq: 0,
+        occurred_unix: now_unix(),
+        position: position.clone(),
+        candidate: Some(CandidateEvent {
+            id: candidate.id,
+            stage_id: candidate.stage_id.clone(),
+            from_stage: from_stage.map(str::to_string),
+            push: candidate.push.clone(),
+        }),
+    };
+    events.insert(&keys::event(id), codec::encode("event", &event).map_err(abort)?)?;
     pending.insert(&keys::event(id), &[])?;
     Ok(())
 }

@@ -64,6 +64,12 @@ pub(crate) const CANDIDATES_BY_POSITION: &str = "candidates_by_position";
 pub(crate) const CANDIDATES_BY_ACCOUNT: &str = "candidates_by_account";
 /// Every stage move of every candidate ([`stage_move`] -> move record).
 pub(crate) const STAGE_MOVES: &str = "stage_moves";
+/// The candidate outbox ([`position`]-encoded entry id -> entry).
+pub(crate) const OUTBOX: &str = "outbox";
+/// Index of each candidate's outbox entries ((candidate id, entry id) -> empty).
+pub(crate) const OUTBOX_BY_CANDIDATE: &str = "outbox_by_candidate";
+/// Each connection's auto-push rule ([`id`] of the connection -> rule).
+pub(crate) const AUTO_PUSH: &str = "auto_push";
 
 /// Every tree the current schema uses, in the order `open` creates them.
 pub(crate) const ALL_TREES: &[&str] = &[
@@ -89,6 +95,9 @@ pub(crate) const ALL_TREES: &[&str] = &[
     CANDIDATES_BY_POSITION,
     CANDIDATES_BY_ACCOUNT,
     STAGE_MOVES,
+    OUTBOX,
+    OUTBOX_BY_CANDIDATE,
+    AUTO_PUSH,
 ];
 
 /// `meta` key of the store's key check value.

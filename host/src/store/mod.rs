@@ -29,6 +29,9 @@
 //! | `candidates_by_position` | (position id, candidate id) | empty |
 //! | `candidates_by_account` | (account id, candidate id) | empty |
 //! | `stage_moves` | (candidate id, move number) | [`StageMove`] |
+//! | `outbox` | entry id (`u64` BE) | [`OutboxEntry`] (a push or move for the ATS) |
+//! | `outbox_by_candidate` | (candidate id, entry id) | empty |
+//! | `auto_push` | connection id | [`AutoPushRule`] |
 //!
 //! Composite keys are a length-prefixed connection id followed by the rest
 //! (`keys` is the one place that encodes them). Values are a format byte and
@@ -67,6 +70,7 @@ mod model;
 mod ops_tests;
 // Cursor pages of the API's lists.
 mod pages;
+mod outbox;
 mod patch;
 mod positions;
 mod runs;
@@ -92,7 +96,7 @@ pub use candidate_model::{
 };
 pub use candidates::{CandidateFilter, MAX_CANDIDATES_PAGE, TxResult};
 pub use commit::{ConnectionQuota, PageCommit, PageResult, PositionChange};
-pub use events::{Event, EventKind};
+pub use events::{CandidateEvent, Event, EventKind};
 pub use key_check::RotationReport;
 pub use model::{
     Account, AuthorizedUser, Checkpoint, CloseReason, Connection, ConnectionState, FieldEdit, FieldName, NewConnection,
@@ -100,6 +104,7 @@ pub use model::{
     Trigger, job_content_hash,
 };
 pub use pages::MAX_LIST_PAGE;
+pub use outbox::{AutoPushRule, MAX_OUTBOX_ERROR_CHARS, MoveOutcome, OutboxEntry, OutboxKind, PushOutcome};
 pub use patch::{Change, JobPatch};
 pub use positions::{MAX_POSITIONS_PAGE, PositionFilter};
 pub use runs::MAX_RUNS_PAGE;
@@ -301,6 +306,14 @@ pub enum StoreError {
     /// No candidate has this id.
     #[error("no candidate {0}")]
     UnknownCandidate(u64),
+    /// The candidate is already in the ATS; it is not pushed again.
+    #[error("candidate {candidate} is already in the ATS (ATS candidate {ats_candidate_id})")]
+    AlreadyPushed {
+        /// The candidate.
+        candidate: u64,
+        /// Its id in the ATS.
+        ats_candidate_id: String,
+    },
     /// A candidate's fields break a rule; nothing was stored.
     #[error("invalid candidate: {reason}")]
     InvalidCandidate {
@@ -418,6 +431,9 @@ struct Trees {
     candidates_by_position: sled::Tree,
     candidates_by_account: sled::Tree,
     stage_moves: sled::Tree,
+    outbox: sled::Tree,
+    outbox_by_candidate: sled::Tree,
+    auto_push: sled::Tree,
 }
 
 impl Trees {
@@ -444,6 +460,9 @@ impl Trees {
             candidates_by_position: db.open_tree(keys::CANDIDATES_BY_POSITION)?,
             candidates_by_account: db.open_tree(keys::CANDIDATES_BY_ACCOUNT)?,
             stage_moves: db.open_tree(keys::STAGE_MOVES)?,
+            outbox: db.open_tree(keys::OUTBOX)?,
+            outbox_by_candidate: db.open_tree(keys::OUTBOX_BY_CANDIDATE)?,
+            auto_push: db.open_tree(keys::AUTO_PUSH)?,
         })
     }
 }

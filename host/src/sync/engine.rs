@@ -170,7 +170,13 @@ impl SyncEngine {
     ) -> Result<SyncRun, SyncError> {
         let Some(_active) = self.stop.enter() else { return Err(SyncError::Stopped) };
         let started = std::time::Instant::now();
+        let daily = matches!(options.trigger, Trigger::Scheduled | Trigger::CatchUp);
         let result = self.sync_inner(connection_id, options, progress).await;
+        // The daily run also reads back what the ATS decided about the
+        // candidates pushed through this connection.
+        if daily && result.is_ok() {
+            crate::outbox::reconcile::after_daily_sync(self, connection_id).await;
+        }
         let (outcome, jobs) = match &result {
             Ok(run) => ("succeeded", run.counts.jobs_seen),
             Err(SyncError::Stopped) => ("interrupted", 0),

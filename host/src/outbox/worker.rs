@@ -1,0 +1,320 @@
+//! The worker that drains the outbox: one task per candidate with entries,
+//! a semaphore per connection.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::sync::{Semaphore, watch};
+
+use super::prepare::{self, Prepared};
+use super::retry::{Failure, RetryPolicy, Verdict, random_jitter};
+use crate::runtime::{CallError, CallTiming};
+use crate::store::{MoveOutcome, OutboxEntry, OutboxKind, PushOutcome, Store, StoreError, now_ms};
+use crate::sync::SyncEngine;
+
+/// Calls in flight per connection at most, by default: enough to keep a
+/// loopback or nearby ATS busy, few enough to stay under the documented
+/// rate limits of the slower ATS (Greenhouse: 50 requests per 10 seconds
+/// per key, each push being two or three requests).
+pub const DEFAULT_PER_CONNECTION: usize = 8;
+/// How long a candidate's task waits after the store failed it before it
+/// looks again: a store error is not the entry's fault, and spinning on it
+/// would only fill the log.
+const STORE_ERROR_PAUSE: Duration = Duration::from_secs(5);
+/// Host-overhead samples kept for [`OutboxStats`]: the last few thousand
+/// calls are plenty for percentiles and cost 8 bytes each.
+const MAX_TIMING_SAMPLES: usize = 16_384;
+
+/// How the worker runs.
+#[derive(Debug, Clone, Copy)]
+pub struct OutboxOptions {
+    /// Calls in flight per connection at most (at least 1).
+    pub per_connection: usize,
+    /// When failed calls are retried.
+    pub retry: RetryPolicy,
+}
+
+impl Default for OutboxOptions {
+    fn default() -> Self {
+        OutboxOptions { per_connection: DEFAULT_PER_CONNECTION, retry: RetryPolicy::default() }
+    }
+}
+
+/// What the worker measured, for the metrics and the benchmark.
+#[derive(Debug, Clone, Default)]
+pub struct OutboxStats {
+    /// Pushes recorded as pushed.
+    pub pushed: u64,
+    /// Pushes and moves recorded as failed.
+    pub failed: u64,
+    /// Attempts that will be retried.
+    pub retried: u64,
+    /// Per finished push, the host's own time in microseconds: from taking
+    /// the entry to its result being committed, minus the time spent in
+    /// HTTP exchanges with the ATS. The most recent ones.
+    pub host_micros: Vec<u64>,
+    /// Per finished push, from being queued to its result being committed
+    /// (time waiting in the queue and in the ATS included), microseconds.
+    pub latency_micros: Vec<u64>,
+}
+
+/// The outbox worker. Cheap to clone; clones share the worker.
+#[derive(Clone)]
+pub struct Outbox {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    store: Store,
+    engine: SyncEngine,
+    options: OutboxOptions,
+    /// Candidates whose task is running.
+    active: Mutex<HashSet<u64>>,
+    /// One semaphore per connection, created on first use.
+    limits: Mutex<HashMap<String, Arc<Semaphore>>>,
+    stop: watch::Receiver<bool>,
+    stats: Mutex<OutboxStats>,
+}
+
+impl Outbox {
+    /// Starts the worker over `engine`'s store and runtime, and resumes
+    /// every entry left by an earlier run. Runs until `stop` turns true;
+    /// an entry interrupted then is tried again on the next start.
+    pub fn start(
+        engine: SyncEngine,
+        options: OutboxOptions,
+        stop: watch::Receiver<bool>,
+    ) -> Result<Outbox, StoreError> {
+        let store = engine.store().clone();
+        let outbox = Outbox {
+            inner: Arc::new(Inner {
+                store,
+                engine,
+                options,
+                active: Mutex::default(),
+                limits: Mutex::default(),
+                stop,
+                stats: Mutex::default(),
+            }),
+        };
+        let pending = outbox.inner.store.outbox_candidates()?;
+        if !pending.is_empty() {
+            tracing::info!(candidates = pending.len(), "resuming outbox entries left by the last run");
+        }
+        for candidate in pending {
+            outbox.wake(candidate);
+        }
+        Ok(outbox)
+    }
+
+    /// Makes sure `candidate_id`'s entries are being worked on: call after
+    /// committing an entry. Must be called within a tokio runtime.
+    pub fn wake(&self, candidate_id: u64) {
+        if *self.inner.stop.borrow() {
+            return;
+        }
+        let started = lock(&self.inner.active).insert(candidate_id);
+        if started {
+            let inner = self.inner.clone();
+            tokio::spawn(async move { inner.drive(candidate_id).await });
+        }
+    }
+
+    /// A snapshot of what the worker measured.
+    pub fn stats(&self) -> OutboxStats {
+        lock(&self.inner.stats).clone()
+    }
+}
+
+/// Locks a mutex; a poisoned one only means another task panicked while
+/// holding it, and the sets and counters in it are still usable.
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+impl Inner {
+    /// Works through one candidate's entries in order until none is left.
+    async fn drive(self: Arc<Self>, candidate_id: u64) {
+        loop {
+            if *self.stop.borrow() {
+                lock(&self.active).remove(&candidate_id);
+                return;
+            }
+            // Looked up under the lock: an entry committed after this look
+            // finds the candidate still active (its `wake` does nothing), so
+            // the look must see it, or the candidate must be released first.
+            let next = {
+                let mut active = lock(&self.active);
+                match self.store.next_outbox_entry(candidate_id) {
+                    Ok(Some(entry)) => entry,
+                    Ok(None) => {
+                        active.remove(&candidate_id);
+                        return;
+                    }
+                    Err(e) => {
+                        tracing::error!(candidate = candidate_id, error = %e, "cannot read the outbox");
+                        drop(active);
+                        if !self.pause(STORE_ERROR_PAUSE).await {
+                            lock(&self.active).remove(&candidate_id);
+                            return;
+                        }
+                        continue;
+                    }
+                }
+            };
+            let wait = next.not_before_ms.saturating_sub(now_ms());
+            if wait > 0 && !self.pause(Duration::from_millis(wait)).await {
+                lock(&self.active).remove(&candidate_id);
+                return;
+            }
+            let semaphore = self.semaphore(&next.connection_id);
+            let mut stop = self.stop.clone();
+            let permit = tokio::select! {
+                permit = semaphore.acquire_owned() => permit,
+                _ = stop.wait_for(|s| *s) => {
+                    lock(&self.active).remove(&candidate_id);
+                    return;
+                }
+            };
+            let Ok(_permit) = permit else {
+                // Semaphores are never closed; treat it as a stop.
+                lock(&self.active).remove(&candidate_id);
+                return;
+            };
+            if let Err(e) = self.attempt(next).await {
+                tracing::error!(candidate = candidate_id, error = %e, "cannot record an outbox result");
+                if !self.pause(STORE_ERROR_PAUSE).await {
+                    lock(&self.active).remove(&candidate_id);
+                    return;
+                }
+            }
+        }
+    }
+
+    /// Sleeps `d` unless stopped first; whether to go on.
+    async fn pause(&self, d: Duration) -> bool {
+        let mut stop = self.stop.clone();
+        tokio::select! {
+            _ = tokio::time::sleep(d) => true,
+            _ = stop.wait_for(|s| *s) => false,
+        }
+    }
+
+    fn semaphore(&self, connection_id: &str) -> Arc<Semaphore> {
+        lock(&self.limits)
+            .entry(connection_id.to_string())
+            .or_insert_with(|| Arc::new(Semaphore::new(self.options.per_connection.max(1))))
+            .clone()
+    }
+
+    /// One attempt at one entry, its result committed.
+    async fn attempt(&self, entry: OutboxEntry) -> Result<(), StoreError> {
+        let started = std::time::Instant::now();
+        match &entry.kind {
+            OutboxKind::Push { .. } => {
+                let (outcome, timing) = match prepare::push(&self.engine, &entry).await {
+                    // Not the entry's fault: tried again after a pause.
+                    Err(prepare::PushRefusal::Store(e)) => return Err(e),
+                    Err(refusal) => (Err(Retryable::Never(refusal.to_string())), CallTiming::default()),
+                    Ok(Prepared { plugin, context, request }) => {
+                        let (result, timing) = plugin.push_candidate_timed(&context, &request).await;
+                        (result.map_err(Retryable::from), timing)
+                    }
+                };
+                match outcome {
+                    Ok(pushed) => {
+                        self.store.finish_push(&entry, PushOutcome::Pushed(pushed))?;
+                        let host = started.elapsed().saturating_sub(timing.http);
+                        let latency = now_ms().saturating_sub(entry.queued_at_ms).saturating_mul(1000);
+                        let mut stats = lock(&self.stats);
+                        stats.pushed += 1;
+                        if stats.host_micros.len() >= MAX_TIMING_SAMPLES {
+                            stats.host_micros.remove(0);
+                            stats.latency_micros.remove(0);
+                        }
+                        stats.host_micros.push(u64::try_from(host.as_micros()).unwrap_or(u64::MAX));
+                        stats.latency_micros.push(latency);
+                        Ok(())
+                    }
+                    Err(error) => match self.verdict(&entry, &error) {
+                        Verdict::Retry(after) => self.retry(&entry, after, error.message()),
+                        Verdict::GiveUp => {
+                            lock(&self.stats).failed += 1;
+                            self.store.finish_push(&entry, PushOutcome::Failed(error.message().to_string()))
+                        }
+                    },
+                }
+            }
+            OutboxKind::Move { .. } => {
+                let outcome = match prepare::move_application(&self.engine, &entry).await {
+                    Err(prepare::MoveRefusal::NotPropagated(reason)) => Ok(MoveOutcome::NotPropagated(reason)),
+                    Err(prepare::MoveRefusal::Failed(reason)) => Ok(MoveOutcome::Failed(reason)),
+                    Ok(prepare::PreparedMove { plugin, context, request }) => {
+                        match plugin.move_application(&context, &request).await {
+                            Ok(()) => Ok(MoveOutcome::Moved),
+                            Err(e) => Err(Retryable::from(e)),
+                        }
+                    }
+                };
+                match outcome {
+                    Ok(done) => self.store.finish_move(&entry, done),
+                    Err(error) => match self.verdict(&entry, &error) {
+                        Verdict::Retry(after) => self.retry(&entry, after, error.message()),
+                        Verdict::GiveUp => {
+                            lock(&self.stats).failed += 1;
+                            self.store.finish_move(&entry, MoveOutcome::Failed(error.message().to_string()))
+                        }
+                    },
+                }
+            }
+        }
+    }
+
+    fn verdict(&self, entry: &OutboxEntry, error: &Retryable) -> Verdict {
+        match error {
+            Retryable::Never(_) => Verdict::GiveUp,
+            Retryable::Call { failure, .. } => {
+                self.options.retry.verdict(entry.attempts.saturating_add(1), *failure, random_jitter())
+            }
+        }
+    }
+
+    fn retry(&self, entry: &OutboxEntry, after: Duration, message: &str) -> Result<(), StoreError> {
+        lock(&self.stats).retried += 1;
+        let due = now_ms().saturating_add(u64::try_from(after.as_millis()).unwrap_or(u64::MAX));
+        tracing::info!(
+            entry = entry.id,
+            candidate = entry.candidate_id,
+            attempts = entry.attempts + 1,
+            retry_in_ms = after.as_millis() as u64,
+            error = message,
+            "outbox call failed; will retry"
+        );
+        self.store.retry_outbox_entry(entry.id, due, message)
+    }
+}
+
+/// A failed attempt, by whether it may be retried.
+enum Retryable {
+    /// Refused before any call (a closed job, no mapping, a candidate gone):
+    /// retrying cannot help.
+    Never(String),
+    /// The call failed; the message is the runtime's, already escaped and
+    /// scrubbed of secrets.
+    Call { failure: Failure, message: String },
+}
+
+impl Retryable {
+    fn message(&self) -> &str {
+        match self {
+            Retryable::Never(m) | Retryable::Call { message: m, .. } => m,
+        }
+    }
+}
+
+impl From<CallError> for Retryable {
+    fn from(e: CallError) -> Self {
+        Retryable::Call { failure: Failure::of(&e), message: e.to_string() }
+    }
+}
