@@ -16,6 +16,7 @@ pub mod display;
 pub mod events;
 pub mod metrics;
 pub mod plugin;
+pub mod publish;
 pub mod runtime;
 pub mod scheduler;
 pub mod service;

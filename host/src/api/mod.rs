@@ -35,6 +35,7 @@ mod health;
 mod metrics;
 pub mod ops;
 mod positions;
+mod publishing;
 mod webhooks;
 
 use std::sync::Arc;
@@ -77,6 +78,7 @@ pub type ApiRouter = OpenApiRouter<ApiState>;
         (name = "accounts", description = "Accounts and their API keys"),
         (name = "connections", description = "Connections, sync runs"),
         (name = "positions", description = "Positions synced from the ATS"),
+        (name = "publishing", description = "Auto-publish rules and their ads"),
         (name = "meta", description = "Status and this document"),
     )
 )]
@@ -89,6 +91,7 @@ fn api_routes() -> ApiRouter {
         .merge(accounts::routes())
         .merge(connections::routes())
         .merge(positions::routes())
+        .merge(publishing::routes())
         .merge(docs::routes())
 }
 

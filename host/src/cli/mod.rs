@@ -11,6 +11,7 @@ mod plugin_new;
 mod plugin_test;
 mod positions_cmd;
 mod progress;
+mod rules_cmd;
 mod serve;
 
 use std::path::PathBuf;
@@ -75,6 +76,9 @@ pub enum Command {
     /// Positions synced from the ATS, and local edits to them.
     #[command(subcommand)]
     Positions(positions_cmd::PositionsCommand),
+    /// Auto-publish rules of a connection: filters and ad templates.
+    #[command(subcommand)]
+    Rules(rules_cmd::RulesCommand),
     /// Whether a host is serving this data directory (commands then go to
     /// its API) or commands open the store directly.
     Status,
@@ -161,6 +165,7 @@ impl Cli {
             Command::Account(cmd) => account_cmd::run(cmd, &backend().await?, json).await,
             Command::Connection(cmd) => connection_cmd::run(cmd, &backend().await?, json).await,
             Command::Positions(cmd) => positions_cmd::run(cmd, &backend().await?, json).await,
+            Command::Rules(cmd) => rules_cmd::run(cmd, &backend().await?, json).await,
             Command::Status => status(&config, json).await,
             Command::Serve(args) => serve::run(args, &config).await,
             Command::Demo(args) => demo::run(args, &data_dir, options.clone()).await,

@@ -67,6 +67,7 @@ pub async fn run(args: ServeArgs, config: &Config) -> anyhow::Result<()> {
         },
         delivery: DeliveryPolicy::default(),
         operator_token: config.operator_token()?,
+        public: config.public,
     };
     serve_with(app, options, shutdown_signal()).await
 }
@@ -105,6 +106,8 @@ pub struct ServeOptions {
     /// From the config file's token file; else the environment's or the
     /// data directory's.
     pub operator_token: Option<SecretString>,
+    /// The public application form's limits.
+    pub public: crate::publish::public::PublicSettings,
 }
 
 impl ServeOptions {
@@ -116,6 +119,7 @@ impl ServeOptions {
             limits: SchedulerLimits::default(),
             delivery: DeliveryPolicy::default(),
             operator_token: None,
+            public: Default::default(),
         }
     }
 }
@@ -157,6 +161,10 @@ pub async fn serve_with(
     }
     let readiness = Arc::new(crate::api::ops::Readiness::default());
     readiness.plugins_loaded.store(preload_plugins(&app).await, Ordering::SeqCst);
+    let mut app = app;
+    if app.public_base_url.is_none() {
+        app.public_base_url = Some(format!("http://{addr}"));
+    }
     let service = Service::serving(app.clone(), options.limits)?;
     let scheduler = service.scheduler.clone();
     let allowed_hosts = allowed_hosts(addr, &options.public_hosts);
@@ -165,7 +173,8 @@ pub async fn serve_with(
         auth: Arc::new(AuthConfig { operator_token: token.clone(), allowed_hosts: Some(allowed_hosts) }),
     };
     let ops = crate::api::ops::OpsState::new(app.clone(), readiness.clone(), Some(&token));
-    let api = crate::api::router_with_plain(state, crate::api::ops::router(ops));
+    let public = crate::publish::public::router(state.service.clone(), options.public);
+    let api = crate::api::router_with_plain(state, crate::api::ops::router(ops).merge(public));
     let base = format!("http://{addr}");
     let address_file = data_dir.join(ADDRESS_FILE);
     std::fs::write(&address_file, format!("{base}\n"))
@@ -190,7 +199,8 @@ pub async fn serve_with(
     let worker = tokio::spawn(WebhookWorker::new(app.store.clone(), options.delivery)?.run(stop_rx.clone()));
     let stop = app.engine.stop_signal().clone();
     let mut rx = stop_rx;
-    let served = axum::serve(listener, api)
+    // With each client's address: the public form is rate-limited by it.
+    let served = axum::serve(listener, api.into_make_service_with_connect_info::<SocketAddr>())
         .with_graceful_shutdown(async move {
             tokio::select! {
                 _ = shutdown => {}

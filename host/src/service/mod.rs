@@ -16,6 +16,8 @@ mod error;
 pub mod page;
 pub mod plugins;
 pub mod positions;
+pub mod publish_dto;
+pub mod publishing;
 
 use crate::app::App;
 use crate::scheduler::{Scheduler, SchedulerLimits};

@@ -41,7 +41,8 @@ fn tracked<T: Clone, U>(t: &Tracked<T>, f: impl Fn(&T) -> U) -> TrackedDto<U> {
     TrackedDto { value: f(t.effective()), ats: f(&t.ats), edited: t.local.is_some() }
 }
 
-pub fn position_dto(p: &Position) -> PositionDto {
+/// A position as the API shows it; its public URL under `public_base`.
+pub fn position_dto(p: &Position, public_base: Option<&str>) -> PositionDto {
     let users = |v: &Vec<crate::store::AuthorizedUser>| {
         v.iter().map(|u| UserDto { ats_id: u.ats_id.clone(), name: u.name.clone(), email: u.email.clone() }).collect()
     };
@@ -57,6 +58,7 @@ pub fn position_dto(p: &Position) -> PositionDto {
             .and_then(|r| serde_json::to_value(r).ok())
             .and_then(|v| v.as_str().map(str::to_string)),
         published: p.published,
+        publication: super::publish_dto::publication_dto(p, public_base),
         name: tracked(&p.name, Clone::clone),
         description: tracked(&p.description, Clone::clone),
         locations: tracked(&p.locations, Clone::clone),
@@ -121,7 +123,7 @@ impl Service {
                 && filter.published.is_none_or(|b| p.published == b)
         });
         let page = Page::after(matching, query, |s| s.parse::<u64>().ok(), |p| p.id, u64::to_string);
-        Ok(page.map(|p| position_dto(&p)))
+        Ok(page.map(|p| self.position_view(&p)))
     }
 
     fn visible_position(&self, caller: &Caller, id: u64) -> Result<Position, ServiceError> {
@@ -132,7 +134,7 @@ impl Service {
     }
 
     pub fn position(&self, caller: &Caller, id: u64) -> Result<PositionDto, ServiceError> {
-        Ok(position_dto(&self.visible_position(caller, id)?))
+        Ok(self.position_view(&self.visible_position(caller, id)?))
     }
 
     /// Local edits; each survives later syncs until cleared.
@@ -165,27 +167,14 @@ impl Service {
         for edit in edits {
             p = self.app.store.edit_position(id, edit)?;
         }
-        Ok(position_dto(&p))
+        Ok(self.position_view(&p))
     }
 
     /// Drops a local edit: the field follows the ATS again.
     pub fn clear_position_edit(&self, caller: &Caller, id: u64, field: &str) -> Result<PositionDto, ServiceError> {
         self.visible_position(caller, id)?;
         let field = field_name(field)?;
-        Ok(position_dto(&self.app.store.clear_edit(id, field)?))
+        Ok(self.position_view(&self.app.store.clear_edit(id, field)?))
     }
 
-    /// Publishes (a closed position cannot be) or unpublishes.
-    pub fn set_position_published(
-        &self,
-        caller: &Caller,
-        id: u64,
-        published: bool,
-    ) -> Result<PositionDto, ServiceError> {
-        let p = self.visible_position(caller, id)?;
-        if published && p.is_closed() {
-            return Err(ServiceError::Conflict(format!("position {id} is closed in the ATS and cannot be published")));
-        }
-        Ok(position_dto(&self.app.store.set_published(id, published)?))
-    }
 }

@@ -21,6 +21,8 @@
 //! | `webhooks` | endpoint id | [`Webhook`] (signing secret sealed) |
 //! | `webhook_deliveries` | (endpoint id, event id) | [`Delivery`] |
 //! | `webhook_queue` | (due ms, endpoint id, event id) | empty |
+//! | `public_ids` | public id | position id (`u64` BE) |
+//! | `publish_rules` | connection id | [`RuleSet`] |
 //!
 //! Composite keys are a length-prefixed connection id followed by the rest
 //! (`keys` is the one place that encodes them). Values are a format byte and
@@ -57,6 +59,7 @@ mod model;
 mod ops_tests;
 mod patch;
 mod positions;
+mod publication;
 mod runs;
 mod schema;
 mod secrets;
@@ -83,6 +86,10 @@ pub use model::{
 };
 pub use patch::{Change, JobPatch};
 pub use positions::{MAX_POSITIONS_PAGE, PositionFilter};
+pub use publication::{
+    Actor, Ad, AdTemplate, Decision, MAX_PUBLIC_ID_LEN, Publication, PublicationChange, PublishRule, Question,
+    QuestionKind, RuleFilter, RuleSet, SyncCause, TitlePattern,
+};
 pub use runs::MAX_RUNS_PAGE;
 pub use schema::CURRENT_VERSION as SCHEMA_VERSION;
 pub use secrets::{EncryptedValue, SECRET_KEY_ENV, SecretError, SecretKey};

@@ -171,6 +171,20 @@ impl SyncEngine {
         let Some(_active) = self.stop.enter() else { return Err(SyncError::Stopped) };
         let started = std::time::Instant::now();
         let result = self.sync_inner(connection_id, options, progress).await;
+        // Publish rules apply to what the run changed (and to everything
+        // when the rules changed); a failed run's committed pages too.
+        if !matches!(result, Err(SyncError::Stopped | SyncError::UnknownConnection(_) | SyncError::Disabled(_))) {
+            let id = connection_id.to_string();
+            let applied = self
+                .on_store(move |store| {
+                    crate::publish::rules::after_sync(store, &id);
+                    Ok(())
+                })
+                .await;
+            if let Err(e) = applied {
+                tracing::warn!(connection = %connection_id, error = %e, "publish rules were not applied");
+            }
+        }
         let (outcome, jobs) = match &result {
             Ok(run) => ("succeeded", run.counts.jobs_seen),
             Err(SyncError::Stopped) => ("interrupted", 0),
