@@ -111,6 +111,14 @@ impl From<StoreError> for ServiceError {
             StoreError::UnknownAccount(id) => ServiceError::NotFound { what: "account", id },
             StoreError::UnknownConnection(id) => ServiceError::NotFound { what: "connection", id },
             StoreError::UnknownPosition(id) => ServiceError::NotFound { what: "position", id: id.to_string() },
+            StoreError::UnknownCandidate(id) => ServiceError::NotFound { what: "candidate", id: id.to_string() },
+            StoreError::UnknownStage { stage, .. } => ServiceError::NotFound { what: "stage", id: stage },
+            e @ (StoreError::StageInUse { .. } | StoreError::AlreadyInStage { .. }) => {
+                ServiceError::Conflict(e.to_string())
+            }
+            e @ (StoreError::InvalidStages { .. }
+            | StoreError::InvalidAtsStages { .. }
+            | StoreError::InvalidCandidate { .. }) => ServiceError::Invalid(e.to_string()),
             e @ (StoreError::InvalidTimeZone { .. }
             | StoreError::IdsExhausted { .. }
             | StoreError::DuplicateSetting { .. }

@@ -48,6 +48,23 @@ pub(crate) const WEBHOOK_DELIVERIES: &str = "webhook_deliveries";
 /// Deliveries waiting for an attempt ([`delivery_due`] -> empty), earliest first.
 pub(crate) const WEBHOOK_QUEUE: &str = "webhook_queue";
 
+/// Each account's hiring stages ([`id`] of the account -> stage list).
+pub(crate) const HIRING_STAGES: &str = "hiring_stages";
+/// Each connection's cached ATS stages ([`ats_stages`] -> cached list).
+pub(crate) const ATS_STAGES: &str = "ats_stages";
+/// Each connection's stage mapping overrides ([`id`] of the connection -> mapping).
+pub(crate) const STAGE_MAPPINGS: &str = "stage_mappings";
+/// Candidates, by candidate id ([`candidate`]).
+pub(crate) const CANDIDATES: &str = "candidates";
+/// Résumé bytes, by candidate id ([`candidate`] -> raw bytes).
+pub(crate) const CANDIDATE_RESUMES: &str = "candidate_resumes";
+/// Index of each position's candidates ([`position_candidate`] -> empty).
+pub(crate) const CANDIDATES_BY_POSITION: &str = "candidates_by_position";
+/// Index of each account's candidates ([`account_candidate`] -> empty).
+pub(crate) const CANDIDATES_BY_ACCOUNT: &str = "candidates_by_account";
+/// Every stage move of every candidate ([`stage_move`] -> move record).
+pub(crate) const STAGE_MOVES: &str = "stage_moves";
+
 /// Every tree the current schema uses, in the order `open` creates them.
 pub(crate) const ALL_TREES: &[&str] = &[
     META,
@@ -64,6 +81,14 @@ pub(crate) const ALL_TREES: &[&str] = &[
     WEBHOOKS,
     WEBHOOK_DELIVERIES,
     WEBHOOK_QUEUE,
+    HIRING_STAGES,
+    ATS_STAGES,
+    STAGE_MAPPINGS,
+    CANDIDATES,
+    CANDIDATE_RESUMES,
+    CANDIDATES_BY_POSITION,
+    CANDIDATES_BY_ACCOUNT,
+    STAGE_MOVES,
 ];
 
 /// `meta` key of the store's key check value.
@@ -207,6 +232,68 @@ pub(crate) fn decode_delivery_due(key: &[u8]) -> Result<(u64, String, u64), KeyE
     Ok((u64::from_be_bytes(*due), endpoint, event))
 }
 
+/// Key of a connection's cached ATS stages: the connection prefix, then
+/// `0` for the account-wide list or `1` and the job code for one job's
+/// pipeline (a tag byte, so no job code can collide with the account-wide
+/// entry).
+pub(crate) fn ats_stages(connection_id: &str, job_code: Option<&str>) -> Vec<u8> {
+    let mut key = connection_prefix(connection_id);
+    match job_code {
+        None => key.push(0),
+        Some(code) => {
+            key.push(1);
+            key.extend_from_slice(code.as_bytes());
+        }
+    }
+    key
+}
+
+/// Key of a candidate (and of its résumé): its id, big-endian.
+pub(crate) fn candidate(id: u64) -> [u8; U64_LEN] {
+    id.to_be_bytes()
+}
+
+/// Decodes a [`candidate`] key.
+pub(crate) fn decode_candidate(key: &[u8]) -> Result<u64, KeyError> {
+    let bytes: [u8; U64_LEN] =
+        key.try_into().map_err(|_| KeyError { tree: CANDIDATES, reason: "candidate id is not 8 bytes" })?;
+    Ok(u64::from_be_bytes(bytes))
+}
+
+/// Key of an entry in `candidates_by_position`: (position id, candidate id).
+pub(crate) fn position_candidate(position_id: u64, candidate_id: u64) -> [u8; 2 * U64_LEN] {
+    let mut key = [0; 2 * U64_LEN];
+    key[..U64_LEN].copy_from_slice(&position_id.to_be_bytes());
+    key[U64_LEN..].copy_from_slice(&candidate_id.to_be_bytes());
+    key
+}
+
+/// Decodes a [`position_candidate`] key into (position id, candidate id).
+pub(crate) fn decode_position_candidate(key: &[u8]) -> Result<(u64, u64), KeyError> {
+    let bad = || KeyError { tree: CANDIDATES_BY_POSITION, reason: "not two 8-byte ids" };
+    let bytes: [u8; 2 * U64_LEN] = key.try_into().map_err(|_| bad())?;
+    let (p, c) = bytes.split_at(U64_LEN);
+    let p: [u8; U64_LEN] = p.try_into().map_err(|_| bad())?;
+    let c: [u8; U64_LEN] = c.try_into().map_err(|_| bad())?;
+    Ok((u64::from_be_bytes(p), u64::from_be_bytes(c)))
+}
+
+/// Key of an entry in `candidates_by_account`: (account id, candidate id).
+pub(crate) fn account_candidate(account_id: &str, candidate_id: u64) -> Vec<u8> {
+    with_u64(account_id, candidate_id)
+}
+
+/// Decodes an [`account_candidate`] key into (account id, candidate id).
+pub(crate) fn decode_account_candidate(key: &[u8]) -> Result<(String, u64), KeyError> {
+    decode_with_u64(CANDIDATES_BY_ACCOUNT, key)
+}
+
+/// Key of a stage move: (candidate id, move number), so a prefix scan of
+/// the candidate's id yields its history in order.
+pub(crate) fn stage_move(candidate_id: u64, n: u64) -> [u8; 2 * U64_LEN] {
+    position_candidate(candidate_id, n)
+}
+
 fn with_u64(connection_id: &str, n: u64) -> Vec<u8> {
     let mut key = connection_prefix(connection_id);
     key.extend_from_slice(&n.to_be_bytes());
@@ -249,6 +336,18 @@ mod tests {
         assert_eq!(decode_run(&run("", u64::MAX)).unwrap(), (String::new(), u64::MAX));
         assert_eq!(decode_position(&position(7)).unwrap(), 7);
         assert_eq!(decode_id(ACCOUNTS, id("acme")).unwrap(), "acme");
+    }
+
+    #[test]
+    fn candidate_keys_round_trip_and_sort() {
+        assert_eq!(decode_candidate(&candidate(9)).unwrap(), 9);
+        assert_eq!(decode_position_candidate(&position_candidate(3, 1 << 40)).unwrap(), (3, 1 << 40));
+        assert_eq!(decode_account_candidate(&account_candidate("acme", 5)).unwrap(), ("acme".to_string(), 5));
+        assert!(stage_move(1, 2) < stage_move(1, 10));
+        assert!(stage_move(1, u64::MAX) < stage_move(2, 0));
+        assert!(ats_stages("c", None) < ats_stages("c", Some("")));
+        assert!(ats_stages("c", Some("J")).starts_with(&connection_prefix("c")));
+        assert!(decode_position_candidate(b"short").is_err());
     }
 
     #[test]

@@ -21,6 +21,14 @@
 //! | `webhooks` | endpoint id | [`Webhook`] (signing secret sealed) |
 //! | `webhook_deliveries` | (endpoint id, event id) | [`Delivery`] |
 //! | `webhook_queue` | (due ms, endpoint id, event id) | empty |
+//! | `hiring_stages` | account id | the account's stages and per-stage candidate counts |
+//! | `ats_stages` | (connection id, account-wide or job code) | [`CachedStages`] |
+//! | `stage_mappings` | connection id | [`StageMapping`] (overrides) |
+//! | `candidates` | candidate id (`u64` BE) | [`Candidate`] |
+//! | `candidate_resumes` | candidate id | résumé bytes, raw |
+//! | `candidates_by_position` | (position id, candidate id) | empty |
+//! | `candidates_by_account` | (account id, candidate id) | empty |
+//! | `stage_moves` | (candidate id, move number) | [`StageMove`] |
 //! | `public_ids` | public id | position id (`u64` BE) |
 //! | `publish_rules` | connection id | [`RuleSet`] |
 //!
@@ -48,6 +56,8 @@ mod accounts;
 mod admin;
 mod api_keys;
 pub mod backup;
+mod candidate_model;
+mod candidates;
 mod codec;
 mod commit;
 mod connections;
@@ -64,6 +74,8 @@ mod runs;
 mod schema;
 mod secrets;
 mod slug;
+mod stage_map;
+mod stages;
 #[cfg(test)]
 pub(crate) mod testutil;
 mod webhooks;
@@ -76,6 +88,10 @@ use tracing::info;
 
 pub use admin::{ConnectionChange, plain_settings};
 pub use api_keys::ApiKey;
+pub use candidate_model::{
+    Candidate, MAX_RESUME_BYTES, MovedBy, NewCandidate, NewResume, Propagation, PushState, ResumeMeta, StageMove,
+};
+pub use candidates::{CandidateFilter, MAX_CANDIDATES_PAGE, TxResult};
 pub use commit::{ConnectionQuota, PageCommit, PageResult, PositionChange};
 pub use events::{Event, EventKind};
 pub use key_check::RotationReport;
@@ -93,6 +109,11 @@ pub use publication::{
 pub use runs::MAX_RUNS_PAGE;
 pub use schema::CURRENT_VERSION as SCHEMA_VERSION;
 pub use secrets::{EncryptedValue, SECRET_KEY_ENV, SecretError, SecretKey};
+pub use stage_map::{
+    CachedStages, MAX_ATS_STAGES_PER_LIST, MappingError, MappingSource, ResolvedStage, StageMapping,
+    resolve as resolve_stage_in,
+};
+pub use stages::{DEFAULT_STAGES, HiringStage, MAX_STAGES_PER_ACCOUNT};
 pub(crate) use webhooks::now_ms;
 pub use webhooks::{
     Delivery, DeliveryState, MAX_WEBHOOKS_PER_ACCOUNT, Webhook, WebhookError, check_url as check_webhook_url,
@@ -247,6 +268,65 @@ pub enum StoreError {
         /// The position it maps to.
         existing: u64,
     },
+    /// The account has no hiring stage with this id.
+    #[error("account `{account}` has no stage `{stage}`")]
+    UnknownStage {
+        /// The account.
+        account: String,
+        /// The stage id given.
+        stage: String,
+    },
+    /// A stage that candidates are in cannot be deleted.
+    #[error("stage `{stage}` of account `{account}` has {candidates} candidate(s); move them before deleting it")]
+    StageInUse {
+        /// The account.
+        account: String,
+        /// The stage.
+        stage: String,
+        /// Candidates in it.
+        candidates: u64,
+    },
+    /// A change to an account's stages breaks a rule.
+    #[error("invalid hiring stages for account `{account}`: {reason}")]
+    InvalidStages {
+        /// The account.
+        account: String,
+        /// The rule broken.
+        reason: String,
+    },
+    /// An ATS stage list (or an override's ATS stage id) breaks a limit.
+    #[error("invalid ATS stages for connection `{connection}`: {reason}")]
+    InvalidAtsStages {
+        /// The connection.
+        connection: String,
+        /// The limit broken.
+        reason: String,
+    },
+    /// No candidate has this id.
+    #[error("no candidate {0}")]
+    UnknownCandidate(u64),
+    /// A candidate's fields break a rule; nothing was stored.
+    #[error("invalid candidate: {reason}")]
+    InvalidCandidate {
+        /// The rule broken.
+        reason: String,
+    },
+    /// The candidate is already in the stage it is moved to.
+    #[error("candidate {candidate} is already in stage `{stage}`")]
+    AlreadyInStage {
+        /// The candidate.
+        candidate: u64,
+        /// The stage.
+        stage: String,
+    },
+    /// The candidate has no move with this number.
+    #[error("candidate {candidate} has no stage move {seq}")]
+    UnknownMove {
+        /// The candidate.
+        candidate: u64,
+        /// The move number.
+        seq: u64,
+    },
     /// A commit broke one of the store's rules; nothing of it was written.
     #[error("rejected commit for connection `{connection}`: {reason}")]
     InvalidCommit {
@@ -334,6 +414,14 @@ struct Trees {
     webhooks: sled::Tree,
     webhook_deliveries: sled::Tree,
     webhook_queue: sled::Tree,
+    hiring_stages: sled::Tree,
+    ats_stages: sled::Tree,
+    stage_mappings: sled::Tree,
+    candidates: sled::Tree,
+    candidate_resumes: sled::Tree,
+    candidates_by_position: sled::Tree,
+    candidates_by_account: sled::Tree,
+    stage_moves: sled::Tree,
 }
 
 impl Trees {
@@ -352,6 +440,14 @@ impl Trees {
             webhooks: db.open_tree(keys::WEBHOOKS)?,
             webhook_deliveries: db.open_tree(keys::WEBHOOK_DELIVERIES)?,
             webhook_queue: db.open_tree(keys::WEBHOOK_QUEUE)?,
+            hiring_stages: db.open_tree(keys::HIRING_STAGES)?,
+            ats_stages: db.open_tree(keys::ATS_STAGES)?,
+            stage_mappings: db.open_tree(keys::STAGE_MAPPINGS)?,
+            candidates: db.open_tree(keys::CANDIDATES)?,
+            candidate_resumes: db.open_tree(keys::CANDIDATE_RESUMES)?,
+            candidates_by_position: db.open_tree(keys::CANDIDATES_BY_POSITION)?,
+            candidates_by_account: db.open_tree(keys::CANDIDATES_BY_ACCOUNT)?,
+            stage_moves: db.open_tree(keys::STAGE_MOVES)?,
         })
     }
 }

@@ -475,6 +475,10 @@ pub struct SyncRun {
     pub counts: RunCounts,
     /// Result.
     pub outcome: RunOutcome,
+    /// Problems that did not fail the run (the ATS stages could not be
+    /// refreshed, say), for people.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
 }
 
 #[cfg(test)]

@@ -41,6 +41,7 @@ impl Store {
                 full_listing,
                 counts: Default::default(),
                 outcome: RunOutcome::Running,
+                warnings: Vec::new(),
             };
             write_run_tx(runs, &run)?;
             unfinished.insert(keys::run(&run.connection_id, run.seq), &[])?;
