@@ -13,10 +13,7 @@ use crate::service::page::{Page, PageQuery};
 use crate::service::positions::PositionFilter;
 
 pub fn routes() -> ApiRouter {
-    ApiRouter::new()
-        .routes(routes!(list))
-        .routes(routes!(get_one, edit))
-        .routes(routes!(clear_edit))
+    ApiRouter::new().routes(routes!(list)).routes(routes!(get_one, edit)).routes(routes!(clear_edit))
     // Publish and unpublish: see `publishing`.
 }
 

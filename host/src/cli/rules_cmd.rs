@@ -159,21 +159,16 @@ pub async fn run(cmd: RulesCommand, api: &Backend, json: bool) -> anyhow::Result
             }
             rules.rules.iter().for_each(print_rule);
             if rules.pending {
-                println!("(changed since last applied: the next sync applies them, or `atsbridge rules apply {connection}`)");
+                println!(
+                    "(changed since last applied: the next sync applies them, or `atsbridge rules apply {connection}`)"
+                );
             }
         }
         RulesCommand::Create { connection, name, spec, at, disabled } => {
-            let template = spec.template().unwrap_or(AdTemplateDto {
-                title: "{{ title }}".into(),
-                description: "{{ description }}".into(),
-            });
-            let req = CreateRuleRequest {
-                name,
-                filter: spec.filter()?,
-                template,
-                enabled: Some(!disabled),
-                at,
-            };
+            let template = spec
+                .template()
+                .unwrap_or(AdTemplateDto { title: "{{ title }}".into(), description: "{{ description }}".into() });
+            let req = CreateRuleRequest { name, filter: spec.filter()?, template, enabled: Some(!disabled), at };
             let r: PublishRuleDto = api.post(&base(&connection), &req).await?;
             if json {
                 return super::print_json(&r);
@@ -186,7 +181,13 @@ pub async fn run(cmd: RulesCommand, api: &Backend, json: bool) -> anyhow::Result
                 name,
                 filter: if spec.filter_given() { Some(spec.filter()?) } else { None },
                 template: spec.template(),
-                enabled: if enable { Some(true) } else if disable { Some(false) } else { None },
+                enabled: if enable {
+                    Some(true)
+                } else if disable {
+                    Some(false)
+                } else {
+                    None
+                },
             };
             let path = format!("{}/{}", base(&connection), enc(&rule));
             let r: PublishRuleDto = api.send(Method::PATCH, &path, Some(&req)).await?;

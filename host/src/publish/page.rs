@@ -69,9 +69,10 @@ fn env() -> &'static Environment<'static> {
 
 /// Renders a page's body into the layout, under `title`.
 fn render(name: &str, title: &str, ctx: minijinja::Value) -> String {
-    let page = env().get_template(name).and_then(|t| t.render(ctx)).and_then(|body| {
-        env().get_template("layout.html").and_then(|t| t.render(context! { title, body }))
-    });
+    let page = env()
+        .get_template(name)
+        .and_then(|t| t.render(ctx))
+        .and_then(|body| env().get_template("layout.html").and_then(|t| t.render(context! { title, body })));
     page.unwrap_or_else(|e| {
         tracing::error!(template = name, error = %e, "a page did not render");
         "<!doctype html><title>Error</title><h1>Something went wrong</h1>".to_string()
@@ -129,7 +130,8 @@ mod tests {
     #[test]
     fn hostile_ats_text_is_escaped_and_sanitized() {
         let mut j = job("J1", "<script>alert('t')</script>{{ 7 * 7 }}");
-        j.description = "<p>ok</p><script>alert('d')</script><img src=x onerror=alert(1)><a href=\"javascript:x()\">l</a>".into();
+        j.description =
+            "<p>ok</p><script>alert('d')</script><img src=x onerror=alert(1)><a href=\"javascript:x()\">l</a>".into();
         j.locations = vec!["<b>Paris</b>".into()];
         let mut p = Position::from_patch(42, "acme-secret", "acme-conn", &JobPatch::from_job(&j), 1, 1);
         p.decide(Decision { publish: true, by: Actor::Rule { rule_id: "r1".into() }, reason: None, at_unix: 1 });

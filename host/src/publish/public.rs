@@ -21,9 +21,9 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 
+use super::RateLimit;
 use super::page;
 use super::upload::{ResumeKind, sniff};
-use super::RateLimit;
 use crate::service::Service;
 
 /// Default largest resume: 10 MiB.
@@ -71,7 +71,8 @@ struct PublicState {
 /// The public routes, for `serve` (which must serve with connection info,
 /// so the rate limit knows client addresses).
 pub fn router(service: Service, settings: PublicSettings) -> Router {
-    let body_limit = usize::try_from(settings.max_upload_bytes.saturating_add(FORM_OVERHEAD_BYTES)).unwrap_or(usize::MAX);
+    let body_limit =
+        usize::try_from(settings.max_upload_bytes.saturating_add(FORM_OVERHEAD_BYTES)).unwrap_or(usize::MAX);
     let state = PublicState {
         service,
         settings,
@@ -216,11 +217,8 @@ async fn apply(
         return too_many(wait);
     }
     let max = s.settings.max_upload_bytes;
-    let declared = request
-        .headers()
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok());
+    let declared =
+        request.headers().get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok());
     if declared.is_some_and(|n| n > max.saturating_add(FORM_OVERHEAD_BYTES)) {
         return too_large(max);
     }
@@ -236,7 +234,11 @@ async fn apply(
         Err(Refusal::TooLarge) => return too_large(max),
         Err(Refusal::Malformed(m)) => {
             tracing::debug!(reason = %m, "malformed application form");
-            return error(StatusCode::BAD_REQUEST, "Form not readable", "The form could not be read; please send it again.");
+            return error(
+                StatusCode::BAD_REQUEST,
+                "Form not readable",
+                "The form could not be read; please send it again.",
+            );
         }
     };
     let Some((file_name, bytes)) = form.resume else {

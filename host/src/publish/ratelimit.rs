@@ -48,7 +48,10 @@ impl RateLimit {
     pub fn new(per_minute: u32, burst: u32) -> RateLimit {
         let per_minute = NonZeroU32::new(per_minute.max(1)).unwrap_or(NonZeroU32::MIN);
         let burst = NonZeroU32::new(burst.max(1)).unwrap_or(NonZeroU32::MIN);
-        RateLimit { limiter: RateLimiter::keyed(Quota::per_minute(per_minute).allow_burst(burst)), clock: DefaultClock::default() }
+        RateLimit {
+            limiter: RateLimiter::keyed(Quota::per_minute(per_minute).allow_burst(burst)),
+            clock: DefaultClock::default(),
+        }
     }
 
     /// Takes one submission for `ip`; `Err(wait)` when over the limit.

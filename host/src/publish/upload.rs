@@ -76,7 +76,8 @@ pub fn sniff(bytes: &[u8]) -> Option<ResumeKind> {
 /// tab, line feed, carriage return and form feed.
 fn is_plain_text(bytes: &[u8]) -> bool {
     let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
-    std::str::from_utf8(bytes).is_ok_and(|s| s.chars().all(|c| !c.is_control() || matches!(c, '\t' | '\n' | '\r' | '\x0c')))
+    std::str::from_utf8(bytes)
+        .is_ok_and(|s| s.chars().all(|c| !c.is_control() || matches!(c, '\t' | '\n' | '\r' | '\x0c')))
 }
 
 #[cfg(test)]

@@ -176,5 +176,4 @@ impl Service {
         let field = field_name(field)?;
         Ok(self.position_view(&self.app.store.clear_edit(id, field)?))
     }
-
 }

@@ -29,13 +29,8 @@ pub struct ActorDto {
 
 impl ActorDto {
     fn of(a: &Actor) -> ActorDto {
-        let blank = |kind: &str| ActorDto {
-            kind: kind.into(),
-            credential: None,
-            user: None,
-            rule_id: None,
-            cause: None,
-        };
+        let blank =
+            |kind: &str| ActorDto { kind: kind.into(), credential: None, user: None, rule_id: None, cause: None };
         match a {
             Actor::User { credential, user } => {
                 ActorDto { credential: Some(credential.clone()), user: user.clone(), ..blank("user") }

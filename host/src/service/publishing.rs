@@ -13,11 +13,13 @@ use super::publish_dto::{
 };
 use super::{Caller, Service, ServiceError};
 use crate::publish::filter::CompiledFilter;
+use crate::publish::public::Application;
 use crate::publish::rules::{self, apply_rules};
 use crate::publish::template::AdRenderer;
 use crate::publish::{ApplyReport, PublishError};
 use crate::store::{
-    Actor, AdTemplate, Decision, Position, PublishRule, RuleFilter, RuleSet, TitlePattern, now_unix,
+    Actor, AdTemplate, Decision, MovedBy, NewCandidate, NewResume, Position, PublishRule, RuleFilter, RuleSet,
+    TitlePattern, now_unix,
 };
 
 /// The most rules one connection may have: a handful is typical; each is
@@ -107,24 +109,20 @@ impl Service {
             updated_at_unix: now,
         };
         rules::validate(&rule)?;
-        let (set, index) = self
-            .app
-            .store
-            .update_publish_rules(&c.id, |set| {
-                if set.rules.len() >= MAX_RULES_PER_CONNECTION {
-                    return Err(ServiceError::Invalid(format!(
-                        "a connection has at most {MAX_RULES_PER_CONNECTION} publish rules"
-                    )));
-                }
-                let mut rule = rule.clone();
-                rule.id = format!("r{}", set.next_id.max(1));
-                set.next_id = set.next_id.max(1) + 1;
-                let at = req.at.map_or(set.rules.len(), |a| a.saturating_sub(1).min(set.rules.len()));
-                set.rules.insert(at, rule);
-                set.pending = true;
-                Ok(at)
-            })
-            ??;
+        let (set, index) = self.app.store.update_publish_rules(&c.id, |set| {
+            if set.rules.len() >= MAX_RULES_PER_CONNECTION {
+                return Err(ServiceError::Invalid(format!(
+                    "a connection has at most {MAX_RULES_PER_CONNECTION} publish rules"
+                )));
+            }
+            let mut rule = rule.clone();
+            rule.id = format!("r{}", set.next_id.max(1));
+            set.next_id = set.next_id.max(1) + 1;
+            let at = req.at.map_or(set.rules.len(), |a| a.saturating_sub(1).min(set.rules.len()));
+            set.rules.insert(at, rule);
+            set.pending = true;
+            Ok(at)
+        })??;
         tracing::info!(connection = %c.id, rule = %set.rules[index].id, "publish rule created");
         Ok(rule_dto(&c.id, index, &set.rules[index]))
     }
@@ -156,16 +154,12 @@ impl Service {
         }
         rule.updated_at_unix = now_unix();
         rules::validate(&rule)?;
-        let (set, index) = self
-            .app
-            .store
-            .update_publish_rules(&c.id, |set| {
-                let i = set.rules.iter().position(|r| r.id == rule.id).ok_or_else(|| not_found(rule_id))?;
-                set.rules[i] = rule.clone();
-                set.pending = true;
-                Ok(i)
-            })
-            ??;
+        let (set, index) = self.app.store.update_publish_rules(&c.id, |set| {
+            let i = set.rules.iter().position(|r| r.id == rule.id).ok_or_else(|| not_found(rule_id))?;
+            set.rules[i] = rule.clone();
+            set.pending = true;
+            Ok::<_, ServiceError>(i)
+        })??;
         Ok(rule_dto(&c.id, index, &set.rules[index]))
     }
 
@@ -173,18 +167,15 @@ impl Service {
     /// pass unless another rule matches them.
     pub fn delete_publish_rule(&self, caller: &Caller, connection: &str, rule_id: &str) -> Result<(), ServiceError> {
         let c = self.visible_connection(caller, connection)?;
-        self.app
-            .store
-            .update_publish_rules(&c.id, |set| {
-                let before = set.rules.len();
-                set.rules.retain(|r| r.id != rule_id);
-                if set.rules.len() == before {
-                    return Err(not_found(rule_id));
-                }
-                set.pending = true;
-                Ok(())
-            })
-            ??;
+        self.app.store.update_publish_rules(&c.id, |set| {
+            let before = set.rules.len();
+            set.rules.retain(|r| r.id != rule_id);
+            if set.rules.len() == before {
+                return Err(not_found(rule_id));
+            }
+            set.pending = true;
+            Ok(())
+        })??;
         Ok(())
     }
 
@@ -196,26 +187,22 @@ impl Service {
         req: ReorderRulesRequest,
     ) -> Result<PublishRulesDto, ServiceError> {
         let c = self.visible_connection(caller, connection)?;
-        let (set, ()) = self
-            .app
-            .store
-            .update_publish_rules(&c.id, |set| {
-                let mut given = req.rule_ids.clone();
-                given.sort();
-                let mut have: Vec<String> = set.rules.iter().map(|r| r.id.clone()).collect();
-                have.sort();
-                if given != have {
-                    return Err(ServiceError::Invalid(format!(
-                        "give every rule id of the connection once: {}",
-                        have.join(", ")
-                    )));
-                }
-                let mut by_id: BTreeMap<String, PublishRule> = set.rules.drain(..).map(|r| (r.id.clone(), r)).collect();
-                set.rules = req.rule_ids.iter().filter_map(|id| by_id.remove(id)).collect();
-                set.pending = true;
-                Ok(())
-            })
-            ??;
+        let (set, ()) = self.app.store.update_publish_rules(&c.id, |set| {
+            let mut given = req.rule_ids.clone();
+            given.sort();
+            let mut have: Vec<String> = set.rules.iter().map(|r| r.id.clone()).collect();
+            have.sort();
+            if given != have {
+                return Err(ServiceError::Invalid(format!(
+                    "give every rule id of the connection once: {}",
+                    have.join(", ")
+                )));
+            }
+            let mut by_id: BTreeMap<String, PublishRule> = set.rules.drain(..).map(|r| (r.id.clone(), r)).collect();
+            set.rules = req.rule_ids.iter().filter_map(|id| by_id.remove(id)).collect();
+            set.pending = true;
+            Ok(())
+        })??;
         Ok(rules_dto(&set))
     }
 
@@ -352,6 +339,45 @@ impl Service {
         Ok(self.app.store.position_by_public_id(public_id)?.filter(|p| p.published && !p.is_closed()))
     }
 }
+
+impl Service {
+    /// Creates a candidate, with the resume, in the account's first stage
+    /// for the published position a public id names (the form's submit).
+    /// The resume's type was checked by content; its name gets that type's
+    /// extension.
+    pub fn submit_application(&self, public_id: &str, a: Application) -> Result<(), ServiceError> {
+        let not_found = || ServiceError::NotFound { what: "position", id: "(public)".into() };
+        let position = self.public_position(public_id)?.ok_or_else(not_found)?;
+        let ext = a.kind.extension();
+        let base = a.file_name.rsplit(['/', '\\']).next().unwrap_or("").trim();
+        let file_name = if base.to_ascii_lowercase().ends_with(&format!(".{ext}")) {
+            base.to_string()
+        } else {
+            format!("{}.{ext}", if base.is_empty() { "resume" } else { base })
+        };
+        let (candidate, _) = self.app.store.create_candidate(NewCandidate {
+            position_id: position.id,
+            name: a.name,
+            email: a.email,
+            phone: None,
+            links: Vec::new(),
+            resume: Some(NewResume { file_name, content_type: a.kind.media_type().into(), bytes: a.bytes }),
+            answers: BTreeMap::new(),
+            source: Some(FORM_SOURCE.into()),
+            stage_id: None,
+            by: MovedBy::Form,
+        })?;
+        tracing::info!(
+            position = position.id,
+            candidate = candidate.id,
+            "application received through the public form"
+        );
+        Ok(())
+    }
+}
+
+/// The source recorded on candidates who applied through the public form.
+pub const FORM_SOURCE: &str = "careers-page";
 
 fn not_found(rule_id: &str) -> ServiceError {
     ServiceError::NotFound { what: "publish rule", id: rule_id.to_string() }

@@ -185,9 +185,11 @@ impl Position {
     /// Records a decision and derives `published` from it (a closed job
     /// stays hidden until it reopens). Returns whether anything changed.
     pub fn decide(&mut self, decision: Decision) -> bool {
-        let same = self.publication.decision.as_ref().is_some_and(|d| {
-            d.publish == decision.publish && d.by == decision.by && d.reason == decision.reason
-        });
+        let same = self
+            .publication
+            .decision
+            .as_ref()
+            .is_some_and(|d| d.publish == decision.publish && d.by == decision.by && d.reason == decision.reason);
         if same {
             return false;
         }

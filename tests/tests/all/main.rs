@@ -16,6 +16,7 @@ mod ops_keys;
 mod ops_serve;
 mod ops_support;
 mod ops_webhooks;
+mod publish;
 mod python_connector;
 mod sandbox;
 mod sandbox_attacks;
