@@ -273,10 +273,10 @@ impl Service {
         };
         let (p, _) = self.app.store.update_publication(id, |p| {
             let changed = p.decide(decision.clone());
-            if !publish {
-                p.publication.ad = None;
-            }
-            Ok(changed)
+            // A person's decision shows the position's own fields: a rule's
+            // ad would no longer be kept up to date.
+            let had_ad = p.publication.ad.take().is_some();
+            Ok(changed || had_ad)
         })?;
         Ok(self.position_view(&p))
     }

@@ -250,11 +250,11 @@ async fn rules_publish_people_win_reopens_restore_and_the_public_form_takes_appl
 
     // The rate limit: a burst of 6 per address, then 429 with Retry-After.
     let mut statuses = Vec::new();
-    for _ in 0..4 {
+    for i in 0..4 {
         let resp = reqwest::Client::new()
             .post(format!("{}{public}/apply", host.base))
             .header("content-type", format!("multipart/form-data; boundary={BOUNDARY}"))
-            .body(multipart("Bob", "bob@example.com", "cv.pdf", PDF))
+            .body(multipart("Bob", &format!("bob{i}@example.com"), "cv.pdf", PDF))
             .send()
             .await
             .unwrap();
