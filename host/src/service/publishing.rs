@@ -367,6 +367,8 @@ impl Service {
             stage_id: None,
             by: MovedBy::Form,
         })?;
+        // Durable before the candidate is told it was received.
+        self.app.store.flush()?;
         tracing::info!(
             position = position.id,
             candidate = candidate.id,
