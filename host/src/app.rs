@@ -63,6 +63,9 @@ pub struct App {
     /// The operator's directory of plugins the API may install from by
     /// name (`plugin-dir`), if configured.
     pub plugin_dir: Option<PathBuf>,
+    /// Where public pages are reached (`https://jobs.example.com`), for
+    /// the public URLs the API shows; `None`: paths only.
+    pub public_base_url: Option<String>,
 }
 
 impl App {
@@ -78,6 +81,7 @@ impl App {
         let key = config.secret_key()?;
         let mut app = Self::open_with(&config.data_dir, key, crate::cli::runtime_options(config))?;
         app.store = app.store.with_runs_kept(config.runs_kept);
+        app.public_base_url = config.public_base_url.clone();
         app.engine = SyncEngine::new(app.store.clone(), app.runtime.clone());
         app.plugin_dir = config.plugin_dir.clone();
         Ok(app)
@@ -95,7 +99,7 @@ impl App {
             e => AppError::Store(e),
         })?;
         let engine = SyncEngine::new(store.clone(), runtime.clone());
-        Ok(App { data_dir: data_dir.to_path_buf(), runtime, store, engine, plugin_dir: None })
+        Ok(App { data_dir: data_dir.to_path_buf(), runtime, store, engine, plugin_dir: None, public_base_url: None })
     }
 
     /// Adds a connection after checking its settings against the plugin's

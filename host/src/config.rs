@@ -23,6 +23,12 @@
 //! [scheduler]
 //! concurrency = 16
 //! per-plugin-concurrency = 4
+//!
+//! [publish]
+//! public-base-url = "https://jobs.example.com"
+//! max-upload-mib = 10
+//! apply-per-minute = 10
+//! apply-burst = 5
 //! ```
 
 use std::net::SocketAddr;
@@ -111,7 +117,21 @@ struct FileConfig {
     limits: FileLimits,
     #[serde(default)]
     scheduler: FileScheduler,
+    #[serde(default)]
+    publish: FilePublish,
 }
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+struct FilePublish {
+    public_base_url: Option<String>,
+    max_upload_mib: Option<u64>,
+    apply_per_minute: Option<u32>,
+    apply_burst: Option<u32>,
+}
+
+/// The largest `max-upload-mib`: the store keeps a resume of at most 25 MiB.
+pub const MAX_UPLOAD_MIB: u64 = 25;
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
@@ -170,6 +190,11 @@ pub struct Config {
     pub scheduler_concurrency: usize,
     /// Syncs at once per plugin.
     pub per_plugin_concurrency: usize,
+    /// Where public position pages are reached, for the URLs the API shows
+    /// (default: the listen address).
+    pub public_base_url: Option<String>,
+    /// The application form's limits.
+    pub public: crate::publish::public::PublicSettings,
 }
 
 impl Config {
@@ -247,6 +272,27 @@ impl Config {
                 .or(file.scheduler.per_plugin_concurrency)
                 .unwrap_or(DEFAULT_PER_PLUGIN_CONCURRENCY)
                 .max(1),
+            public_base_url: env("ATSBRIDGE_PUBLIC_BASE_URL")
+                .or(file.publish.public_base_url)
+                .map(|u| u.trim().trim_end_matches('/').to_string())
+                .filter(|u| !u.is_empty()),
+            public: {
+                use crate::publish::public::{DEFAULT_APPLY_BURST, DEFAULT_APPLY_PER_MINUTE, DEFAULT_MAX_UPLOAD_BYTES};
+                let as_u32 = |v: Option<u64>| v.map(|n| u32::try_from(n).unwrap_or(u32::MAX));
+                crate::publish::public::PublicSettings {
+                    max_upload_bytes: parsed("ATSBRIDGE_MAX_UPLOAD_MIB")?
+                        .or(file.publish.max_upload_mib)
+                        .map_or(DEFAULT_MAX_UPLOAD_BYTES, |mib| mib.clamp(1, MAX_UPLOAD_MIB) << 20),
+                    apply_per_minute: as_u32(parsed("ATSBRIDGE_APPLY_PER_MINUTE")?)
+                        .or(file.publish.apply_per_minute)
+                        .unwrap_or(DEFAULT_APPLY_PER_MINUTE)
+                        .max(1),
+                    apply_burst: as_u32(parsed("ATSBRIDGE_APPLY_BURST")?)
+                        .or(file.publish.apply_burst)
+                        .unwrap_or(DEFAULT_APPLY_BURST)
+                        .max(1),
+                }
+            },
         })
     }
 
@@ -347,6 +393,23 @@ mod tests {
         assert_eq!((c.runs_kept, c.max_call_secs), (9, 9));
         let cli = Overrides { max_call_secs: Some(1), ..cli };
         assert_eq!(Config::load_with(&cli, env).unwrap().max_call_secs, 1);
+    }
+
+    #[test]
+    fn publish_settings_have_defaults_and_bounds() {
+        let dir = tempfile::tempdir().unwrap();
+        let cli = Overrides { data_dir: Some(dir.path().to_path_buf()), ..Default::default() };
+        let c = Config::load_with(&cli, no_env).unwrap();
+        assert_eq!(c.public.max_upload_bytes, 10 << 20);
+        assert!(c.public_base_url.is_none());
+        std::fs::write(
+            dir.path().join(CONFIG_FILE_NAME),
+            "[publish]\npublic-base-url = \"https://jobs.example.com/\"\nmax-upload-mib = 900\napply-burst = 2\n",
+        )
+        .unwrap();
+        let c = Config::load_with(&cli, no_env).unwrap();
+        assert_eq!(c.public_base_url.as_deref(), Some("https://jobs.example.com"));
+        assert_eq!((c.public.max_upload_bytes, c.public.apply_burst), (MAX_UPLOAD_MIB << 20, 2));
     }
 
     #[test]

@@ -17,6 +17,7 @@ pub mod events;
 pub mod metrics;
 pub mod outbox;
 pub mod plugin;
+pub mod publish;
 pub mod runtime;
 pub mod scheduler;
 pub mod service;

@@ -39,6 +39,7 @@ pub mod ops;
 mod outbox;
 mod positions;
 mod stages;
+mod publishing;
 mod webhooks;
 
 use std::sync::Arc;
@@ -86,6 +87,7 @@ pub type ApiRouter = OpenApiRouter<ApiState>;
         (name = "operations", description = "Health, readiness, Prometheus metrics, backups"),
         (name = "stages", description = "Hiring stages, the ATS's stages and the mapping between them"),
         (name = "candidates", description = "Candidates and their stage moves"),
+        (name = "publishing", description = "Auto-publish rules and their ads"),
         (name = "meta", description = "Status and this document"),
     )
 )]
@@ -101,6 +103,7 @@ fn api_routes() -> ApiRouter {
         .merge(outbox::routes())
         .merge(stages::routes())
         .merge(candidates::routes())
+        .merge(publishing::routes())
         .merge(docs::routes())
         .merge(ops::routes())
 }
@@ -111,9 +114,18 @@ pub fn router(state: ApiState) -> Router {
 }
 
 /// The router `serve` runs: the API, with the readiness flags `/readyz`
-/// reports.
-pub fn serving_router(state: ApiState, readiness: Arc<ops::Readiness>) -> Router {
-    router(state).layer(Extension(readiness))
+/// reports, and `public` (the public job pages and application forms:
+/// HTML, not part of the API's document) under the same error shape and
+/// `Host` check.
+pub fn serving_router(state: ApiState, readiness: Arc<ops::Readiness>, public: Router) -> Router {
+    let (routes, openapi) = api_routes().split_for_parts();
+    let api: Router = routes.merge(docs::serve_document(Arc::new(openapi))).with_state(state.clone());
+    api.merge(public)
+        .fallback(error::not_found)
+        .method_not_allowed_fallback(error::method_not_allowed)
+        .layer(middleware::from_fn(error::uniform_errors))
+        .layer(middleware::from_fn_with_state(state, check_host))
+        .layer(Extension(readiness))
 }
 
 /// The API router with `extra` routes (documented ones appear in the

@@ -13,12 +13,8 @@ use crate::service::page::{Page, PageQuery};
 use crate::service::positions::PositionFilter;
 
 pub fn routes() -> ApiRouter {
-    ApiRouter::new()
-        .routes(routes!(list))
-        .routes(routes!(get_one, edit))
-        .routes(routes!(clear_edit))
-        .routes(routes!(publish))
-        .routes(routes!(unpublish))
+    ApiRouter::new().routes(routes!(list)).routes(routes!(get_one, edit)).routes(routes!(clear_edit))
+    // Publish and unpublish: see `publishing`.
 }
 
 #[derive(Debug, Default, Deserialize, IntoParams)]
@@ -84,26 +80,4 @@ async fn clear_edit(
     ApiPath((id, field)): ApiPath<(u64, String)>,
 ) -> Result<Json<PositionDto>, ApiError> {
     Ok(Json(s.service.clear_position_edit(&caller, id, &field)?))
-}
-
-/// Publishes a position (409 if it is closed).
-#[utoipa::path(post, path = "/api/v1/positions/{id}/publish", tag = "positions", params(("id" = u64, Path)),
-    responses((status = 200, body = PositionDto), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
-async fn publish(
-    State(s): State<ApiState>,
-    Authenticated(caller): Authenticated,
-    ApiPath(id): ApiPath<u64>,
-) -> Result<Json<PositionDto>, ApiError> {
-    Ok(Json(s.service.set_position_published(&caller, id, true)?))
-}
-
-/// Unpublishes a position.
-#[utoipa::path(post, path = "/api/v1/positions/{id}/unpublish", tag = "positions", params(("id" = u64, Path)),
-    responses((status = 200, body = PositionDto), (status = 404, body = ErrorBody)))]
-async fn unpublish(
-    State(s): State<ApiState>,
-    Authenticated(caller): Authenticated,
-    ApiPath(id): ApiPath<u64>,
-) -> Result<Json<PositionDto>, ApiError> {
-    Ok(Json(s.service.set_position_published(&caller, id, false)?))
 }

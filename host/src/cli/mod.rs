@@ -13,6 +13,7 @@ mod plugin_new;
 mod plugin_test;
 mod positions_cmd;
 mod progress;
+mod rules_cmd;
 mod serve;
 mod stages_cmd;
 
@@ -84,6 +85,9 @@ pub enum Command {
     /// Candidates: create, list, show, move between stages, history.
     #[command(subcommand)]
     Candidates(candidates_cmd::CandidatesCommand),
+    /// Auto-publish rules of a connection: filters and ad templates.
+    #[command(subcommand)]
+    Rules(rules_cmd::RulesCommand),
     /// Whether a host is serving this data directory (commands then go to
     /// its API) or commands open the store directly.
     Status,
@@ -175,6 +179,7 @@ impl Cli {
             Command::Positions(cmd) => positions_cmd::run(cmd, &backend().await?, json).await,
             Command::Outbox(cmd) => outbox_cmd::run(cmd, &backend().await?, json).await,
             Command::Candidates(cmd) => candidates_cmd::run(cmd, &backend().await?, json).await,
+            Command::Rules(cmd) => rules_cmd::run(cmd, &backend().await?, json).await,
             Command::Status => status(&config, json).await,
             Command::Serve(args) => serve::run(args, &config).await,
             Command::Demo(args) => demo::run(args, &data_dir, options.clone()).await,

@@ -6,6 +6,7 @@ use clap::{Subcommand, ValueEnum};
 
 use super::client::{Backend, enc};
 use crate::service::dto::{EditPositionRequest, PositionDto, TrackedDto};
+use crate::service::publish_dto::PublishRequest;
 
 #[derive(Debug, Subcommand)]
 pub enum PositionsCommand {
@@ -37,10 +38,26 @@ pub enum PositionsCommand {
     },
     /// Drop a local edit so the field follows the ATS again.
     ClearEdit { id: u64, field: Field },
-    /// Publish a position (show it to candidates).
-    Publish { id: u64 },
-    /// Unpublish a position.
-    Unpublish { id: u64 },
+    /// Publish a position (show it to candidates); beats the rules.
+    Publish {
+        id: u64,
+        /// The platform user deciding (recorded with the credential).
+        #[arg(long)]
+        user: Option<String>,
+        /// Why (recorded and shown).
+        #[arg(long)]
+        reason: Option<String>,
+    },
+    /// Unpublish a position; no rule publishes it again until handed back.
+    Unpublish {
+        id: u64,
+        #[arg(long)]
+        user: Option<String>,
+        #[arg(long)]
+        reason: Option<String>,
+    },
+    /// Drop a person's publication decision: the rules decide again.
+    FollowRules { id: u64 },
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -111,7 +128,13 @@ pub async fn run(cmd: PositionsCommand, api: &Backend, json: bool) -> anyhow::Re
                 p.ats_raw_status,
                 p.closed_reason.as_ref().map(|r| format!(", {r}")).unwrap_or_default()
             );
-            println!("  published:   {}", p.published);
+            println!("  published:   {} — {}", p.published, p.publication.explanation);
+            if let Some(url) = &p.publication.public_url {
+                println!("  public URL:  {url}");
+            }
+            if let Some(ad) = &p.publication.ad {
+                println!("  ad ({}):   {}", ad.rule_id, ad.title);
+            }
             show("name", &p.name, |v| v.clone());
             show("locations", &p.locations, |v| v.join("; "));
             show("description", &p.description, |v| truncate(v, 80));
@@ -140,19 +163,32 @@ pub async fn run(cmd: PositionsCommand, api: &Backend, json: bool) -> anyhow::Re
             }
             println!("cleared; position #{id} follows the ATS again for that field");
         }
-        PositionsCommand::Publish { id } => {
-            let p: PositionDto = api.post(&format!("/api/v1/positions/{id}/publish"), &()).await?;
+        PositionsCommand::Publish { id, user, reason } => {
+            let req = PublishRequest { user, reason };
+            let p: PositionDto = api.post(&format!("/api/v1/positions/{id}/publish"), &req).await?;
             if json {
                 return super::print_json(&p);
             }
-            println!("published position #{id} ({})", p.name.value);
+            println!("position #{id} ({}): {}", p.name.value, p.publication.explanation);
+            if let Some(url) = &p.publication.public_url {
+                println!("public page: {url}");
+            }
         }
-        PositionsCommand::Unpublish { id } => {
-            let p: PositionDto = api.post(&format!("/api/v1/positions/{id}/unpublish"), &()).await?;
+        PositionsCommand::Unpublish { id, user, reason } => {
+            let req = PublishRequest { user, reason };
+            let p: PositionDto = api.post(&format!("/api/v1/positions/{id}/unpublish"), &req).await?;
             if json {
                 return super::print_json(&p);
             }
-            println!("unpublished position #{id} ({})", p.name.value);
+            println!("position #{id} ({}): {}", p.name.value, p.publication.explanation);
+        }
+        PositionsCommand::FollowRules { id } => {
+            let path = format!("/api/v1/positions/{id}/publication");
+            let p: PositionDto = api.send(Method::DELETE, &path, None::<&()>).await?;
+            if json {
+                return super::print_json(&p);
+            }
+            println!("position #{id} ({}) follows the rules again: {}", p.name.value, p.publication.explanation);
         }
     }
     Ok(())

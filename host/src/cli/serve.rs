@@ -68,6 +68,7 @@ pub async fn run(args: ServeArgs, config: &Config) -> anyhow::Result<()> {
         delivery: DeliveryPolicy::default(),
         outbox: crate::outbox::OutboxOptions::default(),
         operator_token: config.operator_token()?,
+        public: config.public,
     };
     serve_with(app, options, shutdown_signal()).await
 }
@@ -108,6 +109,8 @@ pub struct ServeOptions {
     /// From the config file's token file; else the environment's or the
     /// data directory's.
     pub operator_token: Option<SecretString>,
+    /// The public application form's limits.
+    pub public: crate::publish::public::PublicSettings,
 }
 
 impl ServeOptions {
@@ -120,6 +123,7 @@ impl ServeOptions {
             delivery: DeliveryPolicy::default(),
             outbox: crate::outbox::OutboxOptions::default(),
             operator_token: None,
+            public: Default::default(),
         }
     }
 }
@@ -161,6 +165,10 @@ pub async fn serve_with(
     }
     let readiness = Arc::new(crate::api::ops::Readiness::default());
     readiness.plugins_loaded.store(preload_plugins(&app).await, Ordering::SeqCst);
+    let mut app = app;
+    if app.public_base_url.is_none() {
+        app.public_base_url = Some(format!("http://{addr}"));
+    }
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     // Resumes the entries a previous run left, then pushes as they come.
     let outbox = crate::outbox::Outbox::start(app.engine.clone(), options.outbox, stop_rx.clone())?;
@@ -171,7 +179,8 @@ pub async fn serve_with(
         service,
         auth: Arc::new(AuthConfig { operator_token: token.clone(), allowed_hosts: Some(allowed_hosts) }),
     };
-    let api = crate::api::serving_router(state, readiness.clone());
+    let public = crate::publish::public::router(state.service.clone(), options.public);
+    let api = crate::api::serving_router(state, readiness.clone(), public);
     let base = format!("http://{addr}");
     let address_file = data_dir.join(ADDRESS_FILE);
     std::fs::write(&address_file, format!("{base}\n"))
@@ -195,7 +204,8 @@ pub async fn serve_with(
     let worker = tokio::spawn(WebhookWorker::new(app.store.clone(), options.delivery)?.run(stop_rx.clone()));
     let stop = app.engine.stop_signal().clone();
     let mut rx = stop_rx;
-    let served = axum::serve(listener, api)
+    // With each client's address: the public form is rate-limited by it.
+    let served = axum::serve(listener, api.into_make_service_with_connect_info::<SocketAddr>())
         .with_graceful_shutdown(async move {
             tokio::select! {
                 _ = shutdown => {}

@@ -324,6 +324,9 @@ impl Service {
         }
         self.scheduler.remove(id);
         self.app.store.delete_connection(id)?;
+        // Its publish rules go with it (public ids of its positions then
+        // answer 404: their positions are gone).
+        self.app.store.delete_publish_rules(id)?;
         Ok(())
     }
 

@@ -300,6 +300,9 @@ pub struct PositionDto {
     /// `closed_in_ats` or `removed_in_ats` while closed.
     pub closed_reason: Option<String>,
     pub published: bool,
+    /// Who decided on publication and why, the public URL, the rule's ad.
+    #[serde(default)]
+    pub publication: super::publish_dto::PublicationDto,
     pub name: TrackedDto<String>,
     pub description: TrackedDto<String>,
     pub locations: TrackedDto<Vec<String>>,

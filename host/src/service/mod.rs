@@ -21,6 +21,8 @@ pub mod plugins;
 pub mod positions;
 pub mod webhooks;
 pub mod stages;
+pub mod publish_dto;
+pub mod publishing;
 
 use crate::app::App;
 use crate::scheduler::{Scheduler, SchedulerLimits};

@@ -53,7 +53,8 @@ fn tracked<T: Clone, U>(t: &Tracked<T>, f: impl Fn(&T) -> U) -> TrackedDto<U> {
     TrackedDto { value: f(t.effective()), ats: f(&t.ats), edited: t.local.is_some() }
 }
 
-pub fn position_dto(p: &Position) -> PositionDto {
+/// A position as the API shows it; its public URL under `public_base`.
+pub fn position_dto(p: &Position, public_base: Option<&str>) -> PositionDto {
     let users = |v: &Vec<crate::store::AuthorizedUser>| {
         v.iter().map(|u| UserDto { ats_id: u.ats_id.clone(), name: u.name.clone(), email: u.email.clone() }).collect()
     };
@@ -69,6 +70,7 @@ pub fn position_dto(p: &Position) -> PositionDto {
             .and_then(|r| serde_json::to_value(r).ok())
             .and_then(|v| v.as_str().map(str::to_string)),
         published: p.published,
+        publication: super::publish_dto::publication_dto(p, public_base),
         name: tracked(&p.name, Clone::clone),
         description: tracked(&p.description, Clone::clone),
         locations: tracked(&p.locations, Clone::clone),
@@ -139,7 +141,7 @@ impl Service {
                 })
             },
         )?;
-        Ok(page.map(|p| position_dto(&p)))
+        Ok(page.map(|p| self.position_view(&p)))
     }
 
     fn visible_position(&self, caller: &Caller, id: u64) -> Result<Position, ServiceError> {
@@ -150,7 +152,7 @@ impl Service {
     }
 
     pub fn position(&self, caller: &Caller, id: u64) -> Result<PositionDto, ServiceError> {
-        Ok(position_dto(&self.visible_position(caller, id)?))
+        Ok(self.position_view(&self.visible_position(caller, id)?))
     }
 
     /// Local edits; each survives later syncs until cleared.
@@ -183,27 +185,13 @@ impl Service {
         for edit in edits {
             p = self.app.store.edit_position(id, edit)?;
         }
-        Ok(position_dto(&p))
+        Ok(self.position_view(&p))
     }
 
     /// Drops a local edit: the field follows the ATS again.
     pub fn clear_position_edit(&self, caller: &Caller, id: u64, field: &str) -> Result<PositionDto, ServiceError> {
         self.visible_position(caller, id)?;
         let field = field_name(field)?;
-        Ok(position_dto(&self.app.store.clear_edit(id, field)?))
-    }
-
-    /// Publishes (a closed position cannot be) or unpublishes.
-    pub fn set_position_published(
-        &self,
-        caller: &Caller,
-        id: u64,
-        published: bool,
-    ) -> Result<PositionDto, ServiceError> {
-        let p = self.visible_position(caller, id)?;
-        if published && p.is_closed() {
-            return Err(ServiceError::Conflict(format!("position {id} is closed in the ATS and cannot be published")));
-        }
-        Ok(position_dto(&self.app.store.set_published(id, published)?))
+        Ok(self.position_view(&self.app.store.clear_edit(id, field)?))
     }
 }

@@ -32,6 +32,8 @@
 //! | `outbox` | entry id (`u64` BE) | [`OutboxEntry`] (a push or move for the ATS) |
 //! | `outbox_by_candidate` | (candidate id, entry id) | empty |
 //! | `auto_push` | connection id | [`AutoPushRule`] |
+//! | `public_ids` | public id | position id (`u64` BE) |
+//! | `publish_rules` | connection id | [`RuleSet`] |
 //!
 //! Composite keys are a length-prefixed connection id followed by the rest
 //! (`keys` is the one place that encodes them). Values are a format byte and
@@ -73,6 +75,7 @@ mod pages;
 mod outbox;
 mod patch;
 mod positions;
+mod publication;
 mod runs;
 mod schema;
 mod secrets;
@@ -107,6 +110,10 @@ pub use pages::MAX_LIST_PAGE;
 pub use outbox::{AutoPushRule, MAX_OUTBOX_ERROR_CHARS, MoveOutcome, OutboxEntry, OutboxKind, PushOutcome};
 pub use patch::{Change, JobPatch};
 pub use positions::{MAX_POSITIONS_PAGE, PositionFilter};
+pub use publication::{
+    Actor, Ad, AdTemplate, Decision, MAX_PUBLIC_ID_LEN, Publication, PublicationChange, PublishRule, Question,
+    QuestionKind, RuleFilter, RuleSet, SyncCause, TitlePattern,
+};
 pub use runs::MAX_RUNS_PAGE;
 pub use schema::CURRENT_VERSION as SCHEMA_VERSION;
 pub use secrets::{EncryptedValue, SECRET_KEY_ENV, SecretError, SecretKey};

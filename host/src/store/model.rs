@@ -281,13 +281,13 @@ pub struct Position {
     pub ats_raw_status: String,
     /// Set while closed.
     pub closed_reason: Option<CloseReason>,
-    /// Shown to candidates; the platform's decision, never the sync's.
+    /// Shown to candidates now: the standing publication decision (a
+    /// user's or a rule's, never the sync's) while the job is not closed.
     pub published: bool,
-    /// Set when the sync closed a published position (closing unpublishes):
-    /// a later reopen by the sync publishes it again. Cleared by any user
-    /// decision on publication.
+    /// Who decided on publication and why, the public id and the ad (see
+    /// `publication`). Records from before it existed are migrated.
     #[serde(default)]
-    pub republish_on_reopen: bool,
+    pub publication: super::publication::Publication,
     /// Extra ATS fields.
     #[serde(default)]
     pub extra: BTreeMap<String, String>,

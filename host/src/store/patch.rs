@@ -14,6 +14,7 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 use super::model::{AuthorizedUser, CloseReason, Position, PositionStatus, Tracked, job_content_hash};
+use super::publication::SyncCause;
 use crate::contract::Job;
 
 /// The ATS-owned fields of one job, as one listing reported them.
@@ -146,7 +147,7 @@ impl Position {
             ats_raw_status: String::new(),
             closed_reason: None,
             published: false,
-            republish_on_reopen: false,
+            publication: Default::default(),
             extra: BTreeMap::new(),
             ats_updated_at: None,
             content_hash: String::new(),
@@ -161,9 +162,9 @@ impl Position {
 
     /// Applies the ATS's latest version of the job: only the `ats` sides of
     /// tracked fields, the status and the ATS metadata change; local edits
-    /// survive. Publication follows the status: closing unpublishes (and
-    /// remembers that the position was published), reopening restores the
-    /// publication the sync took away.
+    /// survive. Publication follows the status: closing hides the position,
+    /// reopening shows it again if its standing decision (a user's or a
+    /// rule's, which the sync never changes) is to publish.
     ///
     /// An unchanged job (same content hash, not closed as removed) changes
     /// nothing at all, `last_seen_run` included, so a resync of an unchanged
@@ -188,11 +189,11 @@ impl Position {
         self.updated_at_unix = now_unix;
         match (was_closed, self.is_closed()) {
             (false, true) => {
-                self.unpublish_for_close();
+                self.hide_for_close(SyncCause::ClosedInAts, now_unix);
                 Change::Closed
             }
             (true, false) => {
-                self.published = std::mem::take(&mut self.republish_on_reopen);
+                self.restore_after_reopen(now_unix);
                 Change::Reopened
             }
             _ => Change::Updated,
@@ -208,14 +209,8 @@ impl Position {
         self.status = PositionStatus::Closed;
         self.closed_reason = Some(CloseReason::RemovedInAts);
         self.updated_at_unix = now_unix;
-        self.unpublish_for_close();
+        self.hide_for_close(SyncCause::RemovedInAts, now_unix);
         Change::Closed
-    }
-
-    /// Closing unpublishes; publication is kept aside so a reopen restores
-    /// it (the sync never publishes a position nobody had published).
-    fn unpublish_for_close(&mut self) {
-        self.republish_on_reopen = std::mem::take(&mut self.published);
     }
 }
 
@@ -224,6 +219,7 @@ mod tests {
     use super::*;
     use crate::contract::JobStatus;
     use crate::store::model::{FieldEdit, FieldName};
+    use crate::store::publication::{Actor, Decision};
     use crate::store::testutil::job;
 
     fn patch(code: &str, title: &str) -> JobPatch {
@@ -267,14 +263,21 @@ mod tests {
         assert_eq!(p.closed_reason, Some(CloseReason::ClosedInAts));
     }
 
+    fn user(publish: bool) -> Decision {
+        Decision { publish, by: Actor::User { credential: "operator".into(), user: None }, reason: None, at_unix: 1 }
+    }
+
     #[test]
     fn a_reopened_position_gets_its_publication_back() {
         let mut p = Position::from_patch(7, "acme", "c", &patch("J1", "Engineer"), 1, 100);
-        p.published = true;
+        assert!(p.decide(user(true)));
         assert_eq!(p.close_as_removed(200), Change::Closed);
-        assert!(!p.published && p.republish_on_reopen);
+        assert!(!p.published && p.wants_published());
+        let hidden = p.publication.last_change.clone().unwrap();
+        assert_eq!(hidden.by, Actor::Sync { cause: SyncCause::RemovedInAts });
         assert_eq!(p.apply_patch(&patch("J1", "Engineer"), 2, 300), Change::Reopened);
-        assert!(p.published && !p.republish_on_reopen);
+        assert!(p.published && p.wants_published());
+        assert_eq!(p.publication.last_change.clone().unwrap().by, Actor::Sync { cause: SyncCause::Reopened });
 
         // Closed in the ATS and back: the same.
         assert_eq!(p.apply_patch(&closed("J1"), 3, 400), Change::Closed);
@@ -287,6 +290,12 @@ mod tests {
         q.close_as_removed(200);
         q.apply_patch(&patch("J2", "Designer"), 2, 300);
         assert!(!q.published);
+
+        // Unpublished by a user while closed: the reopen keeps it unpublished.
+        assert_eq!(p.apply_patch(&closed("J1"), 5, 600), Change::Closed);
+        p.decide(user(false));
+        assert_eq!(p.apply_patch(&patch("J1", "Engineer"), 6, 700), Change::Reopened);
+        assert!(!p.published);
     }
 
     #[test]

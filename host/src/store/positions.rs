@@ -182,18 +182,6 @@ impl Store {
         Ok(position)
     }
 
-    /// Publishes or unpublishes a position.
-    pub fn set_published(&self, id: u64, published: bool) -> Result<Position, StoreError> {
-        // A person's decision replaces whatever the sync kept aside to
-        // restore on reopen.
-        let position = self.modify_position(id, |p| {
-            p.published = published;
-            p.republish_on_reopen = false;
-        })?;
-        info!(position = id, published, "position publication changed");
-        Ok(position)
-    }
-
     /// Read-modify-write of one position in a transaction, so it cannot
     /// interleave with a page commit touching the same position.
     fn modify_position(&self, id: u64, change: impl Fn(&mut Position)) -> Result<Position, StoreError> {

@@ -32,10 +32,11 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
     Migration { to: 1, name: "create", apply: create_v1 },
     Migration { to: 2, name: "connection totals", apply: count_connection_totals_v2 },
     Migration { to: 3, name: "unfinished-runs-index-and-events", apply: index_unfinished_runs_v3 },
+    Migration { to: 4, name: "publication provenance", apply: super::publication::migrate_publication_v4 },
 ];
 
 /// The schema version this binary writes.
-pub const CURRENT_VERSION: u32 = 3;
+pub const CURRENT_VERSION: u32 = 4;
 
 /// v3: creates the trees added since v1 (unfinished-run index, events,
 /// webhooks) and indexes the runs still marked running. This step reads
@@ -170,7 +171,8 @@ mod tests {
         Migration { to: 1, name: "create", apply: create_v1 },
         Migration { to: 2, name: "connection totals", apply: count_connection_totals_v2 },
         Migration { to: 3, name: "unfinished-runs-index-and-events", apply: index_unfinished_runs_v3 },
-        Migration { to: 4, name: "count", apply: count_runs },
+        Migration { to: 4, name: "publication provenance", apply: super::super::publication::migrate_publication_v4 },
+        Migration { to: 5, name: "count", apply: count_runs },
     ];
 
     #[test]
@@ -197,8 +199,8 @@ mod tests {
         let (_dir, db) = temp_db();
         assert_eq!(migrate(&db, MIGRATIONS).unwrap(), CURRENT_VERSION);
         assert_eq!(runs_of_step(&db), 0);
-        assert_eq!(migrate(&db, WITH_NEXT).unwrap(), 4);
-        assert_eq!(migrate(&db, WITH_NEXT).unwrap(), 4);
+        assert_eq!(migrate(&db, WITH_NEXT).unwrap(), 5);
+        assert_eq!(migrate(&db, WITH_NEXT).unwrap(), 5);
         assert_eq!(runs_of_step(&db), 1);
     }
 
@@ -207,9 +209,9 @@ mod tests {
         let (_dir, db) = temp_db();
         migrate(&db, WITH_NEXT).unwrap();
         let err = migrate(&db, MIGRATIONS).unwrap_err();
-        assert!(matches!(err, StoreError::SchemaTooNew { found: 4, supported: CURRENT_VERSION }), "{err}");
+        assert!(matches!(err, StoreError::SchemaTooNew { found: 5, supported: CURRENT_VERSION }), "{err}");
         assert!(err.to_string().contains("newer"), "{err}");
-        assert_eq!(stored_version(&db).unwrap(), 4);
+        assert_eq!(stored_version(&db).unwrap(), 5);
     }
 
     #[test]
@@ -260,5 +262,49 @@ mod tests {
         index_unfinished_runs_v3(&db).unwrap();
         let indexed: Vec<_> = index.iter().keys().map(|k| k.unwrap()).collect();
         assert_eq!(indexed, vec![sled::IVec::from(keys::run(&c.id, running.seq))]);
+    }
+
+    #[test]
+    fn a_v3_store_keeps_its_published_and_closed_published_positions() {
+        use crate::store::testutil::{commit_jobs, connection, temp_store};
+
+        let (dir, store) = temp_store();
+        let c = connection(&store, "Greenhouse");
+        let made = commit_jobs(&store, &c.id, &[("J1", "A"), ("J2", "B"), ("J3", "C")]);
+        drop(store);
+        let db = sled::open(dir.path()).unwrap();
+        // As a v3 store held them: J1 published, J2 closed by the sync
+        // while published, J3 never published; no publication record.
+        let positions = db.open_tree(keys::POSITIONS).unwrap();
+        for (p, published, republish) in [(&made[0], true, false), (&made[1], false, true), (&made[2], false, false)] {
+            let mut v: serde_json::Value =
+                serde_json::from_slice(&positions.get(keys::position(p.id)).unwrap().unwrap()[1..]).unwrap();
+            v.as_object_mut().unwrap().remove("publication");
+            v["published"] = published.into();
+            v["republish_on_reopen"] = republish.into();
+            if republish {
+                v["status"] = "closed".into();
+                v["closed_reason"] = "closed_in_ats".into();
+            }
+            let mut bytes = vec![1u8];
+            bytes.extend(serde_json::to_vec(&v).unwrap());
+            positions.insert(keys::position(p.id), bytes).unwrap();
+        }
+        super::super::publication::migrate_publication_v4(&db).unwrap();
+        let first: Vec<_> = positions.iter().values().map(|v| v.unwrap()).collect();
+        super::super::publication::migrate_publication_v4(&db).unwrap();
+        let again: Vec<_> = positions.iter().values().map(|v| v.unwrap()).collect();
+        assert_eq!(first, again, "running the step again changes nothing");
+        db.flush().unwrap();
+        drop((positions, db));
+        let store = crate::store::Store::open(dir.path(), None).unwrap();
+        let p1 = store.position(made[0].id).unwrap().unwrap();
+        assert!(p1.published && p1.wants_published() && p1.decided_by_user());
+        let public_id = p1.publication.public_id.clone().unwrap();
+        assert_eq!(store.position_by_public_id(&public_id).unwrap().unwrap().id, p1.id);
+        let p2 = store.position(made[1].id).unwrap().unwrap();
+        assert!(!p2.published && p2.wants_published(), "closed by the sync; published again on reopen");
+        let p3 = store.position(made[2].id).unwrap().unwrap();
+        assert!(!p3.published && p3.publication.decision.is_none() && p3.publication.public_id.is_none());
     }
 }

@@ -172,6 +172,20 @@ impl SyncEngine {
         let started = std::time::Instant::now();
         let daily = matches!(options.trigger, Trigger::Scheduled | Trigger::CatchUp);
         let result = self.sync_inner(connection_id, options, progress).await;
+        // Publish rules apply to what the run changed (and to everything
+        // when the rules changed); a failed run's committed pages too.
+        if !matches!(result, Err(SyncError::Stopped | SyncError::UnknownConnection(_) | SyncError::Disabled(_))) {
+            let id = connection_id.to_string();
+            let applied = self
+                .on_store(move |store| {
+                    crate::publish::rules::after_sync(store, &id);
+                    Ok(())
+                })
+                .await;
+            if let Err(e) = applied {
+                tracing::warn!(connection = %connection_id, error = %e, "publish rules were not applied");
+            }
+        }
         // The daily run also reads back what the ATS decided about the
         // candidates pushed through this connection.
         if daily && result.is_ok() {

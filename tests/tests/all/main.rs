@@ -21,6 +21,7 @@ mod ops_webhooks;
 mod outbox_crash;
 mod outbox_e2e;
 mod outbox_support;
+mod publish;
 mod python_connector;
 mod sandbox;
 mod sandbox_attacks;

@@ -1,0 +1,193 @@
+//! Applying a connection's publish rules to its positions.
+//!
+//! For each position that is not closed and whose standing decision is not
+//! a person's, the first enabled rule that matches publishes it with the
+//! rule's ad; a position a rule had published that no rule matches any
+//! more is unpublished (by that rule, saying so). Each position changes in
+//! its own transaction that re-reads it, so a person's decision made during
+//! the pass is never overwritten.
+
+use tracing::warn;
+
+use super::PublishError;
+use super::filter::CompiledFilter;
+use super::template::AdRenderer;
+use crate::store::{Actor, Ad, Decision, Position, PublishRule, RuleSet, Store, StoreError, now_unix};
+
+/// One rule, compiled.
+#[derive(Debug)]
+struct CompiledRule {
+    id: String,
+    filter: CompiledFilter,
+    renderer: AdRenderer,
+}
+
+/// A connection's enabled rules, compiled, in order.
+#[derive(Debug, Default)]
+pub struct CompiledRules {
+    rules: Vec<CompiledRule>,
+}
+
+/// What a pass did.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct ApplyReport {
+    /// Positions looked at.
+    pub examined: u64,
+    /// Published (or given a new ad) by a rule.
+    pub published: u64,
+    /// Unpublished because no rule matches them any more.
+    pub unpublished: u64,
+    /// Left alone because a person decided.
+    pub decided_by_users: u64,
+    /// Ads that failed to render (the rule is skipped for that position).
+    pub render_errors: u64,
+}
+
+/// What the rules say about one position.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Verdict {
+    /// Closed, or decided by a person: nothing to do.
+    Untouched,
+    /// Published by this rule with this ad.
+    Publish(Ad),
+    /// A rule had published it; none matches now.
+    Withdraw { rule_id: String },
+    /// No rule matches and none had published it.
+    NoMatch,
+}
+
+impl CompiledRules {
+    /// Compiles every enabled rule; the first broken one is the error.
+    pub fn new(set: &RuleSet) -> Result<CompiledRules, PublishError> {
+        let rules = set.rules.iter().filter(|r| r.enabled).map(compile).collect::<Result<_, _>>()?;
+        Ok(CompiledRules { rules })
+    }
+
+    /// What the rules decide for `p`; `render_errors` counts ads that failed.
+    pub fn verdict(&self, p: &Position, render_errors: &mut u64) -> Verdict {
+        if p.is_closed() || p.decided_by_user() {
+            return Verdict::Untouched;
+        }
+        for rule in &self.rules {
+            if !rule.filter.matches(p) {
+                continue;
+            }
+            match rule.renderer.render(p) {
+                Ok(ad) => return Verdict::Publish(ad),
+                Err(e) => {
+                    *render_errors += 1;
+                    warn!(position = p.id, rule = %rule.id, error = %e, "ad did not render; trying the next rule");
+                }
+            }
+        }
+        match &p.publication.decision {
+            Some(Decision { publish: true, by: Actor::Rule { rule_id }, .. }) => {
+                Verdict::Withdraw { rule_id: rule_id.clone() }
+            }
+            _ => Verdict::NoMatch,
+        }
+    }
+}
+
+/// Compiles one rule (also to validate it before it is stored).
+pub fn validate(rule: &PublishRule) -> Result<(), PublishError> {
+    compile(rule).map(|_| ())
+}
+
+fn compile(rule: &PublishRule) -> Result<CompiledRule, PublishError> {
+    Ok(CompiledRule {
+        id: rule.id.clone(),
+        filter: CompiledFilter::new(&rule.filter)?,
+        renderer: AdRenderer::new(&rule.id, &rule.template)?,
+    })
+}
+
+/// Applies a verdict to a stored position (inside its transaction).
+fn apply_verdict(p: &mut Position, verdict: Verdict, now: i64) -> bool {
+    match verdict {
+        Verdict::Untouched | Verdict::NoMatch => false,
+        Verdict::Publish(ad) => {
+            let rule_id = ad.rule_id.clone();
+            let decided = p.decide(Decision {
+                publish: true,
+                by: Actor::Rule { rule_id },
+                reason: Some("matches the rule".into()),
+                at_unix: now,
+            });
+            let new_ad = p.publication.ad.as_ref() != Some(&ad);
+            p.publication.ad = Some(ad);
+            decided || new_ad
+        }
+        Verdict::Withdraw { rule_id } => {
+            p.publication.ad = None;
+            p.decide(Decision {
+                publish: false,
+                by: Actor::Rule { rule_id },
+                reason: Some("no rule matches it any more".into()),
+                at_unix: now,
+            })
+        }
+    }
+}
+
+/// Applies a connection's rules to its positions (all of them, or those in
+/// `only`), and clears the rules' pending flag when all were gone over.
+/// Blocking: call from a blocking context.
+pub fn apply_rules(store: &Store, connection_id: &str, only: Option<&[u64]>) -> Result<ApplyReport, PublishError> {
+    let set = store.publish_rules(connection_id)?;
+    let compiled = CompiledRules::new(&set)?;
+    let mut report = ApplyReport::default();
+    let ids: Vec<u64> = match only {
+        Some(ids) => ids.to_vec(),
+        None => store.job_codes_of_connection(connection_id)?.into_iter().map(|(_, id)| id).collect(),
+    };
+    let now = now_unix();
+    for id in ids {
+        report.examined += 1;
+        // sled may run the closure again on a conflict: count the last run.
+        let errors = std::cell::Cell::new(0);
+        let result = store.update_publication(id, |p| {
+            let mut n = 0;
+            let verdict = compiled.verdict(p, &mut n);
+            errors.set(n);
+            Ok(apply_verdict(p, verdict, now))
+        });
+        report.render_errors += errors.get();
+        match result {
+            Ok((p, true)) if p.wants_published() => report.published += 1,
+            Ok((_, true)) => report.unpublished += 1,
+            Ok((p, false)) if p.decided_by_user() => report.decided_by_users += 1,
+            Ok(_) => {}
+            // Deleted meanwhile (its connection was removed).
+            Err(StoreError::UnknownPosition(_)) => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    if only.is_none() && set.pending {
+        let cleared: Result<_, std::convert::Infallible> = store.update_publish_rules(connection_id, |s| {
+            s.pending = false;
+            Ok(())
+        })?;
+        drop(cleared);
+    }
+    Ok(report)
+}
+
+/// The pass after a sync run: every position of the connection, when it
+/// has rules or its rules changed. Errors are logged, never fail the run.
+pub fn after_sync(store: &Store, connection_id: &str) {
+    let needed = match store.publish_rules(connection_id) {
+        Ok(set) => set.needs_pass(),
+        Err(e) => {
+            warn!(connection = %connection_id, error = %e, "cannot read publish rules");
+            return;
+        }
+    };
+    if !needed {
+        return;
+    }
+    match apply_rules(store, connection_id, None) {
+        Ok(report) => tracing::info!(connection = %connection_id, ?report, "publish rules applied"),
+        Err(e) => warn!(connection = %connection_id, error = %e, "publish rules were not applied"),
+    }
+}
