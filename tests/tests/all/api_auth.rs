@@ -115,6 +115,35 @@ fn table() -> BTreeMap<&'static str, Expect> {
         ("GET /api/v1/candidates/{id}", expect(Account, None, true)),
         ("POST /api/v1/candidates/{id}/move", expect(Account, Some(json!({"stage": "screening"})), true)),
         ("GET /api/v1/candidates/{id}/history", expect(Account, None, true)),
+        // The well-behaved connector cannot push: acme's own call is refused.
+        ("POST /api/v1/candidates/{id}/push", expect(Account, Some(json!({})), false)),
+        ("GET /api/v1/candidates/{id}/push", expect(Account, None, true)),
+        ("GET /api/v1/outbox", expect(Filtered, None, true)),
+        ("GET /api/v1/connections/{id}/auto-push", expect(Account, None, true)),
+        ("PUT /api/v1/connections/{id}/auto-push", expect(Account, Some(json!({"stage_id": null})), true)),
+        ("POST /api/v1/connections/{id}/reconcile", expect(Account, None, false)),
+        ("GET /api/v1/connections/{id}/publish-rules", expect(Account, None, true)),
+        (
+            "POST /api/v1/connections/{id}/publish-rules",
+            expect(
+                Account,
+                Some(json!({"name": "all", "template": {"title": "{{ name }}", "description": "{{ description }}"}})),
+                true,
+            ),
+        ),
+        ("PATCH /api/v1/connections/{id}/publish-rules/{rule}", expect(Account, Some(json!({})), false)),
+        ("DELETE /api/v1/connections/{id}/publish-rules/{rule}", expect(Account, None, false)),
+        ("PUT /api/v1/connections/{id}/publish-rules/order", expect(Account, Some(json!({"rule_ids": []})), false)),
+        (
+            "POST /api/v1/connections/{id}/publish-rules/preview",
+            expect(
+                Account,
+                Some(json!({"position_id": POSITION, "template": {"title": "{{ name }}", "description": ""}})),
+                true,
+            ),
+        ),
+        ("POST /api/v1/connections/{id}/publish-rules/apply", expect(Account, None, true)),
+        ("DELETE /api/v1/positions/{id}/publication", expect(Account, None, true)),
     ])
 }
 
@@ -151,6 +180,7 @@ pub(crate) fn fill(path: &str, ids: &Ids) -> String {
             "key" => ids.key.as_str(),
             "webhook" => ids.webhook.as_str(),
             "stage" => "offer",
+            "rule" => "no-such-rule",
             "id" if path.starts_with("/api/v1/candidates/") => ids.candidate.as_str(),
             "run" => "1",
             "field" => "name",
