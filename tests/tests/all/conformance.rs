@@ -354,7 +354,7 @@ fn cli_plugin_test_prints_the_table_and_sets_the_exit_code() {
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
     assert!(
-        stdout.starts_with("conformance of greenhouse 0.1.0 against mock greenhouse at http://127.0.0.1:"),
+        stdout.starts_with("conformance of greenhouse 0.2.0 against mock greenhouse at http://127.0.0.1:"),
         "{stdout}"
     );
     for id in CheckId::ALL {
