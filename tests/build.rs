@@ -17,6 +17,7 @@ const GUESTS: &[&str] = &[
     "slow-info",
     "net-probe",
     "contract-v0-2",
+    "contract-v0-1",
 ];
 
 fn main() {

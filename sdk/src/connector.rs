@@ -1,7 +1,9 @@
 //! The [`Connector`] trait and the [`export_connector!`](crate::export_connector) macro.
 
 use crate::config::Config;
-use crate::types::{CandidateRef, CandidateStatus, ConnectorError, ConnectorInfo, JobPage, PushRequest, Pushed, Stage};
+use crate::types::{
+    CandidateRef, CandidateStatus, ConnectorError, ConnectorInfo, JobPage, MoveRequest, PushRequest, Pushed, Stage,
+};
 
 /// What a connector plugin implements: one ATS, seen through the
 /// `atsbridge:connector` contract.
@@ -57,6 +59,16 @@ pub trait Connector {
         let _ = (config, refs);
         Err(unsupported("candidate-statuses"))
     }
+
+    /// Moves a pushed application to the ATS stage `request.stage_id` (of
+    /// job `request.job_code` where stages are per job). Moving to the stage
+    /// it is already in succeeds. Declare
+    /// [`Capability::MoveApplication`](crate::types::Capability::MoveApplication)
+    /// when you implement it.
+    fn move_application(config: &Config, request: MoveRequest) -> Result<(), ConnectorError> {
+        let _ = (config, request);
+        Err(unsupported("move-application"))
+    }
 }
 
 fn unsupported(call: &str) -> ConnectorError {
@@ -108,8 +120,8 @@ macro_rules! export_connector {
         const _: () = {
             use $crate::__private::{Option, Result, String, Vec};
             use $crate::types::{
-                CandidateRef, CandidateStatus, ConnectorError, ConnectorInfo, JobPage, PushRequest, Pushed, Setting,
-                Stage,
+                CandidateRef, CandidateStatus, ConnectorError, ConnectorInfo, JobPage, MoveRequest, PushRequest, Pushed,
+                Setting, Stage,
             };
 
             struct __AtsbridgeConnectorExport;
@@ -156,6 +168,13 @@ macro_rules! export_connector {
                     $crate::__private::answered(<$connector as $crate::Connector>::candidate_statuses(
                         &$crate::Config::from(config),
                         refs,
+                    ))
+                }
+
+                fn move_application(config: Vec<Setting>, request: MoveRequest) -> Result<(), ConnectorError> {
+                    $crate::__private::answered(<$connector as $crate::Connector>::move_application(
+                        &$crate::Config::from(config),
+                        request,
                     ))
                 }
             }

@@ -39,6 +39,10 @@ pub use crate::bindings::atsbridge::connector::http::{
     Auth, BasicAuth, ClientCredentials, Credential, HeaderAuth, HttpError, Method,
 };
 
+/// The placeholder a header value template has exactly once (see
+/// [`Request::header_auth_template`]).
+pub const VALUE_TEMPLATE_PLACEHOLDER: &str = "{secret}";
+
 /// How much of a response body an error message quotes: enough for an
 /// ATS's JSON error (`{"message": "..."}`), short enough for a log line.
 pub const BODY_EXCERPT_CHARS: usize = 200;
@@ -239,7 +243,28 @@ impl Request {
 
     /// A credential in a header of its own, e.g. `X-SmartToken`.
     pub fn header_auth(mut self, name: impl Into<String>, value: impl Into<Credential>) -> Self {
-        self.auth = Some(Auth::Header(HeaderAuth { name: name.into(), value: value.into() }));
+        self.auth = Some(Auth::Header(HeaderAuth { name: name.into(), value: value.into(), value_template: None }));
+        self
+    }
+
+    /// A credential wrapped in a header value of the ATS's own scheme:
+    /// `template` has [`VALUE_TEMPLATE_PLACEHOLDER`] exactly once and the
+    /// host replaces it with the value, e.g. Teamtailor's
+    /// `.header_auth_template("Authorization", "Token token={secret}", key)`.
+    /// The plugin still never sees a secret's value. The host refuses a
+    /// template without exactly one placeholder, with CR or LF, or longer
+    /// than 256 bytes; with a template the header may be `Authorization`.
+    pub fn header_auth_template(
+        mut self,
+        name: impl Into<String>,
+        template: impl Into<String>,
+        value: impl Into<Credential>,
+    ) -> Self {
+        self.auth = Some(Auth::Header(HeaderAuth {
+            name: name.into(),
+            value: value.into(),
+            value_template: Some(template.into()),
+        }));
         self
     }
 

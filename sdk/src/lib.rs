@@ -9,7 +9,7 @@
 //! credential's value.
 //!
 //! This crate hides the generated WIT bindings (contract
-//! `atsbridge:connector@0.1.0`) behind one trait, [`Connector`], and one
+//! `atsbridge:connector@0.2.0`) behind one trait, [`Connector`], and one
 //! macro, [`export_connector!`]. Around them it offers what every connector
 //! needs:
 //!
@@ -149,7 +149,7 @@
 #[allow(missing_docs, clippy::all)]
 pub mod bindings {
     wit_bindgen::generate!({
-        path: "wit/v0.1.0",
+        path: "wit/v0.2.0",
         world: "connector",
         // The export macro is invoked from the connector's crate.
         pub_export_macro: true,

@@ -9,8 +9,8 @@ use base64::Engine as _;
 
 pub use crate::bindings::atsbridge::connector::types::{
     Answer, ApplicationState, AtsUser, Attachment, Candidate, CandidateRef, CandidateStatus, Capability,
-    ConnectorError, ConnectorInfo, Field, Job, JobPage, JobStatus, PushRequest, Pushed, RateLimit, SecretRef, Setting,
-    SettingKind, SettingSpec, SettingValue, Stage,
+    ConnectorError, ConnectorInfo, Field, Job, JobPage, JobStatus, MoveRequest, PushRequest, Pushed, RateLimit,
+    SecretRef, Setting, SettingKind, SettingSpec, SettingValue, Stage,
 };
 
 impl SettingSpec {
@@ -122,6 +122,16 @@ impl CandidateStatus {
             stage_name: None,
             updated_at: None,
         }
+    }
+}
+
+impl Candidate {
+    /// The answer to `question`, compared ignoring ASCII case and
+    /// surrounding white space: for connectors that map the host's
+    /// questions onto the ATS's own fields.
+    pub fn answer(&self, question: &str) -> Option<&str> {
+        let question = question.trim();
+        self.answers.iter().find(|a| a.question.trim().eq_ignore_ascii_case(question)).map(|a| a.answer.as_str())
     }
 }
 
@@ -283,6 +293,23 @@ mod tests {
         let s = CandidateStatus::not_found(CandidateRef::new("c", "a"));
         assert_eq!((s.ref_, s.state), (CandidateRef::new("c", "a"), ApplicationState::Other("not-found".into())));
         assert!(s.stage_id.is_none() && s.stage_name.is_none() && s.updated_at.is_none());
+    }
+
+    #[test]
+    fn answers_are_found_by_question() {
+        let c = Candidate {
+            first_name: "Ada".into(),
+            last_name: "L".into(),
+            email: "ada@example.com".into(),
+            phone: None,
+            resume: None,
+            resume_url: None,
+            source: None,
+            links: vec![],
+            answers: vec![Answer { question: "Notice period".into(), answer: "4 weeks".into() }],
+        };
+        assert_eq!(c.answer(" notice PERIOD "), Some("4 weeks"));
+        assert_eq!(c.answer("Salary"), None);
     }
 
     #[test]

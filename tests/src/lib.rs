@@ -55,9 +55,13 @@ pub mod guests {
     /// `move-application` included, over a small line-based test API.
     /// Settings: `base-url` (url), `api-key` (secret).
     pub const CONTRACT_V0_2: &str = env!("ATSBRIDGE_GUEST_CONTRACT_V0_2");
+    /// `atsbridge:connector@0.1.0` ("Contract 0.1" 0.1.0), built with
+    /// wit-bindgen directly so it stays on 0.1.0 whatever the SDK binds;
+    /// the same test API and settings as [`CONTRACT_V0_2`].
+    pub const CONTRACT_V0_1: &str = env!("ATSBRIDGE_GUEST_CONTRACT_V0_1");
 
     /// Every guest as `(package name, path)`.
-    pub const ALL: [(&str, &str); 8] = [
+    pub const ALL: [(&str, &str); 9] = [
         ("well-behaved", WELL_BEHAVED),
         ("hostile", HOSTILE),
         ("bench-connector", BENCH_CONNECTOR),
@@ -66,6 +70,7 @@ pub mod guests {
         ("bloated-info", BLOATED_INFO),
         ("slow-info", SLOW_INFO),
         ("contract-v0-2", CONTRACT_V0_2),
+        ("contract-v0-1", CONTRACT_V0_1),
     ];
 }
 

@@ -39,10 +39,10 @@ const SDK_FILES: &[(&str, &str)] = &[
     ("src/paging.rs", include_str!("../../../sdk/src/paging.rs")),
     ("src/time.rs", include_str!("../../../sdk/src/time.rs")),
     ("src/types.rs", include_str!("../../../sdk/src/types.rs")),
-    ("wit/v0.1.0/http.wit", include_str!("../../../sdk/wit/v0.1.0/http.wit")),
-    ("wit/v0.1.0/log.wit", include_str!("../../../sdk/wit/v0.1.0/log.wit")),
-    ("wit/v0.1.0/types.wit", include_str!("../../../sdk/wit/v0.1.0/types.wit")),
-    ("wit/v0.1.0/world.wit", include_str!("../../../sdk/wit/v0.1.0/world.wit")),
+    ("wit/v0.2.0/http.wit", include_str!("../../../sdk/wit/v0.2.0/http.wit")),
+    ("wit/v0.2.0/log.wit", include_str!("../../../sdk/wit/v0.2.0/log.wit")),
+    ("wit/v0.2.0/types.wit", include_str!("../../../sdk/wit/v0.2.0/types.wit")),
+    ("wit/v0.2.0/world.wit", include_str!("../../../sdk/wit/v0.2.0/world.wit")),
 ];
 
 /// Longest plugin id accepted (the manifest's limit).

@@ -59,6 +59,7 @@ pub(super) async fn push(run: &mut Run<'_>) -> Checked {
     let first =
         run.plugin.push_candidate(&conn, &request).await.map_err(|e| fail(format!("push to job {job} failed: {e}")))?;
     run.pushed = Some(first.clone());
+    run.pushed_job = Some(job.clone());
     if first.existing {
         return Err(fail(format!(
             "the first push of the new address {} reported existing = true",

@@ -14,6 +14,7 @@
 //! | [`CheckId::Stages`] | stages are listed, positions `0..n` in order (needs `stages`) |
 //! | [`CheckId::Push`] | a push retried with the same idempotency key creates one candidate (needs `candidate-push`) |
 //! | [`CheckId::CandidateStatuses`] | the pushed candidate's status reads back (needs `candidate-status`) |
+//! | [`CheckId::MoveApplication`] | the pushed candidate moves to another stage and the move reads back (needs `move-application`) |
 //! | [`CheckId::RateLimited`] | an HTTP 429 becomes `rate-limited` with the `Retry-After` delay |
 //! | [`CheckId::Transient`] | HTTP 500 and 503 become `transient` |
 //!
@@ -51,6 +52,7 @@ mod candidates;
 mod faults;
 mod listing;
 mod mock;
+mod moves;
 mod report;
 mod stages;
 
@@ -97,6 +99,8 @@ pub enum CheckId {
     Push,
     /// The pushed candidate's status.
     CandidateStatuses,
+    /// The pushed candidate moves to another stage.
+    MoveApplication,
     /// 429 → `rate-limited`.
     RateLimited,
     /// 5xx → `transient`.
@@ -105,7 +109,7 @@ pub enum CheckId {
 
 impl CheckId {
     /// Every check, in running order.
-    pub const ALL: [CheckId; 10] = [
+    pub const ALL: [CheckId; 11] = [
         CheckId::Info,
         CheckId::Check,
         CheckId::BadCredentials,
@@ -114,6 +118,7 @@ impl CheckId {
         CheckId::Stages,
         CheckId::Push,
         CheckId::CandidateStatuses,
+        CheckId::MoveApplication,
         CheckId::RateLimited,
         CheckId::Transient,
     ];
@@ -129,6 +134,7 @@ impl CheckId {
             CheckId::Stages => "stages",
             CheckId::Push => "push",
             CheckId::CandidateStatuses => "candidate-statuses",
+            CheckId::MoveApplication => "move-application",
             CheckId::RateLimited => "rate-limited",
             CheckId::Transient => "transient",
         }
@@ -145,6 +151,7 @@ impl CheckId {
             CheckId::Stages => "stages are listed, positions 0..n in order",
             CheckId::Push => "a retried push creates exactly one candidate",
             CheckId::CandidateStatuses => "the pushed candidate's status reads back",
+            CheckId::MoveApplication => "the pushed candidate moves to another stage",
             CheckId::RateLimited => "HTTP 429 becomes rate-limited with Retry-After",
             CheckId::Transient => "HTTP 5xx becomes transient",
         }
@@ -266,6 +273,7 @@ impl<'m> Suite<'m> {
                 CheckId::Stages => stages::stages(&run).await,
                 CheckId::Push => candidates::push(&mut run).await,
                 CheckId::CandidateStatuses => candidates::statuses(&run).await,
+                CheckId::MoveApplication => moves::move_application(&run).await,
                 CheckId::RateLimited => faults::rate_limited(&run).await,
                 CheckId::Transient => faults::transient(&run).await,
             };
@@ -335,6 +343,8 @@ struct Run<'s> {
     listed: Option<(Vec<Job>, String)>,
     /// The candidate [`CheckId::Push`] created.
     pushed: Option<Pushed>,
+    /// The job it was pushed to.
+    pushed_job: Option<String>,
 }
 
 impl<'s> Run<'s> {
@@ -355,6 +365,7 @@ impl<'s> Run<'s> {
             checked: false,
             listed: None,
             pushed: None,
+            pushed_job: None,
         }
     }
 

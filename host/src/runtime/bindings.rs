@@ -22,13 +22,14 @@ pub mod v0_1 {
     });
 }
 
-/// The `http` import's types, used only by the runtime's HTTP import.
-pub use v0_1::atsbridge::connector::http::{
+/// The `http` import's types (the newest contract's), used only by the
+/// runtime's HTTP import.
+pub use v0_2::atsbridge::connector::http::{
     Auth, BasicAuth, ClientCredentials, Credential, HeaderAuth, HttpError, Method, Request as HttpRequest,
     Response as HttpResponse,
 };
-/// The `log` import's level.
-pub use v0_1::atsbridge::connector::log::Level as LogLevel;
+/// The `log` import's level (the newest contract's).
+pub use v0_2::atsbridge::connector::log::Level as LogLevel;
 
 use v0_1::atsbridge::connector::types as w;
 
@@ -104,6 +105,70 @@ macro_rules! variant {
 // Each newer version's module uses the macros above, so it is declared
 // after them.
 pub mod v0_2;
+
+/// 0.1.0's `http` and `log` values as 0.2.0's, which the runtime's imports
+/// take (`c` is 0.2.0 here, `w` 0.1.0). 0.2.0 only added the header value
+/// template, which a 0.1.0 request never has.
+mod v0_1_imports {
+    mod types {
+        use super::super::Convert;
+        use super::super::v0_1::atsbridge::connector::types as w;
+        use super::super::v0_2::atsbridge::connector::types as c;
+
+        record! {
+            SecretRef { key }
+        }
+    }
+
+    mod http {
+        use super::super::Convert;
+        use super::super::v0_1::atsbridge::connector::http as w;
+        use super::super::v0_2::atsbridge::connector::http as c;
+
+        record! {
+            BasicAuth { username, password }
+            ClientCredentials { token_url, client_id, client_secret, scope, extra_params }
+            Response { status, headers, body }
+        }
+
+        variant! {
+            Method { Get, Head, Post, Put, Patch, Delete ; }
+            Credential { ; Plain, Secret }
+            HttpError { Timeout ; Denied, InvalidRequest, TooLarge, Transport, UnknownSecret, AuthFailed }
+        }
+
+        // Requests only flow from the plugin to the host: one direction.
+        impl Convert<c::Request> for w::Request {
+            fn convert(self) -> c::Request {
+                let w::Request { method, url, headers, body, auth, timeout_ms } = self;
+                c::Request { method: method.convert(), url, headers, body, auth: auth.convert(), timeout_ms }
+            }
+        }
+
+        impl Convert<c::Auth> for w::Auth {
+            fn convert(self) -> c::Auth {
+                match self {
+                    w::Auth::Basic(b) => c::Auth::Basic(b.convert()),
+                    w::Auth::Bearer(v) => c::Auth::Bearer(v.convert()),
+                    w::Auth::Header(w::HeaderAuth { name, value }) => {
+                        c::Auth::Header(c::HeaderAuth { name, value: value.convert(), value_template: None })
+                    }
+                    w::Auth::ClientCredentials(cc) => c::Auth::ClientCredentials(cc.convert()),
+                }
+            }
+        }
+    }
+
+    mod log {
+        use super::super::Convert;
+        use super::super::v0_1::atsbridge::connector::log as w;
+        use super::super::v0_2::atsbridge::connector::log as c;
+
+        variant! {
+            Level { Trace, Debug, Info, Warn, Error ; }
+        }
+    }
+}
 
 record! {
     SettingSpec { key, label, kind, required, help, choices, default_value }

@@ -42,8 +42,16 @@ pub const MAX_RESPONSE_BYTES: u64 = 16 << 20;
 const HOST_MANAGED_HEADERS: &[&str] =
     &["host", "content-length", "transfer-encoding", "connection", "upgrade", "te", "keep-alive", "proxy-connection"];
 /// Headers the auth kinds set; a named-header credential may not use them
-/// (nor any of [`HOST_MANAGED_HEADERS`]).
+/// (nor any of [`HOST_MANAGED_HEADERS`]), except `authorization` with a
+/// value template.
 const AUTH_KIND_HEADERS: &[&str] = &["authorization", "proxy-authorization"];
+
+/// The placeholder a header value template has exactly once.
+pub const VALUE_TEMPLATE_PLACEHOLDER: &str = "{secret}";
+/// Longest header value template: real ones are a short scheme word around
+/// the key (`Token token={secret}`); a bound keeps a plugin from making the
+/// host build huge header values.
+pub const MAX_VALUE_TEMPLATE_BYTES: usize = 256;
 
 /// Scrubbers kept for reuse: building one takes milliseconds, and every
 /// call of a connection needs the same one. When full, the cache is
@@ -352,12 +360,26 @@ impl OutboundHttp {
                         "header `{name}` is set by the host and cannot carry a credential"
                     )));
                 }
-                if AUTH_KIND_HEADERS.contains(&name.as_str()) {
+                // `Authorization` with a template is how some ATS wrap a key
+                // in a scheme of their own (`Token token=...`); without one it
+                // would only duplicate the bearer and basic kinds.
+                let wrapped_authorization = h.value_template.is_some() && name == reqwest::header::AUTHORIZATION;
+                if AUTH_KIND_HEADERS.contains(&name.as_str()) && !wrapped_authorization {
                     return Err(HttpError::InvalidRequest(format!(
-                        "header `{name}` is set only by the basic, bearer and client-credentials auth kinds"
+                        "header `{name}` is set only by the basic, bearer and client-credentials kinds or with a value template"
                     )));
                 }
-                (name, self.credential(&h.value, url)?.to_string(), None)
+                let value = self.credential(&h.value, url)?;
+                let value = match &h.value_template {
+                    Some(template) => fill_value_template(template, value)?,
+                    None => value.to_string(),
+                };
+                // The wrapped form is scrubbed as a whole too: an echo of it
+                // base64-encoded does not contain the secret's own encoding.
+                if h.value_template.is_some() && matches!(h.value, Credential::Secret(_)) {
+                    self.remember(&value);
+                }
+                (name, value, None)
             }
             Auth::ClientCredentials(cc) => {
                 let token_url = Url::parse(&cc.token_url)
@@ -388,6 +410,30 @@ impl OutboundHttp {
         headers.insert(name, value);
         Ok(grant)
     }
+}
+
+/// `template` with its one [`VALUE_TEMPLATE_PLACEHOLDER`] replaced by
+/// `value`. A template that is too long, has CR, LF or NUL (header
+/// injection), or has the placeholder zero or several times is refused: the
+/// plugin names the template, never the value, so none of this depends on
+/// the secret.
+fn fill_value_template(template: &str, value: &str) -> Result<String, HttpError> {
+    if template.len() > MAX_VALUE_TEMPLATE_BYTES {
+        return Err(HttpError::InvalidRequest(format!(
+            "header value template is {} bytes, more than the {MAX_VALUE_TEMPLATE_BYTES} allowed",
+            template.len()
+        )));
+    }
+    if template.bytes().any(|b| matches!(b, b'\r' | b'\n' | 0)) {
+        return Err(HttpError::InvalidRequest("header value template contains CR, LF or NUL".to_string()));
+    }
+    let placeholders = template.matches(VALUE_TEMPLATE_PLACEHOLDER).count();
+    if placeholders != 1 {
+        return Err(HttpError::InvalidRequest(format!(
+            "header value template must contain `{VALUE_TEMPLATE_PLACEHOLDER}` exactly once, not {placeholders} times"
+        )));
+    }
+    Ok(template.replacen(VALUE_TEMPLATE_PLACEHOLDER, value, 1))
 }
 
 struct OwnedGrant {
@@ -454,4 +500,34 @@ async fn read_capped(mut response: reqwest::Response) -> Result<Vec<u8>, HttpErr
         body.extend_from_slice(&chunk);
     }
     Ok(body)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_value_template_wraps_the_value_once() {
+        assert_eq!(fill_value_template("Token token={secret}", "k3y").unwrap(), "Token token=k3y");
+        assert_eq!(fill_value_template("{secret}", "k3y").unwrap(), "k3y");
+        // A value that itself looks like the placeholder is not expanded again.
+        assert_eq!(fill_value_template("a {secret} b", "{secret}").unwrap(), "a {secret} b");
+    }
+
+    #[test]
+    fn a_bad_value_template_is_refused() {
+        for (template, why) in [
+            ("Token token=", "exactly once, not 0"),
+            ("{secret}:{secret}", "exactly once, not 2"),
+            ("Token {secret}\r\nX-Evil: 1", "CR, LF or NUL"),
+            ("Token {secret}\n", "CR, LF or NUL"),
+        ] {
+            match fill_value_template(template, "k") {
+                Err(HttpError::InvalidRequest(m)) => assert!(m.contains(why), "{template:?}: {m}"),
+                other => panic!("{template:?} accepted: {other:?}"),
+            }
+        }
+        let long = format!("{}{{secret}}", "x".repeat(MAX_VALUE_TEMPLATE_BYTES));
+        assert!(matches!(fill_value_template(&long, "k"), Err(HttpError::InvalidRequest(m)) if m.contains("256")));
+    }
 }

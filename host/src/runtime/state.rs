@@ -3,7 +3,9 @@
 use wasmtime::component::ResourceTable;
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
+use super::bindings::Convert;
 use super::bindings::v0_1::atsbridge::connector as v0_1;
+use super::bindings::v0_2::atsbridge::connector as v0_2;
 use super::bindings::{HttpError, HttpRequest, HttpResponse, LogLevel};
 use super::host_http::OutboundHttp;
 use super::host_log::GuestLog;
@@ -25,15 +27,15 @@ impl WasiView for PluginState {
     }
 }
 
-impl v0_1::types::Host for PluginState {}
+impl v0_2::types::Host for PluginState {}
 
-impl v0_1::http::Host for PluginState {
+impl v0_2::http::Host for PluginState {
     async fn send(&mut self, req: HttpRequest) -> wasmtime::Result<Result<HttpResponse, HttpError>> {
         Ok(self.http.send(req).await)
     }
 }
 
-impl v0_1::log::Host for PluginState {
+impl v0_2::log::Host for PluginState {
     async fn log(&mut self, level: LogLevel, message: String) -> wasmtime::Result<()> {
         // Cut to what will be kept before scrubbing, so a huge line costs
         // no more than a short one.
@@ -44,26 +46,22 @@ impl v0_1::log::Host for PluginState {
     }
 }
 
-// Contract 0.2.0 imports the same `http` and `log` as 0.1.0: its values are
-// converted and served by the same code.
-use super::bindings::Convert;
-use super::bindings::v0_2::atsbridge::connector as v0_2;
+// Contract 0.1.0 imports the same `http` and `log`, less the header value
+// template: its values are converted and served by the same code.
+impl v0_1::types::Host for PluginState {}
 
-impl v0_2::types::Host for PluginState {}
-
-impl v0_2::http::Host for PluginState {
+impl v0_1::http::Host for PluginState {
     async fn send(
         &mut self,
-        req: v0_2::http::Request,
-    ) -> wasmtime::Result<Result<v0_2::http::Response, v0_2::http::HttpError>> {
+        req: v0_1::http::Request,
+    ) -> wasmtime::Result<Result<v0_1::http::Response, v0_1::http::HttpError>> {
         let req: HttpRequest = req.convert();
         Ok(self.http.send(req).await.convert())
     }
 }
 
-impl v0_2::log::Host for PluginState {
-    async fn log(&mut self, level: v0_2::log::Level, message: String) -> wasmtime::Result<()> {
-        self.log.log(level.convert(), &message);
-        Ok(())
+impl v0_1::log::Host for PluginState {
+    async fn log(&mut self, level: v0_1::log::Level, message: String) -> wasmtime::Result<()> {
+        <Self as v0_2::log::Host>::log(self, level.convert(), message).await
     }
 }

@@ -179,6 +179,12 @@ impl Ashby {
         not_found_as_none(self.rpc("application.info", &body))
     }
 
+    /// `application.changeStage {applicationId, interviewStageId}`.
+    pub fn change_stage(&self, application_id: &str, stage_id: &str) -> Result<(), ConnectorError> {
+        let body = json!({ "applicationId": application_id, "interviewStageId": stage_id });
+        self.rpc::<_, Value>("application.changeStage", &body).map(drop)
+    }
+
     /// `application.create`.
     pub fn create_application(
         &self,

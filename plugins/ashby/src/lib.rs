@@ -20,6 +20,7 @@
 //! | `list-stages` | with a job: `job.info {id}`, then `interviewStage.list {interviewPlanId: defaultInterviewPlanId}`; without: `interviewPlan.list`, then `interviewStage.list` per plan |
 //! | `push-candidate` | `candidate.search {email}`; `candidate.create` if none; `application.info` per existing application, `application.create {candidateId, jobId, interviewStageId?}` if none is on the job; resume: `file.createFileUploadHandle` + presigned POST + `candidate.uploadResume {candidateId, resumeHandle}`, or multipart `candidate.uploadResume` |
 //! | `candidate-statuses` | `application.info {applicationId}` per reference |
+//! | `move-application` | `application.changeStage {applicationId, interviewStageId}` (a stage of the `Archived` type also needs an archive reason, which Ashby then refuses as invalid input) |
 //!
 //! # Behaviour
 //!
@@ -78,6 +79,7 @@ impl Connector for AshbyConnector {
                 Capability::Stages,
                 Capability::CandidatePush,
                 Capability::CandidateStatus,
+                Capability::MoveApplication,
             ],
             config_schema: vec![
                 SettingSpec::secret("api-key", "API key")
@@ -176,6 +178,10 @@ impl Connector for AshbyConnector {
             });
         }
         Ok(statuses)
+    }
+
+    fn move_application(config: &Config, request: MoveRequest) -> Result<(), ConnectorError> {
+        Ashby::from_config(config)?.change_stage(&request.ref_.application_id, &request.stage_id)
     }
 }
 

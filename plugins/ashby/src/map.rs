@@ -343,6 +343,7 @@ mod tests {
             email: "ada@example.com".into(),
             phone: Some("+44 1".into()),
             resume: None,
+            resume_url: None,
             source: Some("Board".into()),
             links: vec![
                 "https://ada.dev".into(),

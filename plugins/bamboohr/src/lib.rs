@@ -20,6 +20,7 @@
 //! | `list-stages` | `GET /applicant_tracking/statuses` |
 //! | `push-candidate` | `GET /applicant_tracking/applications?jobId=&searchString=<email>&applicationStatus=ALL`, then `POST /applicant_tracking/application` (multipart), `POST /applicant_tracking/applications/{id}/status` (a requested stage) |
 //! | `candidate-statuses` | `GET /applicant_tracking/statuses` once, `GET /applicant_tracking/applications/{id}` per reference |
+//! | `move-application` | `POST /applicant_tracking/applications/{id}/status` with the status id |
 //!
 //! # Behaviour
 //!
@@ -68,7 +69,12 @@ impl Connector for BambooHrConnector {
             name: "BambooHR".into(),
             version: env!("CARGO_PKG_VERSION").into(),
             vendor: "atsbridge".into(),
-            capabilities: vec![Capability::Stages, Capability::CandidatePush, Capability::CandidateStatus],
+            capabilities: vec![
+                Capability::Stages,
+                Capability::CandidatePush,
+                Capability::CandidateStatus,
+                Capability::MoveApplication,
+            ],
             config_schema: vec![
                 SettingSpec::text("company-domain", "Company domain")
                     .required()
@@ -150,6 +156,10 @@ impl Connector for BambooHrConnector {
             }
         }
         Ok(out)
+    }
+
+    fn move_application(config: &Config, request: MoveRequest) -> Result<(), ConnectorError> {
+        BambooHr::from_config(config)?.set_status(&request.ref_.application_id, &request.stage_id)
     }
 }
 

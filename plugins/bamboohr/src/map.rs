@@ -276,6 +276,7 @@ mod tests {
             last_name: "Lovelace".into(),
             email: "ada@example.com".into(),
             phone: Some("+44 20 0000".into()),
+            resume_url: None,
             resume: Some(Attachment {
                 file_name: "cv.pdf".into(),
                 content_type: "application/pdf".into(),

@@ -186,6 +186,13 @@ pub struct Application {
     pub updated_at: Option<String>,
 }
 
+/// The body of `POST /v3/applications/{id}/move`.
+#[derive(Debug, Serialize)]
+pub struct MoveApplication {
+    pub from_stage_id: u64,
+    pub to_stage_id: u64,
+}
+
 #[derive(Debug, Deserialize)]
 pub struct StageRef {
     pub id: Option<Id>,

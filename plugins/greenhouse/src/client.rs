@@ -11,6 +11,7 @@
 //! | `GET /v3/applications/{id}` | `push-candidate` (lean candidates), `candidate-statuses` |
 //! | `POST /v3/candidates` + `On-Behalf-Of` | `push-candidate` (new person) |
 //! | `POST /v3/applications` + `On-Behalf-Of` | `push-candidate` (known person) |
+//! | `POST /v3/applications/{id}/move` + `On-Behalf-Of` | `move-application` |
 //!
 //! Every request authenticates with OAuth 2.0 client credentials: the host
 //! posts `client-id`/`client-secret` (HTTP Basic) and `sub=<user-id>` to
@@ -204,6 +205,12 @@ impl Harvest {
     pub fn create_application(&self, body: &api::NewCandidateApplication) -> Result<api::Application, ConnectorError> {
         let response = self.send(self.post("/applications", body))?;
         decode(&response, "the created application (POST /v3/applications)")
+    }
+
+    /// Moves an application from its current stage to another of its job's.
+    pub fn move_application(&self, id: u64, from_stage_id: u64, to_stage_id: u64) -> Result<(), ConnectorError> {
+        let body = api::MoveApplication { from_stage_id, to_stage_id };
+        self.send(self.post(&format!("/applications/{id}/move"), &body)).map(drop)
     }
 
     /// Sends `request`; a non-2xx answer becomes the SDK's error for the

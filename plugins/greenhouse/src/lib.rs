@@ -24,6 +24,9 @@
 //! - `list-stages`: one job's pipeline, or every job's stages.
 //! - `push-candidate`: dedupes by e-mail, see [`push`].
 //! - `candidate-statuses`: each application's status and current stage.
+//! - `move-application`: reads the application's current stage (Greenhouse
+//!   moves *from* a stage) and moves it, as the acting user; already there
+//!   is success.
 //!
 //! The modules read like the API: [`api`] is the JSON, [`client`] the
 //! endpoints, [`map`] the mapping onto the contract.
@@ -46,7 +49,14 @@ impl Connector for Greenhouse {
             name: "Greenhouse".into(),
             version: env!("CARGO_PKG_VERSION").into(),
             vendor: "atsbridge".into(),
-            capabilities: vec![Capability::Stages, Capability::CandidatePush, Capability::CandidateStatus],
+            capabilities: vec![
+                Capability::Stages,
+                Capability::CandidatePush,
+                Capability::CandidateStatus,
+                Capability::MoveApplication,
+                // Sent as a note on the candidate (Harvest has no free-form answers field).
+                Capability::ApplicationAnswers,
+            ],
             config_schema: vec![
                 SettingSpec::secret("client-id", "Client ID").required().help(
                     "Create a Harvest V3 (OAuth) credential under Configure > Dev Center > API Credential \
@@ -121,6 +131,23 @@ impl Connector for Greenhouse {
                 })
             })
             .collect()
+    }
+
+    fn move_application(config: &Config, request: MoveRequest) -> Result<(), ConnectorError> {
+        let harvest = Harvest::new(config)?;
+        let application_id = map::harvest_id("application id", &request.ref_.application_id)?;
+        let to = map::harvest_id("stage id", &request.stage_id)?;
+        let application = harvest
+            .application(&request.ref_.application_id)?
+            .ok_or_else(|| ConnectorError::NotFound(format!("Greenhouse has no application {application_id}")))?;
+        let from = application.current_stage.as_ref().and_then(|s| s.id.as_ref()).ok_or_else(|| {
+            ConnectorError::Permanent(format!("application {application_id} has no current stage to move from"))
+        })?;
+        let from = map::harvest_id("current stage id", &from.0)?;
+        if from == to {
+            return Ok(());
+        }
+        harvest.move_application(application_id, from, to)
     }
 }
 

@@ -219,3 +219,9 @@ pub struct Phone {
 pub struct NewNote {
     pub value: String,
 }
+
+/// `PUT /opportunities/{id}/stage`.
+#[derive(Debug, PartialEq, Serialize)]
+pub struct StageChange {
+    pub stage: String,
+}

@@ -11,6 +11,7 @@
 //! | `POST /opportunities?perform_as=…` (JSON, or multipart with `resumeFile`) | `push-candidate` |
 //! | `POST /opportunities/{id}/notes?perform_as=…` | `push-candidate` (answers) |
 //! | `GET /opportunities/{id}?expand=stage` | `candidate-statuses` |
+//! | `PUT /opportunities/{id}/stage?perform_as=…` | `move-application` |
 //!
 //! Every request uses HTTP Basic with the `api-key` secret as the user name
 //! and an empty password. Lists answer `{"data", "hasNext", "next"}`; the
@@ -152,6 +153,20 @@ impl Lever {
     /// Adds a note to an opportunity.
     pub fn add_note(&self, opportunity_id: &str, note: &api::NewNote) -> Result<(), ConnectorError> {
         let request = self.post(&format!("/opportunities/{opportunity_id}/notes"))?.json(note);
+        self.send(request)?;
+        Ok(())
+    }
+
+    /// Moves an opportunity to `stage_id` (Lever's stages are global).
+    pub fn change_stage(&self, opportunity_id: &str, stage_id: &str) -> Result<(), ConnectorError> {
+        let user = self.perform_as.as_deref().ok_or_else(|| {
+            ConnectorError::InvalidConfig("setting `perform-as` is required to move candidates in Lever".to_string())
+        })?;
+        let path = format!("/opportunities/{}/stage", http::path_segment(opportunity_id));
+        let request = Request::put(self.url(&path))
+            .basic(&self.api_key, None)
+            .query(&[("perform_as", user)])
+            .json(&api::StageChange { stage: stage_id.to_string() });
         self.send(request)?;
         Ok(())
     }

@@ -22,6 +22,8 @@
 //! - `list-stages`: the account's pipeline (Lever has one for all postings).
 //! - `push-candidate`: dedupes by e-mail, see [`push`].
 //! - `candidate-statuses`: each opportunity's stage and archive state.
+//! - `move-application`: `PUT /opportunities/{id}/stage` as `perform-as`
+//!   (Lever's stages are global, so the job code is not needed).
 //!
 //! The modules read like the API: [`api`] is the JSON, [`client`] the
 //! endpoints, [`map`] the mapping onto the contract (uploads are encoded by
@@ -47,7 +49,14 @@ impl Connector for Lever {
             name: "Lever".into(),
             version: env!("CARGO_PKG_VERSION").into(),
             vendor: "atsbridge".into(),
-            capabilities: vec![Capability::Stages, Capability::CandidatePush, Capability::CandidateStatus],
+            capabilities: vec![
+                Capability::Stages,
+                Capability::CandidatePush,
+                Capability::CandidateStatus,
+                Capability::MoveApplication,
+                // Sent as a note on the opportunity.
+                Capability::ApplicationAnswers,
+            ],
             config_schema: vec![
                 SettingSpec::secret("api-key", "API key").required().help(
                     "Create a key under Settings > Integrations and API > API Credentials in Lever, with \
@@ -128,6 +137,10 @@ impl Connector for Lever {
                 None => map::deleted_status(r),
             })
             .collect())
+    }
+
+    fn move_application(config: &Config, request: MoveRequest) -> Result<(), ConnectorError> {
+        Client::new(config)?.change_stage(&request.ref_.application_id, &request.stage_id)
     }
 }
 

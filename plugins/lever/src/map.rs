@@ -364,6 +364,7 @@ mod tests {
                 email: "ada@example.com".into(),
                 phone: Some("+44 20 1234".into()),
                 resume: None,
+                resume_url: None,
                 source: Some("Careers site".into()),
                 links: vec!["https://ada.dev".into(), "".into()],
                 answers: vec![Answer { question: "Notice?".into(), answer: "1 month".into() }],

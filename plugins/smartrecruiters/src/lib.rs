@@ -17,6 +17,7 @@
 //! | `list-stages` | `GET /jobs/{id}`, then `GET /configuration/hiring-processes/{hiringProcessId}`; without a job, the fixed statuses |
 //! | `push-candidate` | `GET /candidates?q=<email>&jobId=` (and, when found, `GET /candidates/{id}/attachments`), then `POST /jobs/{id}/candidates`, `POST /candidates/{id}/attachments` (resume), `PUT /candidates/{id}/jobs/{jobId}/status` (a requested stage) |
 //! | `candidate-statuses` | `GET /candidates/{id}` per reference |
+//! | `move-application` | `PUT /candidates/{id}/jobs/{jobId}/status` with the stage's status and sub-status |
 //!
 //! # Behaviour
 //!
@@ -72,7 +73,12 @@ impl Connector for SmartRecruitersConnector {
             name: "SmartRecruiters".into(),
             version: env!("CARGO_PKG_VERSION").into(),
             vendor: "atsbridge".into(),
-            capabilities: vec![Capability::Stages, Capability::CandidatePush, Capability::CandidateStatus],
+            capabilities: vec![
+                Capability::Stages,
+                Capability::CandidatePush,
+                Capability::CandidateStatus,
+                Capability::MoveApplication,
+            ],
             config_schema: vec![
                 SettingSpec::secret("api-key", "API key")
                     .required()
@@ -179,6 +185,12 @@ impl Connector for SmartRecruitersConnector {
             }
         }
         Ok(statuses)
+    }
+
+    fn move_application(config: &Config, request: MoveRequest) -> Result<(), ConnectorError> {
+        let sr = SmartRecruiters::from_config(config)?;
+        let job = map::job_of(&request.ref_)?;
+        sr.set_status(&request.ref_.candidate_id, job, &map::status_change(&request.stage_id))
     }
 }
 

@@ -449,6 +449,7 @@ mod tests {
             email: " ada@example.com".into(),
             phone: Some("+44 20 0000".into()),
             resume: None,
+            resume_url: None,
             source: Some("jobs.example.com".into()),
             links: vec![
                 "https://www.linkedin.com/in/ada".into(),

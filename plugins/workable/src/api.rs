@@ -111,6 +111,18 @@ pub struct Member {
     pub id: String,
     pub name: Option<String>,
     pub email: Option<String>,
+    /// `admin` or `simple` (account member lists only).
+    #[serde(default)]
+    pub role: Option<String>,
+}
+
+/// The body of `POST /candidates/{id}/move`.
+#[derive(Debug, serde::Serialize)]
+pub struct Move {
+    /// The member the move is made as.
+    pub member_id: String,
+    /// The stage's slug.
+    pub target_stage: String,
 }
 
 /// `GET /candidates?email=&shortcode=`.

@@ -123,6 +123,21 @@ impl Workable {
         Ok(body.into_members())
     }
 
+    /// `GET /members`: every account member.
+    pub fn members(&self) -> Result<Vec<api::Member>, ConnectorError> {
+        let url = format!("{}/members", self.base);
+        let body: api::MembersBody = Self::fetch(self.get(url), "GET /members")?;
+        Ok(body.into_members())
+    }
+
+    /// `POST /candidates/{id}/move`: to the stage `slug`, as `member_id`.
+    pub fn move_candidate(&self, id: &str, member_id: &str, slug: &str) -> Result<(), ConnectorError> {
+        let url = format!("{}/candidates/{}/move", self.base, path_segment(id));
+        let body = api::Move { member_id: member_id.to_string(), target_stage: slug.to_string() };
+        let request = Request::post(url).bearer(&self.token).header("accept", "application/json").json(&body);
+        success(request.send()?).map(drop)
+    }
+
     /// `GET /candidates?shortcode=&email=`: the candidate with this e-mail
     /// on this job, if Workable has one.
     pub fn find_candidate(&self, shortcode: &str, email: &str) -> Result<Option<api::Candidate>, ConnectorError> {

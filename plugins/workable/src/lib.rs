@@ -6,6 +6,7 @@
 //! |---|---|---|---|
 //! | `subdomain` | text | yes | the account: `acme` for `acme.workable.com` |
 //! | `api-token` | secret | yes | an access token (Settings › Integrations › Apps), sent as `Authorization: Bearer` |
+//! | `member-id` | text | no | the member stage moves are made as; the account's first admin (`GET /members`) when empty |
 //! | `base-url` | url | no | overrides `https://{subdomain}.workable.com/spi/v3` (sandboxes, proxies, tests); its host must also be granted to the connection |
 //!
 //! The token needs the `r_jobs` scope, and `r_candidates` / `w_candidates`
@@ -20,6 +21,7 @@
 //! | `list-stages` | `GET /jobs/{shortcode}/stages`, or `GET /stages` without a job |
 //! | `push-candidate` | `GET /candidates?shortcode=&email=`, then `POST /jobs/{shortcode}/candidates[?stage=<slug>]` |
 //! | `candidate-statuses` | `GET /candidates/{id}` per reference, `GET /jobs/{shortcode}/stages` once per job for stage names |
+//! | `move-application` | `POST /candidates/{id}/move` with `member_id` and `target_stage` (the slug); `GET /members` first without `member-id` |
 //!
 //! # Behaviour
 //!
@@ -86,6 +88,9 @@ impl Connector for WorkableConnector {
                 Capability::Stages,
                 Capability::CandidatePush,
                 Capability::CandidateStatus,
+                Capability::MoveApplication,
+                // Sent in the candidate's summary.
+                Capability::ApplicationAnswers,
             ],
             config_schema: vec![
                 SettingSpec::text("subdomain", "Account subdomain")
@@ -94,6 +99,10 @@ impl Connector for WorkableConnector {
                 SettingSpec::secret("api-token", "API access token")
                     .required()
                     .help("Workable › Settings › Integrations › Apps › Generate API token, with r_jobs, r_candidates and w_candidates."),
+                SettingSpec::text("member-id", "Acting member ID").help(
+                    "The Workable member stage moves are made as (8 hex digits, from GET /members); \
+                     the account's first admin when empty.",
+                ),
                 SettingSpec::url("base-url", "API base URL")
                     .help("Only for a proxy or test server; defaults to https://{subdomain}.workable.com/spi/v3."),
             ],
@@ -171,6 +180,23 @@ impl Connector for WorkableConnector {
             statuses.push(map::candidate_status(reference, &candidate, name));
         }
         Ok(statuses)
+    }
+
+    fn move_application(config: &Config, request: MoveRequest) -> Result<(), ConnectorError> {
+        let workable = Workable::from_config(config)?;
+        let member = match config.text("member-id").map(str::trim).filter(|m| !m.is_empty()) {
+            Some(member) => member.to_string(),
+            None => {
+                workable.members()?.into_iter().find(|m| m.role.as_deref() == Some("admin")).map(|m| m.id).ok_or_else(
+                    || {
+                        ConnectorError::InvalidConfig(
+                            "Workable moves need an acting member: set `member-id` (the account lists no admin)".into(),
+                        )
+                    },
+                )?
+            }
+        };
+        workable.move_candidate(&request.ref_.candidate_id, &member, &request.stage_id)
     }
 }
 

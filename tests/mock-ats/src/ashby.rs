@@ -17,7 +17,10 @@
 //! - `candidate.search {email|name}`, `candidate.create {name*, email, …}`,
 //!   `candidate.info {id}`, `application.create {candidateId*, jobId*,
 //!   interviewStageId?}` (default: the plan's first Lead stage;
-//!   `"FirstPreInterviewScreen"` allowed), `application.info {applicationId}`.
+//!   `"FirstPreInterviewScreen"` allowed), `application.info {applicationId}`,
+//!   `application.changeStage {applicationId*, interviewStageId*, archiveReasonId}`
+//!   (a stage of the job's plan; `archiveReasonId` required for the
+//!   `Archived` stage) → the application.
 //! - Resumes: `file.createFileUploadHandle {filename (or fileName),
 //!   contentType, contentLength?, fileUploadContext?}` →
 //!   `{handle, url, fields}`; PUT the bytes to `url` (a mock endpoint, no
@@ -66,6 +69,7 @@ pub(crate) fn routes() -> Router<Arc<Shared>> {
         ("candidate.info", people::candidate_info),
         ("application.create", people::application_create),
         ("application.info", people::application_info),
+        ("application.changeStage", people::application_change_stage),
         ("file.createFileUploadHandle", people::upload_handle),
     ];
     let mut router = Router::new()

@@ -13,6 +13,9 @@
 //! - `POST /v1/opportunities/{id}/notes[?perform_as=<user id>]`:
 //!   `{"value": "...", "secret"?, "score"?, "notifyFollowers"?}` →
 //!   `201 {"data":{"noteId":"..."}}`.
+//! - `PUT /v1/opportunities/{id}/stage?perform_as=<user id>`:
+//!   `{"stage": "<stage id>"}` → the opportunity; an unknown stage 400, an
+//!   unknown opportunity 404, an archived one 400.
 //! - `GET /v1/opportunities[?email=&posting_id=&stage_id=&archived=&contact_id=]`,
 //!   `GET /v1/opportunities/{id}[?expand=stage&expand=applications]`.
 
@@ -64,6 +67,7 @@ pub(crate) fn routes() -> Router<Arc<Shared>> {
         .route("/v1/opportunities", get(opportunities::list).post(opportunities::create))
         .route("/v1/opportunities/{id}", get(opportunities::get))
         .route("/v1/opportunities/{id}/notes", axum::routing::post(opportunities::add_note))
+        .route("/v1/opportunities/{id}/stage", axum::routing::put(opportunities::change_stage))
 }
 
 /// The global pipeline.

@@ -163,6 +163,19 @@ impl People {
         self.apps.iter().filter(move |a| a.candidate_id == candidate_id)
     }
 
+    /// Moves application `id` to `stage_id` (recorded in its history, its
+    /// `updated_at` bumped); `None` when there is no such application.
+    /// Moving to the current stage changes nothing.
+    pub(crate) fn move_app(&mut self, id: &str, stage_id: &str, now: i64) -> Option<&AppRec> {
+        let app = self.apps.iter_mut().find(|a| a.id == id)?;
+        if app.stage_id != stage_id {
+            app.stage_id = stage_id.to_string();
+            app.updated_at = now;
+            app.history.push((stage_id.to_string(), now));
+        }
+        Some(app)
+    }
+
     /// Creates a person with the given names and e-mails.
     pub(crate) fn add_person(&mut self, first: &str, last: &str, emails: Vec<String>, now: i64) -> &mut Person {
         let id = self.next_id(IdKind::Candidate);

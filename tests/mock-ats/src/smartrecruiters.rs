@@ -509,11 +509,10 @@ async fn set_status(
         return Err(bad_request(&format!("Status {stage} is not in the job's hiring process")));
     }
     let now = store.data.stamp();
-    let app =
-        store.people.app_mut(&application_id(&id, &job_id)).ok_or_else(|| not_found("Candidate's application"))?;
-    app.stage_id = stage.clone();
-    app.history.push((stage, now));
-    app.updated_at = now;
+    store
+        .people
+        .move_app(&application_id(&id, &job_id), &stage, now)
+        .ok_or_else(|| not_found("Candidate's application"))?;
     let mut resp = Response::new(axum::body::Body::empty());
     *resp.status_mut() = StatusCode::NO_CONTENT;
     Ok(resp)

@@ -14,6 +14,9 @@
 //!   → `201 {"status":"created","candidate":{…}}`. The same e-mail on the
 //!   same job again → `422` (duplicate handling is **unconfirmed**).
 //! - `GET /candidates?email=&shortcode=&stage=&limit=&since_id=`, `GET /candidates/{id}` → `{"candidate":{…}}`.
+//! - `POST /candidates/{id}/move` `{"member_id"*, "target_stage"* (slug)}` →
+//!   `200 {}`; an unknown member or stage, or a disqualified candidate,
+//!   `422`; an unknown candidate `404`.
 //! - `GET /members` → `{"members":[{id,name,headline,email,role}]}`: every user.
 //! - `GET /jobs/{shortcode}/members` → the job's hiring team in the same
 //!   shape (its recruiter, then its hiring manager, each once);
@@ -69,6 +72,7 @@ pub(crate) fn routes() -> Router<Arc<Shared>> {
         .route("/spi/v3/stages", get(account_stages))
         .route("/spi/v3/candidates", get(list_candidates))
         .route("/spi/v3/candidates/{id}", get(get_candidate))
+        .route("/spi/v3/candidates/{id}/move", post(move_candidate))
         .route("/spi/v3/members", get(members))
 }
 
@@ -393,6 +397,33 @@ async fn list_candidates(State(shared): State<Arc<Shared>>, headers: HeaderMap, 
     page.truncate(limit);
     let items = page.iter().map(|a| candidate_json(&shared, &store, a)).collect();
     Ok(page_body(&shared, &format!("{PREFIX}/candidates"), &q, "candidates", items, next))
+}
+
+/// `POST /candidates/{id}/move`.
+async fn move_candidate(
+    State(shared): State<Arc<Shared>>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Resp {
+    authorize(&shared, &headers)?;
+    let v: Value = serde_json::from_slice(&body).map_err(|e| unprocessable(&format!("invalid JSON: {e}")))?;
+    let mut store = shared.store();
+    let app = store.people.app(&id).ok_or_else(not_found)?;
+    if app.status == ApplicationStatus::Rejected {
+        return Err(unprocessable("a disqualified candidate cannot be moved"));
+    }
+    let member = str_field(&v, "member_id").ok_or_else(|| unprocessable("member_id is required"))?;
+    if !store.data.users.iter().any(|u| member_id(u) == member) {
+        return Err(unprocessable("member_id is not a member of the account"));
+    }
+    let target = str_field(&v, "target_stage").ok_or_else(|| unprocessable("target_stage is required"))?.to_string();
+    if !STAGES.iter().any(|(slug, ..)| *slug == target) {
+        return Err(unprocessable("target_stage is not a stage of the job"));
+    }
+    let now = store.data.stamp();
+    store.people.move_app(&id, &target, now);
+    Ok(ok(&json!({})))
 }
 
 async fn get_candidate(State(shared): State<Arc<Shared>>, headers: HeaderMap, Path(id): Path<String>) -> Resp {

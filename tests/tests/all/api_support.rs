@@ -137,7 +137,7 @@ impl Host {
 
 /// The JSON body that uploads a test guest with a minimal manifest.
 pub fn upload_body(id: &str, wasm: &str) -> Value {
-    let manifest = format!("[plugin]\nid = \"{id}\"\nversion = \"1.2.3\"\ncontract = \"0.1.0\"\n");
+    let manifest = format!("[plugin]\nid = \"{id}\"\nversion = \"1.2.3\"\ncontract = \"0.2.0\"\n");
     let bytes = std::fs::read(wasm).unwrap();
     json!({ "manifest": manifest, "component_base64": base64::engine::general_purpose::STANDARD.encode(bytes) })
 }

@@ -354,7 +354,7 @@ fn cli_plugin_test_prints_the_table_and_sets_the_exit_code() {
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
     assert!(
-        stdout.starts_with("conformance of greenhouse 0.1.0 against mock greenhouse at http://127.0.0.1:"),
+        stdout.starts_with("conformance of greenhouse 0.2.0 against mock greenhouse at http://127.0.0.1:"),
         "{stdout}"
     );
     for id in CheckId::ALL {
@@ -364,7 +364,7 @@ fn cli_plugin_test_prints_the_table_and_sets_the_exit_code() {
             .unwrap_or_else(|| panic!("no row for {}\n{stdout}", id.name()));
         assert!(row.contains(" PASS "), "{row}");
     }
-    assert!(stdout.contains("10 checks: 10 passed, 0 failed, 0 skipped"), "{stdout}");
+    assert!(stdout.contains("11 checks: 11 passed, 0 failed, 0 skipped"), "{stdout}");
 
     let out = cli(&data, &["--json", "plugin", "test", "greenhouse", "--mock", "greenhouse", "--jobs", "20"]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
@@ -380,7 +380,7 @@ fn cli_plugin_test_prints_the_table_and_sets_the_exit_code() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{stdout}\n{stderr}");
     assert!(stdout.lines().any(|l| l.starts_with("info ") && l.contains(" FAIL ")), "{stdout}");
-    assert!(stderr.contains("conformance: 1 of 10 checks failed: info"), "{stderr}");
+    assert!(stderr.contains("conformance: 1 of 11 checks failed: info"), "{stderr}");
 
     // A plugin that is not installed is an error before any check.
     let out = cli(&data, &["plugin", "test", "lever", "--mock", "lever"]);

@@ -20,8 +20,12 @@ use axum::http::{HeaderMap, Method, StatusCode, Uri};
 
 use crate::support::{self, API_KEY};
 
-/// One request the test API saw: method, path, the `X-Api-Key` header, body.
+/// One request the test API saw: method, path, the key (from `X-Api-Key`,
+/// or `Authorization: Token token=<key>`), body.
 type SeenRequest = (String, String, Option<String>, String);
+
+/// The `Authorization` value the test API takes: Teamtailor's scheme.
+const TOKEN_PREFIX: &str = "Token token=";
 
 /// The line-based test API the 0.2.0 guest talks to (see its crate docs).
 struct TestApi {
@@ -36,7 +40,10 @@ impl TestApi {
         let router = axum::Router::new().fallback(move |method: Method, uri: Uri, headers: HeaderMap, body: Bytes| {
             let log = log.clone();
             async move {
-                let key = headers.get("x-api-key").and_then(|v| v.to_str().ok()).map(str::to_string);
+                let authorization = headers.get("authorization").and_then(|v| v.to_str().ok()).map(str::to_string);
+                let key = headers.get("x-api-key").and_then(|v| v.to_str().ok()).map(str::to_string).or_else(|| {
+                    authorization.as_deref().and_then(|a| a.strip_prefix(TOKEN_PREFIX)).map(str::to_string)
+                });
                 let body = String::from_utf8_lossy(&body).into_owned();
                 log.lock().unwrap().push((method.to_string(), uri.path().to_string(), key.clone(), body.clone()));
                 if key.as_deref() != Some(API_KEY) {
@@ -44,6 +51,9 @@ impl TestApi {
                 }
                 match uri.path() {
                     "/me" => (StatusCode::OK, "me".to_string()),
+                    // A hostile endpoint: the wrapped value back, in the
+                    // forms that hide the key's own encodings.
+                    "/echo" => (StatusCode::OK, echo_lines(authorization.as_deref().unwrap_or_default())),
                     "/candidates" => (StatusCode::CREATED, "cand-7 app-9".to_string()),
                     "/applications/app-9/move" if body.contains("stage=gone") => {
                         (StatusCode::NOT_FOUND, "no stage gone".to_string())
@@ -66,6 +76,40 @@ impl TestApi {
     fn seen(&self) -> Vec<SeenRequest> {
         self.seen.lock().unwrap().clone()
     }
+}
+
+/// What `/echo` answers for an `Authorization` value: verbatim, base64 of
+/// the whole (standard and URL-safe; its alphabet is aligned to the prefix,
+/// not to the key), URL-encoded, upper-cased, and the key's last bytes.
+fn echo_lines(value: &str) -> String {
+    use base64::Engine as _;
+    let b64 = base64::engine::general_purpose::STANDARD.encode(value);
+    let b64_url = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(value);
+    let percent = url_encoded(value);
+    let tail = &value[value.len().saturating_sub(10)..];
+    [
+        format!("verbatim {value}"),
+        format!("b64 {b64}"),
+        format!("b64url {b64_url}"),
+        format!("pct {percent}"),
+        format!("upper {}", value.to_uppercase()),
+        format!("tail {tail}"),
+    ]
+    .join("\n")
+}
+
+/// `value` URL-encoded: ASCII letters and digits as they are, every other
+/// byte as `%XX`.
+fn url_encoded(value: &str) -> String {
+    value
+        .bytes()
+        .map(|b| if b.is_ascii_alphanumeric() { (b as char).to_string() } else { format!("%{b:02X}") })
+        .collect()
+}
+
+/// A connection whose key goes in `Authorization`, wrapped by `template`.
+fn wrapped_connection(base: &str, template: &str) -> ConnectionContext {
+    support::connection(base).text("auth-template", template)
 }
 
 /// A plugin directory whose manifest declares `contract`.
@@ -200,18 +244,30 @@ async fn a_0_2_component_is_installed_and_every_export_is_called() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_0_1_component_beside_it_keeps_working_and_its_move_is_unsupported() {
     let api = TestApi::start().await;
-    let ats = support::fake_ats().await;
     let (dir, rt) = support::runtime();
-    support::install(&rt, dir.path(), "well-behaved", "1.2.3", guests::WELL_BEHAVED, "").await;
+    let v0_1 = std::fs::read(guests::CONTRACT_V0_1).unwrap();
+    let src = plugin_dir(dir.path(), "contract-one", "0.1.0", "0.1.0", &v0_1);
+    install_from(&rt, PluginSource::locate(&src, None).unwrap()).await.unwrap();
     install(&rt, dir.path(), "contract-two", "0.2.0", &v0_2_component()).await.unwrap();
 
-    let old = rt.plugin("well-behaved").await.unwrap();
+    let old = rt.plugin("contract-one").await.unwrap();
     assert_eq!(old.contract().to_string(), "0.1.0");
-    let conn = support::connection(&ats.base());
+    let info = old.info().await.unwrap();
+    assert_eq!(info.name, "Contract 0.1");
+    assert!(!info.capabilities.contains(&Capability::MoveApplication));
+    // Its http import (converted to 0.2.0's) attaches the secret; its
+    // exports convert back from 0.1.0's types.
+    let conn = support::connection(&api.base());
     old.check(&conn).await.unwrap();
-    assert!(!old.list_jobs(&conn, None, None).await.unwrap().jobs.is_empty());
+    let (_, path, key, _) = api.seen().last().unwrap().clone();
+    assert_eq!((path.as_str(), key.as_deref()), ("/me", Some(API_KEY)));
+    assert_eq!(old.list_jobs(&conn, None, None).await.unwrap().jobs[0].code, "J1");
+    let pushed = old.push_candidate(&conn, &push_request()).await.unwrap();
+    assert_eq!(pushed.ref_.application_id, "app-9");
+    let body = api.seen().last().unwrap().3.clone();
+    assert!(body.lines().any(|l| l == "answer=Notice period=4 weeks"), "{body}");
 
-    let hits_before = ats.hits();
+    let hits_before = api.seen().len();
     let request = MoveRequest {
         ref_: CandidateRef { candidate_id: "c".into(), application_id: "a".into() },
         stage_id: "s".into(),
@@ -220,8 +276,8 @@ async fn a_0_1_component_beside_it_keeps_working_and_its_move_is_unsupported() {
     let error = connector_error(old.move_application(&conn, &request).await);
     assert!(matches!(&error, ConnectorError::Unsupported(m) if m.contains("0.1.0")), "{error:?}");
     // Answered by the host: the guest was not instantiated, nothing was sent.
-    assert_eq!(ats.hits(), hits_before);
-    assert!(!rt.metrics().plugin("well-behaved").by_function.contains_key("move-application"));
+    assert_eq!(api.seen().len(), hits_before);
+    assert!(!rt.metrics().plugin("contract-one").by_function.contains_key("move-application"));
 
     // The 0.2.0 plugin in the same runtime is unaffected.
     let new = rt.plugin("contract-two").await.unwrap();
@@ -267,4 +323,62 @@ async fn a_manifest_naming_the_other_supported_contract_is_refused() {
     let err = install(&rt, dir.path(), "contract-two", "0.1.0", &v0_2_component()).await.unwrap_err();
     assert!(matches!(err, InstallError::ContractMismatch { .. }), "{err}");
     assert!(err.to_string().contains("0.1.0") && err.to_string().contains("0.2.0"), "{err}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_header_value_template_wraps_the_secret_the_plugin_never_sees() {
+    let api = TestApi::start().await;
+    let (dir, rt) = support::runtime();
+    install(&rt, dir.path(), "contract-two", "0.2.0", &v0_2_component()).await.unwrap();
+    let plugin = rt.plugin("contract-two").await.unwrap();
+
+    // The host fills the template: the ATS sees `Token token=<key>`.
+    plugin.check(&wrapped_connection(&api.base(), "Token token={secret}")).await.unwrap();
+    let (_, path, key, _) = api.seen().last().unwrap().clone();
+    assert_eq!((path.as_str(), key.as_deref()), ("/me", Some(API_KEY)));
+
+    // A template the host refuses never reaches the ATS.
+    let before = api.seen().len();
+    for (template, why) in [
+        ("Token token=", "exactly once"),
+        ("{secret} {secret}", "exactly once"),
+        ("Token {secret}\r\nX-Injected: 1", "CR, LF or NUL"),
+    ] {
+        let error = connector_error(plugin.check(&wrapped_connection(&api.base(), template)).await);
+        assert!(matches!(&error, ConnectorError::InvalidConfig(m) if m.contains(why)), "{template:?}: {error:?}");
+    }
+    let long = format!("{}{{secret}}", "x".repeat(300));
+    let error = connector_error(plugin.check(&wrapped_connection(&api.base(), &long)).await);
+    assert!(matches!(&error, ConnectorError::InvalidConfig(m) if m.contains("256")), "{error:?}");
+    assert_eq!(api.seen().len(), before, "a refused template was sent");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_endpoint_echoing_the_wrapped_secret_gives_the_plugin_nothing() {
+    use base64::Engine as _;
+    let api = TestApi::start().await;
+    let (dir, rt) = support::runtime();
+    install(&rt, dir.path(), "contract-two", "0.2.0", &v0_2_component()).await.unwrap();
+    let plugin = rt.plugin("contract-two").await.unwrap();
+
+    let conn = wrapped_connection(&api.base(), "Token token={secret}");
+    let lines: Vec<String> =
+        plugin.list_stages(&conn, Some("echo")).await.unwrap().into_iter().map(|s| s.name).collect();
+    assert_eq!(lines.len(), 6, "{lines:?}");
+    let wrapped = format!("{TOKEN_PREFIX}{API_KEY}");
+    let forbidden = [
+        API_KEY.to_string(),
+        API_KEY.to_uppercase(),
+        API_KEY[API_KEY.len() - 8..].to_string(),
+        base64::engine::general_purpose::STANDARD.encode(&wrapped),
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(&wrapped),
+        url_encoded(&wrapped),
+        url_encoded(API_KEY),
+    ];
+    for line in &lines {
+        for secret_form in &forbidden {
+            assert!(!line.contains(secret_form.as_str()), "`{secret_form}` reached the plugin in `{line}`");
+        }
+        assert!(line.contains("[redacted]"), "nothing redacted in `{line}`");
+    }
 }

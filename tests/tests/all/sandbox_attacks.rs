@@ -16,7 +16,7 @@ use crate::support;
 fn write_plugin(dir: &Path, manifest_extra: &str, component: &str) {
     std::fs::create_dir_all(dir).unwrap();
     let manifest = format!(
-        "[plugin]\nid = \"evil\"\nversion = \"1.2.3\"\ncontract = \"0.1.0\"\ncomponent = \"{component}\"\n{manifest_extra}"
+        "[plugin]\nid = \"evil\"\nversion = \"1.2.3\"\ncontract = \"0.2.0\"\ncomponent = \"{component}\"\n{manifest_extra}"
     );
     std::fs::write(dir.join("atsbridge-plugin.toml"), manifest).unwrap();
 }

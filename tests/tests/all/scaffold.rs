@@ -100,7 +100,7 @@ fn the_sdk_carries_the_contract_byte_for_byte() {
         assert!(sdk_wit.contains_key(file), "wit/{file} is missing from sdk/wit");
     }
     let lib = std::fs::read_to_string(repo().join("sdk/src/lib.rs")).unwrap();
-    assert!(lib.contains("path: \"wit/v0.1.0\""), "the SDK binds its own copy of the WIT");
+    assert!(lib.contains("path: \"wit/v0.2.0\""), "the SDK binds its own copy of the WIT");
 }
 
 #[test]

@@ -43,12 +43,12 @@ async fn a_running_host_uses_a_newly_installed_plugin_without_restart() {
 
     // Installed through the running host's own API, from uploaded bytes.
     let mut hostile = upload_body("hostile", guests::HOSTILE);
-    hostile["manifest"] = json!("[plugin]\nid = \"hostile\"\nversion = \"0.1.0\"\ncontract = \"0.1.0\"\n");
+    hostile["manifest"] = json!("[plugin]\nid = \"hostile\"\nversion = \"0.1.0\"\ncontract = \"0.2.0\"\n");
     let (status, body) = host.call("POST", "/api/v1/plugins", Some(&t), Some(hostile)).await;
     assert_eq!(status, 201, "{body}");
     let inspect = host.op("GET", "/api/v1/plugins/hostile", None).await;
     assert_eq!(inspect["name"], "Hostile");
-    assert_eq!(inspect["world"], "atsbridge:connector/connector@0.1.0");
+    assert_eq!(inspect["world"], "atsbridge:connector/connector@0.2.0");
 
     // A refused install names the problem.
     let mut wrong = upload_body("wrong", guests::WRONG_VERSION);

@@ -32,7 +32,7 @@ pub fn plugin_dir(root: &Path, id: &str, version: &str, wasm: &str, extra_manife
     std::fs::create_dir_all(&dir).unwrap();
     std::fs::copy(wasm, dir.join("plugin.wasm")).unwrap_or_else(|e| panic!("copy {wasm}: {e}"));
     let manifest = format!(
-        "[plugin]\nid = \"{id}\"\nversion = \"{version}\"\ncontract = \"0.1.0\"\ncomponent = \"plugin.wasm\"\n{extra_manifest}"
+        "[plugin]\nid = \"{id}\"\nversion = \"{version}\"\ncontract = \"0.2.0\"\ncomponent = \"plugin.wasm\"\n{extra_manifest}"
     );
     std::fs::write(dir.join("atsbridge-plugin.toml"), manifest).unwrap();
     dir

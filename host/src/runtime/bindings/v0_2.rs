@@ -1,7 +1,7 @@
 //! Bindings for `atsbridge:connector@0.2.0`, the newest contract: its types
-//! convert one to one to [`crate::contract`]'s. Its `http` and `log`
-//! interfaces are unchanged from 0.1.0, so their values convert to 0.1.0's
-//! and the runtime serves both versions with one implementation of each.
+//! convert one to one to [`crate::contract`]'s, and its `http` and `log`
+//! types are the ones the runtime's imports take (0.1.0's values are
+//! converted to them, see [`super`]).
 
 use super::Convert;
 use crate::contract as c;
@@ -44,51 +44,6 @@ variant! {
     JobStatus { Open, Closed, Draft, OnHold ; Other }
     ApplicationState { Active, Rejected, Hired, Withdrawn ; Other }
     ConnectorError { ; InvalidConfig, Unauthorized, RateLimited, NotFound, Transient, Permanent, Unsupported }
-}
-
-/// 0.2.0's `http` and `log` values as 0.1.0's, which the runtime's imports
-/// take (`c` is 0.1.0 here, `w` 0.2.0).
-mod imports {
-    mod types {
-        use super::super::super::Convert;
-        use super::super::super::v0_1::atsbridge::connector::types as c;
-        use super::super::atsbridge::connector::types as w;
-
-        record! {
-            SecretRef { key }
-        }
-    }
-
-    mod http {
-        use super::super::super::Convert;
-        use super::super::super::v0_1::atsbridge::connector::http as c;
-        use super::super::atsbridge::connector::http as w;
-
-        record! {
-            BasicAuth { username, password }
-            HeaderAuth { name, value }
-            ClientCredentials { token_url, client_id, client_secret, scope, extra_params }
-            Request { method, url, headers, body, auth, timeout_ms }
-            Response { status, headers, body }
-        }
-
-        variant! {
-            Method { Get, Head, Post, Put, Patch, Delete ; }
-            Credential { ; Plain, Secret }
-            Auth { ; Basic, Bearer, Header, ClientCredentials }
-            HttpError { Timeout ; Denied, InvalidRequest, TooLarge, Transport, UnknownSecret, AuthFailed }
-        }
-    }
-
-    mod log {
-        use super::super::super::Convert;
-        use super::super::super::v0_1::atsbridge::connector::log as c;
-        use super::super::atsbridge::connector::log as w;
-
-        variant! {
-            Level { Trace, Debug, Info, Warn, Error ; }
-        }
-    }
 }
 
 #[cfg(test)]

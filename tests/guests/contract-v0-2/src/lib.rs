@@ -11,6 +11,14 @@
 //! - `move-application`: `POST /applications/<id>/move` with the stage id
 //!   as the body; 404 is `not-found`.
 //!
+//! - with the optional text setting `auth-template`, every request carries
+//!   the key in `Authorization`, wrapped by that header value template (for
+//!   example `Token token={secret}`), instead of `X-Api-Key`.
+//! - `list-stages` for the job code `echo` sends `GET /echo` and returns
+//!   one stage per line of the response body (what a hostile endpoint
+//!   echoes back is what the plugin reads; transport errors are in the
+//!   error message).
+//!
 //! `list-jobs`, `list-stages` and `candidate-statuses` answer from fixed
 //! data: two jobs on two pages; three stages per job (ids prefixed with the
 //! job code) or two account-wide; every ref `active` in stage `s2`.
@@ -49,13 +57,24 @@ fn send(
         url: format!("{}{path}", base.trim_end_matches('/')),
         headers: vec![("content-type".to_string(), "text/plain".to_string())],
         body: body.map(String::into_bytes),
-        auth: Some(http::Auth::Header(http::HeaderAuth {
-            name: "X-Api-Key".to_string(),
-            value: http::Credential::Secret(SecretRef { key: key.key }),
+        auth: Some(http::Auth::Header(match setting(config, "auth-template") {
+            Some(SettingValue::Text(template)) => http::HeaderAuth {
+                name: "Authorization".to_string(),
+                value: http::Credential::Secret(SecretRef { key: key.key }),
+                value_template: Some(template),
+            },
+            _ => http::HeaderAuth {
+                name: "X-Api-Key".to_string(),
+                value: http::Credential::Secret(SecretRef { key: key.key }),
+                value_template: None,
+            },
         })),
         timeout_ms: Some(5_000),
     };
-    let response = http::send(&request).map_err(|e| ConnectorError::Transient(format!("{e:?}")))?;
+    let response = http::send(&request).map_err(|e| match e {
+        http::HttpError::InvalidRequest(m) => ConnectorError::InvalidConfig(m),
+        other => ConnectorError::Transient(format!("{other:?}")),
+    })?;
     match response.status {
         200..=299 => Ok(response),
         401 | 403 => Err(ConnectorError::Unauthorized(format!("status {}", response.status))),
@@ -114,6 +133,15 @@ impl Guest for ContractV02 {
                     choices: vec![],
                     default_value: None,
                 },
+                SettingSpec {
+                    key: "auth-template".to_string(),
+                    label: "Authorization template".to_string(),
+                    kind: SettingKind::Text,
+                    required: false,
+                    help: "Send the key in Authorization, wrapped by this template.".to_string(),
+                    choices: vec![],
+                    default_value: None,
+                },
             ],
         }
     }
@@ -131,7 +159,12 @@ impl Guest for ContractV02 {
         }
     }
 
-    fn list_stages(_: Vec<Setting>, job_code: Option<String>) -> Result<Vec<Stage>, ConnectorError> {
+    fn list_stages(config: Vec<Setting>, job_code: Option<String>) -> Result<Vec<Stage>, ConnectorError> {
+        if job_code.as_deref() == Some("echo") {
+            let response = send(&config, http::Method::Get, "/echo", None)?;
+            let text = String::from_utf8_lossy(&response.body).into_owned();
+            return Ok(text.lines().enumerate().map(|(i, l)| stage(i.to_string(), l, i as u32, None)).collect());
+        }
         Ok(match job_code {
             Some(code) => vec![
                 stage(format!("{code}-s1"), "Applied", 0, Some(code.clone())),

@@ -252,6 +252,36 @@ pub(crate) fn application_info(shared: &Shared, params: &Value, _: &Bytes) -> R 
     results(application_json(shared, &store, app))
 }
 
+/// `application.changeStage`: to a stage of the application's job's plan.
+pub(crate) fn application_change_stage(shared: &Shared, params: &Value, _: &Bytes) -> R {
+    let seed = shared.config.seed;
+    let id = required(params, "applicationId")?;
+    let stage = required(params, "interviewStageId")?;
+    let mut store = shared.store();
+    let app = store.people.app(id).ok_or_else(|| fail("not_found", "Application not found"))?;
+    let job = store.data.job(&app.job_id).ok_or_else(|| fail("not_found", "Job not found"))?;
+    let plan = plan_of(job);
+    let k = (0..STAGES.len())
+        .find(|&k| stage_id(seed, plan, k) == stage)
+        .ok_or_else(|| fail("invalid_input", "interviewStageId is not in the application's interview plan"))?;
+    let kind = STAGES[k].1;
+    if kind == "Archived" && str_field(params, "archiveReasonId").is_none() {
+        return Err(fail("invalid_input", "archiveReasonId is required to move to an Archived stage"));
+    }
+    let now = store.data.stamp();
+    store.people.move_app(id, stage, now);
+    if let Some(app) = store.people.app_mut(id) {
+        app.status = match kind {
+            "Archived" => ApplicationStatus::Rejected,
+            "Hired" => ApplicationStatus::Hired,
+            _ => ApplicationStatus::Active,
+        };
+        app.closed_at = (app.status != ApplicationStatus::Active).then_some(now);
+    }
+    let app = store.people.app(id).ok_or_else(|| fail("not_found", "Application not found"))?;
+    results(application_json(shared, &store, app))
+}
+
 fn application_json(shared: &Shared, store: &Store, a: &AppRec) -> Value {
     let seed = shared.config.seed;
     let job = store.data.job(&a.job_id);

@@ -11,6 +11,9 @@
 //!   name): another application for a known person.
 //! - `GET /candidates[?email=&job_id=&updated_after=|updated_at=op|ts]`, `GET /candidates/{id}`.
 //! - `GET /applications/{id}`: `status active|rejected|hired`, `current_stage{id,name}`.
+//! - `POST /applications/{id}/move` + `On-Behalf-Of`: `{from_stage_id*, to_stage_id*}`
+//!   (ids of the application's job); `from_stage_id` must be the current
+//!   stage and the application active, else 422; unknown application 404.
 
 use std::sync::Arc;
 
@@ -67,6 +70,50 @@ pub(super) fn routes(router: Router<Arc<Shared>>, api: Api) -> Router<Arc<Shared
             &format!("{p}/applications/{{id}}"),
             get(move |s: State<Arc<Shared>>, h: HeaderMap, id: Path<String>| get_application(api, s, h, id)),
         )
+        .route(
+            &format!("{p}/applications/{{id}}/move"),
+            post(move |s: State<Arc<Shared>>, h: HeaderMap, id: Path<String>, b: axum::body::Bytes| {
+                move_application(api, s, h, id, b)
+            }),
+        )
+}
+
+/// `POST /applications/{id}/move`: from the current stage to another of the
+/// application's job.
+async fn move_application(
+    api: Api,
+    State(shared): State<Arc<Shared>>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    body: axum::body::Bytes,
+) -> Resp {
+    let caller = authorize(&shared, &headers, api)?;
+    let mut store = shared.store();
+    acting_user(&store, &headers, &caller, api)?;
+    let v: Value =
+        serde_json::from_slice(&body).map_err(|e| error(V, StatusCode::BAD_REQUEST, &format!("Invalid JSON: {e}")))?;
+    let app = store.people.app(&id).ok_or_else(not_found)?.clone();
+    let from = id_field(&v, "from_stage_id")
+        .ok_or_else(|| greenhouse_validation(Some("from_stage_id"), "from_stage_id is required"))?;
+    let to = id_field(&v, "to_stage_id")
+        .ok_or_else(|| greenhouse_validation(Some("to_stage_id"), "to_stage_id is required"))?;
+    if app.status != ApplicationStatus::Active {
+        return Err(greenhouse_validation(None, "Only active applications can be moved"));
+    }
+    if from != app.stage_id {
+        return Err(greenhouse_validation(
+            Some("from_stage_id"),
+            "from_stage_id is not the application's current stage",
+        ));
+    }
+    let job = store.data.job(&app.job_id).ok_or_else(not_found)?;
+    if !job_stages(job).iter().any(|s| s.id == to) {
+        return Err(greenhouse_validation(Some("to_stage_id"), "to_stage_id is not a stage of the application's job"));
+    }
+    let now = store.data.stamp();
+    store.people.move_app(&id, &to, now);
+    let app = store.people.app(&id).ok_or_else(not_found)?;
+    Ok(ok(&application_json(&store, app)))
 }
 
 /// The acting user of a write: `On-Behalf-Of`, or (v3) the token's `sub`.

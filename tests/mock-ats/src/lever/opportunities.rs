@@ -183,6 +183,41 @@ pub(super) async fn add_note(
     Ok(json(StatusCode::CREATED, &json!({ "data": { "noteId": note_id } })))
 }
 
+/// `PUT /opportunities/{id}/stage?perform_as=`: `{"stage": "<id>"}`.
+pub(super) async fn change_stage(
+    State(shared): State<Arc<Shared>>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    RawQuery(raw): RawQuery,
+    body: Bytes,
+) -> Resp {
+    authorize(&shared, &headers)?;
+    let q = Query::parse(raw.as_deref());
+    let v: Value = serde_json::from_slice(&body).map_err(|e| bad_request(&format!("Invalid JSON body: {e}")))?;
+    let mut store = shared.store();
+    if let Some(user) = q.get("perform_as")
+        && !store.data.users.iter().any(|u| u.uuid == user)
+    {
+        return Err(bad_request("perform_as must be the id of an active user"));
+    }
+    let app = store.people.app(&id).ok_or_else(|| error(V, StatusCode::NOT_FOUND, "Opportunity not found"))?;
+    if app.status != ApplicationStatus::Active {
+        return Err(bad_request("Archived opportunities cannot change stage"));
+    }
+    let stage = v
+        .get("stage")
+        .and_then(Value::as_str)
+        .ok_or_else(|| bad_request("stage is required and must be a string"))?
+        .to_string();
+    if !stages(shared.config.seed).iter().any(|s| s.id == stage) {
+        return Err(bad_request(&format!("Stage {stage} does not exist")));
+    }
+    let now = store.data.stamp();
+    store.people.move_app(&id, &stage, now);
+    let app = store.people.app(&id).ok_or_else(|| error(V, StatusCode::NOT_FOUND, "Opportunity not found"))?;
+    Ok(ok(&json!({ "data": opportunity_json(&shared, &store, app, &[]) })))
+}
+
 pub(super) async fn list(State(shared): State<Arc<Shared>>, headers: HeaderMap, RawQuery(raw): RawQuery) -> Resp {
     authorize(&shared, &headers)?;
     let q = Query::parse(raw.as_deref());

@@ -398,3 +398,59 @@ async fn v3_applications_adds_an_application_to_a_known_candidate() {
     .await;
     assert_eq!(anonymous.status, 403);
 }
+
+#[tokio::test]
+async fn applications_move_from_their_current_stage_as_an_acting_user() {
+    let ats = start(Vendor::Greenhouse, config(4)).await;
+    let user = ats.credentials().user_id;
+    let token = greenhouse_token(&ats, None).await;
+    let job = ats.jobs()[1].clone();
+    let stages = ats.stages(&job.id).unwrap();
+    let body = json!({ "first_name": "Ada", "last_name": "Lovelace",
+                       "applications": [{ "job_id": job.id.parse::<u64>().unwrap() }] });
+    let created = reply(
+        client()
+            .post(format!("{}/candidates", ats.api_base_url()))
+            .bearer_auth(&token)
+            .header("On-Behalf-Of", &user)
+            .header("content-type", "application/json")
+            .body(body.to_string()),
+    )
+    .await;
+    assert_eq!(created.status, 201, "{}", created.text);
+    let app_id = created.json["application_ids"][0].to_string();
+    let num = |s: &str| s.parse::<u64>().unwrap();
+    let send = |app: &str, body: Value, on_behalf: bool| {
+        let mut req = client()
+            .post(format!("{}/applications/{app}/move", ats.api_base_url()))
+            .bearer_auth(&token)
+            .header("content-type", "application/json")
+            .body(body.to_string());
+        if on_behalf {
+            req = req.header("On-Behalf-Of", &user);
+        }
+        reply(req)
+    };
+    let mv = json!({ "from_stage_id": num(&stages[0].id), "to_stage_id": num(&stages[2].id) });
+    assert_eq!(send(&app_id, mv.clone(), false).await.status, 403, "writes need an acting user");
+    assert_eq!(send("99999999", mv.clone(), true).await.status, 404);
+    let wrong_from = json!({ "from_stage_id": num(&stages[1].id), "to_stage_id": num(&stages[2].id) });
+    let r = send(&app_id, wrong_from, true).await;
+    assert_eq!((r.status, r.json["errors"][0]["field"].as_str()), (422, Some("from_stage_id")), "{}", r.text);
+    let other_job = ats.stages(&ats.jobs()[0].id).unwrap();
+    let foreign = json!({ "from_stage_id": num(&stages[0].id), "to_stage_id": num(&other_job[2].id) });
+    assert_eq!(send(&app_id, foreign, true).await.status, 422, "a stage of another job");
+    assert_eq!(ats.applications().iter().find(|a| a.id == app_id).unwrap().stage_id, stages[0].id);
+
+    let moved = send(&app_id, mv.clone(), true).await;
+    assert_eq!(moved.status, 200, "{}", moved.text);
+    assert_eq!(moved.json["current_stage"]["id"].to_string(), stages[2].id);
+    assert_eq!(ats.applications().iter().find(|a| a.id == app_id).unwrap().stage_id, stages[2].id);
+    // The move is seen by reconciliation, and the old stage is no longer "from".
+    let app = reply(client().get(format!("{}/applications/{app_id}", ats.api_base_url())).bearer_auth(&token)).await;
+    assert_eq!(app.json["current_stage"]["id"].to_string(), stages[2].id);
+    assert_eq!(send(&app_id, mv, true).await.status, 422);
+    ats.reject(&app_id).unwrap();
+    let back = json!({ "from_stage_id": num(&stages[2].id), "to_stage_id": num(&stages[0].id) });
+    assert_eq!(send(&app_id, back, true).await.status, 422, "a rejected application does not move");
+}

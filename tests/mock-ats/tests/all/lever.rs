@@ -252,3 +252,46 @@ async fn notes_are_added_to_an_opportunity() {
     assert_eq!(unauthorized.status, 401);
     assert_eq!(ats.pushed_candidates()[0].notes.len(), 1, "rejected notes are not recorded");
 }
+
+#[tokio::test]
+async fn opportunities_change_stage() {
+    let ats = start(Vendor::Lever, config(3)).await;
+    let c = ats.credentials();
+    let posting = ats.jobs()[0].id.clone();
+    let stages = ats.stages(&posting).unwrap();
+    let created = reply(
+        client()
+            .post(format!("{}/opportunities?perform_as={}", ats.api_base_url(), c.user_id))
+            .basic_auth(&c.api_key, Some(""))
+            .header("content-type", "application/json")
+            .body(json!({ "name": "Alan Turing", "emails": ["alan@example.org"], "postings": [posting] }).to_string()),
+    )
+    .await;
+    assert_eq!(created.status, 201, "{}", created.text);
+    let id = created.json["data"]["id"].as_str().unwrap().to_string();
+    let put = |opportunity: &str, key: &str, body: Value| {
+        reply(
+            client()
+                .put(format!("{}/opportunities/{opportunity}/stage?perform_as={}", ats.api_base_url(), c.user_id))
+                .basic_auth(key, Some(""))
+                .header("content-type", "application/json")
+                .body(body.to_string()),
+        )
+    };
+    let to = json!({ "stage": stages[5].id });
+    assert_eq!(put(&id, "wrong", to.clone()).await.status, 401);
+    assert_eq!(put("00000000-0000-0000-0000-000000000000", &c.api_key, to.clone()).await.status, 404);
+    assert_eq!(put(&id, &c.api_key, json!({ "stage": "no-such-stage" })).await.status, 400);
+    let moved = put(&id, &c.api_key, to).await;
+    assert_eq!(moved.status, 200, "{}", moved.text);
+    assert_eq!(ats.applications().iter().find(|a| a.id == id).unwrap().stage_id, stages[5].id);
+    let got = reply(
+        client()
+            .get(format!("{}/opportunities/{id}?expand=stage", ats.api_base_url()))
+            .basic_auth(&c.api_key, Some("")),
+    )
+    .await;
+    assert_eq!(got.json["data"]["stage"]["id"].as_str(), Some(stages[5].id.as_str()));
+    ats.reject(&id).unwrap();
+    assert_eq!(put(&id, &c.api_key, json!({ "stage": stages[1].id })).await.status, 400, "archived");
+}

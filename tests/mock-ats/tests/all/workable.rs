@@ -274,3 +274,41 @@ async fn job_members_count_against_the_rate_limit() {
     assert!(limited.json["error"].is_string());
     assert_eq!(ats.requests().last().unwrap().status, Some(429));
 }
+
+#[tokio::test]
+async fn candidates_move_to_a_stage_as_a_member() {
+    let ats = start(Vendor::Workable, config(2)).await;
+    let token = ats.credentials().api_key;
+    let shortcode = ats.jobs()[0].id.clone();
+    let body = json!({ "sourced": false, "candidate": { "name": "Alan Turing", "email": "alan@example.org" } });
+    let created = reply(
+        client()
+            .post(format!("{}/jobs/{shortcode}/candidates", ats.api_base_url()))
+            .bearer_auth(&token)
+            .header("content-type", "application/json")
+            .body(body.to_string()),
+    )
+    .await;
+    assert_eq!(created.status, 201, "{}", created.text);
+    let id = created.json["candidate"]["id"].as_str().unwrap().to_string();
+    let member = ats.users()[0].uuid[..8].to_string();
+    let mv = |candidate: &str, body: Value| {
+        reply(
+            client()
+                .post(format!("{}/candidates/{candidate}/move", ats.api_base_url()))
+                .bearer_auth(&token)
+                .header("content-type", "application/json")
+                .body(body.to_string()),
+        )
+    };
+    assert_eq!(mv("fffffff", json!({ "member_id": member, "target_stage": "interview" })).await.status, 404);
+    assert_eq!(mv(&id, json!({ "member_id": "00000000", "target_stage": "interview" })).await.status, 422);
+    assert_eq!(mv(&id, json!({ "member_id": member, "target_stage": "nowhere" })).await.status, 422);
+    assert_eq!(mv(&id, json!({ "member_id": member })).await.status, 422);
+    let moved = mv(&id, json!({ "member_id": member, "target_stage": "interview" })).await;
+    assert_eq!(moved.status, 200, "{}", moved.text);
+    let got = reply(client().get(format!("{}/candidates/{id}", ats.api_base_url())).bearer_auth(&token)).await;
+    assert_eq!(got.json["candidate"]["stage"], "interview");
+    ats.reject(&id).unwrap();
+    assert_eq!(mv(&id, json!({ "member_id": member, "target_stage": "offer" })).await.status, 422, "disqualified");
+}
