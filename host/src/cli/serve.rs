@@ -170,8 +170,12 @@ pub async fn serve_with(
         app.public_base_url = Some(format!("http://{addr}"));
     }
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let public_base = app.public_base_url.clone().unwrap_or_else(|| format!("http://{addr}"));
+    let resume_links = crate::outbox::ResumeLinks::load_or_create(&app.data_dir, &public_base)?;
+    let mut outbox_options = options.outbox.clone();
+    outbox_options.resume_links = Some(resume_links.clone());
     // Resumes the entries a previous run left, then pushes as they come.
-    let outbox = crate::outbox::Outbox::start(app.engine.clone(), options.outbox, stop_rx.clone())?;
+    let outbox = crate::outbox::Outbox::start(app.engine.clone(), outbox_options, stop_rx.clone())?;
     let service = Service::serving(app.clone(), options.limits)?.with_outbox(outbox);
     let scheduler = service.scheduler.clone();
     let allowed_hosts = allowed_hosts(addr, &options.public_hosts);
@@ -179,7 +183,8 @@ pub async fn serve_with(
         service,
         auth: Arc::new(AuthConfig { operator_token: token.clone(), allowed_hosts: Some(allowed_hosts) }),
     };
-    let public = crate::publish::public::router(state.service.clone(), options.public);
+    let public = crate::publish::public::router(state.service.clone(), options.public)
+        .merge(crate::outbox::resume_link::router(app.store.clone(), resume_links));
     let api = crate::api::serving_router(state, readiness.clone(), public);
     let base = format!("http://{addr}");
     let address_file = data_dir.join(ADDRESS_FILE);

@@ -31,8 +31,10 @@
 pub mod key;
 pub mod prepare;
 pub mod reconcile;
+pub mod resume_link;
 pub mod retry;
 mod worker;
 
+pub use resume_link::ResumeLinks;
 pub use retry::{Failure, RetryPolicy, Verdict};
 pub use worker::{Outbox, OutboxOptions, OutboxStats};

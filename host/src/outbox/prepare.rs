@@ -81,7 +81,11 @@ pub fn check_push(store: &Store, candidate: &Candidate, stage_id: &str) -> Resul
 }
 
 /// Reads and checks everything for a push entry.
-pub async fn push(engine: &SyncEngine, entry: &OutboxEntry) -> Result<Prepared, PushRefusal> {
+pub async fn push(
+    engine: &SyncEngine,
+    entry: &OutboxEntry,
+    links: Option<&super::ResumeLinks>,
+) -> Result<Prepared, PushRefusal> {
     let store = engine.store();
     let OutboxKind::Push { position_id, stage_id } = &entry.kind else {
         return Err(PushRefusal::Store(StoreError::InvalidCommit {
@@ -102,6 +106,10 @@ pub async fn push(engine: &SyncEngine, entry: &OutboxEntry) -> Result<Prepared, 
         None => None,
     };
     let (first_name, last_name) = split_name(&candidate.name);
+    let resume_url = match (&resume, links) {
+        (Some(_), Some(links)) => Some(links.url(candidate.id, crate::store::now_unix())),
+        _ => None,
+    };
     let request = PushRequest {
         job_code: position.ats_job_code.clone(),
         candidate: crate::contract::Candidate {
@@ -110,9 +118,9 @@ pub async fn push(engine: &SyncEngine, entry: &OutboxEntry) -> Result<Prepared, 
             email: candidate.email.clone(),
             phone: candidate.phone.clone(),
             resume,
-            // The host does not serve résumé URLs yet; connectors that need
-            // one report the push as unsupported instead of guessing.
-            resume_url: None,
+            // The same file at a short-lived signed link, for ATS that
+            // take a résumé only as a URL.
+            resume_url,
             source: candidate.source.clone(),
             links: candidate.links.clone(),
             answers: candidate

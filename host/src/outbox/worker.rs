@@ -27,17 +27,20 @@ const STORE_ERROR_PAUSE: Duration = Duration::from_secs(5);
 const MAX_TIMING_SAMPLES: usize = 16_384;
 
 /// How the worker runs.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct OutboxOptions {
     /// Calls in flight per connection at most (at least 1).
     pub per_connection: usize,
     /// When failed calls are retried.
     pub retry: RetryPolicy,
+    /// Signs the résumé links pushes carry; `None`: pushes carry none
+    /// (a connector that needs one reports the push as unsupported).
+    pub resume_links: Option<super::ResumeLinks>,
 }
 
 impl Default for OutboxOptions {
     fn default() -> Self {
-        OutboxOptions { per_connection: DEFAULT_PER_CONNECTION, retry: RetryPolicy::default() }
+        OutboxOptions { per_connection: DEFAULT_PER_CONNECTION, retry: RetryPolicy::default(), resume_links: None }
     }
 }
 
@@ -213,7 +216,7 @@ impl Inner {
         let started = std::time::Instant::now();
         match &entry.kind {
             OutboxKind::Push { .. } => {
-                let (outcome, timing) = match prepare::push(&self.engine, &entry).await {
+                let (outcome, timing) = match prepare::push(&self.engine, &entry, self.options.resume_links.as_ref()).await {
                     // Not the entry's fault: tried again after a pause.
                     Err(prepare::PushRefusal::Store(e)) => return Err(e),
                     Err(refusal) => (Err(Retryable::Never(refusal.to_string())), CallTiming::default()),

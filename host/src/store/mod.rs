@@ -374,7 +374,7 @@ fn abort(e: StoreError) -> ConflictableTransactionError<StoreError> {
 }
 
 /// The current time in Unix seconds (0 if the clock is before 1970).
-pub(crate) fn now_unix() -> i64 {
+pub fn now_unix() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
