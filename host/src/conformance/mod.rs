@@ -51,6 +51,7 @@ mod candidates;
 mod faults;
 mod listing;
 mod mock;
+mod patience;
 mod report;
 mod stages;
 
@@ -63,6 +64,7 @@ use serde::Serialize;
 pub use self::mock::{
     MOCK_JOBS, MOCK_PAGE_SIZE, PLACEHOLDERS, expand_placeholders, settings_for_mock, start_mock, start_mock_with,
 };
+pub use self::patience::{DEFAULT_BACKOFF, MAX_ATTEMPTS, MAX_WAIT};
 use crate::contract::{Capability, ConnectorInfo, Job, Pushed};
 use crate::plugin::allowed_hosts::AllowedHosts;
 use crate::runtime::{ConnectionContext, Plugin, SettingInput};
@@ -269,11 +271,14 @@ impl<'m> Suite<'m> {
                 CheckId::RateLimited => faults::rate_limited(&run).await,
                 CheckId::Transient => faults::transient(&run).await,
             };
-            let (outcome, detail) = match verdict {
+            let (outcome, mut detail) = match verdict {
                 Ok(d) => (Outcome::Pass, d),
                 Err(Verdict::Fail(d)) => (Outcome::Fail, d),
                 Err(Verdict::Skip(d)) => (Outcome::Skip, d),
             };
+            if let Some(note) = run.patience.take_note() {
+                detail = format!("{detail} ({note})");
+            }
             tracing::debug!(check = id.name(), ?outcome, %detail, "conformance check");
             checks.push(CheckResult {
                 id,
@@ -335,6 +340,8 @@ struct Run<'s> {
     listed: Option<(Vec<Job>, String)>,
     /// The candidate [`CheckId::Push`] created.
     pushed: Option<Pushed>,
+    /// Waits out `rate-limited` answers outside the fault checks.
+    patience: patience::Patience,
 }
 
 impl<'s> Run<'s> {
@@ -355,6 +362,7 @@ impl<'s> Run<'s> {
             checked: false,
             listed: None,
             pushed: None,
+            patience: patience::Patience::default(),
         }
     }
 

@@ -391,3 +391,35 @@ fn cli_plugin_test_prints_the_table_and_sets_the_exit_code() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// An ATS's ordinary rate limit never fails a correct connector: the kit
+/// waits out `rate-limited` answers as the sync engine does, and says so.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_kit_waits_out_an_ordinary_rate_limit() {
+    let (_dir, rt) = support::runtime();
+    install_bundled(&rt, "lever").await.unwrap();
+    let plugin = rt.plugin("lever").await.unwrap();
+    // Four requests a second: the listings and pushes run into it many times.
+    let config = MockConfig {
+        jobs: atsbridge::conformance::MOCK_JOBS,
+        page_size_max: Some(atsbridge::conformance::MOCK_PAGE_SIZE),
+        page_size_policy: atsbridge_mock_ats::PageSizePolicy::Clamp,
+        rate_limit: Some(RateLimit { limit: 4, window: Duration::from_secs(1) }),
+        ..Default::default()
+    };
+    let mock = MockAts::start(Vendor::Lever, config).await.unwrap();
+    let settings = settings_for_mock("lever", &mock, &BTreeMap::new());
+    let report = Suite::against_mock(plugin, &mock, settings).run().await;
+    let table = report.table();
+    assert!(report.passed(), "{table}");
+    let limited = mock.requests().iter().filter(|r| r.status == Some(429)).count();
+    assert!(limited > 2, "the mock's limit was never hit ({limited} answers of 429)\n{table}");
+    let waited: Vec<&str> = report
+        .checks
+        .iter()
+        .filter(|c| c.id != CheckId::RateLimited && c.detail.contains("waited out rate-limited"))
+        .map(|c| c.id.name())
+        .collect();
+    assert!(!waited.is_empty(), "no check says it waited\n{table}");
+    mock.shutdown().await;
+}
