@@ -49,6 +49,7 @@
 mod basics;
 mod candidates;
 mod faults;
+mod junit;
 mod listing;
 mod mock;
 mod patience;
@@ -61,6 +62,7 @@ use std::time::Instant;
 use atsbridge_mock_ats::MockAts;
 use serde::Serialize;
 
+pub use self::junit::JunitError;
 pub use self::mock::{
     MOCK_JOBS, MOCK_PAGE_SIZE, PLACEHOLDERS, expand_placeholders, settings_for_mock, start_mock, start_mock_with,
 };

@@ -423,3 +423,33 @@ async fn the_kit_waits_out_an_ordinary_rate_limit() {
     assert!(!waited.is_empty(), "no check says it waited\n{table}");
     mock.shutdown().await;
 }
+
+/// `--format junit` prints a JUnit XML document CI can read, with the failed
+/// check as a `<failure>`, and the exit code still says the suite failed.
+#[test]
+fn cli_plugin_test_writes_junit_and_fails_the_process_on_a_failed_check() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let out = cli(&data, &["plugin", "install", "--bundled", "greenhouse"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+
+    let out = cli(&data, &["plugin", "test", "greenhouse", "--mock", "greenhouse", "--format", "junit"]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    assert!(stdout.starts_with("<?xml"), "{stdout}");
+    assert!(stdout.contains(&format!(r#"tests="{}" failures="0""#, CheckId::ALL.len())), "{stdout}");
+    assert!(!stdout.contains("<failure"), "{stdout}");
+
+    // The Greenhouse connector pointed at a Lever mock fails `info`.
+    let out = cli(&data, &["plugin", "test", "greenhouse", "--mock", "lever", "--format", "junit"]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    let info = stdout.split("<testcase ").find(|c| c.starts_with(r#"name="info""#)).unwrap_or_default();
+    assert!(info.contains("<failure message="), "{stdout}");
+    assert!(stdout.trim_end().ends_with("</testsuites>"), "{stdout}");
+
+    let out = cli(&data, &["plugin", "test", "greenhouse", "--mock", "greenhouse", "--format", "json", "--jobs", "5"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(json["passed"], true);
+}
