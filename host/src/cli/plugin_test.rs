@@ -17,7 +17,7 @@ use crate::runtime::Runtime;
 /// `{mock.token_url}`, `{mock.api_key}`, `{mock.client_id}`,
 /// `{mock.client_secret}` and `{mock.user_id}` stand for the mock's values.
 /// With `--base-url URL` the suite runs against that server with the
-/// `--set` settings; the checks that need to break the server are skipped.
+/// `--set` settings; the fault checks go through a local fault proxy.
 /// Prints the report as a table, JSON (`--format json` or the global
 /// `--json`) or JUnit XML for CI, and exits non-zero when a check fails.
 #[derive(Debug, Args)]

@@ -21,7 +21,8 @@
 //! process ([`start_mock`]), which the kit can read, change and break on
 //! purpose, or any server (a vendor sandbox, a self-hosted ATS), where the
 //! checks that need to see or steer the server's data fall back to what can
-//! be observed from outside, and the fault checks are skipped.
+//! be observed from outside, and the fault checks break it through a local
+//! proxy ([`proxy::FaultProxy`]) in front of its `base-url`.
 //!
 //! `docs/conformance.md` describes each check for plugin authors and how to
 //! run the suite against one's own ATS.
@@ -53,6 +54,7 @@ mod junit;
 mod listing;
 mod mock;
 mod patience;
+pub mod proxy;
 mod report;
 mod stages;
 
@@ -255,9 +257,24 @@ impl<'m> Suite<'m> {
         self
     }
 
+    /// Against a server with a `base-url` setting, a fault proxy in front
+    /// of it (`None`, and the fault checks skip, when it cannot start).
+    async fn fault_proxy(&self) -> Option<proxy::FaultProxy> {
+        let Target::Server = self.target else { return None };
+        let upstream = url::Url::parse(self.settings.get("base-url")?).ok()?;
+        match proxy::FaultProxy::start(upstream).await {
+            Ok(p) => Some(p),
+            Err(e) => {
+                tracing::warn!(error = %e, "conformance: no fault proxy, the fault checks will skip");
+                None
+            }
+        }
+    }
+
     /// Runs every check in order and reports.
     pub async fn run(&self) -> Report {
         let mut run = Run::new(self);
+        run.proxy = self.fault_proxy().await;
         let mut checks = Vec::with_capacity(CheckId::ALL.len());
         for id in CheckId::ALL {
             let started = Instant::now();
@@ -344,6 +361,8 @@ struct Run<'s> {
     pushed: Option<Pushed>,
     /// Waits out `rate-limited` answers outside the fault checks.
     patience: patience::Patience,
+    /// Against a server: the proxy the fault checks break it through.
+    proxy: Option<proxy::FaultProxy>,
 }
 
 impl<'s> Run<'s> {
@@ -365,6 +384,7 @@ impl<'s> Run<'s> {
             listed: None,
             pushed: None,
             patience: patience::Patience::default(),
+            proxy: None,
         }
     }
 
