@@ -3,7 +3,7 @@
 
 use anyhow::{Context, bail};
 use atsbridge_mock_ats::Vendor;
-use clap::Args;
+use clap::{Args, ValueEnum};
 
 use crate::conformance::{self, MOCK_JOBS, Suite};
 use crate::plugin::allowed_hosts::AllowedHosts;
@@ -17,8 +17,9 @@ use crate::runtime::Runtime;
 /// `{mock.token_url}`, `{mock.api_key}`, `{mock.client_id}`,
 /// `{mock.client_secret}` and `{mock.user_id}` stand for the mock's values.
 /// With `--base-url URL` the suite runs against that server with the
-/// `--set` settings; the checks that need to break the server are skipped.
-/// Exits non-zero when a check fails.
+/// `--set` settings; the fault checks go through a local fault proxy.
+/// Prints the report as a table, JSON (`--format json` or the global
+/// `--json`) or JUnit XML for CI, and exits non-zero when a check fails.
 #[derive(Debug, Args)]
 #[command(after_help = "Examples:\n  atsbridge plugin test greenhouse --mock greenhouse\n  \
     atsbridge plugin test my-ats --mock lever --set base-url={mock.api_base_url} --set api-key={mock.api_key}\n  \
@@ -48,6 +49,20 @@ pub struct TestArgs {
     /// Jobs the mock starts with.
     #[arg(long, default_value_t = MOCK_JOBS, requires = "mock")]
     pub jobs: usize,
+    /// How to print the report (the global --json means `json`).
+    #[arg(long, value_enum, default_value_t = ReportFormat::Table)]
+    pub format: ReportFormat,
+}
+
+/// How `plugin test` prints its report.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ReportFormat {
+    /// A table for people.
+    Table,
+    /// The report as JSON.
+    Json,
+    /// JUnit XML, for CI systems that show test results.
+    Junit,
 }
 
 /// Runs the suite, prints the report, and fails when a check failed.
@@ -87,10 +102,10 @@ pub async fn run(args: TestArgs, runtime: &Runtime, json: bool) -> anyhow::Resul
         }
         (None, None) => bail!("pass --mock ATS or --base-url URL"),
     };
-    if json {
-        super::print_json(&report)?;
-    } else {
-        print!("{}", report.table());
+    match (args.format, json) {
+        (ReportFormat::Json, _) | (ReportFormat::Table, true) => super::print_json(&report)?,
+        (ReportFormat::Junit, _) => print!("{}", report.junit()?),
+        (ReportFormat::Table, false) => print!("{}", report.table()),
     }
     if !report.passed() {
         let failed: Vec<&str> =

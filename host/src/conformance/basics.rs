@@ -33,7 +33,10 @@ pub(super) async fn info(run: &mut Run<'_>) -> Checked {
 /// `check` accepts the good settings.
 pub(super) async fn check(run: &mut Run<'_>) -> Checked {
     let conn = run.connection("check")?;
-    run.plugin.check(&conn).await.map_err(|e| fail(format!("check() refused the given settings: {e}")))?;
+    run.patience
+        .call(|| run.plugin.check(&conn))
+        .await
+        .map_err(|e| fail(format!("check() refused the given settings: {e}")))?;
     run.checked = true;
     Ok("the ATS accepted the settings".into())
 }
@@ -57,7 +60,7 @@ pub(super) async fn bad_credentials(run: &Run<'_>) -> Checked {
         return Err(skip("the config schema has no secret setting to make wrong"));
     }
     let keys = falsified.join(", ");
-    match run.plugin.check(&conn).await {
+    match run.patience.call(|| run.plugin.check(&conn)).await {
         Err(CallError::Connector { error: ConnectorError::Unauthorized(message), .. }) => {
             Ok(format!("wrong {keys} → unauthorized ({message})"))
         }

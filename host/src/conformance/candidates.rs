@@ -56,8 +56,11 @@ pub(super) async fn push(run: &mut Run<'_>) -> Checked {
     let conn = run.connection("push")?;
     let job = open_job(run).ok_or_else(|| skip("no open job to push a candidate to"))?;
     let request = test_request(&job, &run.run_tag);
-    let first =
-        run.plugin.push_candidate(&conn, &request).await.map_err(|e| fail(format!("push to job {job} failed: {e}")))?;
+    let first = run
+        .patience
+        .call(|| run.plugin.push_candidate(&conn, &request))
+        .await
+        .map_err(|e| fail(format!("push to job {job} failed: {e}")))?;
     run.pushed = Some(first.clone());
     run.pushed_job = Some(job.clone());
     if first.existing {
@@ -67,8 +70,8 @@ pub(super) async fn push(run: &mut Run<'_>) -> Checked {
         )));
     }
     let second = run
-        .plugin
-        .push_candidate(&conn, &request)
+        .patience
+        .call(|| run.plugin.push_candidate(&conn, &request))
         .await
         .map_err(|e| fail(format!("the retried push (same idempotency key) failed: {e}")))?;
     let same = second.ref_ == first.ref_;
@@ -133,8 +136,8 @@ pub(super) async fn statuses(run: &Run<'_>) -> Checked {
     let pushed = run.pushed.as_ref().ok_or_else(|| skip("needs the candidate created by `push`"))?;
     let wanted = &pushed.ref_;
     let statuses = run
-        .plugin
-        .candidate_statuses(&conn, std::slice::from_ref(wanted))
+        .patience
+        .call(|| run.plugin.candidate_statuses(&conn, std::slice::from_ref(wanted)))
         .await
         .map_err(|e| fail(format!("candidate-statuses failed: {e}")))?;
     let [status] = statuses.as_slice() else {

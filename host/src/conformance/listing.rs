@@ -6,7 +6,7 @@ use chrono::{DateTime, SecondsFormat, Utc};
 
 use super::{Checked, Run, fail, sample, skip};
 use crate::contract::Job;
-use crate::runtime::{ConnectionContext, Plugin};
+use crate::runtime::ConnectionContext;
 
 /// Pages one listing may take before the kit decides the cursor never ends.
 /// A real account of 100,000 jobs at 100 a page needs 1,000.
@@ -24,7 +24,7 @@ struct Listing {
 
 /// Follows the cursor to the end. Fails on a call error, on a cursor that
 /// comes back (the listing would loop) and after [`MAX_PAGES`].
-async fn list_all(plugin: &Plugin, conn: &ConnectionContext, changed_since: Option<&str>) -> Result<Listing, String> {
+async fn list_all(run: &Run<'_>, conn: &ConnectionContext, changed_since: Option<&str>) -> Result<Listing, String> {
     let mut followed = HashSet::new();
     let mut cursor: Option<String> = None;
     let mut listing = Listing { jobs: Vec::new(), pages: 0 };
@@ -32,8 +32,9 @@ async fn list_all(plugin: &Plugin, conn: &ConnectionContext, changed_since: Opti
         if listing.pages == MAX_PAGES {
             return Err(format!("the cursor did not end after {MAX_PAGES} pages ({} jobs)", listing.jobs.len()));
         }
-        let page = plugin
-            .list_jobs(conn, cursor.as_deref(), changed_since)
+        let page = run
+            .patience
+            .call(|| run.plugin.list_jobs(conn, cursor.as_deref(), changed_since))
             .await
             .map_err(|e| format!("page {} failed: {e}", listing.pages + 1))?;
         listing.pages += 1;
@@ -129,7 +130,7 @@ fn now_rfc3339() -> String {
 pub(super) async fn full(run: &mut Run<'_>) -> Checked {
     let conn = run.connection("full-listing")?;
     let started = now_rfc3339();
-    let listing = list_all(run.plugin, &conn, None).await.map_err(fail)?;
+    let listing = list_all(run, &conn, None).await.map_err(fail)?;
     let pages = listing.pages;
     let jobs = &listing.jobs;
     run.listed = Some((jobs.clone(), started));
@@ -174,7 +175,7 @@ pub(super) async fn incremental(run: &Run<'_>) -> Checked {
             .map_err(|e| fail(format!("cannot change the mock: {e}")))?;
         changed.insert(id.clone());
     }
-    let listing = list_all(run.plugin, &conn, Some(&watermark)).await.map_err(fail)?;
+    let listing = list_all(run, &conn, Some(&watermark)).await.map_err(fail)?;
     shape_problems(&listing.jobs).map_err(fail)?;
     let got: BTreeSet<String> = listing.jobs.iter().map(|j| j.code.clone()).collect();
     let everything: BTreeSet<String> = mock.jobs().into_iter().map(|j| j.id).collect();
@@ -205,7 +206,7 @@ pub(super) async fn incremental(run: &Run<'_>) -> Checked {
 async fn incremental_on_server(run: &Run<'_>, conn: &ConnectionContext) -> Checked {
     let (full, since) = run.listed.as_ref().ok_or_else(|| skip("needs the full listing (see `full-listing`)"))?;
     let watermark = DateTime::parse_from_rfc3339(since).expect("written by now_rfc3339");
-    let listing = list_all(run.plugin, conn, Some(since)).await.map_err(fail)?;
+    let listing = list_all(run, conn, Some(since)).await.map_err(fail)?;
     shape_problems(&listing.jobs).map_err(fail)?;
     let stale: Vec<String> = listing
         .jobs

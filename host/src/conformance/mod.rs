@@ -22,7 +22,8 @@
 //! process ([`start_mock`]), which the kit can read, change and break on
 //! purpose, or any server (a vendor sandbox, a self-hosted ATS), where the
 //! checks that need to see or steer the server's data fall back to what can
-//! be observed from outside, and the fault checks are skipped.
+//! be observed from outside, and the fault checks break it through a local
+//! proxy ([`proxy::FaultProxy`]) in front of its `base-url`.
 //!
 //! `docs/conformance.md` describes each check for plugin authors and how to
 //! run the suite against one's own ATS.
@@ -50,9 +51,12 @@
 mod basics;
 mod candidates;
 mod faults;
+mod junit;
 mod listing;
 mod mock;
 mod moves;
+mod patience;
+pub mod proxy;
 mod report;
 mod stages;
 
@@ -62,9 +66,11 @@ use std::time::Instant;
 use atsbridge_mock_ats::MockAts;
 use serde::Serialize;
 
+pub use self::junit::JunitError;
 pub use self::mock::{
     MOCK_JOBS, MOCK_PAGE_SIZE, PLACEHOLDERS, expand_placeholders, settings_for_mock, start_mock, start_mock_with,
 };
+pub use self::patience::{DEFAULT_BACKOFF, MAX_ATTEMPTS, MAX_WAIT};
 use crate::contract::{Capability, ConnectorInfo, Job, Pushed};
 use crate::plugin::allowed_hosts::AllowedHosts;
 use crate::runtime::{ConnectionContext, Plugin, SettingInput};
@@ -258,9 +264,24 @@ impl<'m> Suite<'m> {
         self
     }
 
+    /// Against a server with a `base-url` setting, a fault proxy in front
+    /// of it (`None`, and the fault checks skip, when it cannot start).
+    async fn fault_proxy(&self) -> Option<proxy::FaultProxy> {
+        let Target::Server = self.target else { return None };
+        let upstream = url::Url::parse(self.settings.get("base-url")?).ok()?;
+        match proxy::FaultProxy::start(upstream).await {
+            Ok(p) => Some(p),
+            Err(e) => {
+                tracing::warn!(error = %e, "conformance: no fault proxy, the fault checks will skip");
+                None
+            }
+        }
+    }
+
     /// Runs every check in order and reports.
     pub async fn run(&self) -> Report {
         let mut run = Run::new(self);
+        run.proxy = self.fault_proxy().await;
         let mut checks = Vec::with_capacity(CheckId::ALL.len());
         for id in CheckId::ALL {
             let started = Instant::now();
@@ -277,11 +298,14 @@ impl<'m> Suite<'m> {
                 CheckId::RateLimited => faults::rate_limited(&run).await,
                 CheckId::Transient => faults::transient(&run).await,
             };
-            let (outcome, detail) = match verdict {
+            let (outcome, mut detail) = match verdict {
                 Ok(d) => (Outcome::Pass, d),
                 Err(Verdict::Fail(d)) => (Outcome::Fail, d),
                 Err(Verdict::Skip(d)) => (Outcome::Skip, d),
             };
+            if let Some(note) = run.patience.take_note() {
+                detail = format!("{detail} ({note})");
+            }
             tracing::debug!(check = id.name(), ?outcome, %detail, "conformance check");
             checks.push(CheckResult {
                 id,
@@ -345,6 +369,10 @@ struct Run<'s> {
     pushed: Option<Pushed>,
     /// The job it was pushed to.
     pushed_job: Option<String>,
+    /// Waits out `rate-limited` answers outside the fault checks.
+    patience: patience::Patience,
+    /// Against a server: the proxy the fault checks break it through.
+    proxy: Option<proxy::FaultProxy>,
 }
 
 impl<'s> Run<'s> {
@@ -366,6 +394,8 @@ impl<'s> Run<'s> {
             listed: None,
             pushed: None,
             pushed_job: None,
+            patience: patience::Patience::default(),
+            proxy: None,
         }
     }
 

@@ -18,16 +18,16 @@ pub(super) async fn move_application(run: &Run<'_>) -> Checked {
         _ => return Err(skip("needs the candidate created by `push`")),
     };
     let stages = run
-        .plugin
-        .list_stages(&conn, Some(&job))
+        .patience
+        .call(|| run.plugin.list_stages(&conn, Some(&job)))
         .await
         .map_err(|e| fail(format!("list-stages for job {job} failed: {e}")))?;
     let current = current_stage(run, &conn, pushed).await?;
     let target = next_stage(&stages, current.as_deref())
         .ok_or_else(|| fail(format!("job {job} has no stage other than {current:?} to move to")))?;
     let request = MoveRequest { ref_: pushed.clone(), stage_id: target.id.clone(), job_code: job.clone() };
-    run.plugin
-        .move_application(&conn, &request)
+    run.patience
+        .call(|| run.plugin.move_application(&conn, &request))
         .await
         .map_err(|e| fail(format!("moving to stage {} ({}) failed: {e}", target.id, target.name)))?;
     let now = current_stage(run, &conn, pushed).await?;
@@ -47,8 +47,8 @@ pub(super) async fn move_application(run: &Run<'_>) -> Checked {
             )));
         }
     }
-    run.plugin
-        .move_application(&conn, &request)
+    run.patience
+        .call(|| run.plugin.move_application(&conn, &request))
         .await
         .map_err(|e| fail(format!("moving again to the stage it is in ({}) failed: {e}", target.id)))?;
     let again = current_stage(run, &conn, pushed).await?;
@@ -69,8 +69,8 @@ async fn current_stage(
     pushed: &CandidateRef,
 ) -> Result<Option<String>, super::Verdict> {
     let statuses = run
-        .plugin
-        .candidate_statuses(conn, std::slice::from_ref(pushed))
+        .patience
+        .call(|| run.plugin.candidate_statuses(conn, std::slice::from_ref(pushed)))
         .await
         .map_err(|e| fail(format!("candidate-statuses failed: {e}")))?;
     match statuses.as_slice() {

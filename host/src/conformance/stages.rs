@@ -14,8 +14,8 @@ pub(super) async fn stages(run: &Run<'_>) -> Checked {
     let job = run.listed.as_ref().and_then(|(jobs, _)| jobs.first()).map(|j| j.code.clone());
     if let Some(code) = &job {
         let stages = run
-            .plugin
-            .list_stages(&conn, Some(code))
+            .patience
+            .call(|| run.plugin.list_stages(&conn, Some(code)))
             .await
             .map_err(|e| fail(format!("list-stages for job {code} failed: {e}")))?;
         check_pipeline(&stages, Some(code)).map_err(|e| fail(format!("job {code}: {e}")))?;
@@ -30,8 +30,8 @@ pub(super) async fn stages(run: &Run<'_>) -> Checked {
         verified.push(format!("job {code}: {} stages in order", stages.len()));
     }
     let account = run
-        .plugin
-        .list_stages(&conn, None)
+        .patience
+        .call(|| run.plugin.list_stages(&conn, None))
         .await
         .map_err(|e| fail(format!("list-stages without a job failed: {e}")))?;
     check_runs(&account).map_err(|e| fail(format!("account stages: {e}")))?;

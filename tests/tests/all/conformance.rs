@@ -266,10 +266,11 @@ async fn generic_mode_checks_what_it_can_see_of_any_server() {
     let (got, detail) = outcome(&report, CheckId::CandidateStatuses);
     assert_eq!(got, Outcome::Fail, "{table}");
     assert!(detail.contains("should be active") && detail.contains("Hired"), "{detail}");
+    // The fault checks run through the kit's proxy in front of the server.
     for id in [CheckId::RateLimited, CheckId::Transient] {
         let (got, detail) = outcome(&report, id);
-        assert_eq!(got, Outcome::Skip, "{table}");
-        assert!(detail.contains("--mock"), "{detail}");
+        assert_eq!(got, Outcome::Pass, "{table}");
+        assert!(detail.starts_with("injected "), "{detail}");
     }
 
     // Without --allow-writes nothing is pushed to a real server.
@@ -390,4 +391,66 @@ fn cli_plugin_test_prints_the_table_and_sets_the_exit_code() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
+}
+
+/// An ATS's ordinary rate limit never fails a correct connector: the kit
+/// waits out `rate-limited` answers as the sync engine does, and says so.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_kit_waits_out_an_ordinary_rate_limit() {
+    let (_dir, rt) = support::runtime();
+    install_bundled(&rt, "lever").await.unwrap();
+    let plugin = rt.plugin("lever").await.unwrap();
+    // Four requests a second: the listings and pushes run into it many times.
+    let config = MockConfig {
+        jobs: atsbridge::conformance::MOCK_JOBS,
+        page_size_max: Some(atsbridge::conformance::MOCK_PAGE_SIZE),
+        page_size_policy: atsbridge_mock_ats::PageSizePolicy::Clamp,
+        rate_limit: Some(RateLimit { limit: 4, window: Duration::from_secs(1) }),
+        ..Default::default()
+    };
+    let mock = MockAts::start(Vendor::Lever, config).await.unwrap();
+    let settings = settings_for_mock("lever", &mock, &BTreeMap::new());
+    let report = Suite::against_mock(plugin, &mock, settings).run().await;
+    let table = report.table();
+    assert!(report.passed(), "{table}");
+    let limited = mock.requests().iter().filter(|r| r.status == Some(429)).count();
+    assert!(limited > 2, "the mock's limit was never hit ({limited} answers of 429)\n{table}");
+    let waited: Vec<&str> = report
+        .checks
+        .iter()
+        .filter(|c| c.id != CheckId::RateLimited && c.detail.contains("waited out rate-limited"))
+        .map(|c| c.id.name())
+        .collect();
+    assert!(!waited.is_empty(), "no check says it waited\n{table}");
+    mock.shutdown().await;
+}
+
+/// `--format junit` prints a JUnit XML document CI can read, with the failed
+/// check as a `<failure>`, and the exit code still says the suite failed.
+#[test]
+fn cli_plugin_test_writes_junit_and_fails_the_process_on_a_failed_check() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let out = cli(&data, &["plugin", "install", "--bundled", "greenhouse"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+
+    let out = cli(&data, &["plugin", "test", "greenhouse", "--mock", "greenhouse", "--format", "junit"]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    assert!(stdout.starts_with("<?xml"), "{stdout}");
+    assert!(stdout.contains(&format!(r#"tests="{}" failures="0""#, CheckId::ALL.len())), "{stdout}");
+    assert!(!stdout.contains("<failure"), "{stdout}");
+
+    // The Greenhouse connector pointed at a Lever mock fails `info`.
+    let out = cli(&data, &["plugin", "test", "greenhouse", "--mock", "lever", "--format", "junit"]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    let info = stdout.split("<testcase ").find(|c| c.starts_with(r#"name="info""#)).unwrap_or_default();
+    assert!(info.contains("<failure message="), "{stdout}");
+    assert!(stdout.trim_end().ends_with("</testsuites>"), "{stdout}");
+
+    let out = cli(&data, &["plugin", "test", "greenhouse", "--mock", "greenhouse", "--format", "json", "--jobs", "5"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(json["passed"], true);
 }
