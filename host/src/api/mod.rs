@@ -38,8 +38,8 @@ mod metrics;
 pub mod ops;
 mod outbox;
 mod positions;
-mod stages;
 mod publishing;
+mod stages;
 mod webhooks;
 
 use std::sync::Arc;

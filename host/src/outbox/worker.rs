@@ -216,15 +216,16 @@ impl Inner {
         let started = std::time::Instant::now();
         match &entry.kind {
             OutboxKind::Push { .. } => {
-                let (outcome, timing) = match prepare::push(&self.engine, &entry, self.options.resume_links.as_ref()).await {
-                    // Not the entry's fault: tried again after a pause.
-                    Err(prepare::PushRefusal::Store(e)) => return Err(e),
-                    Err(refusal) => (Err(Retryable::Never(refusal.to_string())), CallTiming::default()),
-                    Ok(Prepared { plugin, context, request }) => {
-                        let (result, timing) = plugin.push_candidate_timed(&context, &request).await;
-                        (result.map_err(Retryable::from), timing)
-                    }
-                };
+                let (outcome, timing) =
+                    match prepare::push(&self.engine, &entry, self.options.resume_links.as_ref()).await {
+                        // Not the entry's fault: tried again after a pause.
+                        Err(prepare::PushRefusal::Store(e)) => return Err(e),
+                        Err(refusal) => (Err(Retryable::Never(refusal.to_string())), CallTiming::default()),
+                        Ok(Prepared { plugin, context, request }) => {
+                            let (result, timing) = plugin.push_candidate_timed(&context, &request).await;
+                            (result.map_err(Retryable::from), timing)
+                        }
+                    };
                 match outcome {
                     Ok(pushed) => {
                         self.store.finish_push(&entry, PushOutcome::Pushed(pushed))?;

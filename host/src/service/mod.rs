@@ -19,10 +19,10 @@ pub mod page;
 pub mod plugin_dir;
 pub mod plugins;
 pub mod positions;
-pub mod webhooks;
-pub mod stages;
 pub mod publish_dto;
 pub mod publishing;
+pub mod stages;
+pub mod webhooks;
 
 use crate::app::App;
 use crate::scheduler::{Scheduler, SchedulerLimits};

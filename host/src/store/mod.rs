@@ -71,8 +71,8 @@ mod model;
 #[cfg(test)]
 mod ops_tests;
 // Cursor pages of the API's lists.
-mod pages;
 mod outbox;
+mod pages;
 mod patch;
 mod positions;
 mod publication;
@@ -106,8 +106,8 @@ pub use model::{
     NewSetting, OpenedSetting, Position, PositionStatus, RunCounts, RunOutcome, StoredSetting, SyncRun, Tracked,
     Trigger, job_content_hash,
 };
-pub use pages::MAX_LIST_PAGE;
 pub use outbox::{AutoPushRule, MAX_OUTBOX_ERROR_CHARS, MoveOutcome, OutboxEntry, OutboxKind, PushOutcome};
+pub use pages::MAX_LIST_PAGE;
 pub use patch::{Change, JobPatch};
 pub use positions::{MAX_POSITIONS_PAGE, PositionFilter};
 pub use publication::{

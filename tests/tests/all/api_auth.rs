@@ -105,8 +105,12 @@ fn table() -> BTreeMap<&'static str, Expect> {
         ("PUT /api/v1/accounts/{account}/stage-order", expect(Account, Some(json!({"order": []})), false)),
         ("GET /api/v1/connections/{id}/stages", expect(Account, None, true)),
         ("POST /api/v1/connections/{id}/stages/refresh", expect(Account, None, true)),
-        ("PUT /api/v1/connections/{id}/stage-mapping/{stage}", expect(Account, Some(json!({"ats_stage_id": "s1"})), true)),
-        ("DELETE /api/v1/connections/{id}/stage-mapping/{stage}", expect(Account, None, true)),
+        (
+            "PUT /api/v1/connections/{id}/stage-mapping/{stage}",
+            expect(Account, Some(json!({"ats_stage_id": "s1"})), true),
+        ),
+        // Runs before the PUT (the document's order): there is no override yet.
+        ("DELETE /api/v1/connections/{id}/stage-mapping/{stage}", expect(Account, None, false)),
         ("GET /api/v1/candidates", expect(Filtered, None, true)),
         (
             "POST /api/v1/candidates",

@@ -64,7 +64,7 @@ async fn the_cli_drives_a_running_host_without_a_restart() {
     let open = positions.iter().find(|p| p["status"] == "open").unwrap()["id"].as_u64().unwrap().to_string();
     ok(host.cli(&["positions", "edit", &open, "--name", "Edited by the CLI"]));
     let out = ok(host.cli(&["positions", "publish", &open]));
-    assert!(out.contains("published position"), "{out}");
+    assert!(out.contains("Edited by the CLI): published by user operator"), "{out}");
     let published: Vec<Value> = serde_json::from_str(&ok(host.cli(&[
         "--json",
         "positions",
