@@ -13,7 +13,7 @@ use crate::api_support;
 const SECRET: &str = "SECRET_MARKER_d41d8cd9";
 
 fn manifest(id: &str) -> String {
-    format!("[plugin]\nid = \"{id}\"\nversion = \"1.2.3\"\ncontract = \"0.1.0\"\ncomponent = \"{id}.wasm\"\n")
+    format!("[plugin]\nid = \"{id}\"\nversion = \"1.2.3\"\ncontract = \"0.2.0\"\ncomponent = \"{id}.wasm\"\n")
 }
 
 /// A plugin directory with a good entry and hostile ones, beside a
@@ -44,7 +44,7 @@ fn plugin_dir(root: &Path) -> std::path::PathBuf {
     ] {
         std::fs::create_dir_all(dir.join(name)).unwrap();
         let text = format!(
-            "[plugin]\nid = \"{name}\"\nversion = \"1.0.0\"\ncontract = \"0.1.0\"\ncomponent = \"{component}\"\n"
+            "[plugin]\nid = \"{name}\"\nversion = \"1.0.0\"\ncontract = \"0.2.0\"\ncomponent = \"{component}\"\n"
         );
         std::fs::write(dir.join(name).join("atsbridge-plugin.toml"), text).unwrap();
     }

@@ -21,8 +21,7 @@ fn demo(data: &std::path::Path, port: u16) -> String {
 #[test]
 fn the_demo_syncs_two_ats_and_resumes_from_its_store() {
     let dir = tempfile::tempdir().unwrap();
-    // Two consecutive ports away from the demo's default, per process.
-    let port = 20_000 + (std::process::id() % 20_000) as u16 * 2;
+    let port = two_free_ports();
     let first = demo(dir.path(), port);
     assert!(first.contains("installed plugin greenhouse") && first.contains("installed plugin lever"), "{first}");
     assert!(first.contains("demo-agency-greenhouse: run 1 succeeded"), "{first}");
@@ -38,4 +37,18 @@ fn the_demo_syncs_two_ats_and_resumes_from_its_store() {
     assert!(second.contains("demo-agency-greenhouse: run 2 succeeded"), "{second}");
     assert!(second.contains("0 created"), "{second}");
     assert!(second.contains("demo-agency-greenhouse: 120 positions"), "{second}");
+}
+
+/// A port `p` such that `p` and `p + 1` are free now (the demo's two mocks
+/// listen on consecutive ports); chosen by the OS, so concurrent tests do
+/// not collide on it.
+fn two_free_ports() -> u16 {
+    for _ in 0..100 {
+        let first = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = first.local_addr().unwrap().port();
+        if port < u16::MAX && std::net::TcpListener::bind(("127.0.0.1", port + 1)).is_ok() {
+            return port;
+        }
+    }
+    panic!("no two consecutive free ports on 127.0.0.1");
 }
