@@ -8,81 +8,25 @@
 //! on PATH the test is skipped with a message; CI has Node.js and the npm
 //! registry, so there it always runs.
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::time::Instant;
 
 use atsbridge::conformance::{CheckId, Outcome, Suite};
 use atsbridge::contract::{Capability, ConnectorError, JobStatus, RateLimit, SettingKind};
-use atsbridge::plugin::allowed_hosts::AllowedHosts;
 use atsbridge::plugin::install::{PluginSource, install_from};
-use atsbridge::runtime::{CallError, ConnectionContext, Plugin};
+use atsbridge::runtime::ConnectionContext;
 use atsbridge_mock_ats::{Fault, MockAts, MockConfig, Vendor};
 
+use crate::example_support::{build_component, connector_error, example_dir, list_all, workable_connection};
 use crate::support;
 
 /// More than two pages of 100, so the listing follows `paging.next` twice
 /// and ends on a partial page.
 const MOCK_JOBS: usize = 230;
 
-/// `examples/js-connector` in this repository.
-fn example_dir() -> PathBuf {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/js-connector");
-    dir.canonicalize().unwrap_or(dir)
-}
-
-/// Runs `build.sh` (npm ci when needed, then componentize-js, skipped when
-/// up to date) and returns the component path it prints, or `None` (after
-/// saying why) when there is no `npm`.
-fn build_component() -> Option<PathBuf> {
-    if Command::new("npm").arg("--version").output().is_err() {
-        eprintln!("SKIPPED js_connector: `npm` is not on PATH, so the JavaScript connector cannot be built");
-        return None;
-    }
-    let started = Instant::now();
-    let out = Command::new("bash").arg(example_dir().join("build.sh")).output().expect("run build.sh");
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "build.sh failed ({}):\n{stderr}", out.status);
-    eprintln!("build.sh ({:.1?}):\n{stderr}", started.elapsed());
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let path = PathBuf::from(stdout.lines().last().expect("build.sh prints the component path").trim());
-    assert!(path.is_file(), "build.sh printed {path:?}, which is not a file");
-    Some(path)
-}
-
-/// A connection to the mock: its base URL and token, the mock's origin
-/// granted by the operator (the manifest only allows `*.workable.com`).
-fn connection(mock: &MockAts, token: &str) -> ConnectionContext {
-    let base = mock.api_base_url();
-    ConnectionContext::new("workable-js-conn")
-        .text("subdomain", "mock")
-        .text("base-url", &base)
-        .secret("api-token", token)
-        .with_extra_hosts(AllowedHosts::parse(&[support::url_origin(&base)]).unwrap())
-}
-
-/// Every job code of a full listing, following cursors to the end.
-async fn list_all(plugin: &Plugin, conn: &ConnectionContext) -> (Vec<String>, usize) {
-    let (mut codes, mut pages, mut cursor) = (Vec::new(), 0, None::<String>);
-    loop {
-        let page = plugin.list_jobs(conn, cursor.as_deref(), None).await.unwrap();
-        pages += 1;
-        codes.extend(page.jobs.into_iter().map(|j| j.code));
-        match page.next_cursor {
-            Some(next) => cursor = Some(next),
-            None => return (codes, pages),
-        }
-    }
-}
-
-fn connector_error(result: Result<impl std::fmt::Debug, CallError>) -> ConnectorError {
-    let err = result.expect_err("the call should fail");
-    err.connector_error().cloned().unwrap_or_else(|| panic!("not a connector error: {err}"))
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn javascript_workable_connector_passes_the_kit_against_the_mock() {
-    let Some(component) = tokio::task::spawn_blocking(build_component).await.unwrap() else {
+    let Some(component) = tokio::task::spawn_blocking(|| build_component("js-connector", "npm", &[])).await.unwrap()
+    else {
         return;
     };
 
@@ -90,7 +34,7 @@ async fn javascript_workable_connector_passes_the_kit_against_the_mock() {
     // examples/js-connector --component <path>` does.
     let (_dir, rt) = support::runtime();
     let started = Instant::now();
-    let source = PluginSource::locate(&example_dir(), Some(&component)).expect("manifest");
+    let source = PluginSource::locate(&example_dir("js-connector"), Some(&component)).expect("manifest");
     let installed = install_from(&rt, source).await.unwrap_or_else(|e| panic!("install: {e}"));
     eprintln!("installed {} in {:.1?} (compile included)", installed.record.info.name, started.elapsed());
     let plugin = rt.plugin("workable-js").await.unwrap();
@@ -110,15 +54,15 @@ async fn javascript_workable_connector_passes_the_kit_against_the_mock() {
 
     let mock = MockAts::start(Vendor::Workable, MockConfig { jobs: MOCK_JOBS, ..Default::default() }).await.unwrap();
     let token = mock.credentials().api_key;
-    let conn = connection(&mock, &token);
+    let conn = workable_connection("workable-js-conn", &mock, &token);
 
     // check: the token works; a wrong one is unauthorized.
     plugin.check(&conn).await.unwrap();
-    let err = connector_error(plugin.check(&connection(&mock, "not-the-token")).await);
+    let err = connector_error(plugin.check(&workable_connection("workable-js-conn", &mock, "not-the-token")).await);
     assert!(matches!(err, ConnectorError::Unauthorized(_)), "{err:?}");
 
     // list-jobs: every job exactly once, in three pages of <= 100.
-    let (codes, pages) = list_all(&plugin, &conn).await;
+    let (codes, pages) = list_all(&plugin, &conn, None).await;
     let expected: Vec<String> = mock.jobs().into_iter().map(|j| j.id).collect();
     assert_eq!(codes, expected, "every mock job exactly once, in listing order");
     assert_eq!(pages, 3);

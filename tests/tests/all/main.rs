@@ -11,6 +11,7 @@ mod conformance;
 mod contract_v0_2;
 mod crash;
 mod demo;
+mod example_support;
 mod install;
 mod js_connector;
 mod net_attacks;

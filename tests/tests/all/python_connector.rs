@@ -7,19 +7,17 @@
 //! Without `python3` on PATH the test is skipped with a message; CI has
 //! python3, pip and PyPI, so there it always runs.
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::time::Instant;
 
 use atsbridge::contract::{
     ApplicationState, Attachment, Candidate, CandidateRef, Capability, ConnectorError, JobStatus, PushRequest,
     RateLimit, SettingKind,
 };
-use atsbridge::plugin::allowed_hosts::AllowedHosts;
 use atsbridge::plugin::install::{PluginSource, install_from};
-use atsbridge::runtime::{CallError, ConnectionContext, Plugin};
+use atsbridge::runtime::ConnectionContext;
 use atsbridge_mock_ats::{Fault, MockAts, MockConfig, Vendor};
 
+use crate::example_support::{build_component, connector_error, example_dir, list_all, workable_connection};
 use crate::support;
 
 /// More than two pages of 100, so the listing follows `paging.next` twice
@@ -28,65 +26,6 @@ const MOCK_JOBS: usize = 230;
 
 /// The largest resume the example's manifest budgets memory for.
 const LARGE_RESUME_BYTES: usize = 10 << 20;
-
-/// `examples/python-connector` in this repository.
-fn example_dir() -> PathBuf {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/python-connector");
-    dir.canonicalize().unwrap_or(dir)
-}
-
-/// Runs `build.sh --test` (the connector's native Python unit tests, then
-/// the component build, skipped when up to date) and returns the component
-/// path it prints, or `None` (after saying why) when there is no `python3`.
-fn build_component() -> Option<PathBuf> {
-    if Command::new("python3").arg("--version").output().is_err() {
-        eprintln!("SKIPPED python_connector: `python3` is not on PATH, so the Python connector cannot be built");
-        return None;
-    }
-    let started = Instant::now();
-    let out = Command::new("bash")
-        .arg(example_dir().join("build.sh"))
-        .arg("--test")
-        .output()
-        .expect("run examples/python-connector/build.sh");
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "build.sh failed ({}):\n{stderr}", out.status);
-    eprintln!("build.sh ({:.1?}):\n{stderr}", started.elapsed());
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let path = PathBuf::from(stdout.lines().last().expect("build.sh prints the component path").trim());
-    assert!(path.is_file(), "build.sh printed {path:?}, which is not a file");
-    Some(path)
-}
-
-/// A connection to the mock: its base URL and token, the mock's origin
-/// granted by the operator (the manifest only allows `*.workable.com`).
-fn connection(mock: &MockAts, token: &str) -> ConnectionContext {
-    let base = mock.api_base_url();
-    ConnectionContext::new("workable-py-conn")
-        .text("subdomain", "mock")
-        .text("base-url", &base)
-        .secret("api-token", token)
-        .with_extra_hosts(AllowedHosts::parse(&[support::url_origin(&base)]).unwrap())
-}
-
-/// Every job code of a full listing, following cursors to the end.
-async fn list_all(plugin: &Plugin, conn: &ConnectionContext, changed_since: Option<&str>) -> (Vec<String>, usize) {
-    let (mut codes, mut pages, mut cursor) = (Vec::new(), 0, None::<String>);
-    loop {
-        let page = plugin.list_jobs(conn, cursor.as_deref(), changed_since).await.unwrap();
-        pages += 1;
-        codes.extend(page.jobs.into_iter().map(|j| j.code));
-        match page.next_cursor {
-            Some(next) => cursor = Some(next),
-            None => return (codes, pages),
-        }
-    }
-}
-
-fn connector_error(result: Result<impl std::fmt::Debug, CallError>) -> ConnectorError {
-    let err = result.expect_err("the call should fail");
-    err.connector_error().cloned().unwrap_or_else(|| panic!("not a connector error: {err}"))
-}
 
 fn push_request(job_code: &str) -> PushRequest {
     PushRequest {
@@ -113,7 +52,9 @@ fn push_request(job_code: &str) -> PushRequest {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn python_workable_connector_works_against_the_mock() {
-    let Some(component) = tokio::task::spawn_blocking(build_component).await.unwrap() else {
+    let Some(component) =
+        tokio::task::spawn_blocking(|| build_component("python-connector", "python3", &["--test"])).await.unwrap()
+    else {
         return;
     };
     let size = std::fs::metadata(&component).unwrap().len();
@@ -122,7 +63,7 @@ async fn python_workable_connector_works_against_the_mock() {
     // examples/python-connector --component <path>` does.
     let (_dir, rt) = support::runtime();
     let started = Instant::now();
-    let source = PluginSource::locate(&example_dir(), Some(&component)).expect("manifest");
+    let source = PluginSource::locate(&example_dir("python-connector"), Some(&component)).expect("manifest");
     let installed = install_from(&rt, source).await.unwrap_or_else(|e| panic!("install: {e}"));
     eprintln!(
         "installed {} ({size} bytes) in {:.1?} (compile included)",
@@ -148,11 +89,11 @@ async fn python_workable_connector_works_against_the_mock() {
 
     let mock = MockAts::start(Vendor::Workable, MockConfig { jobs: MOCK_JOBS, ..Default::default() }).await.unwrap();
     let token = mock.credentials().api_key;
-    let conn = connection(&mock, &token);
+    let conn = workable_connection("workable-py-conn", &mock, &token);
 
     // check: the token works; a wrong one is unauthorized.
     plugin.check(&conn).await.unwrap();
-    let err = connector_error(plugin.check(&connection(&mock, "not-the-token")).await);
+    let err = connector_error(plugin.check(&workable_connection("workable-py-conn", &mock, "not-the-token")).await);
     assert!(matches!(err, ConnectorError::Unauthorized(_)), "{err:?}");
 
     // list-jobs, full: every job exactly once, in three pages of <= 100.
