@@ -33,25 +33,7 @@ async fn the_cli_drives_a_running_host_without_a_restart() {
     assert!(out.contains("added account acme"), "{out}");
     let out = ok(host.cli(&["account", "list"]));
     assert!(out.contains("before") && out.contains("acme"), "{out}");
-    let base_url = format!("base-url={}", ats.base());
-    let api_key = format!("api-key={API_KEY}");
-    let origin = support::url_origin(&ats.base());
-    let out = ok(host.cli(&[
-        "connection",
-        "add",
-        "--account",
-        "acme",
-        "--plugin",
-        "well-behaved",
-        "--name",
-        "main",
-        "--set",
-        &base_url,
-        "--set",
-        &api_key,
-        "--allow-host",
-        &origin,
-    ]));
+    let out = ok(host.cli(&support::str_args(&support::connection_add_args("main", &ats.base()))));
     assert!(out.contains("added connection acme-main"), "{out}");
     ok(host.cli(&["connection", "test", "acme-main"]));
 
@@ -84,7 +66,7 @@ async fn the_cli_drives_a_running_host_without_a_restart() {
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("unauthorized") && !err.contains("sk-wrong"), "{err}");
-    ok(host.cli(&["connection", "update", "acme-main", "--set", &api_key]));
+    ok(host.cli(&["connection", "update", "acme-main", "--set", &format!("api-key={API_KEY}")]));
     let out = ok(host.cli(&["connection", "sync", "acme-main"]));
     assert!(out.contains("succeeded") && out.contains("0 created"), "{out}");
     let p: Value = serde_json::from_str(&ok(host.cli(&["--json", "positions", "show", &open]))).unwrap();

@@ -10,7 +10,7 @@ use atsbridge::store::{RunOutcome, SecretKey, Store};
 use atsbridge_tests::guests;
 use secrecy::ExposeSecret;
 
-use crate::support::{self, API_KEY};
+use crate::support;
 
 const JOBS: u32 = 60;
 const PAGE: usize = 3;
@@ -50,26 +50,7 @@ async fn sigkill_mid_sync_leaves_the_store_consistent_and_the_next_run_completes
     let plugin = support::plugin_dir(dir.path(), "well-behaved", "1.2.3", guests::WELL_BEHAVED, "");
     ok(cli(&data, &key, &["plugin", "install", plugin.to_str().unwrap()]));
     ok(cli(&data, &key, &["account", "add", "Acme", "--time-zone", "Europe/Berlin"]));
-    ok(cli(
-        &data,
-        &key,
-        &[
-            "connection",
-            "add",
-            "--account",
-            "acme",
-            "--plugin",
-            "well-behaved",
-            "--name",
-            "main",
-            "--set",
-            &format!("base-url={}", ats.base()),
-            "--set",
-            &format!("api-key={API_KEY}"),
-            "--allow-host",
-            &support::url_origin(&ats.base()),
-        ],
-    ));
+    ok(cli(&data, &key, &support::str_args(&support::connection_add_args("main", &ats.base()))));
 
     // Kill three syncs at different points, each a few pages further on.
     let mut applied = 0;

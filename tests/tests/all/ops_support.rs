@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use atsbridge_tests::guests;
 
-use crate::support::{self, API_KEY};
+use crate::support;
 
 /// The operator token the hosts of these tests run with (from the
 /// environment, as an operator might set it).
@@ -40,23 +40,7 @@ impl Setup {
         let plugin = support::plugin_dir(setup.dir.path(), "well-behaved", "1.2.3", guests::WELL_BEHAVED, "");
         setup.ok(&["plugin", "install", plugin.to_str().unwrap()]);
         setup.ok(&["account", "add", "Acme", "--time-zone", "Europe/Berlin"]);
-        let origin = support::url_origin(ats_base);
-        setup.ok(&[
-            "connection",
-            "add",
-            "--account",
-            "acme",
-            "--plugin",
-            "well-behaved",
-            "--name",
-            "Main",
-            "--set",
-            &format!("base-url={ats_base}"),
-            "--set",
-            &format!("api-key={API_KEY}"),
-            "--allow-host",
-            &origin,
-        ]);
+        setup.ok(&support::str_args(&support::connection_add_args("Main", ats_base)));
         setup
     }
 

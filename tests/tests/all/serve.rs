@@ -75,22 +75,7 @@ async fn sync_now_through_the_running_host_coalesces() {
     let plugin = support::plugin_dir(dir.path(), "well-behaved", "1.2.3", guests::WELL_BEHAVED, "");
     assert!(cli(&["plugin", "install", plugin.to_str().unwrap()]).0);
     assert!(cli(&["account", "add", "Acme"]).0);
-    let (ok, err) = cli(&[
-        "connection",
-        "add",
-        "--account",
-        "acme",
-        "--plugin",
-        "well-behaved",
-        "--name",
-        "main",
-        "--set",
-        &format!("base-url={}", ats.base()),
-        "--set",
-        &format!("api-key={API_KEY}"),
-        "--allow-host",
-        &support::url_origin(&ats.base()),
-    ]);
+    let (ok, err) = cli(&support::str_args(&support::connection_add_args("main", &ats.base())));
     assert!(ok, "{err}");
 
     let host = api_support::start(&data, &key);

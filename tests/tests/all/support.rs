@@ -54,6 +54,35 @@ pub fn connection(base: &str) -> ConnectionContext {
         .with_extra_hosts(AllowedHosts::parse(&[origin]).unwrap())
 }
 
+/// The arguments of `atsbridge connection add` for a connection `name` of
+/// the account `acme` through the `well-behaved` guest to the ATS at `base`,
+/// with [`API_KEY`] and the ATS's origin granted by the operator.
+pub fn connection_add_args(name: &str, base: &str) -> Vec<String> {
+    [
+        "connection",
+        "add",
+        "--account",
+        "acme",
+        "--plugin",
+        "well-behaved",
+        "--name",
+        name,
+        "--set",
+        &format!("base-url={base}"),
+        "--set",
+        &format!("api-key={API_KEY}"),
+        "--allow-host",
+        &url_origin(base),
+    ]
+    .map(String::from)
+    .to_vec()
+}
+
+/// `args` as the `&str`s a CLI helper takes.
+pub fn str_args(args: &[String]) -> Vec<&str> {
+    args.iter().map(String::as_str).collect()
+}
+
 pub fn url_origin(url: &str) -> String {
     let u = url::Url::parse(url).unwrap();
     u.origin().ascii_serialization()
