@@ -11,7 +11,7 @@ use crate::app::App;
 use crate::service::dto::{
     CheckResult, ConnectionDto, CreateConnectionRequest, RunDto, SyncAccepted, UpdateConnectionRequest,
 };
-use crate::store::{MAX_POSITIONS_PAGE, PositionFilter, SyncRun};
+use crate::store::SyncRun;
 
 /// How often `connection sync` looks at its run's progress.
 const PROGRESS_POLL: Duration = Duration::from_millis(200);
@@ -313,46 +313,40 @@ fn run_line(run: &RunDto) -> String {
 /// Positions a run summary lists at most.
 const SUMMARY_LINES: usize = 10;
 
-/// Up to `limit` positions the run changed, reading the connection's
-/// positions one page at a time and stopping once enough were found (none
-/// at all when the run changed nothing).
-fn changed_positions(app: &App, run: &SyncRun, limit: usize) -> anyhow::Result<Vec<crate::store::Position>> {
+/// Up to `limit` positions the run changed, with what happened to each,
+/// the run's latest changes first: read from the run's events (the event
+/// log's newest records), never from the connection's positions, and not
+/// at all when the run changed nothing.
+fn changed_positions(
+    app: &App,
+    run: &SyncRun,
+    limit: usize,
+) -> anyhow::Result<Vec<(crate::store::EventKind, crate::store::Position)>> {
     let c = &run.counts;
     if c.created + c.updated + c.closed + c.removed + c.reopened == 0 {
         return Ok(Vec::new());
     }
-    let filter = PositionFilter { connection_id: Some(run.connection_id.clone()), ..Default::default() };
     let mut found = Vec::new();
-    let mut after = None;
-    loop {
-        let page = app.store.positions_page(&filter, after, MAX_POSITIONS_PAGE)?;
-        let Some(last) = page.last() else { return Ok(found) };
-        after = Some(last.id);
-        found.extend(page.into_iter().filter(|p| p.updated_at_unix >= run.started_unix).take(limit - found.len()));
-        if found.len() >= limit {
-            return Ok(found);
+    for (kind, id) in app.store.changes_of_run(&run.connection_id, run.seq, run.started_unix, limit)? {
+        // Deleted since (its connection was removed): nothing to show.
+        if let Some(p) = app.store.position(id)? {
+            found.push((kind, p));
         }
     }
+    Ok(found)
 }
 
 /// Counts, then the positions this run touched (for the demo, which holds
-/// the store itself). The counts say how many changed; the first few are
-/// found page by page, so a big connection is neither read whole nor held
-/// in memory.
+/// the store itself). The counts say how many changed; the few shown come
+/// from the run's events, so a big connection is never read.
 pub fn print_run_summary(app: &App, run: &SyncRun) -> anyhow::Result<()> {
     println!("{}", run_line(&crate::service::connections::run_dto(run.clone())));
     let c = &run.counts;
     let total = c.created + c.updated + c.closed + c.removed + c.reopened;
     let shown = changed_positions(app, run, SUMMARY_LINES)?;
-    for p in &shown {
-        let what = if p.created_at_unix >= run.started_unix {
-            "created"
-        } else if p.is_closed() {
-            "closed"
-        } else {
-            "updated"
-        };
-        println!("  {what:<8} #{:<6} {:<12} {}", p.id, p.ats_job_code, p.name.effective());
+    for (kind, p) in &shown {
+        let what = kind.as_str().trim_start_matches("position.");
+        println!("  {what:<9} #{:<6} {:<12} {}", p.id, p.ats_job_code, p.name.effective());
     }
     if total > shown.len() as u64 {
         println!(

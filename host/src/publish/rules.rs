@@ -173,21 +173,88 @@ pub fn apply_rules(store: &Store, connection_id: &str, only: Option<&[u64]>) -> 
     Ok(report)
 }
 
-/// The pass after a sync run: every position of the connection, when it
-/// has rules or its rules changed. Errors are logged, never fail the run.
-pub fn after_sync(store: &Store, connection_id: &str) {
-    let needed = match store.publish_rules(connection_id) {
-        Ok(set) => set.needs_pass(),
+/// The pass after a sync run. The rules decide from a position's fields
+/// and their own, so only the positions the run wrote (`changed`) can get
+/// another verdict, unless the rules changed since the last pass: then
+/// every position of the connection is gone over (and the rules' pending
+/// flag cleared). Nothing at all when the connection has no rules and none
+/// changed. Errors are logged, never fail the run.
+pub fn after_sync(store: &Store, connection_id: &str, changed: &[u64]) {
+    let set = match store.publish_rules(connection_id) {
+        Ok(set) => set,
         Err(e) => {
             warn!(connection = %connection_id, error = %e, "cannot read publish rules");
             return;
         }
     };
-    if !needed {
-        return;
-    }
-    match apply_rules(store, connection_id, None) {
+    let only = match (set.pending, set.rules.is_empty()) {
+        (true, _) => None,
+        (false, true) => return,
+        (false, false) if changed.is_empty() => return,
+        (false, false) => Some(changed),
+    };
+    match apply_rules(store, connection_id, only) {
         Ok(report) => tracing::info!(connection = %connection_id, ?report, "publish rules applied"),
         Err(e) => warn!(connection = %connection_id, error = %e, "publish rules were not applied"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::testutil::{commit_jobs, connection, temp_store};
+    use crate::store::{AdTemplate, RuleFilter, TitlePattern};
+
+    fn add_rule(store: &Store, connection_id: &str, pending: bool) {
+        let rule = PublishRule {
+            id: "r1".into(),
+            name: "Engineers".into(),
+            enabled: true,
+            filter: RuleFilter { title: Some(TitlePattern::Glob("*engineer*".into())), ..Default::default() },
+            template: AdTemplate { title: "{{ title }}".into(), description: "{{ description }}".into() },
+            created_at_unix: 1,
+            updated_at_unix: 1,
+        };
+        let set: Result<_, std::convert::Infallible> = store
+            .update_publish_rules(connection_id, |s| {
+                s.rules = vec![rule.clone()];
+                s.next_id = 2;
+                s.pending = pending;
+                Ok(())
+            })
+            .unwrap();
+        set.unwrap();
+    }
+
+    fn published(store: &Store, id: u64) -> bool {
+        store.position(id).unwrap().unwrap().published
+    }
+
+    #[test]
+    fn the_pass_after_a_sync_reads_only_what_the_run_changed_unless_the_rules_changed() {
+        let (_dir, store) = temp_store();
+        let c = connection(&store, "Greenhouse");
+        let made = commit_jobs(&store, &c.id, &[("J1", "Engineer"), ("J2", "Staff Engineer"), ("J3", "Designer")]);
+        // Rules already applied (not pending): only the changed position is
+        // examined, so J2, which matches but did not change, stays as it is.
+        add_rule(&store, &c.id, false);
+        after_sync(&store, &c.id, &[made[0].id, made[2].id]);
+        assert!(published(&store, made[0].id));
+        assert!(!published(&store, made[1].id), "not changed by the run: not read");
+        assert!(!published(&store, made[2].id), "changed, but no rule matches");
+        // Nothing changed: nothing to do.
+        after_sync(&store, &c.id, &[]);
+        assert!(!published(&store, made[1].id));
+        // The rules changed: every position, and the flag is cleared.
+        add_rule(&store, &c.id, true);
+        after_sync(&store, &c.id, &[]);
+        assert!(published(&store, made[1].id));
+        assert!(!store.publish_rules(&c.id).unwrap().pending);
+        // A position the run changed is judged again: retitled, it no longer
+        // matches, and the rule that published it withdraws it.
+        let retitled = commit_jobs(&store, &c.id, &[("J1", "Chef")]);
+        after_sync(&store, &c.id, &[retitled[0].id]);
+        assert!(!published(&store, made[0].id));
+        assert!(published(&store, made[1].id));
     }
 }

@@ -12,6 +12,7 @@ use sled::transaction::{ConflictableTransactionResult, TransactionalTree};
 use tracing::{debug, info};
 
 use super::connections::{read_connection_tx, read_state_tx, write_state_tx};
+use super::event_batch::{BatchBuilder, MAX_EVENTS_PER_BATCH};
 use super::events::EventKind;
 use super::model::{
     Checkpoint, CloseReason, Connection, ConnectionState, Position, PositionStatus, RunCounts, RunOutcome, SyncRun,
@@ -101,10 +102,12 @@ struct StoredHead {
     status: PositionStatus,
 }
 
-/// Where a commit appends its events.
+/// Where a commit appends its events: one batch record per
+/// [`MAX_EVENTS_PER_BATCH`] events, written as it fills and at the end.
 struct EventSink<'t> {
     events: &'t TransactionalTree,
     pending: &'t TransactionalTree,
+    batch: RefCell<BatchBuilder>,
     run_seq: u64,
     /// Event ids drawn before the transaction (sled's id generator must
     /// not be called inside one), used in order; a retried transaction
@@ -234,7 +237,14 @@ impl Store {
             |(connections, positions, job_map, by_connection, runs, state, unfinished, events, pending)| {
                 let connection = read_connection_tx(connections, connection_id)?;
                 require_running(runs, run)?;
-                let events = EventSink { events, pending, run_seq: run.seq, ids: event_ids, next: Cell::new(0) };
+                let events = EventSink {
+                    events,
+                    pending,
+                    batch: RefCell::default(),
+                    run_seq: run.seq,
+                    ids: event_ids,
+                    next: Cell::new(0),
+                };
                 let view = CommitView {
                     connection: &connection,
                     positions,
@@ -244,14 +254,16 @@ impl Store {
                     unfinished,
                     events,
                 };
-                body(&view, runs)
+                let out = body(&view, runs)?;
+                view.events.flush()?;
+                Ok(out)
             },
         )?)
     }
 
     /// `n` fresh event ids, drawn before a commit's transaction.
     fn event_ids(&self, n: usize) -> Result<Vec<u64>, StoreError> {
-        (0..n).map(|_| Ok(self.db.generate_id()?)).collect()
+        self.draw_event_ids(n)
     }
 
     /// A fresh id for each patch whose job has no position yet (`None` for
@@ -420,7 +432,18 @@ impl EventSink<'_> {
             })
         })?;
         self.next.set(n + 1);
-        super::events::append_encoded_tx(self.events, self.pending, id, self.run_seq, kind, after, value)
+        let record = super::events::encode_position_event(id, self.run_seq, kind, after, value).map_err(abort)?;
+        self.batch.borrow_mut().push(id, &record).map_err(abort)?;
+        if self.batch.borrow().len() >= MAX_EVENTS_PER_BATCH {
+            self.flush()?;
+        }
+        Ok(())
+    }
+
+    /// Stores the events appended since the last flush as one record.
+    fn flush(&self) -> ConflictableTransactionResult<(), StoreError> {
+        let batch = self.batch.take();
+        super::events::write_batch_tx(self.events, self.pending, &batch)
     }
 }
 

@@ -1,9 +1,9 @@
 //! The outbound event log: what a sync did to positions, for the platform.
 //!
 //! Events are written by the commits that make the change they describe,
-//! inside the same sled transaction ([`append_encoded_tx`]), so a crash loses none
-//! and never reports a change that was not stored. Each event is also
-//! marked pending; the webhook worker fans pending events out into one
+//! inside the same sled transaction (a page's events as one record,
+//! [`write_batch_tx`]; see `event_batch`), so a crash loses none and never
+//! reports a change that was not stored. Each event is also marked pending; the webhook worker fans pending events out into one
 //! delivery per endpoint of the event's account and clears the mark.
 //! Pending marks are found by scanning their small tree, not by a cursor
 //! over event ids: two transactions may commit in the other order than
@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 use sled::transaction::{ConflictableTransactionResult, TransactionalTree};
 
 use super::candidate_model::{Candidate, PushState};
+use super::event_batch::{self, BatchBuilder, MAX_WALK_BACK};
 use super::model::Position;
 use super::patch::Change;
 use super::{Store, StoreError, abort, codec, keys, now_unix};
@@ -139,21 +140,19 @@ struct EventHead<'a> {
     occurred_unix: i64,
 }
 
-/// Appends event `id` for `after` inside a commit's transaction. The id
-/// is drawn before the transaction: sled's id generator takes a lock that
-/// a running transaction holds. `position_value` is `after` as the commit
+/// The record of event `id` for `after`, for a commit's batch. The id is
+/// drawn before the transaction: sled's id generator takes a lock that a
+/// running transaction holds. `position_value` is `after` as the commit
 /// just encoded it for the positions tree: the event embeds those bytes
 /// rather than encoding the position a second time (the stored event is
 /// the same as encoding the whole [`Event`]).
-pub(crate) fn append_encoded_tx(
-    events: &TransactionalTree,
-    pending: &TransactionalTree,
+pub(crate) fn encode_position_event(
     id: u64,
     run_seq: u64,
     kind: EventKind,
     after: &Position,
     position_value: &[u8],
-) -> ConflictableTransactionResult<(), StoreError> {
+) -> Result<Vec<u8>, StoreError> {
     let head = EventHead {
         id,
         kind,
@@ -162,15 +161,42 @@ pub(crate) fn append_encoded_tx(
         run_seq,
         occurred_unix: now_unix(),
     };
-    let value = codec::encode_embedding("event", &head, "position", position_value).map_err(abort)?;
-    events.insert(&keys::event(id), value)?;
-    pending.insert(&keys::event(id), &[])?;
+    codec::encode_embedding("event", &head, "position", position_value)
+}
+
+/// Stores a commit's events as one record with one pending mark, inside
+/// the commit's transaction (nothing when `batch` is empty).
+pub(crate) fn write_batch_tx(
+    events: &TransactionalTree,
+    pending: &TransactionalTree,
+    batch: &BatchBuilder,
+) -> ConflictableTransactionResult<(), StoreError> {
+    if let Some((key, value, ids)) = batch.finish() {
+        events.insert(&key, value)?;
+        pending.insert(&key, ids)?;
+    }
+    Ok(())
+}
+
+/// Takes event `id` out of the pending mark stored under `mark`, inside a
+/// transaction; the mark goes when nothing of it is left.
+pub(crate) fn clear_pending_tx(
+    pending: &TransactionalTree,
+    mark: u64,
+    id: u64,
+) -> ConflictableTransactionResult<(), StoreError> {
+    let key = keys::event(mark);
+    let Some(value) = pending.get(key)? else { return Ok(()) };
+    match event_batch::without_pending(mark, &value, id).map_err(abort)? {
+        Some(rest) => pending.insert(&key, rest)?,
+        None => pending.remove(&key)?,
+    };
     Ok(())
 }
 
 /// Appends event `id` about `candidate` (who applied to `position`)
 /// inside the transaction that made the change; `from_stage` for a stage
-/// change. The id is drawn before the transaction, as for [`append_encoded_tx`].
+/// change. The id is drawn before the transaction, as for [`encode_position_event`].
 pub(crate) fn append_candidate_tx(
     events: &TransactionalTree,
     pending: &TransactionalTree,
@@ -203,26 +229,136 @@ pub(crate) fn append_candidate_tx(
 impl Store {
     /// The event with this id.
     pub fn event(&self, id: u64) -> Result<Option<Event>, StoreError> {
-        super::read(&self.trees.events, keys::EVENTS, &keys::event(id), id)
+        // The record holding it is the one with the greatest key at or
+        // below it (see `event_batch`), or one of the few before it.
+        for entry in self.trees.events.range(..=keys::event(id)).rev().take(MAX_WALK_BACK) {
+            let (key, value) = entry?;
+            let key = keys::decode_event(&key)?;
+            if let Some((_, range)) = event_batch::entries(key, &value)?.into_iter().find(|(e, _)| *e == id) {
+                return Ok(Some(codec::decode(keys::EVENTS, id, &value[range])?));
+            }
+        }
+        Ok(None)
     }
 
     /// Events after `after` (exclusive), oldest first, at most `limit`.
     pub fn events_after(&self, after: u64, limit: usize) -> Result<Vec<Event>, StoreError> {
-        let start = keys::event(after.saturating_add(1));
-        self.trees
-            .events
-            .range(start..)
-            .take(limit)
-            .map(|entry| {
-                let (key, bytes) = entry?;
-                codec::decode(keys::EVENTS, keys::decode_event(&key)?, &bytes)
-            })
-            .collect()
+        let mut out = Vec::new();
+        if limit == 0 || after == u64::MAX {
+            return Ok(out);
+        }
+        // A batch holding the next events may start at or before `after`.
+        let mut from = after + 1;
+        for entry in self.trees.events.range(..=keys::event(after + 1)).keys().rev().take(MAX_WALK_BACK) {
+            from = keys::decode_event(&entry?)?;
+        }
+        for entry in self.trees.events.range(keys::event(from)..) {
+            let (key, value) = entry?;
+            for (id, range) in event_batch::entries(keys::decode_event(&key)?, &value)? {
+                if id > after {
+                    out.push(codec::decode(keys::EVENTS, id, &value[range])?);
+                    if out.len() >= limit {
+                        return Ok(out);
+                    }
+                }
+            }
+        }
+        Ok(out)
     }
 
     /// Ids of events not yet fanned out, oldest first, at most `limit`.
     pub(crate) fn pending_events(&self, limit: usize) -> Result<Vec<u64>, StoreError> {
-        self.trees.events_pending.iter().keys().take(limit).map(|k| Ok(keys::decode_event(&k?)?)).collect()
+        let mut out = Vec::new();
+        for entry in self.trees.events_pending.iter() {
+            if out.len() >= limit {
+                break;
+            }
+            let (key, value) = entry?;
+            let ids = event_batch::pending_ids(keys::decode_event(&key)?, &value)?;
+            out.extend(ids.into_iter().take(limit - out.len()));
+        }
+        Ok(out)
+    }
+
+    /// The key of the pending mark that holds event `id`, if it is pending.
+    pub(crate) fn pending_mark_of(&self, id: u64) -> Result<Option<u64>, StoreError> {
+        for entry in self.trees.events_pending.range(..=keys::event(id)).rev().take(MAX_WALK_BACK) {
+            let (key, value) = entry?;
+            let key = keys::decode_event(&key)?;
+            if event_batch::pending_ids(key, &value)?.contains(&id) {
+                return Ok(Some(key));
+            }
+        }
+        Ok(None)
+    }
+
+    /// `n` fresh event ids, ascending. Drawn under one lock, so no other
+    /// event's id falls between a batch's first and last (the lookup of an
+    /// event by id relies on it); before any transaction, as sled's id
+    /// generator must not be called inside one.
+    pub(crate) fn draw_event_ids(&self, n: usize) -> Result<Vec<u64>, StoreError> {
+        let _drawing = self.event_ids_lock.lock().unwrap_or_else(|e| e.into_inner());
+        (0..n).map(|_| Ok(self.db.generate_id()?)).collect()
+    }
+
+    /// One fresh event id (see [`Store::draw_event_ids`]).
+    pub(crate) fn draw_event_id(&self) -> Result<u64, StoreError> {
+        let _drawing = self.event_ids_lock.lock().unwrap_or_else(|e| e.into_inner());
+        Ok(self.db.generate_id()?)
+    }
+
+    /// What run `run_seq` of a connection did to positions, as its events
+    /// say: (kind, position id), the run's latest changes first, at most
+    /// `limit`. Walks the event log back from its newest event and stops at
+    /// the first event older than `started_unix` (the run's start), so it
+    /// reads the run's own events and those written since, never the
+    /// connection's positions; only each event's head and position id are
+    /// decoded.
+    pub fn changes_of_run(
+        &self,
+        connection_id: &str,
+        run_seq: u64,
+        started_unix: i64,
+        limit: usize,
+    ) -> Result<Vec<(EventKind, u64)>, StoreError> {
+        #[derive(Deserialize)]
+        struct Head {
+            #[serde(rename = "type")]
+            kind: EventKind,
+            connection_id: String,
+            run_seq: u64,
+            occurred_unix: i64,
+            position: PositionId,
+        }
+        #[derive(Deserialize)]
+        struct PositionId {
+            id: u64,
+        }
+        let mut found = Vec::new();
+        'records: for entry in self.trees.events.iter().rev() {
+            let (key, value) = entry?;
+            for (id, range) in event_batch::entries(keys::decode_event(&key)?, &value)?.into_iter().rev() {
+                if found.len() >= limit {
+                    break 'records;
+                }
+                let head: Head = codec::decode(keys::EVENTS, id, &value[range])?;
+                if head.occurred_unix < started_unix {
+                    break 'records;
+                }
+                let position_event = matches!(
+                    head.kind,
+                    EventKind::PositionCreated
+                        | EventKind::PositionUpdated
+                        | EventKind::PositionClosed
+                        | EventKind::PositionReopened
+                        | EventKind::PositionRemoved
+                );
+                if position_event && head.run_seq == run_seq && head.connection_id == connection_id {
+                    found.push((head.kind, head.position.id));
+                }
+            }
+        }
+        Ok(found)
     }
 }
 
@@ -270,5 +406,67 @@ mod tests {
         assert_eq!(events.len(), 2);
         assert!(events.iter().all(|e| e.kind == EventKind::PositionCreated && e.connection_id == c.id));
         assert_eq!(store.pending_events(10).unwrap(), events.iter().map(|e| e.id).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn a_runs_changes_come_from_its_events_newest_first() {
+        let (_dir, store) = temp_store();
+        let c = connection(&store, "Greenhouse");
+        let other = connection(&store, "Lever");
+        let first = commit_jobs(&store, &c.id, &[("J1", "A"), ("J2", "B")]);
+        let run1 = store.runs(&c.id, 1).unwrap().remove(0);
+        let second = commit_jobs(&store, &c.id, &[("J1", "A"), ("J2", "B2"), ("J3", "C")]);
+        let run2 = store.runs(&c.id, 1).unwrap().remove(0);
+        commit_jobs(&store, &other.id, &[("J9", "Z")]);
+        let got = store.changes_of_run(&c.id, run2.seq, run2.started_unix, 10).unwrap();
+        assert_eq!(
+            got,
+            vec![(EventKind::PositionCreated, second[2].id), (EventKind::PositionUpdated, second[1].id)],
+            "J1 unchanged; the other connection's event skipped"
+        );
+        assert_eq!(store.changes_of_run(&c.id, run2.seq, run2.started_unix, 1).unwrap().len(), 1);
+        let got = store.changes_of_run(&c.id, run1.seq, run1.started_unix, 10).unwrap();
+        assert_eq!(got, vec![(EventKind::PositionCreated, first[1].id), (EventKind::PositionCreated, first[0].id)]);
+    }
+
+    #[test]
+    fn a_pages_events_are_one_record_and_read_alongside_single_events() {
+        let (_dir, store) = temp_store();
+        let c = connection(&store, "Greenhouse");
+        commit_jobs(&store, &c.id, &[("J1", "A"), ("J2", "B")]);
+        assert_eq!(store.trees.events.len(), 1, "one record for the page's two events");
+        assert_eq!(store.trees.events_pending.len(), 1, "one pending mark");
+        let batch = store.events_after(0, 10).unwrap();
+        // A single event as a candidate event (or an older atsbridge) stores it.
+        let single = store.draw_event_id().unwrap();
+        let mut legacy = batch[0].clone();
+        legacy.id = single;
+        store.trees.events.insert(keys::event(single), codec::encode("event", &legacy).unwrap()).unwrap();
+        store.trees.events_pending.insert(keys::event(single), &[]).unwrap();
+        commit_jobs(&store, &c.id, &[("J1", "A2"), ("J3", "C")]);
+
+        let all = store.events_after(0, 10).unwrap();
+        let ids: Vec<u64> = all.iter().map(|e| e.id).collect();
+        assert_eq!(ids.len(), 5);
+        assert!(ids.windows(2).all(|w| w[0] < w[1]), "oldest first: {ids:?}");
+        assert_eq!(&ids[..2], &[batch[0].id, batch[1].id]);
+        assert_eq!(ids[2], single);
+        for e in &all {
+            assert_eq!(store.event(e.id).unwrap().as_ref(), Some(e));
+        }
+        assert_eq!(store.event(ids[4] + 1).unwrap(), None);
+        let later: Vec<u64> = store.events_after(ids[0], 2).unwrap().iter().map(|e| e.id).collect();
+        assert_eq!(later, &ids[1..3]);
+        assert_eq!(store.events_after(ids[3], 10).unwrap().len(), 1);
+        assert!(store.events_after(u64::MAX, 10).unwrap().is_empty());
+
+        assert_eq!(store.pending_events(10).unwrap(), ids);
+        assert_eq!(store.pending_events(3).unwrap(), &ids[..3]);
+        for id in [ids[1], ids[2], ids[0], ids[4], ids[3]] {
+            store.fan_out(id).unwrap();
+            assert!(!store.pending_events(10).unwrap().contains(&id));
+        }
+        assert!(store.pending_events(10).unwrap().is_empty());
+        assert_eq!(store.trees.events_pending.len(), 0);
     }
 }

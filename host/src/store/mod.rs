@@ -16,8 +16,8 @@
 //! | `positions_by_connection` | (connection id, position id) | empty |
 //! | `sync_runs` | (connection id, run seq) | [`SyncRun`] |
 //! | `sync_runs_unfinished` | (connection id, run seq) | empty: runs still running |
-//! | `events` | event id (`u64` BE) | [`Event`] |
-//! | `events_pending` | event id | empty: not yet fanned out to webhooks |
+//! | `events` | event id (`u64` BE) | [`Event`], or a commit's events as one batch keyed by its first id (`event_batch`) |
+//! | `events_pending` | event id | not yet fanned out to webhooks: empty (that event), or the batch's pending ids |
 //! | `webhooks` | endpoint id | [`Webhook`] (signing secret sealed) |
 //! | `webhook_deliveries` | (endpoint id, event id) | [`Delivery`] |
 //! | `webhook_queue` | (due ms, endpoint id, event id) | empty |
@@ -64,6 +64,7 @@ mod candidates;
 mod codec;
 mod commit;
 mod connections;
+mod event_batch;
 mod events;
 mod key_check;
 mod keys;
@@ -495,6 +496,45 @@ pub struct Store {
     gate: Arc<std::sync::RwLock<()>>,
     /// Finished runs kept per connection; older ones are pruned.
     runs_kept: usize,
+    /// Held while event ids are drawn (see `event_batch`).
+    event_ids_lock: Arc<std::sync::Mutex<()>>,
+    /// Declared last: dropped after `db` and `trees`, so when the last
+    /// clone goes, sled has closed before it runs.
+    _settle: Arc<Settle>,
+}
+
+/// When the last handle of a store that wrote closes: opens the database
+/// once more and closes it, which makes sled fold the log the writer left
+/// into a new snapshot file. The next open (often a read-only command)
+/// then has nothing to recover and writes nothing; without this, that
+/// command would write the snapshot (tens of megabytes after a large
+/// sync). Writes are told by the log file changing since the open.
+struct Settle {
+    path: PathBuf,
+    log_at_open: Option<(u64, std::time::SystemTime)>,
+}
+
+/// The size and modification time of sled's log file, `<path>/db`.
+fn log_state(path: &Path) -> Option<(u64, std::time::SystemTime)> {
+    let meta = std::fs::metadata(path.join("db")).ok()?;
+    Some((meta.len(), meta.modified().ok()?))
+}
+
+impl Drop for Settle {
+    fn drop(&mut self) {
+        if log_state(&self.path) == self.log_at_open {
+            return;
+        }
+        // Another handle of this database still open (a clone of a tree
+        // kept elsewhere) holds sled's lock: the next open settles instead.
+        match sled::Config::new().path(&self.path).cache_capacity(CACHE_BYTES).open() {
+            Ok(db) => {
+                drop(db);
+                tracing::debug!(path = %self.path.display(), "store log folded into a snapshot at close");
+            }
+            Err(e) => tracing::debug!(path = %self.path.display(), error = %e, "store not settled at close"),
+        }
+    }
 }
 
 impl std::fmt::Debug for Store {
@@ -521,8 +561,20 @@ impl Store {
         let version = schema::migrate(&db, schema::MIGRATIONS)?;
         key_check::check_or_adopt(&db, key.as_ref())?;
         let trees = Trees::open(&db)?;
+        // After the open's own writes (migrations, the key check) are
+        // durable: only what this handle writes from here on is settled.
+        db.flush()?;
+        let settle = Arc::new(Settle { path: path.to_path_buf(), log_at_open: log_state(path) });
         info!(path = %path.display(), schema_version = version, secret_key = key.is_some(), "store opened");
-        Ok(Store { db, trees, key: key.map(Arc::new), gate: Arc::default(), runs_kept: DEFAULT_RUNS_KEPT })
+        Ok(Store {
+            db,
+            trees,
+            key: key.map(Arc::new),
+            gate: Arc::default(),
+            runs_kept: DEFAULT_RUNS_KEPT,
+            event_ids_lock: Arc::default(),
+            _settle: settle,
+        })
     }
 
     /// Keeps at most `n` finished runs per connection (at least 1).

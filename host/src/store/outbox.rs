@@ -302,7 +302,7 @@ impl Store {
     /// move by the ATS at `at_unix`, with a `candidate.stage_changed` event,
     /// in one transaction. Nothing is queued: the ATS already has it.
     pub fn record_ats_move(&self, id: u64, to: &str) -> Result<(Candidate, StageMove), StoreError> {
-        let event_id = self.db.generate_id()?;
+        let event_id = self.draw_event_id()?;
         let t = &self.trees;
         let extra = [&t.positions, &t.events, &t.events_pending];
         self.move_candidate_with(id, to, MovedBy::Ats, &extra, |candidate, moved, tx| {
@@ -422,7 +422,7 @@ impl Store {
     /// event. An entry already gone (finished by an earlier run) is left;
     /// an entry whose candidate was deleted is dropped.
     pub fn finish_push(&self, entry: &OutboxEntry, outcome: PushOutcome) -> Result<(), StoreError> {
-        let event_id = self.db.generate_id()?;
+        let event_id = self.draw_event_id()?;
         let t = &self.trees;
         let extra = [&t.outbox, &t.outbox_by_candidate, &t.positions, &t.events, &t.events_pending];
         let done = self.update_candidate_with(entry.candidate_id, &extra, |candidate, tx| {

@@ -33,10 +33,20 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
     Migration { to: 2, name: "connection totals", apply: count_connection_totals_v2 },
     Migration { to: 3, name: "unfinished-runs-index-and-events", apply: index_unfinished_runs_v3 },
     Migration { to: 4, name: "publication provenance", apply: super::publication::migrate_publication_v4 },
+    Migration { to: 5, name: "event batches", apply: event_batches_v5 },
 ];
 
 /// The schema version this binary writes.
-pub const CURRENT_VERSION: u32 = 4;
+pub const CURRENT_VERSION: u32 = 5;
+
+/// v5: a commit's events are stored as one batch record with one pending
+/// mark (`event_batch`). Records written before stay as they are (single
+/// events and their empty marks read as before); the step only raises the
+/// version, so an older atsbridge, which cannot read batches, refuses the
+/// store instead of misreading it.
+fn event_batches_v5(_db: &sled::Db) -> Result<(), StoreError> {
+    Ok(())
+}
 
 /// v3: creates the trees added since v1 (unfinished-run index, events,
 /// webhooks) and indexes the runs still marked running. This step reads
@@ -172,7 +182,8 @@ mod tests {
         Migration { to: 2, name: "connection totals", apply: count_connection_totals_v2 },
         Migration { to: 3, name: "unfinished-runs-index-and-events", apply: index_unfinished_runs_v3 },
         Migration { to: 4, name: "publication provenance", apply: super::super::publication::migrate_publication_v4 },
-        Migration { to: 5, name: "count", apply: count_runs },
+        Migration { to: 5, name: "event batches", apply: event_batches_v5 },
+        Migration { to: 6, name: "count", apply: count_runs },
     ];
 
     #[test]
@@ -199,8 +210,8 @@ mod tests {
         let (_dir, db) = temp_db();
         assert_eq!(migrate(&db, MIGRATIONS).unwrap(), CURRENT_VERSION);
         assert_eq!(runs_of_step(&db), 0);
-        assert_eq!(migrate(&db, WITH_NEXT).unwrap(), 5);
-        assert_eq!(migrate(&db, WITH_NEXT).unwrap(), 5);
+        assert_eq!(migrate(&db, WITH_NEXT).unwrap(), 6);
+        assert_eq!(migrate(&db, WITH_NEXT).unwrap(), 6);
         assert_eq!(runs_of_step(&db), 1);
     }
 
@@ -209,9 +220,9 @@ mod tests {
         let (_dir, db) = temp_db();
         migrate(&db, WITH_NEXT).unwrap();
         let err = migrate(&db, MIGRATIONS).unwrap_err();
-        assert!(matches!(err, StoreError::SchemaTooNew { found: 5, supported: CURRENT_VERSION }), "{err}");
+        assert!(matches!(err, StoreError::SchemaTooNew { found: 6, supported: CURRENT_VERSION }), "{err}");
         assert!(err.to_string().contains("newer"), "{err}");
-        assert_eq!(stored_version(&db).unwrap(), 5);
+        assert_eq!(stored_version(&db).unwrap(), 6);
     }
 
     #[test]

@@ -247,11 +247,12 @@ impl Store {
     /// endpoint of its account that wants it; clears the pending mark.
     pub(crate) fn fan_out(&self, event_id: u64) -> Result<usize, StoreError> {
         let _gate = self.write_gate();
+        // The mark may hold a whole commit's events (see `event_batch`).
+        let mark = self.pending_mark_of(event_id)?;
         let Some(event) = self.event(event_id)? else {
-            self.trees.events_pending.transaction(|tx| {
-                tx.remove(&keys::event(event_id))?;
-                Ok::<_, sled::transaction::ConflictableTransactionError<StoreError>>(())
-            })?;
+            if let Some(mark) = mark {
+                self.trees.events_pending.transaction(|tx| super::events::clear_pending_tx(tx, mark, event_id))?;
+            }
             return Ok(0);
         };
         let kind = event.kind.as_str();
@@ -278,7 +279,9 @@ impl Store {
                     )?;
                     queue.insert(keys::delivery_due(now_ms, &w.id, event_id), &[])?;
                 }
-                pending.remove(&keys::event(event_id))?;
+                if let Some(mark) = mark {
+                    super::events::clear_pending_tx(pending, mark, event_id)?;
+                }
                 Ok(())
             },
         )?;

@@ -55,6 +55,10 @@ struct Listing {
     /// Every job code listed in this run, with whether its position is open
     /// now (for removal detection and the mass-close guard).
     seen: HashMap<String, bool>,
+    /// The positions this run wrote (created, updated, closed, reopened or
+    /// removed), in commit order: the publish rules' pass after the run
+    /// reads these, not every position of the connection.
+    changed: Vec<u64>,
 }
 
 impl Listing {
@@ -171,14 +175,15 @@ impl SyncEngine {
         let Some(_active) = self.stop.enter() else { return Err(SyncError::Stopped) };
         let started = std::time::Instant::now();
         let daily = matches!(options.trigger, Trigger::Scheduled | Trigger::CatchUp);
-        let result = self.sync_inner(connection_id, options, progress).await;
+        let mut changed = Vec::new();
+        let result = self.sync_inner(connection_id, options, progress, &mut changed).await;
         // Publish rules apply to what the run changed (and to everything
         // when the rules changed); a failed run's committed pages too.
         if !matches!(result, Err(SyncError::Stopped | SyncError::UnknownConnection(_) | SyncError::Disabled(_))) {
             let id = connection_id.to_string();
             let applied = self
                 .on_store(move |store| {
-                    crate::publish::rules::after_sync(store, &id);
+                    crate::publish::rules::after_sync(store, &id, &changed);
                     Ok(())
                 })
                 .await;
@@ -205,6 +210,7 @@ impl SyncEngine {
         connection_id: &str,
         options: RunOptions,
         progress: &dyn SyncProgress,
+        changed: &mut Vec<u64>,
     ) -> Result<SyncRun, SyncError> {
         let id = connection_id.to_string();
         let (connection, state) = self
@@ -243,8 +249,25 @@ impl SyncEngine {
         let run = self.on_store(move |s| s.start_run(&id, trigger, &plugin_id, &version, full)).await?;
         progress.started(&run, plan.resume.is_some());
         let started_unix = plan.resume.as_ref().map_or(run.started_unix, |cp| cp.listing_started_unix);
-        let mut listing = Listing { plan, started_unix, seen: HashMap::new() };
-        match self.list_and_apply(&connection, &plugin, run, &mut listing, progress).await {
+        let mut listing = Listing { plan, started_unix, seen: HashMap::new(), changed: Vec::new() };
+        let result = self.list_and_run_end(&connection, &plugin, run, &mut listing, &options, progress).await;
+        *changed = std::mem::take(&mut listing.changed);
+        result
+    }
+
+    /// Lists and commits every page, then ends the run (succeeded, failed
+    /// or interrupted).
+    async fn list_and_run_end(
+        &self,
+        connection: &Connection,
+        plugin: &Plugin,
+        run: SyncRun,
+        listing: &mut Listing,
+        options: &RunOptions,
+        progress: &dyn SyncProgress,
+    ) -> Result<SyncRun, SyncError> {
+        let connection_id = connection.id.as_str();
+        match self.list_and_apply(connection, plugin, run, listing, progress).await {
             Err((mut run, SyncError::Stopped)) => {
                 // The checkpoint stays: the next run resumes after the last page.
                 run.outcome = RunOutcome::Interrupted;
@@ -253,7 +276,7 @@ impl SyncEngine {
                 Err(SyncError::Stopped)
             }
             Ok(run) => match self
-                .succeed(&connection, self.refresh_stages(&connection, &plugin, run).await, &listing, &options)
+                .succeed(connection, self.refresh_stages(connection, plugin, run).await, listing, options)
                 .await
             {
                 Ok(run) => Ok(run),
@@ -359,6 +382,9 @@ impl SyncEngine {
                 last_commit = std::time::Instant::now();
             }
             for change in done.changes {
+                if change.change.writes() {
+                    listing.changed.push(change.id);
+                }
                 listing.seen.insert(change.code, !change.closed);
             }
             progress.page(&run.counts);
@@ -390,7 +416,7 @@ impl SyncEngine {
         &self,
         connection: &Connection,
         mut run: SyncRun,
-        listing: &Listing,
+        listing: &mut Listing,
         options: &RunOptions,
     ) -> Result<SyncRun, (SyncRun, SyncError)> {
         // Only a listing that ran complete in this run knows every job.
@@ -428,8 +454,12 @@ impl SyncEngine {
             s.changed_since = Some(watermark.clone());
         };
         let ending = run.clone();
+        let closing = removed.clone();
         match self.on_store(move |s| s.commit_run_end(ending, update, &removed)).await {
-            Ok((run, _)) => Ok(run),
+            Ok((run, _)) => {
+                listing.changed.extend(closing);
+                Ok(run)
+            }
             Err(e) => {
                 run.outcome = RunOutcome::Running;
                 Err((run, e))

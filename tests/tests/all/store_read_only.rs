@@ -57,8 +57,9 @@ fn changed_bytes(a: &BTreeMap<String, (u64, u64)>, b: &BTreeMap<String, (u64, u6
     (bytes, names)
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn a_read_only_command_leaves_the_store_files_as_they_were() {
+/// A data directory after a sync of [`JOBS`] jobs whose writer has
+/// closed; returns the directory's guard, the data path and the key.
+async fn synced_data_dir() -> (tempfile::TempDir, std::path::PathBuf, String) {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
     let key = crate::api_support::secret_key();
@@ -74,6 +75,27 @@ async fn a_read_only_command_leaves_the_store_files_as_they_were() {
         assert_eq!(run.counts.created as usize, JOBS);
         app.store.flush().unwrap();
     }
+    (dir, data, key)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_first_read_only_command_after_a_sync_writes_no_snapshot() {
+    let (_dir, data, key) = synced_data_dir().await;
+    // The writer closed cleanly: sled's log is already folded into a
+    // snapshot, so the first reader has nothing to recover or write.
+    let written = files(&data);
+    let out = ok(cli(&data, &key, &["account", "list"]));
+    assert!(out.contains("acme"), "{out}");
+    let (bytes, names) = changed_bytes(&written, &files(&data));
+    assert!(
+        bytes <= MAX_CHANGED_BYTES,
+        "the first read-only command after a sync changed {bytes} bytes of the data directory: {names:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_read_only_command_leaves_the_store_files_as_they_were() {
+    let (_dir, data, key) = synced_data_dir().await;
     // The first open after the writer may settle what the writer left
     // (sled folds its log into a snapshot); a read-only command after that
     // must change nothing.
