@@ -5,15 +5,21 @@
 //! controls, reading back what it recorded earlier) may echo it verbatim,
 //! lower-cased, base64-encoded (also as part of `user:secret` in a Basic
 //! header), URL-encoded, JSON-escaped, hex-encoded, or in pieces. One
-//! [`Scrubber`] is built per call from the connection's secret values and
-//! the OAuth tokens in use, and finds every such form in one pass
-//! (Aho-Corasick, overlapping matches), replacing each covered run of bytes
-//! with `[redacted]`.
+//! [`Scrubber`] is built for each set of secret values (a connection's
+//! secrets and the OAuth tokens in use) and kept across calls; it finds
+//! every such form in one pass (one Aho-Corasick automaton, overlapping
+//! matches, run only where a cheap prefilter sees a possible form),
+//! replacing each covered run of bytes with `[redacted]`.
 
-use aho_corasick::{AhoCorasick, AhoCorasickBuilder, AhoCorasickKind, MatchKind};
+mod prefilter;
+
+use std::ops::Range;
+
+use aho_corasick::{AhoCorasick, AhoCorasickBuilder, AhoCorasickKind, Input, MatchKind};
 use base64::Engine as _;
 use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD};
 
+use self::prefilter::Prefilter;
 use super::CallError;
 use crate::contract::ConnectorError;
 
@@ -28,16 +34,70 @@ pub const MIN_SECRET_WINDOW: usize = 8;
 /// the encoded forms of a few bytes (say a 4-digit PIN in hex) would match
 /// ordinary data far too often.
 pub const MIN_ENCODED_SECRET_BYTES: usize = 8;
+/// Most forms the fallback automaton keeps when the full set is beyond the
+/// automaton's size limits: the plain values come first.
+const FALLBACK_FORMS: usize = 64;
+
+/// The shapes a secret is looked for in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Form {
+    /// The value itself.
+    Plain,
+    /// Every [`MIN_SECRET_WINDOW`]-byte piece of it.
+    Piece,
+    Hex,
+    Url,
+    Json,
+    /// Base64 in both alphabets, alone or inside a longer base64 text.
+    Base64,
+}
+
+impl Form {
+    /// Base64 is compared with its case: a case-folded match would redact
+    /// innocent data far more often, and no encoder changes its case.
+    /// Everything else is compared ignoring ASCII case.
+    fn case_sensitive(self) -> bool {
+        self == Form::Base64
+    }
+}
+
+/// Every form of one secret value, tagged with its shape.
+fn forms(secret: &[u8]) -> Vec<(Form, Vec<u8>)> {
+    if secret.is_empty() {
+        return Vec::new();
+    }
+    let mut out = vec![(Form::Plain, secret.to_vec())];
+    if secret.len() < MIN_ENCODED_SECRET_BYTES {
+        return out;
+    }
+    out.extend(secret.windows(MIN_SECRET_WINDOW).map(|w| (Form::Piece, w.to_vec())));
+    out.push((Form::Hex, hex::encode(secret).into_bytes()));
+    out.extend(url_encodings(secret).into_iter().map(|f| (Form::Url, f)));
+    out.extend(json_escapes(secret).into_iter().map(|f| (Form::Json, f)));
+    out.extend(base64_forms(secret).into_iter().map(|f| (Form::Base64, f)));
+    out
+}
 
 /// Finds and removes secret values in their common encodings.
+///
+/// Every form of every secret is in one case-insensitive automaton; a
+/// case-sensitive form (base64) is re-checked byte for byte when it
+/// matches, which is rare. A [`Prefilter`] probes a few bytes in five and
+/// hands the automaton only the spans that can hold a form, so a body with
+/// no secret in it costs a fraction of one automaton pass.
 #[derive(Debug, Default)]
 pub struct Scrubber {
-    /// Forms compared ignoring ASCII case: the value, its pieces, hex, URL
-    /// and JSON escapes.
-    folded: Option<AhoCorasick>,
-    /// Base64 forms: case matters there (a case-folded match would redact
-    /// innocent data far more often).
-    exact: Option<AhoCorasick>,
+    matcher: Option<Matcher>,
+}
+
+#[derive(Debug)]
+struct Matcher {
+    automaton: AhoCorasick,
+    /// By pattern id: the exact bytes of a case-sensitive form, `None` for
+    /// forms compared ignoring ASCII case.
+    exact: Vec<Option<Box<[u8]>>>,
+    /// `None` when a form is too short to prefilter: every byte is scanned.
+    prefilter: Option<Prefilter>,
 }
 
 impl Scrubber {
@@ -47,74 +107,78 @@ impl Scrubber {
         I: IntoIterator<Item = S>,
         S: AsRef<[u8]>,
     {
-        let mut folded = Vec::new();
-        let mut exact = Vec::new();
-        for secret in secrets {
-            let secret = secret.as_ref();
-            if secret.is_empty() {
-                continue;
-            }
-            folded.push(secret.to_vec());
-            if secret.len() < MIN_ENCODED_SECRET_BYTES {
-                continue;
-            }
-            folded.extend(secret.windows(MIN_SECRET_WINDOW).map(<[u8]>::to_vec));
-            folded.push(hex::encode(secret).into_bytes());
-            folded.extend(url_encodings(secret));
-            folded.extend(json_escapes(secret));
-            exact.extend(base64_forms(secret));
-        }
-        Scrubber { folded: build(folded, true), exact: build(exact, false) }
+        Self::from_forms(secrets.into_iter().flat_map(|s| forms(s.as_ref())))
     }
 
-    /// Bytes of memory the matchers use.
+    /// A scrubber that misses one shape, to show that each is needed.
+    #[cfg(test)]
+    fn without<S: AsRef<[u8]>>(secrets: &[S], missing: Form) -> Self {
+        Self::from_forms(secrets.iter().flat_map(|s| forms(s.as_ref())).filter(|(f, _)| *f != missing))
+    }
+
+    fn from_forms(forms: impl Iterator<Item = (Form, Vec<u8>)>) -> Self {
+        // Plain values first (a stable sort), so a fallback keeps them.
+        let mut forms: Vec<(Form, Vec<u8>)> = forms.collect();
+        forms.sort_by_key(|(form, _)| *form != Form::Plain);
+        // One entry per distinct form; a form that is also wanted without
+        // case sensitivity needs no exact re-check.
+        let mut index: std::collections::HashMap<Vec<u8>, usize> = std::collections::HashMap::new();
+        let (mut patterns, mut case_sensitive) = (Vec::<Vec<u8>>::new(), Vec::<bool>::new());
+        for (form, bytes) in forms {
+            match index.get(&bytes) {
+                Some(&i) => case_sensitive[i] &= form.case_sensitive(),
+                None => {
+                    index.insert(bytes.clone(), patterns.len());
+                    patterns.push(bytes);
+                    case_sensitive.push(form.case_sensitive());
+                }
+            }
+        }
+        if patterns.is_empty() {
+            return Scrubber::default();
+        }
+        let exact: Vec<Option<Box<[u8]>>> =
+            patterns.iter().zip(case_sensitive).map(|(p, cs)| cs.then(|| p.clone().into_boxed_slice())).collect();
+        let prefilter = Prefilter::new(patterns.iter().map(Vec::as_slice));
+        let automaton = match build(&patterns) {
+            Ok(a) => a,
+            // Only a pattern set beyond the automaton's size limits fails; a
+            // scrubber that silently matches nothing would leak, so fall back
+            // to the first forms only, without prefilter.
+            Err(e) => {
+                tracing::error!(error = %e, "cannot build the secret scrubber for every encoding; scrubbing fewer forms");
+                let few: Vec<Vec<u8>> = patterns.into_iter().take(FALLBACK_FORMS).collect();
+                let exact = exact.into_iter().take(few.len()).collect();
+                return match build(&few) {
+                    Ok(automaton) => Scrubber { matcher: Some(Matcher { automaton, exact, prefilter: None }) },
+                    Err(_) => Scrubber::default(),
+                };
+            }
+        };
+        Scrubber { matcher: Some(Matcher { automaton, exact, prefilter }) }
+    }
+
+    /// Bytes of memory the matcher uses.
     pub fn memory_usage(&self) -> usize {
-        [&self.folded, &self.exact].into_iter().flatten().map(AhoCorasick::memory_usage).sum()
+        self.matcher
+            .as_ref()
+            .map_or(0, |m| m.automaton.memory_usage() + m.prefilter.as_ref().map_or(0, Prefilter::memory_usage))
     }
 
     /// True when there is nothing to scrub.
     pub fn is_empty(&self) -> bool {
-        self.folded.is_none() && self.exact.is_none()
+        self.matcher.is_none()
     }
 
-    /// `data` with every secret form replaced by [`REDACTED`].
+    /// `data` with every secret form replaced by [`REDACTED`]. Data with no
+    /// secret in it is handed back as it came, without a copy.
     pub fn scrub_bytes(&self, data: Vec<u8>) -> Vec<u8> {
-        // Most data holds no secret: one plain scan says so, cheaper than
-        // collecting overlapping matches.
-        if ![&self.folded, &self.exact].into_iter().flatten().any(|m| m.is_match(&data)) {
-            return data;
-        }
-        let mut covered: Vec<(usize, usize)> = Vec::new();
-        for matcher in [&self.folded, &self.exact].into_iter().flatten() {
-            covered.extend(matcher.find_overlapping_iter(&data).map(|m| (m.start(), m.end())));
-        }
+        let Some(matcher) = &self.matcher else { return data };
+        let covered = matcher.covered(&data);
         if covered.is_empty() {
             return data;
         }
-        covered.sort_unstable();
-        let mut out = Vec::with_capacity(data.len());
-        let mut written = 0;
-        let mut run: Option<(usize, usize)> = None;
-        for (start, end) in covered {
-            match &mut run {
-                Some((_, run_end)) if start <= *run_end => *run_end = (*run_end).max(end),
-                _ => {
-                    if let Some((s, e)) = run.take() {
-                        out.extend_from_slice(&data[written..s]);
-                        out.extend_from_slice(REDACTED.as_bytes());
-                        written = e;
-                    }
-                    run = Some((start, end));
-                }
-            }
-        }
-        if let Some((s, e)) = run {
-            out.extend_from_slice(&data[written..s]);
-            out.extend_from_slice(REDACTED.as_bytes());
-            written = e;
-        }
-        out.extend_from_slice(&data[written..]);
-        out
+        redact(&data, covered)
     }
 
     /// `text` with every secret form replaced by [`REDACTED`].
@@ -136,6 +200,57 @@ impl Scrubber {
             *text = self.scrub_str(text);
         }
     }
+}
+
+impl Matcher {
+    /// Every byte range a form covers (overlapping matches: a form that
+    /// starts inside another is covered too), in the order found.
+    fn covered(&self, data: &[u8]) -> Vec<Range<usize>> {
+        let mut covered = Vec::new();
+        match &self.prefilter {
+            Some(pre) => pre.spans(data, |span| self.search(data, span, &mut covered)),
+            None => self.search(data, 0..data.len(), &mut covered),
+        }
+        covered
+    }
+
+    fn search(&self, data: &[u8], span: Range<usize>, covered: &mut Vec<Range<usize>>) {
+        for m in self.automaton.find_overlapping_iter(Input::new(data).span(span)) {
+            let exact = self.exact.get(m.pattern().as_usize()).and_then(Option::as_deref);
+            if exact.is_some_and(|bytes| data.get(m.range()) != Some(bytes)) {
+                continue;
+            }
+            covered.push(m.range());
+        }
+    }
+}
+
+/// `data` with each run of bytes covered by a range replaced by one
+/// [`REDACTED`].
+fn redact(data: &[u8], mut covered: Vec<Range<usize>>) -> Vec<u8> {
+    covered.sort_unstable_by_key(|r| (r.start, r.end));
+    let mut out = Vec::with_capacity(data.len());
+    let mut written = 0;
+    let mut run: Option<Range<usize>> = None;
+    for range in covered {
+        match &mut run {
+            Some(open) if range.start <= open.end => open.end = open.end.max(range.end),
+            _ => {
+                if let Some(done) = run.replace(range) {
+                    out.extend_from_slice(&data[written..done.start]);
+                    out.extend_from_slice(REDACTED.as_bytes());
+                    written = done.end;
+                }
+            }
+        }
+    }
+    if let Some(done) = run {
+        out.extend_from_slice(&data[written..done.start]);
+        out.extend_from_slice(REDACTED.as_bytes());
+        written = done.end;
+    }
+    out.extend_from_slice(&data[written..]);
+    out
 }
 
 /// A call's error with every text the plugin (or the ATS through it) wrote
@@ -170,30 +285,16 @@ pub fn scrub_call_error(error: CallError, scrubber: &Scrubber) -> CallError {
     }
 }
 
-fn build(mut patterns: Vec<Vec<u8>>, fold_case: bool) -> Option<AhoCorasick> {
-    patterns.sort_unstable();
-    patterns.dedup();
-    if patterns.is_empty() {
-        return None;
-    }
-    let built = AhoCorasickBuilder::new()
+/// One case-insensitive automaton over every form.
+fn build(patterns: &[Vec<u8>]) -> Result<AhoCorasick, aho_corasick::BuildError> {
+    AhoCorasickBuilder::new()
         // A DFA scans several times faster than the default NFA; its larger
         // build cost is paid once per set of secrets (the runtime keeps
         // scrubbers across calls).
         .kind(Some(AhoCorasickKind::DFA))
         .match_kind(MatchKind::Standard)
-        .ascii_case_insensitive(fold_case)
-        .build(&patterns);
-    match built {
-        Ok(matcher) => Some(matcher),
-        // Only a pattern set beyond the automaton's size limits fails; a
-        // scrubber that silently matches nothing would leak, so fall back to
-        // the plain values alone.
-        Err(e) => {
-            tracing::error!(error = %e, "cannot build the secret scrubber for every encoding; scrubbing plain values");
-            AhoCorasickBuilder::new().ascii_case_insensitive(fold_case).build(patterns.iter().take(64)).ok()
-        }
-    }
+        .ascii_case_insensitive(true)
+        .build(patterns)
 }
 
 /// Base64 of the secret in both alphabets, padded or not, and as it appears
@@ -325,6 +426,95 @@ mod tests {
             secret.chars().map(|c| if c.is_ascii() { c.to_string() } else { format!("\\u{:04x}", c as u32) }).collect();
         assert_eq!(s.scrub_str(&escaped), REDACTED);
         assert_eq!(s.scrub_str(&escaped.to_uppercase().replace("\\U", "\\u")), REDACTED);
+    }
+
+    /// Every echo of the secret a test body holds, as independent code
+    /// (not the scrubber's own) writes them.
+    fn echoes() -> Vec<(Form, String)> {
+        let json = serde_json::to_string(SECRET).unwrap();
+        vec![
+            (Form::Piece, SECRET[3..13].to_string()),
+            (Form::Hex, hex::encode_upper(SECRET)),
+            (Form::Url, form_urlencoded::byte_serialize(SECRET.as_bytes()).collect()),
+            (Form::Url, percent_encoding::utf8_percent_encode(SECRET, percent_encoding::NON_ALPHANUMERIC).to_string()),
+            (Form::Json, json[1..json.len() - 1].to_string()),
+            (Form::Base64, STANDARD.encode(SECRET)),
+            (Form::Base64, URL_SAFE_NO_PAD.encode(SECRET)),
+        ]
+    }
+
+    #[test]
+    fn several_encodings_in_one_body_are_all_scrubbed() {
+        let mut body = String::from("{\"jobs\": [");
+        let mut expected = body.clone();
+        let plain = [SECRET.to_string(), SECRET.to_lowercase(), SECRET.to_uppercase()];
+        let all = plain.into_iter().chain(echoes().into_iter().map(|(_, e)| e));
+        for (i, echo) in all.enumerate() {
+            body.push_str(&format!("{{\"id\": {i}, \"note\": \"{echo}\"}}, "));
+            expected.push_str(&format!("{{\"id\": {i}, \"note\": \"{REDACTED}\"}}, "));
+        }
+        body.push_str("{}]}");
+        expected.push_str("{}]}");
+        assert_eq!(scrubbed(&body), expected);
+    }
+
+    #[test]
+    fn each_form_is_needed() {
+        // Without a form, its echo survives (in part); with all, it is gone.
+        for (form, echo) in echoes() {
+            assert_eq!(scrubbed(&echo), REDACTED, "{form:?}: {echo}");
+            let partial = Scrubber::without(&[SECRET], form).scrub_str(&echo);
+            assert_ne!(partial, REDACTED, "{form:?} is not needed for {echo}");
+        }
+        // The plain value matters for secrets too short to have pieces.
+        assert_eq!(Scrubber::new(["pin1"]).scrub_str("PIN1"), REDACTED);
+        assert_eq!(Scrubber::without(&["pin1"], Form::Plain).scrub_str("PIN1"), "PIN1");
+        // Case folding: an upper-cased echo of the whole value.
+        assert_eq!(scrubbed(&SECRET.to_uppercase()), REDACTED);
+    }
+
+    #[test]
+    fn the_prefilter_finds_what_a_full_scan_finds() {
+        let s = Scrubber::new([SECRET, "another-Secret-9x", "pässwörd-geheim-ü"]);
+        let m = s.matcher.as_ref().unwrap();
+        assert!(m.prefilter.is_some());
+        let mut forms: Vec<Vec<u8>> = [SECRET, "another-Secret-9x", "pässwörd-geheim-ü"]
+            .iter()
+            .flat_map(|secret| forms(secret.as_bytes()))
+            .map(|(_, f)| f)
+            .collect();
+        forms.push(SECRET.to_uppercase().into_bytes());
+        // A small deterministic generator: filler text with forms dropped
+        // in at every kind of offset, some overlapping each other.
+        let mut state = 0x2545_f491_4f6c_dd1du64;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        for _ in 0..200 {
+            let mut data = Vec::new();
+            while data.len() < 2000 {
+                match next() % 4 {
+                    0 => {
+                        let form = &forms[(next() % forms.len() as u64) as usize];
+                        let cut = (next() % 3) as usize;
+                        data.extend_from_slice(&form[..form.len() - cut.min(form.len() - 1)]);
+                    }
+                    _ => {
+                        const FILLER: &[u8] = b" abcdefxyz/+\"%0123";
+                        data.extend((0..next() % 40).map(|_| FILLER[(next() % FILLER.len() as u64) as usize]));
+                    }
+                }
+            }
+            let mut fast = m.covered(&data);
+            let mut full = Vec::new();
+            m.search(&data, 0..data.len(), &mut full);
+            fast.sort_unstable_by_key(|r| (r.start, r.end));
+            full.sort_unstable_by_key(|r| (r.start, r.end));
+            assert_eq!(fast, full);
+        }
     }
 
     #[test]
