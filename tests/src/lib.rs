@@ -60,8 +60,12 @@ pub mod guests {
     /// the same test API and settings as [`CONTRACT_V0_2`].
     pub const CONTRACT_V0_1: &str = env!("ATSBRIDGE_GUEST_CONTRACT_V0_1");
 
+    /// `tests/guests/careless`: the well-behaved guest's API and settings,
+    /// but `list-jobs` answers an HTTP 503 or 429 with an empty, final page.
+    pub const CARELESS: &str = env!("ATSBRIDGE_GUEST_CARELESS");
+
     /// Every guest as `(package name, path)`.
-    pub const ALL: [(&str, &str); 9] = [
+    pub const ALL: [(&str, &str); 10] = [
         ("well-behaved", WELL_BEHAVED),
         ("hostile", HOSTILE),
         ("bench-connector", BENCH_CONNECTOR),
@@ -71,6 +75,7 @@ pub mod guests {
         ("slow-info", SLOW_INFO),
         ("contract-v0-2", CONTRACT_V0_2),
         ("contract-v0-1", CONTRACT_V0_1),
+        ("careless", CARELESS),
     ];
 }
 

@@ -49,6 +49,11 @@ pub struct TestArgs {
     /// Jobs the mock starts with.
     #[arg(long, default_value_t = MOCK_JOBS, requires = "mock")]
     pub jobs: usize,
+    /// The call deadline of the slow-response check, in milliseconds (the
+    /// kit's proxy holds the answer twice as long; at most 15000).
+    #[arg(long, value_name = "MS", default_value_t = conformance::DEFAULT_SLOW_DEADLINE.as_millis() as u64,
+          value_parser = clap::value_parser!(u64).range(100..=15_000))]
+    pub slow_deadline_ms: u64,
     /// How to print the report (the global --json means `json`).
     #[arg(long, value_enum, default_value_t = ReportFormat::Table)]
     pub format: ReportFormat,
@@ -72,6 +77,7 @@ pub async fn run(args: TestArgs, runtime: &Runtime, json: bool) -> anyhow::Resul
     })?;
     let overrides = super::parse_settings(&args.settings, &args.settings_from_env)?;
     let extra_hosts = AllowedHosts::parse(&args.allow_hosts).context("bad --allow-host")?;
+    let slow_deadline = std::time::Duration::from_millis(args.slow_deadline_ms);
     let report = match (args.mock, &args.base_url) {
         (Some(vendor), _) => {
             let mock = conformance::start_mock_with(vendor, args.jobs, 0)
@@ -85,7 +91,11 @@ pub async fn run(args: TestArgs, runtime: &Runtime, json: bool) -> anyhow::Resul
                     conformance::PLACEHOLDERS.iter().map(|(name, _)| *name).collect::<Vec<_>>().join(", ")
                 );
             }
-            let report = Suite::against_mock(plugin, &mock, settings).with_extra_hosts(&extra_hosts).run().await;
+            let report = Suite::against_mock(plugin, &mock, settings)
+                .with_extra_hosts(&extra_hosts)
+                .with_slow_deadline(slow_deadline)
+                .run()
+                .await;
             mock.shutdown().await;
             report
         }
@@ -97,6 +107,7 @@ pub async fn run(args: TestArgs, runtime: &Runtime, json: bool) -> anyhow::Resul
             Suite::against_server(plugin, settings)
                 .with_extra_hosts(&origin.union(&extra_hosts))
                 .allow_writes(args.allow_writes)
+                .with_slow_deadline(slow_deadline)
                 .run()
                 .await
         }

@@ -16,7 +16,12 @@
 //! | [`CheckId::CandidateStatuses`] | the pushed candidate's status reads back (needs `candidate-status`) |
 //! | [`CheckId::MoveApplication`] | the pushed candidate moves to another stage and the move reads back (needs `move-application`) |
 //! | [`CheckId::RateLimited`] | an HTTP 429 becomes `rate-limited` with the `Retry-After` delay |
-//! | [`CheckId::Transient`] | HTTP 500 and 503 become `transient` |
+//! | [`CheckId::RateLimitedNoDelay`] | an HTTP 429 without `Retry-After` becomes `rate-limited` |
+//! | [`CheckId::Transient`] | HTTP 500, 502, 503 and 504 each become `transient` |
+//! | [`CheckId::DroppedConnection`] | a connection closed before or during the answer becomes `transient` |
+//! | [`CheckId::SlowResponse`] | an answer slower than the call's deadline ends the call by the deadline |
+//! | [`CheckId::MalformedJson`] | a truncated or garbled JSON body is an error, not a listing |
+//! | [`CheckId::ChangingPages`] | a listing whose pages change between requests lists no job twice and misses none |
 //!
 //! It runs against a [`Target`]: a mock ATS from `atsbridge-mock-ats` in this
 //! process ([`start_mock`]), which the kit can read, change and break on
@@ -55,13 +60,14 @@ mod junit;
 mod listing;
 mod mock;
 mod moves;
+mod pages;
 mod patience;
 pub mod proxy;
 mod report;
 mod stages;
 
 use std::collections::BTreeMap;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use atsbridge_mock_ats::MockAts;
 use serde::Serialize;
@@ -109,13 +115,23 @@ pub enum CheckId {
     MoveApplication,
     /// 429 → `rate-limited`.
     RateLimited,
-    /// 5xx → `transient`.
+    /// 429 without `Retry-After` → `rate-limited`.
+    RateLimitedNoDelay,
+    /// 500, 502, 503, 504 → `transient`.
     Transient,
+    /// A dropped connection → `transient`.
+    DroppedConnection,
+    /// A slow answer ends the call by its deadline.
+    SlowResponse,
+    /// A body that is not JSON is an error.
+    MalformedJson,
+    /// Pages that change between requests: no job twice, none missing.
+    ChangingPages,
 }
 
 impl CheckId {
     /// Every check, in running order.
-    pub const ALL: [CheckId; 11] = [
+    pub const ALL: [CheckId; 16] = [
         CheckId::Info,
         CheckId::Check,
         CheckId::BadCredentials,
@@ -126,7 +142,24 @@ impl CheckId {
         CheckId::CandidateStatuses,
         CheckId::MoveApplication,
         CheckId::RateLimited,
+        CheckId::RateLimitedNoDelay,
         CheckId::Transient,
+        CheckId::DroppedConnection,
+        CheckId::SlowResponse,
+        CheckId::MalformedJson,
+        CheckId::ChangingPages,
+    ];
+
+    /// The fault checks: the kit breaks the server on purpose (through the
+    /// mock or its proxy) and checks what the connector answers.
+    pub const FAULTS: [CheckId; 7] = [
+        CheckId::RateLimited,
+        CheckId::RateLimitedNoDelay,
+        CheckId::Transient,
+        CheckId::DroppedConnection,
+        CheckId::SlowResponse,
+        CheckId::MalformedJson,
+        CheckId::ChangingPages,
     ];
 
     /// The stable kebab-case name shown in tables and JSON.
@@ -142,7 +175,12 @@ impl CheckId {
             CheckId::CandidateStatuses => "candidate-statuses",
             CheckId::MoveApplication => "move-application",
             CheckId::RateLimited => "rate-limited",
+            CheckId::RateLimitedNoDelay => "rate-limited-no-delay",
             CheckId::Transient => "transient",
+            CheckId::DroppedConnection => "dropped-connection",
+            CheckId::SlowResponse => "slow-response",
+            CheckId::MalformedJson => "malformed-json",
+            CheckId::ChangingPages => "changing-pages",
         }
     }
 
@@ -159,7 +197,12 @@ impl CheckId {
             CheckId::CandidateStatuses => "the pushed candidate's status reads back",
             CheckId::MoveApplication => "the pushed candidate moves to another stage",
             CheckId::RateLimited => "HTTP 429 becomes rate-limited with Retry-After",
-            CheckId::Transient => "HTTP 5xx becomes transient",
+            CheckId::RateLimitedNoDelay => "HTTP 429 without Retry-After becomes rate-limited",
+            CheckId::Transient => "HTTP 500, 502, 503 and 504 become transient",
+            CheckId::DroppedConnection => "a dropped connection becomes transient",
+            CheckId::SlowResponse => "an answer past the deadline ends the call by the deadline",
+            CheckId::MalformedJson => "a truncated or garbled JSON body is an error, not a listing",
+            CheckId::ChangingPages => "pages that change between requests: no job twice, none missing",
         }
     }
 }
@@ -229,7 +272,13 @@ pub struct Suite<'m> {
     settings: BTreeMap<String, String>,
     extra_hosts: AllowedHosts,
     allow_writes: bool,
+    slow_deadline: Duration,
 }
+
+/// The call deadline of the slow-response check unless set otherwise: short,
+/// so the check takes seconds, long enough for a loaded machine to finish a
+/// call that is not held up.
+pub const DEFAULT_SLOW_DEADLINE: Duration = Duration::from_secs(2);
 
 impl<'m> Suite<'m> {
     /// Against a running mock: its origin is granted to the plugin, and the
@@ -237,19 +286,40 @@ impl<'m> Suite<'m> {
     pub fn against_mock(plugin: Plugin, mock: &'m MockAts, settings: BTreeMap<String, String>) -> Self {
         let origin = mock.base_url().trim_end_matches('/').to_string();
         let extra_hosts = AllowedHosts::parse(&[origin]).expect("a mock's base URL is a valid host pattern");
-        Suite { plugin, target: Target::Mock(mock), settings, extra_hosts, allow_writes: true }
+        Suite {
+            plugin,
+            target: Target::Mock(mock),
+            settings,
+            extra_hosts,
+            allow_writes: true,
+            slow_deadline: DEFAULT_SLOW_DEADLINE,
+        }
     }
 
     /// Against any server. Grant the hosts the settings point at with
     /// [`Suite::with_extra_hosts`]; writes stay off until
     /// [`Suite::allow_writes`].
     pub fn against_server(plugin: Plugin, settings: BTreeMap<String, String>) -> Suite<'static> {
-        Suite { plugin, target: Target::Server, settings, extra_hosts: AllowedHosts::default(), allow_writes: false }
+        Suite {
+            plugin,
+            target: Target::Server,
+            settings,
+            extra_hosts: AllowedHosts::default(),
+            allow_writes: false,
+            slow_deadline: DEFAULT_SLOW_DEADLINE,
+        }
     }
 
     /// Grants more hosts (added to the mock's origin, if any).
     pub fn with_extra_hosts(mut self, hosts: &AllowedHosts) -> Self {
         self.extra_hosts = self.extra_hosts.union(hosts);
+        self
+    }
+
+    /// The call deadline of the slow-response check (the proxy holds the
+    /// answer twice as long); at most half of [`proxy::MAX_SLOW`].
+    pub fn with_slow_deadline(mut self, deadline: Duration) -> Self {
+        self.slow_deadline = deadline;
         self
     }
 
@@ -264,10 +334,10 @@ impl<'m> Suite<'m> {
         self
     }
 
-    /// Against a server with a `base-url` setting, a fault proxy in front
-    /// of it (`None`, and the fault checks skip, when it cannot start).
+    /// With a `base-url` setting, a fault proxy in front of it (`None`, and
+    /// the fault checks that need it skip, when it cannot start). A mock
+    /// gets one too, for the faults the mock cannot serve itself.
     async fn fault_proxy(&self) -> Option<proxy::FaultProxy> {
-        let Target::Server = self.target else { return None };
         let upstream = url::Url::parse(self.settings.get("base-url")?).ok()?;
         match proxy::FaultProxy::start(upstream).await {
             Ok(p) => Some(p),
@@ -296,7 +366,12 @@ impl<'m> Suite<'m> {
                 CheckId::CandidateStatuses => candidates::statuses(&run).await,
                 CheckId::MoveApplication => moves::move_application(&run).await,
                 CheckId::RateLimited => faults::rate_limited(&run).await,
+                CheckId::RateLimitedNoDelay => faults::rate_limited_without_delay(&run).await,
                 CheckId::Transient => faults::transient(&run).await,
+                CheckId::DroppedConnection => faults::dropped_connection(&run).await,
+                CheckId::SlowResponse => faults::slow_response(&run).await,
+                CheckId::MalformedJson => faults::malformed_json(&run).await,
+                CheckId::ChangingPages => pages::changing_pages(&run).await,
             };
             let (outcome, mut detail) = match verdict {
                 Ok(d) => (Outcome::Pass, d),
@@ -371,8 +446,10 @@ struct Run<'s> {
     pushed_job: Option<String>,
     /// Waits out `rate-limited` answers outside the fault checks.
     patience: patience::Patience,
-    /// Against a server: the proxy the fault checks break it through.
+    /// The proxy the fault checks break the server through.
     proxy: Option<proxy::FaultProxy>,
+    /// The call deadline of [`CheckId::SlowResponse`].
+    slow_deadline: Duration,
 }
 
 impl<'s> Run<'s> {
@@ -396,6 +473,7 @@ impl<'s> Run<'s> {
             pushed_job: None,
             patience: patience::Patience::default(),
             proxy: None,
+            slow_deadline: suite.slow_deadline,
         }
     }
 

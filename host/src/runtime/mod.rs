@@ -391,6 +391,22 @@ impl Plugin {
         self.end(call, raw)
     }
 
+    /// [`Plugin::list_jobs`] under `timeout` when it is shorter than the
+    /// plugin's own budget (never longer): the conformance kit's
+    /// slow-response check ends in seconds.
+    pub async fn list_jobs_within(
+        &self,
+        conn: &ConnectionContext,
+        cursor: Option<&str>,
+        changed_since: Option<&str>,
+        timeout: std::time::Duration,
+    ) -> Result<JobPage, CallError> {
+        let budget = timeout.min(self.loaded.limits.call_timeout);
+        let mut call = self.begin_within("list-jobs", Some(conn), budget).await?;
+        let raw = call_export!(call.call_list_jobs(&vec(conn.guest_config()), cursor, changed_since));
+        self.end(call, raw)
+    }
+
     /// Hiring stages, for one job or the account.
     pub async fn list_stages(&self, conn: &ConnectionContext, job_code: Option<&str>) -> Result<Vec<Stage>, CallError> {
         let mut call = self.begin("list-stages", Some(conn)).await?;
