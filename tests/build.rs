@@ -18,6 +18,7 @@ const GUESTS: &[&str] = &[
     "net-probe",
     "contract-v0-2",
     "contract-v0-1",
+    "lever-variant",
 ];
 
 fn main() {

@@ -60,6 +60,11 @@ pub mod guests {
     /// the same test API and settings as [`CONTRACT_V0_2`].
     pub const CONTRACT_V0_1: &str = env!("ATSBRIDGE_GUEST_CONTRACT_V0_1");
 
+    /// `tests/guests/lever-variant`: the shipped Lever connector's modules
+    /// with one deliberate change, upper-cased job titles ("Lever
+    /// (variant)" 0.2.1, id `lever` in its manifest); for replay tests.
+    pub const LEVER_VARIANT: &str = env!("ATSBRIDGE_GUEST_LEVER_VARIANT");
+
     /// Every guest as `(package name, path)`.
     pub const ALL: [(&str, &str); 9] = [
         ("well-behaved", WELL_BEHAVED),
