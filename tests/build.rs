@@ -19,6 +19,7 @@ const GUESTS: &[&str] = &[
     "contract-v0-2",
     "contract-v0-1",
     "careless",
+    "lever-variant",
 ];
 
 fn main() {

@@ -82,7 +82,8 @@ impl App {
         let mut app = Self::open_with(&config.data_dir, key, crate::cli::runtime_options(config))?;
         app.store = app.store.with_runs_kept(config.runs_kept);
         app.public_base_url = config.public_base_url.clone();
-        app.engine = SyncEngine::new(app.store.clone(), app.runtime.clone());
+        app.engine = SyncEngine::new(app.store.clone(), app.runtime.clone())
+            .with_recordings(crate::recording::RecordingDir::new(&config.data_dir));
         app.plugin_dir = config.plugin_dir.clone();
         Ok(app)
     }
@@ -98,7 +99,8 @@ impl App {
             e @ StoreError::InUse { .. } => AppError::StoreInUse(e),
             e => AppError::Store(e),
         })?;
-        let engine = SyncEngine::new(store.clone(), runtime.clone());
+        let engine = SyncEngine::new(store.clone(), runtime.clone())
+            .with_recordings(crate::recording::RecordingDir::new(data_dir));
         Ok(App { data_dir: data_dir.to_path_buf(), runtime, store, engine, plugin_dir: None, public_base_url: None })
     }
 

@@ -5,6 +5,7 @@
 //! - [`plugin`]: manifests, allow-lists, installing and caching plugins.
 //! - [`contract`]: the connector contract's data types.
 //! - [`conformance`]: the conformance kit, a standard suite every connector should pass.
+//! - [`recording`]: record a connector's I/O in a sync run and replay another build against it.
 
 pub mod api;
 pub mod app;
@@ -18,6 +19,7 @@ pub mod metrics;
 pub mod outbox;
 pub mod plugin;
 pub mod publish;
+pub mod recording;
 pub mod runtime;
 pub mod scheduler;
 pub mod service;

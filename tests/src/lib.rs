@@ -63,9 +63,13 @@ pub mod guests {
     /// `tests/guests/careless`: the well-behaved guest's API and settings,
     /// but `list-jobs` answers an HTTP 503 or 429 with an empty, final page.
     pub const CARELESS: &str = env!("ATSBRIDGE_GUEST_CARELESS");
+    /// `tests/guests/lever-variant`: the shipped Lever connector's modules
+    /// with one deliberate change, upper-cased job titles ("Lever
+    /// (variant)" 0.2.1, id `lever` in its manifest); for replay tests.
+    pub const LEVER_VARIANT: &str = env!("ATSBRIDGE_GUEST_LEVER_VARIANT");
 
     /// Every guest as `(package name, path)`.
-    pub const ALL: [(&str, &str); 10] = [
+    pub const ALL: [(&str, &str); 11] = [
         ("well-behaved", WELL_BEHAVED),
         ("hostile", HOSTILE),
         ("bench-connector", BENCH_CONNECTOR),
@@ -76,6 +80,7 @@ pub mod guests {
         ("contract-v0-2", CONTRACT_V0_2),
         ("contract-v0-1", CONTRACT_V0_1),
         ("careless", CARELESS),
+        ("lever-variant", LEVER_VARIANT),
     ];
 }
 

@@ -26,6 +26,7 @@ pub fn routes() -> ApiRouter {
         .routes(routes!(reset))
         .routes(routes!(runs))
         .routes(routes!(run))
+        .merge(super::recordings::routes())
 }
 
 #[derive(Debug, Default, Deserialize, IntoParams)]
@@ -143,6 +144,9 @@ struct SyncQuery {
     /// guard (after checking that the ATS really removed those jobs).
     #[serde(default)]
     confirm_removals: bool,
+    /// Record this run's I/O (`GET .../runs/{run}/recording` then has it).
+    #[serde(default)]
+    record: bool,
 }
 
 /// Starts a sync in the background: 202 with the run, which
@@ -156,7 +160,7 @@ async fn sync(
     ApiPath(id): ApiPath<String>,
     ApiQuery(q): ApiQuery<SyncQuery>,
 ) -> Result<impl IntoResponse, ApiError> {
-    let accepted = s.service.sync_connection(&caller, &id, q.full, q.confirm_removals).await?;
+    let accepted = s.service.sync_connection(&caller, &id, q.full, q.confirm_removals, q.record).await?;
     let location = format!("/api/v1/connections/{}/runs/{}", accepted.connection, accepted.run);
     Ok((StatusCode::ACCEPTED, [(header::LOCATION, location)], Json(accepted)))
 }

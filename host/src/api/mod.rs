@@ -39,6 +39,7 @@ pub mod ops;
 mod outbox;
 mod positions;
 mod publishing;
+mod recordings;
 mod stages;
 mod webhooks;
 

@@ -156,6 +156,18 @@ impl Backend {
         }
     }
 
+    /// A success's body as it is (a recording); an error as [`Backend::send`] reports it.
+    pub async fn get_bytes(&self, path: &str) -> anyhow::Result<Vec<u8>> {
+        let (status, bytes) = self.raw(Method::GET, path, None::<&()>).await?;
+        if status.is_success() {
+            return Ok(bytes);
+        }
+        match serde_json::from_slice::<ErrorBody>(&bytes) {
+            Ok(e) => bail!("{}", e.error.message),
+            Err(_) => bail!("{status}"),
+        }
+    }
+
     pub async fn get<T: DeserializeOwned>(&self, path: &str) -> anyhow::Result<T> {
         self.send(Method::GET, path, None::<&()>).await
     }

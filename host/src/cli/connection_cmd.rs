@@ -94,7 +94,18 @@ pub enum ConnectionCommand {
         /// checking that the ATS really removed those jobs).
         #[arg(long, requires = "full")]
         confirm_removals: bool,
+        /// Record the run's I/O into FILE (mode 0600): every HTTP exchange
+        /// the connector made, as it saw it, with secrets and the host's
+        /// auth headers replaced by markers, and every export call's result.
+        /// `atsbridge plugin replay FILE <plugin>` replays another build
+        /// against it.
+        #[arg(long, value_name = "FILE")]
+        record: Option<std::path::PathBuf>,
     },
+    /// Record the connection's next run, whatever starts it (the daily
+    /// schedule included); fetch it afterwards with
+    /// `GET /api/v1/connections/{id}/runs/{run}/recording`.
+    RecordNext { id: String },
     /// Recent sync runs.
     Runs {
         id: String,
@@ -196,8 +207,14 @@ pub async fn run(cmd: ConnectionCommand, api: &Backend, json: bool) -> anyhow::R
             }
             println!("ok: the ATS accepted the settings of {id}");
         }
-        ConnectionCommand::Sync { id, full, confirm_removals } => {
-            let run = sync_and_follow(api, &id, full, confirm_removals, json).await?;
+        ConnectionCommand::Sync { id, full, confirm_removals, record } => {
+            let run = sync_and_follow(api, &id, full, confirm_removals, record.is_some(), json).await?;
+            if let Some(file) = &record {
+                save_recording(api, &id, run.seq, file).await?;
+                if !json {
+                    println!("recorded run {} to {}", run.seq, file.display());
+                }
+            }
             if json {
                 return super::print_json(&run);
             }
@@ -235,6 +252,14 @@ pub async fn run(cmd: ConnectionCommand, api: &Backend, json: bool) -> anyhow::R
                 );
             }
         }
+        ConnectionCommand::RecordNext { id } => {
+            let armed: crate::service::recordings::RecordingArmed =
+                api.post(&format!("{}/record-next", path(&id)), &()).await?;
+            if json {
+                return super::print_json(&armed);
+            }
+            println!("the next run of {id} will be recorded: GET {}/runs/<run>/recording", path(&id));
+        }
         ConnectionCommand::Reset { id } => {
             let _: ConnectionDto = api.post(&format!("{}/reset", path(&id)), &()).await?;
             if json {
@@ -252,9 +277,10 @@ async fn sync_and_follow(
     id: &str,
     full: bool,
     confirm_removals: bool,
+    record: bool,
     json: bool,
 ) -> anyhow::Result<RunDto> {
-    let query = format!("full={full}&confirm_removals={confirm_removals}");
+    let query = format!("full={full}&confirm_removals={confirm_removals}&record={record}");
     let accepted: SyncAccepted = api.post(&format!("{}/sync?{query}", path(id)), &()).await?;
     let bar = super::progress::SyncBar::new(id, json);
     let run_path = format!("{}/runs/{}", path(id), accepted.run);
@@ -268,6 +294,18 @@ async fn sync_and_follow(
     };
     bar.finish();
     Ok(run)
+}
+
+/// Fetches run `seq`'s recording and writes it to `file` (mode 0600,
+/// replaced whole).
+async fn save_recording(api: &Backend, id: &str, seq: u64, file: &std::path::Path) -> anyhow::Result<()> {
+    let bytes = api
+        .get_bytes(&format!("{}/runs/{seq}/recording", path(id)))
+        .await
+        .map_err(|e| anyhow::anyhow!("the run's recording is not available: {e:#}"))?;
+    let file = file.to_path_buf();
+    tokio::task::spawn_blocking(move || crate::recording::write_private_atomic(&file, &bytes)).await??;
+    Ok(())
 }
 
 fn print_connection(c: &ConnectionDto) {

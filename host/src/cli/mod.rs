@@ -10,6 +10,7 @@ mod key_cmd;
 mod outbox_cmd;
 mod plugin_cmd;
 mod plugin_new;
+mod plugin_replay;
 mod plugin_test;
 mod positions_cmd;
 mod progress;

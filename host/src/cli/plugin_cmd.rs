@@ -67,6 +67,9 @@ pub enum PluginCommand {
     /// Run the conformance suite against an installed plugin, with a mock
     /// ATS in-process (`--mock greenhouse`) or against a server (`--base-url`).
     Test(super::plugin_test::TestArgs),
+    /// Replay a recorded sync run against a connector build, with no
+    /// network, and print how its results differ.
+    Replay(super::plugin_replay::ReplayArgs),
     /// Remove a plugin.
     Remove {
         id: String,
@@ -249,6 +252,7 @@ pub async fn run_without_store(cmd: PluginCommand, runtime: &Runtime, json: bool
         }
         PluginCommand::New { name, dir, sdk } => super::plugin_new::run(&name, &dir, sdk.as_deref(), json)?,
         PluginCommand::Test(args) => super::plugin_test::run(args, runtime, json).await?,
+        PluginCommand::Replay(args) => super::plugin_replay::run(args, runtime, json).await?,
         PluginCommand::Remove { .. } => bail!("`plugin remove` needs the store"),
         PluginCommand::InstallFromDirectory { .. } => bail!("`plugin install-from-directory` goes through the API"),
     }

@@ -489,6 +489,7 @@ impl<'s> Run<'s> {
             id: format!("conformance-{}-{purpose}", self.run_tag),
             settings,
             extra_hosts: self.extra_hosts.clone(),
+            recording: None,
         })
     }
 

@@ -20,12 +20,15 @@ pub struct ConnectionContext {
     pub settings: Vec<(String, SettingInput)>,
     /// Hosts the operator granted this connection beyond the manifest's.
     pub extra_hosts: AllowedHosts,
+    /// Record and replay: where this context's I/O is recorded, or the
+    /// recording its `http` requests are answered from.
+    pub recording: Option<crate::recording::RecordingIo>,
 }
 
 impl ConnectionContext {
     /// A context with text settings only and no extra hosts.
     pub fn new(id: impl Into<String>) -> Self {
-        ConnectionContext { id: id.into(), settings: Vec::new(), extra_hosts: AllowedHosts::default() }
+        ConnectionContext { id: id.into(), settings: Vec::new(), extra_hosts: AllowedHosts::default(), recording: None }
     }
 
     /// Adds a text setting.

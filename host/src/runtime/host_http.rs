@@ -117,6 +117,8 @@ pub struct OutboundHttp {
     /// Time this call spent waiting on HTTP exchanges (request sent to
     /// body read), so callers can tell the host's own time from the ATS's.
     exchange_micros: std::sync::atomic::AtomicU64,
+    /// Record and replay ([`crate::recording`]): the connection's recording.
+    recording: Option<crate::recording::RecordingIo>,
 }
 
 impl OutboundHttp {
@@ -140,7 +142,14 @@ impl OutboundHttp {
             scrubber: Mutex::new(None),
             attached: Mutex::new(Vec::new()),
             exchange_micros: std::sync::atomic::AtomicU64::new(0),
+            recording: conn.and_then(|c| c.recording.clone()),
         }
+    }
+
+    /// Record and replay: where this call's exchanges are recorded or
+    /// answered from, if anywhere.
+    pub fn recording(&self) -> Option<&crate::recording::RecordingIo> {
+        self.recording.as_ref()
     }
 
     /// Time this call has spent in HTTP exchanges so far.

@@ -31,7 +31,7 @@ impl v0_2::types::Host for PluginState {}
 
 impl v0_2::http::Host for PluginState {
     async fn send(&mut self, req: HttpRequest) -> wasmtime::Result<Result<HttpResponse, HttpError>> {
-        Ok(self.http.send(req).await)
+        Ok(send(&self.http, req).await)
     }
 }
 
@@ -56,12 +56,21 @@ impl v0_1::http::Host for PluginState {
         req: v0_1::http::Request,
     ) -> wasmtime::Result<Result<v0_1::http::Response, v0_1::http::HttpError>> {
         let req: HttpRequest = req.convert();
-        Ok(self.http.send(req).await.convert())
+        Ok(send(&self.http, req).await.convert())
     }
 }
 
 impl v0_1::log::Host for PluginState {
     async fn log(&mut self, level: v0_1::log::Level, message: String) -> wasmtime::Result<()> {
         <Self as v0_2::log::Host>::log(self, level.convert(), message).await
+    }
+}
+
+/// Sends a plugin's request, or, when the call's connection is recorded or
+/// replayed, lets [`crate::recording`] record it or answer it.
+async fn send(http: &OutboundHttp, req: HttpRequest) -> Result<HttpResponse, HttpError> {
+    match http.recording() {
+        Some(io) => io.exchange(req, |r| http.send(r), || http.scrubber()).await,
+        None => http.send(req).await,
     }
 }

@@ -218,13 +218,16 @@ impl Service {
     /// Starts a sync in the background and answers with its run. `full`
     /// lists every job (so jobs deleted in the ATS are noticed now);
     /// otherwise only changes since the last run, where the connector can.
-    /// A sync of the connection already going is joined, not doubled.
+    /// A sync of the connection already going is joined, not doubled;
+    /// with `record` ([`crate::recording`]) it is refused instead, since
+    /// only a run recorded from its start is recorded.
     pub async fn sync_connection(
         &self,
         caller: &Caller,
         id: &str,
         full: bool,
         confirm_removals: bool,
+        record: bool,
     ) -> Result<SyncAccepted, ServiceError> {
         if confirm_removals && !full {
             return Err(ServiceError::Invalid(
@@ -237,12 +240,18 @@ impl Service {
         }
         let before = self.app.store.state(id)?.last_run_seq;
         if let Some(run) = self.app.store.run(id, before)?.filter(|r| r.outcome == RunOutcome::Running) {
+            if record {
+                return Err(ServiceError::Busy(id.to_string()));
+            }
             return Ok(SyncAccepted {
                 connection: id.to_string(),
                 run: run.seq,
                 full: run.full_listing,
                 status: "running".into(),
             });
+        }
+        if record {
+            self.arm_recording(caller, id)?;
         }
         let mode = if full { crate::sync::ListingMode::Full } else { crate::sync::ListingMode::Auto };
         let options = crate::sync::RunOptions { trigger: Trigger::Manual, mode, confirm_removals };

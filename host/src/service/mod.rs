@@ -21,6 +21,7 @@ pub mod plugins;
 pub mod positions;
 pub mod publish_dto;
 pub mod publishing;
+pub mod recordings;
 pub mod stages;
 pub mod webhooks;
 

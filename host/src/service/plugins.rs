@@ -170,7 +170,7 @@ impl Service {
         let installed = self.app.runtime.registry().current(id)?;
         let settings = settings::validate(&installed.record.info.config_schema, &req.settings)?;
         let extra_hosts = AllowedHosts::parse(&req.extra_hosts).map_err(|e| ServiceError::Invalid(e.to_string()))?;
-        let conn = ConnectionContext { id: format!("check-{id}"), settings, extra_hosts };
+        let conn = ConnectionContext { id: format!("check-{id}"), settings, extra_hosts, recording: None };
         let plugin = self.app.runtime.plugin(id).await?;
         plugin.check(&conn).await.map_err(call_error)
     }

@@ -44,6 +44,8 @@ pub struct SyncEngine {
     /// Shutdown: checked before a run starts and after each page commit.
     stop: super::StopSignal,
     options: EngineOptions,
+    /// Record and replay: the runs being recorded.
+    recordings: crate::recording::RunRecordings,
 }
 
 /// How far a run's listing got.
@@ -75,7 +77,19 @@ impl SyncEngine {
             retry: RetryPolicy::default(),
             options: EngineOptions::default(),
             stop: super::StopSignal::default(),
+            recordings: crate::recording::RunRecordings::default(),
         }
+    }
+
+    /// Records the runs armed in `dir` ([`crate::recording`]).
+    pub fn with_recordings(mut self, dir: crate::recording::RecordingDir) -> Self {
+        self.recordings = crate::recording::RunRecordings::new(Some(dir));
+        self
+    }
+
+    /// The runs being recorded, and where recordings are kept.
+    pub fn recordings(&self) -> &crate::recording::RunRecordings {
+        &self.recordings
     }
 
     /// Replaces the page retry policy (tests use short delays).
@@ -137,7 +151,9 @@ impl SyncEngine {
             .collect();
         let extra_hosts = AllowedHosts::parse(&connection.extra_hosts)
             .map_err(|source| SyncError::InvalidExtraHost { connection: connection.id.clone(), source })?;
-        Ok(ConnectionContext { id: connection.id.clone(), settings, extra_hosts })
+        let mut ctx = ConnectionContext { id: connection.id.clone(), settings, extra_hosts, recording: None };
+        self.recordings.attach(&mut ctx); // record and replay
+        Ok(ctx)
     }
 
     /// Ends runs left `Running` by a host that died; their checkpoints stay,
@@ -176,6 +192,7 @@ impl SyncEngine {
         let started = std::time::Instant::now();
         let daily = matches!(options.trigger, Trigger::Scheduled | Trigger::CatchUp);
         let mut changed = Vec::new();
+        let recording = self.recordings.begin(&self.store, connection_id); // record and replay
         let result = self.sync_inner(connection_id, options, progress, &mut changed).await;
         // Publish rules apply to what the run changed (and to everything
         // when the rules changed); a failed run's committed pages too.
@@ -202,6 +219,10 @@ impl SyncEngine {
             Err(_) => ("failed", 0),
         };
         crate::metrics::global().sync_finished(outcome, started.elapsed(), jobs);
+        if let Some(recording) = recording {
+            let ended = result.as_ref().map_or_else(|e| format!("failed: {e}"), |_| "succeeded".to_string());
+            recording.finish(&self.store, ended).await; // record and replay
+        }
         result
     }
 

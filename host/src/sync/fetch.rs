@@ -58,7 +58,9 @@ impl PageFetcher {
         PendingPage(tokio::spawn(async move {
             let mut attempt = 1;
             loop {
-                match plugin.list_jobs(&ctx, cursor.as_deref(), since.as_deref()).await {
+                let result = plugin.list_jobs(&ctx, cursor.as_deref(), since.as_deref()).await;
+                crate::recording::observe_list_jobs(&ctx, cursor.as_deref(), since.as_deref(), &result);
+                match result {
                     Ok(page) => return Ok(page),
                     Err(error) => match retry.decide(attempt, &error) {
                         Decision::RetryAfter(delay) => {

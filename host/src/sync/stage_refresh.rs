@@ -77,6 +77,13 @@ async fn on_store<T: Send + 'static>(
     }
 }
 
+/// One `list-stages` call, recorded when the run is ([`crate::recording`]).
+async fn list_stages(plugin: &Plugin, ctx: &ConnectionContext, job: Option<&str>) -> Result<Vec<Stage>, CallError> {
+    let result = plugin.list_stages(ctx, job).await;
+    crate::recording::observe_list_stages(ctx, job, &result);
+    result
+}
+
 /// Refreshes the cache of `connection_id`: every list when `only_job` is
 /// `None`, else that job's pipeline only.
 pub async fn refresh_stages(
@@ -88,7 +95,7 @@ pub async fn refresh_stages(
 ) -> Result<StageRefresh, RefreshError> {
     let mut report = StageRefresh { supported: true, ..Default::default() };
     if let Some(job) = only_job {
-        let stages = match plugin.list_stages(ctx, Some(job)).await {
+        let stages = match list_stages(plugin, ctx, Some(job)).await {
             Ok(stages) => stages,
             Err(e) if unsupported(&e) => return Ok(StageRefresh::default()),
             Err(e) => return Err(e.into()),
@@ -100,7 +107,7 @@ pub async fn refresh_stages(
         report.lists = 1;
         return Ok(report);
     }
-    let all = match plugin.list_stages(ctx, None).await {
+    let all = match list_stages(plugin, ctx, None).await {
         Ok(stages) => stages,
         Err(e) if unsupported(&e) => return Ok(StageRefresh::default()),
         Err(e) => return Err(e.into()),
@@ -137,7 +144,7 @@ pub async fn refresh_stages(
             ));
         }
         for code in missing.into_iter().take(MAX_JOB_STAGE_CALLS) {
-            match plugin.list_stages(ctx, Some(&code)).await {
+            match list_stages(plugin, ctx, Some(&code)).await {
                 Ok(stages) => {
                     let (id, job) = (connection_id.to_string(), code.clone());
                     match on_store(store, move |s| s.put_ats_stages(&id, Some(&job), stages)).await {

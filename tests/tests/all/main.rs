@@ -24,6 +24,7 @@ mod outbox_e2e;
 mod outbox_support;
 mod publish;
 mod python_connector;
+mod replay;
 mod sandbox;
 mod sandbox_attacks;
 mod scaffold;

@@ -1,0 +1,234 @@
+//! Collecting a run's entries in memory, within a size bound, with no
+//! secret value in them; then the whole file at the end of the run.
+
+use std::sync::{Arc, Mutex};
+
+use super::format::{
+    Body, End, Entry, Exchange, ExportArgs, ExportCall, ExportOutcome, Header, RecordedOutcome, RecordedRequest,
+};
+use crate::runtime::bindings::{HttpError, HttpRequest, HttpResponse};
+use crate::runtime::scrub::Scrubber;
+
+/// Largest recording kept, in bytes of JSON lines. A recording is held in
+/// memory until the run ends (it is written in one piece, so a reader never
+/// sees half a file); 64 MiB is a few dozen pages of 500 jobs with long HTML
+/// descriptions, which is plenty to reproduce a connector's behaviour.
+/// Entries past the bound are dropped and counted, and the last line says
+/// the recording was truncated.
+pub const MAX_RECORDING_BYTES: usize = 64 << 20;
+
+/// Collects one run's entries. Cheap to clone; clones share the entries.
+#[derive(Clone)]
+pub struct Recorder {
+    inner: Arc<Mutex<State>>,
+}
+
+struct State {
+    /// Serialized entries, one JSON line each.
+    lines: Vec<u8>,
+    limit: usize,
+    seq: u64,
+    truncated: bool,
+    dropped: u64,
+    withheld: u64,
+    /// Every secret value of the connection, in every common encoding.
+    secrets: Arc<Scrubber>,
+}
+
+impl std::fmt::Debug for Recorder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Recorder")
+    }
+}
+
+impl Recorder {
+    /// A recorder that keeps every value in `secrets` (and its encodings)
+    /// out of what it writes.
+    pub fn new<'a>(secrets: impl IntoIterator<Item = &'a str>) -> Self {
+        Self::with_limit(secrets, MAX_RECORDING_BYTES)
+    }
+
+    /// [`Recorder::new`] with another size bound (tests).
+    pub fn with_limit<'a>(secrets: impl IntoIterator<Item = &'a str>, limit: usize) -> Self {
+        let state = State {
+            lines: Vec::new(),
+            limit,
+            seq: 0,
+            truncated: false,
+            dropped: 0,
+            withheld: 0,
+            secrets: Arc::new(Scrubber::new(secrets)),
+        };
+        Recorder { inner: Arc::new(Mutex::new(state)) }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Records one exchange as the plugin saw it. The response and error
+    /// were already scrubbed by the `http` import; the request's URL,
+    /// headers and body are scrubbed here with the call's `scrubber` (which
+    /// also knows the OAuth tokens in use), in case a plugin put a value
+    /// there that it learned somewhere.
+    pub fn http(&self, req: &HttpRequest, result: &Result<HttpResponse, HttpError>, scrubber: &Scrubber) {
+        let mut request = RecordedRequest::of(req);
+        scrubber.scrub_in_place(&mut request.url);
+        for (_, value) in &mut request.headers {
+            scrubber.scrub_in_place(value);
+        }
+        if let Some(body) = &request.body
+            && !scrubber.is_empty()
+            && let Some(bytes) = body.bytes()
+        {
+            request.body = Some(Body::of(&scrubber.scrub_bytes(bytes)));
+        }
+        let outcome = RecordedOutcome::of(result);
+        self.push(|seq| Entry::Http(Exchange { seq, request, outcome }), Some(scrubber));
+    }
+
+    /// Records one export call and its result.
+    pub fn export(&self, call: ExportArgs, outcome: ExportOutcome) {
+        self.push(|seq| Entry::Export(ExportCall { seq, call, outcome }), None);
+    }
+
+    fn push(&self, entry: impl FnOnce(u64) -> Entry, scrubber: Option<&Scrubber>) {
+        let mut state = self.lock();
+        if state.truncated {
+            state.dropped += 1;
+            return;
+        }
+        state.seq += 1;
+        let entry = entry(state.seq);
+        let Ok(mut line) = serde_json::to_vec(&entry) else {
+            state.dropped += 1;
+            return;
+        };
+        // A last look at the whole line: nothing that matches a secret in
+        // any encoding is written, whatever field it hid in.
+        let secrets = state.secrets.clone();
+        for s in std::iter::once(secrets.as_ref()).chain(scrubber) {
+            if !s.is_empty() && s.scrub_bytes(line.clone()) != line {
+                state.withheld += 1;
+                tracing::warn!("a recorded entry contained a secret value and was withheld");
+                return;
+            }
+        }
+        line.push(b'\n');
+        if state.lines.len() + line.len() > state.limit {
+            state.truncated = true;
+            state.dropped += 1;
+            tracing::warn!(limit = state.limit, "the recording reached its size bound; later entries are dropped");
+            return;
+        }
+        state.lines.extend_from_slice(&line);
+    }
+
+    /// Entries recorded so far (written, not dropped).
+    pub fn entries(&self) -> u64 {
+        let state = self.lock();
+        state.seq - state.withheld - u64::from(state.truncated)
+    }
+
+    /// The whole file: `header`, the entries, and the end line.
+    pub fn finish(&self, header: &Header, outcome: String) -> Vec<u8> {
+        let state = self.lock();
+        let end = Entry::End(End {
+            truncated: state.truncated,
+            dropped_entries: state.dropped,
+            withheld_entries: state.withheld,
+            outcome,
+        });
+        let mut out = Vec::with_capacity(state.lines.len() + 1024);
+        for entry in [&Entry::Header(header.clone())] {
+            // Plain data: serializing cannot fail.
+            out.extend(serde_json::to_vec(entry).unwrap_or_default());
+            out.push(b'\n');
+        }
+        out.extend_from_slice(&state.lines);
+        out.extend(serde_json::to_vec(&end).unwrap_or_default());
+        out.push(b'\n');
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::runtime::bindings::{Auth, Credential, Method};
+
+    const SECRET: &str = "s3cr3t-api-key-0123456789";
+
+    fn request(body: Option<&str>) -> HttpRequest {
+        HttpRequest {
+            method: Method::Get,
+            url: "https://ats.example/jobs".into(),
+            headers: vec![],
+            body: body.map(|b| b.as_bytes().to_vec()),
+            auth: Some(Auth::Bearer(Credential::Secret(
+                crate::runtime::bindings::v0_2::atsbridge::connector::types::SecretRef { key: "api-key".into() },
+            ))),
+            timeout_ms: None,
+        }
+    }
+
+    fn ok(body: &str) -> Result<HttpResponse, HttpError> {
+        Ok(HttpResponse { status: 200, headers: vec![], body: body.as_bytes().to_vec() })
+    }
+
+    #[test]
+    fn no_secret_value_or_encoding_reaches_the_file() {
+        let recorder = Recorder::new([SECRET]);
+        let scrubber = Scrubber::new([SECRET]);
+        // The plugin put the secret (base64) in a request body; the host
+        // attached it as a header; a response echoed it in hex.
+        let b64 = base64::Engine::encode(&base64::engine::general_purpose::STANDARD, SECRET);
+        recorder.http(&request(Some(&format!("{{\"k\":\"{b64}\"}}"))), &ok("{}"), &scrubber);
+        recorder.http(&request(None), &ok(&hex::encode(SECRET)), &scrubber);
+        let header = Header {
+            format: super::super::format::FORMAT_NAME.into(),
+            version: 1,
+            connection: "c".into(),
+            run: Some(1),
+            plugin: "p".into(),
+            plugin_version: "1.0.0".into(),
+            started_unix: 0,
+            settings: vec![],
+        };
+        let file = String::from_utf8(recorder.finish(&header, "succeeded".into())).unwrap();
+        assert!(!file.contains(SECRET), "{file}");
+        assert!(!file.contains(&b64), "{file}");
+        assert!(!file.contains(&hex::encode(SECRET)), "{file}");
+        assert!(file.contains(super::super::format::HOST_ATTACHED), "{file}");
+        assert!(file.contains("\"withheld_entries\":1"), "the hex echo is withheld: {file}");
+    }
+
+    #[test]
+    fn the_size_bound_truncates_with_a_marker() {
+        let recorder = Recorder::with_limit([], 600);
+        for _ in 0..10 {
+            recorder.http(&request(None), &ok(&"x".repeat(100)), &Scrubber::default());
+        }
+        let header = Header {
+            format: "atsbridge-recording".into(),
+            version: 1,
+            connection: "c".into(),
+            run: None,
+            plugin: "p".into(),
+            plugin_version: "1.0.0".into(),
+            started_unix: 0,
+            settings: vec![],
+        };
+        let file = recorder.finish(&header, "succeeded".into());
+        let last: Entry =
+            serde_json::from_slice(file.trim_ascii_end().rsplit(|b| *b == b'\n').next().unwrap()).unwrap();
+        match last {
+            Entry::End(end) => {
+                assert!(end.truncated);
+                assert!(end.dropped_entries >= 7, "{end:?}");
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(file.len() < 600 + 1024);
+    }
+}
