@@ -117,6 +117,8 @@ pub struct OutboundHttp {
     /// Time this call spent waiting on HTTP exchanges (request sent to
     /// body read), so callers can tell the host's own time from the ATS's.
     exchange_micros: std::sync::atomic::AtomicU64,
+    /// Metering: every exchange is counted here (runtime::meter).
+    meter: super::meter::Meter,
 }
 
 impl OutboundHttp {
@@ -140,7 +142,13 @@ impl OutboundHttp {
             scrubber: Mutex::new(None),
             attached: Mutex::new(Vec::new()),
             exchange_micros: std::sync::atomic::AtomicU64::new(0),
+            meter: super::meter::Meter::off(),
         }
+    }
+
+    /// Metering: this capability's exchanges are counted in `meter`.
+    pub fn metered(self, meter: super::meter::Meter) -> Self {
+        OutboundHttp { meter, ..self }
     }
 
     /// Time this call has spent in HTTP exchanges so far.
@@ -225,6 +233,7 @@ impl OutboundHttp {
             .min(MAX_REQUEST_TIMEOUT);
         let deadline = tokio::time::Instant::now() + timeout;
         let mut builder = client.request(method(req.method), url.clone()).headers(headers).timeout(timeout);
+        let sent_bytes = req.body.as_ref().map_or(0, Vec::len); // metering
         if let Some(body) = req.body {
             builder = builder.body(body);
         }
@@ -232,6 +241,7 @@ impl OutboundHttp {
             method = ?req.method, host = url.host_str().unwrap_or(""), path = url.path(), "plugin HTTP request");
         let exchange = std::time::Instant::now();
         let result = self.exchange(builder, grant_key, deadline).await;
+        self.meter.exchange(&url, sent_bytes, &result); // metering
         let micros = u64::try_from(exchange.elapsed().as_micros()).unwrap_or(u64::MAX);
         self.exchange_micros.fetch_add(micros, std::sync::atomic::Ordering::Relaxed);
         result

@@ -233,6 +233,7 @@ impl SyncEngine {
                 return Err(error);
             }
         };
+        let plugin = super::metering::metered(plugin); // metering: this run's calls are counted
         let now = unix_now();
         let plan = plan(&state, &options, now, self.options.checkpoint_ttl);
         if state.checkpoint.as_ref().is_some_and(|cp| cp.cursor.is_some()) && plan.resume.is_none() {
@@ -244,7 +245,9 @@ impl SyncEngine {
         progress.started(&run, plan.resume.is_some());
         let started_unix = plan.resume.as_ref().map_or(run.started_unix, |cp| cp.listing_started_unix);
         let mut listing = Listing { plan, started_unix, seen: HashMap::new() };
-        match self.list_and_apply(&connection, &plugin, run, &mut listing, progress).await {
+        let listed = self.list_and_apply(&connection, &plugin, run, &mut listing, progress).await;
+        let listed = listed.map_err(|(run, e)| (super::metering::stamp(&plugin, run), e)); // metering
+        match listed {
             Err((mut run, SyncError::Stopped)) => {
                 // The checkpoint stays: the next run resumes after the last page.
                 run.outcome = RunOutcome::Interrupted;
@@ -253,7 +256,12 @@ impl SyncEngine {
                 Err(SyncError::Stopped)
             }
             Ok(run) => match self
-                .succeed(&connection, self.refresh_stages(&connection, &plugin, run).await, &listing, &options)
+                .succeed(
+                    &connection,
+                    super::metering::stamp(&plugin, self.refresh_stages(&connection, &plugin, run).await), // metering
+                    &listing,
+                    &options,
+                )
                 .await
             {
                 Ok(run) => Ok(run),

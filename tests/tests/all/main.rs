@@ -13,6 +13,7 @@ mod crash;
 mod demo;
 mod install;
 mod js_connector;
+mod metering;
 mod net_attacks;
 mod ops_keys;
 mod ops_serve;
