@@ -17,6 +17,9 @@ use std::time::{Duration, Instant};
 use atsbridge::runtime::{ConnectionContext, EngineOptions, Plugin, Runtime, RuntimeOptions};
 use atsbridge_tests::guests;
 
+#[path = "runtime/metering.rs"]
+mod metering;
+
 #[cfg(feature = "mimalloc")]
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
@@ -205,5 +208,9 @@ async fn run() {
             median(&ratios),
             ratios.iter().map(|r| format!("{r:.2}")).collect::<Vec<_>>().join(", ")
         );
+        // Metering's cost, in the default configuration.
+        if label.ends_with("(default)") {
+            metering::compare(&bench, &conn, label).await;
+        }
     }
 }

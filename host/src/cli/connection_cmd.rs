@@ -106,11 +106,14 @@ pub enum ConnectionCommand {
     /// schedule included); fetch it afterwards with
     /// `GET /api/v1/connections/{id}/runs/{run}/recording`.
     RecordNext { id: String },
-    /// Recent sync runs.
+    /// Recent sync runs, with what each cost (plugin CPU, calls, HTTP).
     Runs {
         id: String,
         #[arg(long, default_value_t = 10)]
         limit: usize,
+        /// Under each run, its cost per export and per host.
+        #[arg(long)]
+        metering: bool,
     },
     /// Make the next sync a full listing from scratch (positions are kept).
     Reset { id: String },
@@ -223,21 +226,31 @@ pub async fn run(cmd: ConnectionCommand, api: &Backend, json: bool) -> anyhow::R
                 bail!("sync failed: {}", run.error.map(|e| e.message).unwrap_or_default());
             }
         }
-        ConnectionCommand::Runs { id, limit } => {
+        ConnectionCommand::Runs { id, limit, metering } => {
             let page: crate::service::page::Page<RunDto> =
                 api.get(&format!("{}/runs?limit={limit}", path(&id))).await?;
             if json {
                 return super::print_json(&page.items);
             }
             println!(
-                "{:<5} {:<10} {:<20} {:<8} {:<9} {:>7} {:>7} {:>7} {:>7} {:>9} OUTCOME",
-                "RUN", "TRIGGER", "STARTED", "SECS", "LISTING", "CREATED", "UPDATED", "CLOSED", "REMOVED", "UNCHANGED"
+                "{:<5} {:<10} {:<20} {:<8} {:<9} {:>7} {:>7} {:>7} {:>7} {:>9} {} OUTCOME",
+                "RUN",
+                "TRIGGER",
+                "STARTED",
+                "SECS",
+                "LISTING",
+                "CREATED",
+                "UPDATED",
+                "CLOSED",
+                "REMOVED",
+                "UNCHANGED",
+                super::metering_view::header()
             );
             for r in page.items {
                 let secs = r.finished_unix.map(|f| (f - r.started_unix).to_string()).unwrap_or_else(|| "-".into());
                 let listing = if r.full_listing { "full" } else { "changes" };
                 println!(
-                    "{:<5} {:<10} {:<20} {:<8} {:<9} {:>7} {:>7} {:>7} {:>7} {:>9} {}",
+                    "{:<5} {:<10} {:<20} {:<8} {:<9} {:>7} {:>7} {:>7} {:>7} {:>9} {} {}",
                     r.seq,
                     r.trigger,
                     format_unix(r.started_unix),
@@ -248,8 +261,12 @@ pub async fn run(cmd: ConnectionCommand, api: &Backend, json: bool) -> anyhow::R
                     r.counts.closed,
                     r.counts.removed,
                     r.counts.unchanged,
+                    super::metering_view::cells(r.metering.as_ref()),
                     outcome_dto(&r)
                 );
+                if let Some(m) = r.metering.as_ref().filter(|_| metering) {
+                    super::metering_view::detail(m).iter().for_each(|line| println!("{line}"));
+                }
             }
         }
         ConnectionCommand::RecordNext { id } => {

@@ -7,6 +7,7 @@ pub mod client;
 mod connection_cmd;
 mod demo;
 mod key_cmd;
+mod metering_view;
 mod outbox_cmd;
 mod plugin_cmd;
 mod plugin_new;

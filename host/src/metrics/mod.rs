@@ -13,13 +13,30 @@
 //! | `atsbridge_plugin_call_duration_seconds` | histogram | `plugin`, `export` |
 //! | `atsbridge_plugin_call_failures_total` | counter | `plugin`, `kind` (timeout, memory-limit, trap, ...) |
 //! | `atsbridge_plugin_traps_total` | counter | `plugin` |
+//! | `atsbridge_plugin_cpu_seconds_total` | counter | `plugin`, `activity` (sync, push) |
+//! | `atsbridge_plugin_http_requests_total` | counter | `plugin`, `activity`, `host` |
+//! | `atsbridge_plugin_http_failures_total` | counter | `plugin`, `activity`, `host` |
+//! | `atsbridge_plugin_http_bytes_total` | counter | `plugin`, `activity`, `host`, `direction` (in, out) |
+//! | `atsbridge_plugin_http_429_total` | counter | `plugin`, `activity`, `host` |
+//! | `atsbridge_plugin_retries_total` | counter | `plugin`, `activity` |
+//! | `atsbridge_sync_store_bytes_written_total` | counter | `plugin` |
 //! | `atsbridge_scheduler_lateness_seconds` | histogram | |
 //! | `atsbridge_webhook_deliveries_total` | counter | `outcome` (delivered, retried, failed) |
 //! | `atsbridge_flagged_connections` | gauge | |
 //! | `atsbridge_connections` | gauge | |
 //! | `atsbridge_store_size_bytes` | gauge | |
+//!
+//! The `plugin_cpu`, `plugin_http` and `retries` families come from metered
+//! calls (sync runs and candidate pushes, [`crate::runtime::meter`]); calls per
+//! export, metered or not, are the `_count` of the call duration histogram.
+//! None is labelled by connection: a host may serve ten thousand of them,
+//! and each connection's costs are on its run records (API and CLI). The
+//! `host` label is the manifest's allowed-host pattern the request matched
+//! (bounded by the installed manifests), or `granted` for a host only the
+//! operator's grant for a connection allows.
 
 use std::sync::OnceLock;
+use std::sync::atomic::AtomicU64;
 use std::time::Duration;
 
 use prometheus_client::encoding::EncodeLabelSet;
@@ -29,7 +46,7 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 
-use crate::store::Store;
+use crate::store::{HostMetering, Store};
 
 /// Run durations: 1 s to about 9 hours, doubling.
 const RUN_BUCKETS: (f64, f64, u16) = (1.0, 2.0, 16);
@@ -64,6 +81,27 @@ struct PluginLabels {
     plugin: String,
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ActivityLabels {
+    plugin: String,
+    activity: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct HostLabels {
+    plugin: String,
+    activity: &'static str,
+    host: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct BytesLabels {
+    plugin: String,
+    activity: &'static str,
+    host: String,
+    direction: &'static str,
+}
+
 type HistogramFamily<L> = Family<L, Histogram, fn() -> Histogram>;
 
 /// Every metric the host exports.
@@ -75,12 +113,62 @@ pub struct HostMetrics {
     call_duration: HistogramFamily<CallLabels>,
     call_failures: Family<FailureLabels, Counter>,
     traps: Family<PluginLabels, Counter>,
+    metered: Metered,
     lateness: Histogram,
     webhook_deliveries: Family<OutcomeLabels, Counter>,
     flagged: Gauge,
     connections: Gauge,
     store_size: Gauge<i64, std::sync::atomic::AtomicI64>,
     plugins_seen: std::sync::Mutex<std::collections::HashSet<String>>,
+}
+
+/// The counters metered calls feed.
+struct Metered {
+    cpu: Family<ActivityLabels, Counter<f64, AtomicU64>>,
+    requests: Family<HostLabels, Counter>,
+    failures: Family<HostLabels, Counter>,
+    bytes: Family<BytesLabels, Counter>,
+    status_429: Family<HostLabels, Counter>,
+    retries: Family<ActivityLabels, Counter>,
+    store_bytes: Family<PluginLabels, Counter>,
+}
+
+impl Metered {
+    fn register(registry: &mut Registry) -> Metered {
+        let m = Metered {
+            cpu: Family::default(),
+            requests: Family::default(),
+            failures: Family::default(),
+            bytes: Family::default(),
+            status_429: Family::default(),
+            retries: Family::default(),
+            store_bytes: Family::default(),
+        };
+        registry.register(
+            "plugin_cpu_seconds",
+            "CPU time of metered plugin calls (instantiation, guest code, host imports' work)",
+            m.cpu.clone(),
+        );
+        registry.register(
+            "plugin_http_requests",
+            "HTTP requests metered plugin calls sent, by allowed-host pattern",
+            m.requests.clone(),
+        );
+        registry.register(
+            "plugin_http_failures",
+            "HTTP requests of metered plugin calls that got no response",
+            m.failures.clone(),
+        );
+        registry.register("plugin_http_bytes", "HTTP body bytes of metered plugin calls, in and out", m.bytes.clone());
+        registry.register("plugin_http_429", "429 responses to metered plugin calls", m.status_429.clone());
+        registry.register("plugin_retries", "Attempts made again after a failed metered call", m.retries.clone());
+        registry.register(
+            "sync_store_bytes_written",
+            "Bytes of position records sync runs wrote, by plugin",
+            m.store_bytes.clone(),
+        );
+        m
+    }
 }
 
 fn call_histogram() -> Histogram {
@@ -116,6 +204,7 @@ impl HostMetrics {
         );
         let traps = Family::<PluginLabels, Counter>::default();
         registry.register("plugin_traps", "Plugin calls that ended in a trap", traps.clone());
+        let metered = Metered::register(&mut registry);
         let lateness = Histogram::new(exponential_buckets(LATENESS_BUCKETS.0, LATENESS_BUCKETS.1, LATENESS_BUCKETS.2));
         registry.register(
             "scheduler_lateness_seconds",
@@ -138,6 +227,7 @@ impl HostMetrics {
             call_duration,
             call_failures,
             traps,
+            metered,
             lateness,
             webhook_deliveries,
             flagged,
@@ -166,6 +256,39 @@ impl HostMetrics {
         if trapped {
             self.traps.get_or_create(&PluginLabels { plugin }).inc();
         }
+    }
+
+    /// A metered call used `cpu` (see [`crate::runtime::meter`]).
+    pub fn plugin_cpu(&self, plugin: &str, activity: &'static str, cpu: Duration) {
+        let labels = ActivityLabels { plugin: self.plugin_label(plugin), activity };
+        self.metered.cpu.get_or_create(&labels).inc_by(cpu.as_secs_f64());
+    }
+
+    /// A metered call made one HTTP exchange with a host labelled `host`.
+    pub fn plugin_http(&self, plugin: &str, activity: &'static str, host: &str, exchange: &HostMetering) {
+        let labels = HostLabels { plugin: self.plugin_label(plugin), activity, host: host.to_string() };
+        let m = &self.metered;
+        m.requests.get_or_create(&labels).inc_by(exchange.requests);
+        if exchange.failed > 0 {
+            m.failures.get_or_create(&labels).inc_by(exchange.failed);
+        }
+        if exchange.status_429 > 0 {
+            m.status_429.get_or_create(&labels).inc_by(exchange.status_429);
+        }
+        for (direction, bytes) in [("out", exchange.bytes_out), ("in", exchange.bytes_in)] {
+            let HostLabels { plugin, activity, host } = labels.clone();
+            m.bytes.get_or_create(&BytesLabels { plugin, activity, host, direction }).inc_by(bytes);
+        }
+    }
+
+    /// A metered activity tried a call again.
+    pub fn plugin_retry(&self, plugin: &str, activity: &'static str) {
+        self.metered.retries.get_or_create(&ActivityLabels { plugin: self.plugin_label(plugin), activity }).inc();
+    }
+
+    /// A sync run of `plugin` wrote `bytes` of position records.
+    pub fn sync_store_bytes(&self, plugin: &str, bytes: u64) {
+        self.metered.store_bytes.get_or_create(&PluginLabels { plugin: self.plugin_label(plugin) }).inc_by(bytes);
     }
 
     /// A scheduled sync started `late` after it was due.
@@ -238,5 +361,32 @@ mod tests {
         ] {
             assert!(text.contains(needle), "{needle} missing from\n{text}");
         }
+    }
+
+    #[test]
+    fn metered_costs_are_labelled_by_plugin_activity_and_host_pattern() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path(), None).unwrap();
+        let m = global();
+        m.plugin_cpu("metered-test", "sync", Duration::from_millis(1500));
+        let exchange = HostMetering { requests: 1, bytes_out: 7, bytes_in: 4096, status_429: 1, failed: 0 };
+        m.plugin_http("metered-test", "sync", "https://*.example.com", &exchange);
+        m.plugin_retry("metered-test", "push");
+        m.sync_store_bytes("metered-test", 900);
+        let text = m.render(&store).unwrap();
+        let labels = r#"plugin="metered-test",activity="sync",host="https://*.example.com""#;
+        for needle in [
+            r#"atsbridge_plugin_cpu_seconds_total{plugin="metered-test",activity="sync"} 1.5"#.to_string(),
+            format!("atsbridge_plugin_http_requests_total{{{labels}}} 1"),
+            format!("atsbridge_plugin_http_429_total{{{labels}}} 1"),
+            format!(r#"atsbridge_plugin_http_bytes_total{{{labels},direction="in"}} 4096"#),
+            format!(r#"atsbridge_plugin_http_bytes_total{{{labels},direction="out"}} 7"#),
+            r#"atsbridge_plugin_retries_total{plugin="metered-test",activity="push"} 1"#.to_string(),
+            r#"atsbridge_sync_store_bytes_written_total{plugin="metered-test"} 900"#.to_string(),
+        ] {
+            assert!(text.contains(&needle), "{needle} missing from\n{text}");
+        }
+        // A request with no failure adds no failure series.
+        assert!(!text.contains(&format!("atsbridge_plugin_http_failures_total{{{labels}}}")), "{text}");
     }
 }

@@ -222,6 +222,7 @@ impl Inner {
                         Err(prepare::PushRefusal::Store(e)) => return Err(e),
                         Err(refusal) => (Err(Retryable::Never(refusal.to_string())), CallTiming::default()),
                         Ok(Prepared { plugin, context, request }) => {
+                            let plugin = crate::runtime::meter::push_metered(&plugin); // metering
                             let (result, timing) = plugin.push_candidate_timed(&context, &request).await;
                             (result.map_err(Retryable::from), timing)
                         }

@@ -119,6 +119,8 @@ pub struct OutboundHttp {
     exchange_micros: std::sync::atomic::AtomicU64,
     /// Record and replay ([`crate::recording`]): the connection's recording.
     recording: Option<crate::recording::RecordingIo>,
+    /// Metering: every exchange is counted here (runtime::meter).
+    meter: super::meter::Meter,
 }
 
 impl OutboundHttp {
@@ -143,6 +145,7 @@ impl OutboundHttp {
             attached: Mutex::new(Vec::new()),
             exchange_micros: std::sync::atomic::AtomicU64::new(0),
             recording: conn.and_then(|c| c.recording.clone()),
+            meter: super::meter::Meter::off(),
         }
     }
 
@@ -150,6 +153,11 @@ impl OutboundHttp {
     /// answered from, if anywhere.
     pub fn recording(&self) -> Option<&crate::recording::RecordingIo> {
         self.recording.as_ref()
+    }
+
+    /// Metering: this capability's exchanges are counted in `meter`.
+    pub fn metered(self, meter: super::meter::Meter) -> Self {
+        OutboundHttp { meter, ..self }
     }
 
     /// Time this call has spent in HTTP exchanges so far.
@@ -234,6 +242,7 @@ impl OutboundHttp {
             .min(MAX_REQUEST_TIMEOUT);
         let deadline = tokio::time::Instant::now() + timeout;
         let mut builder = client.request(method(req.method), url.clone()).headers(headers).timeout(timeout);
+        let sent_bytes = req.body.as_ref().map_or(0, Vec::len); // metering
         if let Some(body) = req.body {
             builder = builder.body(body);
         }
@@ -241,6 +250,7 @@ impl OutboundHttp {
             method = ?req.method, host = url.host_str().unwrap_or(""), path = url.path(), "plugin HTTP request");
         let exchange = std::time::Instant::now();
         let result = self.exchange(builder, grant_key, deadline).await;
+        self.meter.exchange(&url, sent_bytes, &result); // metering
         let micros = u64::try_from(exchange.elapsed().as_micros()).unwrap_or(u64::MAX);
         self.exchange_micros.fetch_add(micros, std::sync::atomic::Ordering::Relaxed);
         result

@@ -22,6 +22,7 @@ mod error;
 mod host_http;
 mod host_log;
 pub mod limits;
+pub mod meter;
 pub mod metrics;
 mod net_guard;
 mod oauth;
@@ -48,6 +49,7 @@ pub use self::error::{CallError, CallErrorKind};
 use self::host_http::{HttpClient, OutboundHttp};
 use self::host_log::GuestLog;
 use self::limits::{CallLimits, Limiter, OperatorLimits};
+pub use self::meter::Meter;
 use self::metrics::{Metrics, Outcome};
 use self::slots::{Need, Slots};
 use self::state::PluginState;
@@ -135,13 +137,13 @@ macro_rules! call_export {
         match &$call.instance {
             Instance::V0_1(i) => tokio::time::timeout_at(
                 deadline,
-                i.atsbridge_connector_plugin().$method(&mut $call.store, $($arg),*),
+                $call.clock.time(i.atsbridge_connector_plugin().$method(&mut $call.store, $($arg),*)),
             )
             .await
             .map(|r| r.map(Convert::convert)),
             Instance::V0_2(i) => tokio::time::timeout_at(
                 deadline,
-                i.atsbridge_connector_plugin().$method(&mut $call.store, $($arg),*),
+                $call.clock.time(i.atsbridge_connector_plugin().$method(&mut $call.store, $($arg),*)),
             )
             .await
             .map(|r| r.map(Convert::convert)),
@@ -217,7 +219,7 @@ impl Runtime {
         let current = self.inner.registry.current_name(id).ok_or_else(|| LoadError::NotInstalled(id.to_string()))?;
         let cached = self.lock_loaded().get(id).filter(|p| p.install_name == current).cloned();
         if let Some(loaded) = cached {
-            return Ok(Plugin { inner: self.inner.clone(), loaded });
+            return Ok(Plugin { inner: self.inner.clone(), loaded, meter: Meter::off() });
         }
         let runtime = self.clone();
         let id_owned = id.to_string();
@@ -266,7 +268,7 @@ impl Runtime {
         let need = Need::of(component.resources_required());
         let loaded =
             Arc::new(LoadedPlugin { install_name: install_name.to_string(), manifest, limits, need, contract, pre });
-        Ok(Plugin { inner: self.inner.clone(), loaded })
+        Ok(Plugin { inner: self.inner.clone(), loaded, meter: Meter::off() })
     }
 
     /// Forgets a loaded plugin (after `plugin remove`).
@@ -285,6 +287,8 @@ impl Runtime {
 pub struct Plugin {
     inner: Arc<Inner>,
     loaded: Arc<LoadedPlugin>,
+    /// What calls through this handle add their costs to ([`meter`]).
+    meter: Meter,
 }
 
 /// A store with a fresh instance, ready for one call.
@@ -294,6 +298,8 @@ struct ActiveCall {
     _slot: slots::Held,
     instance: Instance,
     function: &'static str,
+    /// The call's CPU time, when metered.
+    clock: meter::CallClock,
     started: Instant,
     deadline: tokio::time::Instant,
     /// The budget the deadline was set from.
@@ -343,6 +349,16 @@ impl Plugin {
         &self.loaded.contract
     }
 
+    /// This handle, with its calls' costs added to `meter`.
+    pub fn with_meter(&self, meter: Meter) -> Plugin {
+        Plugin { meter, ..self.clone() }
+    }
+
+    /// The meter this handle's calls add to (off unless set).
+    pub fn meter(&self) -> &Meter {
+        &self.meter
+    }
+
     /// Name, version, capabilities and config schema.
     pub async fn info(&self) -> Result<ConnectorInfo, CallError> {
         self.info_within(self.loaded.limits.call_timeout).await
@@ -358,16 +374,18 @@ impl Plugin {
         let mut call = self.begin_within("info", None, timeout).await?;
         let deadline = call.deadline;
         let raw = match &call.instance {
-            Instance::V0_1(i) => {
-                tokio::time::timeout_at(deadline, i.atsbridge_connector_plugin().call_info(&mut call.store))
-                    .await
-                    .map(|r| r.map(|info| Ok(info.convert())))
-            }
-            Instance::V0_2(i) => {
-                tokio::time::timeout_at(deadline, i.atsbridge_connector_plugin().call_info(&mut call.store))
-                    .await
-                    .map(|r| r.map(|info| Ok(info.convert())))
-            }
+            Instance::V0_1(i) => tokio::time::timeout_at(
+                deadline,
+                call.clock.time(i.atsbridge_connector_plugin().call_info(&mut call.store)),
+            )
+            .await
+            .map(|r| r.map(|info| Ok(info.convert()))),
+            Instance::V0_2(i) => tokio::time::timeout_at(
+                deadline,
+                call.clock.time(i.atsbridge_connector_plugin().call_info(&mut call.store)),
+            )
+            .await
+            .map(|r| r.map(|info| Ok(info.convert()))),
         };
         self.end(call, raw)
     }
@@ -467,11 +485,11 @@ impl Plugin {
             }
             Instance::V0_2(i) => tokio::time::timeout_at(
                 call.deadline,
-                i.atsbridge_connector_plugin().call_move_application(
+                call.clock.time(i.atsbridge_connector_plugin().call_move_application(
                     &mut call.store,
                     &vec(conn.guest_config()),
                     &request.clone().convert(),
-                ),
+                )),
             )
             .await
             .map(|r| r.map(Convert::convert)),
@@ -497,16 +515,19 @@ impl Plugin {
         let started = Instant::now();
         let deadline = tokio::time::Instant::now() + timeout;
         let mut store = self.new_store(conn);
+        let clock = self.meter.clock();
         let instantiated = match &self.loaded.pre {
-            Pre::V0_1(pre) => tokio::time::timeout_at(deadline, pre.instantiate_async(&mut store))
+            Pre::V0_1(pre) => tokio::time::timeout_at(deadline, clock.time(pre.instantiate_async(&mut store)))
                 .await
                 .map(|r| r.map(Instance::V0_1)),
-            Pre::V0_2(pre) => tokio::time::timeout_at(deadline, pre.instantiate_async(&mut store))
+            Pre::V0_2(pre) => tokio::time::timeout_at(deadline, clock.time(pre.instantiate_async(&mut store)))
                 .await
                 .map(|r| r.map(Instance::V0_2)),
         };
         match instantiated {
-            Ok(Ok(instance)) => Ok(ActiveCall { store, _slot: slot, instance, function, started, deadline, timeout }),
+            Ok(Ok(instance)) => {
+                Ok(ActiveCall { store, _slot: slot, instance, function, clock, started, deadline, timeout })
+            }
             Ok(Err(e)) => {
                 let plugin = self.id().to_string();
                 let error = if store.data().limiter.memory_exceeded {
@@ -514,12 +535,12 @@ impl Plugin {
                 } else {
                     CallError::Instantiate { plugin, message: escape_capped(&format!("{e:#}")) }
                 };
-                self.record(function, started, &Err::<(), _>(&error), true);
+                self.record(function, started, &Err::<(), _>(&error), true, (&clock, std::time::Duration::ZERO));
                 Err(error)
             }
             Err(_) => {
                 let error = CallError::Timeout { plugin: self.id().to_string(), function, limit: timeout };
-                self.record(function, started, &Err::<(), _>(&error), true);
+                self.record(function, started, &Err::<(), _>(&error), true, (&clock, std::time::Duration::ZERO));
                 Err(error)
             }
         }
@@ -535,7 +556,7 @@ impl Plugin {
             table: ResourceTable::new(),
             limiter: Limiter::new(self.loaded.limits),
             // info() runs without a connection and must not do I/O: it gets no hosts.
-            http: OutboundHttp::new(self.inner.http.clone(), manifest, conn),
+            http: OutboundHttp::new(self.inner.http.clone(), manifest, conn).metered(self.meter.clone()),
             log: GuestLog::new(&manifest.id, conn.map(|c| c.id.as_str())),
             stderr,
         };
@@ -577,7 +598,8 @@ impl Plugin {
         {
             tracing::warn!(plugin = %self.id(), function, error = %e, "plugin call stopped by the sandbox");
         }
-        self.record(function, call.started, &result.as_ref().map(|_| ()), trapped);
+        let metered = (&call.clock, call.store.data().http.exchange_time());
+        self.record(function, call.started, &result.as_ref().map(|_| ()), trapped, metered);
         result
     }
 
@@ -602,8 +624,16 @@ impl Plugin {
         CallError::Trap { plugin, function, message: escape_capped(&format!("{trap:#}")), guest_stderr }
     }
 
-    fn record<T>(&self, function: &'static str, started: Instant, result: &Result<T, &CallError>, trapped: bool)
-    where
+    /// Counts a finished call in the runtime's metrics and, with its CPU
+    /// time and HTTP wait (`metered`), in the handle's meter.
+    fn record<T>(
+        &self,
+        function: &'static str,
+        started: Instant,
+        result: &Result<T, &CallError>,
+        trapped: bool,
+        metered: (&meter::CallClock, std::time::Duration),
+    ) where
         T: Sized,
     {
         let outcome = match result {
@@ -611,6 +641,8 @@ impl Plugin {
             Err(CallError::Connector { error, .. }) => Outcome::ConnectorError(error.kind()),
             Err(e) => Outcome::Failure(e.kind()),
         };
-        self.inner.metrics.record(self.id(), function, started.elapsed(), outcome, trapped);
+        let took = started.elapsed();
+        self.inner.metrics.record(self.id(), function, took, outcome, trapped);
+        self.meter.call_ended(function, metered.0, took, metered.1, outcome);
     }
 }

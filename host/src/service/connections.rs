@@ -55,6 +55,7 @@ pub fn run_dto(r: SyncRun) -> RunDto {
         outcome: outcome.to_string(),
         error,
         warnings: r.warnings,
+        metering: r.metering.map(|m| super::metering_dto::RunMeteringDto::of(m, &c)),
     }
 }
 
@@ -319,6 +320,7 @@ impl Service {
                 outcome: "queued".into(),
                 error: None,
                 warnings: Vec::new(),
+                metering: None,
             });
         }
         Err(ServiceError::NotFound { what: "run", id: format!("{id}/{seq}") })

@@ -262,6 +262,9 @@ pub struct RunDto {
     /// refreshed, say).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub warnings: Vec<String>,
+    /// What the run's plugin calls cost (CPU, calls, HTTP per host, retries).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub metering: Option<super::metering_dto::RunMeteringDto>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]

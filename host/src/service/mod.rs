@@ -14,6 +14,7 @@ pub mod candidates;
 pub mod connections;
 pub mod dto;
 mod error;
+pub mod metering_dto;
 pub mod outbox;
 pub mod page;
 pub mod plugin_dir;

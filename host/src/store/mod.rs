@@ -77,6 +77,7 @@ mod pages;
 mod patch;
 mod positions;
 mod publication;
+mod run_metering;
 mod runs;
 mod schema;
 mod secrets;
@@ -115,6 +116,7 @@ pub use publication::{
     Actor, Ad, AdTemplate, Decision, MAX_PUBLIC_ID_LEN, Publication, PublicationChange, PublishRule, Question,
     QuestionKind, RuleFilter, RuleSet, SyncCause, TitlePattern,
 };
+pub use run_metering::{ExportMetering, HostMetering, OTHER_HOSTS, RunMetering};
 pub use runs::MAX_RUNS_PAGE;
 pub use schema::CURRENT_VERSION as SCHEMA_VERSION;
 pub use secrets::{EncryptedValue, SECRET_KEY_ENV, SecretError, SecretKey};

@@ -479,6 +479,10 @@ pub struct SyncRun {
     /// refreshed, say), for people.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub warnings: Vec<String>,
+    /// What the run's plugin calls cost; `None` for a run recorded before
+    /// metering existed, or one that ended before calling the plugin.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub metering: Option<super::run_metering::RunMetering>,
 }
 
 #[cfg(test)]

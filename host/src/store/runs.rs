@@ -42,6 +42,7 @@ impl Store {
                 counts: Default::default(),
                 outcome: RunOutcome::Running,
                 warnings: Vec::new(),
+                metering: None,
             };
             write_run_tx(runs, &run)?;
             unfinished.insert(keys::run(&run.connection_id, run.seq), &[])?;

@@ -260,6 +260,7 @@ impl SyncEngine {
                 return Err(error);
             }
         };
+        let plugin = super::metering::metered(plugin); // metering: this run's calls are counted
         let now = unix_now();
         let plan = plan(&state, &options, now, self.options.checkpoint_ttl);
         if state.checkpoint.as_ref().is_some_and(|cp| cp.cursor.is_some()) && plan.resume.is_none() {
@@ -288,7 +289,9 @@ impl SyncEngine {
         progress: &dyn SyncProgress,
     ) -> Result<SyncRun, SyncError> {
         let connection_id = connection.id.as_str();
-        match self.list_and_apply(connection, plugin, run, listing, progress).await {
+        let listed = self.list_and_apply(connection, plugin, run, listing, progress).await;
+        let listed = listed.map_err(|(run, e)| (super::metering::stamp(plugin, run), e)); // metering
+        match listed {
             Err((mut run, SyncError::Stopped)) => {
                 // The checkpoint stays: the next run resumes after the last page.
                 run.outcome = RunOutcome::Interrupted;
@@ -297,7 +300,12 @@ impl SyncEngine {
                 Err(SyncError::Stopped)
             }
             Ok(run) => match self
-                .succeed(connection, self.refresh_stages(connection, plugin, run).await, listing, options)
+                .succeed(
+                    connection,
+                    super::metering::stamp(plugin, self.refresh_stages(connection, plugin, run).await), // metering
+                    listing,
+                    options,
+                )
                 .await
             {
                 Ok(run) => Ok(run),

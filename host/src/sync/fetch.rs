@@ -64,6 +64,7 @@ impl PageFetcher {
                     Ok(page) => return Ok(page),
                     Err(error) => match retry.decide(attempt, &error) {
                         Decision::RetryAfter(delay) => {
+                            plugin.meter().retried(); // metering
                             tracing::info!(connection = %ctx.id, page, attempt, ?delay, error = %error, "retrying a page");
                             tokio::time::sleep(delay).await;
                             attempt += 1;

@@ -16,6 +16,7 @@
 
 mod engine;
 mod fetch;
+mod metering;
 mod options;
 mod plan;
 pub mod retry;

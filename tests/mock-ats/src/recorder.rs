@@ -12,6 +12,13 @@ pub struct RecordedRequest {
     /// The status answered; `None` while in flight or when the connection
     /// was dropped by [`crate::Fault::DropConnection`].
     pub status: Option<u16>,
+    /// Request body bytes, as the request's `Content-Length` announced them
+    /// (0 without one).
+    pub request_bytes: u64,
+    /// Response body bytes answered; `None` while in flight, when the
+    /// connection was dropped, or for a body whose length is not known
+    /// before it is sent.
+    pub response_bytes: Option<u64>,
 }
 
 /// A file that came with a candidate (resume, cover letter, ...), decoded.

@@ -62,13 +62,16 @@ async fn pipeline(State(shared): State<Arc<Shared>>, req: Request, next: Next) -
     let vendor = shared.vendor;
     let path = req.uri().path().to_string();
     let path_and_query = req.uri().path_and_query().map_or_else(|| path.clone(), |p| p.as_str().to_string());
-    let index = shared.log_request(req.method().as_str(), &path_and_query);
+    let request_bytes =
+        req.headers().get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<u64>().ok()).unwrap_or(0);
+    let index = shared.log_request(req.method().as_str(), &path_and_query, request_bytes);
     let auxiliary = is_auxiliary(&path);
     let fault = lock(&shared.faults).take(&path, auxiliary, vendor.job_list_paths());
     tracing::debug!(%path_and_query, ?fault, "mock-ats request");
 
     let finish = |resp: Response| {
-        shared.log_status(index, resp.status().as_u16());
+        let response_bytes = axum::body::HttpBody::size_hint(resp.body()).exact();
+        shared.log_status(index, resp.status().as_u16(), response_bytes);
         resp
     };
     let (mut malformed, mut change_after) = (false, false);

@@ -107,15 +107,22 @@ impl Shared {
     }
 
     /// Logs a request; returns its index for [`Shared::log_status`].
-    pub(crate) fn log_request(&self, method: &str, path: &str) -> usize {
+    pub(crate) fn log_request(&self, method: &str, path: &str, request_bytes: u64) -> usize {
         let mut log = lock(&self.log);
-        log.push(RecordedRequest { method: method.to_string(), path: path.to_string(), status: None });
+        log.push(RecordedRequest {
+            method: method.to_string(),
+            path: path.to_string(),
+            status: None,
+            request_bytes,
+            response_bytes: None,
+        });
         log.len() - 1
     }
 
-    pub(crate) fn log_status(&self, index: usize, status: u16) {
+    pub(crate) fn log_status(&self, index: usize, status: u16, response_bytes: Option<u64>) {
         if let Some(entry) = lock(&self.log).get_mut(index) {
             entry.status = Some(status);
+            entry.response_bytes = response_bytes;
         }
     }
 }

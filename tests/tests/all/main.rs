@@ -14,6 +14,7 @@ mod demo;
 mod example_support;
 mod install;
 mod js_connector;
+mod metering;
 mod net_attacks;
 mod ops_keys;
 mod ops_serve;

@@ -1,0 +1,93 @@
+//! How `connection runs` shows what each run cost.
+
+use crate::service::metering_dto::RunMeteringDto;
+
+/// The header of the cost columns.
+pub(super) fn header() -> String {
+    format!("{:>9} {:>6} {:>6} {:>10} {:>5} {:>6}", "CPU_MS", "CALLS", "HTTP", "BYTES_IN", "429", "RETRY")
+}
+
+/// A run's cost columns (`-` for a run without metering).
+pub(super) fn cells(metering: Option<&RunMeteringDto>) -> String {
+    match metering {
+        None => format!("{:>9} {:>6} {:>6} {:>10} {:>5} {:>6}", "-", "-", "-", "-", "-", "-"),
+        Some(m) => format!(
+            "{:>9} {:>6} {:>6} {:>10} {:>5} {:>6}",
+            millis(m.plugin_cpu_micros),
+            m.calls,
+            m.http_requests,
+            m.bytes_in,
+            m.status_429,
+            m.retries
+        ),
+    }
+}
+
+/// The lines under a run with `--metering`: per export and per host.
+pub(super) fn detail(m: &RunMeteringDto) -> Vec<String> {
+    let mut lines = vec![format!(
+        "      plugin CPU {} ms · calls {} ms wall, {} ms waiting on HTTP · {} rate-limited answers · {} retries · {} store bytes written",
+        millis(m.plugin_cpu_micros),
+        millis(m.call_wall_micros),
+        millis(m.http_wait_micros),
+        m.rate_limited,
+        m.retries,
+        m.store_bytes_written
+    )];
+    for e in &m.exports {
+        lines.push(format!(
+            "      export {:<20} {} calls ({} failed) · CPU {} ms · wall {} ms",
+            e.export,
+            e.calls,
+            e.failed,
+            millis(e.cpu_micros),
+            millis(e.wall_micros)
+        ));
+    }
+    for h in &m.hosts {
+        lines.push(format!(
+            "      host   {:<20} {} requests ({} failed, {} answered 429) · {} bytes out · {} bytes in",
+            h.host, h.requests, h.failed, h.status_429, h.bytes_out, h.bytes_in
+        ));
+    }
+    lines
+}
+
+/// Microseconds as milliseconds with one decimal.
+fn millis(micros: u64) -> String {
+    format!("{:.1}", micros as f64 / 1000.0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::service::metering_dto::{ExportMeteringDto, HostMeteringDto};
+
+    #[test]
+    fn shows_the_costs_of_a_run_and_dashes_for_an_unmetered_one() {
+        let m = RunMeteringDto {
+            plugin_cpu_micros: 12_345,
+            calls: 3,
+            http_requests: 4,
+            bytes_in: 5_000,
+            status_429: 1,
+            retries: 1,
+            exports: vec![ExportMeteringDto { export: "list-jobs".into(), calls: 3, failed: 1, ..Default::default() }],
+            hosts: vec![HostMeteringDto {
+                host: "api.example.com".into(),
+                requests: 4,
+                status_429: 1,
+                bytes_in: 5_000,
+                ..Default::default()
+            }],
+            ..Default::default()
+        };
+        let row = cells(Some(&m));
+        assert_eq!(row.split_whitespace().collect::<Vec<_>>(), ["12.3", "3", "4", "5000", "1", "1"]);
+        assert_eq!(cells(None).split_whitespace().count(), header().split_whitespace().count());
+        let detail = detail(&m).join("\n");
+        assert!(detail.contains("export list-jobs") && detail.contains("3 calls (1 failed)"), "{detail}");
+        assert!(detail.contains("api.example.com") && detail.contains("4 requests (0 failed, 1 answered 429)"));
+        assert!(detail.contains("5000 bytes in"), "{detail}");
+    }
+}
