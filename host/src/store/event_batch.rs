@@ -130,7 +130,7 @@ pub(crate) fn pending_ids(key: u64, value: &[u8]) -> Result<Vec<u64>, StoreError
     if value.is_empty() {
         return Ok(vec![key]);
     }
-    if value.len() % 8 != 0 {
+    if !value.len().is_multiple_of(8) {
         return Err(StoreError::Corrupt {
             tree: keys::EVENTS_PENDING,
             key: key.to_string(),
