@@ -12,7 +12,7 @@ use sled::transaction::{ConflictableTransactionResult, TransactionalTree};
 use tracing::{debug, info};
 
 use super::connections::{read_connection_tx, read_state_tx, write_state_tx};
-use super::event_batch::{BatchBuilder, MAX_EVENTS_PER_BATCH};
+use super::event_batch::BatchBuilder;
 use super::events::EventKind;
 use super::model::{
     Checkpoint, CloseReason, Connection, ConnectionState, Position, PositionStatus, RunCounts, RunOutcome, SyncRun,
@@ -102,8 +102,8 @@ struct StoredHead {
     status: PositionStatus,
 }
 
-/// Where a commit appends its events: one batch record per
-/// [`MAX_EVENTS_PER_BATCH`] events, written as it fills and at the end.
+/// Where a commit appends its events: batch records of a few events
+/// (`event_batch`), each written as it fills, the last at the end.
 struct EventSink<'t> {
     events: &'t TransactionalTree,
     pending: &'t TransactionalTree,
@@ -434,7 +434,7 @@ impl EventSink<'_> {
         self.next.set(n + 1);
         let record = super::events::encode_position_event(id, self.run_seq, kind, after, value).map_err(abort)?;
         self.batch.borrow_mut().push(id, &record).map_err(abort)?;
-        if self.batch.borrow().len() >= MAX_EVENTS_PER_BATCH {
+        if self.batch.borrow().is_full() {
             self.flush()?;
         }
         Ok(())

@@ -1,10 +1,11 @@
-//! The events of one commit, stored as one record.
+//! The events of one commit, stored a few to a record.
 //!
 //! A page commit that creates 500 positions has 500 events. Stored one
 //! record each (plus one pending mark each) they were two of the five sled
-//! records a new job cost; stored together they are one record and one
-//! pending mark per page. Each event inside is the same bytes a record of
-//! its own would hold, so reading one event decodes only its slice.
+//! records a new job cost; stored a few to a record ([`MAX_BATCH_BYTES`])
+//! with one pending mark per record, they are a fraction of that. Each
+//! event inside is the same bytes a record of its own would hold, so
+//! reading one event decodes only its slice.
 //!
 //! # Layout
 //!
@@ -31,10 +32,16 @@ use super::{StoreError, keys};
 /// Format byte of a batch of events (codec's JSON is 1).
 pub(crate) const FORMAT_BATCH: u8 = 0xB1;
 
-/// Most events in one batch record: a removal that closes thousands of
-/// positions is stored in records of at most this many events, so no
-/// record grows past a few megabytes.
-pub(crate) const MAX_EVENTS_PER_BATCH: usize = 1_000;
+/// Most events in one batch record.
+pub(crate) const MAX_EVENTS_PER_BATCH: usize = 64;
+
+/// A batch record is closed once its events take this many bytes. sled
+/// splits a leaf only past 16 items, whatever their size, and writes a
+/// node over 128 KiB as a blob file of its own: records of a few KiB keep
+/// a leaf of them under that. (Pages of 500 events as one record, about
+/// 1 MiB, made 16 MiB leaves: at 100,000 jobs the resync read positions
+/// slower and the process's memory tripled.)
+pub(crate) const MAX_BATCH_BYTES: usize = 4 << 10;
 
 /// Records a lookup walks back over to find an event whose id was drawn
 /// without the lock (a single event drawn while a batch drew its ids):
@@ -53,8 +60,10 @@ pub(crate) struct BatchBuilder {
 }
 
 impl BatchBuilder {
-    pub(crate) fn len(&self) -> usize {
-        self.ids.len()
+    /// Whether the record is full ([`MAX_EVENTS_PER_BATCH`],
+    /// [`MAX_BATCH_BYTES`]).
+    pub(crate) fn is_full(&self) -> bool {
+        self.ids.len() >= MAX_EVENTS_PER_BATCH || self.body.len() >= MAX_BATCH_BYTES
     }
 
     /// Adds event `id` (ids must ascend), encoded as a single record.
@@ -121,7 +130,7 @@ pub(crate) fn pending_ids(key: u64, value: &[u8]) -> Result<Vec<u64>, StoreError
     if value.is_empty() {
         return Ok(vec![key]);
     }
-    if value.len() % 8 != 0 {
+    if !value.len().is_multiple_of(8) {
         return Err(StoreError::Corrupt {
             tree: keys::EVENTS_PENDING,
             key: key.to_string(),

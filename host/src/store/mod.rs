@@ -524,7 +524,10 @@ fn log_state(path: &Path) -> Option<(u64, std::time::SystemTime)> {
 
 impl Drop for Settle {
     fn drop(&mut self) {
-        if log_state(&self.path) == self.log_at_open {
+        // Unchanged, or gone (its directory was removed first): opening
+        // would only create an empty database there.
+        let now = log_state(&self.path);
+        if now.is_none() || now == self.log_at_open {
             return;
         }
         // Another handle of this database still open (a clone of a tree

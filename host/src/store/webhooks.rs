@@ -247,7 +247,7 @@ impl Store {
     /// endpoint of its account that wants it; clears the pending mark.
     pub(crate) fn fan_out(&self, event_id: u64) -> Result<usize, StoreError> {
         let _gate = self.write_gate();
-        // The mark may hold a whole commit's events (see `event_batch`).
+        // The mark may hold a few events of one commit (see `event_batch`).
         let mark = self.pending_mark_of(event_id)?;
         let Some(event) = self.event(event_id)? else {
             if let Some(mark) = mark {
