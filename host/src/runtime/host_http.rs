@@ -511,7 +511,9 @@ async fn read_capped(mut response: reqwest::Response) -> Result<Vec<u8>, HttpErr
     if response.content_length().is_some_and(|len| len > MAX_RESPONSE_BYTES) {
         return Err(HttpError::TooLarge(MAX_RESPONSE_BYTES));
     }
-    let mut body = Vec::new();
+    // Sized once from the announced length (already checked against the
+    // cap): growing by doubling would copy a large page several times.
+    let mut body = Vec::with_capacity(response.content_length().unwrap_or(0) as usize);
     while let Some(chunk) = response.chunk().await.map_err(transport_error)? {
         if (body.len() + chunk.len()) as u64 > MAX_RESPONSE_BYTES {
             return Err(HttpError::TooLarge(MAX_RESPONSE_BYTES));
