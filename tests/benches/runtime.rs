@@ -36,7 +36,7 @@ async fn install(rt: &Runtime, root: &Path, id: &str, version: &str, wasm: &str)
     std::fs::write(
         dir.join("atsbridge-plugin.toml"),
         format!(
-            "[plugin]\nid = \"{id}\"\nversion = \"{version}\"\ncontract = \"0.1.0\"\ncomponent = \"plugin.wasm\"\n"
+            "[plugin]\nid = \"{id}\"\nversion = \"{version}\"\ncontract = \"0.2.0\"\ncomponent = \"plugin.wasm\"\n"
         ),
     )
     .expect("manifest");
