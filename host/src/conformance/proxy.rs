@@ -268,6 +268,10 @@ async fn relay(State(shared): State<Arc<Shared>>, request: Request) -> Response 
                     let _ = writer.flush().await;
                     tokio::time::sleep(MID_BODY_PAUSE).await;
                     kill.0.notify_one();
+                    // The body must not end before the connection is gone:
+                    // hyper would finish the chunked body, and the half body
+                    // would arrive as a whole one.
+                    tokio::time::sleep(MID_BODY_PAUSE).await;
                     drop(writer);
                 });
                 let mut r = build(status, headers, Body::from_stream(tokio_util::io::ReaderStream::new(reader)));
