@@ -124,12 +124,6 @@ impl Recorder {
         state.lines.extend_from_slice(&line);
     }
 
-    /// Entries recorded so far (written, not dropped).
-    pub fn entries(&self) -> u64 {
-        let state = self.lock();
-        state.seq - state.withheld - u64::from(state.truncated)
-    }
-
     /// The whole file: `header`, the entries, and the end line.
     pub fn finish(&self, header: &Header, outcome: String) -> Vec<u8> {
         let state = self.lock();
@@ -140,11 +134,9 @@ impl Recorder {
             outcome,
         });
         let mut out = Vec::with_capacity(state.lines.len() + 1024);
-        for entry in [&Entry::Header(header.clone())] {
-            // Plain data: serializing cannot fail.
-            out.extend(serde_json::to_vec(entry).unwrap_or_default());
-            out.push(b'\n');
-        }
+        // Plain data: serializing cannot fail.
+        out.extend(serde_json::to_vec(&Entry::Header(header.clone())).unwrap_or_default());
+        out.push(b'\n');
         out.extend_from_slice(&state.lines);
         out.extend(serde_json::to_vec(&end).unwrap_or_default());
         out.push(b'\n');

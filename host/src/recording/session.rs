@@ -54,6 +54,12 @@ impl RunRecordings {
         self.active.lock().unwrap_or_else(|e| e.into_inner())
     }
 
+    /// Whether a run of `connection` is being recorded (its recording not
+    /// written yet).
+    pub fn is_active(&self, connection: &str) -> bool {
+        self.lock().contains_key(connection)
+    }
+
     /// Starts recording the run of `connection` about to start, if it was
     /// armed.
     pub fn begin(&self, store: &Store, connection: &str) -> Option<ActiveRecording> {
@@ -94,9 +100,15 @@ impl RunRecordings {
 
 impl ActiveRecording {
     /// Writes the recording of the run that just ended with `outcome`
-    /// (none when the run never started).
+    /// (none when the run never started). The run counts as recorded
+    /// ([`RunRecordings::is_active`]) until the file is written.
     pub async fn finish(self, store: &Store, outcome: String) {
-        let Some(active) = self.recordings.lock().remove(&self.connection) else { return };
+        let taken = self
+            .recordings
+            .lock()
+            .get_mut(&self.connection)
+            .map(|a| (a.recorder.take(), std::mem::take(&mut a.settings)));
+        let Some((recorder, settings)) = taken else { return };
         let Some(dir) = self.recordings.dir.clone() else { return };
         let run = match store.state(&self.connection) {
             Ok(s) if s.last_run_seq > self.last_run_before => {
@@ -108,7 +120,7 @@ impl ActiveRecording {
             tracing::info!(connection = %self.connection, "the recorded run never started; nothing written");
             return;
         };
-        let Some(recorder) = active.recorder else { return };
+        let Some(recorder) = recorder else { return };
         let header = Header {
             format: FORMAT_NAME.to_string(),
             version: FORMAT_VERSION,
@@ -117,7 +129,7 @@ impl ActiveRecording {
             plugin: run.plugin_id.clone(),
             plugin_version: run.plugin_version.clone(),
             started_unix: self.started_unix,
-            settings: active.settings,
+            settings,
         };
         let connection = self.connection.clone();
         let written = tokio::task::spawn_blocking(move || {

@@ -303,7 +303,10 @@ impl Service {
     pub fn run(&self, caller: &Caller, id: &str, seq: u64) -> Result<RunDto, ServiceError> {
         let c = self.visible_connection(caller, id)?;
         if let Some(run) = self.app.store.run(id, seq)? {
-            return Ok(run_dto(run));
+            // A recorded run is over once its recording is written, so a
+            // caller that follows the run (and may exit) finds it.
+            let recording = self.app.engine.recordings().is_active(id) && self.app.store.state(id)?.last_run_seq == seq;
+            return Ok(crate::service::recordings::pending_while_recording(run_dto(run), recording));
         }
         let last = self.app.store.state(id)?.last_run_seq;
         if seq == last + 1 && self.scheduler.is_running(id) {
