@@ -14,9 +14,12 @@ use std::time::{Duration, Instant};
 use atsbridge::app::App;
 use atsbridge::outbox::{Outbox, OutboxOptions};
 use atsbridge::plugin::bundled;
-use atsbridge::store::{MovedBy, NewCandidate, PositionStatus, PushState, SecretKey, Trigger};
+use atsbridge::store::{PositionStatus, PushState, SecretKey, Trigger};
 use atsbridge::sync::NoProgress;
 use atsbridge_mock_ats::{MockAts, MockConfig, Vendor};
+
+#[path = "../tests/all/outbox_fixture.rs"]
+mod outbox_fixture;
 
 /// The `q`-quantile (0..=1) of sorted samples.
 fn quantile(sorted: &[u64], q: f64) -> u64 {
@@ -57,36 +60,17 @@ fn main() {
         // Closed jobs take no candidates (the mock seeds some).
         positions.retain(|p| p.status == PositionStatus::Open);
         for p in &positions {
-            let stages = mock.stages(&p.ats_job_code).expect("stages");
-            let ats: Vec<_> = stages
-                .iter()
-                .enumerate()
-                .map(|(i, s)| atsbridge::contract::Stage {
-                    id: s.id.clone(),
-                    name: s.name.clone(),
-                    position: i as u32,
-                    job_code: Some(p.ats_job_code.clone()),
-                })
-                .collect();
-            app.store.put_ats_stages(&c.id, Some(&p.ats_job_code), ats).expect("stages");
-            app.store
-                .set_stage_override(&c.id, Some(&p.ats_job_code), "new-submission", &stages[0].id)
-                .expect("mapping");
+            outbox_fixture::map_first_stage(&app.store, &c.id, &mock, &p.ats_job_code);
         }
         let mut ids = Vec::with_capacity(n);
         for i in 0..n {
-            let new = NewCandidate {
-                position_id: positions[i % positions.len()].id,
-                name: format!("Bench Candidate{i}"),
-                email: format!("bench{i}@example.com"),
-                phone: None,
-                links: Vec::new(),
-                resume: None,
-                answers: Default::default(),
-                source: Some("bench".into()),
-                stage_id: None,
-                by: MovedBy::User { name: "bench".into() },
-            };
+            let position = positions[i % positions.len()].id;
+            let new = outbox_fixture::new_candidate(
+                position,
+                format!("Bench Candidate{i}"),
+                format!("bench{i}@example.com"),
+                "bench",
+            );
             ids.push(app.store.create_candidate(new).expect("candidate").0.id);
         }
         let (_stop_tx, stop) = tokio::sync::watch::channel(false);

@@ -127,39 +127,47 @@ async fn reconcile_batch(
     report: &mut ReconcileReport,
 ) -> Result<(), ReconcileError> {
     let store = engine.store();
-    let mut by_application: HashMap<String, Candidate> = HashMap::new();
+    // Candidates linked to one application (the same person applying twice,
+    // found by the connector's dedupe) share its status: it is asked for
+    // once and applies to each of them.
+    let mut by_application: HashMap<String, Vec<Candidate>> = HashMap::new();
     let mut refs = Vec::with_capacity(batch.len());
     for candidate in batch {
-        if let PushState::Pushed { ats_candidate_id, application_id, .. } = &candidate.push {
-            refs.push(CandidateRef { candidate_id: ats_candidate_id.clone(), application_id: application_id.clone() });
-            by_application.insert(application_id.clone(), candidate);
+        let PushState::Pushed { ats_candidate_id, application_id, .. } = &candidate.push else { continue };
+        let (ats_candidate_id, application_id) = (ats_candidate_id.clone(), application_id.clone());
+        report.checked += 1;
+        let linked = by_application.entry(application_id.clone()).or_default();
+        if linked.is_empty() {
+            refs.push(CandidateRef { candidate_id: ats_candidate_id, application_id });
         }
+        linked.push(candidate);
     }
-    report.checked += refs.len();
     let statuses = plugin.candidate_statuses(context, &refs).await?;
     for status in statuses {
         // A connector may only answer about what it was asked.
-        let Some(candidate) = by_application.remove(&status.ref_.application_id) else { continue };
-        if !store.outbox_of_candidate(candidate.id)?.is_empty() {
-            report.skipped_pending += 1;
-            continue;
-        }
-        let job_code = store.position(candidate.position_id)?.map(|p| p.ats_job_code);
-        let Some(ours) = our_stage(engine, &candidate.connection_id, job_code.as_deref(), stages, &status)? else {
-            report.unmapped += 1;
-            continue;
-        };
-        if ours.id == candidate.stage_id {
-            continue;
-        }
-        match store.record_ats_move(candidate.id, &ours.id) {
-            Ok(_) => report.moved += 1,
-            // Moved there meanwhile: nothing to record.
-            Err(StoreError::AlreadyInStage { .. }) => {}
-            Err(e) => return Err(e.into()),
+        let Some(linked) = by_application.remove(&status.ref_.application_id) else { continue };
+        for candidate in linked {
+            if !store.outbox_of_candidate(candidate.id)?.is_empty() {
+                report.skipped_pending += 1;
+                continue;
+            }
+            let job_code = store.position(candidate.position_id)?.map(|p| p.ats_job_code);
+            let Some(ours) = our_stage(engine, &candidate.connection_id, job_code.as_deref(), stages, &status)? else {
+                report.unmapped += 1;
+                continue;
+            };
+            if ours.id == candidate.stage_id {
+                continue;
+            }
+            match store.record_ats_move(candidate.id, &ours.id) {
+                Ok(_) => report.moved += 1,
+                // Moved there meanwhile: nothing to record.
+                Err(StoreError::AlreadyInStage { .. }) => {}
+                Err(e) => return Err(e.into()),
+            }
         }
     }
-    report.missing += by_application.len();
+    report.missing += by_application.values().map(Vec::len).sum::<usize>();
     Ok(())
 }
 

@@ -130,7 +130,7 @@ impl RecordingDir {
                 Some((seq, e.path()))
             })
             .collect();
-        runs.sort_unstable_by(|a, b| b.0.cmp(&a.0));
+        runs.sort_unstable_by_key(|r| std::cmp::Reverse(r.0));
         for (_, old) in runs.into_iter().skip(RECORDINGS_KEPT) {
             if let Err(e) = std::fs::remove_file(&old) {
                 tracing::warn!(path = %old.display(), error = %e, "cannot delete an old recording");

@@ -189,8 +189,8 @@ impl ReplayReport {
                     out,
                     "      {}: {} -> {}",
                     f.field,
-                    e(&crate::display::truncate(&f.recorded.to_string(), 200).to_string()),
-                    e(&crate::display::truncate(&f.replayed.to_string(), 200).to_string())
+                    e(crate::display::truncate(&f.recorded.to_string(), 200)),
+                    e(crate::display::truncate(&f.replayed.to_string(), 200))
                 );
             }
         }

@@ -355,7 +355,9 @@ impl Service {
         } else {
             format!("{}.{ext}", if base.is_empty() { "resume" } else { base })
         };
-        let (candidate, _) = self.app.store.create_candidate(NewCandidate {
+        // Through the one place candidates are created, so an auto-push
+        // rule queues the push for form applicants too.
+        let (candidate, _) = self.store_create_candidate(NewCandidate {
             position_id: position.id,
             name: a.name,
             email: a.email,

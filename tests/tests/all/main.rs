@@ -22,6 +22,8 @@ mod ops_support;
 mod ops_webhooks;
 mod outbox_crash;
 mod outbox_e2e;
+mod outbox_e2e_connectors;
+mod outbox_fixture;
 mod outbox_support;
 mod publish;
 mod python_connector;

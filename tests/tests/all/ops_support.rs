@@ -32,15 +32,31 @@ pub struct Setup {
 
 impl Setup {
     pub fn new(ats_base: &str) -> Setup {
+        let setup = Setup::empty();
+        let plugin = support::plugin_dir(setup.dir.path(), "well-behaved", "1.2.3", guests::WELL_BEHAVED, "");
+        setup.connect(&plugin, "well-behaved", "Main", ats_base, support::API_KEY);
+        setup
+    }
+
+    /// Installs the plugin in `plugin_dir` (id `plugin`), adds account
+    /// `acme` and its connection `name` of that plugin to `ats_base` with
+    /// `api_key`, the base's origin granted.
+    pub fn connect(&self, plugin_dir: &Path, plugin: &str, name: &str, ats_base: &str, api_key: &str) {
+        self.ok(&["plugin", "install", plugin_dir.to_str().unwrap()]);
+        self.ok(&["account", "add", "Acme", "--time-zone", "Europe/Berlin"]);
+        let origin = support::url_origin(ats_base);
+        let (base, key) = (format!("base-url={ats_base}"), format!("api-key={api_key}"));
+        let args = ["--account", "acme", "--plugin", plugin, "--name", name, "--set", &base, "--set", &key];
+        self.ok(&[&["connection", "add"][..], &args, &["--allow-host", &origin]].concat());
+    }
+
+    /// A data directory with only a generated key file.
+    pub fn empty() -> Setup {
         let dir = tempfile::tempdir().unwrap();
         let data = dir.path().join("data");
         let key_file = dir.path().join("secret.key");
         let setup = Setup { data, key_file, dir };
         setup.ok(&["key", "generate", setup.key_file.to_str().unwrap()]);
-        let plugin = support::plugin_dir(setup.dir.path(), "well-behaved", "1.2.3", guests::WELL_BEHAVED, "");
-        setup.ok(&["plugin", "install", plugin.to_str().unwrap()]);
-        setup.ok(&["account", "add", "Acme", "--time-zone", "Europe/Berlin"]);
-        setup.ok(&support::str_args(&support::connection_add_args("Main", ats_base)));
         setup
     }
 
@@ -125,18 +141,31 @@ impl Drop for Host {
     }
 }
 
-/// Polls `check` every 100 ms until it returns `Some`, at most `limit`.
+/// Polls `check` every [`POLL`] until it returns `Some`, at most `limit`.
 pub async fn eventually<T, F: std::future::Future<Output = Option<T>>>(
     limit: Duration,
     what: &str,
-    mut check: impl FnMut() -> F,
+    check: impl FnMut() -> F,
 ) -> T {
+    try_eventually(limit, check).await.unwrap_or_else(|| panic!("timed out waiting for {what}"))
+}
+
+/// How often [`eventually`] asks.
+pub const POLL: Duration = Duration::from_millis(100);
+
+/// [`eventually`], answering `None` on a timeout.
+pub async fn try_eventually<T, F: std::future::Future<Output = Option<T>>>(
+    limit: Duration,
+    mut check: impl FnMut() -> F,
+) -> Option<T> {
     let started = Instant::now();
     loop {
         if let Some(v) = check().await {
-            return v;
+            return Some(v);
         }
-        assert!(started.elapsed() < limit, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
+        if started.elapsed() >= limit {
+            return None;
+        }
+        tokio::time::sleep(POLL).await;
     }
 }

@@ -58,11 +58,20 @@ fn verify(secret: &str, headers: &HeaderMap, body: &[u8]) -> bool {
     hex::decode(v1).is_ok_and(|sig| mac.verify_slice(&sig).is_ok())
 }
 
+/// Serves `router` on loopback; its base URL.
 async fn serve(router: axum::Router) -> String {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
-    format!("http://{addr}")
+    format!("http://{}", support::serve(router).await.0)
+}
+
+/// `method url` with `token` as the bearer: the response.
+async fn send(method: &str, url: String, token: &str) -> reqwest::Response {
+    let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
+    reqwest::Client::new().request(method, url).bearer_auth(token).send().await.unwrap()
+}
+
+/// `GET url` with `token`: the JSON body.
+async fn get_json(url: String, token: &str) -> Value {
+    send("GET", url, token).await.json().await.unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -102,25 +111,11 @@ async fn each_position_event_is_delivered_signed_and_a_failed_delivery_is_retrie
     let created: Value = r.json().await.unwrap();
     let secret = created["secret"].as_str().unwrap().to_string();
     let id = created["webhook"]["id"].as_str().unwrap().to_string();
-    let listed: Value =
-        http.get(format!("{api}/api/v1/accounts/acme/webhooks")).send().await.unwrap().json().await.unwrap();
+    let listed = get_json(format!("{api}/api/v1/accounts/acme/webhooks"), OPERATOR).await;
     assert_eq!(listed["items"][0]["id"], id.as_str());
-    let as_acme: Value = reqwest::Client::new()
-        .get(format!("{api}/api/v1/accounts/acme/webhooks"))
-        .bearer_auth(&acme_key)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let as_acme = get_json(format!("{api}/api/v1/accounts/acme/webhooks"), &acme_key).await;
     assert_eq!(as_acme["items"][0]["id"], id.as_str(), "{as_acme}");
-    let as_other = reqwest::Client::new()
-        .get(format!("{api}/api/v1/accounts/acme/webhooks"))
-        .bearer_auth(&other_key)
-        .send()
-        .await
-        .unwrap();
+    let as_other = send("GET", format!("{api}/api/v1/accounts/acme/webhooks"), &other_key).await;
     assert_eq!(as_other.status(), 404);
     assert!(!listed.to_string().contains(&secret) && !listed.to_string().contains("sealed"), "{listed}");
     let refused = http
@@ -192,39 +187,21 @@ async fn each_position_event_is_delivered_signed_and_a_failed_delivery_is_retrie
     assert_eq!(kinds["position.created"].len(), 5 + 1);
 
     // The delivery log shows the retry; another account cannot read it.
-    let log: Value = http
-        .get(format!("{api}/api/v1/accounts/acme/webhooks/{id}/deliveries?limit=100"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let log = get_json(format!("{api}/api/v1/accounts/acme/webhooks/{id}/deliveries?limit=100"), OPERATOR).await;
     let deliveries = log["items"].as_array().unwrap();
     assert_eq!(deliveries.len(), expected);
     assert!(deliveries.iter().all(|d| d["state"] == "delivered" && d["last_status"] == 200), "{log}");
     assert_eq!(deliveries.iter().filter(|d| d["attempts"] == 2).count(), 1, "{log}");
-    let other = http.get(format!("{api}/api/v1/accounts/other/webhooks/{id}/deliveries")).send().await.unwrap();
+    let other = send("GET", format!("{api}/api/v1/accounts/other/webhooks/{id}/deliveries"), OPERATOR).await;
     assert_eq!(other.status(), 404);
-    let other = reqwest::Client::new()
-        .get(format!("{api}/api/v1/accounts/acme/webhooks/{id}/deliveries"))
-        .bearer_auth(&other_key)
-        .send()
-        .await
-        .unwrap();
+    let other = send("GET", format!("{api}/api/v1/accounts/acme/webhooks/{id}/deliveries"), &other_key).await;
     assert_eq!(other.status(), 404);
     // Pages of the log, newest first, two at a time, cover it once.
     let mut seen = Vec::new();
     let mut cursor = String::new();
     loop {
-        let page: Value = http
-            .get(format!("{api}/api/v1/accounts/acme/webhooks/{id}/deliveries?limit=2{cursor}"))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let page =
+            get_json(format!("{api}/api/v1/accounts/acme/webhooks/{id}/deliveries?limit=2{cursor}"), OPERATOR).await;
         seen.extend(page["items"].as_array().unwrap().iter().map(|d| d["event_id"].as_u64().unwrap()));
         match page["next_cursor"].as_str() {
             Some(c) => cursor = format!("&cursor={c}"),
@@ -237,18 +214,8 @@ async fn each_position_event_is_delivered_signed_and_a_failed_delivery_is_retrie
     assert_eq!(seen, newest_first, "each delivery once, newest first");
     assert_eq!(seen.len(), expected);
     // The account's own key removes its endpoint.
-    let r = reqwest::Client::new()
-        .delete(format!("{api}/api/v1/accounts/acme/webhooks/{id}"))
-        .bearer_auth(&other_key)
-        .send()
-        .await
-        .unwrap();
+    let r = send("DELETE", format!("{api}/api/v1/accounts/acme/webhooks/{id}"), &other_key).await;
     assert_eq!(r.status(), 404, "not another account's key");
-    let r = reqwest::Client::new()
-        .delete(format!("{api}/api/v1/accounts/acme/webhooks/{id}"))
-        .bearer_auth(&acme_key)
-        .send()
-        .await
-        .unwrap();
+    let r = send("DELETE", format!("{api}/api/v1/accounts/acme/webhooks/{id}"), &acme_key).await;
     assert_eq!(r.status(), 204);
 }

@@ -7,8 +7,11 @@ use atsbridge::store::{MovedBy, PushState};
 use atsbridge_mock_ats::{Fault, FaultRule};
 use serde_json::json;
 
-use crate::ops_support::operator_client;
-use crate::outbox_support::{CONNECTION, GhSetup, push, push_status, wait_for_state};
+use crate::outbox_fixture::new_candidate;
+use crate::outbox_support::{
+    CONNECTION, GhSetup, create_candidate, move_to, positions, push, push_status, reconcile, set_auto_push,
+    settled_history, wait_for_state,
+};
 
 const WAIT: Duration = Duration::from_secs(30);
 
@@ -84,18 +87,7 @@ async fn a_person_already_in_the_ats_is_linked_not_duplicated() {
     // The same person applied twice on our side (same e-mail, same job).
     let twin = gh.with_store(|store| {
         let first = store.candidate(ids[0]).unwrap().unwrap();
-        let new = atsbridge::store::NewCandidate {
-            position_id: first.position_id,
-            name: first.name.clone(),
-            email: first.email.to_uppercase(),
-            phone: None,
-            links: Vec::new(),
-            resume: None,
-            answers: Default::default(),
-            source: None,
-            stage_id: None,
-            by: MovedBy::User { name: "test".into() },
-        };
+        let new = new_candidate(first.position_id, first.name.clone(), first.email.to_uppercase(), "test");
         store.create_candidate(new).unwrap().0.id
     });
     let host = gh.serve("host");
@@ -171,23 +163,13 @@ async fn reconciliation_maps_the_ats_stage_back_and_the_ats_wins() {
     let offer = gh.mock.stages(&job).unwrap().into_iter().find(|s| s.name == "Offer").unwrap();
     gh.mock.set_application_stage(&apps[0], &offer.id).unwrap();
     gh.mock.reject(&apps[1]).unwrap();
-    let client = operator_client();
-    let r = client.post(format!("{}/api/v1/connections/{CONNECTION}/reconcile", host.base)).send().await.unwrap();
-    assert_eq!(r.status(), 200);
-    let report: serde_json::Value = r.json().await.unwrap();
+    let report = reconcile(&host, CONNECTION).await;
     assert_eq!((report["checked"].as_u64(), report["moved"].as_u64()), (Some(3), Some(2)), "{report}");
     assert_eq!(push_status(&host, ids[0]).await["stage_id"], "offer");
     assert_eq!(push_status(&host, ids[1]).await["stage_id"], "rejected");
     assert_eq!(push_status(&host, ids[2]).await["stage_id"], "new-submission");
     // Nothing changed since: a second run moves nothing.
-    let again: serde_json::Value = client
-        .post(format!("{}/api/v1/connections/{CONNECTION}/reconcile", host.base))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let again = reconcile(&host, CONNECTION).await;
     assert_eq!(again["moved"], 0, "{again}");
     host.terminate(WAIT);
     gh.with_store(|store| {
@@ -209,30 +191,6 @@ async fn reconciliation_maps_the_ats_stage_back_and_the_ats_wins() {
     });
 }
 
-/// `POST /candidates/{id}/move`.
-async fn move_to(host: &crate::ops_support::Host, id: u64, stage: &str) -> serde_json::Value {
-    let r = operator_client()
-        .post(format!("{}/api/v1/candidates/{id}/move", host.base))
-        .json(&json!({ "stage": stage }))
-        .send()
-        .await
-        .unwrap();
-    assert!(r.status().is_success(), "{}", r.status());
-    r.json().await.unwrap()
-}
-
-/// `GET /candidates/{id}/history`, waiting until the last move's
-/// propagation is no longer pending.
-async fn settled_history(host: &crate::ops_support::Host, id: u64) -> serde_json::Value {
-    crate::ops_support::eventually(WAIT, "the move to settle", || async {
-        let r = operator_client().get(format!("{}/api/v1/candidates/{id}/history", host.base)).send().await.ok()?;
-        let history: serde_json::Value = r.json().await.ok()?;
-        let last = history.as_array()?.last()?.clone();
-        (last["propagation"]["state"] != "pending").then_some(history)
-    })
-    .await
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn a_move_after_the_push_reaches_a_connector_that_can_move_and_is_recorded_otherwise() {
     // Greenhouse's connector declares move-application, but our stage
@@ -244,7 +202,7 @@ async fn a_move_after_the_push_reaches_a_connector_that_can_move_and_is_recorded
     push(&host, ids[0]).await;
     wait_for_state(&host, ids[0], "pushed", WAIT).await;
     move_to(&host, ids[0], "interview").await;
-    let history = settled_history(&host, ids[0]).await;
+    let history = settled_history(&host, ids[0], WAIT).await;
     let last = history.as_array().unwrap().last().unwrap();
     assert_eq!(last["propagation"]["state"], "not_propagated", "{history}");
     assert!(last["propagation"]["reason"].as_str().unwrap().contains("not mapped"), "{history}");
@@ -253,32 +211,14 @@ async fn a_move_after_the_push_reaches_a_connector_that_can_move_and_is_recorded
     let ats = crate::outbox_support::LineAts::start().await;
     let setup = crate::outbox_support::line_setup(&ats);
     let host = setup.serve(&setup.dir.path().join("line.log"));
-    let client = operator_client();
-    let positions: serde_json::Value = client
-        .get(format!("{}/api/v1/positions?connection=acme-line", host.base))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let j1 = positions["items"].as_array().unwrap().iter().find(|p| p["ats_job_code"] == "J1").unwrap()["id"]
+    let j1 = positions(&host, "acme-line").await.into_iter().find(|p| p["ats_job_code"] == "J1").unwrap()["id"]
         .as_u64()
         .unwrap();
-    let created: serde_json::Value = client
-        .post(format!("{}/api/v1/candidates", host.base))
-        .json(&json!({ "position": j1, "name": "Ada Lovelace", "email": "ada@example.com" }))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let id = created["id"].as_u64().unwrap_or_else(|| created["candidate"]["id"].as_u64().unwrap());
+    let id = create_candidate(&host, j1, "Ada Lovelace", "ada@example.com").await;
     push(&host, id).await;
     wait_for_state(&host, id, "pushed", WAIT).await;
     move_to(&host, id, "interview").await;
-    let history = settled_history(&host, id).await;
+    let history = settled_history(&host, id, WAIT).await;
     assert_eq!(history.as_array().unwrap().last().unwrap()["propagation"]["state"], "propagated", "{history}");
     let moves: Vec<_> = ats.seen().into_iter().filter(|(path, _)| path == "/applications/app-9/move").collect();
     assert_eq!(moves.len(), 1, "{moves:?}");
@@ -293,53 +233,15 @@ async fn a_move_after_the_push_reaches_a_connector_that_can_move_and_is_recorded
 async fn the_auto_push_rule_pushes_candidates_reaching_its_stage() {
     let gh = GhSetup::new(2).await;
     let host = gh.serve("host");
-    let client = operator_client();
-    let r = client
-        .put(format!("{}/api/v1/connections/{CONNECTION}/auto-push", host.base))
-        .json(&json!({ "stage_id": "new-submission" }))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 200);
-    let positions: serde_json::Value = client
-        .get(format!("{}/api/v1/positions?connection={CONNECTION}", host.base))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let position = positions["items"][0]["id"].as_u64().unwrap();
-    let created: serde_json::Value = client
-        .post(format!("{}/api/v1/candidates", host.base))
-        .json(&json!({ "position": position, "name": "Grace Hopper", "email": "grace@example.com" }))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let id = created["id"].as_u64().unwrap_or_else(|| created["candidate"]["id"].as_u64().unwrap());
+    set_auto_push(&host, CONNECTION, Some("new-submission")).await;
+    let position = positions(&host, CONNECTION).await[0]["id"].as_u64().unwrap();
+    let id = create_candidate(&host, position, "Grace Hopper", "grace@example.com").await;
     wait_for_state(&host, id, "pushed", WAIT).await;
     assert_eq!(gh.mock.pushed_candidates().len(), 1);
-    // Cleared: the next candidate waits for an explicit push.
-    let r = client
-        .put(format!("{}/api/v1/connections/{CONNECTION}/auto-push", host.base))
-        .json(&json!({ "stage_id": null }))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 200);
-    let created: serde_json::Value = client
-        .post(format!("{}/api/v1/candidates", host.base))
-        .json(&json!({ "position": position, "name": "Alan Turing", "email": "alan@example.com" }))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let id = created["id"].as_u64().unwrap_or_else(|| created["candidate"]["id"].as_u64().unwrap());
-    tokio::time::sleep(Duration::from_millis(500)).await;
-    assert_eq!(push_status(&host, id).await["state"], "not_sent");
+    // Cleared: the next candidate waits for an explicit push. The rule
+    // queues in the create's own transaction, so the answer already says.
+    set_auto_push(&host, CONNECTION, None).await;
+    let id = create_candidate(&host, position, "Alan Turing", "alan@example.com").await;
+    let status = push_status(&host, id).await;
+    assert_eq!((status["state"].as_str(), &status["outbox"]), (Some("not_sent"), &json!([])), "{status}");
 }

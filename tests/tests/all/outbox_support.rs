@@ -1,16 +1,19 @@
 //! Helpers for the candidate push tests: a data directory with the bundled
 //! Greenhouse connector against a mock Greenhouse, its jobs synced, our
 //! first stage mapped, and candidates created in the store before a host
-//! serves it.
+//! serves it; the operator's calls to a serving host (candidates, pushes,
+//! moves, auto-push, reconciliation); and a line-based test ATS for the
+//! contract 0.2.0 test connector.
 
 use std::path::PathBuf;
 use std::time::Duration;
 
-use atsbridge::store::{MovedBy, NewCandidate, SecretKey, Store};
+use atsbridge::store::{SecretKey, Store};
 use atsbridge_mock_ats::{MockAts, MockConfig, Vendor};
-use serde_json::Value;
+use serde_json::{Value, json};
 
 use crate::ops_support::{Host, Setup, operator_client};
+use crate::outbox_fixture::{map_first_stage, new_candidate};
 
 /// The connection every test uses (account "Acme", connection "Greenhouse").
 pub const CONNECTION: &str = "acme-greenhouse";
@@ -27,11 +30,7 @@ impl GhSetup {
     /// the job's first stage.
     pub async fn new(jobs: usize) -> GhSetup {
         let mock = MockAts::start(Vendor::Greenhouse, MockConfig { jobs, ..Default::default() }).await.unwrap();
-        let dir = tempfile::tempdir().unwrap();
-        let data = dir.path().join("data");
-        let key_file = dir.path().join("secret.key");
-        let setup = Setup { data, key_file, dir };
-        setup.ok(&["key", "generate", setup.key_file.to_str().unwrap()]);
+        let setup = Setup::empty();
         setup.ok(&["plugin", "install", "--bundled", "greenhouse"]);
         setup.ok(&["account", "add", "Acme", "--time-zone", "Europe/Berlin"]);
         let mut args: Vec<String> =
@@ -48,19 +47,7 @@ impl GhSetup {
         let gh = GhSetup { setup, mock };
         gh.with_store(|store| {
             for p in store.positions_of_connection(CONNECTION).unwrap() {
-                let stages = gh.mock.stages(&p.ats_job_code).unwrap();
-                let ats = stages
-                    .iter()
-                    .enumerate()
-                    .map(|(i, s)| atsbridge::contract::Stage {
-                        id: s.id.clone(),
-                        name: s.name.clone(),
-                        position: i as u32,
-                        job_code: Some(p.ats_job_code.clone()),
-                    })
-                    .collect();
-                store.put_ats_stages(CONNECTION, Some(&p.ats_job_code), ats).unwrap();
-                store.set_stage_override(CONNECTION, Some(&p.ats_job_code), "new-submission", &stages[0].id).unwrap();
+                map_first_stage(store, CONNECTION, &gh.mock, &p.ats_job_code);
             }
         });
         gh
@@ -68,11 +55,7 @@ impl GhSetup {
 
     /// Opens the store (no host may be serving) for `f`.
     pub fn with_store<T>(&self, f: impl FnOnce(&Store) -> T) -> T {
-        let key = std::fs::read_to_string(&self.setup.key_file).unwrap();
-        let store = Store::open(&self.setup.data.join("store"), Some(SecretKey::parse(key.trim()).unwrap())).unwrap();
-        let out = f(&store);
-        store.flush().unwrap();
-        out
+        with_store(&self.setup, f)
     }
 
     /// Creates `n` candidates spread over the connection's positions;
@@ -82,18 +65,9 @@ impl GhSetup {
             let positions = store.positions_of_connection(CONNECTION).unwrap();
             (0..n)
                 .map(|i| {
-                    let new = NewCandidate {
-                        position_id: positions[i % positions.len()].id,
-                        name: format!("Test Person{i}"),
-                        email: format!("{tag}-{i}@example.com"),
-                        phone: None,
-                        links: Vec::new(),
-                        resume: None,
-                        answers: Default::default(),
-                        source: Some("test".into()),
-                        stage_id: None,
-                        by: MovedBy::User { name: "test".into() },
-                    };
+                    let position = positions[i % positions.len()].id;
+                    let new =
+                        new_candidate(position, format!("Test Person{i}"), format!("{tag}-{i}@example.com"), "test");
                     store.create_candidate(new).unwrap().0.id
                 })
                 .collect()
@@ -110,29 +84,97 @@ impl GhSetup {
     }
 }
 
+/// Opens the setup's store (no host may be serving) for `f`, flushing after.
+pub fn with_store<T>(setup: &Setup, f: impl FnOnce(&Store) -> T) -> T {
+    let key = std::fs::read_to_string(&setup.key_file).unwrap();
+    let store = Store::open(&setup.data.join("store"), Some(SecretKey::parse(key.trim()).unwrap())).unwrap();
+    let out = f(&store);
+    store.flush().unwrap();
+    out
+}
+
+/// Calls the host's API as the operator: the status and the JSON body
+/// (`null` when empty or not JSON).
+pub async fn call(host: &Host, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
+    let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
+    let mut request = operator_client().request(method, format!("{}{path}", host.base));
+    if let Some(body) = body {
+        request = request.json(&body);
+    }
+    let r = request.send().await.unwrap();
+    (r.status().as_u16(), r.json().await.unwrap_or(Value::Null))
+}
+
+/// [`call`], expecting a 2xx answer; its body.
+pub async fn op(host: &Host, method: &str, path: &str, body: Option<Value>) -> Value {
+    let (status, value) = call(host, method, path, body).await;
+    assert!((200..300).contains(&status), "{method} {path}: {status} {value}");
+    value
+}
+
+/// `GET /positions?connection=`: the connection's positions.
+pub async fn positions(host: &Host, connection: &str) -> Vec<Value> {
+    let page = op(host, "GET", &format!("/api/v1/positions?connection={connection}&limit=500"), None).await;
+    page["items"].as_array().unwrap().clone()
+}
+
+/// `POST /candidates`: a candidate for `position` with a name and an
+/// e-mail; its id.
+pub async fn create_candidate(host: &Host, position: u64, name: &str, email: &str) -> u64 {
+    let body = json!({ "position": position, "name": name, "email": email });
+    let created = op(host, "POST", "/api/v1/candidates", Some(body)).await;
+    created["id"].as_u64().unwrap_or_else(|| panic!("no id: {created}"))
+}
+
+/// `PUT /connections/{id}/auto-push`: pushes queued when a candidate
+/// reaches `stage` (`None`: off).
+pub async fn set_auto_push(host: &Host, connection: &str, stage: Option<&str>) {
+    op(host, "PUT", &format!("/api/v1/connections/{connection}/auto-push"), Some(json!({ "stage_id": stage }))).await;
+}
+
+/// `POST /connections/{id}/reconcile`: the report.
+pub async fn reconcile(host: &Host, connection: &str) -> Value {
+    op(host, "POST", &format!("/api/v1/connections/{connection}/reconcile"), None).await
+}
+
 /// `POST /candidates/{id}/push`: the status and the body.
 pub async fn push(host: &Host, id: u64) -> (u16, Value) {
-    let r = operator_client()
-        .post(format!("{}/api/v1/candidates/{id}/push", host.base))
-        .json(&serde_json::json!({}))
-        .send()
-        .await
-        .unwrap();
-    (r.status().as_u16(), r.json().await.unwrap_or(Value::Null))
+    call(host, "POST", &format!("/api/v1/candidates/{id}/push"), Some(json!({}))).await
 }
 
 /// `GET /candidates/{id}/push`.
 pub async fn push_status(host: &Host, id: u64) -> Value {
-    let r = operator_client().get(format!("{}/api/v1/candidates/{id}/push", host.base)).send().await.unwrap();
-    assert!(r.status().is_success(), "{}", r.status());
-    r.json().await.unwrap()
+    op(host, "GET", &format!("/api/v1/candidates/{id}/push"), None).await
 }
 
-/// Waits until the candidate's push state is `state`.
+/// Waits until the candidate's push state is `state`; a timeout shows the
+/// last state seen (with the outbox entry's attempts and error).
 pub async fn wait_for_state(host: &Host, id: u64, state: &str, limit: Duration) -> Value {
-    crate::ops_support::eventually(limit, &format!("candidate {id} to be {state}"), || async {
+    let last = std::sync::Mutex::new(Value::Null);
+    let found = crate::ops_support::try_eventually(limit, || async {
         let s = push_status(host, id).await;
-        (s["state"] == state).then_some(s)
+        if s["state"] == state {
+            return Some(s);
+        }
+        *last.lock().unwrap() = s;
+        None
+    })
+    .await;
+    found.unwrap_or_else(|| panic!("candidate {id} is not {state} after {limit:?}: {}", last.lock().unwrap()))
+}
+
+/// `POST /candidates/{id}/move`.
+pub async fn move_to(host: &Host, id: u64, stage: &str) -> Value {
+    op(host, "POST", &format!("/api/v1/candidates/{id}/move"), Some(json!({ "stage": stage }))).await
+}
+
+/// `GET /candidates/{id}/history`, waiting until the last move's
+/// propagation is no longer pending.
+pub async fn settled_history(host: &Host, id: u64, limit: Duration) -> Value {
+    crate::ops_support::eventually(limit, "the move to settle", || async {
+        let (_, history) = call(host, "GET", &format!("/api/v1/candidates/{id}/history"), None).await;
+        let last = history.as_array()?.last()?.clone();
+        (last["propagation"]["state"] != "pending").then_some(history)
     })
     .await
 }
@@ -163,9 +205,7 @@ impl LineAts {
                 }
             }
         });
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let base = format!("http://{}", listener.local_addr().unwrap());
-        tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+        let base = format!("http://{}", crate::support::serve(router).await.0);
         LineAts { base, seen }
     }
 
@@ -179,52 +219,24 @@ impl LineAts {
 /// applications) against `ats`: connection `acme-line`, synced (job J1
 /// open, J2 closed), J1's stages cached, "New submission" mapped to J1-s1.
 pub fn line_setup(ats: &LineAts) -> Setup {
-    let dir = tempfile::tempdir().unwrap();
-    let data = dir.path().join("data");
-    let key_file = dir.path().join("secret.key");
-    let setup = Setup { data, key_file, dir };
-    setup.ok(&["key", "generate", setup.key_file.to_str().unwrap()]);
-    let src = setup.dir.path().join("src-line");
-    std::fs::create_dir_all(&src).unwrap();
-    std::fs::copy(atsbridge_tests::guests::CONTRACT_V0_2, src.join("plugin.wasm")).unwrap();
-    std::fs::write(
-        src.join("atsbridge-plugin.toml"),
-        "[plugin]\nid = \"line\"\nversion = \"0.2.0\"\ncontract = \"0.2.0\"\ncomponent = \"plugin.wasm\"\n",
-    )
-    .unwrap();
-    setup.ok(&["plugin", "install", src.to_str().unwrap()]);
-    setup.ok(&["account", "add", "Acme", "--time-zone", "Europe/Berlin"]);
-    setup.ok(&[
-        "connection",
-        "add",
-        "--account",
-        "acme",
-        "--plugin",
-        "line",
-        "--name",
-        "Line",
-        "--set",
-        &format!("base-url={}", ats.base),
-        "--set",
-        "api-key=line-key",
-        "--allow-host",
-        &ats.base,
-    ]);
+    let setup = Setup::empty();
+    let plugin =
+        crate::support::plugin_dir(setup.dir.path(), "line", "0.2.0", atsbridge_tests::guests::CONTRACT_V0_2, "");
+    setup.connect(&plugin, "line", "Line", &ats.base, "line-key");
     setup.ok(&["connection", "sync", "acme-line"]);
-    let key = std::fs::read_to_string(&setup.key_file).unwrap();
-    let store = Store::open(&setup.data.join("store"), Some(SecretKey::parse(key.trim()).unwrap())).unwrap();
-    let stages = ["Applied", "Interview", "Offer"]
-        .iter()
-        .enumerate()
-        .map(|(i, name)| atsbridge::contract::Stage {
-            id: format!("J1-s{}", i + 1),
-            name: name.to_string(),
-            position: i as u32,
-            job_code: Some("J1".into()),
-        })
-        .collect();
-    store.put_ats_stages("acme-line", Some("J1"), stages).unwrap();
-    store.set_stage_override("acme-line", Some("J1"), "new-submission", "J1-s1").unwrap();
-    store.flush().unwrap();
+    with_store(&setup, |store| {
+        let stages = ["Applied", "Interview", "Offer"]
+            .iter()
+            .enumerate()
+            .map(|(i, name)| atsbridge::contract::Stage {
+                id: format!("J1-s{}", i + 1),
+                name: name.to_string(),
+                position: i as u32,
+                job_code: Some("J1".into()),
+            })
+            .collect();
+        store.put_ats_stages("acme-line", Some("J1"), stages).unwrap();
+        store.set_stage_override("acme-line", Some("J1"), "new-submission", "J1-s1").unwrap();
+    });
     setup
 }

@@ -18,12 +18,13 @@ use crate::support;
 
 /// A title no template may evaluate and no page may render as markup.
 const HOSTILE_TITLE: &str = "<script>alert('t')</script>{{ 7 * 7 }} Engineer";
-const PDF: &[u8] = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n";
-const BOUNDARY: &str = "atsbridge-test-boundary-7d3f";
+pub const PDF: &[u8] = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n";
+pub const BOUNDARY: &str = "atsbridge-test-boundary-7d3f";
 /// The configured upload limit (1 MiB) and burst of the rate limit.
 const CONFIG: &str = "[publish]\nmax-upload-mib = 1\napply-per-minute = 1\napply-burst = 6\n";
 
-fn multipart(name: &str, email: &str, file_name: &str, file: &[u8]) -> Vec<u8> {
+/// The application form's body: a name, an e-mail and a resume file.
+pub fn multipart(name: &str, email: &str, file_name: &str, file: &[u8]) -> Vec<u8> {
     let mut body = Vec::new();
     for (field, value) in [("name", name), ("email", email)] {
         body.extend(
@@ -42,12 +43,13 @@ fn multipart(name: &str, email: &str, file_name: &str, file: &[u8]) -> Vec<u8> {
     body
 }
 
-async fn post_form(host: &Host, public_path: &str, body: Vec<u8>) -> (u16, String) {
+/// Posts a form body to a public page's `apply`: the status and the page.
+pub async fn post_form(base: &str, public_path: &str, body: Vec<u8>) -> (u16, String) {
     let resp = reqwest::Client::builder()
         .pool_max_idle_per_host(0)
         .build()
         .unwrap()
-        .post(format!("{}{public_path}/apply", host.base))
+        .post(format!("{base}{public_path}/apply"))
         .header("content-type", format!("multipart/form-data; boundary={BOUNDARY}"))
         .body(body)
         .send()
@@ -69,7 +71,7 @@ async fn position(host: &Host, c: &str, code: &str) -> Value {
 }
 
 /// The path part of a public URL.
-fn path_of(p: &Value) -> String {
+pub fn path_of(p: &Value) -> String {
     let url = p["publication"]["public_url"].as_str().unwrap_or_else(|| panic!("no public url: {p}"));
     format!("/p/{}", url.rsplit("/p/").next().unwrap())
 }
@@ -229,13 +231,14 @@ async fn rules_publish_people_win_reopens_restore_and_the_public_form_takes_appl
     assert_eq!(get_page(&host, &public).await.0, 200);
 
     // The form: a PDF creates a candidate (checked in the store below).
-    let (status, page) = post_form(&host, &public, multipart("Ada Lovelace", "ada@example.com", "cv.pdf", PDF)).await;
+    let (status, page) =
+        post_form(&host.base, &public, multipart("Ada Lovelace", "ada@example.com", "cv.pdf", PDF)).await;
     assert_eq!(status, 201, "{page}");
     assert!(page.contains("Thank you"), "{page}");
     // An executable renamed .pdf.
     let mut exe = b"MZ\x90\x00\x03\x00\x00\x00\x04\x00\x00\x00\xff\xff\x00\x00".to_vec();
     exe.resize(4096, 0);
-    let (status, _) = post_form(&host, &public, multipart("Eve", "eve@example.com", "cv.pdf", &exe)).await;
+    let (status, _) = post_form(&host.base, &public, multipart("Eve", "eve@example.com", "cv.pdf", &exe)).await;
     assert_eq!(status, 415);
     // Declared too large: refused before the body is read.
     let addr = host.base.trim_start_matches("http://").to_string();

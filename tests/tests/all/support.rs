@@ -118,7 +118,8 @@ impl TestServer {
     }
 }
 
-async fn serve(router: axum::Router) -> (SocketAddr, tokio::task::JoinHandle<()>) {
+/// Serves `router` on a free loopback port: the address and the server task.
+pub async fn serve(router: axum::Router) -> (SocketAddr, tokio::task::JoinHandle<()>) {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let task = tokio::spawn(async move {

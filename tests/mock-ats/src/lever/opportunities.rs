@@ -1,7 +1,7 @@
 //! Lever opportunities: create (JSON or multipart, e-mail dedupe), list,
 //! get, and notes on them.
 
-use std::sync::Arc;
+use std::sync::{Arc, MutexGuard};
 
 use axum::body::Bytes;
 use axum::extract::{Path, RawQuery, State};
@@ -134,6 +134,28 @@ pub(super) async fn create(
     Ok(json(StatusCode::CREATED, &json!({ "data": opportunity_json(&shared, &store, app, &[]) })))
 }
 
+/// What every write to an existing opportunity starts with: the caller
+/// authorized, the JSON body parsed, the store locked, and `perform_as`,
+/// when given, naming an active user (optional on these endpoints: Lever
+/// then acts as the key's owner).
+fn begin_write<'a>(
+    shared: &'a Shared,
+    headers: &HeaderMap,
+    raw_query: Option<&str>,
+    body: &[u8],
+) -> Result<(Value, MutexGuard<'a, Store>), Response> {
+    authorize(shared, headers)?;
+    let q = Query::parse(raw_query);
+    let v: Value = serde_json::from_slice(body).map_err(|e| bad_request(&format!("Invalid JSON body: {e}")))?;
+    let store = shared.store();
+    if let Some(user) = q.get("perform_as")
+        && !store.data.users.iter().any(|u| u.uuid == user)
+    {
+        return Err(bad_request("perform_as must be the id of an active user"));
+    }
+    Ok((v, store))
+}
+
 /// `POST /opportunities/{id}/notes`. `perform_as` is optional here (Lever
 /// then attributes the note to the key's owner) but must name a user when
 /// given. The note text is added to the opportunity's push record.
@@ -144,15 +166,7 @@ pub(super) async fn add_note(
     RawQuery(raw): RawQuery,
     body: Bytes,
 ) -> Resp {
-    authorize(&shared, &headers)?;
-    let q = Query::parse(raw.as_deref());
-    let v: Value = serde_json::from_slice(&body).map_err(|e| bad_request(&format!("Invalid JSON body: {e}")))?;
-    let mut store = shared.store();
-    if let Some(user) = q.get("perform_as")
-        && !store.data.users.iter().any(|u| u.uuid == user)
-    {
-        return Err(bad_request("perform_as must be the id of an active user"));
-    }
+    let (v, mut store) = begin_write(&shared, &headers, raw.as_deref(), &body)?;
     if store.people.app(&id).is_none() {
         return Err(error(V, StatusCode::NOT_FOUND, "Opportunity not found"));
     }
@@ -191,15 +205,7 @@ pub(super) async fn change_stage(
     RawQuery(raw): RawQuery,
     body: Bytes,
 ) -> Resp {
-    authorize(&shared, &headers)?;
-    let q = Query::parse(raw.as_deref());
-    let v: Value = serde_json::from_slice(&body).map_err(|e| bad_request(&format!("Invalid JSON body: {e}")))?;
-    let mut store = shared.store();
-    if let Some(user) = q.get("perform_as")
-        && !store.data.users.iter().any(|u| u.uuid == user)
-    {
-        return Err(bad_request("perform_as must be the id of an active user"));
-    }
+    let (v, mut store) = begin_write(&shared, &headers, raw.as_deref(), &body)?;
     let app = store.people.app(&id).ok_or_else(|| error(V, StatusCode::NOT_FOUND, "Opportunity not found"))?;
     if app.status != ApplicationStatus::Active {
         return Err(bad_request("Archived opportunities cannot change stage"));
