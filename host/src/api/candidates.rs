@@ -3,13 +3,15 @@
 use axum::Json;
 use axum::extract::{DefaultBodyLimit, State};
 use axum::http::StatusCode;
-use axum::response::IntoResponse;
+use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use utoipa::IntoParams;
 use utoipa_axum::routes;
 
+use super::attachment::attachment;
 use super::extract::{ApiJson, ApiPath, ApiQuery};
 use super::{ApiError, ApiRouter, ApiState, Authenticated};
+use crate::service::ServiceError;
 use crate::service::candidates::{
     CandidateDto, CandidateQuery, CreateCandidateRequest, MAX_CREATE_BODY_BYTES, MoveCandidateRequest,
     MovedCandidateDto, StageMoveDto,
@@ -25,6 +27,7 @@ pub fn routes() -> ApiRouter {
         .routes(routes!(get_one))
         .routes(routes!(move_to))
         .routes(routes!(history))
+        .routes(routes!(resume))
 }
 
 #[derive(Debug, Default, Deserialize, IntoParams)]
@@ -100,4 +103,30 @@ async fn history(
     ApiPath(id): ApiPath<u64>,
 ) -> Result<Json<Vec<StageMoveDto>>, ApiError> {
     Ok(Json(s.service.candidate_history(&caller, id)?))
+}
+
+/// The candidate's stored résumé, as a download: its content type is the
+/// one its bytes were recognised as on upload, the file name the
+/// applicant's (sanitised, and percent-encoded in `filename*`), and the
+/// answer is marked `nosniff` and not cached. 404 for a candidate without
+/// a résumé.
+#[utoipa::path(get, path = "/api/v1/candidates/{id}/resume", tag = "candidates", params(("id" = u64, Path)),
+    responses(
+        (status = 200, description = "The file; `Content-Disposition: attachment` names it",
+            content((Vec<u8> = "application/pdf"), (Vec<u8> = "application/msword"),
+                (Vec<u8> = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"),
+                (Vec<u8> = "application/vnd.oasis.opendocument.text"), (Vec<u8> = "application/rtf"),
+                (Vec<u8> = "text/plain"))),
+        (status = 404, body = ErrorBody)))]
+async fn resume(
+    State(s): State<ApiState>,
+    Authenticated(caller): Authenticated,
+    ApiPath(id): ApiPath<u64>,
+) -> Result<Response, ApiError> {
+    // Up to 10 MiB read from the store: off the async workers.
+    let service = s.service.clone();
+    let file = tokio::task::spawn_blocking(move || service.candidate_resume(&caller, id))
+        .await
+        .map_err(ServiceError::internal)??;
+    Ok(attachment(&file.content_type, &file.file_name, file.bytes))
 }

@@ -24,6 +24,7 @@
 //! [`serving_router`], which gives them the readiness flags.
 
 mod accounts;
+pub(crate) mod attachment;
 mod auth;
 mod candidates;
 mod connections;

@@ -37,4 +37,4 @@ mod worker;
 
 pub use resume_link::ResumeLinks;
 pub use retry::{Failure, RetryPolicy, Verdict};
-pub use worker::{Outbox, OutboxOptions, OutboxStats};
+pub use worker::{DEFAULT_PER_CONNECTION, Outbox, OutboxOptions, OutboxStats, PushPhases};

@@ -16,7 +16,7 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::extract::{Path as UrlPath, State};
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use base64::Engine;
@@ -193,31 +193,7 @@ async fn serve(State(state): State<LinkState>, UrlPath(token): UrlPath<String>) 
     .ok()
     .flatten();
     let Some((meta, bytes)) = found else { return not_found() };
-    let content_type =
-        HeaderValue::from_str(&meta.content_type).unwrap_or(HeaderValue::from_static("application/octet-stream"));
-    let disposition = HeaderValue::from_str(&format!("attachment; filename=\"{}\"", safe_file_name(&meta.file_name)))
-        .unwrap_or(HeaderValue::from_static("attachment"));
-    (
-        [
-            (header::CONTENT_TYPE, content_type),
-            (header::CONTENT_DISPOSITION, disposition),
-            (header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff")),
-            (header::CACHE_CONTROL, HeaderValue::from_static("no-store")),
-        ],
-        bytes,
-    )
-        .into_response()
-}
-
-/// The file name as a quoted-string can carry it: printable ASCII without
-/// quotes or backslashes (the applicant chose the name).
-fn safe_file_name(name: &str) -> String {
-    let cleaned: String = name
-        .chars()
-        .map(|c| if c.is_ascii_graphic() && c != '"' && c != '\\' || c == ' ' { c } else { '_' })
-        .take(100)
-        .collect();
-    if cleaned.trim().is_empty() { "resume".to_string() } else { cleaned }
+    crate::api::attachment::attachment(&meta.content_type, &meta.file_name, bytes)
 }
 
 fn not_found() -> Response {
@@ -316,7 +292,10 @@ mod tests {
         assert_eq!(&body[..], &pdf[..]);
         assert_eq!(headers[header::CONTENT_TYPE], "application/pdf");
         assert_eq!(headers[header::X_CONTENT_TYPE_OPTIONS], "nosniff");
-        assert_eq!(headers[header::CONTENT_DISPOSITION], "attachment; filename=\"cv _1_.pdf\"");
+        assert_eq!(
+            headers[header::CONTENT_DISPOSITION],
+            "attachment; filename=\"cv _1_.pdf\"; filename*=UTF-8''cv%20%221%22.pdf"
+        );
         // Expired, forged for another candidate, for one without a résumé: all 404.
         let (status, _, _) = get(links.url(with.id, now - 2 * LINK_LIFETIME_SECS)).await;
         assert_eq!(status, StatusCode::NOT_FOUND);
@@ -326,12 +305,5 @@ mod tests {
         assert_eq!(status, StatusCode::NOT_FOUND);
         let (status, _, _) = get(links.url(without.id, now)).await;
         assert_eq!(status, StatusCode::NOT_FOUND);
-    }
-
-    #[test]
-    fn file_names_cannot_break_the_header() {
-        assert_eq!(safe_file_name("cv \"x\".pdf\r\nSet-Cookie: a"), "cv _x_.pdf__Set-Cookie: a");
-        assert_eq!(safe_file_name("\u{202e}fdp.exe"), "_fdp.exe");
-        assert_eq!(safe_file_name(""), "resume");
     }
 }

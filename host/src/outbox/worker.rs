@@ -60,6 +60,51 @@ pub struct OutboxStats {
     /// Per finished push, from being queued to its result being committed
     /// (time waiting in the queue and in the ATS included), microseconds.
     pub latency_micros: Vec<u64>,
+    /// Where each push's host time went, parallel to `host_micros`.
+    pub phases: Vec<PushPhases>,
+}
+
+/// One push's host time by phase, microseconds; together they are its
+/// [`OutboxStats::host_micros`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PushPhases {
+    /// Reading and checking the candidate, position, mapping and
+    /// connection, and finding the loaded plugin.
+    pub prepare: u64,
+    /// The call outside its HTTP exchanges: waiting for pool slots,
+    /// instantiating, the guest's own work, conversions.
+    pub call: u64,
+    /// The store transaction that records the ATS's ids and removes the entry.
+    pub commit: u64,
+    /// Of the push's whole time (HTTP included), the part its work was
+    /// running on a worker thread (inside `poll`, the commit included): the
+    /// host's own work, without the time the task waited for a thread
+    /// while other tasks, or other processes, had the CPU.
+    pub busy: u64,
+}
+
+/// A future with the time spent inside its `poll`: the work it did, not
+/// the time it waited to be polled.
+struct Busy<F> {
+    inner: std::pin::Pin<Box<F>>,
+    busy: Duration,
+}
+
+impl<F: std::future::Future> Busy<F> {
+    fn new(inner: F) -> Self {
+        Busy { inner: Box::pin(inner), busy: Duration::ZERO }
+    }
+}
+
+impl<F: std::future::Future> std::future::Future for Busy<F> {
+    type Output = (F::Output, Duration);
+
+    fn poll(mut self: std::pin::Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> std::task::Poll<Self::Output> {
+        let started = std::time::Instant::now();
+        let polled = self.inner.as_mut().poll(cx);
+        self.busy += started.elapsed();
+        polled.map(|output| (output, self.busy))
+    }
 }
 
 /// The outbox worker. Cheap to clone; clones share the worker.
@@ -128,6 +173,11 @@ impl Outbox {
     pub fn stats(&self) -> OutboxStats {
         lock(&self.inner.stats).clone()
     }
+}
+
+/// A duration in whole microseconds, saturating.
+fn micros(d: Duration) -> u64 {
+    u64::try_from(d.as_micros()).unwrap_or(u64::MAX)
 }
 
 /// Locks a mutex; a poisoned one only means another task panicked while
@@ -216,30 +266,44 @@ impl Inner {
         let started = std::time::Instant::now();
         match &entry.kind {
             OutboxKind::Push { .. } => {
-                let (outcome, timing) =
-                    match prepare::push(&self.engine, &entry, self.options.resume_links.as_ref()).await {
-                        // Not the entry's fault: tried again after a pause.
-                        Err(prepare::PushRefusal::Store(e)) => return Err(e),
-                        Err(refusal) => (Err(Retryable::Never(refusal.to_string())), CallTiming::default()),
-                        Ok(Prepared { plugin, context, request }) => {
-                            let plugin = crate::runtime::meter::push_metered(&plugin); // metering
-                            let (result, timing) = plugin.push_candidate_timed(&context, &request).await;
-                            (result.map_err(Retryable::from), timing)
-                        }
-                    };
+                let (prepared, mut busy) =
+                    Busy::new(prepare::push(&self.engine, &entry, self.options.resume_links.as_ref())).await;
+                let prepare_time = started.elapsed();
+                let (outcome, timing) = match prepared {
+                    // Not the entry's fault: tried again after a pause.
+                    Err(prepare::PushRefusal::Store(e)) => return Err(e),
+                    Err(refusal) => (Err(Retryable::Never(refusal.to_string())), CallTiming::default()),
+                    Ok(Prepared { plugin, context, request }) => {
+                        let plugin = crate::runtime::meter::push_metered(&plugin); // metering
+                        let ((result, timing), call_busy) =
+                            Busy::new(plugin.push_candidate_timed(&context, &request)).await;
+                        busy += call_busy;
+                        (result.map_err(Retryable::from), timing)
+                    }
+                };
                 match outcome {
                     Ok(pushed) => {
+                        let committing = std::time::Instant::now();
                         self.store.finish_push(&entry, PushOutcome::Pushed(pushed))?;
                         let host = started.elapsed().saturating_sub(timing.http);
+                        let commit = committing.elapsed();
+                        let phases = PushPhases {
+                            prepare: micros(prepare_time),
+                            call: micros(timing.host()),
+                            commit: micros(commit),
+                            busy: micros(busy + commit),
+                        };
                         let latency = now_ms().saturating_sub(entry.queued_at_ms).saturating_mul(1000);
                         let mut stats = lock(&self.stats);
                         stats.pushed += 1;
                         if stats.host_micros.len() >= MAX_TIMING_SAMPLES {
                             stats.host_micros.remove(0);
                             stats.latency_micros.remove(0);
+                            stats.phases.remove(0);
                         }
-                        stats.host_micros.push(u64::try_from(host.as_micros()).unwrap_or(u64::MAX));
+                        stats.host_micros.push(micros(host));
                         stats.latency_micros.push(latency);
+                        stats.phases.push(phases);
                         Ok(())
                     }
                     Err(error) => match self.verdict(&entry, &error) {

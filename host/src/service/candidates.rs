@@ -327,6 +327,17 @@ fn resume(upload: &ResumeUpload) -> Result<NewResume, ServiceError> {
     Ok(NewResume { file_name: upload.file_name.clone(), content_type: content_type.to_string(), bytes })
 }
 
+/// A candidate's stored résumé, as uploaded (its content type is the one
+/// its bytes were recognised as).
+#[derive(Debug, Clone)]
+pub struct ResumeFile {
+    /// The applicant's file name (untrusted text: escape where shown).
+    pub file_name: String,
+    /// One of [`RESUME_TYPES`].
+    pub content_type: String,
+    pub bytes: Vec<u8>,
+}
+
 impl Service {
     /// A candidate the caller may see, or "does not exist".
     pub(crate) fn visible_candidate(&self, caller: &Caller, id: u64) -> Result<Candidate, ServiceError> {
@@ -334,6 +345,16 @@ impl Service {
             Some(c) if caller.sees(&c.account_id) => Ok(c),
             _ => Err(ServiceError::NotFound { what: "candidate", id: id.to_string() }),
         }
+    }
+
+    /// The stored résumé of a candidate the caller sees; "not found" for a
+    /// candidate without one.
+    pub fn candidate_resume(&self, caller: &Caller, id: u64) -> Result<ResumeFile, ServiceError> {
+        let candidate = self.visible_candidate(caller, id)?;
+        let missing = || ServiceError::NotFound { what: "resume", id: id.to_string() };
+        let meta = candidate.resume.ok_or_else(missing)?;
+        let bytes = self.app.store.candidate_resume(id)?.ok_or_else(missing)?;
+        Ok(ResumeFile { file_name: meta.file_name, content_type: meta.content_type, bytes })
     }
 
     /// Creates a candidate for a position the caller sees.

@@ -134,8 +134,9 @@ impl Store {
         }
         let now = now_unix();
         let new_ids = self.ids_for_new(connection_id, &page.patches)?;
-        // At most one event per job of the page; ids left unused are skipped.
-        let event_ids = self.event_ids(page.patches.len())?;
+        // At most two events per job of the page (its change, and whether it
+        // is shown when a close or reopen changes that); unused ids are skipped.
+        let event_ids = self.event_ids(page.patches.len().saturating_mul(2))?;
         let result = self.commit_tx(connection_id, &page.run, &event_ids, |view, runs| {
             let mut run = page.run.clone();
             let mut state = read_state_tx(view.state, connection_id)?;
@@ -188,7 +189,8 @@ impl Store {
         run.finished_unix.get_or_insert_with(now_unix);
         let now = now_unix();
         let state_update = RefCell::new(state_update);
-        let event_ids = self.event_ids(removed.len())?;
+        // The removal and, for a published position, its unpublishing.
+        let event_ids = self.event_ids(removed.len().saturating_mul(2))?;
         let ended = self.commit_tx(&connection_id, &run, &event_ids, |view, runs| {
             let mut run = run.clone();
             let mut state = read_state_tx(view.state, &connection_id)?;
@@ -310,6 +312,7 @@ impl CommitView<'_> {
             None => None,
         };
         counts.jobs_seen += 1;
+        let mut was_published = false;
         let (position, change, old_len) = match existing {
             Some(id) => {
                 let bytes =
@@ -325,6 +328,7 @@ impl CommitView<'_> {
                     return Ok(PositionChange { id, code: patch.code.clone(), change: Change::Unchanged, closed });
                 }
                 let mut position = self.decode_position(id, &bytes)?;
+                was_published = position.published;
                 let change = position.apply_patch(patch, run_seq, now);
                 (position, change, Some(bytes.len() as u64))
             }
@@ -355,6 +359,9 @@ impl CommitView<'_> {
             if let Some(kind) = EventKind::of_change(change) {
                 self.events.append(kind, &position, &value)?;
             }
+            if let Some(kind) = EventKind::of_publication(was_published, position.published) {
+                self.events.append(kind, &position, &value)?;
+            }
             if old_len.is_none() {
                 self.job_map.insert(job_key, &keys::position(position.id))?;
                 self.by_connection.insert(keys::connection_position(self.connection_id(), position.id), &[])?;
@@ -373,9 +380,13 @@ impl CommitView<'_> {
         counts: &mut RunCounts,
     ) -> ConflictableTransactionResult<(), StoreError> {
         let (mut position, old_len) = self.read_position(id)?;
+        let was_published = position.published;
         if position.close_as_removed(now).writes() {
             let value = self.write_position(&position, state, counts, Some(old_len))?;
             self.events.append(EventKind::PositionRemoved, &position, &value)?;
+            if let Some(kind) = EventKind::of_publication(was_published, position.published) {
+                self.events.append(kind, &position, &value)?;
+            }
             counts.removed += 1;
         }
         Ok(())

@@ -36,6 +36,16 @@ pub enum EventKind {
     /// A complete listing no longer had the job.
     #[serde(rename = "position.removed")]
     PositionRemoved,
+    /// The position is now shown on its public page: a user or a rule
+    /// published it, or the sync reopened a job someone had published
+    /// (who is in `position.publication.last_change`).
+    #[serde(rename = "position.published")]
+    PositionPublished,
+    /// The position is no longer shown: a user or a rule unpublished it, or
+    /// the sync closed or removed its job (who is in
+    /// `position.publication.last_change`).
+    #[serde(rename = "position.unpublished")]
+    PositionUnpublished,
     /// A candidate reached the ATS (its ids are in `candidate.push`).
     #[serde(rename = "candidate.pushed")]
     CandidatePushed,
@@ -49,12 +59,14 @@ pub enum EventKind {
 
 impl EventKind {
     /// Every kind, for documentation and subscription checks.
-    pub const ALL: [EventKind; 8] = [
+    pub const ALL: [EventKind; 10] = [
         EventKind::PositionCreated,
         EventKind::PositionUpdated,
         EventKind::PositionClosed,
         EventKind::PositionReopened,
         EventKind::PositionRemoved,
+        EventKind::PositionPublished,
+        EventKind::PositionUnpublished,
         EventKind::CandidatePushed,
         EventKind::CandidatePushFailed,
         EventKind::CandidateStageChanged,
@@ -68,9 +80,21 @@ impl EventKind {
             EventKind::PositionClosed => "position.closed",
             EventKind::PositionReopened => "position.reopened",
             EventKind::PositionRemoved => "position.removed",
+            EventKind::PositionPublished => "position.published",
+            EventKind::PositionUnpublished => "position.unpublished",
             EventKind::CandidatePushed => "candidate.pushed",
             EventKind::CandidatePushFailed => "candidate.push_failed",
             EventKind::CandidateStageChanged => "candidate.stage_changed",
+        }
+    }
+
+    /// The kind for a change of whether a position is shown, when
+    /// `published` went from `before` to `after`; `None` when it did not.
+    pub fn of_publication(before: bool, after: bool) -> Option<EventKind> {
+        match (before, after) {
+            (false, true) => Some(EventKind::PositionPublished),
+            (true, false) => Some(EventKind::PositionUnpublished),
+            _ => None,
         }
     }
 

@@ -34,6 +34,7 @@ use serde::{Deserialize, Serialize};
 use sled::Transactional;
 use tracing::info;
 
+use super::events::{self, EventKind};
 use super::model::Position;
 use super::{Store, StoreError, abort, codec, keys, now_unix};
 
@@ -339,8 +340,10 @@ impl Store {
     /// stored position and says whether it changed it; only `published`
     /// and `publication` are taken from the edited copy (the rest stays as
     /// stored, so a concurrent sync or edit is never overwritten). A
-    /// position whose decision is to publish gets its public id here.
-    /// Returns the stored position and whether it was written.
+    /// position whose decision is to publish gets its public id here. A
+    /// change of `published` is written with its `position.published` or
+    /// `position.unpublished` event. Returns the stored position and
+    /// whether it was written.
     pub fn update_publication(
         &self,
         id: u64,
@@ -348,14 +351,20 @@ impl Store {
     ) -> Result<(Position, bool), StoreError> {
         let key = keys::position(id);
         let public = self.public_ids_tree()?;
+        // Drawn before the transaction (sled's id generator may not be used
+        // inside one); left unused when `published` does not change.
+        let event_id = self.db.generate_id()?;
         let _gate = self.write_gate();
-        let result = (&self.trees.positions, &public).transaction(|(positions, public)| {
+        let t = &self.trees;
+        let trees = (&t.positions, &public, &t.events, &t.events_pending);
+        let result = trees.transaction(|(positions, public, events_tree, pending)| {
             let bytes = positions.get(key)?.ok_or_else(|| abort(StoreError::UnknownPosition(id)))?;
             let mut stored: Position = codec::decode(keys::POSITIONS, id, &bytes).map_err(abort)?;
             let mut edited = stored.clone();
             if !edit(&mut edited).map_err(abort)? {
                 return Ok((stored, false));
             }
+            let was_published = stored.published;
             stored.published = edited.published;
             stored.publication = edited.publication;
             if stored.wants_published() && stored.publication.public_id.is_none() {
@@ -364,7 +373,13 @@ impl Store {
                 stored.publication.public_id = Some(public_id);
             }
             stored.updated_at_unix = now_unix();
-            positions.insert(&key, codec::encode("position", &stored).map_err(abort)?)?;
+            let value = codec::encode("position", &stored).map_err(abort)?;
+            positions.insert(&key, value.as_slice())?;
+            // The platform hears of it in the same transaction: a crash
+            // loses neither the change nor its event.
+            if let Some(kind) = EventKind::of_publication(was_published, stored.published) {
+                events::append_encoded_tx(events_tree, pending, event_id, 0, kind, &stored, &value)?;
+            }
             Ok((stored, true))
         })?;
         if result.1 {
