@@ -204,6 +204,7 @@ fn not_found() -> Response {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use axum::http::header;
 
     fn links() -> ResumeLinks {
         ResumeLinks::with_key("https://jobs.example.com/", [7; KEY_BYTES])

@@ -188,6 +188,24 @@ pub(crate) fn encode_position_event(
     codec::encode_embedding("event", &head, "position", position_value)
 }
 
+/// Appends event `id` about `after` as a record of its own, inside the
+/// transaction that made the change (a single position's change outside a
+/// sync page, such as a publication decision). `id` comes from
+/// [`Store::draw_event_id`], drawn before the transaction.
+pub(crate) fn append_position_tx(
+    events: &TransactionalTree,
+    pending: &TransactionalTree,
+    id: u64,
+    kind: EventKind,
+    after: &Position,
+    position_value: &[u8],
+) -> ConflictableTransactionResult<(), StoreError> {
+    let value = encode_position_event(id, 0, kind, after, position_value).map_err(abort)?;
+    events.insert(&keys::event(id), value)?;
+    pending.insert(&keys::event(id), &[])?;
+    Ok(())
+}
+
 /// Stores a commit's events as one record with one pending mark, inside
 /// the commit's transaction (nothing when `batch` is empty).
 pub(crate) fn write_batch_tx(

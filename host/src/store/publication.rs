@@ -353,7 +353,7 @@ impl Store {
         let public = self.public_ids_tree()?;
         // Drawn before the transaction (sled's id generator may not be used
         // inside one); left unused when `published` does not change.
-        let event_id = self.db.generate_id()?;
+        let event_id = self.draw_event_id()?;
         let _gate = self.write_gate();
         let t = &self.trees;
         let trees = (&t.positions, &public, &t.events, &t.events_pending);
@@ -378,7 +378,7 @@ impl Store {
             // The platform hears of it in the same transaction: a crash
             // loses neither the change nor its event.
             if let Some(kind) = EventKind::of_publication(was_published, stored.published) {
-                events::append_encoded_tx(events_tree, pending, event_id, 0, kind, &stored, &value)?;
+                events::append_position_tx(events_tree, pending, event_id, kind, &stored, &value)?;
             }
             Ok((stored, true))
         })?;
