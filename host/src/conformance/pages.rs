@@ -168,12 +168,13 @@ fn paging(page1: &[Exchange], page2: &[Exchange], jobs_on_page1: usize) -> Pagin
             let before = first.params();
             for (key, value) in second.params() {
                 let Some(now) = number(&value) else { continue };
-                let was = before.iter().find(|(k, _)| *k == key).and_then(|(_, v)| number(v)).unwrap_or(0);
-                let step = now.saturating_sub(was);
-                if now > was && step == jobs_on_page1 as u64 {
+                let was = before.iter().find(|(k, _)| *k == key).and_then(|(_, v)| number(v));
+                let step = now.saturating_sub(was.unwrap_or(0));
+                if now > was.unwrap_or(0) && step == jobs_on_page1 as u64 {
                     return Paging::Offset { path: second.path.clone(), param: key };
                 }
-                if step == 1 {
+                // Page 1 often names no page number at all: absent is page 1.
+                if step == 1 || (was.is_none() && now == 2) {
                     return Paging::PageNumber { param: key };
                 }
             }

@@ -88,9 +88,12 @@ fn table() -> BTreeMap<&'static str, Expect> {
         ("POST /api/v1/connections/{id}/disable", expect(Account, None, false)),
         ("POST /api/v1/connections/{id}/test", expect(Account, None, true)),
         ("POST /api/v1/connections/{id}/sync", expect(Account, None, false)),
+        ("POST /api/v1/connections/{id}/record-next", expect(Account, None, true)),
         ("POST /api/v1/connections/{id}/reset", expect(Account, None, true)),
         ("GET /api/v1/connections/{id}/runs", expect(Account, None, true)),
         ("GET /api/v1/connections/{id}/runs/{run}", expect(Account, None, true)),
+        // Run 1 was not recorded: the own call answers 404.
+        ("GET /api/v1/connections/{id}/runs/{run}/recording", expect(Account, None, false)),
         ("GET /api/v1/positions", expect(Filtered, None, true)),
         ("GET /api/v1/positions/{id}", expect(Account, None, true)),
         ("PATCH /api/v1/positions/{id}", expect(Account, Some(json!({"name": "Edited"})), true)),
