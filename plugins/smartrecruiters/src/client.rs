@@ -86,11 +86,12 @@ impl SmartRecruiters {
     pub fn jobs_page(
         &self,
         offset: u64,
+        limit: u64,
         changed_since: Option<&str>,
     ) -> Result<(Vec<api::Job>, Option<u64>), ConnectorError> {
         let request = self
             .get("/jobs")
-            .query(&[("limit", PAGE_SIZE.to_string()), ("offset", offset.to_string())])
+            .query(&[("limit", limit.to_string()), ("offset", offset.to_string())])
             .query_opt("updatedAfter", changed_since);
         let page: api::Page<api::Job> = Self::fetch(request, "GET /jobs")?;
         Ok((page.content, page.total_found))

@@ -13,7 +13,7 @@
 //! | call | SmartRecruiters endpoint |
 //! |---|---|
 //! | `check` | `GET /jobs?limit=1` |
-//! | `list-jobs` | `GET /jobs?limit=2&offset=N[&updatedAfter=]`; per job `GET /jobs/{id}/hiring-team` and `GET /jobs/{id}/jobads`; `GET /user-api/v201804/users/{id}` per team member |
+//! | `list-jobs` | `GET /jobs?limit=L&offset=N[&updatedAfter=]` (a window around where the last page ended, see [`window`]), 2 jobs served a page; per job `GET /jobs/{id}/hiring-team` and `GET /jobs/{id}/jobads`; `GET /user-api/v201804/users/{id}` per team member |
 //! | `list-stages` | `GET /jobs/{id}`, then `GET /configuration/hiring-processes/{hiringProcessId}`; without a job, the fixed statuses |
 //! | `push-candidate` | `GET /candidates?q=<email>&jobId=` (and, when found, `GET /candidates/{id}/attachments`), then `POST /jobs/{id}/candidates`, `POST /candidates/{id}/attachments` (resume), `PUT /candidates/{id}/jobs/{jobId}/status` (a requested stage) |
 //! | `candidate-statuses` | `GET /candidates/{id}` per reference |
@@ -21,8 +21,11 @@
 //!
 //! # Behaviour
 //!
-//! - **Cursor**: the offset of the next page (`offset:N`); the listing
-//!   ends when `totalFound` jobs have been served or a page comes back empty.
+//! - **Cursor**: the offset of the next page and the ids of the last jobs
+//!   served (`token:{"offset":N,"anchors":[...]}`); the next page continues
+//!   after those ids, so a job created or deleted in front between pages is
+//!   neither skipped nor repeated ([`window`]). The listing ends when
+//!   `totalFound` jobs have been passed or a page comes back empty.
 //! - **Cost and rate limit**: SmartRecruiters allows 10 requests a second
 //!   per credential. A page of 2 jobs costs at most 9 requests (see
 //!   [`client::PAGE_SIZE`]), so a page that ran into the limit completes
@@ -57,6 +60,7 @@
 mod api;
 mod client;
 mod map;
+mod window;
 
 use std::collections::HashMap;
 
@@ -99,9 +103,10 @@ impl Connector for SmartRecruitersConnector {
         changed_since: Option<String>,
     ) -> Result<JobPage, ConnectorError> {
         let sr = SmartRecruiters::from_config(config)?;
-        let offset = paging::offset(cursor.as_deref())?;
-        let (summaries, total) = sr.jobs_page(offset, changed_since.as_deref())?;
-        let returned = summaries.len() as u64;
+        let window = window::Window::of(cursor.as_deref(), client::PAGE_SIZE)?;
+        let (listed, total) = sr.jobs_page(window.offset, window.limit, changed_since.as_deref())?;
+        let served = window.serve(listed, total, client::PAGE_SIZE)?;
+        let summaries = served.jobs;
         let mut users = HashMap::new();
         let mut jobs = Vec::with_capacity(summaries.len());
         for summary in summaries {
@@ -115,9 +120,7 @@ impl Connector for SmartRecruitersConnector {
             };
             jobs.push(map::job(summary, description, team));
         }
-        let next = offset + returned;
-        let more = returned > 0 && total.is_none_or(|total| next < total);
-        Ok(JobPage { jobs, next_cursor: more.then(|| PageCursor::Offset(next).encode()) })
+        Ok(JobPage { jobs, next_cursor: served.next_cursor })
     }
 
     fn list_stages(config: &Config, job_code: Option<String>) -> Result<Vec<Stage>, ConnectorError> {
