@@ -174,7 +174,7 @@ async fn rules_publish_people_win_reopens_restore_and_the_public_form_takes_appl
     let public = path_of(&j1);
     // Not the position's id: a random, unguessable segment.
     let segment = public.strip_prefix("/p/").unwrap_or(&public);
-    assert!(segment != j1["id"].to_string() && segment.len() >= 20, "{public}");
+    assert!(Some(segment) != j1["id"].as_u64().map(|id| id.to_string()).as_deref() && segment.len() >= 20, "{public}");
 
     // The public page: no credentials, everything escaped, nothing internal.
     let (status, html) = get_page(&host, &public).await;
