@@ -1,5 +1,11 @@
 //! A connector that does everything right, for the host's integration tests.
 //!
+//! Built with the `careless` feature (as `tests/guests/careless` builds it),
+//! it is a careless connector for the conformance kit's tests: `list-jobs`
+//! takes an HTTP 503 (the ATS is down) or 429 (slow down) for "no jobs" and
+//! answers an empty, final page, so a sync would close every open position.
+//! The kit must fail it on `transient` and the rate-limit checks.
+//!
 //! It speaks to the small JSON API the host tests serve on localhost:
 //!
 //! | call | request | response |
@@ -145,7 +151,7 @@ impl From<ApiJob> for Job {
 impl Connector for WellBehaved {
     fn info() -> ConnectorInfo {
         ConnectorInfo {
-            name: "Well Behaved".into(),
+            name: if cfg!(feature = "careless") { "Careless" } else { "Well Behaved" }.into(),
             version: "1.2.3".into(),
             vendor: "atsbridge tests".into(),
             capabilities: vec![Capability::Stages, Capability::CandidatePush, Capability::CandidateStatus],
@@ -175,12 +181,15 @@ impl Connector for WellBehaved {
     ) -> Result<JobPage, ConnectorError> {
         let page = paging::page_number(cursor.as_deref())?;
         log::info(format!("listing page {page}"));
-        let body: JobsBody = api(config, http::Method::Get, "/jobs")?
+        let response = api(config, http::Method::Get, "/jobs")?
             .query(&[("page", page.to_string())])
             .query_opt("updated_after", changed_since.as_deref())
-            .send()?
-            .error_for_status()?
-            .json()?;
+            .send()?;
+        // The careless build's mistake: an outage or a rate limit read as "no jobs".
+        if cfg!(feature = "careless") && matches!(response.status, 429 | 503) {
+            return Ok(JobPage { jobs: Vec::new(), next_cursor: None });
+        }
+        let body: JobsBody = response.error_for_status()?.json()?;
         Ok(JobPage {
             jobs: body.jobs.into_iter().map(Job::from).collect(),
             next_cursor: body.next_page.map(|p| PageCursor::Page(p).encode()),
