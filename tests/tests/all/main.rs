@@ -41,4 +41,5 @@ mod store_read_only;
 mod support;
 mod sync;
 mod sync_safety;
+mod webhook_support;
 mod well_behaved;

@@ -4,42 +4,17 @@
 //! receiver that fails once getting the event again, and the delivery log.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use atsbridge::api::{ApiState, AuthConfig, router};
-use atsbridge::app::App;
-use atsbridge::events::{DeliveryPolicy, WebhookWorker};
-use atsbridge::service::Service;
-use atsbridge::store::{SecretKey, Trigger};
-use atsbridge::sync::NoProgress;
-use atsbridge_tests::guests;
-use axum::body::Bytes;
-use axum::http::{HeaderMap, StatusCode};
+use atsbridge::store::Trigger;
+use axum::http::HeaderMap;
 use hmac::{Hmac, Mac};
 use serde_json::{Value, json};
 use sha2::Sha256;
 
-use crate::ops_support::{OPERATOR_TOKEN as OPERATOR, eventually, operator_client};
-use crate::support::{self, API_KEY};
-
-/// What the receiver got: (headers, body), every request, failed ones too.
-#[derive(Clone, Default)]
-struct Receiver {
-    got: Arc<Mutex<Vec<(HeaderMap, Bytes)>>>,
-    fail_next: Arc<AtomicUsize>,
-}
-
-async fn receive(
-    axum::extract::State(r): axum::extract::State<Receiver>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> StatusCode {
-    r.got.lock().unwrap().push((headers, body));
-    let failing = r.fail_next.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1)).is_ok();
-    if failing { StatusCode::SERVICE_UNAVAILABLE } else { StatusCode::OK }
-}
+use crate::ops_support::{OPERATOR_TOKEN as OPERATOR, eventually};
+use crate::webhook_support::WebhookSetup;
 
 /// Verifies `X-Atsbridge-Signature: t=<unix>,v1=<hex>` as a receiver would:
 /// HMAC-SHA256 with the secret over `<t>.<body>`, and a recent `t`.
@@ -58,11 +33,6 @@ fn verify(secret: &str, headers: &HeaderMap, body: &[u8]) -> bool {
     hex::decode(v1).is_ok_and(|sig| mac.verify_slice(&sig).is_ok())
 }
 
-/// Serves `router` on loopback; its base URL.
-async fn serve(router: axum::Router) -> String {
-    format!("http://{}", support::serve(router).await.0)
-}
-
 /// `method url` with `token` as the bearer: the response.
 async fn send(method: &str, url: String, token: &str) -> reqwest::Response {
     let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
@@ -76,23 +46,10 @@ async fn get_json(url: String, token: &str) -> Value {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn each_position_event_is_delivered_signed_and_a_failed_delivery_is_retried() {
-    let ats = support::fake_ats().await;
-    let dir = tempfile::tempdir().unwrap();
-    let app = App::open(dir.path(), Some(SecretKey::generate().unwrap())).unwrap();
-    support::install(&app.runtime, dir.path(), "well-behaved", "1.2.3", guests::WELL_BEHAVED, "").await;
-    app.store.add_account("Acme", "Europe/Berlin").unwrap();
+    let setup = WebhookSetup::new().await;
+    let WebhookSetup { ats, app, receiver, hook_url, api, http, .. } = &setup;
     app.store.add_account("Other", "UTC").unwrap();
-    let values = BTreeMap::from([("base-url".to_string(), ats.base()), ("api-key".to_string(), API_KEY.to_string())]);
-    let hosts = vec![support::url_origin(&ats.base())];
-    let connection = app.add_connection("acme", "Main", "well-behaved", &values, hosts, None).unwrap().id;
-
-    let receiver = Receiver::default();
     receiver.fail_next.store(1, Ordering::SeqCst);
-    let hook =
-        serve(axum::Router::new().route("/hook", axum::routing::post(receive)).with_state(receiver.clone())).await;
-    let auth = AuthConfig { operator_token: OPERATOR.to_string().into(), allowed_hosts: None };
-    let api = serve(router(ApiState { service: Service::local(app.clone()).unwrap(), auth: Arc::new(auth) })).await;
-    let http = operator_client();
     // An API key of the account manages its own webhooks; another
     // account's key gets "does not exist".
     let (_, acme_key) = app.store.create_api_key("acme", "platform").unwrap();
@@ -103,7 +60,7 @@ async fn each_position_event_is_delivered_signed_and_a_failed_delivery_is_retrie
     // Registered through the API; the secret is answered once.
     let r = http
         .post(format!("{api}/api/v1/accounts/acme/webhooks"))
-        .json(&json!({ "url": format!("{hook}/hook") }))
+        .json(&json!({ "url": hook_url }))
         .send()
         .await
         .unwrap();
@@ -126,19 +83,8 @@ async fn each_position_event_is_delivered_signed_and_a_failed_delivery_is_retrie
         .unwrap();
     assert_eq!(refused.status(), 422, "plain http off loopback");
 
-    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-    let policy = DeliveryPolicy {
-        retry_base: Duration::from_millis(200),
-        poll: Duration::from_millis(50),
-        ..Default::default()
-    };
-    let worker = tokio::spawn(WebhookWorker::new(app.store.clone(), policy).unwrap().run(stop_rx));
-
-    let sync = |trigger| {
-        let app = app.clone();
-        let connection = connection.clone();
-        async move { app.engine.sync(&connection, trigger, &NoProgress).await.unwrap() }
-    };
+    let worker = setup.start_worker();
+    let sync = |trigger| setup.sync(trigger);
     sync(Trigger::Scheduled).await; // 5 created
     ats.update("J1", |j| j["status"] = json!("closed"));
     sync(Trigger::Manual).await; // J1 closed
@@ -153,15 +99,14 @@ async fn each_position_event_is_delivered_signed_and_a_failed_delivery_is_retrie
     let got = eventually(Duration::from_secs(20), "every event delivered", || {
         let receiver = receiver.clone();
         async move {
-            let got = receiver.got.lock().unwrap().clone();
+            let got = receiver.requests();
             let ids: BTreeSet<_> =
                 got.iter().map(|(h, _)| h["x-atsbridge-delivery"].to_str().unwrap().to_string()).collect();
             (ids.len() >= expected && got.len() > expected).then_some(got)
         }
     })
     .await;
-    let _ = stop_tx.send(true);
-    worker.await.unwrap();
+    worker.stop().await;
 
     let mut kinds = BTreeMap::<String, Vec<String>>::new();
     for (headers, body) in &got {

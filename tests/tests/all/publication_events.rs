@@ -5,41 +5,20 @@
 //! receiver on loopback as `position.published` / `position.unpublished`
 //! with who made the change.
 
-use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use atsbridge::api::{ApiState, AuthConfig, router};
-use atsbridge::app::App;
-use atsbridge::events::{DeliveryPolicy, WebhookWorker};
-use atsbridge::service::Service;
-use atsbridge::store::{SecretKey, Trigger};
-use atsbridge::sync::NoProgress;
-use atsbridge_tests::guests;
-use axum::body::Bytes;
-use axum::http::{HeaderMap, StatusCode};
+use atsbridge::store::Trigger;
 use serde_json::{Value, json};
 
-use crate::ops_support::{OPERATOR_TOKEN as OPERATOR, eventually, operator_client};
-use crate::support::{self, API_KEY};
-
-/// Every request the receiver got: (headers, body).
-type Got = Arc<Mutex<Vec<(HeaderMap, Bytes)>>>;
-
-async fn serve(router: axum::Router) -> String {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
-    format!("http://{addr}")
-}
+use crate::ops_support::eventually;
+use crate::webhook_support::{Receiver, WebhookSetup};
 
 /// (type, job code, who: `user`/`rule`/`sync`, the sync's cause or the rule id).
 type Seen = (String, String, String, String);
 
-fn seen(got: &Got) -> Vec<Seen> {
-    let mut events: Vec<(u64, Seen)> = got
-        .lock()
-        .unwrap()
+fn seen(receiver: &Receiver) -> Vec<Seen> {
+    let mut events: Vec<(u64, Seen)> = receiver
+        .requests()
         .iter()
         .map(|(headers, body)| {
             let event: Value = serde_json::from_slice(body).unwrap();
@@ -66,62 +45,23 @@ fn event(kind: &str, job: &str, by: &str, detail: &str) -> Seen {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn publishing_by_a_user_a_rule_or_the_sync_is_delivered_to_the_webhook() {
-    let ats = support::fake_ats().await;
-    let dir = tempfile::tempdir().unwrap();
-    let app = App::open(dir.path(), Some(SecretKey::generate().unwrap())).unwrap();
-    support::install(&app.runtime, dir.path(), "well-behaved", "1.2.3", guests::WELL_BEHAVED, "").await;
-    app.store.add_account("Acme", "Europe/Berlin").unwrap();
-    let values = BTreeMap::from([("base-url".to_string(), ats.base()), ("api-key".to_string(), API_KEY.to_string())]);
-    let hosts = vec![support::url_origin(&ats.base())];
-    let connection = app.add_connection("acme", "Main", "well-behaved", &values, hosts, None).unwrap().id;
-
-    let got: Got = Got::default();
-    let sink = got.clone();
-    let hook = serve(axum::Router::new().route(
-        "/hook",
-        axum::routing::post(move |headers: HeaderMap, body: Bytes| {
-            let sink = sink.clone();
-            async move {
-                sink.lock().unwrap().push((headers, body));
-                StatusCode::OK
-            }
-        }),
-    ))
-    .await;
-    let auth = AuthConfig { operator_token: OPERATOR.to_string().into(), allowed_hosts: None };
-    let api = serve(router(ApiState { service: Service::local(app.clone()).unwrap(), auth: Arc::new(auth) })).await;
-    let http = operator_client();
+    let setup = WebhookSetup::new().await;
+    let WebhookSetup { ats, app, connection, receiver, hook_url, api, http, .. } = &setup;
     let r = http
         .post(format!("{api}/api/v1/accounts/acme/webhooks"))
-        .json(&json!({ "url": format!("{hook}/hook"), "events": ["position.published", "position.unpublished"] }))
+        .json(&json!({ "url": hook_url, "events": ["position.published", "position.unpublished"] }))
         .send()
         .await
         .unwrap();
     assert_eq!(r.status(), 201, "{}", r.text().await.unwrap());
-    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-    let policy = DeliveryPolicy {
-        retry_base: Duration::from_millis(200),
-        poll: Duration::from_millis(50),
-        ..Default::default()
-    };
-    let worker = tokio::spawn(WebhookWorker::new(app.store.clone(), policy).unwrap().run(stop_rx));
-    let sync = |trigger| {
-        let app = app.clone();
-        let connection = connection.clone();
-        async move { app.engine.sync(&connection, trigger, &NoProgress).await.unwrap() }
-    };
-    let wait_for = |n: usize| {
-        let got = got.clone();
-        async move {
-            eventually(Duration::from_secs(20), &format!("{n} publication events"), || {
-                let got = got.clone();
-                async move {
-                    let s = seen(&got);
-                    (s.len() >= n).then_some(s)
-                }
-            })
-            .await
-        }
+    let worker = setup.start_worker();
+    let sync = |trigger| setup.sync(trigger);
+    let wait_for = |n: usize| async move {
+        eventually(Duration::from_secs(20), &format!("{n} publication events"), || async move {
+            let s = seen(receiver);
+            (s.len() >= n).then_some(s)
+        })
+        .await
     };
 
     sync(Trigger::Scheduled).await; // J1 and J5 open, the others not
@@ -171,8 +111,7 @@ async fn publishing_by_a_user_a_rule_or_the_sync_is_delivered_to_the_webhook() {
     // Nothing else: an unchanged decision and an update of a hidden
     // position are not publication changes.
     tokio::time::sleep(Duration::from_millis(300)).await;
-    assert_eq!(seen(&got).len(), 6, "{:?}", seen(&got));
+    assert_eq!(seen(receiver).len(), 6, "{:?}", seen(receiver));
     assert!(!app.store.position(j5).unwrap().unwrap().published);
-    let _ = stop_tx.send(true);
-    worker.await.unwrap();
+    worker.stop().await;
 }
