@@ -399,6 +399,28 @@ mod tests {
     }
 
     #[test]
+    fn token_requests_count_with_their_host_and_apart_and_store_bytes_add_up() {
+        let m = Meter::new(&manifest(), Activity::Push);
+        let url = Url::parse("https://auth.example.com/token").unwrap();
+        m.token_exchange(&url, &TokenExchange { sent_bytes: Some(29), answered: Some((200, 90)) });
+        m.token_exchange(&url, &TokenExchange { sent_bytes: Some(29), answered: None });
+        m.token_exchange(&url, &TokenExchange { sent_bytes: Some(29), answered: Some((429, 5)) });
+        // Never sent (the request could not be built): not a request.
+        m.token_exchange(&url, &TokenExchange::default());
+        m.exchange(&url, 3, &response(200, b"ok"));
+        m.stored(10);
+        m.stored(5);
+        let r = m.report().unwrap();
+        let expected =
+            HostMetering { requests: 4, token_requests: 3, failed: 1, bytes_out: 90, bytes_in: 97, status_429: 1 };
+        assert_eq!(r.hosts["auth.example.com"], expected);
+        assert_eq!(r.http_total().token_requests, 3);
+        assert_eq!(r.store_bytes_written, 15);
+        // An off meter counts nothing.
+        Meter::off().token_exchange(&url, &TokenExchange { sent_bytes: Some(1), answered: None });
+    }
+
+    #[test]
     fn hosts_past_the_bound_share_one_entry() {
         let m = Meter::new(&manifest(), Activity::Sync);
         for i in 0..MAX_METERED_HOSTS + 10 {

@@ -163,6 +163,27 @@ mod tests {
     }
 
     #[test]
+    fn adding_sums_every_figure_and_keeps_the_host_bound() {
+        let mut one = RunMetering { plugin_cpu_micros: 5, retries: 1, store_bytes_written: 100, ..Default::default() };
+        one.exports.insert("push-candidate".into(), ExportMetering { calls: 1, failed: 1, ..Default::default() });
+        one.hosts
+            .insert("a".into(), HostMetering { requests: 2, token_requests: 1, bytes_in: 9, ..Default::default() });
+        let mut sum = RunMetering::default();
+        sum.add(&one);
+        sum.add(&one);
+        assert_eq!((sum.plugin_cpu_micros, sum.retries, sum.store_bytes_written), (10, 2, 200));
+        assert_eq!((sum.calls(), sum.exports["push-candidate"].failed), (2, 2));
+        assert_eq!(sum.hosts["a"], HostMetering { requests: 4, token_requests: 2, bytes_in: 18, ..Default::default() });
+        for i in 0..MAX_METERED_HOSTS + 5 {
+            let mut other = RunMetering::default();
+            other.hosts.insert(format!("h{i}"), HostMetering { requests: 1, ..Default::default() });
+            sum.add(&other);
+        }
+        assert_eq!(sum.hosts.len(), MAX_METERED_HOSTS + 1);
+        assert_eq!(sum.http_total().requests, 4 + MAX_METERED_HOSTS as u64 + 5);
+    }
+
+    #[test]
     fn totals_sum_exports_and_hosts() {
         let mut m = RunMetering::default();
         m.exports.insert("list-jobs".into(), ExportMetering { calls: 3, ..Default::default() });
