@@ -40,6 +40,7 @@ pub mod ops;
 mod outbox;
 mod positions;
 mod publishing;
+mod push_history;
 mod recordings;
 mod stages;
 mod webhooks;
@@ -105,6 +106,7 @@ fn api_routes() -> ApiRouter {
         .merge(outbox::routes())
         .merge(stages::routes())
         .merge(candidates::routes())
+        .merge(push_history::routes())
         .merge(publishing::routes())
         .merge(docs::routes())
         .merge(ops::routes())

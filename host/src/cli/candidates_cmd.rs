@@ -65,6 +65,8 @@ pub enum CandidatesCommand {
     },
     /// A candidate's stage moves, oldest first.
     History { id: u64 },
+    /// The candidate's pushes to the ATS that ended, with what each cost.
+    Pushes { id: u64 },
 }
 
 /// Reads a résumé file, refusing one larger than the API takes before
@@ -201,6 +203,14 @@ pub async fn run(cmd: CandidatesCommand, api: &Backend, json: bool) -> anyhow::R
             for m in &moves {
                 print_move(m);
             }
+        }
+        CandidatesCommand::Pushes { id } => {
+            let pushes: Vec<crate::service::push_history::PushRecordDto> =
+                api.get(&format!("/api/v1/candidates/{id}/pushes")).await?;
+            if json {
+                return super::print_json(&pushes);
+            }
+            super::metering_view::pushes(&pushes).iter().for_each(|line| println!("{line}"));
         }
     }
     Ok(())

@@ -1,6 +1,8 @@
-//! How `connection runs` shows what each run cost.
+//! How `connection runs` shows what each run cost, and `candidates pushes`
+//! what each push cost.
 
 use crate::service::metering_dto::RunMeteringDto;
+use crate::service::push_history::PushRecordDto;
 
 /// The header of the cost columns.
 pub(super) fn header() -> String {
@@ -45,10 +47,27 @@ pub(super) fn detail(m: &RunMeteringDto) -> Vec<String> {
         ));
     }
     for h in &m.hosts {
+        let tokens = match h.token_requests {
+            0 => String::new(),
+            n => format!(" · {n} of them OAuth token requests"),
+        };
         lines.push(format!(
-            "      host   {:<20} {} requests ({} failed, {} answered 429) · {} bytes out · {} bytes in",
+            "      host   {:<20} {} requests ({} failed, {} answered 429) · {} bytes out · {} bytes in{tokens}",
             h.host, h.requests, h.failed, h.status_429, h.bytes_out, h.bytes_in
         ));
+    }
+    lines
+}
+
+/// A candidate's push history: one row per push, its cost's details under it.
+pub(super) fn pushes(records: &[PushRecordDto]) -> Vec<String> {
+    let mut lines = vec![format!("{:<8} {:<8} {:<12} {:>8} {}", "ENTRY", "OUTCOME", "AT", "ATTEMPTS", header())];
+    for r in records {
+        let row = format!("{:<8} {:<8} {:<12} {:>8}", r.entry, r.outcome, r.at_unix, r.attempts);
+        lines.push(format!("{row} {}", cells(r.metering.as_ref())));
+        if let Some(m) = &r.metering {
+            lines.extend(detail(m));
+        }
     }
     lines
 }

@@ -369,7 +369,7 @@ mod tests {
         let store = Store::open(dir.path(), None).unwrap();
         let m = global();
         m.plugin_cpu("metered-test", "sync", Duration::from_millis(1500));
-        let exchange = HostMetering { requests: 1, bytes_out: 7, bytes_in: 4096, status_429: 1, failed: 0 };
+        let exchange = HostMetering { requests: 1, bytes_out: 7, bytes_in: 4096, status_429: 1, ..Default::default() };
         m.plugin_http("metered-test", "sync", "https://*.example.com", &exchange);
         m.plugin_retry("metered-test", "push");
         m.sync_store_bytes("metered-test", 900);

@@ -269,6 +269,7 @@ impl Inner {
                 let (prepared, mut busy) =
                     Busy::new(prepare::push(&self.engine, &entry, self.options.resume_links.as_ref())).await;
                 let prepare_time = started.elapsed();
+                let mut cost = None; // metering: what the attempt's call cost
                 let (outcome, timing) = match prepared {
                     // Not the entry's fault: tried again after a pause.
                     Err(prepare::PushRefusal::Store(e)) => return Err(e),
@@ -277,6 +278,7 @@ impl Inner {
                         let plugin = crate::runtime::meter::push_metered(&plugin); // metering
                         let ((result, timing), call_busy) =
                             Busy::new(plugin.push_candidate_timed(&context, &request)).await;
+                        cost = plugin.meter().report(); // metering
                         busy += call_busy;
                         (result.map_err(Retryable::from), timing)
                     }
@@ -284,7 +286,7 @@ impl Inner {
                 match outcome {
                     Ok(pushed) => {
                         let committing = std::time::Instant::now();
-                        self.store.finish_push(&entry, PushOutcome::Pushed(pushed))?;
+                        self.store.finish_push_metered(&entry, PushOutcome::Pushed(pushed), cost.as_ref())?; // metering
                         let host = started.elapsed().saturating_sub(timing.http);
                         let commit = committing.elapsed();
                         let phases = PushPhases {
@@ -307,10 +309,11 @@ impl Inner {
                         Ok(())
                     }
                     Err(error) => match self.verdict(&entry, &error) {
-                        Verdict::Retry(after) => self.retry(&entry, after, error.message()),
+                        Verdict::Retry(after) => self.retry(&entry, after, error.message(), cost.as_ref()),
                         Verdict::GiveUp => {
                             lock(&self.stats).failed += 1;
-                            self.store.finish_push(&entry, PushOutcome::Failed(error.message().to_string()))
+                            let failed = PushOutcome::Failed(error.message().to_string());
+                            self.store.finish_push_metered(&entry, failed, cost.as_ref()) // metering
                         }
                     },
                 }
@@ -329,7 +332,7 @@ impl Inner {
                 match outcome {
                     Ok(done) => self.store.finish_move(&entry, done),
                     Err(error) => match self.verdict(&entry, &error) {
-                        Verdict::Retry(after) => self.retry(&entry, after, error.message()),
+                        Verdict::Retry(after) => self.retry(&entry, after, error.message(), None),
                         Verdict::GiveUp => {
                             lock(&self.stats).failed += 1;
                             self.store.finish_move(&entry, MoveOutcome::Failed(error.message().to_string()))
@@ -349,7 +352,15 @@ impl Inner {
         }
     }
 
-    fn retry(&self, entry: &OutboxEntry, after: Duration, message: &str) -> Result<(), StoreError> {
+    /// Records a failed attempt to try again `after`; `cost`: what its call
+    /// cost, added to the entry's (metering).
+    fn retry(
+        &self,
+        entry: &OutboxEntry,
+        after: Duration,
+        message: &str,
+        cost: Option<&crate::store::RunMetering>,
+    ) -> Result<(), StoreError> {
         lock(&self.stats).retried += 1;
         let due = now_ms().saturating_add(u64::try_from(after.as_millis()).unwrap_or(u64::MAX));
         tracing::info!(
@@ -360,7 +371,7 @@ impl Inner {
             error = message,
             "outbox call failed; will retry"
         );
-        self.store.retry_outbox_entry(entry.id, due, message)
+        self.store.retry_outbox_entry_metered(entry.id, due, message, cost)
     }
 }
 

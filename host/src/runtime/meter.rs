@@ -4,9 +4,12 @@
 //! run calls through ([`Plugin::with_meter`]). Every call made through that
 //! handle adds to it: the export called, its CPU time, its wall time and
 //! HTTP wait, whether it answered `rate-limited`, and each HTTP exchange the
-//! `http` import made for it (host, bytes each way, status 429). The caller
-//! adds its retries ([`Meter::retried`]) and takes the totals into its
-//! record ([`Meter::report`]). The same events go to the host's Prometheus
+//! `http` import made for it (host, bytes each way, status 429), and each
+//! OAuth token request the host made on the plugin's behalf
+//! ([`Meter::token_exchange`]). The caller adds its retries
+//! ([`Meter::retried`]) and the bytes it wrote to the store
+//! ([`Meter::stored`]), and takes the totals into its record
+//! ([`Meter::report`]). The same events go to the host's Prometheus
 //! counters as they happen (see [`crate::metrics`] for the labels).
 //!
 //! A handle without a meter ([`Meter::off`], the default) measures nothing:
@@ -104,6 +107,7 @@ struct Totals {
     hosts: BTreeMap<String, HostMetering>,
     retries: u64,
     rate_limited: u64,
+    store_bytes: u64,
 }
 
 #[derive(Default)]
@@ -151,6 +155,14 @@ impl Meter {
         crate::metrics::global().plugin_retry(&shared.plugin, shared.activity.as_str());
     }
 
+    /// The caller wrote `bytes` (keys and values) to the store for this
+    /// run or push.
+    pub fn stored(&self, bytes: u64) {
+        let Some(shared) = &self.0 else { return };
+        let mut t = shared.lock();
+        t.store_bytes = t.store_bytes.saturating_add(bytes);
+    }
+
     /// The totals so far; `None` when off.
     pub fn report(&self) -> Option<RunMetering> {
         let shared = self.0.as_ref()?;
@@ -176,6 +188,7 @@ impl Meter {
             hosts: t.hosts.clone(),
             retries: t.retries,
             rate_limited: t.rate_limited,
+            store_bytes_written: t.store_bytes,
         })
     }
 
@@ -215,7 +228,9 @@ impl Meter {
     /// One HTTP exchange of the `http` import: `sent` request body bytes to
     /// `url`, and what came back.
     pub(super) fn exchange(&self, url: &Url, sent: usize, result: &Result<HttpResponse, HttpError>) {
-        let Some(shared) = &self.0 else { return };
+        if !self.is_on() {
+            return;
+        }
         let mut exchange = HostMetering { requests: 1, bytes_out: sent as u64, ..Default::default() };
         match result {
             Ok(response) => {
@@ -224,6 +239,28 @@ impl Meter {
             }
             Err(_) => exchange.failed = 1,
         }
+        self.count(url, &exchange);
+    }
+
+    /// One OAuth token request the host sent for the plugin's calls
+    /// ([`super::oauth`]): counted with the host's other exchanges, and
+    /// apart as `token_requests`.
+    pub(super) fn token_exchange(&self, url: &Url, exchange: &TokenExchange) {
+        let Some(sent) = exchange.sent_bytes.filter(|_| self.is_on()) else { return };
+        let mut counted = HostMetering { requests: 1, token_requests: 1, bytes_out: sent, ..Default::default() };
+        match exchange.answered {
+            Some((status, bytes)) => {
+                counted.bytes_in = bytes;
+                counted.status_429 = u64::from(status == 429);
+            }
+            None => counted.failed = 1,
+        }
+        self.count(url, &counted);
+    }
+
+    /// Adds one exchange with `url`'s host to the totals and the counters.
+    fn count(&self, url: &Url, exchange: &HostMetering) {
+        let Some(shared) = &self.0 else { return };
         {
             let mut t = shared.lock();
             let key = host_key(url);
@@ -232,11 +269,22 @@ impl Meter {
             } else {
                 OTHER_HOSTS.to_string()
             };
-            add(t.hosts.entry(key).or_default(), &exchange);
+            t.hosts.entry(key).or_default().add(exchange);
         }
         let label = shared.manifest_hosts.iter().find(|p| p.matches(url)).map_or(GRANTED_HOST_LABEL, |p| p.as_str());
-        crate::metrics::global().plugin_http(&shared.plugin, shared.activity.as_str(), label, &exchange);
+        crate::metrics::global().plugin_http(&shared.plugin, shared.activity.as_str(), label, exchange);
     }
+}
+
+/// What one OAuth token request did, filled in as it goes.
+#[derive(Debug, Default)]
+pub(super) struct TokenExchange {
+    /// Request body bytes, once the request was built to be sent (`None`:
+    /// nothing was sent).
+    pub sent_bytes: Option<u64>,
+    /// The status and body bytes of the answer, once read whole (`None`:
+    /// no answer, or one past the size cap, or the time ran out).
+    pub answered: Option<(u16, u64)>,
 }
 
 /// `plugin` with a meter of its own for one candidate push: its CPU time,
@@ -252,14 +300,6 @@ impl Shared {
         // the totals are still usable.
         self.totals.lock().unwrap_or_else(|e| e.into_inner())
     }
-}
-
-fn add(sum: &mut HostMetering, one: &HostMetering) {
-    sum.requests += one.requests;
-    sum.failed += one.failed;
-    sum.bytes_out += one.bytes_out;
-    sum.bytes_in += one.bytes_in;
-    sum.status_429 += one.status_429;
 }
 
 /// `host`, or `host:port` when the URL names a port other than its
@@ -350,12 +390,34 @@ mod tests {
         let r = m.report().unwrap();
         assert_eq!(
             r.hosts["a.example.com"],
-            HostMetering { requests: 2, failed: 0, bytes_out: 4, bytes_in: 14, status_429: 1 }
+            HostMetering { requests: 2, failed: 0, bytes_out: 4, bytes_in: 14, status_429: 1, ..Default::default() }
         );
         assert_eq!(
             r.hosts["127.0.0.1:8081"],
-            HostMetering { requests: 1, failed: 1, bytes_out: 7, bytes_in: 0, status_429: 0 }
+            HostMetering { requests: 1, failed: 1, bytes_out: 7, bytes_in: 0, status_429: 0, ..Default::default() }
         );
+    }
+
+    #[test]
+    fn token_requests_count_with_their_host_and_apart_and_store_bytes_add_up() {
+        let m = Meter::new(&manifest(), Activity::Push);
+        let url = Url::parse("https://auth.example.com/token").unwrap();
+        m.token_exchange(&url, &TokenExchange { sent_bytes: Some(29), answered: Some((200, 90)) });
+        m.token_exchange(&url, &TokenExchange { sent_bytes: Some(29), answered: None });
+        m.token_exchange(&url, &TokenExchange { sent_bytes: Some(29), answered: Some((429, 5)) });
+        // Never sent (the request could not be built): not a request.
+        m.token_exchange(&url, &TokenExchange::default());
+        m.exchange(&url, 3, &response(200, b"ok"));
+        m.stored(10);
+        m.stored(5);
+        let r = m.report().unwrap();
+        let expected =
+            HostMetering { requests: 4, token_requests: 3, failed: 1, bytes_out: 90, bytes_in: 97, status_429: 1 };
+        assert_eq!(r.hosts["auth.example.com"], expected);
+        assert_eq!(r.http_total().token_requests, 3);
+        assert_eq!(r.store_bytes_written, 15);
+        // An off meter counts nothing.
+        Meter::off().token_exchange(&url, &TokenExchange { sent_bytes: Some(1), answered: None });
     }
 
     #[test]

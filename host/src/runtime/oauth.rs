@@ -143,15 +143,24 @@ impl TokenCache {
         slot
     }
 
-    /// A valid access token for the grant, fetched if none is cached.
-    pub async fn token(&self, client: &reqwest::Client, grant: &Grant<'_>) -> Result<SecretString, TokenError> {
+    /// A valid access token for the grant, fetched if none is cached; the
+    /// token request, if one is sent, is counted in `meter`.
+    pub async fn token(
+        &self,
+        client: &reqwest::Client,
+        grant: &Grant<'_>,
+        meter: &super::meter::Meter,
+    ) -> Result<SecretString, TokenError> {
         let slot = self.slot(grant.key(), grant.connection);
         let mut cached = slot.lock().await;
         if let Some(t) = cached.as_ref().filter(|t| Instant::now() < t.renew_at) {
             return Ok(t.value.clone());
         }
         let scrubber = grant.scrubber();
-        let token = match tokio::time::timeout(TOKEN_TIMEOUT, fetch(client, grant)).await {
+        let mut exchange = super::meter::TokenExchange::default(); // metering
+        let fetched = tokio::time::timeout(TOKEN_TIMEOUT, fetch(client, grant, &mut exchange)).await;
+        meter.token_exchange(grant.token_url, &exchange); // metering
+        let token = match fetched {
             Ok(Ok(token)) => token,
             Ok(Err(e)) => return Err(scrub_error(e, &scrubber)),
             Err(_) => return Err(TokenError::Timeout(TOKEN_TIMEOUT)),
@@ -270,23 +279,33 @@ fn error_detail(body: &[u8]) -> String {
     format!(": {shown}")
 }
 
-async fn fetch(client: &reqwest::Client, grant: &Grant<'_>) -> Result<Token, TokenError> {
+/// Asks the token endpoint for a token; what was sent and received is
+/// noted in `exchange` as it happens (metering).
+async fn fetch(
+    client: &reqwest::Client,
+    grant: &Grant<'_>,
+    exchange: &mut super::meter::TokenExchange,
+) -> Result<Token, TokenError> {
     let mut form: Vec<(&str, &str)> = vec![("grant_type", "client_credentials")];
     if let Some(scope) = grant.scope {
         form.push(("scope", scope));
     }
     form.extend(grant.extra_params.iter().map(|(k, v)| (k.as_str(), v.as_str())));
     let started = Instant::now();
-    let response = client
+    let request = client
         .post(grant.token_url.clone())
         .basic_auth(grant.client_id, Some(grant.client_secret))
         .form(&form)
         .timeout(TOKEN_TIMEOUT)
-        .send()
-        .await
+        .build()
         .map_err(transport)?;
+    exchange.sent_bytes = Some(request.body().and_then(reqwest::Body::as_bytes).map_or(0, |b| b.len() as u64)); // metering
+    let response = client.execute(request).await.map_err(transport)?;
     let status = response.status();
     let body = read_capped(response).await;
+    if let Ok(read) = &body {
+        exchange.answered = Some((status.as_u16(), read.len() as u64)); // metering
+    }
     if !status.is_success() {
         let detail = body.map(|b| error_detail(&b)).unwrap_or_default();
         return Err(TokenError::Refused { status: status.as_u16(), detail });

@@ -1,5 +1,6 @@
-//! What a sync run cost, as the API shows it on each run
-//! ([`RunDto::metering`](super::dto::RunDto::metering)).
+//! What a sync run or a push cost, as the API shows it on each run
+//! ([`RunDto::metering`](super::dto::RunDto::metering)) and each push of a
+//! candidate's push history.
 
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -23,8 +24,11 @@ pub struct RunMeteringDto {
     pub calls: u64,
     /// Calls by export, by name.
     pub exports: Vec<ExportMeteringDto>,
-    /// HTTP requests the plugin sent through the host, over every host.
+    /// HTTP requests the plugin sent through the host, over every host
+    /// (OAuth token requests the host sent for it included).
     pub http_requests: u64,
+    /// Of which OAuth token requests, over every host.
+    pub token_requests: u64,
     /// Request body bytes sent, over every host.
     pub bytes_out: u64,
     /// Response body bytes received, over every host.
@@ -38,7 +42,11 @@ pub struct RunMeteringDto {
     pub retries: u64,
     /// Calls the plugin answered `rate-limited`.
     pub rate_limited: u64,
-    /// Bytes of position records the run wrote to the store.
+    /// Bytes (keys and values) of every record the run or push wrote to the
+    /// store: positions, events, index entries, its own record, checkpoint
+    /// and connection state, cached stages; a push: its outbox entry's
+    /// retries, its event and the candidate record. Runs recorded before
+    /// this was counted show the bytes of their position records only.
     pub store_bytes_written: u64,
 }
 
@@ -61,8 +69,10 @@ pub struct ExportMeteringDto {
 #[serde(default)]
 pub struct HostMeteringDto {
     pub host: String,
-    /// Requests sent.
+    /// Requests sent (OAuth token requests included).
     pub requests: u64,
+    /// Of which OAuth token requests the host sent for the plugin.
+    pub token_requests: u64,
     /// Of which got no response (transport error, timeout, body too large).
     pub failed: u64,
     pub bytes_out: u64,
@@ -71,8 +81,18 @@ pub struct HostMeteringDto {
 }
 
 impl RunMeteringDto {
-    /// The API's view of a run's metering; `counts` gives the store bytes.
+    /// The API's view of a run's metering; `counts` gives the store bytes
+    /// (of position records only, for a run recorded before every record
+    /// was counted).
     pub fn of(m: RunMetering, counts: &RunCounts) -> Self {
+        let store_bytes = if counts.store_bytes > 0 { counts.store_bytes } else { counts.bytes_written };
+        let mut dto = Self::of_push(m);
+        dto.store_bytes_written = store_bytes;
+        dto
+    }
+
+    /// The API's view of a push's metering (its store bytes included).
+    pub fn of_push(m: RunMetering) -> Self {
         let total = m.http_total();
         RunMeteringDto {
             plugin_cpu_micros: m.plugin_cpu_micros,
@@ -80,6 +100,7 @@ impl RunMeteringDto {
             http_wait_micros: m.http_wait_micros,
             calls: m.calls(),
             http_requests: total.requests,
+            token_requests: total.token_requests,
             bytes_out: total.bytes_out,
             bytes_in: total.bytes_in,
             status_429: total.status_429,
@@ -100,6 +121,7 @@ impl RunMeteringDto {
                 .map(|(host, h)| HostMeteringDto {
                     host,
                     requests: h.requests,
+                    token_requests: h.token_requests,
                     failed: h.failed,
                     bytes_out: h.bytes_out,
                     bytes_in: h.bytes_in,
@@ -108,7 +130,7 @@ impl RunMeteringDto {
                 .collect(),
             retries: m.retries,
             rate_limited: m.rate_limited,
-            store_bytes_written: counts.bytes_written,
+            store_bytes_written: m.store_bytes_written,
         }
     }
 }

@@ -22,6 +22,7 @@ pub mod plugins;
 pub mod positions;
 pub mod publish_dto;
 pub mod publishing;
+pub mod push_history;
 pub mod recordings;
 pub mod stages;
 pub mod webhooks;

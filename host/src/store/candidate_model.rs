@@ -127,6 +127,9 @@ pub struct Candidate {
     /// move's number.
     #[serde(default)]
     pub moves: u64,
+    /// The pushes that ended, with their cost, newest last (`push_record`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub pushes: Vec<super::push_record::PushRecord>,
 }
 
 /// Who or what moved a candidate.
@@ -370,6 +373,7 @@ impl NewCandidate {
             updated_at_unix: 0,
             push: PushState::NotSent,
             moves: 0,
+            pushes: Vec::new(),
         };
         Ok((candidate, bytes))
     }

@@ -18,6 +18,7 @@ use super::model::{
     Checkpoint, CloseReason, Connection, ConnectionState, Position, PositionStatus, RunCounts, RunOutcome, SyncRun,
 };
 use super::patch::{Change, JobPatch};
+use super::write_tally::{Tally, encode_counting_itself};
 use super::{Store, StoreError, abort, codec, keys, now_unix};
 
 /// What one connection may store; a page that would go past it is refused
@@ -90,6 +91,8 @@ struct CommitView<'t> {
     /// The outbound event log: every position written gets its event in
     /// the same transaction.
     events: EventSink<'t>,
+    /// Metering: the bytes this attempt wrote (`write_tally`).
+    written: &'t Tally,
 }
 
 /// The fields of a stored [`Position`] that decide whether a patch changes
@@ -114,6 +117,8 @@ struct EventSink<'t> {
     /// starts over from the first.
     ids: &'t [u64],
     next: Cell<usize>,
+    /// Metering: the commit's tally, which event batches add to.
+    written: &'t Tally,
 }
 
 impl Store {
@@ -159,8 +164,9 @@ impl Store {
             let written = changes.iter().any(|c| c.change.writes());
             if written || page.checkpoint_due {
                 state.checkpoint = page.checkpoint.clone();
-                write_state_tx(view.state, &state)?;
-                write_run_tx(runs, &run)?;
+                view.written.add_bytes(write_state_tx(view.state, &state)?);
+                view.events.flush()?; // metering: the last batch is counted before the run record
+                write_counted_run_tx(runs, &mut run, view.written.bytes())?;
             }
             Ok(PageResult { run, changes, written })
         })?;
@@ -198,8 +204,9 @@ impl Store {
                 view.close_removed(id, now, &mut state, &mut run.counts)?;
             }
             (state_update.borrow_mut())(&mut state);
-            write_state_tx(view.state, &state)?;
-            write_run_tx(runs, &run)?;
+            view.written.add_bytes(write_state_tx(view.state, &state)?);
+            view.events.flush()?; // metering: the last batch is counted before the run record
+            write_counted_run_tx(runs, &mut run, view.written.bytes())?;
             view.unfinished.remove(keys::run(&run.connection_id, run.seq))?;
             Ok((run, state))
         })?;
@@ -239,7 +246,9 @@ impl Store {
             |(connections, positions, job_map, by_connection, runs, state, unfinished, events, pending)| {
                 let connection = read_connection_tx(connections, connection_id)?;
                 require_running(runs, run)?;
+                let written = Tally::default(); // metering: anew for each attempt
                 let events = EventSink {
+                    written: &written,
                     events,
                     pending,
                     batch: RefCell::default(),
@@ -255,6 +264,7 @@ impl Store {
                     state,
                     unfinished,
                     events,
+                    written: &written,
                 };
                 let out = body(&view, runs)?;
                 view.events.flush()?;
@@ -363,8 +373,12 @@ impl CommitView<'_> {
                 self.events.append(kind, &position, &value)?;
             }
             if old_len.is_none() {
-                self.job_map.insert(job_key, &keys::position(position.id))?;
-                self.by_connection.insert(keys::connection_position(self.connection_id(), position.id), &[])?;
+                let (index_key, position_key) =
+                    (keys::connection_position(self.connection_id(), position.id), keys::position(position.id));
+                self.written.add(&job_key, &position_key); // metering
+                self.written.add(&index_key, &[]); // metering
+                self.job_map.insert(job_key, &position_key)?;
+                self.by_connection.insert(index_key, &[])?;
                 state.position_count += 1;
             }
         }
@@ -424,7 +438,9 @@ impl CommitView<'_> {
     ) -> ConflictableTransactionResult<sled::IVec, StoreError> {
         let value = sled::IVec::from(codec::encode("position", position).map_err(abort)?);
         let len = value.len() as u64;
-        self.positions.insert(&keys::position(position.id), value.clone())?;
+        let key = keys::position(position.id);
+        self.written.add(&key, &value); // metering
+        self.positions.insert(&key, value.clone())?;
         state.stored_bytes = state.stored_bytes.saturating_sub(old_len.unwrap_or(0)).saturating_add(len);
         counts.bytes_written = counts.bytes_written.saturating_add(len);
         Ok(value)
@@ -454,7 +470,8 @@ impl EventSink<'_> {
     /// Stores the events appended since the last flush as one record.
     fn flush(&self) -> ConflictableTransactionResult<(), StoreError> {
         let batch = self.batch.take();
-        super::events::write_batch_tx(self.events, self.pending, &batch)
+        self.written.add_bytes(super::events::write_batch_tx(self.events, self.pending, &batch)?); // metering
+        Ok(())
     }
 }
 
@@ -482,8 +499,18 @@ fn require_running(runs: &TransactionalTree, run: &SyncRun) -> ConflictableTrans
     Ok(())
 }
 
-pub(super) fn write_run_tx(runs: &TransactionalTree, run: &SyncRun) -> ConflictableTransactionResult<(), StoreError> {
-    runs.insert(keys::run(&run.connection_id, run.seq), codec::encode("sync run", run).map_err(abort)?)?;
+/// Writes `run` with `written` more bytes (and its own record) in its
+/// `store_bytes` (metering, `write_tally`).
+pub(super) fn write_counted_run_tx(
+    runs: &TransactionalTree,
+    run: &mut SyncRun,
+    written: u64,
+) -> ConflictableTransactionResult<(), StoreError> {
+    let key = keys::run(&run.connection_id, run.seq);
+    let before = run.counts.store_bytes.saturating_add(written);
+    let value = encode_counting_itself("sync run", run, key.len(), before, |r| Some(&mut r.counts.store_bytes))
+        .map_err(abort)?;
+    runs.insert(key, value)?;
     Ok(())
 }
 

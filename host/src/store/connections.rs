@@ -204,9 +204,11 @@ pub(super) fn read_state_tx(
 pub(super) fn write_state_tx(
     tx: &TransactionalTree,
     state: &ConnectionState,
-) -> ConflictableTransactionResult<(), StoreError> {
-    tx.insert(keys::id(&state.connection_id), codec::encode("connection state", state).map_err(abort)?)?;
-    Ok(())
+) -> ConflictableTransactionResult<u64, StoreError> {
+    let (key, value) = (keys::id(&state.connection_id), codec::encode("connection state", state).map_err(abort)?);
+    let written = (key.len() + value.len()) as u64; // metering: the bytes this wrote
+    tx.insert(key, value)?;
+    Ok(written)
 }
 
 #[cfg(test)]

@@ -212,12 +212,14 @@ pub(crate) fn write_batch_tx(
     events: &TransactionalTree,
     pending: &TransactionalTree,
     batch: &BatchBuilder,
-) -> ConflictableTransactionResult<(), StoreError> {
+) -> ConflictableTransactionResult<u64, StoreError> {
+    let mut written = 0; // metering: the bytes this wrote
     if let Some((key, value, ids)) = batch.finish() {
+        written = (2 * key.len() + value.len() + ids.len()) as u64; // metering
         events.insert(&key, value)?;
         pending.insert(&key, ids)?;
     }
-    Ok(())
+    Ok(written)
 }
 
 /// Takes event `id` out of the pending mark stored under `mark`, inside a
@@ -247,7 +249,7 @@ pub(crate) fn append_candidate_tx(
     position: &Position,
     candidate: &Candidate,
     from_stage: Option<&str>,
-) -> ConflictableTransactionResult<(), StoreError> {
+) -> ConflictableTransactionResult<u64, StoreError> {
     let event = Event {
         id,
         kind,
@@ -263,9 +265,11 @@ pub(crate) fn append_candidate_tx(
             push: candidate.push.clone(),
         }),
     };
-    events.insert(&keys::event(id), codec::encode("event", &event).map_err(abort)?)?;
-    pending.insert(&keys::event(id), &[])?;
-    Ok(())
+    let (key, value) = (keys::event(id), codec::encode("event", &event).map_err(abort)?);
+    let written = (2 * key.len() + value.len()) as u64; // metering: the bytes this wrote
+    events.insert(&key, value)?;
+    pending.insert(&key, &[])?;
+    Ok(written)
 }
 
 impl Store {

@@ -77,6 +77,7 @@ mod pages;
 mod patch;
 mod positions;
 mod publication;
+mod push_record;
 mod run_metering;
 mod runs;
 mod schema;
@@ -87,6 +88,7 @@ mod stages;
 #[cfg(test)]
 pub(crate) mod testutil;
 mod webhooks;
+mod write_tally;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -116,6 +118,7 @@ pub use publication::{
     Actor, Ad, AdTemplate, Decision, MAX_PUBLIC_ID_LEN, Publication, PublicationChange, PublishRule, Question,
     QuestionKind, RuleFilter, RuleSet, SyncCause, TitlePattern,
 };
+pub use push_record::{MAX_PUSH_RECORDS, PushRecord};
 pub use run_metering::{ExportMetering, HostMetering, OTHER_HOSTS, RunMetering};
 pub use runs::MAX_RUNS_PAGE;
 pub use schema::CURRENT_VERSION as SCHEMA_VERSION;

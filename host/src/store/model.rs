@@ -429,6 +429,10 @@ pub struct RunCounts {
     pub reopened: u64,
     /// Bytes of position records written.
     pub bytes_written: u64,
+    /// Bytes (keys and values) of every record the run wrote: positions,
+    /// events, index entries, its connection's state and checkpoint, its
+    /// own record, cached stages (`store::write_tally`).
+    pub store_bytes: u64,
 }
 
 /// How a run ended, or that it has not.

@@ -71,6 +71,9 @@ pub struct OutboxEntry {
     /// The last attempt's error, escaped and bounded.
     #[serde(default)]
     pub last_error: Option<String>,
+    /// What its failed attempts cost so far (`push_record`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub metering: Option<super::run_metering::RunMetering>,
 }
 
 /// How a push ended.
@@ -144,6 +147,7 @@ fn queue_push_tx(
         attempts: 0,
         not_before_ms: 0,
         last_error: None,
+        metering: None,
     };
     candidate.push = PushState::Queued;
     outbox.insert(&keys::position(entry_id), codec::encode("outbox entry", &entry).map_err(abort)?)?;
@@ -178,6 +182,7 @@ fn on_stage_change_tx(
                 attempts: 0,
                 not_before_ms: 0,
                 last_error: None,
+                metering: None,
             };
             moved.propagation = Propagation::Pending;
             outbox.insert(&keys::position(entry_id), codec::encode("outbox entry", &entry).map_err(abort)?)?;
@@ -403,6 +408,18 @@ impl Store {
     /// Records a failed attempt: counted, its error kept, not tried again
     /// before `not_before_ms`.
     pub fn retry_outbox_entry(&self, entry_id: u64, not_before_ms: u64, error: &str) -> Result<(), StoreError> {
+        self.retry_outbox_entry_metered(entry_id, not_before_ms, error, None)
+    }
+
+    /// [`Store::retry_outbox_entry`], with what the failed attempt cost
+    /// (`cost`) added to the entry's (`push_record`).
+    pub fn retry_outbox_entry_metered(
+        &self,
+        entry_id: u64,
+        not_before_ms: u64,
+        error: &str,
+        cost: Option<&super::RunMetering>,
+    ) -> Result<(), StoreError> {
         let _gate = self.write_gate();
         let key = keys::position(entry_id);
         Ok(self.trees.outbox.transaction(|outbox| {
@@ -412,7 +429,8 @@ impl Store {
             entry.attempts = entry.attempts.saturating_add(1);
             entry.not_before_ms = not_before_ms;
             entry.last_error = Some(bounded(error));
-            outbox.insert(&key, codec::encode("outbox entry", &entry).map_err(abort)?)?;
+            let value = super::push_record::encode_retried_entry(&mut entry, &key, cost).map_err(abort)?; // metering
+            outbox.insert(&key, value)?;
             Ok(())
         })?)
     }
@@ -422,6 +440,18 @@ impl Store {
     /// event. An entry already gone (finished by an earlier run) is left;
     /// an entry whose candidate was deleted is dropped.
     pub fn finish_push(&self, entry: &OutboxEntry, outcome: PushOutcome) -> Result<(), StoreError> {
+        self.finish_push_metered(entry, outcome, None)
+    }
+
+    /// [`Store::finish_push`], with the push's record, and what it cost
+    /// (`cost`: its last attempt's), added to the candidate's push history
+    /// (`push_record`).
+    pub fn finish_push_metered(
+        &self,
+        entry: &OutboxEntry,
+        outcome: PushOutcome,
+        cost: Option<&super::RunMetering>,
+    ) -> Result<(), StoreError> {
         let event_id = self.draw_event_id()?;
         let t = &self.trees;
         let extra = [&t.outbox, &t.outbox_by_candidate, &t.positions, &t.events, &t.events_pending];
@@ -429,9 +459,9 @@ impl Store {
             let [outbox, index, positions, events_tree, pending] = tx else {
                 unreachable!("five outbox and event trees are always given");
             };
-            if outbox.remove(&keys::position(entry.id))?.is_none() {
+            let Some(stored) = outbox.remove(&keys::position(entry.id))? else {
                 return Ok(());
-            }
+            };
             index.remove(&by_candidate(entry.candidate_id, entry.id))?;
             let at_unix = now_unix();
             let kind = match &outcome {
@@ -449,9 +479,14 @@ impl Store {
                 }
             };
             let key = keys::position(candidate.position_id);
+            let mut written = 0; // metering
             if let Some(position) = read_tx(positions, keys::POSITIONS, &key, candidate.position_id)? {
-                events::append_candidate_tx(events_tree, pending, event_id, kind, &position, candidate, None)?;
+                written =
+                    events::append_candidate_tx(events_tree, pending, event_id, kind, &position, candidate, None)?;
             }
+            // metering: the push's record, with its cost, in the candidate's history
+            let stored: OutboxEntry = codec::decode(keys::OUTBOX, entry.id, &stored).map_err(abort)?;
+            super::push_record::record_push(candidate, &stored, &outcome, cost, written, at_unix).map_err(abort)?;
             Ok(())
         });
         match done {

@@ -10,8 +10,9 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-/// The key under which hosts past
-/// [`MAX_METERED_HOSTS`](crate::runtime::meter::MAX_METERED_HOSTS) are summed.
+use crate::runtime::meter::MAX_METERED_HOSTS;
+
+/// The key under which hosts past [`MAX_METERED_HOSTS`] are summed.
 pub const OTHER_HOSTS: &str = "(other)";
 
 /// One run's cost.
@@ -37,6 +38,11 @@ pub struct RunMetering {
     pub retries: u64,
     /// Calls the plugin answered `rate-limited`.
     pub rate_limited: u64,
+    /// Bytes (keys and values) of the records a push wrote to the store.
+    /// A sync run keeps its own in [`RunCounts::store_bytes`](crate::store::RunCounts::store_bytes),
+    /// which its last commits still add to after
+    /// its metering is taken.
+    pub store_bytes_written: u64,
 }
 
 /// The calls of one export.
@@ -58,8 +64,12 @@ pub struct ExportMetering {
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct HostMetering {
-    /// Requests sent (a request the host refused before sending is not one).
+    /// Requests sent (a request the host refused before sending is not one),
+    /// OAuth token requests included.
     pub requests: u64,
+    /// Of which OAuth token requests the host sent for the plugin
+    /// (client-credentials grants).
+    pub token_requests: u64,
     /// Of which got no response: a transport error, a timeout, a body past
     /// the size cap.
     pub failed: u64,
@@ -77,16 +87,50 @@ impl RunMetering {
         self.exports.values().map(|e| e.calls).sum()
     }
 
+    /// Adds `other`'s figures to these: a push's attempts, one by one.
+    /// Hosts past [`MAX_METERED_HOSTS`] are summed under [`OTHER_HOSTS`].
+    pub fn add(&mut self, other: &RunMetering) {
+        self.plugin_cpu_micros = self.plugin_cpu_micros.saturating_add(other.plugin_cpu_micros);
+        self.call_wall_micros = self.call_wall_micros.saturating_add(other.call_wall_micros);
+        self.http_wait_micros = self.http_wait_micros.saturating_add(other.http_wait_micros);
+        for (name, e) in &other.exports {
+            let sum = self.exports.entry(name.clone()).or_default();
+            sum.calls = sum.calls.saturating_add(e.calls);
+            sum.failed = sum.failed.saturating_add(e.failed);
+            sum.cpu_micros = sum.cpu_micros.saturating_add(e.cpu_micros);
+            sum.wall_micros = sum.wall_micros.saturating_add(e.wall_micros);
+        }
+        for (host, h) in &other.hosts {
+            let key = if self.hosts.contains_key(host) || self.hosts.len() < MAX_METERED_HOSTS {
+                host.clone()
+            } else {
+                OTHER_HOSTS.to_string()
+            };
+            self.hosts.entry(key).or_default().add(h);
+        }
+        self.retries = self.retries.saturating_add(other.retries);
+        self.rate_limited = self.rate_limited.saturating_add(other.rate_limited);
+        self.store_bytes_written = self.store_bytes_written.saturating_add(other.store_bytes_written);
+    }
+
     /// Requests, bytes and 429s over every host.
     pub fn http_total(&self) -> HostMetering {
         self.hosts.values().fold(HostMetering::default(), |mut sum, h| {
-            sum.requests += h.requests;
-            sum.failed += h.failed;
-            sum.bytes_out += h.bytes_out;
-            sum.bytes_in += h.bytes_in;
-            sum.status_429 += h.status_429;
+            sum.add(h);
             sum
         })
+    }
+}
+
+impl HostMetering {
+    /// Adds `other`'s exchanges to these.
+    pub fn add(&mut self, other: &HostMetering) {
+        self.requests = self.requests.saturating_add(other.requests);
+        self.token_requests = self.token_requests.saturating_add(other.token_requests);
+        self.failed = self.failed.saturating_add(other.failed);
+        self.bytes_out = self.bytes_out.saturating_add(other.bytes_out);
+        self.bytes_in = self.bytes_in.saturating_add(other.bytes_in);
+        self.status_429 = self.status_429.saturating_add(other.status_429);
     }
 }
 
@@ -116,6 +160,27 @@ mod tests {
         assert_eq!(partial.plugin_cpu_micros, 5);
         assert_eq!(partial.hosts["a"], HostMetering { requests: 2, ..Default::default() });
         assert_eq!(partial.retries, 0);
+    }
+
+    #[test]
+    fn adding_sums_every_figure_and_keeps_the_host_bound() {
+        let mut one = RunMetering { plugin_cpu_micros: 5, retries: 1, store_bytes_written: 100, ..Default::default() };
+        one.exports.insert("push-candidate".into(), ExportMetering { calls: 1, failed: 1, ..Default::default() });
+        one.hosts
+            .insert("a".into(), HostMetering { requests: 2, token_requests: 1, bytes_in: 9, ..Default::default() });
+        let mut sum = RunMetering::default();
+        sum.add(&one);
+        sum.add(&one);
+        assert_eq!((sum.plugin_cpu_micros, sum.retries, sum.store_bytes_written), (10, 2, 200));
+        assert_eq!((sum.calls(), sum.exports["push-candidate"].failed), (2, 2));
+        assert_eq!(sum.hosts["a"], HostMetering { requests: 4, token_requests: 2, bytes_in: 18, ..Default::default() });
+        for i in 0..MAX_METERED_HOSTS + 5 {
+            let mut other = RunMetering::default();
+            other.hosts.insert(format!("h{i}"), HostMetering { requests: 1, ..Default::default() });
+            sum.add(&other);
+        }
+        assert_eq!(sum.hosts.len(), MAX_METERED_HOSTS + 1);
+        assert_eq!(sum.http_total().requests, 4 + MAX_METERED_HOSTS as u64 + 5);
     }
 
     #[test]

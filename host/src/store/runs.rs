@@ -4,7 +4,7 @@
 use sled::Transactional;
 use tracing::{debug, info};
 
-use super::commit::write_run_tx;
+use super::commit::write_counted_run_tx;
 use super::connections::{read_connection_tx, read_state_tx, write_state_tx};
 use super::model::{RunOutcome, SyncRun, Trigger};
 use super::{Store, StoreError, codec, keys, now_unix};
@@ -30,7 +30,7 @@ impl Store {
             read_connection_tx(connections, connection_id)?;
             let mut current = read_state_tx(state, connection_id)?;
             current.last_run_seq += 1;
-            let run = SyncRun {
+            let mut run = SyncRun {
                 connection_id: connection_id.to_string(),
                 seq: current.last_run_seq,
                 trigger,
@@ -44,9 +44,11 @@ impl Store {
                 warnings: Vec::new(),
                 metering: None,
             };
-            write_run_tx(runs, &run)?;
-            unfinished.insert(keys::run(&run.connection_id, run.seq), &[])?;
-            write_state_tx(state, &current)?;
+            let unfinished_key = keys::run(&run.connection_id, run.seq);
+            // metering: the index entry, the state and the record itself
+            let written = unfinished_key.len() as u64 + write_state_tx(state, &current)?;
+            unfinished.insert(unfinished_key, &[])?;
+            write_counted_run_tx(runs, &mut run, written)?;
             Ok(run)
         })?;
         info!(connection = %connection_id, seq = run.seq, trigger = ?trigger, full_listing, "sync run started");

@@ -295,7 +295,8 @@ impl SyncEngine {
             Err((mut run, SyncError::Stopped)) => {
                 // The checkpoint stays: the next run resumes after the last page.
                 run.outcome = RunOutcome::Interrupted;
-                self.on_store(move |s| s.commit_run_end(run, |_| {}, &[])).await?;
+                let (run, _) = self.on_store(move |s| s.commit_run_end(run, |_| {}, &[])).await?;
+                super::metering::ended(&run); // metering
                 tracing::info!(connection = %connection_id, "sync stopped for shutdown at a page commit");
                 Err(SyncError::Stopped)
             }
@@ -486,6 +487,7 @@ impl SyncEngine {
         let closing = removed.clone();
         match self.on_store(move |s| s.commit_run_end(ending, update, &removed)).await {
             Ok((run, _)) => {
+                super::metering::ended(&run); // metering
                 listing.changed.extend(closing);
                 Ok(run)
             }
@@ -542,24 +544,26 @@ impl SyncEngine {
         run.outcome = RunOutcome::Failed { kind: error.kind().to_string(), message: error.to_string() };
         run.finished_unix = Some(unix_now());
         let flag = error.flags_connection().then(|| error.to_string());
-        self.on_store(move |store| {
-            store.commit_run_end(
-                run,
-                |s: &mut ConnectionState| {
-                    // The next run lists from scratch: an ATS cursor may not
-                    // outlive the failure. Committed pages stay; they are
-                    // consistent and re-applying them writes nothing.
-                    s.checkpoint = None;
-                    s.consecutive_failures += 1;
-                    if let Some(reason) = &flag {
-                        s.flagged = true;
-                        s.flag_reason = Some(reason.clone());
-                    }
-                },
-                &[],
-            )
-        })
-        .await?;
+        let (ended, _) = self
+            .on_store(move |store| {
+                store.commit_run_end(
+                    run,
+                    |s: &mut ConnectionState| {
+                        // The next run lists from scratch: an ATS cursor may not
+                        // outlive the failure. Committed pages stay; they are
+                        // consistent and re-applying them writes nothing.
+                        s.checkpoint = None;
+                        s.consecutive_failures += 1;
+                        if let Some(reason) = &flag {
+                            s.flagged = true;
+                            s.flag_reason = Some(reason.clone());
+                        }
+                    },
+                    &[],
+                )
+            })
+            .await?;
+        super::metering::ended(&ended); // metering
         Ok(())
     }
 }

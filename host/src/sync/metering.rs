@@ -12,12 +12,21 @@ pub(super) fn metered(plugin: Plugin) -> Plugin {
     plugin.with_meter(meter)
 }
 
-/// `run` with what its calls through `plugin` cost so far; the store bytes
-/// its page commits counted go to the Prometheus counter once, here.
+/// `run` with what its calls through `plugin` cost so far. The bytes the
+/// run wrote outside its commits (counted in the meter) join those its
+/// commits counted in `run.counts.store_bytes`.
 pub(super) fn stamp(plugin: &Plugin, mut run: SyncRun) -> SyncRun {
     run.metering = plugin.meter().report();
-    if run.metering.is_some() {
-        crate::metrics::global().sync_store_bytes(plugin.id(), run.counts.bytes_written);
+    if let Some(m) = &mut run.metering {
+        run.counts.store_bytes = run.counts.store_bytes.saturating_add(std::mem::take(&mut m.store_bytes_written));
     }
     run
+}
+
+/// `run` as its end stored it: the bytes it wrote go to the Prometheus
+/// counter once, here (its end's own commit included).
+pub(super) fn ended(run: &SyncRun) {
+    if run.metering.is_some() {
+        crate::metrics::global().sync_store_bytes(&run.plugin_id, run.counts.store_bytes);
+    }
 }

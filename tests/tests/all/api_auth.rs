@@ -122,6 +122,7 @@ fn table() -> BTreeMap<&'static str, Expect> {
         ("GET /api/v1/candidates/{id}", expect(Account, None, true)),
         ("POST /api/v1/candidates/{id}/move", expect(Account, Some(json!({"stage": "screening"})), true)),
         ("GET /api/v1/candidates/{id}/history", expect(Account, None, true)),
+        ("GET /api/v1/candidates/{id}/pushes", expect(Account, None, true)),
         // Acme's candidate has no résumé: its own call is a 404.
         ("GET /api/v1/candidates/{id}/resume", expect(Account, None, false)),
         // The well-behaved connector cannot push: acme's own call is refused.

@@ -130,3 +130,74 @@ async fn a_sync_run_records_its_cost_shown_by_the_api_the_cli_and_metrics() {
     assert!(!metrics.contains(&format!("connection=\"{conn}\"")), "no per-connection series");
     mock.shutdown().await;
 }
+
+/// The mock Greenhouse's requests to its OAuth token endpoint, of `served`.
+fn token_requests(mock: &atsbridge_mock_ats::MockAts, served: &[RecordedRequest]) -> u64 {
+    let token_path =
+        url::Url::parse(&mock.token_url().expect("Greenhouse has a token URL")).unwrap().path().to_string();
+    served.iter().filter(|r| r.path == token_path).count() as u64
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn oauth_token_requests_and_a_pushs_attempts_are_metered_and_shown_in_its_push_history() {
+    use std::time::Duration;
+
+    use atsbridge_mock_ats::{Fault, FaultRule};
+
+    use crate::outbox_support::{CONNECTION, GhSetup, op, push, wait_for_state};
+
+    // The sync (in the CLI's own process): Greenhouse's Harvest v3 takes a
+    // client-credentials token first, which the run counts with the host.
+    let gh = GhSetup::new(2).await;
+    let served = gh.mock.requests();
+    let run = gh.with_store(|s| s.runs(CONNECTION, 1).unwrap().remove(0));
+    let m = run.metering.expect("a metered run");
+    let tokens = token_requests(&gh.mock, &served);
+    assert!(tokens >= 1, "{served:?}");
+    let total = m.http_total();
+    assert_eq!((total.requests, total.token_requests), (served.len() as u64, tokens), "{m:?}\n{served:?}");
+    let served_out: u64 = served.iter().map(|r| r.request_bytes).sum();
+    let served_in: u64 = served.iter().map(|r| r.response_bytes.unwrap_or(0)).sum();
+    assert_eq!((total.bytes_out, total.bytes_in), (served_out, served_in), "{m:?}");
+
+    // A push the ATS answers 429 first: two attempts, one record.
+    let id = gh.create_candidates(1, "metered")[0];
+    let host = gh.serve("metering");
+    gh.mock.inject(FaultRule::new(Fault::RateLimit { retry_after_secs: 1 }).on_path("/v3/candidates"));
+    let before = gh.mock.request_count();
+    let (status, body) = push(&host, id).await;
+    assert_eq!(status, 202, "{body}");
+    wait_for_state(&host, id, "pushed", Duration::from_secs(30)).await;
+    let served: Vec<RecordedRequest> = gh.mock.requests().split_off(before);
+    assert!(served.iter().any(|r| r.status == Some(429)), "{served:?}");
+
+    let pushes = op(&host, "GET", &format!("/api/v1/candidates/{id}/pushes"), None).await;
+    let records = pushes.as_array().unwrap_or_else(|| panic!("{pushes}"));
+    assert_eq!(records.len(), 1, "{pushes}");
+    let p = &records[0];
+    assert_eq!((p["outcome"].as_str(), u(&p["attempts"])), (Some("pushed"), 2), "{p}");
+    let m = &p["metering"];
+    // Every request the push made, the new process's token request
+    // included, over both attempts.
+    let served_in: u64 = served.iter().map(|r| r.response_bytes.unwrap_or(0)).sum();
+    let served_out: u64 = served.iter().map(|r| r.request_bytes).sum();
+    assert_eq!(u(&m["http_requests"]), served.len() as u64, "{m}\n{served:?}");
+    assert_eq!(u(&m["token_requests"]), token_requests(&gh.mock, &served), "{m}");
+    assert!(u(&m["token_requests"]) >= 1, "{m}");
+    assert_eq!((u(&m["bytes_in"]), u(&m["bytes_out"])), (served_in, served_out), "{m}");
+    assert_eq!((u(&m["status_429"]), u(&m["retries"])), (1, 1), "{m}");
+    let export = m["exports"].as_array().unwrap().iter().find(|e| e["export"] == "push-candidate").cloned();
+    assert_eq!(export.map(|e| u(&e["calls"])), Some(2), "{m}");
+    assert!(u(&m["plugin_cpu_micros"]) > 0, "{m}");
+    // The entry's retry, the result's event and the candidate record.
+    assert!(u(&m["store_bytes_written"]) > 500, "{m}");
+
+    // The CLI shows the same push.
+    let text = gh.setup.ok(&["candidates", "pushes", &id.to_string()]);
+    assert!(text.contains("ENTRY") && text.contains("pushed"), "{text}");
+    assert!(text.contains(&format!("{} store bytes written", u(&m["store_bytes_written"]))), "{text}");
+    assert!(text.contains("of them OAuth token requests"), "{text}");
+    let listed: Value =
+        serde_json::from_str(&gh.setup.ok(&["--json", "candidates", "pushes", &id.to_string()])).unwrap();
+    assert_eq!(listed, pushes);
+}
