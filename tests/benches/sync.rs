@@ -117,6 +117,7 @@ async fn host_run(mock: &mock::MockProcess, jobs: usize, runs: &mut Runs) {
     assert_eq!(run.counts.created as usize, jobs);
     runs.host_full.push(full);
 
+    idle_writes().await; // diagnostic: what sled writes on its own after the full sync
     let (disk_before, _) = io_written();
     let (run, resync) = measure("host resync", async {
         let run = app.engine.sync(&c.id, Trigger::Scheduled, &NoProgress).await.expect("resync");
@@ -131,6 +132,7 @@ async fn host_run(mock: &mock::MockProcess, jobs: usize, runs: &mut Runs) {
     // The floor of the host: every page through the plugin, nothing stored.
     let plugin = app.runtime.plugin("greenhouse").await.expect("plugin");
     let ctx = app.engine.connection_context(&c).expect("context");
+    stage_refresh_alone(&app, &plugin, &ctx, &c.id).await;
     let (listed, listing) = measure("host listing only", async {
         let (mut cursor, mut listed) = (None::<String>, 0);
         loop {
@@ -146,6 +148,54 @@ async fn host_run(mock: &mock::MockProcess, jobs: usize, runs: &mut Runs) {
     assert_eq!(listed, jobs);
     runs.host_listing.push(listing);
     runs.store_mib = app.store.size_on_disk().expect("size") >> 20;
+}
+
+/// With `SYNC_BENCH_IDLE_SECS=N`, waits N seconds before the resync and
+/// prints what the process wrote meanwhile: sled's flusher thread cleans the
+/// segments a full sync left (rewriting the live pages they hold) whenever
+/// it is idle, so writes seen during a resync need not be the resync's.
+async fn idle_writes() {
+    let Some(secs) = std::env::var("SYNC_BENCH_IDLE_SECS").ok().and_then(|v| v.parse::<u64>().ok()) else { return };
+    let (before, _) = io_written();
+    let cpu = measure::process_cpu();
+    tokio::time::sleep(Duration::from_secs(secs)).await;
+    let (after, _) = io_written();
+    eprintln!(
+        "idle {secs} s after the full sync: {} KiB written, {:.2} s CPU",
+        (after - before) >> 10,
+        secs_f(measure::process_cpu() - cpu)
+    );
+}
+
+/// With `SYNC_BENCH_PHASES` set, prints what the daily run's stage refresh
+/// (one `list-stages` for every job's pipeline, then the per-job cache)
+/// costs on its own after the resync: CPU, wall and bytes written.
+async fn stage_refresh_alone(
+    app: &App,
+    plugin: &atsbridge::runtime::Plugin,
+    ctx: &atsbridge::runtime::ConnectionContext,
+    connection: &str,
+) {
+    if std::env::var_os("SYNC_BENCH_PHASES").is_none() {
+        return;
+    }
+    let (before, _) = io_written();
+    let (report, sample) = measure("host stage refresh", async {
+        atsbridge::sync::stage_refresh::refresh_stages(&app.store, plugin, ctx, connection, None).await
+    })
+    .await;
+    let (after, _) = io_written();
+    let lists = report.map(|r| r.lists).unwrap_or(0);
+    eprintln!(
+        "stage refresh alone: {lists} lists, {:.2} s wall / {:.2} s CPU, {} KiB written",
+        secs_f(sample.wall),
+        secs_f(sample.cpu),
+        (after - before) >> 10
+    );
+}
+
+fn secs_f(d: Duration) -> f64 {
+    d.as_secs_f64()
 }
 
 /// The native program: a full sync into a fresh sled, then fetch and parse

@@ -83,6 +83,7 @@ mod runs;
 mod schema;
 mod secrets;
 mod slug;
+mod stage_cache; // the daily stage refresh: unchanged lists are not rewritten
 mod stage_map;
 mod stages;
 #[cfg(test)]
@@ -123,6 +124,7 @@ pub use run_metering::{ExportMetering, HostMetering, OTHER_HOSTS, RunMetering};
 pub use runs::MAX_RUNS_PAGE;
 pub use schema::CURRENT_VERSION as SCHEMA_VERSION;
 pub use secrets::{EncryptedValue, SECRET_KEY_ENV, SecretError, SecretKey};
+pub use stage_cache::StageListsStored;
 pub use stage_map::{
     CachedStages, MAX_ATS_STAGES_PER_LIST, MappingError, MappingSource, ResolvedStage, StageMapping,
     resolve as resolve_stage_in,

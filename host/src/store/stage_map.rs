@@ -170,7 +170,7 @@ pub fn resolve(
 }
 
 /// Checks one ATS stage list before it is cached.
-fn check_stages(connection_id: &str, stages: &[Stage]) -> Result<(), StoreError> {
+pub(super) fn check_stages(connection_id: &str, stages: &[Stage]) -> Result<(), StoreError> {
     let invalid = |reason: String| StoreError::InvalidAtsStages { connection: connection_id.to_string(), reason };
     if stages.len() > MAX_ATS_STAGES_PER_LIST {
         return Err(invalid(format!("{} stages, more than the {MAX_ATS_STAGES_PER_LIST} kept", stages.len())));

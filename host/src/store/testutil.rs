@@ -57,8 +57,13 @@ pub(crate) fn job(code: &str, title: &str) -> Job {
 /// One whole successful run listing `jobs` (code, title) in one page, as
 /// the sync engine does it; returns the positions as stored.
 pub(crate) fn commit_jobs(store: &Store, connection_id: &str, jobs: &[(&str, &str)]) -> Vec<Position> {
-    let run = store.start_run(connection_id, Trigger::Manual, "greenhouse", "1.0.0", true).expect("start run");
     let patches = jobs.iter().map(|(code, title)| JobPatch::from_job(&job(code, title))).collect();
+    commit_patches(store, connection_id, patches)
+}
+
+/// One whole successful run committing `patches` in one page.
+pub(crate) fn commit_patches(store: &Store, connection_id: &str, patches: Vec<JobPatch>) -> Vec<Position> {
+    let run = store.start_run(connection_id, Trigger::Manual, "greenhouse", "1.0.0", true).expect("start run");
     let checkpoint = Checkpoint {
         run_seq: run.seq,
         cursor: None,

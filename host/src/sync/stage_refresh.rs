@@ -121,21 +121,15 @@ pub async fn refresh_stages(
         groups.entry(None).or_default();
     }
     let covered: HashSet<String> = groups.keys().flatten().cloned().collect();
-    for (job, stages) in groups {
-        let id = connection_id.to_string();
-        match on_store(store, move |s| s.put_ats_stages(&id, job.as_deref(), stages)).await {
-            Ok(_) => report.lists += 1,
-            // One job's oversized pipeline does not stop the others.
-            Err(RefreshError::Store(e @ StoreError::InvalidAtsStages { .. })) => report.warn(e.to_string()),
-            Err(e) => return Err(e),
-        }
-    }
+    // All lists in one store call; those equal to the cache are not rewritten.
+    let id = connection_id.to_string();
+    let stored = on_store(store, move |s| s.put_ats_stage_lists(&id, groups.into_iter().collect())).await?;
+    report.lists += stored.written + stored.unchanged;
+    // One job's oversized pipeline does not stop the others.
+    stored.refused.into_iter().for_each(|(_, e)| report.warn(e.to_string()));
     if report.per_job {
         let id = connection_id.to_string();
-        let open: Vec<String> = on_store(store, move |s| {
-            Ok(s.positions_of_connection(&id)?.into_iter().filter(|p| !p.is_closed()).map(|p| p.ats_job_code).collect())
-        })
-        .await?;
+        let open: Vec<String> = on_store(store, move |s| s.open_job_codes(&id)).await?;
         let missing: Vec<String> = open.into_iter().filter(|code| !covered.contains(code)).collect();
         if missing.len() > MAX_JOB_STAGE_CALLS {
             report.warn(format!(

@@ -47,3 +47,26 @@ async fn scheduled_runs_refresh_stages_and_a_failure_is_only_a_warning() {
     assert_eq!(app.store.resolve_stage(&c, Some(&job), "offer").unwrap().ats_stage_name, "Offer");
     mock.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_unchanged_daily_refresh_rewrites_no_stage_list() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = App::open(dir.path(), Some(SecretKey::generate().unwrap())).unwrap();
+    install_bundled(&app.runtime, "greenhouse").await.unwrap();
+    let mock = start_mock(Vendor::Greenhouse).await.unwrap();
+    app.store.add_account("Acme", "UTC").unwrap();
+    let settings = settings_for_mock("greenhouse", &mock, &BTreeMap::new());
+    let hosts = vec![support::url_origin(mock.base_url())];
+    let c = app.add_connection("acme", "Greenhouse", "greenhouse", &settings, hosts, None).unwrap().id;
+
+    let run = app.engine.sync(&c, Trigger::Scheduled, &NoProgress).await.unwrap();
+    assert!(run.warnings.is_empty(), "{:?}", run.warnings);
+    let first = app.store.ats_stage_lists(&c).unwrap();
+    assert!(!first.is_empty());
+    // Stage lists are stamped in whole seconds: a rewrite would show.
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    let run = app.engine.sync(&c, Trigger::Scheduled, &NoProgress).await.unwrap();
+    assert!(run.warnings.is_empty(), "{:?}", run.warnings);
+    assert_eq!(app.store.ats_stage_lists(&c).unwrap(), first, "the same lists, none rewritten");
+    mock.shutdown().await;
+}
