@@ -9,6 +9,8 @@
 //! per-round ratios, so a burst of load on a shared machine moves both
 //! sides of one round alike. Those rounds are timed in CPU time of this
 //! process (`getrusage`); compile and load times are wall time.
+//! `RUNTIME_BENCH_DEFAULT_ONLY=1` skips the on-demand and plain pooling
+//! configurations.
 
 use std::hint::black_box;
 use std::path::Path;
@@ -19,6 +21,8 @@ use atsbridge_tests::guests;
 
 #[path = "runtime/metering.rs"]
 mod metering;
+#[path = "runtime/setup.rs"]
+mod setup;
 
 #[cfg(feature = "mimalloc")]
 #[global_allocator]
@@ -99,7 +103,13 @@ async fn run() {
         ("pooling", Some(48), 0),
         ("pooling, 8 MiB kept resident (default)", Some(48), 8 << 20),
     ];
+    // `RUNTIME_BENCH_DEFAULT_ONLY=1` measures the default configuration only
+    // (a third of the time, for profiling and quick before/after runs).
+    let default_only = std::env::var_os("RUNTIME_BENCH_DEFAULT_ONLY").is_some();
     for (label, pooling, keep_resident_bytes) in configs {
+        if default_only && !label.ends_with("(default)") {
+            continue;
+        }
         let dir = tempfile::tempdir().expect("tempdir");
         let engine = EngineOptions { pooling_instances: pooling, keep_resident_bytes, ..Default::default() };
         let options = RuntimeOptions { engine, ..Default::default() };
@@ -135,6 +145,9 @@ async fn run() {
         }
         row(&format!("load from artifact cache [{label}]"), per_iter(t.elapsed(), n), "per host start or upgrade");
 
+        if label.ends_with("(default)") {
+            setup::pieces(rt.engine());
+        }
         // Instantiate + trivial call: fresh Store, WASI context, instance, info().
         for _ in 0..200 {
             good.info().await.expect("warm-up");

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
+use wasmtime::{Config, Enabled, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
 
 use super::slots::PoolSize;
 
@@ -109,7 +109,12 @@ fn config(options: &EngineOptions, pooling: bool) -> Config {
             .max_tables_per_component(MAX_TABLES_PER_COMPONENT)
             .max_memory_size(options.max_memory_bytes as usize)
             .linear_memory_keep_resident(options.keep_resident_bytes)
-            .table_keep_resident(options.keep_resident_bytes.min(1 << 20));
+            .table_keep_resident(options.keep_resident_bytes.min(1 << 20))
+            // Reset only the pages a call wrote (Linux 6.7+ `PAGEMAP_SCAN`).
+            // Without it, every call's end memsets the low
+            // `keep_resident_bytes` of its memory whole, written or not;
+            // where the ioctl is missing that remains the fallback.
+            .pagemap_scan(Enabled::Auto);
         config.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
     }
     if options.pooling_instances.is_some() && options.keep_resident_bytes > 0 {

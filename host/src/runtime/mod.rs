@@ -30,6 +30,7 @@ pub mod scrub;
 pub mod slots;
 mod state;
 mod stderr_tail;
+mod wasi;
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -39,7 +40,6 @@ use std::time::Instant;
 use semver::Version;
 use wasmtime::component::{Component, HasSelf, Linker, ResourceTable};
 use wasmtime::{Engine, Store};
-use wasmtime_wasi::WasiCtxBuilder;
 
 use self::bindings::{Convert, v0_1, v0_2};
 use self::compiler::{Compiler, CompilerOptions};
@@ -53,7 +53,6 @@ pub use self::meter::Meter;
 use self::metrics::{Metrics, Outcome};
 use self::slots::{Need, Slots};
 use self::state::PluginState;
-use self::stderr_tail::StderrTail;
 pub use crate::contract::SettingInput;
 use crate::contract::{
     CandidateRef, CandidateStatus, ConnectorError, ConnectorInfo, JobPage, MoveRequest, PushRequest, Pushed, Stage,
@@ -160,6 +159,8 @@ struct LoadedPlugin {
     /// The contract version the component implements.
     contract: Version,
     pre: Pre,
+    /// WASI contexts of finished calls, for the next calls ([`wasi`]).
+    wasi: wasi::WasiContexts,
 }
 
 impl Runtime {
@@ -266,8 +267,16 @@ impl Runtime {
         };
         let limits = CallLimits::resolve(&manifest.limits, &self.inner.operator);
         let need = Need::of(component.resources_required());
-        let loaded =
-            Arc::new(LoadedPlugin { install_name: install_name.to_string(), manifest, limits, need, contract, pre });
+        let wasi = wasi::WasiContexts::default();
+        let loaded = Arc::new(LoadedPlugin {
+            install_name: install_name.to_string(),
+            manifest,
+            limits,
+            need,
+            contract,
+            pre,
+            wasi,
+        });
         Ok(Plugin { inner: self.inner.clone(), loaded, meter: Meter::off() })
     }
 
@@ -548,17 +557,15 @@ impl Plugin {
 
     fn new_store(&self, conn: Option<&ConnectionContext>) -> Store<PluginState> {
         let manifest = &self.loaded.manifest;
-        let stderr = StderrTail::default();
-        let mut wasi = WasiCtxBuilder::new();
-        wasi.stderr(stderr.clone());
+        let wasi = self.loaded.wasi.take();
         let state = PluginState {
-            wasi: wasi.build(),
+            wasi: wasi.ctx,
             table: ResourceTable::new(),
             limiter: Limiter::new(self.loaded.limits),
             // info() runs without a connection and must not do I/O: it gets no hosts.
             http: OutboundHttp::new(self.inner.http.clone(), manifest, conn).metered(self.meter.clone()),
             log: GuestLog::new(&manifest.id, conn.map(|c| c.id.as_str())),
-            stderr,
+            stderr: wasi.stderr,
         };
         let mut store = Store::new(&self.inner.engine, state);
         store.limiter(|s| &mut s.limiter);
@@ -600,6 +607,11 @@ impl Plugin {
         }
         let metered = (&call.clock, call.store.data().http.exchange_time());
         self.record(function, call.started, &result.as_ref().map(|_| ()), trapped, metered);
+        if !trapped {
+            // The instance is freed here; its WASI context serves the next call.
+            let state = call.store.into_data();
+            self.loaded.wasi.give_back(wasi::CallWasi { ctx: state.wasi, stderr: state.stderr });
+        }
         result
     }
 

@@ -22,7 +22,12 @@ impl StderrTail {
         String::from_utf8_lossy(&buf).into_owned()
     }
 
-    fn append(&self, data: &[u8]) {
+    /// Forgets what was written, for the plugin's next call.
+    pub fn clear(&self) {
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).clear();
+    }
+
+    pub(super) fn append(&self, data: &[u8]) {
         let mut buf = self.0.lock().unwrap_or_else(|e| e.into_inner());
         buf.extend_from_slice(data);
         if buf.len() > STDERR_TAIL_BYTES {
