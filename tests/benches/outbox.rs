@@ -10,16 +10,23 @@
 //! Each figure is the median over several rounds (default 5) of
 //! `CANDIDATES` pushes each, against one host and one mock.
 //!
-//! `cargo bench -p atsbridge-tests --bench outbox [-- CANDIDATES [ROUNDS [IN_FLIGHT]]]`
+//! `ATS_MS` (default 0) makes the mock take that long over each API request
+//! (the OAuth token excepted), as a real ATS does (100-500 ms): the host's
+//! time excludes it either way, but it decides how many pushes compete for
+//! the host's CPU at once. With 0 ms and 8 pushes in flight, the host asks
+//! for more CPU than a small machine has, and the wall-clock host time
+//! counts the wait for a CPU; the busy time does not.
+//!
+//! `cargo bench -p atsbridge-tests --bench outbox [-- CANDIDATES [ROUNDS [IN_FLIGHT [ATS_MS]]]]`
 
 use std::time::{Duration, Instant};
 
 use atsbridge::app::App;
-use atsbridge::outbox::{DEFAULT_PER_CONNECTION, Outbox, OutboxOptions, OutboxStats};
+use atsbridge::outbox::{DEFAULT_PER_CONNECTION, Outbox, OutboxOptions, OutboxStats, max_in_flight};
 use atsbridge::plugin::bundled;
 use atsbridge::store::{PositionStatus, PushState, SecretKey, Trigger};
 use atsbridge::sync::NoProgress;
-use atsbridge_mock_ats::{MockAts, MockConfig, Vendor};
+use atsbridge_mock_ats::{Fault, FaultRule, MockAts, MockConfig, Vendor};
 
 #[path = "../tests/all/outbox_fixture.rs"]
 mod outbox_fixture;
@@ -125,13 +132,17 @@ fn median<T: PartialOrd + Copy>(mut values: Vec<T>) -> T {
     values[values.len() / 2]
 }
 
-fn report(rounds: &[Round], n: usize, per_connection: usize) {
+fn report(rounds: &[Round], n: usize, per_connection: usize, ats: Duration) {
     let med = |f: &dyn Fn(&Round) -> u64| median(rounds.iter().map(f).collect());
     let medf = |f: &dyn Fn(&Round) -> f64| median(rounds.iter().map(f).collect());
     let pct = |f: &dyn Fn(&Round) -> Percentiles| {
         format!("{} / {} / {}", ms(med(&|r| f(r).p50)), ms(med(&|r| f(r).p99)), ms(med(&|r| f(r).max)))
     };
-    println!("Medians of {} rounds of {n} pushes each:", rounds.len());
+    println!(
+        "Medians of {} rounds of {n} pushes each, {per_connection} in flight, the ATS taking {} ms per request:",
+        rounds.len(),
+        ats.as_millis()
+    );
     println!();
     println!("| what | result |");
     println!("|---|---|");
@@ -172,6 +183,7 @@ fn main() {
     let n = numbers.next().unwrap_or(1_000).max(1);
     let runs = numbers.next().unwrap_or(DEFAULT_RUNS).max(1);
     let in_flight = numbers.next().unwrap_or(DEFAULT_PER_CONNECTION).max(1);
+    let ats_time = Duration::from_millis(numbers.next().unwrap_or(0) as u64);
     // The mock ATS runs on a runtime of its own: its work is the ATS's
     // time, and must not queue in front of the host's tasks on the host's
     // runtime (on a real deployment the ATS is another machine).
@@ -208,6 +220,11 @@ fn main() {
         let outbox = Outbox::start(app.engine.clone(), options, stop).expect("outbox");
         // Warm the plugin (load, first OAuth token) outside the measurement.
         app.runtime.plugin("greenhouse").await.expect("plugin");
+        if !ats_time.is_zero() {
+            // Every API request from now on (the sync is done), never the
+            // token endpoint: an unscoped rule spares it.
+            mock.inject(FaultRule::new(Fault::Slow(ats_time)).times(u32::MAX));
+        }
 
         let mut rounds = Vec::with_capacity(runs);
         for round in 0..runs {
@@ -254,7 +271,12 @@ fn main() {
             rounds.push(this);
         }
         assert_eq!(mock.pushed_candidates().len(), n * runs, "every candidate exactly once in the ATS");
-        report(&rounds, n, in_flight);
+        // The worker never has more in flight than the runtime lets one
+        // connection call at once: report what it ran with.
+        if max_in_flight(in_flight) != in_flight {
+            println!("{in_flight} in flight asked for; the worker runs {}", max_in_flight(in_flight));
+        }
+        report(&rounds, n, max_in_flight(in_flight), ats_time);
     });
     drop(mock);
     drop(ats_rt);

@@ -26,7 +26,8 @@
 //! Each candidate with entries has one task that works through them in the
 //! order they were queued (a push before the moves that follow it); tasks of
 //! different candidates run concurrently, at most
-//! [`OutboxOptions::per_connection`] at a time per connection.
+//! [`OutboxOptions::per_connection`] at a time per connection, and never
+//! more than the runtime's calls per connection ([`max_in_flight`]).
 
 pub mod key;
 pub mod prepare;
@@ -37,4 +38,4 @@ mod worker;
 
 pub use resume_link::ResumeLinks;
 pub use retry::{Failure, RetryPolicy, Verdict};
-pub use worker::{DEFAULT_PER_CONNECTION, Outbox, OutboxOptions, OutboxStats, PushPhases};
+pub use worker::{DEFAULT_PER_CONNECTION, Outbox, OutboxOptions, OutboxStats, PushPhases, max_in_flight};

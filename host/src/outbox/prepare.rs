@@ -7,7 +7,8 @@
 use crate::contract::{Answer, Attachment, CandidateRef, Capability, MoveRequest, PushRequest};
 use crate::runtime::{ConnectionContext, Plugin};
 use crate::store::{
-    Candidate, MappingError, OutboxEntry, OutboxKind, PositionStatus, PushState, ResolvedStage, Store, StoreError,
+    Candidate, MappingError, OutboxEntry, OutboxKind, Position, PositionStatus, PushState, ResolvedStage, Store,
+    StoreError,
 };
 use crate::sync::SyncEngine;
 
@@ -69,15 +70,27 @@ pub struct Prepared {
 /// current ATS stage for the job. The same checks answer a "send to ATS"
 /// request at once and are made again before each attempt.
 pub fn check_push(store: &Store, candidate: &Candidate, stage_id: &str) -> Result<ResolvedStage, PushRefusal> {
+    checked_position(store, candidate, stage_id).map(|(_, stage)| stage)
+}
+
+/// [`check_push`], with the position it read (a push needs its job code).
+fn checked_position(
+    store: &Store,
+    candidate: &Candidate,
+    stage_id: &str,
+) -> Result<(Position, ResolvedStage), PushRefusal> {
     let position = store.position(candidate.position_id)?.ok_or(PushRefusal::PositionGone(candidate.position_id))?;
     if position.status == PositionStatus::Closed {
         return Err(PushRefusal::JobClosed { position: position.id, job_code: position.ats_job_code });
     }
-    store.resolve_stage(&candidate.connection_id, Some(&position.ats_job_code), stage_id).map_err(|source| match source
-    {
-        MappingError::Store(e) => PushRefusal::Store(e),
-        source => PushRefusal::Mapping { stage: stage_id.to_string(), source },
-    })
+    let stage =
+        store.resolve_stage(&candidate.connection_id, Some(&position.ats_job_code), stage_id).map_err(|source| {
+            match source {
+                MappingError::Store(e) => PushRefusal::Store(e),
+                source => PushRefusal::Mapping { stage: stage_id.to_string(), source },
+            }
+        })?;
+    Ok((position, stage))
 }
 
 /// Reads and checks everything for a push entry.
@@ -94,8 +107,15 @@ pub async fn push(
         }));
     };
     let candidate = store.candidate(entry.candidate_id)?.ok_or(PushRefusal::CandidateGone(entry.candidate_id))?;
-    let stage = check_push(store, &candidate, stage_id)?;
-    let position = store.position(*position_id)?.ok_or(PushRefusal::PositionGone(*position_id))?;
+    let (position, stage) = checked_position(store, &candidate, stage_id)?;
+    // The entry's position is the candidate's (a candidate never moves to
+    // another one), so it is read once; an entry that says otherwise is
+    // pushed for the position it names, as queued.
+    let position = if position.id == *position_id {
+        position
+    } else {
+        store.position(*position_id)?.ok_or(PushRefusal::PositionGone(*position_id))?
+    };
     let (plugin, context) = connection(engine, &entry.connection_id).await?;
     let resume = match &candidate.resume {
         Some(meta) => store.candidate_resume(candidate.id)?.map(|content| Attachment {

@@ -13,11 +13,15 @@ use crate::runtime::{CallError, CallTiming};
 use crate::store::{MoveOutcome, OutboxEntry, OutboxKind, PushOutcome, Store, StoreError, now_ms};
 use crate::sync::SyncEngine;
 
-/// Calls in flight per connection at most, by default: enough to keep a
-/// loopback or nearby ATS busy, few enough to stay under the documented
-/// rate limits of the slower ATS (Greenhouse: 50 requests per 10 seconds
-/// per key, each push being two or three requests).
-pub const DEFAULT_PER_CONNECTION: usize = 8;
+/// Calls in flight per connection at most, by default: as many as the
+/// runtime lets one connection make at once
+/// ([`CALLS_PER_CONNECTION`](crate::runtime::slots::CALLS_PER_CONNECTION)),
+/// and never more (see [`max_in_flight`]). That keeps a nearby ATS busy
+/// (4 pushes in flight at 200 ms each are 20 pushes a second) and is
+/// already above the documented rate limits of the slower ATS (Greenhouse:
+/// 50 requests per 10 seconds per key, each push being two or three
+/// requests).
+pub const DEFAULT_PER_CONNECTION: usize = crate::runtime::slots::CALLS_PER_CONNECTION as usize;
 /// How long a candidate's task waits after the store failed it before it
 /// looks again: a store error is not the entry's fault, and spinning on it
 /// would only fill the log.
@@ -29,7 +33,8 @@ const MAX_TIMING_SAMPLES: usize = 16_384;
 /// How the worker runs.
 #[derive(Debug, Clone)]
 pub struct OutboxOptions {
-    /// Calls in flight per connection at most (at least 1).
+    /// Calls in flight per connection at most (at least 1, at most the
+    /// runtime's calls per connection: see [`max_in_flight`]).
     pub per_connection: usize,
     /// When failed calls are retried.
     pub retry: RetryPolicy,
@@ -175,6 +180,16 @@ impl Outbox {
     }
 }
 
+/// The pushes and moves the worker lets one connection have in flight for
+/// `wanted`: at least one, and no more than the runtime lets a connection
+/// make at once. More would only wait inside the runtime for a call slot,
+/// after the push was taken and its clock started, behind other pushes'
+/// whole ATS exchanges: a queue in the wrong place, whose wait would count
+/// as the host's time. Queued here instead, a push waits before it starts.
+pub fn max_in_flight(wanted: usize) -> usize {
+    wanted.clamp(1, crate::runtime::slots::CALLS_PER_CONNECTION as usize)
+}
+
 /// A duration in whole microseconds, saturating.
 fn micros(d: Duration) -> u64 {
     u64::try_from(d.as_micros()).unwrap_or(u64::MAX)
@@ -257,7 +272,7 @@ impl Inner {
     fn semaphore(&self, connection_id: &str) -> Arc<Semaphore> {
         lock(&self.limits)
             .entry(connection_id.to_string())
-            .or_insert_with(|| Arc::new(Semaphore::new(self.options.per_connection.max(1))))
+            .or_insert_with(|| Arc::new(Semaphore::new(max_in_flight(self.options.per_connection))))
             .clone()
     }
 

@@ -144,15 +144,8 @@ pub fn apply_rules(store: &Store, connection_id: &str, only: Option<&[u64]>) -> 
     let now = now_unix();
     for id in ids {
         report.examined += 1;
-        // sled may run the closure again on a conflict: count the last run.
-        let errors = std::cell::Cell::new(0);
-        let result = store.update_publication(id, |p| {
-            let mut n = 0;
-            let verdict = compiled.verdict(p, &mut n);
-            errors.set(n);
-            Ok(apply_verdict(p, verdict, now))
-        });
-        report.render_errors += errors.get();
+        let (result, errors) = judge(store, &compiled, id, now);
+        report.render_errors += errors;
         match result {
             Ok((p, true)) if p.wants_published() => report.published += 1,
             Ok((_, true)) => report.unpublished += 1,
@@ -171,6 +164,46 @@ pub fn apply_rules(store: &Store, connection_id: &str, only: Option<&[u64]>) -> 
         drop(cleared);
     }
     Ok(report)
+}
+
+/// Judges one position by `compiled` and applies the verdict, in the
+/// position's own transaction (which re-reads it, so a person's decision
+/// made meanwhile wins): the position as stored and whether it changed, and
+/// the ads that failed to render.
+fn judge(store: &Store, compiled: &CompiledRules, id: u64, now: i64) -> (Result<(Position, bool), StoreError>, u64) {
+    // sled may run the closure again on a conflict: count the last run.
+    let errors = std::cell::Cell::new(0);
+    let result = store.update_publication(id, |p| {
+        let mut n = 0;
+        let verdict = compiled.verdict(p, &mut n);
+        errors.set(n);
+        Ok(apply_verdict(p, verdict, now))
+    });
+    (result, errors.get())
+}
+
+/// The pass after a person's local edit of one position (or the clearing
+/// of one): the rules decide from the position's fields, local edits
+/// winning, so an edit can make it newly match a rule, match no rule any
+/// more, or change its ad. Only this position is judged, at once, by the
+/// connection's current rules; a person's standing decision still beats
+/// them. Returns the position as stored afterwards. Blocking.
+pub fn after_edit(store: &Store, position: &Position) -> Result<Position, PublishError> {
+    let set = store.publish_rules(&position.connection_id)?;
+    if set.rules.is_empty() && !position.wants_published() {
+        // No rule to publish it and none to withdraw it.
+        return Ok(position.clone());
+    }
+    let compiled = CompiledRules::new(&set)?;
+    let (result, errors) = judge(store, &compiled, position.id, now_unix());
+    let (stored, changed) = result?;
+    if changed {
+        tracing::info!(position = position.id, published = stored.published, "publish rules applied after an edit");
+    }
+    if errors > 0 {
+        warn!(position = position.id, errors, "publish rule ads did not render after an edit");
+    }
+    Ok(stored)
 }
 
 /// The pass after a sync run. The rules decide from a position's fields

@@ -185,6 +185,9 @@ impl Service {
         for edit in edits {
             p = self.app.store.edit_position(id, edit)?;
         }
+        // The edited fields may make the position match a rule, or no
+        // rule any more: judged now, not on the next change of the rules.
+        let p = crate::publish::rules::after_edit(&self.app.store, &p)?;
         Ok(self.position_view(&p))
     }
 
@@ -192,6 +195,9 @@ impl Service {
     pub fn clear_position_edit(&self, caller: &Caller, id: u64, field: &str) -> Result<PositionDto, ServiceError> {
         self.visible_position(caller, id)?;
         let field = field_name(field)?;
-        Ok(self.position_view(&self.app.store.clear_edit(id, field)?))
+        let p = self.app.store.clear_edit(id, field)?;
+        // Back to the ATS's value: the rules judge the position again now.
+        let p = crate::publish::rules::after_edit(&self.app.store, &p)?;
+        Ok(self.position_view(&p))
     }
 }

@@ -29,6 +29,7 @@ mod outbox_moves;
 mod outbox_support;
 mod publication_events;
 mod publish;
+mod publish_edits;
 mod python_connector;
 mod replay;
 mod sandbox;

@@ -58,14 +58,14 @@ pub async fn post_form(base: &str, public_path: &str, body: Vec<u8>) -> (u16, St
     (resp.status().as_u16(), resp.text().await.unwrap())
 }
 
-async fn sync(host: &Host, c: &str) -> Value {
+pub async fn sync(host: &Host, c: &str) -> Value {
     let accepted = host.op("POST", &format!("/api/v1/connections/{c}/sync?full=true"), None).await;
     let done = host.wait_run(c, accepted["run"].as_u64().unwrap(), &host.token.clone()).await;
     assert_eq!(done["outcome"], "succeeded", "{done}");
     done
 }
 
-async fn position(host: &Host, c: &str, code: &str) -> Value {
+pub async fn position(host: &Host, c: &str, code: &str) -> Value {
     let page = host.op("GET", &format!("/api/v1/positions?connection={c}&limit=500"), None).await;
     page["items"].as_array().unwrap().iter().find(|p| p["ats_job_code"] == code).cloned().unwrap()
 }
