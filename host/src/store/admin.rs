@@ -105,9 +105,12 @@ impl Store {
         let index: Vec<sled::IVec> = self.trees.by_connection.scan_prefix(&prefix).keys().collect::<Result<_, _>>()?;
         for key in &index {
             let (_, position) = keys::decode_connection_position(key)?;
-            let trees = (&self.trees.positions, &self.trees.by_connection);
-            trees.transaction(|(positions, by_connection)| {
-                positions.remove(&keys::position(position))?;
+            // A record an event shows is kept: the event still reads.
+            let trees = (&self.trees.positions, &self.trees.by_connection, &self.trees.position_versions);
+            trees.transaction(|(positions, by_connection, versions)| {
+                if let Some(old) = positions.remove(&keys::position(position))? {
+                    super::position_versions::keep_tx(versions, position, &old)?;
+                }
                 by_connection.remove(key)?;
                 Ok::<_, sled::transaction::ConflictableTransactionError<StoreError>>(())
             })?;

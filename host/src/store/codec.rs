@@ -18,6 +18,14 @@ use super::StoreError;
 /// Format byte of a `serde_json` value.
 const FORMAT_JSON: u8 = 1;
 
+/// Format byte of a versioned `serde_json` value: the version (`u64` BE)
+/// follows, then the JSON. A record that events refer to carries the
+/// version they name (`position_versions`).
+const FORMAT_VERSIONED: u8 = 2;
+
+/// Bytes of the version after [`FORMAT_VERSIONED`].
+const VERSION_LEN: usize = 8;
+
 /// Encodes a record as a value. `what` names the record for errors.
 pub(crate) fn encode<T: Serialize>(what: &'static str, value: &T) -> Result<Vec<u8>, StoreError> {
     let mut bytes = vec![FORMAT_JSON];
@@ -25,32 +33,27 @@ pub(crate) fn encode<T: Serialize>(what: &'static str, value: &T) -> Result<Vec<
     Ok(bytes)
 }
 
-/// Encodes `head` (a struct) with one more field, `field`, whose value is
-/// the record `value` already encoded by [`encode`]: a record that embeds
-/// another one (an event and its position) without encoding it twice.
-pub(crate) fn encode_embedding<T: Serialize>(
+/// Encodes a record as a value of version `version` ([`version_of`]
+/// reads it back; [`decode`] reads the record as any other).
+pub(crate) fn encode_versioned<T: Serialize>(
     what: &'static str,
-    head: &T,
-    field: &str,
-    value: &[u8],
+    value: &T,
+    version: u64,
 ) -> Result<Vec<u8>, StoreError> {
-    let error = |reason: &str| StoreError::Encode { what, reason: reason.to_string() };
-    let body = match value.split_first() {
-        Some((&FORMAT_JSON, body)) => body,
-        _ => return Err(error("the embedded value is not a JSON record")),
-    };
-    let mut bytes = encode(what, head)?;
-    if bytes.pop() != Some(b'}') {
-        return Err(error("the head is not a JSON object"));
-    }
-    if bytes.last() != Some(&b'{') {
-        bytes.push(b',');
-    }
-    serde_json::to_writer(&mut bytes, field).map_err(|e| error(&e.to_string()))?;
-    bytes.push(b':');
-    bytes.extend_from_slice(body);
-    bytes.push(b'}');
+    let mut bytes = Vec::with_capacity(1 + VERSION_LEN + 1024);
+    bytes.push(FORMAT_VERSIONED);
+    bytes.extend_from_slice(&version.to_be_bytes());
+    serde_json::to_writer(&mut bytes, value).map_err(|e| StoreError::Encode { what, reason: e.to_string() })?;
     Ok(bytes)
+}
+
+/// The version of a value written by [`encode_versioned`]; `None` for any
+/// other value.
+pub(crate) fn version_of(bytes: &[u8]) -> Option<u64> {
+    match bytes.split_first() {
+        Some((&FORMAT_VERSIONED, rest)) => rest.first_chunk::<VERSION_LEN>().map(|v| u64::from_be_bytes(*v)),
+        _ => None,
+    }
 }
 
 /// Decodes a value read from `tree` at `key` (shown in errors).
@@ -63,6 +66,10 @@ pub(crate) fn decode<T: DeserializeOwned>(
     match bytes.split_first() {
         None => Err(corrupt("empty value".into())),
         Some((&FORMAT_JSON, body)) => serde_json::from_slice(body).map_err(|e| corrupt(e.to_string())),
+        Some((&FORMAT_VERSIONED, rest)) => match rest.get(VERSION_LEN..) {
+            Some(body) => serde_json::from_slice(body).map_err(|e| corrupt(e.to_string())),
+            None => Err(corrupt("versioned value shorter than its version".into())),
+        },
         Some((format, _)) => Err(corrupt(format!("value format {format} is unknown (written by a newer atsbridge?)"))),
     }
 }
@@ -96,31 +103,16 @@ mod tests {
         assert_eq!(decode::<New>("t", "k", &bytes).unwrap(), New { a: 3, b: None });
     }
 
-    #[derive(Debug, PartialEq, Serialize, serde::Deserialize)]
-    struct Outer {
-        id: u32,
-        inner: New,
-    }
-
-    #[derive(Serialize)]
-    struct OuterHead {
-        id: u32,
-    }
-
-    #[derive(Serialize)]
-    struct Empty {}
-
     #[test]
-    fn an_encoded_record_embeds_as_if_encoded_with_its_parent() {
-        let inner = New { a: 1, b: Some("x\"y".into()) };
-        let value = encode("inner", &inner).unwrap();
-        let bytes = encode_embedding("outer", &OuterHead { id: 7 }, "inner", &value).unwrap();
-        assert_eq!(decode::<Outer>("t", "k", &bytes).unwrap(), Outer { id: 7, inner });
-        assert_eq!(bytes, encode("outer", &decode::<Outer>("t", "k", &bytes).unwrap()).unwrap());
-        let only = encode_embedding("outer", &Empty {}, "a", &encode("n", &3u32).unwrap()).unwrap();
-        assert_eq!(decode::<Old>("t", "k", &only).unwrap(), Old { a: 3 });
-        assert!(encode_embedding("outer", &3u32, "a", &value).is_err(), "a head that is no object");
-        assert!(encode_embedding("outer", &Empty {}, "a", &[9, b'1']).is_err(), "an unknown format");
+    fn a_versioned_value_reads_as_the_record_and_tells_its_version() {
+        let bytes = encode_versioned("old", &Old { a: 3 }, 0x0102_0304_0506_0708).unwrap();
+        assert_eq!(decode::<Old>("t", "k", &bytes).unwrap(), Old { a: 3 });
+        assert_eq!(version_of(&bytes), Some(0x0102_0304_0506_0708));
+        assert_eq!(version_of(&encode("old", &Old { a: 3 }).unwrap()), None);
+        assert_eq!(version_of(&[FORMAT_VERSIONED, 1, 2]), None, "cut short");
+        assert_eq!(version_of(&[]), None);
+        let err = decode::<Old>("t", "k", &[FORMAT_VERSIONED, 1, 2]).unwrap_err();
+        assert!(err.to_string().contains("shorter than its version"), "{err}");
     }
 
     #[test]

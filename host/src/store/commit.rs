@@ -19,7 +19,7 @@ use super::model::{
 };
 use super::patch::{Change, JobPatch};
 use super::write_tally::{Tally, encode_counting_itself};
-use super::{Store, StoreError, abort, codec, keys, now_unix};
+use super::{Store, StoreError, abort, codec, keys, now_unix, position_versions};
 
 /// What one connection may store; a page that would go past it is refused
 /// whole ([`StoreError::ConnectionFull`]).
@@ -88,6 +88,8 @@ struct CommitView<'t> {
     state: &'t TransactionalTree,
     /// The index of runs still running; a run's end removes its entry.
     unfinished: &'t TransactionalTree,
+    /// Versions of positions kept for their events (`position_versions`).
+    versions: &'t TransactionalTree,
     /// The outbound event log: every position written gets its event in
     /// the same transaction.
     events: EventSink<'t>,
@@ -241,9 +243,10 @@ impl Store {
             &self.trees.runs_unfinished,
             &self.trees.events,
             &self.trees.events_pending,
+            &self.trees.position_versions,
         );
         Ok(trees.transaction(
-            |(connections, positions, job_map, by_connection, runs, state, unfinished, events, pending)| {
+            |(connections, positions, job_map, by_connection, runs, state, unfinished, events, pending, versions)| {
                 let connection = read_connection_tx(connections, connection_id)?;
                 require_running(runs, run)?;
                 let written = Tally::default(); // metering: anew for each attempt
@@ -263,6 +266,7 @@ impl Store {
                     by_connection,
                     state,
                     unfinished,
+                    versions,
                     events,
                     written: &written,
                 };
@@ -323,7 +327,7 @@ impl CommitView<'_> {
         };
         counts.jobs_seen += 1;
         let mut was_published = false;
-        let (position, change, old_len) = match existing {
+        let (position, change, old) = match existing {
             Some(id) => {
                 let bytes =
                     self.positions.get(keys::position(id))?.ok_or_else(|| abort(StoreError::UnknownPosition(id)))?;
@@ -340,7 +344,7 @@ impl CommitView<'_> {
                 let mut position = self.decode_position(id, &bytes)?;
                 was_published = position.published;
                 let change = position.apply_patch(patch, run_seq, now);
-                (position, change, Some(bytes.len() as u64))
+                (position, change, Some(bytes))
             }
             None => {
                 // Only a concurrent writer of this connection's jobs could
@@ -365,14 +369,16 @@ impl CommitView<'_> {
         // after the change). What must happen atomically with a change
         // (an outbound event, an index) goes right here.
         if change.writes() {
-            let value = self.write_position(&position, state, counts, old_len)?;
+            // The record is written as the version its events show.
+            let version = self.events.next_id(&position)?;
+            self.write_position(&position, version, state, counts, old.as_deref())?;
             if let Some(kind) = EventKind::of_change(change) {
-                self.events.append(kind, &position, &value)?;
+                self.events.append(kind, &position, version)?;
             }
             if let Some(kind) = EventKind::of_publication(was_published, position.published) {
-                self.events.append(kind, &position, &value)?;
+                self.events.append(kind, &position, version)?;
             }
-            if old_len.is_none() {
+            if old.is_none() {
                 let (index_key, position_key) =
                     (keys::connection_position(self.connection_id(), position.id), keys::position(position.id));
                 self.written.add(&job_key, &position_key); // metering
@@ -393,23 +399,24 @@ impl CommitView<'_> {
         state: &mut ConnectionState,
         counts: &mut RunCounts,
     ) -> ConflictableTransactionResult<(), StoreError> {
-        let (mut position, old_len) = self.read_position(id)?;
+        let (mut position, old) = self.read_position(id)?;
         let was_published = position.published;
         if position.close_as_removed(now).writes() {
-            let value = self.write_position(&position, state, counts, Some(old_len))?;
-            self.events.append(EventKind::PositionRemoved, &position, &value)?;
+            let version = self.events.next_id(&position)?;
+            self.write_position(&position, version, state, counts, Some(&old))?;
+            self.events.append(EventKind::PositionRemoved, &position, version)?;
             if let Some(kind) = EventKind::of_publication(was_published, position.published) {
-                self.events.append(kind, &position, &value)?;
+                self.events.append(kind, &position, version)?;
             }
             counts.removed += 1;
         }
         Ok(())
     }
 
-    /// Reads a position of this connection, with its stored length.
-    fn read_position(&self, id: u64) -> ConflictableTransactionResult<(Position, u64), StoreError> {
+    /// Reads a position of this connection, with its stored record.
+    fn read_position(&self, id: u64) -> ConflictableTransactionResult<(Position, sled::IVec), StoreError> {
         let bytes = self.positions.get(keys::position(id))?.ok_or_else(|| abort(StoreError::UnknownPosition(id)))?;
-        Ok((self.decode_position(id, &bytes)?, bytes.len() as u64))
+        Ok((self.decode_position(id, &bytes)?, bytes))
     }
 
     /// Decodes a stored position and checks that it is this connection's.
@@ -427,39 +434,52 @@ impl CommitView<'_> {
         Ok(())
     }
 
-    /// Writes a position and keeps the connection's byte total; returns the
-    /// stored value (its event embeds it).
+    /// Writes a position as `version` (its events refer to it), keeping
+    /// the record it replaces when an event refers to that one, and keeps
+    /// the connection's byte total.
     fn write_position(
         &self,
         position: &Position,
+        version: u64,
         state: &mut ConnectionState,
         counts: &mut RunCounts,
-        old_len: Option<u64>,
-    ) -> ConflictableTransactionResult<sled::IVec, StoreError> {
-        let value = sled::IVec::from(codec::encode("position", position).map_err(abort)?);
+        old: Option<&[u8]>,
+    ) -> ConflictableTransactionResult<(), StoreError> {
+        let value = codec::encode_versioned("position", position, version).map_err(abort)?;
         let len = value.len() as u64;
+        if let Some(old) = old {
+            if let Some(kept) = position_versions::keep_tx(self.versions, position.id, old)? {
+                self.written.add(&kept, old); // metering
+            }
+        }
         let key = keys::position(position.id);
         self.written.add(&key, &value); // metering
-        self.positions.insert(&key, value.clone())?;
-        state.stored_bytes = state.stored_bytes.saturating_sub(old_len.unwrap_or(0)).saturating_add(len);
+        self.positions.insert(&key, value)?;
+        let old_len = old.map_or(0, |o| o.len() as u64);
+        state.stored_bytes = state.stored_bytes.saturating_sub(old_len).saturating_add(len);
         counts.bytes_written = counts.bytes_written.saturating_add(len);
-        Ok(value)
+        Ok(())
     }
 }
 
 impl EventSink<'_> {
-    /// Appends the next event, with the next id drawn for this commit;
-    /// `value` is `after` as just stored.
-    fn append(&self, kind: EventKind, after: &Position, value: &[u8]) -> ConflictableTransactionResult<(), StoreError> {
-        let n = self.next.get();
-        let id = *self.ids.get(n).ok_or_else(|| {
+    /// The id the next [`EventSink::append`] uses (the version of a
+    /// position written with its events).
+    fn next_id(&self, after: &Position) -> ConflictableTransactionResult<u64, StoreError> {
+        self.ids.get(self.next.get()).copied().ok_or_else(|| {
             abort(StoreError::InvalidCommit {
                 connection: after.connection_id.clone(),
                 reason: "more events than ids drawn".into(),
             })
-        })?;
-        self.next.set(n + 1);
-        let record = super::events::encode_position_event(id, self.run_seq, kind, after, value).map_err(abort)?;
+        })
+    }
+
+    /// Appends the next event, with the next id drawn for this commit,
+    /// about `after` as stored in version `version`.
+    fn append(&self, kind: EventKind, after: &Position, version: u64) -> ConflictableTransactionResult<(), StoreError> {
+        let id = self.next_id(after)?;
+        self.next.set(self.next.get() + 1);
+        let record = super::events::encode_position_event(id, self.run_seq, kind, after, version).map_err(abort)?;
         self.batch.borrow_mut().push(id, &record).map_err(abort)?;
         if self.batch.borrow().is_full() {
             self.flush()?;

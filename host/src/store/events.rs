@@ -8,6 +8,11 @@
 //! Pending marks are found by scanning their small tree, not by a cursor
 //! over event ids: two transactions may commit in the other order than
 //! they drew their ids, and a cursor would skip the late one.
+//!
+//! A position's event does not copy the position: it refers to the version
+//! of the record written with it, and reading the event reads that version
+//! (`position_versions`), so the event shows the position as it was right
+//! after the change.
 
 use serde::{Deserialize, Serialize};
 use sled::transaction::{ConflictableTransactionResult, TransactionalTree};
@@ -16,6 +21,7 @@ use super::candidate_model::{Candidate, PushState};
 use super::event_batch::{self, BatchBuilder, MAX_WALK_BACK};
 use super::model::Position;
 use super::patch::Change;
+use super::position_versions::PositionRef;
 use super::{Store, StoreError, abort, codec, keys, now_unix};
 
 /// What happened to a position.
@@ -152,9 +158,10 @@ pub struct CandidateEvent {
     pub push: PushState,
 }
 
-/// [`Event`] without its position, serialized with the same names.
+/// A position event as stored: [`Event`]'s head and, instead of the
+/// position, which version of it the event shows (`position_versions`).
 #[derive(Serialize)]
-struct EventHead<'a> {
+struct EventByRef<'a> {
     id: u64,
     #[serde(rename = "type")]
     kind: EventKind,
@@ -162,45 +169,64 @@ struct EventHead<'a> {
     connection_id: &'a str,
     run_seq: u64,
     occurred_unix: i64,
+    position_ref: PositionRef,
 }
 
-/// The record of event `id` for `after`, for a commit's batch. The id is
-/// drawn before the transaction: sled's id generator takes a lock that a
-/// running transaction holds. `position_value` is `after` as the commit
-/// just encoded it for the positions tree: the event embeds those bytes
-/// rather than encoding the position a second time (the stored event is
-/// the same as encoding the whole [`Event`]).
+/// Any stored event: a position event refers to its position's version
+/// (`position_ref`); a candidate event, or one written before v6, holds a
+/// copy (`position`).
+#[derive(Deserialize)]
+struct StoredEvent {
+    id: u64,
+    #[serde(rename = "type")]
+    kind: EventKind,
+    account_id: String,
+    connection_id: String,
+    run_seq: u64,
+    occurred_unix: i64,
+    #[serde(default)]
+    position: Option<Position>,
+    #[serde(default)]
+    position_ref: Option<PositionRef>,
+    #[serde(default)]
+    candidate: Option<CandidateEvent>,
+}
+
+/// The record of event `id` about `after`, written as version `version`
+/// in the same transaction. The id is drawn before the transaction:
+/// sled's id generator takes a lock that a running transaction holds.
 pub(crate) fn encode_position_event(
     id: u64,
     run_seq: u64,
     kind: EventKind,
     after: &Position,
-    position_value: &[u8],
+    version: u64,
 ) -> Result<Vec<u8>, StoreError> {
-    let head = EventHead {
+    let record = EventByRef {
         id,
         kind,
         account_id: &after.account_id,
         connection_id: &after.connection_id,
         run_seq,
         occurred_unix: now_unix(),
+        position_ref: PositionRef { id: after.id, version },
     };
-    codec::encode_embedding("event", &head, "position", position_value)
+    codec::encode("event", &record)
 }
 
 /// Appends event `id` about `after` as a record of its own, inside the
 /// transaction that made the change (a single position's change outside a
-/// sync page, such as a publication decision). `id` comes from
-/// [`Store::draw_event_id`], drawn before the transaction.
+/// sync page, such as a publication decision), where `after` is written
+/// as version `id`. `id` comes from [`Store::draw_event_id`], drawn before
+/// the transaction.
 pub(crate) fn append_position_tx(
     events: &TransactionalTree,
     pending: &TransactionalTree,
     id: u64,
     kind: EventKind,
     after: &Position,
-    position_value: &[u8],
 ) -> ConflictableTransactionResult<(), StoreError> {
-    let value = encode_position_event(id, 0, kind, after, position_value).map_err(abort)?;
+    let value = encode_position_event(id, 0, kind, after, id).map_err(abort)?;
     events.insert(&keys::event(id), value)?;
     pending.insert(&keys::event(id), &[])?;
     Ok(())
@@ -281,7 +307,7 @@ impl Store {
             let (key, value) = entry?;
             let key = keys::decode_event(&key)?;
             if let Some((_, range)) = event_batch::entries(key, &value)?.into_iter().find(|(e, _)| *e == id) {
-                return Ok(Some(codec::decode(keys::EVENTS, id, &value[range])?));
+                return Ok(Some(self.decode_event(id, &value[range])?));
             }
         }
         Ok(None)
@@ -302,7 +328,7 @@ impl Store {
             let (key, value) = entry?;
             for (id, range) in event_batch::entries(keys::decode_event(&key)?, &value)? {
                 if id > after {
-                    out.push(codec::decode(keys::EVENTS, id, &value[range])?);
+                    out.push(self.decode_event(id, &value[range])?);
                     if out.len() >= limit {
                         return Ok(out);
                     }
@@ -310,6 +336,33 @@ impl Store {
             }
         }
         Ok(out)
+    }
+
+    /// Decodes the stored event `id`, reading the version of its position
+    /// it refers to.
+    fn decode_event(&self, id: u64, bytes: &[u8]) -> Result<Event, StoreError> {
+        let stored: StoredEvent = codec::decode(keys::EVENTS, id, bytes)?;
+        let position = match (stored.position, stored.position_ref) {
+            (Some(position), _) => position,
+            (None, Some(at)) => self.position_version(at, id)?,
+            (None, None) => {
+                return Err(StoreError::Corrupt {
+                    tree: keys::EVENTS,
+                    key: id.to_string(),
+                    reason: "an event with neither a position nor a reference to one".into(),
+                });
+            }
+        };
+        Ok(Event {
+            id: stored.id,
+            kind: stored.kind,
+            account_id: stored.account_id,
+            connection_id: stored.connection_id,
+            run_seq: stored.run_seq,
+            occurred_unix: stored.occurred_unix,
+            position,
+            candidate: stored.candidate,
+        })
     }
 
     /// Ids of events not yet fanned out, oldest first, at most `limit`.
@@ -374,7 +427,11 @@ impl Store {
             connection_id: String,
             run_seq: u64,
             occurred_unix: i64,
-            position: PositionId,
+            // A position event refers to its position (v6); a copy before.
+            #[serde(default)]
+            position_ref: Option<PositionId>,
+            #[serde(default)]
+            position: Option<PositionId>,
         }
         #[derive(Deserialize)]
         struct PositionId {
@@ -399,8 +456,12 @@ impl Store {
                         | EventKind::PositionReopened
                         | EventKind::PositionRemoved
                 );
-                if position_event && head.run_seq == run_seq && head.connection_id == connection_id {
-                    found.push((head.kind, head.position.id));
+                let position = head.position_ref.or(head.position);
+                if let Some(position) = position.filter(|_| position_event)
+                    && head.run_seq == run_seq
+                    && head.connection_id == connection_id
+                {
+                    found.push((head.kind, position.id));
                 }
             }
         }
@@ -424,23 +485,41 @@ mod tests {
     }
 
     #[test]
-    fn an_event_with_an_encoded_position_is_the_same_event() {
+    fn a_position_event_refers_to_its_position_instead_of_copying_it() {
         let (_dir, store) = temp_store();
         let c = connection(&store, "Greenhouse");
-        commit_jobs(&store, &c.id, &[("J1", "Engineer \"Staff\"")]);
+        let p = commit_jobs(&store, &c.id, &[("J1", "Engineer \"Staff\"")]).remove(0);
         let event = store.events_after(0, 1).unwrap().remove(0);
-        let head = EventHead {
-            id: event.id,
-            kind: event.kind,
-            account_id: &event.account_id,
-            connection_id: &event.connection_id,
-            run_seq: event.run_seq,
-            occurred_unix: event.occurred_unix,
-        };
-        let position = codec::encode("position", &event.position).unwrap();
-        let bytes = codec::encode_embedding("event", &head, "position", &position).unwrap();
-        assert_eq!(codec::decode::<Event>(keys::EVENTS, event.id, &bytes).unwrap(), event);
-        assert_eq!(bytes, codec::encode("event", &event).unwrap(), "byte for byte the encoded event");
+        assert_eq!(event.position, p);
+        let (_, record) = store.trees.events.iter().next().unwrap().unwrap();
+        let stored = store.trees.positions.get(keys::position(p.id)).unwrap().unwrap();
+        assert!(record.len() < 512, "the event is its head and a reference: {} bytes", record.len());
+        assert!(!record.windows(p.description.ats.len()).any(|w| w == p.description.ats.as_bytes()));
+        assert_eq!(codec::version_of(&stored), Some(event.id), "the record is the event's version");
+        // An event written before v6 holds its copy and reads as before.
+        let legacy = store.draw_event_id().unwrap();
+        let mut old = event.clone();
+        old.id = legacy;
+        store.trees.events.insert(keys::event(legacy), codec::encode("event", &old).unwrap()).unwrap();
+        assert_eq!(store.event(legacy).unwrap(), Some(old));
+    }
+
+    #[test]
+    fn a_page_of_new_jobs_writes_three_records_a_job_and_a_few_event_batches() {
+        let (_dir, store) = temp_store();
+        let c = connection(&store, "Greenhouse");
+        let codes: Vec<String> = (0..200).map(|i| format!("J{i}")).collect();
+        let jobs: Vec<(&str, &str)> = codes.iter().map(|c| (c.as_str(), "Engineer")).collect();
+        commit_jobs(&store, &c.id, &jobs);
+        let t = &store.trees;
+        assert_eq!((t.positions.len(), t.job_map.len(), t.by_connection.len()), (200, 200, 200));
+        // Each event is its head and a reference (about 200 bytes), so a
+        // batch record holds a dozen or more: not one record per job or two.
+        assert!(t.events.len() * 10 <= 200, "{} event records for 200 jobs", t.events.len());
+        assert_eq!(t.events_pending.len(), t.events.len(), "one pending mark per batch");
+        let bytes = |tree: &sled::Tree| tree.iter().values().map(|v| v.unwrap().len()).sum::<usize>();
+        assert!(bytes(&t.events) * 2 < bytes(&t.positions), "events must not copy the positions");
+        assert_eq!(t.position_versions.len(), 0);
     }
 
     #[test]

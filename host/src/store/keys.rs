@@ -41,6 +41,9 @@ pub(crate) const SYNC_RUNS_UNFINISHED: &str = "sync_runs_unfinished";
 pub(crate) const EVENTS: &str = "events";
 /// Events not yet fanned out to webhook endpoints ([`event`] -> empty).
 pub(crate) const EVENTS_PENDING: &str = "events_pending";
+/// Versions of positions kept for the events that show them
+/// (`position_versions::key` -> position record).
+pub(crate) const POSITION_VERSIONS: &str = "position_versions";
 /// Webhook endpoints, by endpoint id.
 pub(crate) const WEBHOOKS: &str = "webhooks";
 /// One delivery per (endpoint, event) ([`delivery`] -> delivery record).
@@ -98,6 +101,7 @@ pub(crate) const ALL_TREES: &[&str] = &[
     OUTBOX,
     OUTBOX_BY_CANDIDATE,
     AUTO_PUSH,
+    POSITION_VERSIONS,
 ];
 
 /// `meta` key of the store's key check value.

@@ -16,7 +16,8 @@
 //! | `positions_by_connection` | (connection id, position id) | empty |
 //! | `sync_runs` | (connection id, run seq) | [`SyncRun`] |
 //! | `sync_runs_unfinished` | (connection id, run seq) | empty: runs still running |
-//! | `events` | event id (`u64` BE) | [`Event`], or a commit's events as one batch keyed by its first id (`event_batch`) |
+//! | `events` | event id (`u64` BE) | [`Event`] (a position event refers to a version of its position, `position_versions`), or a commit's events as one batch keyed by its first id (`event_batch`) |
+//! | `position_versions` | (position id, version) | a [`Position`] as an event showed it, kept when overwritten (`position_versions`) |
 //! | `events_pending` | event id | not yet fanned out to webhooks: empty (that event), or the batch's pending ids |
 //! | `webhooks` | endpoint id | [`Webhook`] (signing secret sealed) |
 //! | `webhook_deliveries` | (endpoint id, event id) | [`Delivery`] |
@@ -75,6 +76,7 @@ mod ops_tests;
 mod outbox;
 mod pages;
 mod patch;
+mod position_versions;
 mod positions;
 mod publication;
 mod push_record;
@@ -449,6 +451,7 @@ struct Trees {
     outbox: sled::Tree,
     outbox_by_candidate: sled::Tree,
     auto_push: sled::Tree,
+    position_versions: sled::Tree,
 }
 
 impl Trees {
@@ -478,6 +481,7 @@ impl Trees {
             outbox: db.open_tree(keys::OUTBOX)?,
             outbox_by_candidate: db.open_tree(keys::OUTBOX_BY_CANDIDATE)?,
             auto_push: db.open_tree(keys::AUTO_PUSH)?,
+            position_versions: db.open_tree(keys::POSITION_VERSIONS)?,
         })
     }
 }

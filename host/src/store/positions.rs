@@ -3,10 +3,11 @@
 
 use std::collections::HashSet;
 
+use sled::Transactional;
 use tracing::info;
 
 use super::model::{FieldEdit, FieldName, Position, PositionStatus};
-use super::{Store, StoreError, abort, codec, keys, now_unix, read};
+use super::{Store, StoreError, abort, codec, keys, now_unix, position_versions, read};
 
 /// The most positions one page of [`Store::positions_page`] returns,
 /// whatever the caller asks: a page is one response of the API, and 100,000
@@ -183,15 +184,18 @@ impl Store {
     }
 
     /// Read-modify-write of one position in a transaction, so it cannot
-    /// interleave with a page commit touching the same position.
+    /// interleave with a page commit touching the same position. An edit
+    /// has no event: the record it replaces is kept if an event shows it.
     fn modify_position(&self, id: u64, change: impl Fn(&mut Position)) -> Result<Position, StoreError> {
         let key = keys::position(id);
         let _gate = self.write_gate();
-        Ok(self.trees.positions.transaction(|tx| {
+        let trees = (&self.trees.positions, &self.trees.position_versions);
+        Ok(trees.transaction(|(tx, versions)| {
             let bytes = tx.get(key)?.ok_or_else(|| abort(StoreError::UnknownPosition(id)))?;
             let mut position: Position = codec::decode(keys::POSITIONS, id, &bytes).map_err(abort)?;
             change(&mut position);
             position.updated_at_unix = now_unix();
+            position_versions::keep_tx(versions, id, &bytes)?;
             tx.insert(&key, codec::encode("position", &position).map_err(abort)?)?;
             Ok(position)
         })?)

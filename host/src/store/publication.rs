@@ -36,7 +36,7 @@ use tracing::info;
 
 use super::events::{self, EventKind};
 use super::model::Position;
-use super::{Store, StoreError, abort, codec, keys, now_unix};
+use super::{Store, StoreError, abort, codec, keys, now_unix, position_versions};
 
 /// Tree mapping a public id to its position id (`u64` big-endian).
 pub(crate) const PUBLIC_IDS: &str = "public_ids";
@@ -356,8 +356,8 @@ impl Store {
         let event_id = self.draw_event_id()?;
         let _gate = self.write_gate();
         let t = &self.trees;
-        let trees = (&t.positions, &public, &t.events, &t.events_pending);
-        let result = trees.transaction(|(positions, public, events_tree, pending)| {
+        let trees = (&t.positions, &public, &t.events, &t.events_pending, &t.position_versions);
+        let result = trees.transaction(|(positions, public, events_tree, pending, versions)| {
             let bytes = positions.get(key)?.ok_or_else(|| abort(StoreError::UnknownPosition(id)))?;
             let mut stored: Position = codec::decode(keys::POSITIONS, id, &bytes).map_err(abort)?;
             let mut edited = stored.clone();
@@ -373,12 +373,19 @@ impl Store {
                 stored.publication.public_id = Some(public_id);
             }
             stored.updated_at_unix = now_unix();
-            let value = codec::encode("position", &stored).map_err(abort)?;
-            positions.insert(&key, value.as_slice())?;
             // The platform hears of it in the same transaction: a crash
-            // loses neither the change nor its event.
-            if let Some(kind) = EventKind::of_publication(was_published, stored.published) {
-                events::append_position_tx(events_tree, pending, event_id, kind, &stored, &value)?;
+            // loses neither the change nor its event. The record is the
+            // version the event shows; the one it replaces is kept if an
+            // event shows that one.
+            let kind = EventKind::of_publication(was_published, stored.published);
+            let value = match kind {
+                Some(_) => codec::encode_versioned("position", &stored, event_id),
+                None => codec::encode("position", &stored),
+            };
+            position_versions::keep_tx(versions, id, &bytes)?;
+            positions.insert(&key, value.map_err(abort)?)?;
+            if let Some(kind) = kind {
+                events::append_position_tx(events_tree, pending, event_id, kind, &stored)?;
             }
             Ok((stored, true))
         })?;

@@ -34,10 +34,22 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
     Migration { to: 3, name: "unfinished-runs-index-and-events", apply: index_unfinished_runs_v3 },
     Migration { to: 4, name: "publication provenance", apply: super::publication::migrate_publication_v4 },
     Migration { to: 5, name: "event batches", apply: event_batches_v5 },
+    Migration { to: 6, name: "events refer to position versions", apply: position_versions_v6 },
 ];
 
 /// The schema version this binary writes.
-pub const CURRENT_VERSION: u32 = 5;
+pub const CURRENT_VERSION: u32 = 6;
+
+/// v6: a position's event refers to a version of its record instead of
+/// holding a copy (`position_versions`), and such a record carries its
+/// version (`codec`'s versioned format). Events and records written before
+/// stay as they are (an event with its copy reads as before); the step
+/// creates the tree and raises the version, so an older atsbridge, which
+/// cannot read either, refuses the store instead of misreading it.
+fn position_versions_v6(db: &sled::Db) -> Result<(), StoreError> {
+    db.open_tree(keys::POSITION_VERSIONS)?;
+    Ok(())
+}
 
 /// v5: a commit's events are stored as one batch record with one pending
 /// mark (`event_batch`). Records written before stay as they are (single
@@ -183,7 +195,8 @@ mod tests {
         Migration { to: 3, name: "unfinished-runs-index-and-events", apply: index_unfinished_runs_v3 },
         Migration { to: 4, name: "publication provenance", apply: super::super::publication::migrate_publication_v4 },
         Migration { to: 5, name: "event batches", apply: event_batches_v5 },
-        Migration { to: 6, name: "count", apply: count_runs },
+        Migration { to: 6, name: "events refer to position versions", apply: position_versions_v6 },
+        Migration { to: 7, name: "count", apply: count_runs },
     ];
 
     #[test]
@@ -210,8 +223,8 @@ mod tests {
         let (_dir, db) = temp_db();
         assert_eq!(migrate(&db, MIGRATIONS).unwrap(), CURRENT_VERSION);
         assert_eq!(runs_of_step(&db), 0);
-        assert_eq!(migrate(&db, WITH_NEXT).unwrap(), 6);
-        assert_eq!(migrate(&db, WITH_NEXT).unwrap(), 6);
+        assert_eq!(migrate(&db, WITH_NEXT).unwrap(), 7);
+        assert_eq!(migrate(&db, WITH_NEXT).unwrap(), 7);
         assert_eq!(runs_of_step(&db), 1);
     }
 
@@ -220,9 +233,9 @@ mod tests {
         let (_dir, db) = temp_db();
         migrate(&db, WITH_NEXT).unwrap();
         let err = migrate(&db, MIGRATIONS).unwrap_err();
-        assert!(matches!(err, StoreError::SchemaTooNew { found: 6, supported: CURRENT_VERSION }), "{err}");
+        assert!(matches!(err, StoreError::SchemaTooNew { found: 7, supported: CURRENT_VERSION }), "{err}");
         assert!(err.to_string().contains("newer"), "{err}");
-        assert_eq!(stored_version(&db).unwrap(), 6);
+        assert_eq!(stored_version(&db).unwrap(), 7);
     }
 
     #[test]
@@ -288,8 +301,8 @@ mod tests {
         // while published, J3 never published; no publication record.
         let positions = db.open_tree(keys::POSITIONS).unwrap();
         for (p, published, republish) in [(&made[0], true, false), (&made[1], false, true), (&made[2], false, false)] {
-            let mut v: serde_json::Value =
-                serde_json::from_slice(&positions.get(keys::position(p.id)).unwrap().unwrap()[1..]).unwrap();
+            let stored = positions.get(keys::position(p.id)).unwrap().unwrap();
+            let mut v: serde_json::Value = super::super::codec::decode(keys::POSITIONS, p.id, &stored).unwrap();
             v.as_object_mut().unwrap().remove("publication");
             v["published"] = published.into();
             v["republish_on_reopen"] = republish.into();
