@@ -102,7 +102,7 @@ async fn scenario(case: &Case) {
     })
     .await;
     assert_eq!((run["outcome"].as_str(), run["trigger"].as_str()), (Some("succeeded"), Some("catch_up")), "{p}: {run}");
-    assert_eq!(run["warnings"], json!([]), "{p}: {run}");
+    assert!(run["warnings"].as_array().is_none_or(Vec::is_empty), "{p}: {run}");
 
     // Every open job has its own pipeline cached, the mock's, and the jobs
     // do not all share one.
@@ -148,7 +148,7 @@ async fn scenario(case: &Case) {
     // Two jobs with different answers; where the name is not in a job's
     // pipeline, a per-job override picks one of its own stages.
     let (job_a, stage_a) = expected.iter().find_map(|(j, s)| s.clone().map(|s| (j.clone(), s))).unwrap();
-    let (job_b, named_b) = expected.iter().find(|(_, s)| **s != Some(stage_a.clone())).unwrap();
+    let (job_b, named_b) = expected.iter().find(|(_, s)| s.as_deref() != Some(stage_a.as_str())).unwrap();
     let job_b = job_b.clone();
     let stage_b = match named_b {
         Some(id) => id.clone(),
