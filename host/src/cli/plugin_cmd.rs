@@ -239,6 +239,8 @@ pub async fn run_without_store(cmd: PluginCommand, runtime: &Runtime, json: bool
             println!("  capabilities:  {}", if caps.is_empty() { "none".to_string() } else { caps.join(", ") });
             println!("  allowed hosts: {}", p.manifest.allowed_host_patterns.join(", "));
             println!("  secrets go to: {}", p.manifest.describe_secret_bindings().join("; "));
+            let pipelines = if p.manifest.stages.per_job { "per job" } else { "account-wide" };
+            println!("  pipelines:     {pipelines} (manifest stages.per-job)");
             println!("  sha256:        {}", p.record.sha256);
             println!("  settings:");
             for s in &info.config_schema {

@@ -135,7 +135,7 @@ fn print_connection_stages(view: &ConnectionStagesDto) {
     match &view.list {
         Some(list) => {
             let whose = list.job_code.as_deref().map(|j| format!("job {}", shown(j))).unwrap_or("the account".into());
-            println!("ATS stages of {whose} (fetched at {} Unix):", list.fetched_at_unix);
+            println!("ATS stages of {whose} (fetched at {} Unix; pipeline: {}):", list.fetched_at_unix, view.pipeline);
             for s in &list.stages {
                 println!("  {:<4} {:<20} {}", s.position, shown(&s.id), shown(&s.name));
             }
@@ -181,6 +181,12 @@ pub async fn run_connection(cmd: ConnectionStagesCommand, api: &Backend, json: b
             } else {
                 let kind = if report.per_job { "per-job pipelines" } else { "account-wide stages" };
                 println!("refreshed {} stage list(s) of {connection} ({kind})", report.lists);
+                if report.per_job {
+                    println!(
+                        "  {} job pipeline(s) fetched, {} left for the next refresh",
+                        report.jobs_fetched, report.jobs_left
+                    );
+                }
             }
             for w in &report.warnings {
                 println!("warning: {}", shown(w));

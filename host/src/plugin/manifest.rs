@@ -18,6 +18,9 @@
 //! [limits]                            # optional; capped by the operator
 //! memory-mib = 64
 //! timeout-secs = 30
+//!
+//! [stages]                            # optional
+//! per-job = true                      # the ATS has a pipeline per job
 //! ```
 //!
 //! `network.allowed-hosts` and the `[secrets]` patterns use the syntax of
@@ -32,6 +35,14 @@
 //! granted to the connection. A secret setting with no entry in `[secrets]`
 //! may be attached to any of the manifest's allowed hosts (and granted
 //! hosts). Every request must also pass the allowed-hosts check itself.
+//!
+//! `stages.per-job` declares that the ATS keeps a hiring pipeline per job
+//! (SmartRecruiters' hiring processes, Ashby's interview plans) and that
+//! `list-stages` with a job answers that job's pipeline. The host then asks
+//! for each open job's pipeline instead of relying on one account-wide
+//! answer. It is a manifest entry rather than a `capability` case because
+//! adding a case to the released contract's enum would change the WIT types
+//! every existing component of that contract was built against.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -80,6 +91,8 @@ struct RawManifest {
     secrets: BTreeMap<String, Vec<String>>,
     #[serde(default)]
     limits: RequestedLimits,
+    #[serde(default, skip_serializing_if = "StagesManifest::is_default")]
+    stages: StagesManifest,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -108,6 +121,22 @@ pub struct RequestedLimits {
     pub timeout_secs: Option<u32>,
 }
 
+/// How the plugin's ATS organises hiring stages (`[stages]`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct StagesManifest {
+    /// The ATS has a pipeline per job, and `list-stages` with a job code
+    /// answers that job's pipeline; the host then fetches each open job's.
+    #[serde(default)]
+    pub per_job: bool,
+}
+
+impl StagesManifest {
+    fn is_default(&self) -> bool {
+        *self == Self::default()
+    }
+}
+
 /// A validated manifest.
 #[derive(Debug, Clone)]
 pub struct Manifest {
@@ -132,6 +161,8 @@ pub struct Manifest {
     pub secret_bindings: Arc<BTreeMap<String, AllowedHosts>>,
     /// Requested limits.
     pub limits: RequestedLimits,
+    /// How the ATS organises hiring stages.
+    pub stages: StagesManifest,
 }
 
 impl Manifest {
@@ -175,6 +206,7 @@ impl Manifest {
             secret_hosts: raw.secrets,
             secret_bindings: Arc::new(secret_bindings),
             limits: raw.limits,
+            stages: raw.stages,
         })
     }
 
@@ -199,6 +231,7 @@ impl Manifest {
             network: RawNetwork { allowed_hosts: self.allowed_host_patterns.clone() },
             secrets: self.secret_hosts.clone(),
             limits: self.limits,
+            stages: self.stages,
         };
         // Serialising plain strings and integers cannot fail.
         toml::to_string_pretty(&raw).unwrap_or_default()
@@ -245,6 +278,19 @@ mod tests {
         assert_eq!(again.allowed_hosts, m.allowed_hosts);
         assert_eq!(again.secret_bindings, m.secret_bindings);
         assert_eq!(again.version, m.version);
+    }
+
+    #[test]
+    fn per_job_stages_are_declared_in_the_manifest_and_default_to_off() {
+        assert!(!Manifest::parse(GOOD).unwrap().stages.per_job, "absent: account-wide");
+        let text = format!("{GOOD}\n[stages]\nper-job = true\n");
+        let m = Manifest::parse(&text).unwrap();
+        assert!(m.stages.per_job);
+        assert!(Manifest::parse(&m.to_toml()).unwrap().stages.per_job, "kept when stored");
+        let unknown = format!("{GOOD}\n[stages]\nper-jobs = true\n");
+        assert!(Manifest::parse(&unknown).unwrap_err().to_string().contains("per-jobs"), "a typo is refused");
+        let wrong = format!("{GOOD}\n[stages]\nper-job = \"yes\"\n");
+        assert!(Manifest::parse(&wrong).is_err());
     }
 
     #[test]

@@ -76,6 +76,7 @@ impl InstalledPlugin {
             "allowed_hosts": p.manifest.allowed_host_patterns,
             "secret_bindings": p.manifest.secret_hosts,
             "requested_limits": { "memory_mib": p.manifest.limits.memory_mib, "timeout_secs": p.manifest.limits.timeout_secs },
+            "stages_per_job": p.manifest.stages.per_job,
             "sha256": p.record.sha256,
             "installed_at_unix": p.record.installed_at_unix,
         })

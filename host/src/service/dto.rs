@@ -55,6 +55,10 @@ pub struct PluginDto {
     pub config_schema: Vec<SettingSpecDto>,
     pub allowed_hosts: Vec<String>,
     pub requested_limits: RequestedLimitsDto,
+    /// The manifest's `stages.per-job`: the ATS has a pipeline per job, and
+    /// the host fetches each open job's through `list-stages`.
+    #[serde(default)]
+    pub stages_per_job: bool,
     pub sha256: String,
     pub installed_at_unix: u64,
     /// Call metrics since the host started (on `GET /plugins/{id}` only).

@@ -52,6 +52,7 @@ pub fn plugin_dto(p: &InstalledPlugin) -> PluginDto {
             memory_mib: p.manifest.limits.memory_mib.map(u64::from),
             timeout_secs: p.manifest.limits.timeout_secs.map(u64::from),
         },
+        stages_per_job: p.manifest.stages.per_job,
         sha256: p.record.sha256.clone(),
         installed_at_unix: p.record.installed_at_unix,
         metrics: None,

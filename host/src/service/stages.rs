@@ -124,6 +124,9 @@ pub struct ConnectionStagesDto {
     /// the account's); absent if never fetched.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub list: Option<AtsStageListDto>,
+    /// Which list the mapping resolves against: `per_job` (the job's own
+    /// pipeline), `account_wide`, or `not_fetched`.
+    pub pipeline: String,
     /// Each of our stages, in order, and what it maps to.
     pub mapping: Vec<MappingEntryDto>,
     /// Jobs with their own cached pipeline (at most 1000; see `jobs_total`).
@@ -159,6 +162,13 @@ pub struct StageRefreshDto {
     pub per_job: bool,
     /// Lists cached.
     pub lists: usize,
+    /// Jobs whose own pipeline this refresh fetched.
+    #[serde(default)]
+    pub jobs_fetched: usize,
+    /// Open jobs whose pipeline was left for the next refresh (a bound per
+    /// refresh, or the ATS rate-limited the listing); the oldest go first.
+    #[serde(default)]
+    pub jobs_left: usize,
     /// Problems that did not stop the refresh.
     pub warnings: Vec<String>,
 }
@@ -327,6 +337,8 @@ impl Service {
             supported: report.supported,
             per_job: report.per_job,
             lists: report.lists,
+            jobs_fetched: report.jobs_fetched,
+            jobs_left: report.jobs_left,
             warnings: report.warnings,
         })
     }
@@ -385,10 +397,16 @@ impl Service {
             }
             None => mapping.job_overrides.clone(),
         };
+        let pipeline = match applying {
+            Some(list) if list.job_code.is_some() => "per_job",
+            Some(_) => "account_wide",
+            None => "not_fetched",
+        };
         Ok(ConnectionStagesDto {
             connection: c.id.clone(),
             job_code: job.map(str::to_string),
             list: applying.map(list_dto),
+            pipeline: pipeline.to_string(),
             mapping: entries,
             jobs_total: per_job.len(),
             jobs: per_job.keys().take(MAX_JOBS_LISTED).cloned().collect(),

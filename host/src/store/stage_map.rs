@@ -236,6 +236,18 @@ impl Store {
         self.ats_stages(connection_id, None)
     }
 
+    /// Drops a cached list (the account-wide one when `job_code` is
+    /// `None`), so that it is no longer used for jobs without their own
+    /// pipeline; returns whether there was one.
+    pub fn remove_ats_stages(&self, connection_id: &str, job_code: Option<&str>) -> Result<bool, StoreError> {
+        let _gate = self.write_gate();
+        let removed = self.trees.ats_stages.remove(keys::ats_stages(connection_id, job_code))?.is_some();
+        if removed {
+            info!(connection = connection_id, job = job_code, "cached ATS stages dropped");
+        }
+        Ok(removed)
+    }
+
     /// Every cached list of a connection: the account-wide one first, then
     /// per job by job code.
     pub fn ats_stage_lists(&self, connection_id: &str) -> Result<Vec<CachedStages>, StoreError> {

@@ -40,9 +40,12 @@
 //! - **Job mapping**: see [`map::job`]. Drafts are listed too (Ashby leaves
 //!   them out unless asked), so a job moved back to draft does not look
 //!   deleted.
-//! - **Stages**: Ashby's stages belong to interview plans. Without a job,
-//!   every plan's stages are returned (no job code; positions restart at 0
-//!   for each plan).
+//! - **Stages**: Ashby's stages belong to interview plans. With a job, its
+//!   default plan's stages (tagged with the job). Without a job, every
+//!   plan's stages are returned (no job code; positions restart at 0 for
+//!   each plan), in which names repeat across plans with different ids. So
+//!   the manifest declares `[stages] per-job = true`: the host asks each
+//!   open job for its own plan and never maps a job against that list.
 //! - **Push and idempotency**: the push needs an e-mail address: the
 //!   candidate is looked up with `candidate.search` first and reused
 //!   (`existing = true`); an application on the job is looked up among the

@@ -42,7 +42,9 @@
 //!   its sub-statuses, with ids `STATUS` or `STATUS:sub-status` (see
 //!   [`map::stages`]). How a job names its hiring process is not documented:
 //!   the connector reads `hiringProcessId` from the job (**unconfirmed**) and
-//!   falls back to the statuses alone.
+//!   falls back to the statuses alone. Since no single call lists every
+//!   job's process, the manifest declares `[stages] per-job = true`: the
+//!   host asks `list-stages` for each open job instead of the account.
 //! - **Push and idempotency**: the candidate is looked up by e-mail on the
 //!   job first and returned with `existing = true` when found, so a retried
 //!   push never creates a second candidate. A `409` on create (a concurrent

@@ -37,6 +37,7 @@ mod sandbox_attacks;
 mod scaffold;
 mod serve;
 mod stages_http;
+mod stages_per_job;
 mod stages_sync;
 mod store_read_only;
 mod support;
