@@ -412,13 +412,15 @@ impl OutboundHttp {
                     scope: cc.scope.clone(),
                     extra_params: cc.extra_params.clone(),
                 };
-                let token = self.client.tokens.token(token_client, &grant.as_grant()).await.map_err(|e| match e {
-                    // An unreachable or slow token endpoint is worth
-                    // retrying; a refusal needs new credentials.
-                    TokenError::Transport(m) => HttpError::Transport(format!("token endpoint: {m}")),
-                    TokenError::Timeout(_) => HttpError::Timeout,
-                    other => HttpError::AuthFailed(other.to_string()),
-                })?;
+                let observer = self.recording.as_ref().and_then(|r| r.token_observer()); // record and replay
+                let token =
+                    self.client.tokens.token(token_client, &grant.as_grant(), observer).await.map_err(|e| match e {
+                        // An unreachable or slow token endpoint is worth
+                        // retrying; a refusal needs new credentials.
+                        TokenError::Transport(m) => HttpError::Transport(format!("token endpoint: {m}")),
+                        TokenError::Timeout(_) => HttpError::Timeout,
+                        other => HttpError::AuthFailed(other.to_string()),
+                    })?;
                 self.remember(token.expose_secret());
                 (reqwest::header::AUTHORIZATION, format!("Bearer {}", token.expose_secret()), Some(grant))
             }

@@ -143,18 +143,29 @@ impl TokenCache {
         slot
     }
 
-    /// A valid access token for the grant, fetched if none is cached.
-    pub async fn token(&self, client: &reqwest::Client, grant: &Grant<'_>) -> Result<SecretString, TokenError> {
+    /// A valid access token for the grant, fetched if none is cached;
+    /// `observer` (a recorded run) sees the request to the token endpoint
+    /// if one is made.
+    pub async fn token(
+        &self,
+        client: &reqwest::Client,
+        grant: &Grant<'_>,
+        observer: Option<&dyn TokenObserver>,
+    ) -> Result<SecretString, TokenError> {
         let slot = self.slot(grant.key(), grant.connection);
         let mut cached = slot.lock().await;
         if let Some(t) = cached.as_ref().filter(|t| Instant::now() < t.renew_at) {
             return Ok(t.value.clone());
         }
         let scrubber = grant.scrubber();
-        let token = match tokio::time::timeout(TOKEN_TIMEOUT, fetch(client, grant)).await {
+        let token = match tokio::time::timeout(TOKEN_TIMEOUT, fetch(client, grant, observer)).await {
             Ok(Ok(token)) => token,
             Ok(Err(e)) => return Err(scrub_error(e, &scrubber)),
-            Err(_) => return Err(TokenError::Timeout(TOKEN_TIMEOUT)),
+            Err(_) => {
+                let e = TokenError::Timeout(TOKEN_TIMEOUT);
+                observe(observer, grant, &form_of(grant), Err(&e));
+                return Err(e);
+            }
         };
         let value = token.value.clone();
         *cached = Some(token);
@@ -270,23 +281,41 @@ fn error_detail(body: &[u8]) -> String {
     format!(": {shown}")
 }
 
-async fn fetch(client: &reqwest::Client, grant: &Grant<'_>) -> Result<Token, TokenError> {
+/// The form of a client-credentials token request.
+fn form_of<'a>(grant: &'a Grant<'_>) -> Vec<(&'a str, &'a str)> {
     let mut form: Vec<(&str, &str)> = vec![("grant_type", "client_credentials")];
     if let Some(scope) = grant.scope {
         form.push(("scope", scope));
     }
     form.extend(grant.extra_params.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+    form
+}
+
+async fn fetch(
+    client: &reqwest::Client,
+    grant: &Grant<'_>,
+    observer: Option<&dyn TokenObserver>,
+) -> Result<Token, TokenError> {
+    let form = form_of(grant);
     let started = Instant::now();
-    let response = client
+    let sent = client
         .post(grant.token_url.clone())
         .basic_auth(grant.client_id, Some(grant.client_secret))
         .form(&form)
         .timeout(TOKEN_TIMEOUT)
         .send()
         .await
-        .map_err(transport)?;
+        .map_err(transport);
+    let response = match sent {
+        Ok(response) => response,
+        Err(e) => {
+            observe(observer, grant, &form, Err(&e));
+            return Err(e);
+        }
+    };
     let status = response.status();
     let body = read_capped(response).await;
+    observe(observer, grant, &form, body.as_ref().map(|b| (status.as_u16(), b.as_slice())));
     if !status.is_success() {
         let detail = body.map(|b| error_detail(&b)).unwrap_or_default();
         return Err(TokenError::Refused { status: status.as_u16(), detail });
@@ -306,6 +335,35 @@ async fn fetch(client: &reqwest::Client, grant: &Grant<'_>) -> Result<Token, Tok
         renew_at: started + lifetime.saturating_sub(EXPIRY_MARGIN),
         expires_at: started + lifetime,
     })
+}
+
+// ---- record and replay ([`crate::recording`]) ----
+
+/// One request to a token endpoint, as a recorded run sees it. It holds the
+/// grant's secrets and the issued token: an observer scrubs before it keeps
+/// anything.
+pub struct TokenSeen<'a> {
+    pub grant: &'a Grant<'a>,
+    /// The form sent.
+    pub form: &'a [(&'a str, &'a str)],
+    /// The status and body, or why there was no answer.
+    pub answer: Result<(u16, &'a [u8]), &'a TokenError>,
+}
+
+/// Sees each request the cache makes to a token endpoint.
+pub trait TokenObserver: Send + Sync {
+    fn token_exchange(&self, seen: TokenSeen<'_>);
+}
+
+fn observe(
+    observer: Option<&dyn TokenObserver>,
+    grant: &Grant<'_>,
+    form: &[(&str, &str)],
+    answer: Result<(u16, &[u8]), &TokenError>,
+) {
+    if let Some(o) = observer {
+        o.token_exchange(TokenSeen { grant, form, answer });
+    }
 }
 
 #[cfg(test)]

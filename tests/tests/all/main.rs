@@ -31,6 +31,8 @@ mod publication_events;
 mod publish;
 mod python_connector;
 mod replay;
+mod replay_daily;
+mod replay_secrets;
 mod sandbox;
 mod sandbox_attacks;
 mod scaffold;
