@@ -20,6 +20,7 @@ const GUESTS: &[&str] = &[
     "contract-v0-1",
     "careless",
     "lever-variant",
+    "greenhouse-variant",
 ];
 
 fn main() {

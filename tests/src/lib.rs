@@ -67,9 +67,14 @@ pub mod guests {
     /// with one deliberate change, upper-cased job titles ("Lever
     /// (variant)" 0.2.1, id `lever` in its manifest); for replay tests.
     pub const LEVER_VARIANT: &str = env!("ATSBRIDGE_GUEST_LEVER_VARIANT");
+    /// `tests/guests/greenhouse-variant`: the shipped Greenhouse connector's
+    /// modules with deliberate changes (upper-cased job titles, stage names
+    /// and candidate stage names; "Greenhouse (variant)" 0.2.1); for replay
+    /// tests.
+    pub const GREENHOUSE_VARIANT: &str = env!("ATSBRIDGE_GUEST_GREENHOUSE_VARIANT");
 
     /// Every guest as `(package name, path)`.
-    pub const ALL: [(&str, &str); 11] = [
+    pub const ALL: [(&str, &str); 12] = [
         ("well-behaved", WELL_BEHAVED),
         ("hostile", HOSTILE),
         ("bench-connector", BENCH_CONNECTOR),
@@ -81,6 +86,7 @@ pub mod guests {
         ("contract-v0-1", CONTRACT_V0_1),
         ("careless", CARELESS),
         ("lever-variant", LEVER_VARIANT),
+        ("greenhouse-variant", GREENHOUSE_VARIANT),
     ];
 }
 

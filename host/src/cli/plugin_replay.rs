@@ -18,8 +18,10 @@ use crate::runtime::{Plugin, Runtime};
 /// a request matches a recorded one with the same method, URL and body
 /// (repeated identical requests get the recorded answers in order). A
 /// request the recording cannot answer fails in the connector and is listed;
-/// the command then exits non-zero. Prints jobs added, removed and changed
-/// (field by field) against the recorded results, and differing stages.
+/// the command then exits non-zero. The host's own OAuth token step is
+/// answered from the recording too. Prints jobs added, removed and changed
+/// (field by field) against the recorded results, differing stages, and
+/// the candidate statuses of the recorded reconciliation that differ.
 /// `--json` prints the report as JSON.
 #[derive(Debug, Args)]
 #[command(after_help = "Examples:\n  atsbridge connection sync acme-lever --record run.jsonl\n  \

@@ -142,7 +142,9 @@ async fn reconcile_batch(
         }
         linked.push(candidate);
     }
-    let statuses = plugin.candidate_statuses(context, &refs).await?;
+    let statuses = plugin.candidate_statuses(context, &refs).await;
+    crate::recording::observe_candidate_statuses(context, &refs, &statuses); // record and replay
+    let statuses = statuses?;
     for status in statuses {
         // A connector may only answer about what it was asked.
         let Some(linked) = by_application.remove(&status.ref_.application_id) else { continue };

@@ -1,12 +1,13 @@
 //! What a replayed connector answered differently from the recorded one:
-//! jobs added, removed and changed field by field; stages likewise.
+//! jobs added, removed and changed field by field; stages and candidate
+//! statuses likewise.
 
 use std::collections::BTreeMap;
 
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::contract::{Job, Stage};
+use crate::contract::{CandidateStatus, Job, Stage};
 
 /// Items listed one by one in each list of a diff; more are counted. A
 /// connector change that touches every job says so in the first few
@@ -165,6 +166,61 @@ pub fn stages(job_code: Option<String>, recorded: &[Stage], replayed: &[Stage]) 
     diff
 }
 
+/// An application whose status differs.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct StatusChange {
+    pub application_id: String,
+    pub fields: Vec<FieldChange>,
+}
+
+/// The recorded `candidate-statuses` answers against the replayed ones, by
+/// application.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct StatusesDiff {
+    pub recorded: usize,
+    pub replayed: usize,
+    /// Applications only the replay reported on.
+    pub added: Vec<String>,
+    /// Applications only the recording reported on.
+    pub removed: Vec<String>,
+    pub changed: Vec<StatusChange>,
+    pub changed_total: usize,
+    /// Calls that failed on one side only, or with another error: why.
+    pub errors: Vec<String>,
+}
+
+impl StatusesDiff {
+    pub fn is_empty(&self) -> bool {
+        self.added.is_empty() && self.removed.is_empty() && self.changed_total == 0 && self.errors.is_empty()
+    }
+}
+
+/// Compares two sets of candidate statuses by application id (a later
+/// answer about the same application wins).
+pub fn statuses(recorded: &[CandidateStatus], replayed: &[CandidateStatus]) -> StatusesDiff {
+    let by_app = |list: &[CandidateStatus]| -> BTreeMap<String, CandidateStatus> {
+        list.iter().map(|s| (s.ref_.application_id.clone(), s.clone())).collect()
+    };
+    let (before, after) = (by_app(recorded), by_app(replayed));
+    let mut diff = StatusesDiff { recorded: before.len(), replayed: after.len(), ..Default::default() };
+    for (app, b) in &before {
+        match after.get(app) {
+            None => diff.removed.push(app.clone()),
+            Some(a) => {
+                let changes = fields(b, a);
+                if !changes.is_empty() {
+                    let change = StatusChange { application_id: app.clone(), fields: changes };
+                    push_capped(&mut diff.changed, &mut diff.changed_total, change);
+                }
+            }
+        }
+    }
+    diff.added = after.keys().filter(|k| !before.contains_key(*k)).cloned().collect();
+    diff.added.truncate(MAX_DIFF_ITEMS);
+    diff.removed.truncate(MAX_DIFF_ITEMS);
+    diff
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -212,5 +268,22 @@ mod tests {
         assert_eq!(d.removed, vec![s("b", "Offer")]);
         assert_eq!(d.added, vec![s("c", "Hired")]);
         assert_eq!(d.changed[0].fields[0].field, "name");
+    }
+
+    #[test]
+    fn statuses_are_compared_by_application_and_field() {
+        use crate::contract::{ApplicationState, CandidateRef};
+        let s = |app: &str, stage: &str| CandidateStatus {
+            ref_: CandidateRef { candidate_id: format!("c{app}"), application_id: app.into() },
+            state: ApplicationState::Active,
+            stage_id: Some(stage.into()),
+            stage_name: Some(stage.to_uppercase()),
+            updated_at: None,
+        };
+        let d = statuses(&[s("1", "offer"), s("2", "screen")], &[s("1", "hired"), s("3", "screen")]);
+        assert_eq!((d.added.clone(), d.removed.clone()), (vec!["3".to_string()], vec!["2".to_string()]));
+        let names: Vec<&str> = d.changed[0].fields.iter().map(|f| f.field.as_str()).collect();
+        assert_eq!(names, ["stage_id", "stage_name"]);
+        assert!(statuses(&[s("1", "a")], &[s("1", "a")]).is_empty());
     }
 }

@@ -2,9 +2,10 @@
 //!
 //! The first line is a [`Header`]; then, in the order they happened, one
 //! line per HTTP exchange the plugin made through the host's `http` import
-//! ([`Exchange`]) and one per export call of the run ([`ExportCall`]); the
-//! last line is an [`End`]. Every line is one JSON object with a `kind`
-//! (`header`, `http`, `export`, `end`). `docs/connector-guide.md` ("Testing
+//! ([`Exchange`]), one per request the host made to an OAuth token endpoint
+//! on the plugin's behalf ([`TokenExchange`]) and one per export call of the
+//! run ([`ExportCall`]); the last line is an [`End`]. Every line is one JSON
+//! object with a `kind` (`header`, `http`, `token`, `export`, `end`). `docs/connector-guide.md` ("Testing
 //! with replay") documents the fields.
 //!
 //! What is recorded is what the plugin saw: response bodies, headers and
@@ -17,7 +18,7 @@
 use base64::Engine as _;
 use serde::{Deserialize, Serialize};
 
-use crate::contract::{JobPage, Stage};
+use crate::contract::{CandidateRef, CandidateStatus, JobPage, Stage};
 use crate::runtime::bindings::{Auth, Credential, HttpError, HttpRequest, HttpResponse, Method};
 
 /// The `format` field of every recording's header.
@@ -26,6 +27,8 @@ pub const FORMAT_NAME: &str = "atsbridge-recording";
 pub const FORMAT_VERSION: u32 = 1;
 /// The value recorded for every header the host attached to a request.
 pub const HOST_ATTACHED: &str = "[attached by the host]";
+/// The value recorded for every token a token endpoint issued.
+pub const TOKEN_ISSUED: &str = "[token issued to the host]";
 
 /// One line of a recording.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -33,6 +36,7 @@ pub const HOST_ATTACHED: &str = "[attached by the host]";
 pub enum Entry {
     Header(Header),
     Http(Exchange),
+    Token(TokenExchange),
     Export(ExportCall),
     End(End),
 }
@@ -158,6 +162,38 @@ pub enum RecordedHttpError {
     AuthFailed(String),
 }
 
+/// One request the host made to an OAuth token endpoint for the plugin (a
+/// client-credentials grant), and what it got. The client credentials are
+/// never written: the `Authorization` header the host sent is a
+/// [`HOST_ATTACHED`] marker, and every token in the answer is
+/// [`TOKEN_ISSUED`]. On replay the host answers its own token step from
+/// these entries, so a connector that authenticates this way replays with
+/// no network.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TokenExchange {
+    /// Position among all entries, from 1.
+    pub seq: u64,
+    /// The token endpoint the plugin named.
+    pub token_url: String,
+    /// The form sent (`grant_type`, `scope` and the plugin's extra
+    /// parameters), values scrubbed.
+    pub form: Vec<(String, String)>,
+    /// Headers the host attached, each valued [`HOST_ATTACHED`].
+    pub host_headers: Vec<(String, String)>,
+    pub outcome: TokenOutcome,
+}
+
+/// What a token endpoint answered.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum TokenOutcome {
+    /// The endpoint answered: its status and body, every token in it a
+    /// [`TOKEN_ISSUED`] marker.
+    Response { status: u16, body: Body },
+    /// No usable answer: the host's error, scrubbed.
+    Error { message: String },
+}
+
 /// One export call and its result.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ExportCall {
@@ -174,6 +210,7 @@ pub struct ExportCall {
 pub enum ExportArgs {
     ListJobs { cursor: Option<String>, changed_since: Option<String> },
     ListStages { job_code: Option<String> },
+    CandidateStatuses { refs: Vec<CandidateRef> },
 }
 
 /// What an export answered.
@@ -182,6 +219,7 @@ pub enum ExportArgs {
 pub enum ExportOutcome {
     JobPage(JobPage),
     Stages(Vec<Stage>),
+    Statuses(Vec<CandidateStatus>),
     /// The call failed: the error's kind (`transient`, `timeout`, ...) and
     /// its text as the host reported it.
     Error {

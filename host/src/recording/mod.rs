@@ -13,8 +13,10 @@
 //! The runtime and the sync engine know only three small hooks: a
 //! connection context may carry a [`RecordingIo`]; the `http` import hands
 //! each request to it ([`RecordingIo::exchange`]); the sync engine reports
-//! export results ([`observe_list_jobs`], [`observe_list_stages`]) and
-//! starts and ends a run's recording ([`RunRecordings`]).
+//! export results ([`observe_list_jobs`], [`observe_list_stages`],
+//! [`observe_candidate_statuses`]) and starts and ends a run's recording
+//! ([`RunRecordings`]); the OAuth token cache shows each request it makes
+//! to a token endpoint ([`RecordingIo::token_observer`]).
 
 pub mod diff;
 mod dir;
@@ -33,8 +35,9 @@ pub use responder::{MAX_UNANSWERED_LISTED, Responder, Unanswered};
 pub use session::{ActiveRecording, RunRecordings};
 
 use self::format::{ExportArgs, ExportOutcome};
-use crate::contract::{JobPage, Stage};
+use crate::contract::{CandidateRef, CandidateStatus, JobPage, Stage};
 use crate::runtime::bindings::{HttpError, HttpRequest, HttpResponse};
+use crate::runtime::oauth::TokenObserver;
 use crate::runtime::scrub::Scrubber;
 use crate::runtime::{CallError, ConnectionContext};
 
@@ -101,6 +104,19 @@ impl RecordingIo {
     }
 }
 
+impl RecordingIo {
+    /// Where the host's requests to OAuth token endpoints for this
+    /// connection are recorded, when it is being recorded. (On replay the
+    /// host never gets that far: [`Responder::answer`] answers the token
+    /// step from the recording.)
+    pub fn token_observer(&self) -> Option<&dyn TokenObserver> {
+        match self {
+            RecordingIo::Record(r) => Some(r),
+            RecordingIo::Replay(_) => None,
+        }
+    }
+}
+
 fn recorder_of(ctx: &ConnectionContext) -> Option<&Recorder> {
     match &ctx.recording {
         Some(RecordingIo::Record(r)) => Some(r),
@@ -133,5 +149,18 @@ pub fn observe_list_stages(ctx: &ConnectionContext, job_code: Option<&str>, resu
     if let Some(r) = recorder_of(ctx) {
         let call = ExportArgs::ListStages { job_code: job_code.map(str::to_string) };
         r.export(call, result.as_ref().map_or_else(call_error, |stages| ExportOutcome::Stages(stages.clone())));
+    }
+}
+
+/// Records a `candidate-statuses` call made for `ctx`, when its run is
+/// recorded (the daily run's reconciliation).
+pub fn observe_candidate_statuses(
+    ctx: &ConnectionContext,
+    refs: &[CandidateRef],
+    result: &Result<Vec<CandidateStatus>, CallError>,
+) {
+    if let Some(r) = recorder_of(ctx) {
+        let call = ExportArgs::CandidateStatuses { refs: refs.to_vec() };
+        r.export(call, result.as_ref().map_or_else(call_error, |s| ExportOutcome::Statuses(s.clone())));
     }
 }

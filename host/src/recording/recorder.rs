@@ -3,10 +3,14 @@
 
 use std::sync::{Arc, Mutex};
 
+use base64::Engine as _;
+
 use super::format::{
-    Body, End, Entry, Exchange, ExportArgs, ExportCall, ExportOutcome, Header, RecordedOutcome, RecordedRequest,
+    Body, End, Entry, Exchange, ExportArgs, ExportCall, ExportOutcome, HOST_ATTACHED, Header, RecordedOutcome,
+    RecordedRequest, TOKEN_ISSUED, TokenExchange, TokenOutcome,
 };
 use crate::runtime::bindings::{HttpError, HttpRequest, HttpResponse};
+use crate::runtime::oauth::{TokenObserver, TokenSeen};
 use crate::runtime::scrub::Scrubber;
 
 /// Largest recording kept, in bytes of JSON lines. A recording is held in
@@ -83,13 +87,48 @@ impl Recorder {
         {
             request.body = Some(Body::of(&scrubber.scrub_bytes(bytes)));
         }
-        let outcome = RecordedOutcome::of(result);
+        if let Some(body) = &mut request.body {
+            scrub_escaped_json(body, scrubber);
+        }
+        let mut outcome = RecordedOutcome::of(result);
+        if let RecordedOutcome::Response { body, .. } = &mut outcome {
+            scrub_escaped_json(body, scrubber);
+        }
         self.push(|seq| Entry::Http(Exchange { seq, request, outcome }), Some(scrubber));
     }
 
     /// Records one export call and its result.
     pub fn export(&self, call: ExportArgs, outcome: ExportOutcome) {
         self.push(|seq| Entry::Export(ExportCall { seq, call, outcome }), None);
+    }
+
+    /// Records one request the host made to a token endpoint: the form
+    /// with its values scrubbed, the host's `Authorization` header as a
+    /// marker, and the answer with every token in it replaced by
+    /// [`TOKEN_ISSUED`] and every credential scrubbed.
+    pub fn token(&self, seen: &TokenSeen<'_>) {
+        let g = seen.grant;
+        let basic = base64::engine::general_purpose::STANDARD.encode(format!("{}:{}", g.client_id, g.client_secret));
+        let mut values = vec![g.client_id.to_string(), g.client_secret.to_string(), basic];
+        let outcome = match seen.answer {
+            Ok((status, body)) => {
+                let masked = mask_tokens(body, &mut values);
+                TokenOutcome::Response { status, body: Body::of(&Scrubber::new(&values).scrub_bytes(masked)) }
+            }
+            Err(e) => TokenOutcome::Error { message: Scrubber::new(&values).scrub_str(&e.to_string()) },
+        };
+        let scrubber = Scrubber::new(&values);
+        let form = seen.form.iter().map(|(k, v)| (scrubber.scrub_str(k), scrubber.scrub_str(v))).collect();
+        let exchange = |seq| {
+            Entry::Token(TokenExchange {
+                seq,
+                token_url: scrubber.scrub_str(g.token_url.as_str()),
+                form,
+                host_headers: vec![("authorization".into(), HOST_ATTACHED.into())],
+                outcome,
+            })
+        };
+        self.push(exchange, Some(&scrubber));
     }
 
     fn push(&self, entry: impl FnOnce(u64) -> Entry, scrubber: Option<&Scrubber>) {
@@ -144,6 +183,50 @@ impl Recorder {
     }
 }
 
+impl TokenObserver for Recorder {
+    fn token_exchange(&self, seen: TokenSeen<'_>) {
+        self.token(&seen);
+    }
+}
+
+/// A JSON body whose strings, decoded, hold a secret its escapes hid (a
+/// secret written `\u0061\u006b...` matches none of the forms the
+/// scrubber looks for, yet decodes to the secret): re-encoded plainly and
+/// scrubbed. Any other body is kept byte for byte, so replay hands out
+/// exactly what the plugin got.
+fn scrub_escaped_json(body: &mut Body, scrubber: &Scrubber) {
+    if scrubber.is_empty() {
+        return;
+    }
+    let Some(bytes) = body.bytes() else { return };
+    let Ok(value) = serde_json::from_slice::<serde_json::Value>(&bytes) else { return };
+    let Ok(plain) = serde_json::to_vec(&value) else { return };
+    let scrubbed = scrubber.scrub_bytes(plain.clone());
+    if scrubbed != plain {
+        tracing::warn!("a recorded JSON body hid a secret value in escapes; it is recorded re-encoded and scrubbed");
+        *body = Body::of(&scrubbed);
+    }
+}
+
+/// A token response with every string member whose name ends in `token`
+/// (`access_token`, `refresh_token`, `id_token`) replaced by
+/// [`TOKEN_ISSUED`]; the values replaced are added to `found`, so the
+/// caller scrubs any other place they occur. A body that is not a JSON
+/// object is kept as it is (the scrubber still runs over it).
+fn mask_tokens(body: &[u8], found: &mut Vec<String>) -> Vec<u8> {
+    let Ok(serde_json::Value::Object(mut members)) = serde_json::from_slice::<serde_json::Value>(body) else {
+        return body.to_vec();
+    };
+    for (name, value) in members.iter_mut() {
+        if name.to_ascii_lowercase().ends_with("token")
+            && let serde_json::Value::String(token) = value
+        {
+            found.push(std::mem::replace(token, TOKEN_ISSUED.to_string()));
+        }
+    }
+    serde_json::to_vec(&members).unwrap_or_default()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -193,6 +276,68 @@ mod tests {
         assert!(!file.contains(&hex::encode(SECRET)), "{file}");
         assert!(file.contains(super::super::format::HOST_ATTACHED), "{file}");
         assert!(file.contains("\"withheld_entries\":1"), "the hex echo is withheld: {file}");
+    }
+
+    #[test]
+    fn a_token_request_is_recorded_with_no_credential_or_token() {
+        use crate::runtime::oauth::{Grant, TokenError};
+        let recorder = Recorder::new(["client-id-4f2a9c", "client-secret-8e1b7d"]);
+        let url = url::Url::parse("https://auth.example/token").unwrap();
+        let params = vec![("sub".to_string(), "client-secret-8e1b7d".to_string())];
+        let grant = Grant {
+            connection: "c",
+            token_url: &url,
+            client_id: "client-id-4f2a9c",
+            client_secret: "client-secret-8e1b7d",
+            scope: Some("jobs"),
+            extra_params: &params,
+        };
+        let form = [("grant_type", "client_credentials"), ("sub", "client-secret-8e1b7d")];
+        let body = br#"{"access_token":"at-91c4e7f2d0b3","refresh_token":"rt-5a8e0c1f9b2d","expires_in":3600,"echo":"at-91c4e7f2d0b3 client-secret-8e1b7d"}"#;
+        recorder.token(&TokenSeen { grant: &grant, form: &form, answer: Ok((200, &body[..])) });
+        let refused = TokenError::Refused { status: 401, detail: ": invalid_client client-secret-8e1b7d".into() };
+        recorder.token(&TokenSeen { grant: &grant, form: &form, answer: Err(&refused) });
+        let header = Header {
+            format: super::super::format::FORMAT_NAME.into(),
+            version: 1,
+            connection: "c".into(),
+            run: Some(1),
+            plugin: "p".into(),
+            plugin_version: "1.0.0".into(),
+            started_unix: 0,
+            settings: vec![],
+        };
+        let file = String::from_utf8(recorder.finish(&header, "succeeded".into())).unwrap();
+        for secret in ["client-id-4f2a9c", "client-secret-8e1b7d", "at-91c4e7f2d0b3", "rt-5a8e0c1f9b2d"] {
+            assert!(!file.contains(secret), "{secret}: {file}");
+        }
+        assert_eq!(file.matches("\"kind\":\"token\"").count(), 2, "{file}");
+        assert!(file.contains(&format!("\\\"access_token\\\":\\\"{TOKEN_ISSUED}\\\"")), "{file}");
+        assert!(file.contains("\"withheld_entries\":0"), "{file}");
+    }
+
+    #[test]
+    fn a_secret_hidden_in_json_escapes_is_not_recorded() {
+        let recorder = Recorder::new([SECRET]);
+        let scrubber = Scrubber::new([SECRET]);
+        let escaped: String = SECRET.chars().map(|c| format!("\\u{:04x}", c as u32)).collect();
+        let body = format!("{{\"title\":\"{escaped}\",\"n\":1}}");
+        recorder.http(&request(None), &ok(&body), &scrubber);
+        recorder.http(&request(None), &ok("{\"title\":  \"plain\"}"), &scrubber);
+        let header = Header {
+            format: super::super::format::FORMAT_NAME.into(),
+            version: 1,
+            connection: "c".into(),
+            run: Some(1),
+            plugin: "p".into(),
+            plugin_version: "1.0.0".into(),
+            started_unix: 0,
+            settings: vec![],
+        };
+        let file = String::from_utf8(recorder.finish(&header, "succeeded".into())).unwrap();
+        assert!(!file.contains(&escaped) && !file.contains(&escaped.replace('\\', "\\\\")), "{file}");
+        assert!(file.contains("[redacted]"), "{file}");
+        assert!(file.contains(r#"{\"title\":  \"plain\"}"#), "a body with no secret is kept as it was: {file}");
     }
 
     #[test]

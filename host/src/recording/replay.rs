@@ -6,9 +6,10 @@
 //! recorded `list-jobs` call's cursor and `changed-since` and follows the
 //! replayed connector's own cursors (a transient or rate-limited answer is
 //! retried at once, taking the next recorded answer, as the engine retries
-//! it after a delay); every recorded `list-stages` call is made again with
-//! its argument. The connector's `http` import is answered only from the
-//! recording ([`Responder`](super::Responder)).
+//! it after a delay); every recorded `list-stages` and `candidate-statuses`
+//! call is made again with its arguments. The connector's `http` import is
+//! answered only from the recording ([`Responder`](super::Responder)), and
+//! so is the host's own OAuth token step.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -16,9 +17,10 @@ use std::path::Path;
 
 use serde::Serialize;
 
-use super::diff::{self, JobsDiff, StagesDiff};
+use super::diff::{self, JobsDiff, StagesDiff, StatusesDiff};
 use super::format::{
     End, Entry, Exchange, ExportArgs, ExportOutcome, FORMAT_NAME, FORMAT_VERSION, Header, RecordedSetting,
+    TokenExchange,
 };
 use super::{RecordingError, RecordingIo, Responder, Unanswered};
 use crate::contract::{ConnectorError, Job, JobPage};
@@ -43,6 +45,8 @@ const REPLAY_SECRET: &str = "replay-placeholder";
 pub struct Recording {
     pub header: Header,
     pub exchanges: Vec<Exchange>,
+    /// The host's requests to OAuth token endpoints.
+    pub tokens: Vec<TokenExchange>,
     pub calls: Vec<(ExportArgs, ExportOutcome)>,
     pub end: Option<End>,
 }
@@ -78,10 +82,12 @@ impl Recording {
                 Err(e) => return Err(malformed(n + 1, e.to_string())),
             },
         };
-        let mut recording = Recording { header, exchanges: Vec::new(), calls: Vec::new(), end: None };
+        let mut recording =
+            Recording { header, exchanges: Vec::new(), tokens: Vec::new(), calls: Vec::new(), end: None };
         for (n, line) in lines {
             match serde_json::from_slice::<Entry>(line).map_err(|e| malformed(n + 1, e.to_string()))? {
                 Entry::Http(e) => recording.exchanges.push(e),
+                Entry::Token(t) => recording.tokens.push(t),
                 Entry::Export(c) => recording.calls.push((c.call, c.outcome)),
                 Entry::End(end) => recording.end = Some(end),
                 Entry::Header(_) => return Err(malformed(n + 1, "a second header".into())),
@@ -130,6 +136,8 @@ pub struct ReplayReport {
     pub jobs: JobsDiff,
     /// `list-stages` calls whose answers differ.
     pub stages: Vec<StagesDiff>,
+    /// The `candidate-statuses` answers (the daily run's reconciliation).
+    pub statuses: StatusesDiff,
     /// Pages the replayed listing took.
     pub pages: usize,
     /// Why the recorded listing failed, if it did.
@@ -142,6 +150,11 @@ pub struct ReplayReport {
     pub unanswered_total: u64,
     /// Recorded answers the replayed connector never asked for.
     pub unused_answers: usize,
+    /// Recorded OAuth token requests the host's token step was answered
+    /// from (none reached a token endpoint).
+    pub token_requests: u64,
+    /// Recorded token requests the replay never needed.
+    pub unused_token_requests: usize,
 }
 
 impl ReplayReport {
@@ -152,7 +165,10 @@ impl ReplayReport {
 
     /// The results are the same as recorded.
     pub fn same_results(&self) -> bool {
-        self.jobs.is_empty() && self.stages.is_empty() && self.recorded_error == self.replayed_error
+        self.jobs.is_empty()
+            && self.stages.is_empty()
+            && self.statuses.is_empty()
+            && self.recorded_error == self.replayed_error
     }
 
     /// The report for people; every text from a plugin or an ATS escaped.
@@ -184,15 +200,7 @@ impl ReplayReport {
         }
         for c in &j.changed {
             let _ = writeln!(out, "  ~ {} {}", e(&c.code), e(&c.title));
-            for f in &c.fields {
-                let _ = writeln!(
-                    out,
-                    "      {}: {} -> {}",
-                    f.field,
-                    e(crate::display::truncate(&f.recorded.to_string(), 200)),
-                    e(crate::display::truncate(&f.replayed.to_string(), 200))
-                );
-            }
+            field_lines(&mut out, &c.fields);
         }
         let shown = j.added.len() + j.removed.len() + j.changed.len();
         let total = j.added_total + j.removed_total + j.changed_total;
@@ -214,6 +222,41 @@ impl ReplayReport {
                 s.changed.len(),
                 s.error.as_deref().map(|m| format!("; {}", e(m))).unwrap_or_default()
             );
+            for a in &s.added {
+                let _ = writeln!(out, "  + {} {}", e(&a.id), e(&a.name));
+            }
+            for r in &s.removed {
+                let _ = writeln!(out, "  - {} {}", e(&r.id), e(&r.name));
+            }
+            for c in &s.changed {
+                let _ = writeln!(out, "  ~ {}", e(&c.id));
+                field_lines(&mut out, &c.fields);
+            }
+        }
+        let st = &self.statuses;
+        if st.recorded + st.replayed > 0 || !st.errors.is_empty() {
+            let _ = writeln!(
+                out,
+                "candidate statuses: {} recorded, {} replayed: {} added, {} removed, {} changed",
+                st.recorded,
+                st.replayed,
+                st.added.len(),
+                st.removed.len(),
+                st.changed_total
+            );
+            for a in &st.added {
+                let _ = writeln!(out, "  + application {}", e(a));
+            }
+            for r in &st.removed {
+                let _ = writeln!(out, "  - application {}", e(r));
+            }
+            for c in &st.changed {
+                let _ = writeln!(out, "  ~ application {}", e(&c.application_id));
+                field_lines(&mut out, &c.fields);
+            }
+            for m in &st.errors {
+                let _ = writeln!(out, "  ! {}", e(m));
+            }
         }
         if self.recorded_error != self.replayed_error {
             let show = |m: &Option<String>| m.as_deref().map_or("succeeded".to_string(), e);
@@ -233,10 +276,33 @@ impl ReplayReport {
         if self.unused_answers > 0 {
             let _ = writeln!(out, "{} recorded answer(s) were not asked for", self.unused_answers);
         }
+        if self.token_requests > 0 || self.unused_token_requests > 0 {
+            let _ = writeln!(
+                out,
+                "OAuth token requests: {} answered from the recording, {} not needed",
+                self.token_requests, self.unused_token_requests
+            );
+        }
         if self.same_results() && self.complete() {
             let _ = writeln!(out, "no differences");
         }
         out
+    }
+}
+
+/// Longest field value shown in the text report, in characters.
+const MAX_FIELD_SHOWN: usize = 200;
+
+/// `      field: recorded -> replayed`, one line per field, escaped and cut.
+fn field_lines(out: &mut String, fields: &[diff::FieldChange]) {
+    for f in fields {
+        let _ = writeln!(
+            out,
+            "      {}: {} -> {}",
+            f.field,
+            escape_capped(crate::display::truncate(&f.recorded.to_string(), MAX_FIELD_SHOWN)),
+            escape_capped(crate::display::truncate(&f.replayed.to_string(), MAX_FIELD_SHOWN))
+        );
     }
 }
 
@@ -248,25 +314,64 @@ fn retryable(e: &CallError) -> bool {
     )
 }
 
-/// A replayed page, retried at once after a transient answer.
-async fn page(
-    plugin: &Plugin,
-    ctx: &ConnectionContext,
-    cursor: Option<&str>,
-    since: Option<&str>,
-) -> Result<JobPage, CallError> {
+/// A replayed call, retried at once after a transient answer.
+async fn retried<T>(mut call: impl AsyncFnMut() -> Result<T, CallError>) -> Result<T, CallError> {
     let mut attempt = 0;
     loop {
-        match plugin.list_jobs(ctx, cursor, since).await {
+        match call().await {
             Err(e) if retryable(&e) && attempt < MAX_REPLAY_RETRIES => attempt += 1,
             other => return other,
         }
     }
 }
 
+/// A replayed page.
+async fn page(
+    plugin: &Plugin,
+    ctx: &ConnectionContext,
+    cursor: Option<&str>,
+    since: Option<&str>,
+) -> Result<JobPage, CallError> {
+    retried(async || plugin.list_jobs(ctx, cursor, since).await).await
+}
+
+/// Every recorded `candidate-statuses` call made again with its arguments.
+async fn replay_statuses(plugin: &Plugin, ctx: &ConnectionContext, recording: &Recording) -> StatusesDiff {
+    let (mut before, mut after, mut errors) = (Vec::new(), Vec::new(), Vec::new());
+    for (args, outcome) in &recording.calls {
+        let ExportArgs::CandidateStatuses { refs } = args else { continue };
+        let answer = retried(async || plugin.candidate_statuses(ctx, refs).await).await;
+        match (outcome, answer) {
+            (ExportOutcome::Statuses(b), Ok(a)) => {
+                before.extend(b.iter().cloned());
+                after.extend(a);
+            }
+            (ExportOutcome::Error { message, .. }, Err(e)) if *message == e.to_string() => {}
+            (ExportOutcome::Error { message, .. }, Err(e)) => {
+                errors.push(format!("{} application(s): recorded error: {message}; replayed error: {e}", refs.len()))
+            }
+            (ExportOutcome::Error { message, .. }, Ok(a)) => {
+                errors.push(format!("{} application(s): recorded error: {message}; replayed answered", refs.len()));
+                after.extend(a);
+            }
+            (b, Err(e)) => {
+                errors.push(format!("{} application(s): recorded answered; replayed error: {e}", refs.len()));
+                if let ExportOutcome::Statuses(b) = b {
+                    before.extend(b.iter().cloned());
+                }
+            }
+            (_, Ok(a)) => after.extend(a),
+        }
+    }
+    let mut diff = diff::statuses(&before, &after);
+    errors.truncate(diff::MAX_DIFF_ITEMS);
+    diff.errors = errors;
+    diff
+}
+
 /// Runs `plugin` against `recording` and compares.
 pub async fn replay(plugin: &Plugin, recording: &Recording) -> ReplayReport {
-    let responder = Responder::new(&recording.exchanges);
+    let responder = Responder::new(&recording.exchanges).with_tokens(&recording.tokens);
     let ctx = recording.context(responder.clone());
     let listings: Vec<&ExportArgs> =
         recording.calls.iter().map(|(a, _)| a).filter(|a| matches!(a, ExportArgs::ListJobs { .. })).collect();
@@ -328,8 +433,10 @@ pub async fn replay(plugin: &Plugin, recording: &Recording) -> ReplayReport {
             stages.push(d);
         }
     }
+    let statuses = replay_statuses(plugin, &ctx, recording).await;
     let (unanswered, unanswered_total) = responder.unanswered();
     let (_, unused_answers) = responder.usage();
+    let (token_requests, unused_token_requests) = responder.token_usage();
     ReplayReport {
         connection: recording.header.connection.clone(),
         run: recording.header.run,
@@ -340,11 +447,14 @@ pub async fn replay(plugin: &Plugin, recording: &Recording) -> ReplayReport {
         truncated: recording.end.as_ref().is_some_and(|e| e.truncated),
         jobs: diff::jobs(&recording.recorded_jobs(), &replayed),
         stages,
+        statuses,
         pages,
         recorded_error,
         replayed_error,
         unanswered,
         unanswered_total,
         unused_answers,
+        token_requests,
+        unused_token_requests,
     }
 }

@@ -11,14 +11,21 @@
 //! request is unanswerable like one the recording never had. An
 //! unanswerable request is never faked: the plugin gets an error
 //! (`denied`) and the request is listed in the report.
+//!
+//! A request that asks the host for an OAuth client-credentials token first
+//! takes the host's token step from the recording too: the recorded token
+//! request for that endpoint is used up (once, then the token is held, as
+//! the host's cache holds it, until a recorded 401 drops it). A run that
+//! needed no token request (the host had one cached) needs none on replay;
+//! no token endpoint is ever reached.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::{Arc, Mutex};
 
 use serde::Serialize;
 
-use super::format::{Exchange, RecordedOutcome, method_name};
-use crate::runtime::bindings::{HttpError, HttpRequest, HttpResponse};
+use super::format::{Exchange, RecordedOutcome, TokenExchange, TokenOutcome, method_name};
+use crate::runtime::bindings::{Auth, HttpError, HttpRequest, HttpResponse};
 
 /// Unanswerable requests listed one by one in a report; more are counted.
 /// A connector that went astray can ask thousands; the first hundred say
@@ -57,6 +64,38 @@ struct State {
     unanswered: Vec<Unanswered>,
     unanswered_total: u64,
     answered: u64,
+    /// Recorded token requests by token endpoint, in order.
+    tokens: HashMap<String, VecDeque<TokenOutcome>>,
+    /// Token endpoints whose token the replaying host holds.
+    held: HashSet<String>,
+    tokens_answered: u64,
+}
+
+/// A token endpoint as the recorder writes it (parsed and normalised).
+fn endpoint(url: &str) -> String {
+    url::Url::parse(url).map_or_else(|_| url.to_string(), |u| u.to_string())
+}
+
+impl State {
+    /// The host's token step for a request with client-credentials auth.
+    fn token_step(&mut self, token_url: &str) {
+        let url = endpoint(token_url);
+        if self.held.contains(&url) {
+            return;
+        }
+        match self.tokens.get_mut(&url).and_then(VecDeque::pop_front) {
+            Some(outcome) => {
+                self.tokens_answered += 1;
+                if matches!(outcome, TokenOutcome::Response { status, .. } if (200..300).contains(&status)) {
+                    self.held.insert(url);
+                }
+            }
+            // The recorded run's host had the token already.
+            None => {
+                self.held.insert(url);
+            }
+        }
+    }
 }
 
 impl std::fmt::Debug for Responder {
@@ -81,6 +120,17 @@ impl Responder {
         Responder { inner: Arc::new(Mutex::new(state)) }
     }
 
+    /// Also answers the host's token step from these token requests.
+    pub fn with_tokens<'a>(self, tokens: impl IntoIterator<Item = &'a TokenExchange>) -> Self {
+        {
+            let mut state = self.lock();
+            for t in tokens {
+                state.tokens.entry(endpoint(&t.token_url)).or_default().push_back(t.outcome.clone());
+            }
+        }
+        self
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {
         self.inner.lock().unwrap_or_else(|e| e.into_inner())
     }
@@ -90,8 +140,19 @@ impl Responder {
         let key =
             RequestKey { method: method_name(req.method).to_string(), url: req.url.clone(), body: req.body.clone() };
         let mut state = self.lock();
+        let grant = match &req.auth {
+            Some(Auth::ClientCredentials(cc)) => Some(cc.token_url.as_str()),
+            _ => None,
+        };
+        if let Some(token_url) = grant {
+            state.token_step(token_url);
+        }
         if let Some(outcome) = state.queues.get_mut(&key).and_then(VecDeque::pop_front) {
             state.answered += 1;
+            // The ATS refused the token: the host fetches a new one next.
+            if let (Some(token_url), RecordedOutcome::Response { status: 401, .. }) = (grant, &outcome) {
+                state.held.remove(&endpoint(token_url));
+            }
             return outcome.to_result();
         }
         let reason = match state.recorded.get(&key) {
@@ -124,6 +185,13 @@ impl Responder {
     pub fn usage(&self) -> (u64, usize) {
         let state = self.lock();
         (state.answered, state.queues.values().map(VecDeque::len).sum())
+    }
+
+    /// Recorded token requests the host's token step used, and those it
+    /// never needed.
+    pub fn token_usage(&self) -> (u64, usize) {
+        let state = self.lock();
+        (state.tokens_answered, state.tokens.values().map(VecDeque::len).sum())
     }
 }
 
@@ -180,6 +248,40 @@ mod tests {
         assert_eq!(r.answer(&get("https://a/x?page=1", Some("q"))).unwrap().status, 200);
         let (listed, _) = r.unanswered();
         assert!(listed.iter().all(|u| u.reason == "not in the recording"), "{listed:?}");
+    }
+
+    #[test]
+    fn the_token_step_is_answered_from_the_recording_once_and_again_after_a_401() {
+        use crate::recording::format::{TokenExchange, TokenOutcome};
+        use crate::runtime::bindings::{ClientCredentials, Credential};
+        let token = |status| TokenExchange {
+            seq: 0,
+            token_url: "https://auth.example/token".into(),
+            form: vec![],
+            host_headers: vec![],
+            outcome: TokenOutcome::Response { status, body: Body::Text("{}".into()) },
+        };
+        let r = Responder::new(&[exchange("https://a/x", None, 200), exchange("https://a/x", None, 401)])
+            .with_tokens(&[token(200), token(200), token(200)]);
+        let mut req = get("https://a/x", None);
+        req.auth = Some(Auth::ClientCredentials(ClientCredentials {
+            token_url: "https://auth.example/token".into(),
+            client_id: Credential::Plain("id".into()),
+            client_secret: Credential::Plain("secret".into()),
+            scope: None,
+            extra_params: vec![],
+        }));
+        assert_eq!(r.answer(&req).unwrap().status, 200);
+        assert_eq!(r.token_usage(), (1, 2), "one token request for the first request");
+        assert_eq!(r.answer(&req).unwrap().status, 401);
+        assert_eq!(r.token_usage(), (1, 2), "the token is held");
+        // After the 401 the host asks for a new token.
+        assert!(r.answer(&req).is_err());
+        assert_eq!(r.token_usage(), (2, 1));
+        // A request without client credentials takes no token step.
+        let plain = Responder::new(&[exchange("https://a/x", None, 200)]).with_tokens(&[token(200)]);
+        assert_eq!(plain.answer(&get("https://a/x", None)).unwrap().status, 200);
+        assert_eq!(plain.token_usage(), (0, 1));
     }
 
     #[test]

@@ -412,7 +412,8 @@ impl OutboundHttp {
                     scope: cc.scope.clone(),
                     extra_params: cc.extra_params.clone(),
                 };
-                let metered = self.client.tokens.token(token_client, &grant.as_grant(), &self.meter).await; // metering
+                let observer = self.recording.as_ref().and_then(|r| r.token_observer()); // record and replay
+                let metered = self.client.tokens.token(token_client, &grant.as_grant(), &self.meter, observer).await; // metering
                 let token = metered.map_err(|e| match e {
                     // An unreachable or slow token endpoint is worth
                     // retrying; a refusal needs new credentials.

@@ -25,7 +25,7 @@ pub mod limits;
 pub mod meter;
 pub mod metrics;
 mod net_guard;
-mod oauth;
+pub(crate) mod oauth; // record and replay observe token requests
 pub mod scrub;
 pub mod slots;
 mod state;

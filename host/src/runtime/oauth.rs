@@ -144,12 +144,14 @@ impl TokenCache {
     }
 
     /// A valid access token for the grant, fetched if none is cached; the
-    /// token request, if one is sent, is counted in `meter`.
+    /// token request, if one is sent, is counted in `meter`, and `observer`
+    /// (a recorded run) sees it.
     pub async fn token(
         &self,
         client: &reqwest::Client,
         grant: &Grant<'_>,
         meter: &super::meter::Meter,
+        observer: Option<&dyn TokenObserver>,
     ) -> Result<SecretString, TokenError> {
         let slot = self.slot(grant.key(), grant.connection);
         let mut cached = slot.lock().await;
@@ -158,12 +160,16 @@ impl TokenCache {
         }
         let scrubber = grant.scrubber();
         let mut exchange = super::meter::TokenExchange::default(); // metering
-        let fetched = tokio::time::timeout(TOKEN_TIMEOUT, fetch(client, grant, &mut exchange)).await;
+        let fetched = tokio::time::timeout(TOKEN_TIMEOUT, fetch(client, grant, &mut exchange, observer)).await;
         meter.token_exchange(grant.token_url, &exchange); // metering
         let token = match fetched {
             Ok(Ok(token)) => token,
             Ok(Err(e)) => return Err(scrub_error(e, &scrubber)),
-            Err(_) => return Err(TokenError::Timeout(TOKEN_TIMEOUT)),
+            Err(_) => {
+                let e = TokenError::Timeout(TOKEN_TIMEOUT);
+                observe(observer, grant, &form_of(grant), Err(&e));
+                return Err(e);
+            }
         };
         let value = token.value.clone();
         *cached = Some(token);
@@ -279,18 +285,25 @@ fn error_detail(body: &[u8]) -> String {
     format!(": {shown}")
 }
 
-/// Asks the token endpoint for a token; what was sent and received is
-/// noted in `exchange` as it happens (metering).
-async fn fetch(
-    client: &reqwest::Client,
-    grant: &Grant<'_>,
-    exchange: &mut super::meter::TokenExchange,
-) -> Result<Token, TokenError> {
+/// The form of a client-credentials token request.
+fn form_of<'a>(grant: &'a Grant<'_>) -> Vec<(&'a str, &'a str)> {
     let mut form: Vec<(&str, &str)> = vec![("grant_type", "client_credentials")];
     if let Some(scope) = grant.scope {
         form.push(("scope", scope));
     }
     form.extend(grant.extra_params.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+    form
+}
+
+/// Asks the token endpoint for a token; what was sent and received is
+/// noted in `exchange` as it happens (metering) and shown to `observer`.
+async fn fetch(
+    client: &reqwest::Client,
+    grant: &Grant<'_>,
+    exchange: &mut super::meter::TokenExchange,
+    observer: Option<&dyn TokenObserver>,
+) -> Result<Token, TokenError> {
+    let form = form_of(grant);
     let started = Instant::now();
     let request = client
         .post(grant.token_url.clone())
@@ -298,14 +311,28 @@ async fn fetch(
         .form(&form)
         .timeout(TOKEN_TIMEOUT)
         .build()
-        .map_err(transport)?;
-    exchange.sent_bytes = Some(request.body().and_then(reqwest::Body::as_bytes).map_or(0, |b| b.len() as u64)); // metering
-    let response = client.execute(request).await.map_err(transport)?;
+        .map_err(transport);
+    let sent = match request {
+        Ok(request) => {
+            // metering
+            exchange.sent_bytes = Some(request.body().and_then(reqwest::Body::as_bytes).map_or(0, |b| b.len() as u64));
+            client.execute(request).await.map_err(transport)
+        }
+        Err(e) => Err(e),
+    };
+    let response = match sent {
+        Ok(response) => response,
+        Err(e) => {
+            observe(observer, grant, &form, Err(&e));
+            return Err(e);
+        }
+    };
     let status = response.status();
     let body = read_capped(response).await;
     if let Ok(read) = &body {
         exchange.answered = Some((status.as_u16(), read.len() as u64)); // metering
     }
+    observe(observer, grant, &form, body.as_ref().map(|b| (status.as_u16(), b.as_slice())));
     if !status.is_success() {
         let detail = body.map(|b| error_detail(&b)).unwrap_or_default();
         return Err(TokenError::Refused { status: status.as_u16(), detail });
@@ -325,6 +352,35 @@ async fn fetch(
         renew_at: started + lifetime.saturating_sub(EXPIRY_MARGIN),
         expires_at: started + lifetime,
     })
+}
+
+// ---- record and replay ([`crate::recording`]) ----
+
+/// One request to a token endpoint, as a recorded run sees it. It holds the
+/// grant's secrets and the issued token: an observer scrubs before it keeps
+/// anything.
+pub struct TokenSeen<'a> {
+    pub grant: &'a Grant<'a>,
+    /// The form sent.
+    pub form: &'a [(&'a str, &'a str)],
+    /// The status and body, or why there was no answer.
+    pub answer: Result<(u16, &'a [u8]), &'a TokenError>,
+}
+
+/// Sees each request the cache makes to a token endpoint.
+pub trait TokenObserver: Send + Sync {
+    fn token_exchange(&self, seen: TokenSeen<'_>);
+}
+
+fn observe(
+    observer: Option<&dyn TokenObserver>,
+    grant: &Grant<'_>,
+    form: &[(&str, &str)],
+    answer: Result<(u16, &[u8]), &TokenError>,
+) {
+    if let Some(o) = observer {
+        o.token_exchange(TokenSeen { grant, form, answer });
+    }
 }
 
 #[cfg(test)]

@@ -32,6 +32,8 @@ mod publish;
 mod publish_edits;
 mod python_connector;
 mod replay;
+mod replay_daily;
+mod replay_secrets;
 mod sandbox;
 mod sandbox_attacks;
 mod scaffold;
