@@ -447,10 +447,10 @@ impl CommitView<'_> {
     ) -> ConflictableTransactionResult<(), StoreError> {
         let value = codec::encode_versioned("position", position, version).map_err(abort)?;
         let len = value.len() as u64;
-        if let Some(old) = old {
-            if let Some(kept) = position_versions::keep_tx(self.versions, position.id, old)? {
-                self.written.add(&kept, old); // metering
-            }
+        if let Some(old) = old
+            && let Some(kept) = position_versions::keep_tx(self.versions, position.id, old)?
+        {
+            self.written.add(&kept, old); // metering
         }
         let key = keys::position(position.id);
         self.written.add(&key, &value); // metering

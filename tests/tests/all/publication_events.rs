@@ -66,7 +66,7 @@ async fn publishing_by_a_user_a_rule_or_the_sync_is_delivered_to_the_webhook() {
 
     sync(Trigger::Scheduled).await; // J1 and J5 open, the others not
     let id_of = |code: &str| {
-        app.store.positions_of_connection(&connection).unwrap().into_iter().find(|p| p.ats_job_code == code).unwrap().id
+        app.store.positions_of_connection(connection).unwrap().into_iter().find(|p| p.ats_job_code == code).unwrap().id
     };
     let (j1, j5) = (id_of("J1"), id_of("J5"));
 
@@ -81,7 +81,7 @@ async fn publishing_by_a_user_a_rule_or_the_sync_is_delivered_to_the_webhook() {
     assert!(r.status().is_success(), "{}", r.text().await.unwrap());
     let r = http.post(format!("{api}/api/v1/connections/{connection}/publish-rules/apply")).send().await.unwrap();
     assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
-    let rule_id = app.store.publish_rules(&connection).unwrap().rules[0].id.clone();
+    let rule_id = app.store.publish_rules(connection).unwrap().rules[0].id.clone();
     let after_people_and_rules = wait_for(3).await;
     assert_eq!(
         after_people_and_rules,
