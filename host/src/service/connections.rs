@@ -18,6 +18,9 @@ use crate::store::{Connection, ConnectionChange, RunOutcome, StoredSetting, Sync
 /// How long "sync now" waits for its run to be recorded before answering
 /// `queued` (the run waits for a free slot under the concurrency limits).
 const SYNC_START_WAIT: Duration = Duration::from_secs(2);
+
+/// How often a "sync now" looks whether a finishing run let go of its slot.
+const SLOT_RELEASE_POLL: Duration = Duration::from_millis(5);
 /// How often it looks while waiting.
 const SYNC_START_POLL: Duration = Duration::from_millis(10);
 /// Shown instead of a secret setting's value.
@@ -256,6 +259,15 @@ impl Service {
         }
         let mode = if full { crate::sync::ListingMode::Full } else { crate::sync::ListingMode::Auto };
         let options = crate::sync::RunOptions { trigger: Trigger::Manual, mode, confirm_removals };
+        let deadline = tokio::time::Instant::now() + SYNC_START_WAIT;
+        // The last run's record can be over while the scheduler still holds
+        // its slot for a moment: a request then would join that finishing
+        // run, get its report and start nothing. Wait (within the same
+        // bound) for the slot to be let go, so this request starts its own
+        // run; a run queued for a slot is joined as before.
+        while self.scheduler.is_running(id) && tokio::time::Instant::now() < deadline {
+            tokio::time::sleep(SLOT_RELEASE_POLL).await;
+        }
         let scheduler = self.scheduler.clone();
         let connection: String = id.to_string();
         // Spawned: the run belongs to the host, not to the request, so a
@@ -264,7 +276,6 @@ impl Service {
             let report = scheduler.run_now_with(&connection, options).await;
             tracing::info!(connection = %connection, ?report, "sync now finished");
         });
-        let deadline = tokio::time::Instant::now() + SYNC_START_WAIT;
         loop {
             let seq = self.app.store.state(id)?.last_run_seq;
             if seq > before {

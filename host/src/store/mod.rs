@@ -423,6 +423,36 @@ fn held_by_another_process(path: &Path) -> bool {
     matches!(file.try_lock(), Err(std::fs::TryLockError::WouldBlock))
 }
 
+/// How long an open waits for a lock held by a handle that is closing.
+/// sled lets go of its file only when its last background thread has
+/// dropped the database, a moment after the handle itself is gone (and
+/// after the close-time settling open, see [`Settle`]); on a loaded
+/// machine that moment stretches to hundreds of milliseconds. A command
+/// run right after another one ends, or a restart, waits it out; a store
+/// really in use by a running host is still refused, after this wait.
+const OPEN_LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(3);
+
+/// How often a held lock is probed again while waiting.
+const OPEN_LOCK_POLL: std::time::Duration = std::time::Duration::from_millis(25);
+
+/// Opens sled at `path`; a lock still held after [`OPEN_LOCK_WAIT`] is
+/// [`StoreError::InUse`].
+fn open_waiting_for_lock(path: &Path) -> Result<sled::Db, StoreError> {
+    let deadline = std::time::Instant::now() + OPEN_LOCK_WAIT;
+    loop {
+        match sled::Config::new().path(path).cache_capacity(CACHE_BYTES).open() {
+            Ok(db) => return Ok(db),
+            Err(source) if !held_by_another_process(path) => {
+                return Err(StoreError::Open { path: path.to_path_buf(), source });
+            }
+            Err(_) if std::time::Instant::now() >= deadline => {
+                return Err(StoreError::InUse { path: path.to_path_buf() });
+            }
+            Err(_) => std::thread::sleep(OPEN_LOCK_POLL),
+        }
+    }
+}
+
 /// One handle per tree; sled trees are reference-counted, so this clones
 /// cheaply.
 #[derive(Clone)]
@@ -565,13 +595,7 @@ impl Store {
     /// Fails with [`StoreError::SchemaTooNew`] on a store written by a newer
     /// atsbridge, leaving it untouched.
     pub fn open(path: &Path, key: Option<SecretKey>) -> Result<Store, StoreError> {
-        let db = sled::Config::new().path(path).cache_capacity(CACHE_BYTES).open().map_err(|source| {
-            if held_by_another_process(path) {
-                StoreError::InUse { path: path.to_path_buf() }
-            } else {
-                StoreError::Open { path: path.to_path_buf(), source }
-            }
-        })?;
+        let db = open_waiting_for_lock(path)?;
         let version = schema::migrate(&db, schema::MIGRATIONS)?;
         key_check::check_or_adopt(&db, key.as_ref())?;
         let trees = Trees::open(&db)?;
@@ -649,6 +673,24 @@ mod tests {
         std::fs::write(&file, b"x").unwrap();
         let err = Store::open(&file, None).unwrap_err();
         assert!(matches!(err, StoreError::Open { .. }), "{err:?}");
+    }
+
+    #[test]
+    fn an_open_waits_for_a_handle_that_is_letting_go() {
+        let dir = tempfile::tempdir().unwrap();
+        drop(Store::open(dir.path(), None).unwrap());
+        // A handle still holding the lock for a moment, as sled's last
+        // background thread does after its database was dropped.
+        let held = sled::open(dir.path()).unwrap();
+        let letting_go = std::thread::spawn(move || {
+            std::thread::sleep(OPEN_LOCK_WAIT / 6);
+            drop(held);
+        });
+        let started = std::time::Instant::now();
+        let store = Store::open(dir.path(), None);
+        letting_go.join().unwrap();
+        assert!(store.is_ok(), "{:?}", store.err());
+        assert!(started.elapsed() >= OPEN_LOCK_WAIT / 6, "the lock was held: the open must have waited");
     }
 
     #[test]
