@@ -104,6 +104,7 @@ mod tests {
             &t.runs_unfinished,
             &t.events,
             &t.events_pending,
+            &t.position_versions,
         ]
         .into_iter()
         .map(|tree| tree.watch_prefix(Vec::new()))
