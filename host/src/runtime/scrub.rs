@@ -226,8 +226,11 @@ impl Matcher {
 }
 
 /// `data` with each run of bytes covered by a range replaced by one
-/// [`REDACTED`].
-fn redact(data: &[u8], mut covered: Vec<Range<usize>>) -> Vec<u8> {
+/// [`REDACTED`]. A range that starts or ends inside a JSON escape (`\/`,
+/// `\u00e4`) takes the whole escape: replacing half of one (`\[redacted]`)
+/// would make a JSON body the plugin can no longer parse.
+fn redact(data: &[u8], covered: Vec<Range<usize>>) -> Vec<u8> {
+    let mut covered: Vec<Range<usize>> = covered.into_iter().map(|r| whole_escapes(data, r)).collect();
     covered.sort_unstable_by_key(|r| (r.start, r.end));
     let mut out = Vec::with_capacity(data.len());
     let mut written = 0;
@@ -251,6 +254,40 @@ fn redact(data: &[u8], mut covered: Vec<Range<usize>>) -> Vec<u8> {
     }
     out.extend_from_slice(&data[written..]);
     out
+}
+
+/// The longest JSON escape: `\uXXXX`.
+const JSON_ESCAPE_LEN: usize = 6;
+
+/// Whether the backslash at `at` starts an escape: it is not itself
+/// escaped (an odd run of backslashes ends at it).
+fn starts_escape(data: &[u8], at: usize) -> bool {
+    data[..=at].iter().rev().take_while(|&&b| b == b'\\').count() % 2 == 1
+}
+
+/// Where the escape that starts at the backslash `at` ends: `\u` and four
+/// hex digits, or the backslash and one byte.
+fn escape_end(data: &[u8], at: usize) -> usize {
+    let end = if data.get(at + 1) == Some(&b'u') { at + JSON_ESCAPE_LEN } else { at + 2 };
+    end.min(data.len())
+}
+
+/// `range` widened to whole JSON escapes at both ends.
+fn whole_escapes(data: &[u8], range: Range<usize>) -> Range<usize> {
+    let Range { mut start, mut end } = range;
+    // An escape that began before the range and reaches into it.
+    let back = start.saturating_sub(JSON_ESCAPE_LEN - 1);
+    if let Some(at) = (back..start).rev().find(|&i| data[i] == b'\\' && starts_escape(data, i))
+        && escape_end(data, at) > start
+    {
+        start = at;
+    }
+    // An escape that begins inside the range and reaches past its end.
+    let back = end.saturating_sub(JSON_ESCAPE_LEN).max(start);
+    if let Some(at) = (back..end).rev().find(|&i| data[i] == b'\\' && starts_escape(data, i)) {
+        end = end.max(escape_end(data, at));
+    }
+    start..end
 }
 
 /// A call's error with every text the plugin (or the ATS through it) wrote
@@ -362,6 +399,13 @@ fn json_escapes(secret: &[u8]) -> Vec<Vec<u8>> {
         }
     }
     forms.push(ascii.into_bytes());
+    // Every character escaped, as some encoders write whole strings: a
+    // form no piece of the plain value would find.
+    let mut escaped = String::with_capacity(text.len() * JSON_ESCAPE_LEN);
+    for unit in text.encode_utf16() {
+        escaped.push_str(&format!("\\u{unit:04x}"));
+    }
+    forms.push(escaped.into_bytes());
     forms.retain(|f| f.as_slice() != secret);
     forms
 }
@@ -426,6 +470,48 @@ mod tests {
             secret.chars().map(|c| if c.is_ascii() { c.to_string() } else { format!("\\u{:04x}", c as u32) }).collect();
         assert_eq!(s.scrub_str(&escaped), REDACTED);
         assert_eq!(s.scrub_str(&escaped.to_uppercase().replace("\\U", "\\u")), REDACTED);
+    }
+
+    /// The strings of a JSON body, decoded: what a plugin would read.
+    fn decoded(json: &str) -> String {
+        let value: serde_json::Value =
+            serde_json::from_str(json).unwrap_or_else(|e| panic!("no longer JSON ({e}): {json}"));
+        value.to_string()
+    }
+
+    #[test]
+    fn a_redaction_never_leaves_half_a_json_escape() {
+        // A piece of the secret starting at an escaped `/`, and one
+        // starting inside `\u0041`.
+        let cases = [("ab/cdefghijkl", r#"{"m":"--\/cdefghijkl--"}"#), ("41abcdefgh", r#"{"m":"x\u0041abcdefgh"}"#)];
+        for (secret, body) in cases {
+            let out = Scrubber::new([secret]).scrub_str(body);
+            assert!(out.contains(REDACTED), "{body} -> {out}");
+            let text = decoded(&out);
+            assert!(!text.contains("cdefghij") && !text.contains("abcdefgh"), "{out}");
+        }
+        // Ranges are widened to whole escapes at either end, and only to
+        // escapes: an escaped backslash is not one.
+        assert_eq!(whole_escapes(br"x\u0041ab", 5..8), 1..8);
+        assert_eq!(whole_escapes(br"x\/ab", 2..4), 1..4);
+        assert_eq!(whole_escapes(br"ab\u00e9cd", 0..4), 0..8);
+        assert_eq!(whole_escapes(br"ab\/cd", 0..3), 0..4);
+        assert_eq!(whole_escapes(br"\\ab", 2..4), 2..4);
+        assert_eq!(whole_escapes(br"ab\u00", 0..3), 0..6, "an escape cut off by the end of the data");
+        // Escaped backslashes before a piece are not an escape of it.
+        let out = Scrubber::new(["ab/cdefghijkl"]).scrub_str(r#"{"m":"\\cdefghijkl"}"#);
+        assert_eq!(out, format!(r#"{{"m":"\\{REDACTED}"}}"#));
+    }
+
+    #[test]
+    fn a_secret_escaped_character_by_character_is_scrubbed() {
+        let secret = "tok-9f8e7d6c5b4a";
+        let escaped: String = secret.chars().map(|c| format!("\\u{:04X}", c as u32)).collect();
+        let body = format!(r#"{{"echo":"{escaped}"}}"#);
+        assert_eq!(serde_json::from_str::<serde_json::Value>(&body).unwrap()["echo"], secret, "the test's own escape");
+        let out = Scrubber::new([secret]).scrub_str(&body);
+        assert!(!decoded(&out).contains(secret), "{out}");
+        assert_eq!(out, format!(r#"{{"echo":"{REDACTED}"}}"#));
     }
 
     /// Every echo of the secret a test body holds, as independent code

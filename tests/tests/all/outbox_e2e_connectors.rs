@@ -217,10 +217,10 @@ async fn connect(case: &Case) -> World {
     let job = chosen["ats_job_code"].as_str().unwrap().to_string();
     let position = chosen["id"].as_u64().unwrap();
 
-    // The ATS's stages, as the connector lists them, are the mock's. The
-    // account-wide refresh fetches per-job pipelines only from connectors
-    // that tag stages with jobs there (Greenhouse); Ashby's interview plans
-    // and SmartRecruiters' hiring processes come when asked for the job.
+    // The ATS's stages, as the connector lists them, are the mock's. A
+    // refresh caches every job's pipeline (Greenhouse tags them in its
+    // account-wide answer; Ashby and SmartRecruiters declare per-job
+    // pipelines and are asked job by job); a refresh of the one job too.
     let refresh = format!("/api/v1/connections/{connection}/stages/refresh");
     let refreshed = op(&host, "POST", &refresh, None).await;
     assert_eq!(refreshed["supported"], true, "{p}: {refreshed}");
