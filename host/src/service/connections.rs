@@ -18,9 +18,6 @@ use crate::store::{Connection, ConnectionChange, RunOutcome, StoredSetting, Sync
 /// How long "sync now" waits for its run to be recorded before answering
 /// `queued` (the run waits for a free slot under the concurrency limits).
 const SYNC_START_WAIT: Duration = Duration::from_secs(2);
-
-/// How often a "sync now" looks whether a finishing run let go of its slot.
-const SLOT_RELEASE_POLL: Duration = Duration::from_millis(5);
 /// How often it looks while waiting.
 const SYNC_START_POLL: Duration = Duration::from_millis(10);
 /// Shown instead of a secret setting's value.
@@ -259,23 +256,25 @@ impl Service {
         }
         let mode = if full { crate::sync::ListingMode::Full } else { crate::sync::ListingMode::Auto };
         let options = crate::sync::RunOptions { trigger: Trigger::Manual, mode, confirm_removals };
-        let deadline = tokio::time::Instant::now() + SYNC_START_WAIT;
-        // The last run's record can be over while the scheduler still holds
-        // its slot for a moment: a request then would join that finishing
-        // run, get its report and start nothing. Wait (within the same
-        // bound) for the slot to be let go, so this request starts its own
-        // run; a run queued for a slot is joined as before.
-        while self.scheduler.is_running(id) && tokio::time::Instant::now() < deadline {
-            tokio::time::sleep(SLOT_RELEASE_POLL).await;
-        }
         let scheduler = self.scheduler.clone();
+        let store = self.app.store.clone();
         let connection: String = id.to_string();
         // Spawned: the run belongs to the host, not to the request, so a
         // client that goes away cancels nothing.
         tokio::spawn(async move {
-            let report = scheduler.run_now_with(&connection, options).await;
+            let mut report = scheduler.run_now_with(&connection, options).await;
+            // The last run's record can be over while the scheduler still
+            // holds its slot for a moment: a request then joins that
+            // finishing run, gets its report and starts nothing. No run
+            // recorded since the request came: start this request's own.
+            // (A request that joined a run going or queued sees that run
+            // recorded, and starts nothing more.)
+            if store.state(&connection).is_ok_and(|s| s.last_run_seq <= before) {
+                report = scheduler.run_now_with(&connection, options).await;
+            }
             tracing::info!(connection = %connection, ?report, "sync now finished");
         });
+        let deadline = tokio::time::Instant::now() + SYNC_START_WAIT;
         loop {
             let seq = self.app.store.state(id)?.last_run_seq;
             if seq > before {
