@@ -111,7 +111,7 @@ pub(super) fn record_push(
 mod tests {
     use super::*;
     use crate::contract::{CandidateRef, Pushed};
-    use crate::store::testutil::{commit_jobs, connection, temp_store};
+    use crate::store::testutil::{commit_jobs, connection, inserted_bytes, temp_store};
     use crate::store::{HostMetering, MovedBy, NewCandidate, Store};
 
     fn candidate(store: &Store) -> Candidate {
@@ -148,18 +148,6 @@ mod tests {
             },
         );
         m
-    }
-
-    fn inserted_bytes(subscribers: &mut [sled::Subscriber]) -> u64 {
-        let mut bytes = 0;
-        for s in subscribers {
-            while let Ok(event) = s.next_timeout(std::time::Duration::from_millis(50)) {
-                if let sled::Event::Insert { key, value } = event {
-                    bytes += (key.len() + value.len()) as u64;
-                }
-            }
-        }
-        bytes
     }
 
     #[test]

@@ -93,3 +93,17 @@ pub(crate) fn commit_patches(store: &Store, connection_id: &str, patches: Vec<Jo
 pub(crate) fn corrupt_run(store: &Store, connection_id: &str, seq: u64) {
     store.trees.runs.insert(super::keys::run(connection_id, seq), &b"\xffnot a run"[..]).expect("write run");
 }
+
+/// The bytes (keys and values) inserted since `subscribers` were made, as
+/// sled reports them: the oracle a count of bytes written is held to.
+pub(crate) fn inserted_bytes(subscribers: &mut [sled::Subscriber]) -> u64 {
+    let mut bytes = 0;
+    for s in subscribers {
+        while let Ok(event) = s.next_timeout(std::time::Duration::from_millis(50)) {
+            if let sled::Event::Insert { key, value } = event {
+                bytes += (key.len() + value.len()) as u64;
+            }
+        }
+    }
+    bytes
+}

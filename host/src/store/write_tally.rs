@@ -72,7 +72,7 @@ pub(super) fn encode_counting_itself<T: Serialize>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::testutil::job;
+    use crate::store::testutil::{inserted_bytes, job};
 
     #[derive(Serialize)]
     struct Record {
@@ -109,18 +109,6 @@ mod tests {
         .into_iter()
         .map(|tree| tree.watch_prefix(Vec::new()))
         .collect()
-    }
-
-    fn inserted_bytes(subscribers: &mut [sled::Subscriber]) -> u64 {
-        let mut bytes = 0;
-        for s in subscribers {
-            while let Ok(event) = s.next_timeout(std::time::Duration::from_millis(50)) {
-                if let sled::Event::Insert { key, value } = event {
-                    bytes += (key.len() + value.len()) as u64;
-                }
-            }
-        }
-        bytes
     }
 
     #[test]
