@@ -247,6 +247,20 @@ mod tests {
         }
     }
 
+    /// The header of a test recording of connection `c`'s run `run`.
+    fn header(run: Option<u64>) -> Header {
+        Header {
+            format: super::super::format::FORMAT_NAME.into(),
+            version: 1,
+            connection: "c".into(),
+            run,
+            plugin: "p".into(),
+            plugin_version: "1.0.0".into(),
+            started_unix: 0,
+            settings: vec![],
+        }
+    }
+
     fn ok(body: &str) -> Result<HttpResponse, HttpError> {
         Ok(HttpResponse { status: 200, headers: vec![], body: body.as_bytes().to_vec() })
     }
@@ -260,17 +274,7 @@ mod tests {
         let b64 = base64::Engine::encode(&base64::engine::general_purpose::STANDARD, SECRET);
         recorder.http(&request(Some(&format!("{{\"k\":\"{b64}\"}}"))), &ok("{}"), &scrubber);
         recorder.http(&request(None), &ok(&hex::encode(SECRET)), &scrubber);
-        let header = Header {
-            format: super::super::format::FORMAT_NAME.into(),
-            version: 1,
-            connection: "c".into(),
-            run: Some(1),
-            plugin: "p".into(),
-            plugin_version: "1.0.0".into(),
-            started_unix: 0,
-            settings: vec![],
-        };
-        let file = String::from_utf8(recorder.finish(&header, "succeeded".into())).unwrap();
+        let file = String::from_utf8(recorder.finish(&header(Some(1)), "succeeded".into())).unwrap();
         assert!(!file.contains(SECRET), "{file}");
         assert!(!file.contains(&b64), "{file}");
         assert!(!file.contains(&hex::encode(SECRET)), "{file}");
@@ -297,17 +301,7 @@ mod tests {
         recorder.token(&TokenSeen { grant: &grant, form: &form, answer: Ok((200, &body[..])) });
         let refused = TokenError::Refused { status: 401, detail: ": invalid_client client-secret-8e1b7d".into() };
         recorder.token(&TokenSeen { grant: &grant, form: &form, answer: Err(&refused) });
-        let header = Header {
-            format: super::super::format::FORMAT_NAME.into(),
-            version: 1,
-            connection: "c".into(),
-            run: Some(1),
-            plugin: "p".into(),
-            plugin_version: "1.0.0".into(),
-            started_unix: 0,
-            settings: vec![],
-        };
-        let file = String::from_utf8(recorder.finish(&header, "succeeded".into())).unwrap();
+        let file = String::from_utf8(recorder.finish(&header(Some(1)), "succeeded".into())).unwrap();
         for secret in ["client-id-4f2a9c", "client-secret-8e1b7d", "at-91c4e7f2d0b3", "rt-5a8e0c1f9b2d"] {
             assert!(!file.contains(secret), "{secret}: {file}");
         }
@@ -324,17 +318,7 @@ mod tests {
         let body = format!("{{\"title\":\"{escaped}\",\"n\":1}}");
         recorder.http(&request(None), &ok(&body), &scrubber);
         recorder.http(&request(None), &ok("{\"title\":  \"plain\"}"), &scrubber);
-        let header = Header {
-            format: super::super::format::FORMAT_NAME.into(),
-            version: 1,
-            connection: "c".into(),
-            run: Some(1),
-            plugin: "p".into(),
-            plugin_version: "1.0.0".into(),
-            started_unix: 0,
-            settings: vec![],
-        };
-        let file = String::from_utf8(recorder.finish(&header, "succeeded".into())).unwrap();
+        let file = String::from_utf8(recorder.finish(&header(Some(1)), "succeeded".into())).unwrap();
         assert!(!file.contains(&escaped) && !file.contains(&escaped.replace('\\', "\\\\")), "{file}");
         assert!(file.contains("[redacted]"), "{file}");
         assert!(file.contains(r#"{\"title\":  \"plain\"}"#), "a body with no secret is kept as it was: {file}");
@@ -346,17 +330,7 @@ mod tests {
         for _ in 0..10 {
             recorder.http(&request(None), &ok(&"x".repeat(100)), &Scrubber::default());
         }
-        let header = Header {
-            format: "atsbridge-recording".into(),
-            version: 1,
-            connection: "c".into(),
-            run: None,
-            plugin: "p".into(),
-            plugin_version: "1.0.0".into(),
-            started_unix: 0,
-            settings: vec![],
-        };
-        let file = recorder.finish(&header, "succeeded".into());
+        let file = recorder.finish(&header(None), "succeeded".into());
         let last: Entry =
             serde_json::from_slice(file.trim_ascii_end().rsplit(|b| *b == b'\n').next().unwrap()).unwrap();
         match last {

@@ -543,22 +543,7 @@ impl Store {
 mod tests {
     use super::*;
     use crate::contract::CandidateRef;
-    use crate::store::testutil::{commit_jobs, connection, temp_store};
-
-    fn new_candidate(position_id: u64, email: &str) -> NewCandidate {
-        NewCandidate {
-            position_id,
-            name: "Ada Lovelace".into(),
-            email: email.into(),
-            phone: None,
-            links: Vec::new(),
-            resume: None,
-            answers: Default::default(),
-            source: None,
-            stage_id: None,
-            by: MovedBy::User { name: "t".into() },
-        }
-    }
+    use crate::store::testutil::{commit_jobs, connection, new_candidate, temp_store};
 
     fn pushed(c: &str, a: &str) -> PushOutcome {
         PushOutcome::Pushed(Pushed {

@@ -111,25 +111,13 @@ pub(super) fn record_push(
 mod tests {
     use super::*;
     use crate::contract::{CandidateRef, Pushed};
-    use crate::store::testutil::{commit_jobs, connection, inserted_bytes, temp_store};
-    use crate::store::{HostMetering, MovedBy, NewCandidate, Store};
+    use crate::store::testutil::{commit_jobs, connection, inserted_bytes, new_candidate, temp_store};
+    use crate::store::{HostMetering, Store};
 
     fn candidate(store: &Store) -> Candidate {
         let c = connection(store, "Greenhouse");
         let positions = commit_jobs(store, &c.id, &[("J1", "Engineer")]);
-        let new = NewCandidate {
-            position_id: positions[0].id,
-            name: "Ada Lovelace".into(),
-            email: "ada@example.com".into(),
-            phone: None,
-            links: Vec::new(),
-            resume: None,
-            answers: Default::default(),
-            source: None,
-            stage_id: None,
-            by: MovedBy::User { name: "t".into() },
-        };
-        store.create_candidate(new).unwrap().0
+        store.create_candidate(new_candidate(positions[0].id, "ada@example.com")).unwrap().0
     }
 
     /// One attempt's cost: one call, `requests` requests to the ATS.

@@ -107,3 +107,19 @@ pub(crate) fn inserted_bytes(subscribers: &mut [sled::Subscriber]) -> u64 {
     }
     bytes
 }
+
+/// A new candidate for `position_id` with `email`, placed by a user.
+pub(crate) fn new_candidate(position_id: u64, email: &str) -> super::NewCandidate {
+    super::NewCandidate {
+        position_id,
+        name: "Ada Lovelace".into(),
+        email: email.into(),
+        phone: None,
+        links: Vec::new(),
+        resume: None,
+        answers: Default::default(),
+        source: None,
+        stage_id: None,
+        by: super::MovedBy::User { name: "t".into() },
+    }
+}
