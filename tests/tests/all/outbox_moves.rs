@@ -6,11 +6,10 @@
 
 use std::time::Duration;
 
-use atsbridge::store::{SecretKey, Store};
 use serde_json::{Value, json};
 
 use crate::ops_support::{Setup, eventually, operator_client};
-use crate::outbox_support::{LineAts, push, wait_for_state};
+use crate::outbox_support::{LineAts, j1_stages, push, wait_for_state, with_store};
 
 const WAIT: Duration = Duration::from_secs(30);
 const CONNECTION: &str = "acme-line-one";
@@ -51,20 +50,9 @@ fn v0_1_setup(ats: &LineAts) -> Setup {
         &ats.base,
     ]);
     setup.ok(&["connection", "sync", CONNECTION]);
-    let key = std::fs::read_to_string(&setup.key_file).unwrap();
-    let store = Store::open(&setup.data.join("store"), Some(SecretKey::parse(key.trim()).unwrap())).unwrap();
-    let stages = ["New submission", "Interview", "Offer"]
-        .iter()
-        .enumerate()
-        .map(|(i, name)| atsbridge::contract::Stage {
-            id: format!("J1-s{}", i + 1),
-            name: name.to_string(),
-            position: i as u32,
-            job_code: Some("J1".into()),
-        })
-        .collect();
-    store.put_ats_stages(CONNECTION, Some("J1"), stages).unwrap();
-    store.flush().unwrap();
+    with_store(&setup, |store| {
+        store.put_ats_stages(CONNECTION, Some("J1"), j1_stages(&["New submission", "Interview", "Offer"])).unwrap();
+    });
     setup
 }
 

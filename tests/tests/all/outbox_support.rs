@@ -84,6 +84,21 @@ impl GhSetup {
     }
 }
 
+/// Job J1's ATS pipeline with these stage names, in order: ids `J1-s1`,
+/// `J1-s2`, ...
+pub fn j1_stages(names: &[&str]) -> Vec<atsbridge::contract::Stage> {
+    names
+        .iter()
+        .enumerate()
+        .map(|(i, name)| atsbridge::contract::Stage {
+            id: format!("J1-s{}", i + 1),
+            name: name.to_string(),
+            position: i as u32,
+            job_code: Some("J1".into()),
+        })
+        .collect()
+}
+
 /// Opens the setup's store (no host may be serving) for `f`, flushing after.
 pub fn with_store<T>(setup: &Setup, f: impl FnOnce(&Store) -> T) -> T {
     let key = std::fs::read_to_string(&setup.key_file).unwrap();
@@ -225,17 +240,7 @@ pub fn line_setup(ats: &LineAts) -> Setup {
     setup.connect(&plugin, "line", "Line", &ats.base, "line-key");
     setup.ok(&["connection", "sync", "acme-line"]);
     with_store(&setup, |store| {
-        let stages = ["Applied", "Interview", "Offer"]
-            .iter()
-            .enumerate()
-            .map(|(i, name)| atsbridge::contract::Stage {
-                id: format!("J1-s{}", i + 1),
-                name: name.to_string(),
-                position: i as u32,
-                job_code: Some("J1".into()),
-            })
-            .collect();
-        store.put_ats_stages("acme-line", Some("J1"), stages).unwrap();
+        store.put_ats_stages("acme-line", Some("J1"), j1_stages(&["Applied", "Interview", "Offer"])).unwrap();
         store.set_stage_override("acme-line", Some("J1"), "new-submission", "J1-s1").unwrap();
     });
     setup
