@@ -52,7 +52,7 @@ enum Form {
     Hex,
     /// Form encoding, `+` for a space: percent escapes are decoded in the
     /// decoded view (`unescape`), a `+` is not.
-    FormUrl,
+    UrlEncoded,
     /// Base64 in both alphabets, alone or inside a longer base64 text.
     Base64,
 }
@@ -80,7 +80,7 @@ fn forms(secret: &[u8]) -> Vec<(Form, Vec<u8>)> {
     // Percent-encoded and JSON-escaped forms need no pattern of their own:
     // they are found in the decoded view, whichever characters are escaped.
     if secret.contains(&b' ') {
-        out.push((Form::FormUrl, form_urlencoded::byte_serialize(secret).collect::<String>().into_bytes()));
+        out.push((Form::UrlEncoded, form_urlencoded::byte_serialize(secret).collect::<String>().into_bytes()));
     }
     out.extend(base64_forms(secret).into_iter().map(|f| (Form::Base64, f)));
     out
@@ -510,7 +510,7 @@ mod tests {
         vec![
             (Form::Piece, SECRET[3..13].to_string()),
             (Form::Hex, hex::encode_upper(SECRET)),
-            (Form::FormUrl, form_urlencoded::byte_serialize(SECRET.as_bytes()).collect()),
+            (Form::UrlEncoded, form_urlencoded::byte_serialize(SECRET.as_bytes()).collect()),
             (Form::Base64, STANDARD.encode(SECRET)),
             (Form::Base64, URL_SAFE_NO_PAD.encode(SECRET)),
         ]
@@ -754,7 +754,8 @@ mod tests {
         let s = Scrubber::new([SECRET]);
         let bytes = body.as_bytes().to_vec();
         let ptr = bytes.as_ptr();
-        assert_eq!(s.scrub_bytes(bytes).as_ptr(), ptr, "copied");
+        let out = s.scrub_bytes(bytes);
+        assert_eq!(out.as_ptr(), ptr, "copied");
         // An escaped backslash before `u0065` is not an escape of `e`.
         let s = Scrubber::new(["abcdefghij"]);
         let out = s.scrub_str(r"abcd\\u0065fghij");

@@ -392,10 +392,10 @@ mod tests {
         // wherever the cuts fall: each is checked against the text decoded
         // by hand.
         let context = 40;
-        let letter = |i: usize| if i % 3 == 0 { b'a' + (i % 26) as u8 } else { b'b' };
+        let letter = |i: usize| if i.is_multiple_of(3) { b'a' + (i % 26) as u8 } else { b'b' };
         let n = 3 * WINDOW_BYTES;
         let data: String =
-            (0..n).map(|i| if i % 3 == 0 { format!("%{:02x}", letter(i)) } else { "b".into() }).collect();
+            (0..n).map(|i| if i.is_multiple_of(3) { format!("%{:02x}", letter(i)) } else { "b".into() }).collect();
         let decoded: Vec<u8> = (0..n).map(letter).collect();
         let mut covered = vec![false; n - context + 1];
         let mut views = 0;
