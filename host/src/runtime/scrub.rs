@@ -4,14 +4,17 @@
 //! A secret can come back in many shapes: an endpoint (or a host the plugin
 //! controls, reading back what it recorded earlier) may echo it verbatim,
 //! lower-cased, base64-encoded (also as part of `user:secret` in a Basic
-//! header), URL-encoded, JSON-escaped, hex-encoded, or in pieces. One
-//! [`Scrubber`] is built for each set of secret values (a connection's
+//! header), URL-encoded, JSON-escaped, hex-encoded, in pieces, or with only
+//! some of its characters escaped (`s3cr\u0065t`, `s3cr%65t`, `s3cr&#101;t`).
+//! One [`Scrubber`] is built for each set of secret values (a connection's
 //! secrets and the OAuth tokens in use) and kept across calls; it finds
-//! every such form in one pass (one Aho-Corasick automaton, overlapping
-//! matches, run only where a cheap prefilter sees a possible form),
-//! replacing each covered run of bytes with `[redacted]`.
+//! every such form in one pass over the text as written (one Aho-Corasick
+//! automaton, overlapping matches, run only where a cheap prefilter sees a
+//! possible form) and one over a decoded view of the parts where escapes
+//! are (`unescape`), replacing each covered run of bytes with `[redacted]`.
 
 mod prefilter;
+mod unescape;
 
 use std::ops::Range;
 
@@ -20,6 +23,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD};
 
 use self::prefilter::Prefilter;
+use self::unescape::ByteSet;
 use super::CallError;
 use crate::contract::ConnectorError;
 
@@ -46,8 +50,9 @@ enum Form {
     /// Every [`MIN_SECRET_WINDOW`]-byte piece of it.
     Piece,
     Hex,
-    Url,
-    Json,
+    /// Form encoding, `+` for a space: percent escapes are decoded in the
+    /// decoded view (`unescape`), a `+` is not.
+    UrlEncoded,
     /// Base64 in both alphabets, alone or inside a longer base64 text.
     Base64,
 }
@@ -72,8 +77,11 @@ fn forms(secret: &[u8]) -> Vec<(Form, Vec<u8>)> {
     }
     out.extend(secret.windows(MIN_SECRET_WINDOW).map(|w| (Form::Piece, w.to_vec())));
     out.push((Form::Hex, hex::encode(secret).into_bytes()));
-    out.extend(url_encodings(secret).into_iter().map(|f| (Form::Url, f)));
-    out.extend(json_escapes(secret).into_iter().map(|f| (Form::Json, f)));
+    // Percent-encoded and JSON-escaped forms need no pattern of their own:
+    // they are found in the decoded view, whichever characters are escaped.
+    if secret.contains(&b' ') {
+        out.push((Form::UrlEncoded, form_urlencoded::byte_serialize(secret).collect::<String>().into_bytes()));
+    }
     out.extend(base64_forms(secret).into_iter().map(|f| (Form::Base64, f)));
     out
 }
@@ -98,6 +106,12 @@ struct Matcher {
     exact: Vec<Option<Box<[u8]>>>,
     /// `None` when a form is too short to prefilter: every byte is scanned.
     prefilter: Option<Prefilter>,
+    /// The bytes the forms hold: an escape of any other byte cannot be
+    /// part of a match, so it needs no decoding.
+    relevant: ByteSet,
+    /// The longest form: how much decoded text around an escape a match
+    /// through it can reach.
+    longest: usize,
 }
 
 impl Scrubber {
@@ -140,8 +154,8 @@ impl Scrubber {
         let exact: Vec<Option<Box<[u8]>>> =
             patterns.iter().zip(case_sensitive).map(|(p, cs)| cs.then(|| p.clone().into_boxed_slice())).collect();
         let prefilter = Prefilter::new(patterns.iter().map(Vec::as_slice));
-        let automaton = match build(&patterns) {
-            Ok(a) => a,
+        match Matcher::new(&patterns, exact.clone(), prefilter) {
+            Ok(matcher) => Scrubber { matcher: Some(matcher) },
             // Only a pattern set beyond the automaton's size limits fails; a
             // scrubber that silently matches nothing would leak, so fall back
             // to the first forms only, without prefilter.
@@ -149,13 +163,9 @@ impl Scrubber {
                 tracing::error!(error = %e, "cannot build the secret scrubber for every encoding; scrubbing fewer forms");
                 let few: Vec<Vec<u8>> = patterns.into_iter().take(FALLBACK_FORMS).collect();
                 let exact = exact.into_iter().take(few.len()).collect();
-                return match build(&few) {
-                    Ok(automaton) => Scrubber { matcher: Some(Matcher { automaton, exact, prefilter: None }) },
-                    Err(_) => Scrubber::default(),
-                };
+                Scrubber { matcher: Matcher::new(&few, exact, None).ok() }
             }
-        };
-        Scrubber { matcher: Some(Matcher { automaton, exact, prefilter }) }
+        }
     }
 
     /// Bytes of memory the matcher uses.
@@ -203,15 +213,46 @@ impl Scrubber {
 }
 
 impl Matcher {
+    fn new(
+        patterns: &[Vec<u8>],
+        exact: Vec<Option<Box<[u8]>>>,
+        prefilter: Option<Prefilter>,
+    ) -> Result<Self, aho_corasick::BuildError> {
+        Ok(Matcher {
+            automaton: build(patterns)?,
+            exact,
+            prefilter,
+            relevant: ByteSet::of(patterns.iter().map(Vec::as_slice)),
+            longest: patterns.iter().map(Vec::len).max().unwrap_or(0),
+        })
+    }
+
     /// Every byte range a form covers (overlapping matches: a form that
-    /// starts inside another is covered too), in the order found.
+    /// starts inside another is covered too), as written and with some of
+    /// its characters escaped.
     fn covered(&self, data: &[u8]) -> Vec<Range<usize>> {
-        let mut covered = Vec::new();
-        match &self.prefilter {
-            Some(pre) => pre.spans(data, |span| self.search(data, span, &mut covered)),
-            None => self.search(data, 0..data.len(), &mut covered),
-        }
+        let mut covered = self.covered_as_written(data);
+        let mut found = Vec::new();
+        unescape::decoded_windows(data, &self.relevant, self.longest, |view| {
+            found.clear();
+            self.covered_into(view.bytes(), &mut found);
+            covered.extend(found.iter().map(|r| view.original(r.clone())));
+        });
         covered
+    }
+
+    /// Every byte range a form covers in the text as written.
+    fn covered_as_written(&self, data: &[u8]) -> Vec<Range<usize>> {
+        let mut covered = Vec::new();
+        self.covered_into(data, &mut covered);
+        covered
+    }
+
+    fn covered_into(&self, data: &[u8], covered: &mut Vec<Range<usize>>) {
+        match &self.prefilter {
+            Some(pre) => pre.spans(data, |span| self.search(data, span, covered)),
+            None => self.search(data, 0..data.len(), covered),
+        }
     }
 
     fn search(&self, data: &[u8], span: Range<usize>, covered: &mut Vec<Range<usize>>) {
@@ -359,57 +400,6 @@ fn base64_forms(secret: &[u8]) -> Vec<Vec<u8>> {
     forms
 }
 
-/// Percent-encoded forms: every byte but alphanumerics escaped, form
-/// encoding (`+` for space), and JavaScript's `encodeURIComponent`.
-fn url_encodings(secret: &[u8]) -> Vec<Vec<u8>> {
-    use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, percent_encode};
-    const URI_COMPONENT: &AsciiSet =
-        &NON_ALPHANUMERIC.remove(b'-').remove(b'_').remove(b'.').remove(b'!').remove(b'~').remove(b'*').remove(b'\'');
-    const URI_COMPONENT_PARENS: &AsciiSet = &URI_COMPONENT.remove(b'(').remove(b')');
-    let mut forms = vec![form_urlencoded::byte_serialize(secret).collect::<String>().into_bytes()];
-    for set in [NON_ALPHANUMERIC, URI_COMPONENT, URI_COMPONENT_PARENS] {
-        forms.push(percent_encode(secret, set).to_string().into_bytes());
-    }
-    forms.retain(|f| f.as_slice() != secret);
-    forms
-}
-
-/// JSON string escapes: as `serde_json` writes them, with `/` escaped, and
-/// with everything outside printable ASCII as `\uXXXX`.
-fn json_escapes(secret: &[u8]) -> Vec<Vec<u8>> {
-    let Ok(text) = std::str::from_utf8(secret) else { return Vec::new() };
-    let mut forms = Vec::new();
-    if let Ok(quoted) = serde_json::to_string(text) {
-        let inner = &quoted[1..quoted.len() - 1];
-        forms.push(inner.as_bytes().to_vec());
-        forms.push(inner.replace('/', "\\/").into_bytes());
-    }
-    let mut ascii = String::with_capacity(text.len() * 2);
-    for c in text.chars() {
-        match c {
-            '"' => ascii.push_str("\\\""),
-            '\\' => ascii.push_str("\\\\"),
-            ' '..='~' => ascii.push(c),
-            _ => {
-                let mut units = [0u16; 2];
-                for unit in c.encode_utf16(&mut units) {
-                    ascii.push_str(&format!("\\u{unit:04x}"));
-                }
-            }
-        }
-    }
-    forms.push(ascii.into_bytes());
-    // Every character escaped, as some encoders write whole strings: a
-    // form no piece of the plain value would find.
-    let mut escaped = String::with_capacity(text.len() * JSON_ESCAPE_LEN);
-    for unit in text.encode_utf16() {
-        escaped.push_str(&format!("\\u{unit:04x}"));
-    }
-    forms.push(escaped.into_bytes());
-    forms.retain(|f| f.as_slice() != secret);
-    forms
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -517,15 +507,22 @@ mod tests {
     /// Every echo of the secret a test body holds, as independent code
     /// (not the scrubber's own) writes them.
     fn echoes() -> Vec<(Form, String)> {
-        let json = serde_json::to_string(SECRET).unwrap();
         vec![
             (Form::Piece, SECRET[3..13].to_string()),
             (Form::Hex, hex::encode_upper(SECRET)),
-            (Form::Url, form_urlencoded::byte_serialize(SECRET.as_bytes()).collect()),
-            (Form::Url, percent_encoding::utf8_percent_encode(SECRET, percent_encoding::NON_ALPHANUMERIC).to_string()),
-            (Form::Json, json[1..json.len() - 1].to_string()),
+            (Form::UrlEncoded, form_urlencoded::byte_serialize(SECRET.as_bytes()).collect()),
             (Form::Base64, STANDARD.encode(SECRET)),
             (Form::Base64, URL_SAFE_NO_PAD.encode(SECRET)),
+        ]
+    }
+
+    /// Echoes found in the decoded view, with no form of their own.
+    fn decoded_echoes() -> Vec<String> {
+        let json = serde_json::to_string(SECRET).unwrap();
+        vec![
+            percent_encoding::utf8_percent_encode(SECRET, percent_encoding::NON_ALPHANUMERIC).to_string(),
+            json[1..json.len() - 1].to_string(),
+            json[1..json.len() - 1].replace('/', "\\/"),
         ]
     }
 
@@ -534,7 +531,7 @@ mod tests {
         let mut body = String::from("{\"jobs\": [");
         let mut expected = body.clone();
         let plain = [SECRET.to_string(), SECRET.to_lowercase(), SECRET.to_uppercase()];
-        let all = plain.into_iter().chain(echoes().into_iter().map(|(_, e)| e));
+        let all = plain.into_iter().chain(echoes().into_iter().map(|(_, e)| e)).chain(decoded_echoes());
         for (i, echo) in all.enumerate() {
             body.push_str(&format!("{{\"id\": {i}, \"note\": \"{echo}\"}}, "));
             expected.push_str(&format!("{{\"id\": {i}, \"note\": \"{REDACTED}\"}}, "));
@@ -551,6 +548,11 @@ mod tests {
             assert_eq!(scrubbed(&echo), REDACTED, "{form:?}: {echo}");
             let partial = Scrubber::without(&[SECRET], form).scrub_str(&echo);
             assert_ne!(partial, REDACTED, "{form:?} is not needed for {echo}");
+        }
+        // The decoded view is needed for the escaped ones.
+        for echo in decoded_echoes() {
+            assert_eq!(scrubbed(&echo), REDACTED, "{echo}");
+            assert_ne!(scrubbed_as_written(&echo), REDACTED, "{echo} needs no decoding");
         }
         // The plain value matters for secrets too short to have pieces.
         assert_eq!(Scrubber::new(["pin1"]).scrub_str("PIN1"), REDACTED);
@@ -594,13 +596,179 @@ mod tests {
                     }
                 }
             }
-            let mut fast = m.covered(&data);
+            let mut fast = m.covered_as_written(&data);
             let mut full = Vec::new();
             m.search(&data, 0..data.len(), &mut full);
             fast.sort_unstable_by_key(|r| (r.start, r.end));
             full.sort_unstable_by_key(|r| (r.start, r.end));
             assert_eq!(fast, full);
         }
+    }
+
+    /// How a test writes one escaped character: independent of the
+    /// scrubber's own decoding.
+    type Escaper = fn(char) -> String;
+
+    fn json_lower(c: char) -> String {
+        c.encode_utf16(&mut [0; 2]).iter().map(|u| format!("\\u{u:04x}")).collect()
+    }
+    fn json_upper(c: char) -> String {
+        c.encode_utf16(&mut [0; 2]).iter().map(|u| format!("\\u{u:04X}")).collect()
+    }
+    fn percent_lower(c: char) -> String {
+        c.to_string().bytes().map(|b| format!("%{b:02x}")).collect()
+    }
+    fn percent_upper(c: char) -> String {
+        c.to_string().bytes().map(|b| format!("%{b:02X}")).collect()
+    }
+    fn html_hex(c: char) -> String {
+        format!("&#x{:x};", c as u32)
+    }
+    fn html_decimal(c: char) -> String {
+        format!("&#{};", c as u32)
+    }
+    fn c_hex(c: char) -> String {
+        c.to_string().bytes().map(|b| format!("\\x{b:02x}")).collect()
+    }
+
+    const ESCAPERS: [Escaper; 7] =
+        [json_lower, json_upper, percent_lower, percent_upper, html_hex, html_decimal, c_hex];
+
+    /// `text` with every `n`th character written by `escape` (by the
+    /// escapers in turn when there are several): with `n` below
+    /// [`MIN_SECRET_WINDOW`] no piece of it is left as written.
+    fn escape_every(text: &str, n: usize, escapers: &[Escaper]) -> String {
+        let mut turn = 0;
+        let mut out = String::new();
+        for (i, c) in text.chars().enumerate() {
+            if i % n == n - 1 {
+                out.push_str(&escapers[turn % escapers.len()](c));
+                turn += 1;
+            } else {
+                out.push(c);
+            }
+        }
+        out
+    }
+
+    /// What a scrubber that looks at the text as written only (no decoded
+    /// view) leaves of `text`.
+    fn scrubbed_as_written(text: &str) -> String {
+        let s = Scrubber::new([SECRET]);
+        let covered = s.matcher.as_ref().unwrap().covered_as_written(text.as_bytes());
+        String::from_utf8(redact(text.as_bytes(), covered)).unwrap()
+    }
+
+    /// `echo` is redacted whole, and would not be without the decoded view.
+    fn assert_redacted_whole(echo: &str) {
+        let text = format!("before {echo} after");
+        assert_eq!(scrubbed(&text), format!("before {REDACTED} after"), "{echo}");
+        assert_ne!(scrubbed_as_written(&text), format!("before {REDACTED} after"), "{echo} needs no decoding");
+    }
+
+    #[test]
+    fn a_secret_with_some_characters_escaped_is_scrubbed() {
+        for variant in [SECRET.to_string(), SECRET.to_lowercase(), SECRET.to_uppercase()] {
+            for n in [2, 3, 4, 7] {
+                for escape in ESCAPERS {
+                    assert_redacted_whole(&escape_every(&variant, n, &[escape]));
+                }
+                // Several kinds of escape in one echo.
+                assert_redacted_whole(&escape_every(&variant, n, &ESCAPERS));
+            }
+        }
+        // `S3CR\u0045T`: an upper-cased echo whose escapes name upper-case
+        // characters, in upper-case hex.
+        let secret = "s3cret-value-77";
+        let echo = escape_every(&secret.to_uppercase(), 3, &[json_upper]);
+        assert!(echo.starts_with(r"S3\u0043RE\u0054"), "{echo}");
+        assert_eq!(Scrubber::new([secret]).scrub_str(&echo), REDACTED);
+    }
+
+    /// A JSON body echoing `secret` with every `n`th character `\u`-escaped
+    /// and the characters JSON escapes (`"`, `\`) and `/` short-escaped:
+    /// a valid document whose string is the secret.
+    fn json_echo(secret: &str, n: usize) -> String {
+        let mut inner = String::new();
+        for (i, c) in secret.chars().enumerate() {
+            match c {
+                '"' | '\\' | '/' => inner.push_str(&format!("\\{c}")),
+                _ if i % n == n - 1 => inner.push_str(&json_lower(c)),
+                _ => inner.push(c),
+            }
+        }
+        let body = format!(r#"{{"id": 7, "echo": "{inner}", "next": null}}"#);
+        let parsed: serde_json::Value = serde_json::from_str(&body).unwrap();
+        assert_eq!(parsed["echo"], secret, "the test's own escapes: {body}");
+        body
+    }
+
+    #[test]
+    fn a_json_body_with_a_partly_escaped_secret_stays_json_without_it() {
+        for n in [2, 3, 5] {
+            let body = json_echo(SECRET, n);
+            let expected = format!(r#"{{"id": 7, "echo": "{REDACTED}", "next": null}}"#);
+            assert_eq!(scrubbed(&body), expected, "{body}");
+            assert_ne!(scrubbed_as_written(&body), expected, "{body}");
+        }
+        // Short escapes alone, one `/` escaped and the other not: neither
+        // whole JSON form, and the ends shorter than a piece.
+        let secret = "sk-live/7f3a9c/1e5b\"Zq";
+        let body = r#"{"echo": "sk-live\/7f3a9c/1e5b\"Zq"}"#;
+        assert_eq!(serde_json::from_str::<serde_json::Value>(body).unwrap()["echo"], secret);
+        assert_eq!(Scrubber::new([secret]).scrub_str(body), format!(r#"{{"echo": "{REDACTED}"}}"#));
+    }
+
+    #[test]
+    fn partly_escaped_non_ascii_secrets_are_scrubbed() {
+        let secret = "pässwörd-😀-geheim";
+        let s = Scrubber::new([secret]);
+        for escape in [json_lower, json_upper, percent_upper, html_hex] {
+            for n in [2, 3] {
+                let echo = escape_every(secret, n, &[escape]);
+                assert_eq!(s.scrub_str(&format!("<{echo}>")), format!("<{REDACTED}>"), "{echo}");
+            }
+        }
+        let echo = r"p\u00e4ssw\u00F6rd-\uD83D\ude00-geheim";
+        assert_eq!(s.scrub_str(echo), REDACTED);
+    }
+
+    #[test]
+    fn a_partly_escaped_secret_is_found_across_window_cuts() {
+        // A long run of escapes that decode to characters the forms hold,
+        // with the echo at offsets all around the first window cut.
+        let filler = "%61".repeat(unescape::WINDOW_BYTES);
+        let echo = escape_every(SECRET, 3, &[percent_upper, json_lower]);
+        for at in (unescape::WINDOW_BYTES - 40..unescape::WINDOW_BYTES + 8).map(|i| 3 * (i - 8)) {
+            let body = format!("{}{echo}{}", &filler[..at], &filler[..300]);
+            let out = scrubbed(&body);
+            assert_eq!(out, format!("{}{REDACTED}{}", &filler[..at], &filler[..300]), "at {at}");
+        }
+    }
+
+    #[test]
+    fn decoding_redacts_nothing_but_the_secret() {
+        // Escapes of every kind and no secret: handed back as it came.
+        let body = r#"{"content": "\u003cp\u003eWe \u0026amp; you\u003c/p\u003e\n\"quoted\" \/path", "url": "https://x.example/a%20b?q=%E2%82%AC&amp;r=1&#x27;", "s": "s\\u006b-live"}"#;
+        assert_eq!(scrubbed(body), body);
+        let s = Scrubber::new([SECRET]);
+        let bytes = body.as_bytes().to_vec();
+        let ptr = bytes.as_ptr();
+        let out = s.scrub_bytes(bytes);
+        assert_eq!(out.as_ptr(), ptr, "copied");
+        // An escaped backslash before `u0065` is not an escape of `e`.
+        let s = Scrubber::new(["abcdefghij"]);
+        let out = s.scrub_str(r"abcd\\u0065fghij");
+        assert_eq!(out, r"abcd\\u0065fghij");
+        // Text around a partly escaped echo is kept byte for byte.
+        let echo = escape_every("abcdefghij", 3, &[json_lower]);
+        assert_eq!(s.scrub_str(&format!(r#"%41\n{echo}\n&amp;"#)), format!(r#"%41\n{REDACTED}\n&amp;"#));
+        // A short secret: scrubbed as written and case-folded everywhere
+        // already, and so when some of it is escaped; escapes of other text
+        // stay.
+        let s = Scrubber::new(["pin1"]);
+        assert_eq!(s.scrub_str(r"id p\u0069n1 P%49N1 x"), format!("id {REDACTED} {REDACTED} x"));
+        assert_eq!(s.scrub_str(r"p\u0069n \u0070in2 %70%69%6e"), r"p\u0069n \u0070in2 %70%69%6e");
     }
 
     #[test]

@@ -128,6 +128,9 @@ async fn replay(State(s): State<Recorder>, Path(encoding): Path<String>) -> (Hea
         "url" => url::form_urlencoded::byte_serialize(v.as_bytes()).collect(),
         "json" => serde_json::json!({ "echo": v }).to_string(),
         "split" => format!("{} ... {}", &v[..12], &v[12..]),
+        "json-mixed" => format!(r#"{{"echo":"{}"}}"#, escape_some(&v, &[json_u_lower, json_u_upper, json_short])),
+        "url-mixed" => escape_some(&v, &[percent_lower, percent_upper]),
+        "mixed" => escape_some(&v.to_uppercase(), &[json_u_upper, percent_lower, html_hex, json_short]),
         "header" => {
             headers.insert("x-echo", v.parse().unwrap());
             "see header".to_string()
@@ -135,6 +138,50 @@ async fn replay(State(s): State<Recorder>, Path(encoding): Path<String>) -> (Hea
         other => format!("unknown encoding {other}"),
     };
     (headers, format!("<<{body}>>"))
+}
+
+/// `v` with every third character escaped, by `escapers` in turn, and
+/// `/` and `+` always escaped (as JSON and form decoding want them): no
+/// run of 8 bytes of it is left as written.
+fn escape_some(v: &str, escapers: &[fn(char) -> String]) -> String {
+    let mut turn = 0;
+    let mut out = String::new();
+    for (i, c) in v.chars().enumerate() {
+        let escape = match c {
+            '/' => json_short,
+            '+' => percent_upper,
+            _ if i % 3 == 2 => {
+                turn += 1;
+                escapers[(turn - 1) % escapers.len()]
+            }
+            _ => {
+                out.push(c);
+                continue;
+            }
+        };
+        out.push_str(&escape(c));
+    }
+    out
+}
+
+fn json_u_lower(c: char) -> String {
+    format!("\\u{:04x}", c as u32)
+}
+fn json_u_upper(c: char) -> String {
+    format!("\\u{:04X}", c as u32)
+}
+/// `\/` for a slash, `\u` for anything else.
+fn json_short(c: char) -> String {
+    if c == '/' { "\\/".to_string() } else { json_u_lower(c) }
+}
+fn percent_lower(c: char) -> String {
+    format!("%{:02x}", c as u32)
+}
+fn percent_upper(c: char) -> String {
+    format!("%{:02X}", c as u32)
+}
+fn html_hex(c: char) -> String {
+    format!("&#x{:x};", c as u32)
 }
 
 /// Answers one HTTP request per connection with `head`, then `chunk` over
@@ -192,8 +239,23 @@ async fn a_secret_recorded_by_one_request_is_scrubbed_from_every_later_answer() 
     let (dir, rt) = support::runtime();
     let p = probe(&rt, dir.path(), "").await;
     let (base, recorder) = Recorder::start().await;
-    let encodings =
-        ["raw", "lower", "upper", "hex", "hex-upper", "base64", "base64url", "basic", "url", "json", "split", "header"];
+    let encodings = [
+        "raw",
+        "lower",
+        "upper",
+        "hex",
+        "hex-upper",
+        "base64",
+        "base64url",
+        "basic",
+        "url",
+        "json",
+        "split",
+        "header",
+        "json-mixed",
+        "url-mixed",
+        "mixed",
+    ];
     // With Basic the recorder holds `Basic base64(probe-user:secret)`.
     for (auth, encodings) in [("bearer", &encodings[..]), ("basic", &["raw"][..])] {
         let mut steps = format!("{auth} POST {base}/record\n");
@@ -207,6 +269,19 @@ async fn a_secret_recorded_by_one_request_is_scrubbed_from_every_later_answer() 
         for e in encodings {
             let line = r.lines().find(|l| l.contains(&format!("/replay/{e}"))).unwrap_or_else(|| panic!("{e}: {r}"));
             assert!(line.contains("status 200") && line.contains("[redacted]"), "{e}: {line}");
+        }
+        // An echo with some characters escaped is redacted whole: nothing
+        // of it is left between the markers.
+        for (e, body) in [
+            ("json-mixed", r#"<<{"echo":"[redacted]"}>>"#),
+            ("url-mixed", "<<[redacted]>>"),
+            ("mixed", "<<[redacted]>>"),
+        ] {
+            if encodings.contains(&e) {
+                let line =
+                    r.lines().find(|l| l.contains(&format!("/replay/{e} "))).unwrap_or_else(|| panic!("{e}: {r}"));
+                assert!(line.contains(&format!("body {body}")), "{e}: {line}");
+            }
         }
     }
 }
