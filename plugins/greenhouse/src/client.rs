@@ -119,7 +119,9 @@ impl Harvest {
     /// The job posts of `job_ids`. Follows pages until every job has a
     /// post or the listing ends, at most [`MAX_PAGES_PER_CALL`] pages.
     pub fn job_posts(&self, job_ids: &[String]) -> Result<Vec<api::JobPost>, ConnectorError> {
-        let mut missing: std::collections::HashSet<&str> = job_ids.iter().map(String::as_str).collect();
+        // Looked up once per post: a set, not a scan of the 500 ids.
+        let requested: std::collections::HashSet<&str> = job_ids.iter().map(String::as_str).collect();
+        let mut missing = requested.clone();
         let mut posts = Vec::new();
         let mut request = Some(
             self.get(self.url("/job_posts")).query(&[("job_ids", job_ids.join(",").as_str()), ("per_page", PER_PAGE)]),
@@ -130,7 +132,7 @@ impl Harvest {
             pages += 1;
             // Keep only the requested jobs' posts, whatever the server sent.
             for post in page {
-                if let Some(job) = post.job_id.as_ref().filter(|j| job_ids.contains(&j.0)) {
+                if let Some(job) = post.job_id.as_ref().filter(|j| requested.contains(j.0.as_str())) {
                     missing.remove(job.0.as_str());
                     posts.push(post);
                 }

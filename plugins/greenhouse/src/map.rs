@@ -14,7 +14,7 @@
 //! | `stage` | job stage `id`, `name`, position by `priority`, `job_id` |
 //! | `candidate-status` | application `status`, `current_stage`, `last_activity_at` |
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap};
 
 use atsbridge_sdk::prelude::*;
 use atsbridge_sdk::time::to_rfc3339_lenient;
@@ -57,11 +57,18 @@ fn locations(offices: &[api::Office]) -> Vec<String> {
 
 /// Everyone on the hiring team, each once, managers first.
 fn hiring_team(team: &api::HiringTeam) -> Vec<AtsUser> {
-    let mut seen = HashSet::new();
+    // A team is a handful of people: a scan beats hashing every id.
+    let mut seen: Vec<&str> = Vec::new();
     [&team.hiring_managers, &team.recruiters, &team.coordinators, &team.sourcers]
         .into_iter()
         .flatten()
-        .filter(|m| seen.insert(m.id.clone()))
+        .filter(|m| {
+            let new = !seen.contains(&m.id.0.as_str());
+            if new {
+                seen.push(&m.id.0);
+            }
+            new
+        })
         .map(|m| {
             let full =
                 [m.first_name.as_deref(), m.last_name.as_deref()].into_iter().flatten().collect::<Vec<_>>().join(" ");
@@ -111,9 +118,17 @@ fn joined(items: impl Iterator<Item = String>) -> Option<String> {
     (!items.is_empty()).then(|| items.join(", "))
 }
 
+/// The items without repeats, first occurrences in order. The lists are
+/// a job's few offices, departments or openings: a scan of the kept items
+/// is cheaper than hashing and cloning each one.
 fn unique(items: impl Iterator<Item = String>) -> Vec<String> {
-    let mut seen = HashSet::new();
-    items.filter(|i| seen.insert(i.clone())).collect()
+    let mut kept: Vec<String> = Vec::new();
+    for item in items {
+        if !kept.contains(&item) {
+            kept.push(item);
+        }
+    }
+    kept
 }
 
 /// The description of each job, from its job posts: Greenhouse keeps the
@@ -135,16 +150,17 @@ pub fn descriptions_by_job(posts: Vec<api::JobPost>) -> HashMap<String, String> 
     };
     let mut best: HashMap<String, (u8, String)> = HashMap::new();
     for post in posts {
-        let Some(job_id) = post.job_id.clone() else {
+        let rank = rank(&post);
+        let Some(job_id) = post.job_id else {
             continue;
         };
-        let text = [post.content.as_ref(), post.internal_content.as_ref()]
+        // Moved, not copied: a description is kilobytes of HTML.
+        let text = [post.content, post.internal_content]
             .into_iter()
             .flatten()
             .find(|t| !t.trim().is_empty())
-            .cloned()
             .unwrap_or_default();
-        let candidate = (rank(&post), text);
+        let candidate = (rank, text);
         match best.get(&job_id.0) {
             Some((held, _)) if *held <= candidate.0 => {}
             _ => {
