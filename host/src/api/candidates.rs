@@ -94,7 +94,10 @@ async fn move_to(
     Ok(Json(s.service.move_candidate(&caller, id, req)?))
 }
 
-/// Every stage move of a candidate, oldest first (the creation first).
+/// Every stage move of a candidate, oldest first (the creation first); a
+/// move the outbox told the ATS of carries its attempts and what they cost
+/// (plugin CPU, calls, HTTP requests and bytes per host, retries, 429s,
+/// store bytes).
 #[utoipa::path(get, path = "/api/v1/candidates/{id}/history", tag = "candidates", params(("id" = u64, Path)),
     responses((status = 200, body = Vec<StageMoveDto>), (status = 404, body = ErrorBody)))]
 async fn history(

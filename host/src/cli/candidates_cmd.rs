@@ -63,7 +63,8 @@ pub enum CandidatesCommand {
         #[arg(long)]
         by: Option<String>,
     },
-    /// A candidate's stage moves, oldest first.
+    /// A candidate's stage moves, oldest first, with what telling the ATS
+    /// of each cost.
     History { id: u64 },
     /// The candidate's pushes to the ATS that ended, with what each cost.
     Pushes { id: u64 },
@@ -110,14 +111,23 @@ fn print_move(m: &StageMoveDto) {
         Some(n) => format!("{} {}", m.by.kind, n.escape_debug()),
         None => m.by.kind.clone(),
     };
+    let attempts = match m.attempts {
+        None => String::new(),
+        Some(1) => " · 1 attempt".to_string(),
+        Some(n) => format!(" · {n} attempts"),
+    };
     println!(
-        "{:<4} {:<12} {:<20} -> {:<20} by {by} [{}]",
+        "{:<4} {:<12} {:<20} -> {:<20} by {by} [{}]{attempts}",
         m.seq,
         m.at_unix,
         m.from.as_deref().unwrap_or("(created)"),
         m.to,
         m.propagation.state
     );
+    // What telling the ATS cost, as `candidates pushes` shows a push's.
+    if let Some(cost) = &m.metering {
+        super::metering_view::detail(cost).iter().for_each(|line| println!("{line}"));
+    }
 }
 
 pub async fn run(cmd: CandidatesCommand, api: &Backend, json: bool) -> anyhow::Result<()> {

@@ -112,7 +112,7 @@ pub enum ConnectionCommand {
         #[arg(long, default_value_t = 10)]
         limit: usize,
         /// Under each run, its cost per export and per host.
-        #[arg(long)]
+        #[arg(long, visible_alias = "cost")]
         metering: bool,
     },
     /// Make the next sync a full listing from scratch (positions are kept).
@@ -417,4 +417,23 @@ pub fn format_unix(t: i64) -> String {
     chrono::DateTime::from_timestamp(t, 0)
         .map(|d| d.format("%Y-%m-%d %H:%M:%S").to_string())
         .unwrap_or_else(|| t.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::ConnectionCommand;
+    use crate::cli::{Cli, Command};
+
+    #[test]
+    fn runs_take_cost_as_another_name_for_metering() {
+        for flag in ["--metering", "--cost"] {
+            let cli = Cli::try_parse_from(["atsbridge", "connection", "runs", "acme-gh", flag]).unwrap();
+            let Command::Connection(ConnectionCommand::Runs { metering, .. }) = cli.command else {
+                panic!("{flag}: not `connection runs`");
+            };
+            assert!(metering, "{flag}");
+        }
+    }
 }

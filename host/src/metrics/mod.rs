@@ -13,13 +13,14 @@
 //! | `atsbridge_plugin_call_duration_seconds` | histogram | `plugin`, `export` |
 //! | `atsbridge_plugin_call_failures_total` | counter | `plugin`, `kind` (timeout, memory-limit, trap, ...) |
 //! | `atsbridge_plugin_traps_total` | counter | `plugin` |
-//! | `atsbridge_plugin_cpu_seconds_total` | counter | `plugin`, `activity` (sync, push) |
+//! | `atsbridge_plugin_cpu_seconds_total` | counter | `plugin`, `activity` (sync, push, move) |
 //! | `atsbridge_plugin_http_requests_total` | counter | `plugin`, `activity`, `host` |
 //! | `atsbridge_plugin_http_failures_total` | counter | `plugin`, `activity`, `host` |
 //! | `atsbridge_plugin_http_bytes_total` | counter | `plugin`, `activity`, `host`, `direction` (in, out) |
 //! | `atsbridge_plugin_http_429_total` | counter | `plugin`, `activity`, `host` |
 //! | `atsbridge_plugin_retries_total` | counter | `plugin`, `activity` |
 //! | `atsbridge_sync_store_bytes_written_total` | counter | `plugin` |
+//! | `atsbridge_outbox_store_bytes_written_total` | counter | `plugin`, `activity` (push, move) |
 //! | `atsbridge_scheduler_lateness_seconds` | histogram | |
 //! | `atsbridge_webhook_deliveries_total` | counter | `outcome` (delivered, retried, failed) |
 //! | `atsbridge_flagged_connections` | gauge | |
@@ -27,7 +28,8 @@
 //! | `atsbridge_store_size_bytes` | gauge | |
 //!
 //! The `plugin_cpu`, `plugin_http` and `retries` families come from metered
-//! calls (sync runs and candidate pushes, [`crate::runtime::meter`]); calls per
+//! calls (sync runs, their stage refresh and reconciliation included;
+//! candidate pushes; stage moves told to the ATS: [`crate::runtime::meter`]); calls per
 //! export, metered or not, are the `_count` of the call duration histogram.
 //! None is labelled by connection: a host may serve ten thousand of them,
 //! and each connection's costs are on its run records (API and CLI). The
@@ -131,6 +133,7 @@ struct Metered {
     status_429: Family<HostLabels, Counter>,
     retries: Family<ActivityLabels, Counter>,
     store_bytes: Family<PluginLabels, Counter>,
+    outbox_store_bytes: Family<ActivityLabels, Counter>,
 }
 
 impl Metered {
@@ -143,6 +146,7 @@ impl Metered {
             status_429: Family::default(),
             retries: Family::default(),
             store_bytes: Family::default(),
+            outbox_store_bytes: Family::default(),
         };
         registry.register(
             "plugin_cpu_seconds",
@@ -164,8 +168,13 @@ impl Metered {
         registry.register("plugin_retries", "Attempts made again after a failed metered call", m.retries.clone());
         registry.register(
             "sync_store_bytes_written",
-            "Bytes of position records sync runs wrote, by plugin",
+            "Bytes (keys and values) of every record sync runs wrote, by plugin",
             m.store_bytes.clone(),
+        );
+        registry.register(
+            "outbox_store_bytes_written",
+            "Bytes (keys and values) of every record finished pushes and stage moves wrote, by plugin and activity",
+            m.outbox_store_bytes.clone(),
         );
         m
     }
@@ -281,6 +290,13 @@ impl HostMetrics {
         }
     }
 
+    /// A finished push or stage move (`activity`) wrote `bytes` to the
+    /// store, its retries included.
+    pub fn outbox_store_bytes(&self, plugin: &str, activity: &'static str, bytes: u64) {
+        let labels = ActivityLabels { plugin: self.plugin_label(plugin), activity };
+        self.metered.outbox_store_bytes.get_or_create(&labels).inc_by(bytes);
+    }
+
     /// A metered activity tried a call again.
     pub fn plugin_retry(&self, plugin: &str, activity: &'static str) {
         self.metered.retries.get_or_create(&ActivityLabels { plugin: self.plugin_label(plugin), activity }).inc();
@@ -373,6 +389,7 @@ mod tests {
         m.plugin_http("metered-test", "sync", "https://*.example.com", &exchange);
         m.plugin_retry("metered-test", "push");
         m.sync_store_bytes("metered-test", 900);
+        m.outbox_store_bytes("metered-test", "move", 700);
         let text = m.render(&store).unwrap();
         let labels = r#"plugin="metered-test",activity="sync",host="https://*.example.com""#;
         for needle in [
@@ -383,6 +400,7 @@ mod tests {
             format!(r#"atsbridge_plugin_http_bytes_total{{{labels},direction="out"}} 7"#),
             r#"atsbridge_plugin_retries_total{plugin="metered-test",activity="push"} 1"#.to_string(),
             r#"atsbridge_sync_store_bytes_written_total{plugin="metered-test"} 900"#.to_string(),
+            r#"atsbridge_outbox_store_bytes_written_total{plugin="metered-test",activity="move"} 700"#.to_string(),
         ] {
             assert!(text.contains(&needle), "{needle} missing from\n{text}");
         }

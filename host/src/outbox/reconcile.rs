@@ -19,7 +19,7 @@ use std::collections::HashMap;
 
 use crate::contract::{ApplicationState, CandidateRef, CandidateStatus};
 use crate::runtime::CallError;
-use crate::store::{Candidate, CandidateFilter, HiringStage, PushState, StoreError};
+use crate::store::{Candidate, CandidateFilter, Connection, HiringStage, PushState, StoreError};
 use crate::sync::SyncEngine;
 
 /// Candidates per `candidate-statuses` call: the ATS APIs answer one
@@ -82,8 +82,22 @@ pub async fn reconcile(engine: &SyncEngine, connection_id: &str) -> Result<Recon
         return Err(ReconcileError::Disabled(connection_id.to_string()));
     }
     let refuse = |reason: String| ReconcileError::Connection { connection: connection_id.to_string(), reason };
-    let context = engine.connection_context(&connection).map_err(|e| refuse(e.to_string()))?;
     let plugin = engine.runtime().plugin(&connection.plugin_id).await.map_err(|e| refuse(e.to_string()))?;
+    reconcile_through(engine, &connection, &plugin).await
+}
+
+/// [`reconcile`] through `plugin`, the connection's loaded plugin. A daily
+/// run passes its own metered handle: the calls, and the bytes the moves
+/// write ([`Meter::stored`](crate::runtime::meter::Meter::stored)), count
+/// in the run's cost.
+pub async fn reconcile_through(
+    engine: &SyncEngine,
+    connection: &Connection,
+    plugin: &crate::runtime::Plugin,
+) -> Result<ReconcileReport, ReconcileError> {
+    let (store, connection_id) = (engine.store(), connection.id.as_str());
+    let refuse = |reason: String| ReconcileError::Connection { connection: connection_id.to_string(), reason };
+    let context = engine.connection_context(connection).map_err(|e| refuse(e.to_string()))?;
     let stages = store.hiring_stages(&connection.account_id)?;
     let mut report = ReconcileReport { connection_id: connection_id.to_string(), ..ReconcileReport::default() };
     let filter = CandidateFilter { account_id: Some(connection.account_id.clone()), ..CandidateFilter::default() };
@@ -99,12 +113,12 @@ pub async fn reconcile(engine: &SyncEngine, connection_id: &str) -> Result<Recon
             }
             batch.push(candidate);
             if batch.len() == STATUS_BATCH {
-                reconcile_batch(engine, &plugin, &context, &stages, std::mem::take(&mut batch), &mut report).await?;
+                reconcile_batch(engine, plugin, &context, &stages, std::mem::take(&mut batch), &mut report).await?;
             }
         }
     }
     if !batch.is_empty() {
-        reconcile_batch(engine, &plugin, &context, &stages, batch, &mut report).await?;
+        reconcile_batch(engine, plugin, &context, &stages, batch, &mut report).await?;
     }
     tracing::info!(
         connection = connection_id,
@@ -161,8 +175,11 @@ async fn reconcile_batch(
             if ours.id == candidate.stage_id {
                 continue;
             }
-            match store.record_ats_move(candidate.id, &ours.id) {
-                Ok(_) => report.moved += 1,
+            match store.record_ats_move_counted(candidate.id, &ours.id) {
+                Ok((.., bytes)) => {
+                    plugin.meter().stored(bytes); // metering: the move counts in the daily run's store bytes
+                    report.moved += 1;
+                }
                 // Moved there meanwhile: nothing to record.
                 Err(StoreError::AlreadyInStage { .. }) => {}
                 Err(e) => return Err(e.into()),
@@ -196,10 +213,12 @@ fn our_stage(
     }
 }
 
-/// Reconciles after a daily sync run; a failure is logged (the next run or
-/// a request tries again) and never fails the sync.
-pub async fn after_daily_sync(engine: &SyncEngine, connection_id: &str) {
-    if let Err(e) = reconcile(engine, connection_id).await {
-        tracing::warn!(connection = connection_id, error = %e, "reconciling candidates after the daily sync failed");
+/// Reconciles inside a daily sync run, after its job listing, through the
+/// run's metered `plugin`: its calls and store writes are part of the run's
+/// cost. A failure is logged (the next run or a request tries again) and
+/// never fails the sync.
+pub async fn in_daily_run(engine: &SyncEngine, connection: &Connection, plugin: &crate::runtime::Plugin) {
+    if let Err(e) = reconcile_through(engine, connection, plugin).await {
+        tracing::warn!(connection = %connection.id, error = %e, "reconciling candidates in the daily sync failed");
     }
 }

@@ -9,6 +9,7 @@ use tokio::sync::{Semaphore, watch};
 
 use super::prepare::{self, Prepared};
 use super::retry::{Failure, RetryPolicy, Verdict, random_jitter};
+use crate::runtime::meter::{attempt_cost, attempt_recorded}; // metering
 use crate::runtime::{CallError, CallTiming};
 use crate::store::{MoveOutcome, OutboxEntry, OutboxKind, PushOutcome, Store, StoreError, now_ms};
 use crate::sync::SyncEngine;
@@ -284,7 +285,7 @@ impl Inner {
                 let (prepared, mut busy) =
                     Busy::new(prepare::push(&self.engine, &entry, self.options.resume_links.as_ref())).await;
                 let prepare_time = started.elapsed();
-                let mut cost = None; // metering: what the attempt's call cost
+                let mut metered = None; // metering: the attempt's call, for what it cost
                 let (outcome, timing) = match prepared {
                     // Not the entry's fault: tried again after a pause.
                     Err(prepare::PushRefusal::Store(e)) => return Err(e),
@@ -293,17 +294,20 @@ impl Inner {
                         let plugin = crate::runtime::meter::push_metered(&plugin); // metering
                         let ((result, timing), call_busy) =
                             Busy::new(plugin.push_candidate_timed(&context, &request)).await;
-                        cost = plugin.meter().report(); // metering
+                        metered = Some(plugin); // metering
                         busy += call_busy;
                         (result.map_err(Retryable::from), timing)
                     }
                 };
                 match outcome {
                     Ok(pushed) => {
+                        let cost = attempt_cost(metered.as_ref(), false); // metering
                         let committing = std::time::Instant::now();
-                        self.store.finish_push_metered(&entry, PushOutcome::Pushed(pushed), cost.as_ref())?; // metering
+                        let stored =
+                            self.store.finish_push_metered(&entry, PushOutcome::Pushed(pushed), cost.as_ref())?; // metering
                         let host = started.elapsed().saturating_sub(timing.http);
                         let commit = committing.elapsed();
+                        attempt_recorded(metered.as_ref(), stored); // metering
                         let phases = PushPhases {
                             prepare: micros(prepare_time),
                             call: micros(timing.host()),
@@ -324,33 +328,52 @@ impl Inner {
                         Ok(())
                     }
                     Err(error) => match self.verdict(&entry, &error) {
-                        Verdict::Retry(after) => self.retry(&entry, after, error.message(), cost.as_ref()),
+                        Verdict::Retry(after) => {
+                            let cost = attempt_cost(metered.as_ref(), true); // metering: counted as a retry
+                            self.retry(&entry, after, error.message(), cost.as_ref())
+                        }
                         Verdict::GiveUp => {
                             lock(&self.stats).failed += 1;
                             let failed = PushOutcome::Failed(error.message().to_string());
-                            self.store.finish_push_metered(&entry, failed, cost.as_ref()) // metering
+                            let cost = attempt_cost(metered.as_ref(), false); // metering
+                            let stored = self.store.finish_push_metered(&entry, failed, cost.as_ref()); // metering
+                            stored.map(|stored| attempt_recorded(metered.as_ref(), stored)) // metering
                         }
                     },
                 }
             }
             OutboxKind::Move { .. } => {
+                let mut metered = None; // metering: the attempt's call, for what it cost
                 let outcome = match prepare::move_application(&self.engine, &entry).await {
                     Err(prepare::MoveRefusal::NotPropagated(reason)) => Ok(MoveOutcome::NotPropagated(reason)),
                     Err(prepare::MoveRefusal::Failed(reason)) => Ok(MoveOutcome::Failed(reason)),
                     Ok(prepare::PreparedMove { plugin, context, request }) => {
-                        match plugin.move_application(&context, &request).await {
+                        let plugin = crate::runtime::meter::move_metered(&plugin); // metering
+                        let moved = plugin.move_application(&context, &request).await;
+                        metered = Some(plugin); // metering
+                        match moved {
                             Ok(()) => Ok(MoveOutcome::Moved),
                             Err(e) => Err(Retryable::from(e)),
                         }
                     }
                 };
                 match outcome {
-                    Ok(done) => self.store.finish_move(&entry, done),
+                    Ok(done) => {
+                        let cost = attempt_cost(metered.as_ref(), false); // metering
+                        let stored = self.store.finish_move_metered(&entry, done, cost.as_ref()); // metering
+                        stored.map(|stored| attempt_recorded(metered.as_ref(), stored)) // metering
+                    }
                     Err(error) => match self.verdict(&entry, &error) {
-                        Verdict::Retry(after) => self.retry(&entry, after, error.message(), None),
+                        Verdict::Retry(after) => {
+                            let cost = attempt_cost(metered.as_ref(), true); // metering: counted as a retry
+                            self.retry(&entry, after, error.message(), cost.as_ref())
+                        }
                         Verdict::GiveUp => {
                             lock(&self.stats).failed += 1;
-                            self.store.finish_move(&entry, MoveOutcome::Failed(error.message().to_string()))
+                            let failed = MoveOutcome::Failed(error.message().to_string());
+                            let cost = attempt_cost(metered.as_ref(), false); // metering
+                            let stored = self.store.finish_move_metered(&entry, failed, cost.as_ref()); // metering
+                            stored.map(|stored| attempt_recorded(metered.as_ref(), stored)) // metering
                         }
                     },
                 }

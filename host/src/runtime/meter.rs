@@ -74,6 +74,8 @@ pub enum Activity {
     Sync,
     /// A candidate push.
     Push,
+    /// A stage move propagated to the ATS after the push.
+    Move,
 }
 
 impl Activity {
@@ -81,6 +83,7 @@ impl Activity {
         match self {
             Activity::Sync => "sync",
             Activity::Push => "push",
+            Activity::Move => "move",
         }
     }
 }
@@ -161,6 +164,14 @@ impl Meter {
         let Some(shared) = &self.0 else { return };
         let mut t = shared.lock();
         t.store_bytes = t.store_bytes.saturating_add(bytes);
+    }
+
+    /// The push or move this meter measured was recorded, with `bytes`
+    /// written to the store over all its attempts: they go to the
+    /// Prometheus counter once, here.
+    pub fn recorded(&self, bytes: Option<u64>) {
+        let (Some(shared), Some(bytes)) = (&self.0, bytes) else { return };
+        crate::metrics::global().outbox_store_bytes(&shared.plugin, shared.activity.as_str(), bytes);
     }
 
     /// The totals so far; `None` when off.
@@ -292,6 +303,33 @@ pub(super) struct TokenExchange {
 /// `activity="push"`.
 pub fn push_metered(plugin: &super::Plugin) -> super::Plugin {
     plugin.with_meter(Meter::new(plugin.manifest(), Activity::Push))
+}
+
+/// `plugin` with a meter of its own for one attempt at propagating a stage
+/// move (`activity="move"`).
+pub fn move_metered(plugin: &super::Plugin) -> super::Plugin {
+    plugin.with_meter(Meter::new(plugin.manifest(), Activity::Move))
+}
+
+/// What one outbox attempt made through `metered` (a handle from
+/// [`push_metered`] or [`move_metered`]) cost; `None` when no call was made.
+/// `retried`: the outbox tries the entry again, counted as a retry on the
+/// attempt's cost and on the Prometheus counter, so an entry's summed cost
+/// has one retry per attempt before its last.
+pub fn attempt_cost(metered: Option<&super::Plugin>, retried: bool) -> Option<RunMetering> {
+    let meter = metered?.meter();
+    if retried {
+        meter.retried();
+    }
+    meter.report()
+}
+
+/// The outbox recorded the push or move `metered` made its last attempt
+/// at; `stored`: the store bytes its record counts ([`Meter::recorded`]).
+pub fn attempt_recorded(metered: Option<&super::Plugin>, stored: Option<u64>) {
+    if let Some(plugin) = metered {
+        plugin.meter().recorded(stored);
+    }
 }
 
 impl Shared {
@@ -450,6 +488,12 @@ mod tests {
         assert_eq!((r.rate_limited, r.retries), (1, 1));
         assert_eq!((r.call_wall_micros, r.http_wait_micros), (9_000, 3_000));
         assert_eq!(r.exports["list-jobs"].wall_micros, 8_000);
+    }
+
+    #[test]
+    fn activities_have_their_own_label() {
+        let labels: Vec<&str> = [Activity::Sync, Activity::Push, Activity::Move].map(Activity::as_str).to_vec();
+        assert_eq!(labels, ["sync", "push", "move"]);
     }
 
     #[tokio::test]

@@ -211,6 +211,16 @@ pub struct StageMoveDto {
     pub to: String,
     pub by: MovedByDto,
     pub propagation: PropagationDto,
+    /// Attempts the outbox made to tell the ATS, the last included; absent
+    /// for a move nothing was sent for, or not finished yet.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub attempts: Option<u32>,
+    /// What telling the ATS cost, summed over the attempts (`retries`: the
+    /// attempts before the last; `store_bytes_written`: the outbox entry's
+    /// retries and this move's record). Absent when no attempt called the
+    /// plugin, and on moves recorded before moves were metered.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub metering: Option<super::metering_dto::RunMeteringDto>,
 }
 
 /// A move and the candidate after it.
@@ -291,7 +301,16 @@ pub fn move_dto(m: &StageMove) -> StageMoveDto {
             PropagationDto { state: "not_propagated".into(), at_unix: None, reason: Some(reason.clone()) }
         }
     };
-    StageMoveDto { seq: m.seq, at_unix: m.at_unix, from: m.from.clone(), to: m.to.clone(), by, propagation }
+    StageMoveDto {
+        seq: m.seq,
+        at_unix: m.at_unix,
+        from: m.from.clone(),
+        to: m.to.clone(),
+        by,
+        propagation,
+        attempts: m.cost.as_ref().map(|c| c.attempts),
+        metering: m.cost.as_ref().and_then(|c| c.metering.clone()).map(super::metering_dto::RunMeteringDto::of_push),
+    }
 }
 
 /// Who a request is recorded as: the name it gives, else the operator or

@@ -1,6 +1,6 @@
-//! What a sync run or a push cost, as the API shows it on each run
-//! ([`RunDto::metering`](super::dto::RunDto::metering)) and each push of a
-//! candidate's push history.
+//! What a sync run, a push or a stage move cost, as the API shows it on
+//! each run ([`RunDto::metering`](super::dto::RunDto::metering)), each push
+//! of a candidate's push history and each move of its stage history.
 
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -44,8 +44,10 @@ pub struct RunMeteringDto {
     pub rate_limited: u64,
     /// Bytes (keys and values) of every record the run or push wrote to the
     /// store: positions, events, index entries, its own record, checkpoint
-    /// and connection state, cached stages; a push: its outbox entry's
-    /// retries, its event and the candidate record. Runs recorded before
+    /// and connection state, cached stages, the candidate moves its
+    /// reconciliation recorded; a push: its outbox entry's retries, its
+    /// event and the candidate record; a stage move: its outbox entry's
+    /// retries and the move's record. Runs recorded before
     /// this was counted show the bytes of their position records only.
     pub store_bytes_written: u64,
 }
@@ -91,7 +93,8 @@ impl RunMeteringDto {
         dto
     }
 
-    /// The API's view of a push's metering (its store bytes included).
+    /// The API's view of a push's or a stage move's metering (its store
+    /// bytes included).
     pub fn of_push(m: RunMetering) -> Self {
         let total = m.http_total();
         RunMeteringDto {

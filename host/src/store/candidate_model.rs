@@ -192,6 +192,11 @@ pub struct StageMove {
     /// Whether the ATS followed.
     #[serde(default)]
     pub propagation: Propagation,
+    /// What telling the ATS took (attempts, and what they cost), once the
+    /// outbox finished with it; `None` for a move nothing was sent for
+    /// (`push_record`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cost: Option<super::push_record::PropagationCost>,
 }
 
 /// A résumé as uploaded.

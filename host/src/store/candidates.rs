@@ -65,16 +65,22 @@ pub(crate) fn read_candidate_tx(tx: &TransactionalTree, id: u64) -> TxResult<Can
     codec::decode(keys::CANDIDATES, id, &bytes).map_err(abort)
 }
 
-/// Writes a candidate inside a transaction.
-pub(crate) fn write_candidate_tx(tx: &TransactionalTree, candidate: &Candidate) -> TxResult<()> {
-    tx.insert(&keys::candidate(candidate.id), codec::encode("candidate", candidate).map_err(abort)?)?;
-    Ok(())
+/// Writes a candidate inside a transaction; the bytes (key and value) it
+/// wrote.
+pub(crate) fn write_candidate_tx(tx: &TransactionalTree, candidate: &Candidate) -> TxResult<u64> {
+    let (key, value) = (keys::candidate(candidate.id), codec::encode("candidate", candidate).map_err(abort)?);
+    let written = (key.len() + value.len()) as u64;
+    tx.insert(&key, value)?;
+    Ok(written)
 }
 
-/// Writes a stage move inside a transaction (of the `stage_moves` tree).
-pub(crate) fn write_move_tx(tx: &TransactionalTree, m: &StageMove) -> TxResult<()> {
-    tx.insert(&keys::stage_move(m.candidate_id, m.seq), codec::encode("stage move", m).map_err(abort)?)?;
-    Ok(())
+/// Writes a stage move inside a transaction (of the `stage_moves` tree);
+/// the bytes (key and value) it wrote.
+pub(crate) fn write_move_tx(tx: &TransactionalTree, m: &StageMove) -> TxResult<u64> {
+    let (key, value) = (keys::stage_move(m.candidate_id, m.seq), codec::encode("stage move", m).map_err(abort)?);
+    let written = (key.len() + value.len()) as u64;
+    tx.insert(&key, value)?;
+    Ok(written)
 }
 
 impl Store {
@@ -136,6 +142,7 @@ impl Store {
                 to: stage_id.clone(),
                 by: new.by.clone(),
                 propagation: Propagation::NotApplicable,
+                cost: None,
             };
             hook(&mut candidate, &mut first, rest)?;
             account_stages.count_move(None, Some(&stage_id));
@@ -243,6 +250,23 @@ impl Store {
         extra: &[&sled::Tree],
         hook: impl Fn(&mut Candidate, &mut StageMove, &[TransactionalTree]) -> TxResult<()>,
     ) -> Result<(Candidate, StageMove), StoreError> {
+        let (candidate, moved, _) =
+            self.move_candidate_counted(id, to, by, extra, |c, m, tx| hook(c, m, tx).map(|()| 0))?;
+        Ok((candidate, moved))
+    }
+
+    /// [`Store::move_candidate_with`], whose hook answers the bytes (keys
+    /// and values) it wrote; with every byte the move wrote: the hook's, the
+    /// candidate, the move and the account's stage counts (for a run's
+    /// metering, when reconciliation moves a candidate).
+    pub(crate) fn move_candidate_counted(
+        &self,
+        id: u64,
+        to: &str,
+        by: MovedBy,
+        extra: &[&sled::Tree],
+        hook: impl Fn(&mut Candidate, &mut StageMove, &[TransactionalTree]) -> TxResult<u64>,
+    ) -> Result<(Candidate, StageMove, u64), StoreError> {
         check_mover(&by)?;
         let t = &self.trees;
         let mut trees = vec![&t.candidates, &t.stage_moves, &t.hiring_stages];
@@ -270,20 +294,22 @@ impl Store {
                 to: to.to_string(),
                 by: by.clone(),
                 propagation: Propagation::NotApplicable,
+                cost: None,
             };
             candidate.stage_id = to.to_string();
             candidate.moves += 1;
             candidate.updated_at_unix = now;
-            hook(&mut candidate, &mut moved, rest)?;
+            // Counted anew in each attempt: sled may run this again.
+            let mut written = hook(&mut candidate, &mut moved, rest)?;
             // The hook may not move the candidate itself: the counts follow
             // the move recorded here.
             candidate.stage_id = to.to_string();
             moved.to = to.to_string();
             account_stages.count_move(Some(&from), Some(to));
-            stages::write_tx(hiring, &candidate.account_id, &account_stages)?;
-            write_candidate_tx(candidates, &candidate)?;
-            write_move_tx(moves, &moved)?;
-            Ok((candidate, moved))
+            written += stages::write_tx(hiring, &candidate.account_id, &account_stages)?;
+            written += write_candidate_tx(candidates, &candidate)?;
+            written += write_move_tx(moves, &moved)?;
+            Ok((candidate, moved, written))
         })?;
         info!(candidate = id, from = ?done.1.from, to, "candidate moved");
         Ok(done)

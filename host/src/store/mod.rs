@@ -121,7 +121,7 @@ pub use publication::{
     Actor, Ad, AdTemplate, Decision, MAX_PUBLIC_ID_LEN, Publication, PublicationChange, PublishRule, Question,
     QuestionKind, RuleFilter, RuleSet, SyncCause, TitlePattern,
 };
-pub use push_record::{MAX_PUSH_RECORDS, PushRecord};
+pub use push_record::{MAX_PUSH_RECORDS, PropagationCost, PushRecord};
 pub use run_metering::{ExportMetering, HostMetering, OTHER_HOSTS, RunMetering};
 pub use runs::MAX_RUNS_PAGE;
 pub use schema::CURRENT_VERSION as SCHEMA_VERSION;

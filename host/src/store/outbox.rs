@@ -307,28 +307,32 @@ impl Store {
     /// move by the ATS at `at_unix`, with a `candidate.stage_changed` event,
     /// in one transaction. Nothing is queued: the ATS already has it.
     pub fn record_ats_move(&self, id: u64, to: &str) -> Result<(Candidate, StageMove), StoreError> {
+        self.record_ats_move_counted(id, to).map(|(candidate, moved, _)| (candidate, moved))
+    }
+
+    /// [`Store::record_ats_move`], with the bytes (keys and values) it
+    /// wrote: reconciliation in a daily run counts them in the run's.
+    pub fn record_ats_move_counted(&self, id: u64, to: &str) -> Result<(Candidate, StageMove, u64), StoreError> {
         let event_id = self.draw_event_id()?;
         let t = &self.trees;
         let extra = [&t.positions, &t.events, &t.events_pending];
-        self.move_candidate_with(id, to, MovedBy::Ats, &extra, |candidate, moved, tx| {
+        self.move_candidate_counted(id, to, MovedBy::Ats, &extra, |candidate, moved, tx| {
             let [positions, events_tree, pending] = tx else {
                 unreachable!("three event trees are always given");
             };
             let key = keys::position(candidate.position_id);
             let position = read_tx(positions, keys::POSITIONS, &key, candidate.position_id)?;
-            if let Some(position) = position {
-                let from = moved.from.clone();
-                events::append_candidate_tx(
-                    events_tree,
-                    pending,
-                    event_id,
-                    EventKind::CandidateStageChanged,
-                    &position,
-                    candidate,
-                    from.as_deref(),
-                )?;
-            }
-            Ok(())
+            let Some(position) = position else { return Ok(0) };
+            let from = moved.from.clone();
+            events::append_candidate_tx(
+                events_tree,
+                pending,
+                event_id,
+                EventKind::CandidateStageChanged,
+                &position,
+                candidate,
+                from.as_deref(),
+            )
         })
     }
 
@@ -440,18 +444,19 @@ impl Store {
     /// event. An entry already gone (finished by an earlier run) is left;
     /// an entry whose candidate was deleted is dropped.
     pub fn finish_push(&self, entry: &OutboxEntry, outcome: PushOutcome) -> Result<(), StoreError> {
-        self.finish_push_metered(entry, outcome, None)
+        self.finish_push_metered(entry, outcome, None).map(drop)
     }
 
     /// [`Store::finish_push`], with the push's record, and what it cost
     /// (`cost`: its last attempt's), added to the candidate's push history
-    /// (`push_record`).
+    /// (`push_record`). Returns the store bytes the record counts (`None`:
+    /// nothing recorded, or no cost).
     pub fn finish_push_metered(
         &self,
         entry: &OutboxEntry,
         outcome: PushOutcome,
         cost: Option<&super::RunMetering>,
-    ) -> Result<(), StoreError> {
+    ) -> Result<Option<u64>, StoreError> {
         let event_id = self.draw_event_id()?;
         let t = &self.trees;
         let extra = [&t.outbox, &t.outbox_by_candidate, &t.positions, &t.events, &t.events_pending];
@@ -460,7 +465,7 @@ impl Store {
                 unreachable!("five outbox and event trees are always given");
             };
             let Some(stored) = outbox.remove(&keys::position(entry.id))? else {
-                return Ok(());
+                return Ok(None);
             };
             index.remove(&by_candidate(entry.candidate_id, entry.id))?;
             let at_unix = now_unix();
@@ -487,11 +492,11 @@ impl Store {
             // metering: the push's record, with its cost, in the candidate's history
             let stored: OutboxEntry = codec::decode(keys::OUTBOX, entry.id, &stored).map_err(abort)?;
             super::push_record::record_push(candidate, &stored, &outcome, cost, written, at_unix).map_err(abort)?;
-            Ok(())
+            Ok(candidate.pushes.last().and_then(|p| p.metering.as_ref()).map(|m| m.store_bytes_written))
         });
         match done {
-            Ok(_) => Ok(()),
-            Err(StoreError::UnknownCandidate(_)) => self.drop_outbox_entry(entry),
+            Ok((_, bytes)) => Ok(bytes),
+            Err(StoreError::UnknownCandidate(_)) => self.drop_outbox_entry(entry).map(|()| None),
             Err(e) => Err(e),
         }
     }
@@ -509,6 +514,19 @@ impl Store {
     /// Records how a move's propagation ended on the move and removes its
     /// entry, in one transaction.
     pub fn finish_move(&self, entry: &OutboxEntry, outcome: MoveOutcome) -> Result<(), StoreError> {
+        self.finish_move_metered(entry, outcome, None).map(drop)
+    }
+
+    /// [`Store::finish_move`], with the attempts the propagation took and
+    /// what they cost (`cost`: the last attempt's) on the move's record
+    /// (`push_record`). Returns the store bytes the record counts (`None`:
+    /// nothing recorded, or no cost).
+    pub fn finish_move_metered(
+        &self,
+        entry: &OutboxEntry,
+        outcome: MoveOutcome,
+        cost: Option<&super::RunMetering>,
+    ) -> Result<Option<u64>, StoreError> {
         let OutboxKind::Move { move_seq, .. } = entry.kind else {
             return Err(StoreError::InvalidCommit {
                 connection: entry.connection_id.clone(),
@@ -518,14 +536,13 @@ impl Store {
         let _gate = self.write_gate();
         let t = &self.trees;
         Ok((&t.stage_moves, &t.outbox, &t.outbox_by_candidate).transaction(|(moves, outbox, index)| {
-            if outbox.get(keys::position(entry.id))?.is_none() {
-                return Ok(());
-            }
-            outbox.remove(&keys::position(entry.id))?;
+            let Some(stored) = outbox.remove(&keys::position(entry.id))? else {
+                return Ok(None);
+            };
             index.remove(&by_candidate(entry.candidate_id, entry.id))?;
             let key = keys::stage_move(entry.candidate_id, move_seq);
             let Some(mut record): Option<StageMove> = read_tx(moves, keys::STAGE_MOVES, &key, move_seq)? else {
-                return Ok(());
+                return Ok(None);
             };
             record.propagation = match &outcome {
                 MoveOutcome::Moved => Propagation::Propagated { at_unix: now_unix() },
@@ -533,8 +550,11 @@ impl Store {
                     Propagation::NotPropagated { reason: bounded(reason) }
                 }
             };
-            moves.insert(&key, codec::encode("stage move", &record).map_err(abort)?)?;
-            Ok(())
+            // metering: the attempts and their cost on the move's record
+            let stored: OutboxEntry = codec::decode(keys::OUTBOX, entry.id, &stored).map_err(abort)?;
+            let value = super::push_record::record_move(&mut record, &stored, cost, key.len()).map_err(abort)?;
+            moves.insert(&key, value)?;
+            Ok(record.cost.and_then(|c| c.metering).map(|m| m.store_bytes_written))
         })?)
     }
 }

@@ -9,12 +9,18 @@
 //! bytes they wrote to the store too: each retry's entry record, the
 //! result's event and the candidate record that carries the history.
 //!
+//! A stage move propagated to the ATS after the push is an outbox entry
+//! too, metered the same way; its cost goes on the move's own record
+//! ([`StageMove::cost`]), next to whether it reached the ATS, in the
+//! transaction that records how it ended ([`record_move`]). Its store bytes
+//! are its entry's retries and the move record, which counts itself.
+//!
 //! Every field has a default: candidates and entries written before pushes
 //! were recorded read as having no history and no cost so far.
 
 use serde::{Deserialize, Serialize};
 
-use super::candidate_model::Candidate;
+use super::candidate_model::{Candidate, StageMove};
 use super::outbox::{OutboxEntry, PushOutcome};
 use super::run_metering::RunMetering;
 use super::write_tally::encode_counting_itself;
@@ -43,6 +49,56 @@ pub struct PushRecord {
     /// refused before, say for a stage with no mapping).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub metering: Option<RunMetering>,
+}
+
+/// What propagating one stage move to the ATS took: the outbox's attempts
+/// and what they cost.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct PropagationCost {
+    /// Attempts made, the last included.
+    pub attempts: u32,
+    /// What they cost, summed (`retries`: the attempts before the last;
+    /// `store_bytes_written`: the entry's retries and the move record);
+    /// `None` when no attempt called the plugin (the connector cannot move
+    /// applications, the stage has no mapping).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub metering: Option<RunMetering>,
+}
+
+/// The move record `record` with what propagating it cost (`stored`: its
+/// entry as stored, with its failed attempts' cost; `cost`: the last
+/// attempt's), encoded counting itself: the value to store under a key of
+/// `key_len` bytes.
+pub(super) fn record_move(
+    record: &mut StageMove,
+    stored: &OutboxEntry,
+    cost: Option<&RunMetering>,
+    key_len: usize,
+) -> Result<Vec<u8>, StoreError> {
+    let metering = summed(stored, cost);
+    let before = metering.as_ref().map(|m| m.store_bytes_written);
+    record.cost = Some(PropagationCost { attempts: stored.attempts.saturating_add(1), metering });
+    match before {
+        None => super::codec::encode("stage move", record),
+        Some(before) => encode_counting_itself("stage move", record, key_len, before, |r| {
+            r.cost.as_mut().and_then(|c| c.metering.as_mut()).map(|m| &mut m.store_bytes_written)
+        }),
+    }
+}
+
+/// The cost of every attempt at `stored`: its failed attempts' (kept on the
+/// entry) and the last one's (`cost`). The outbox's retries are its
+/// attempts before the last.
+fn summed(stored: &OutboxEntry, cost: Option<&RunMetering>) -> Option<RunMetering> {
+    let mut metering = stored.metering.clone();
+    if let Some(cost) = cost {
+        metering.get_or_insert_with(RunMetering::default).add(cost);
+    }
+    if let Some(sum) = &mut metering {
+        sum.retries = sum.retries.max(u64::from(stored.attempts));
+    }
+    metering
 }
 
 /// `entry`'s cost so far with `cost` (one failed attempt's) added, and the
@@ -74,14 +130,7 @@ pub(super) fn record_push(
     written: u64,
     at_unix: i64,
 ) -> Result<(), StoreError> {
-    let mut metering = stored.metering.clone();
-    if let Some(cost) = cost {
-        metering.get_or_insert_with(RunMetering::default).add(cost);
-    }
-    if let Some(sum) = &mut metering {
-        // The outbox's retries are its attempts before this one.
-        sum.retries = sum.retries.max(u64::from(stored.attempts));
-    }
+    let metering = summed(stored, cost);
     let before = metering.as_ref().map(|m| m.store_bytes_written.saturating_add(written));
     candidate.pushes.push(PushRecord {
         entry_id: stored.id,
@@ -112,7 +161,7 @@ mod tests {
     use super::*;
     use crate::contract::{CandidateRef, Pushed};
     use crate::store::testutil::{commit_jobs, connection, inserted_bytes, new_candidate, temp_store};
-    use crate::store::{HostMetering, Store};
+    use crate::store::{ExportMetering, HostMetering, Store};
 
     fn candidate(store: &Store) -> Candidate {
         let c = connection(store, "Greenhouse");
@@ -123,7 +172,7 @@ mod tests {
     /// One attempt's cost: one call, `requests` requests to the ATS.
     fn attempt(requests: u64, status_429: u64) -> RunMetering {
         let mut m = RunMetering { plugin_cpu_micros: 700, ..Default::default() };
-        m.exports.insert("push-candidate".into(), crate::store::ExportMetering { calls: 1, ..Default::default() });
+        m.exports.insert("push-candidate".into(), ExportMetering { calls: 1, ..Default::default() });
         m.hosts.insert(
             "ats.example.com".into(),
             HostMetering {
@@ -166,6 +215,69 @@ mod tests {
         assert_eq!((h.requests, h.token_requests, h.status_429, h.bytes_in, h.bytes_out), (3, 2, 1, 200, 100));
         // The entry's retry, the event and the candidate record, exactly.
         assert_eq!(m.store_bytes_written, inserted_bytes(&mut watched), "{m:?}");
+    }
+
+    /// `c` pushed, then moved to `interview`: the move's outbox entry.
+    fn queued_move(store: &Store, c: &Candidate) -> OutboxEntry {
+        let (_, push) = store.queue_push(c.id, "new-submission").unwrap();
+        let pushed =
+            Pushed { ref_: CandidateRef { candidate_id: "5".into(), application_id: "6".into() }, existing: false };
+        store.finish_push(&push, PushOutcome::Pushed(pushed)).unwrap();
+        let user = crate::store::MovedBy::User { name: "t".into() };
+        store.move_candidate_queued(c.id, "interview", user).unwrap().2.expect("a move entry")
+    }
+
+    #[test]
+    fn a_move_records_the_cost_of_all_its_attempts_and_every_byte_it_wrote_on_its_record() {
+        let (_dir, store) = temp_store();
+        let c = candidate(&store);
+        let entry = queued_move(&store, &c);
+        let t = &store.trees;
+        let mut watched: Vec<_> = [&t.outbox, &t.outbox_by_candidate, &t.stage_moves, &t.candidates]
+            .into_iter()
+            .map(|tree| tree.watch_prefix(Vec::new()))
+            .collect();
+
+        let mut first = attempt(2, 1);
+        first.exports =
+            [("move-application".to_string(), ExportMetering { calls: 1, failed: 1, ..Default::default() })].into();
+        store.retry_outbox_entry_metered(entry.id, 0, "rate limited", Some(&first)).unwrap();
+        let retried = store.next_outbox_entry(c.id).unwrap().unwrap();
+        let mut last = attempt(2, 0);
+        last.exports = [("move-application".to_string(), ExportMetering { calls: 1, ..Default::default() })].into();
+        store.finish_move_metered(&retried, crate::store::MoveOutcome::Moved, Some(&last)).unwrap();
+
+        let record = store.stage_moves(c.id).unwrap().pop().unwrap();
+        assert!(matches!(record.propagation, crate::store::Propagation::Propagated { .. }), "{record:?}");
+        let cost = record.cost.as_ref().expect("the move's cost");
+        assert_eq!(cost.attempts, 2);
+        let m = cost.metering.as_ref().unwrap();
+        assert_eq!((m.calls(), m.exports["move-application"].failed, m.retries, m.plugin_cpu_micros), (2, 1, 1, 1_400));
+        let h = m.hosts["ats.example.com"];
+        assert_eq!((h.requests, h.token_requests, h.status_429, h.bytes_in, h.bytes_out), (4, 2, 1, 200, 100));
+        // The entry's retry and the move record, exactly.
+        assert_eq!(m.store_bytes_written, inserted_bytes(&mut watched), "{m:?}");
+        assert!(store.outbox_of_candidate(c.id).unwrap().is_empty());
+    }
+
+    #[test]
+    fn a_move_no_call_was_made_for_records_its_attempt_without_a_cost() {
+        let (_dir, store) = temp_store();
+        let c = candidate(&store);
+        let entry = queued_move(&store, &c);
+        let why = crate::store::MoveOutcome::NotPropagated("no move-application".into());
+        store.finish_move_metered(&entry, why, None).unwrap();
+        let record = store.stage_moves(c.id).unwrap().pop().unwrap();
+        assert_eq!(record.cost, Some(PropagationCost { attempts: 1, metering: None }));
+        // Moves nothing was sent for, and moves recorded before moves were
+        // metered, have none.
+        assert_eq!(store.stage_moves(c.id).unwrap()[0].cost, None);
+        let mut old = serde_json::to_value(&record).unwrap();
+        old.as_object_mut().unwrap().remove("cost");
+        let read: StageMove = serde_json::from_value(old).unwrap();
+        assert_eq!(read.cost, None);
+        let json = serde_json::to_value(&store.stage_moves(c.id).unwrap()[0]).unwrap();
+        assert!(json.get("cost").is_none(), "no cost is not written: {json}");
     }
 
     #[test]

@@ -26,6 +26,9 @@ pub struct StageListsStored {
     /// Lists refused for breaking a limit ([`StoreError::InvalidAtsStages`]),
     /// by job (`None`: the account-wide list); the others are still stored.
     pub refused: Vec<(Option<String>, StoreError)>,
+    /// Bytes (keys and values) of the lists written, for the metering of
+    /// the run that refreshed them.
+    pub bytes_written: u64,
 }
 
 /// The part of a cached list compared with a new answer, decoded without
@@ -69,7 +72,9 @@ impl Store {
             }
             let cached =
                 CachedStages { connection_id: connection_id.to_string(), job_code, stages, fetched_at_unix: now };
-            batch.insert(key, codec::encode("ats stages", &cached)?);
+            let value = codec::encode("ats stages", &cached)?;
+            out.bytes_written += (key.len() + value.len()) as u64;
+            batch.insert(key, value);
             out.written += 1;
         }
         if out.written > 0 {
@@ -112,7 +117,7 @@ impl Store {
 mod tests {
     use crate::contract::{JobStatus, Stage};
     use crate::store::JobPatch;
-    use crate::store::testutil::{commit_jobs, commit_patches, connection, job, temp_store};
+    use crate::store::testutil::{commit_jobs, commit_patches, connection, inserted_bytes, job, temp_store};
 
     fn stage(id: &str, position: u32) -> Stage {
         Stage { id: id.into(), name: format!("Stage {id}"), position, job_code: None }
@@ -148,6 +153,22 @@ mod tests {
         assert_eq!((third.written, third.unchanged), (2, 2));
         assert_eq!(store.ats_stages(&c, Some("J2")).unwrap().unwrap().stages.len(), 2);
         assert!(store.ats_stages(&c, Some("J3")).unwrap().is_some());
+    }
+
+    #[test]
+    fn the_bytes_written_are_those_sled_inserted_and_none_for_unchanged_lists() {
+        let (_dir, store) = temp_store();
+        let c = connection(&store, "Greenhouse").id;
+        let lists = || vec![(None, vec![stage("a", 1)]), (Some("J1".to_string()), vec![stage("x", 2), stage("w", 1)])];
+        let mut watched = [store.trees.ats_stages.watch_prefix(Vec::new())];
+        let first = store.put_ats_stage_lists(&c, lists()).unwrap();
+        assert!(first.bytes_written > 100, "{first:?}");
+        assert_eq!(first.bytes_written, inserted_bytes(&mut watched));
+        let again = store.put_ats_stage_lists(&c, lists()).unwrap();
+        assert_eq!((again.bytes_written, inserted_bytes(&mut watched)), (0, 0));
+        let (_, one) = store.put_ats_stages_counted(&c, Some("J2"), vec![stage("y", 1)]).unwrap();
+        assert_eq!(one, inserted_bytes(&mut watched));
+        assert!(one > 50, "{one}");
     }
 
     #[test]

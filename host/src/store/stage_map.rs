@@ -190,8 +190,19 @@ impl Store {
         &self,
         connection_id: &str,
         job_code: Option<&str>,
-        mut stages: Vec<Stage>,
+        stages: Vec<Stage>,
     ) -> Result<CachedStages, StoreError> {
+        self.put_ats_stages_counted(connection_id, job_code, stages).map(|(cached, _)| cached)
+    }
+
+    /// [`Store::put_ats_stages`], with the bytes (key and value) it wrote,
+    /// for the metering of the run that refreshed them.
+    pub fn put_ats_stages_counted(
+        &self,
+        connection_id: &str,
+        job_code: Option<&str>,
+        mut stages: Vec<Stage>,
+    ) -> Result<(CachedStages, u64), StoreError> {
         if self.connection(connection_id)?.is_none() {
             return Err(StoreError::UnknownConnection(connection_id.to_string()));
         }
@@ -203,12 +214,12 @@ impl Store {
             stages,
             fetched_at_unix: now_unix(),
         };
+        let (key, value) = (keys::ats_stages(connection_id, job_code), codec::encode("ats stages", &cached)?);
+        let written = (key.len() + value.len()) as u64;
         let _gate = self.write_gate();
-        self.trees
-            .ats_stages
-            .insert(keys::ats_stages(connection_id, job_code), codec::encode("ats stages", &cached)?)?;
+        self.trees.ats_stages.insert(key, value)?;
         info!(connection = connection_id, job = job_code, stages = cached.stages.len(), "ATS stages cached");
-        Ok(cached)
+        Ok((cached, written))
     }
 
     /// The cached list for a connection's job, or its account-wide list.

@@ -99,14 +99,17 @@ pub(crate) fn read_tx(
     }
 }
 
-/// Writes an account's stages inside a transaction.
+/// Writes an account's stages inside a transaction; the bytes (key and
+/// value) it wrote.
 pub(crate) fn write_tx(
     tx: &TransactionalTree,
     account_id: &str,
     stages: &AccountStages,
-) -> Result<(), ConflictableTransactionError<StoreError>> {
-    tx.insert(keys::id(account_id), codec::encode("hiring stages", stages).map_err(abort)?)?;
-    Ok(())
+) -> Result<u64, ConflictableTransactionError<StoreError>> {
+    let value = codec::encode("hiring stages", stages).map_err(abort)?;
+    let written = (keys::id(account_id).len() + value.len()) as u64;
+    tx.insert(keys::id(account_id), value)?;
+    Ok(written)
 }
 
 /// Checks a stage name; returns it trimmed.

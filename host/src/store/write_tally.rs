@@ -149,6 +149,26 @@ mod tests {
     }
 
     #[test]
+    fn a_move_reconciliation_records_counts_every_byte_it_writes() {
+        use crate::store::testutil::{commit_jobs, connection, new_candidate, temp_store};
+        let (_dir, store) = temp_store();
+        let c = connection(&store, "Acme");
+        let positions = commit_jobs(&store, &c.id, &[("J1", "Engineer")]);
+        let (candidate, _) = store.create_candidate(new_candidate(positions[0].id, "ada@example.com")).unwrap();
+        let t = &store.trees;
+        let mut watched: Vec<_> =
+            [&t.candidates, &t.stage_moves, &t.hiring_stages, &t.positions, &t.events, &t.events_pending]
+                .into_iter()
+                .map(|tree| tree.watch_prefix(Vec::new()))
+                .collect();
+        let (moved, record, bytes) = store.record_ats_move_counted(candidate.id, "offer").unwrap();
+        assert_eq!((moved.stage_id.as_str(), record.seq), ("offer", 1));
+        // The candidate, its move, the account's stage counts and the event.
+        assert!(bytes > 500, "{bytes}");
+        assert_eq!(bytes, inserted_bytes(&mut watched));
+    }
+
+    #[test]
     fn a_tally_sums_keys_and_values() {
         let t = Tally::default();
         t.add(b"key", b"value");

@@ -190,7 +190,6 @@ impl SyncEngine {
     ) -> Result<SyncRun, SyncError> {
         let Some(_active) = self.stop.enter() else { return Err(SyncError::Stopped) };
         let started = std::time::Instant::now();
-        let daily = matches!(options.trigger, Trigger::Scheduled | Trigger::CatchUp);
         let mut changed = Vec::new();
         let recording = self.recordings.begin(&self.store, connection_id); // record and replay
         let result = self.sync_inner(connection_id, options, progress, &mut changed).await;
@@ -207,11 +206,6 @@ impl SyncEngine {
             if let Err(e) = applied {
                 tracing::warn!(connection = %connection_id, error = %e, "publish rules were not applied");
             }
-        }
-        // The daily run also reads back what the ATS decided about the
-        // candidates pushed through this connection.
-        if daily && result.is_ok() {
-            crate::outbox::reconcile::after_daily_sync(self, connection_id).await;
         }
         let (outcome, jobs) = match &result {
             Ok(run) => ("succeeded", run.counts.jobs_seen),
@@ -303,7 +297,7 @@ impl SyncEngine {
             Ok(run) => match self
                 .succeed(
                     connection,
-                    super::metering::stamp(plugin, self.refresh_stages(connection, plugin, run).await), // metering
+                    super::metering::stamp(plugin, self.after_listing(connection, plugin, run).await), // metering
                     listing,
                     options,
                 )
@@ -496,6 +490,18 @@ impl SyncEngine {
                 Err((run, e))
             }
         }
+    }
+
+    /// After the job listing, inside the run (its calls and store writes
+    /// count in its cost): the stage refresh, and on a daily run the
+    /// reconciliation of the candidates pushed through the connection
+    /// (reading back what the ATS decided about them).
+    async fn after_listing(&self, connection: &Connection, plugin: &Plugin, run: SyncRun) -> SyncRun {
+        let run = self.refresh_stages(connection, plugin, run).await;
+        if matches!(run.trigger, Trigger::Scheduled | Trigger::CatchUp) {
+            crate::outbox::reconcile::in_daily_run(self, connection, plugin).await;
+        }
+        run
     }
 
     /// After the job listing of a run that is not a "sync now": refreshes

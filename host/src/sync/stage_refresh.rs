@@ -158,7 +158,8 @@ pub async fn refresh_stages(
         report.per_job |= stages.iter().any(|s| s.job_code.is_some());
         // Asked for one job: its answer is that job's pipeline, tagged or not.
         let (id, job) = (connection_id.to_string(), job.to_string());
-        on_store(store, move |s| s.put_ats_stages(&id, Some(&job), stages)).await?;
+        let (_, bytes) = on_store(store, move |s| s.put_ats_stages_counted(&id, Some(&job), stages)).await?;
+        plugin.meter().stored(bytes); // metering: the cached list counts in the run's store bytes
         report.lists = 1;
         report.jobs_fetched = 1;
         return Ok(report);
@@ -215,6 +216,7 @@ async fn account_wide(
     // All lists in one store call; those equal to the cache are not rewritten.
     let id = connection_id.to_string();
     let stored = on_store(store, move |s| s.put_ats_stage_lists(&id, groups.into_iter().collect())).await?;
+    plugin.meter().stored(stored.bytes_written); // metering: the lists written count in the run's store bytes
     report.lists += stored.written + stored.unchanged;
     report.jobs_fetched += tagged - stored.refused.iter().filter(|(job, _)| job.is_some()).count();
     // One job's oversized pipeline does not stop the others.
@@ -278,8 +280,9 @@ async fn per_job_calls(
             }
         };
         let (id, job) = (connection_id.to_string(), code.clone());
-        match on_store(store, move |s| s.put_ats_stages(&id, Some(&job), stages)).await {
-            Ok(_) => {
+        match on_store(store, move |s| s.put_ats_stages_counted(&id, Some(&job), stages)).await {
+            Ok((_, bytes)) => {
+                plugin.meter().stored(bytes); // metering: the cached list counts in the run's store bytes
                 report.lists += 1;
                 report.jobs_fetched += 1;
             }

@@ -16,6 +16,8 @@ mod example_support;
 mod install;
 mod js_connector;
 mod metering;
+mod metering_daily;
+mod metering_moves;
 mod net_attacks;
 mod ops_keys;
 mod ops_serve;

@@ -200,4 +200,26 @@ async fn oauth_token_requests_and_a_pushs_attempts_are_metered_and_shown_in_its_
     let listed: Value =
         serde_json::from_str(&gh.setup.ok(&["--json", "candidates", "pushes", &id.to_string()])).unwrap();
     assert_eq!(listed, pushes);
+
+    // /metrics counts the push's retry, its 429 and its requests.
+    let metrics = crate::ops_support::operator_client()
+        .get(format!("{}/metrics", host.base))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let value = |series: &str| -> f64 {
+        let line = metrics.lines().find(|l| l.starts_with(series)).unwrap_or_else(|| panic!("{series}\n{metrics}"));
+        line.rsplit(' ').next().unwrap().parse().unwrap()
+    };
+    assert_eq!(value(r#"atsbridge_plugin_retries_total{plugin="greenhouse",activity="push"}"#), 1.0);
+    let labels = r#"plugin="greenhouse",activity="push",host="granted""#;
+    assert_eq!(value(&format!("atsbridge_plugin_http_429_total{{{labels}}}")), 1.0);
+    assert_eq!(value(&format!("atsbridge_plugin_http_requests_total{{{labels}}}")), served.len() as f64);
+    assert_eq!(
+        value(r#"atsbridge_outbox_store_bytes_written_total{plugin="greenhouse",activity="push"}"#),
+        u(&m["store_bytes_written"]) as f64
+    );
 }
