@@ -102,7 +102,7 @@ async fn pushes_and_the_ats_decisions_read_back_are_delivered_to_the_webhook() {
     assert_eq!(report["moved"], 2, "{report}");
 
     let first = "new-submission".to_string();
-    let want = vec![
+    let want = [
         ("candidate.pushed".to_string(), ids[0], None, first.clone()),
         ("candidate.pushed".to_string(), ids[1], None, first.clone()),
         ("candidate.stage_changed".to_string(), ids[0], Some(first.clone()), "offer".to_string()),
