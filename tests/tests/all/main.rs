@@ -33,6 +33,7 @@ mod publication_events;
 mod publish;
 mod publish_edits;
 mod python_connector;
+mod reconcile_batches;
 mod replay;
 mod replay_daily;
 mod replay_secrets;
