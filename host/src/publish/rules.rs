@@ -290,4 +290,52 @@ mod tests {
         assert!(!published(&store, made[0].id));
         assert!(published(&store, made[1].id));
     }
+
+    #[test]
+    fn the_first_matching_rule_in_order_publishes_and_a_reorder_changes_which() {
+        let (_dir, store) = temp_store();
+        let c = connection(&store, "Greenhouse");
+        let made = commit_jobs(&store, &c.id, &[("J1", "Staff Engineer"), ("J2", "Designer")]);
+        let rule = |id: &str, glob: &str, prefix: &str, enabled: bool| PublishRule {
+            id: id.into(),
+            name: id.into(),
+            enabled,
+            filter: RuleFilter { title: Some(TitlePattern::Glob(glob.into())), ..Default::default() },
+            template: AdTemplate { title: format!("{prefix}: {{{{ title }}}}"), description: String::new() },
+            created_at_unix: 1,
+            updated_at_unix: 1,
+        };
+        let set_rules = |rules: Vec<PublishRule>| {
+            let set: Result<_, std::convert::Infallible> = store
+                .update_publish_rules(&c.id, |s| {
+                    s.rules = rules.clone();
+                    s.next_id = 4;
+                    s.pending = true;
+                    Ok(())
+                })
+                .unwrap();
+            set.unwrap();
+        };
+        let decided = |id: u64| {
+            let p = store.position(id).unwrap().unwrap();
+            let by = match p.publication.decision.map(|d| d.by) {
+                Some(Actor::Rule { rule_id }) => Some(rule_id),
+                _ => None,
+            };
+            (p.published, by, p.publication.ad.map(|a| a.title))
+        };
+        // A disabled rule first, then two that match the engineer: the
+        // first enabled match publishes, with its own ad.
+        let (off, eng, any) =
+            (rule("r3", "*", "Off", false), rule("r1", "*engineer*", "Eng", true), rule("r2", "*", "Any", true));
+        set_rules(vec![off.clone(), eng.clone(), any.clone()]);
+        apply_rules(&store, &c.id, None).unwrap();
+        assert_eq!(decided(made[0].id), (true, Some("r1".into()), Some("Eng: Staff Engineer".into())));
+        assert_eq!(decided(made[1].id), (true, Some("r2".into()), Some("Any: Designer".into())));
+        // Reordered: the catch-all comes first and now decides for both.
+        set_rules(vec![any, eng, off]);
+        apply_rules(&store, &c.id, None).unwrap();
+        assert_eq!(decided(made[0].id), (true, Some("r2".into()), Some("Any: Staff Engineer".into())));
+        assert_eq!(decided(made[1].id), (true, Some("r2".into()), Some("Any: Designer".into())));
+    }
 }

@@ -98,6 +98,106 @@ mod tests {
         assert!(matches!(sniff(&doc), Some(ResumeKind::Doc) | None));
     }
 
+    /// A ZIP archive of stored (uncompressed) entries, in order, with CRCs
+    /// and a central directory: what an office suite writes, minus deflate.
+    fn zip(entries: &[(&str, &[u8])]) -> Vec<u8> {
+        fn crc32(bytes: &[u8]) -> u32 {
+            let mut crc = !0u32;
+            for b in bytes {
+                crc ^= u32::from(*b);
+                for _ in 0..8 {
+                    crc = if crc & 1 == 1 { (crc >> 1) ^ 0xEDB8_8320 } else { crc >> 1 };
+                }
+            }
+            !crc
+        }
+        let (mut out, mut central): (Vec<u8>, Vec<u8>) = (Vec::new(), Vec::new());
+        for (name, data) in entries {
+            let offset = out.len() as u32;
+            let (crc, len, name_len) = (crc32(data), data.len() as u32, name.len() as u16);
+            out.extend(b"PK\x03\x04\x14\x00\x00\x00\x00\x00\x00\x00\x00\x00");
+            out.extend(crc.to_le_bytes().iter().chain(&len.to_le_bytes()).chain(&len.to_le_bytes()));
+            out.extend(name_len.to_le_bytes().iter().chain(&[0, 0]));
+            out.extend(name.as_bytes());
+            out.extend(*data);
+            central.extend(b"PK\x01\x02\x14\x00\x14\x00\x00\x00\x00\x00\x00\x00\x00\x00");
+            central.extend(crc.to_le_bytes().iter().chain(&len.to_le_bytes()).chain(&len.to_le_bytes()));
+            central.extend(name_len.to_le_bytes().iter().chain(&[0; 12]).chain(&offset.to_le_bytes()));
+            central.extend(name.as_bytes());
+        }
+        let (at, size, n) = (out.len() as u32, central.len() as u32, entries.len() as u16);
+        out.extend(central);
+        out.extend(b"PK\x05\x06\x00\x00\x00\x00");
+        out.extend(n.to_le_bytes().iter().chain(&n.to_le_bytes()).chain(&size.to_le_bytes()).chain(&at.to_le_bytes()));
+        out.extend([0, 0]);
+        out
+    }
+
+    /// An OOXML package with its entries in the order Word writes them,
+    /// the main parts under `dir` (`word`, `xl`, `ppt`).
+    fn ooxml(dir: &str) -> Vec<u8> {
+        let (main, rels, styles) =
+            (format!("{dir}/document.xml"), format!("{dir}/_rels/document.xml.rels"), format!("{dir}/styles.xml"));
+        zip(&[
+            ("[Content_Types].xml", b"<?xml version=\"1.0\"?><Types/>"),
+            ("_rels/.rels", b"<?xml version=\"1.0\"?><Relationships/>"),
+            (&main, b"<?xml version=\"1.0\"?><w:document/>"),
+            (&rels, b"<?xml version=\"1.0\"?><Relationships/>"),
+            (&styles, b"<?xml version=\"1.0\"?><w:styles/>"),
+            ("docProps/core.xml", b"<?xml version=\"1.0\"?><cp:coreProperties/>"),
+        ])
+    }
+
+    /// An OpenDocument package: the stored `mimetype` entry first.
+    fn odf(mimetype: &str) -> Vec<u8> {
+        zip(&[
+            ("mimetype", mimetype.as_bytes()),
+            ("content.xml", b"<?xml version=\"1.0\"?><office:document-content/>"),
+            ("META-INF/manifest.xml", b"<?xml version=\"1.0\"?><manifest:manifest/>"),
+        ])
+    }
+
+    /// A compound file whose root storage has `clsid`, with a
+    /// `WordDocument` stream, as Word 97-2003 writes a `.doc`.
+    fn compound_file(clsid: &str) -> Vec<u8> {
+        use std::io::Write as _;
+        let mut file = cfb::CompoundFile::create(std::io::Cursor::new(Vec::new())).unwrap();
+        file.set_storage_clsid("/", uuid::Uuid::parse_str(clsid).unwrap()).unwrap();
+        file.create_stream("/WordDocument").unwrap().write_all(&[0xEC, 0xA5, 0xC1, 0x00]).unwrap();
+        file.flush().unwrap();
+        file.into_inner().into_inner()
+    }
+
+    /// Word's CLSID (a `.doc`) and Excel's (a `.xls`).
+    const WORD_CLSID: &str = "00020906-0000-0000-c000-000000000046";
+    const EXCEL_CLSID: &str = "00020820-0000-0000-c000-000000000046";
+
+    #[test]
+    fn office_documents_are_told_by_their_containers() {
+        assert_eq!(sniff(&ooxml("word")), Some(ResumeKind::Docx));
+        assert_eq!(sniff(&odf("application/vnd.oasis.opendocument.text")), Some(ResumeKind::Odt));
+        assert_eq!(sniff(&compound_file(WORD_CLSID)), Some(ResumeKind::Doc));
+        // The same containers holding something else are not resumes.
+        assert_eq!(sniff(&ooxml("xl")), None, "a spreadsheet");
+        assert_eq!(sniff(&ooxml("ppt")), None, "a presentation");
+        assert_eq!(sniff(&odf("application/vnd.oasis.opendocument.spreadsheet")), None);
+        assert_eq!(sniff(&compound_file(EXCEL_CLSID)), None, "an Excel 97 workbook");
+        assert_eq!(sniff(&zip(&[("word/document.exe", b"MZ\x90\x00")])[..4]), None, "a cut-off archive");
+        // Each kind has the media type and extension stored with the file.
+        let kinds = [ResumeKind::Pdf, ResumeKind::Doc, ResumeKind::Docx, ResumeKind::Odt, ResumeKind::Rtf];
+        let types: Vec<_> = kinds.iter().map(|k| (k.extension(), k.media_type())).collect();
+        assert_eq!(
+            types,
+            [
+                ("pdf", "application/pdf"),
+                ("doc", "application/msword"),
+                ("docx", "application/vnd.openxmlformats-officedocument.wordprocessingml.document"),
+                ("odt", "application/vnd.oasis.opendocument.text"),
+                ("rtf", "application/rtf"),
+            ]
+        );
+    }
+
     #[test]
     fn executables_and_binaries_are_refused_whatever_their_name() {
         let mut exe = b"MZ\x90\x00\x03\x00\x00\x00\x04\x00\x00\x00\xff\xff".to_vec();

@@ -539,4 +539,34 @@ mod tests {
         assert!(store.position_by_public_id("nope").unwrap().is_none());
         assert!(store.position_by_public_id(&"x".repeat(500)).unwrap().is_none());
     }
+
+    #[test]
+    fn a_question_added_later_keeps_the_positions_id_and_public_url() {
+        let (_dir, store) = temp_store();
+        let c = connection(&store, "Greenhouse");
+        let p = commit_jobs(&store, &c.id, &[("J1", "Engineer")]).remove(0);
+        let (first, _) = store.update_publication(p.id, |p| Ok(p.decide(by_rule(true, "r1")))).unwrap();
+        let public_id = first.publication.public_id.clone().unwrap();
+        let cover = Question {
+            id: "cover-letter".into(),
+            kind: QuestionKind::ResumeUpload,
+            label: "Cover letter".into(),
+            required: false,
+        };
+        let (later, written) = store
+            .update_publication(p.id, |p| {
+                p.publication.questions.push(cover.clone());
+                Ok(true)
+            })
+            .unwrap();
+        assert!(written);
+        let stored = store.position(p.id).unwrap().unwrap();
+        assert_eq!(stored.publication.questions, vec![Question::resume(), cover]);
+        assert_eq!((later.id, stored.id), (p.id, p.id));
+        assert_eq!(stored.publication.public_id.as_deref(), Some(public_id.as_str()), "the public URL stays");
+        assert_eq!(store.position_by_public_id(&public_id).unwrap().unwrap().id, p.id);
+        // The page at that URL asks the new question and posts to the same URL.
+        let html = crate::publish::page::position_page(&stored, &public_id, 10 << 20);
+        assert!(html.contains("Cover letter") && html.contains(&format!("action=\"/p/{public_id}/apply\"")), "{html}");
+    }
 }
