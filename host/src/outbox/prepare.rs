@@ -34,10 +34,12 @@ pub enum PushRefusal {
     },
     /// Our stage has no usable ATS stage (none mapped, a stale mapping, the
     /// ATS stages never fetched).
-    #[error("no ATS stage for stage `{stage}`: {source}")]
+    #[error("no ATS stage for stage `{stage}` of job `{}`: {source}", job_code.escape_debug())]
     Mapping {
         /// Our stage.
         stage: String,
+        /// The job it was mapped for.
+        job_code: String,
         /// Why.
         #[source]
         source: MappingError,
@@ -68,9 +70,14 @@ pub struct Prepared {
 /// Checks that `candidate` can be pushed into our stage `stage_id` now: the
 /// position exists and its job is not closed, and the stage maps to a
 /// current ATS stage for the job. The same checks answer a "send to ATS"
-/// request at once and are made again before each attempt.
-pub fn check_push(store: &Store, candidate: &Candidate, stage_id: &str) -> Result<ResolvedStage, PushRefusal> {
-    checked_position(store, candidate, stage_id).map(|(_, stage)| stage)
+/// request at once and are made again before each attempt. A job whose ATS
+/// stages were never fetched passes: the worker reads its pipeline before
+/// the push ([`super::pipeline`]) and checks the mapping then.
+pub fn check_push(store: &Store, candidate: &Candidate, stage_id: &str) -> Result<(), PushRefusal> {
+    match checked_position(store, candidate, stage_id) {
+        Ok(_) | Err(PushRefusal::Mapping { source: MappingError::NotFetched { job_code: Some(_), .. }, .. }) => Ok(()),
+        Err(refusal) => Err(refusal),
+    }
 }
 
 /// [`check_push`], with the position it read (a push needs its job code).
@@ -87,7 +94,11 @@ fn checked_position(
         store.resolve_stage(&candidate.connection_id, Some(&position.ats_job_code), stage_id).map_err(|source| {
             match source {
                 MappingError::Store(e) => PushRefusal::Store(e),
-                source => PushRefusal::Mapping { stage: stage_id.to_string(), source },
+                source => PushRefusal::Mapping {
+                    stage: stage_id.to_string(),
+                    job_code: position.ats_job_code.clone(),
+                    source,
+                },
             }
         })?;
     Ok((position, stage))
@@ -162,6 +173,12 @@ pub enum MoveRefusal {
     NotPropagated(String),
     /// It should have worked but cannot: recorded as failed.
     Failed(String),
+    /// The ATS stages of this job were never fetched: read them, then
+    /// prepare again ([`super::pipeline::prepare_move`]).
+    NotFetched(String),
+    /// Reading the job's stages failed; retried or recorded as a call's
+    /// failure is.
+    Stages(super::pipeline::PipelineFailure),
 }
 
 /// A move ready to call.
@@ -199,9 +216,12 @@ pub async fn move_application(engine: &SyncEngine, entry: &OutboxEntry) -> Resul
             plugin.id()
         )));
     }
-    let stage = store
-        .resolve_stage(&entry.connection_id, Some(&position.ats_job_code), to_stage)
-        .map_err(|e| failed(&PushRefusal::Mapping { stage: to_stage.clone(), source: e }))?;
+    let stage = store.resolve_stage(&entry.connection_id, Some(&position.ats_job_code), to_stage).map_err(|e| match e {
+        MappingError::NotFetched { job_code: Some(job), .. } => MoveRefusal::NotFetched(job),
+        source => {
+            failed(&PushRefusal::Mapping { stage: to_stage.clone(), job_code: position.ats_job_code.clone(), source })
+        }
+    })?;
     let request = MoveRequest {
         ref_: CandidateRef { candidate_id: ats_candidate_id.clone(), application_id: application_id.clone() },
         stage_id: stage.ats_stage_id,
@@ -211,7 +231,7 @@ pub async fn move_application(engine: &SyncEngine, entry: &OutboxEntry) -> Resul
 }
 
 /// The connection's plugin and call context.
-async fn connection(engine: &SyncEngine, connection_id: &str) -> Result<(Plugin, ConnectionContext), PushRefusal> {
+pub(super) async fn connection(engine: &SyncEngine, connection_id: &str) -> Result<(Plugin, ConnectionContext), PushRefusal> {
     let refuse = |reason: String| PushRefusal::Connection { connection: connection_id.to_string(), reason };
     let connection =
         engine.store().connection(connection_id)?.ok_or_else(|| refuse("it does not exist".to_string()))?;
