@@ -115,7 +115,8 @@ impl PipelineFetches {
                     Err(e) => return Err(store_failure(job, &e)),
                 }
                 let (plugin, context) = prepare::connection(engine, connection_id).await.map_err(|e| {
-                    let failure = if matches!(e, PushRefusal::Store(_)) { Failure::Transient } else { Failure::Permanent };
+                    let failure =
+                        if matches!(e, PushRefusal::Store(_)) { Failure::Transient } else { Failure::Permanent };
                     PipelineFailure { failure, message: format!("{}: {e}", reading(job)) }
                 })?;
                 // Metered as the push's own calls are: its record counts it.
@@ -144,7 +145,9 @@ fn classify(job: &str, read: Result<bool, RefreshError>) -> Outcome {
     let permanent = |message: String| Err(PipelineFailure { failure: Failure::Permanent, message });
     match read {
         Ok(true) => Ok(()),
-        Ok(false) => permanent(format!("{}: the connector does not list stages (list-stages is unsupported)", reading(job))),
+        Ok(false) => {
+            permanent(format!("{}: the connector does not list stages (list-stages is unsupported)", reading(job)))
+        }
         Err(RefreshError::Call(e)) => {
             let message = match &e {
                 CallError::Connector { error: ConnectorError::NotFound(_), .. } => {
@@ -198,7 +201,15 @@ pub async fn prepare_push(
     };
     let (read, cost) = fetches.ensure(engine, &entry.connection_id, &job).await;
     let prepared = match read {
-        Ok(()) => prepare::push(engine, entry, links).await.map_err(Unprepared::Refused),
+        // A mapping the list just read cannot serve fails for good, as a
+        // refused check does, saying which job's list it was checked against.
+        Ok(()) => prepare::push(engine, entry, links).await.map_err(|refusal| match refusal {
+            mapping @ PushRefusal::Mapping { .. } => Unprepared::Stages(PipelineFailure {
+                failure: Failure::Permanent,
+                message: format!("{mapping} (job `{}`, whose ATS stages were just read)", job.escape_debug()),
+            }),
+            refusal => Unprepared::Refused(refusal),
+        }),
         Err(failure) => Err(Unprepared::Stages(failure)),
     };
     (prepared, cost)
@@ -272,9 +283,12 @@ mod tests {
     #[tokio::test]
     async fn different_jobs_read_independently_and_a_dropped_read_is_taken_over() {
         let fetches = PipelineFetches::default();
-        let (a, b) = tokio::join!(fetches.single(key("A"), async { Ok(()) }), fetches.single(key("B"), async {
-            Err(PipelineFailure { failure: Failure::Permanent, message: "gone".into() })
-        }));
+        let (a, b) = tokio::join!(
+            fetches.single(key("A"), async { Ok(()) }),
+            fetches.single(key("B"), async {
+                Err(PipelineFailure { failure: Failure::Permanent, message: "gone".into() })
+            })
+        );
         assert!(a.is_ok() && b.is_err());
         // A read whose caller gives up leaves no outcome: the next reads.
         let stalled = fetches.single(key("C"), std::future::pending());
@@ -295,10 +309,13 @@ mod tests {
         let unsupported = classify("J7", Ok(false)).unwrap_err();
         assert_eq!(unsupported.failure, Failure::Permanent);
         assert!(unsupported.message.contains("does not list stages"), "{}", unsupported.message);
-        let refused = classify("J7", Err(RefreshError::Store(StoreError::InvalidAtsStages {
-            connection: "c".into(),
-            reason: "201 stages".into(),
-        })))
+        let refused = classify(
+            "J7",
+            Err(RefreshError::Store(StoreError::InvalidAtsStages {
+                connection: "c".into(),
+                reason: "201 stages".into(),
+            })),
+        )
         .unwrap_err();
         assert_eq!(refused.failure, Failure::Permanent);
         assert_eq!(classify("J7", Ok(true)), Ok(()));

@@ -34,12 +34,10 @@ pub enum PushRefusal {
     },
     /// Our stage has no usable ATS stage (none mapped, a stale mapping, the
     /// ATS stages never fetched).
-    #[error("no ATS stage for stage `{stage}` of job `{}`: {source}", job_code.escape_debug())]
+    #[error("no ATS stage for stage `{stage}`: {source}")]
     Mapping {
         /// Our stage.
         stage: String,
-        /// The job it was mapped for.
-        job_code: String,
         /// Why.
         #[source]
         source: MappingError,
@@ -94,11 +92,7 @@ fn checked_position(
         store.resolve_stage(&candidate.connection_id, Some(&position.ats_job_code), stage_id).map_err(|source| {
             match source {
                 MappingError::Store(e) => PushRefusal::Store(e),
-                source => PushRefusal::Mapping {
-                    stage: stage_id.to_string(),
-                    job_code: position.ats_job_code.clone(),
-                    source,
-                },
+                source => PushRefusal::Mapping { stage: stage_id.to_string(), source },
             }
         })?;
     Ok((position, stage))
@@ -216,12 +210,11 @@ pub async fn move_application(engine: &SyncEngine, entry: &OutboxEntry) -> Resul
             plugin.id()
         )));
     }
-    let stage = store.resolve_stage(&entry.connection_id, Some(&position.ats_job_code), to_stage).map_err(|e| match e {
-        MappingError::NotFetched { job_code: Some(job), .. } => MoveRefusal::NotFetched(job),
-        source => {
-            failed(&PushRefusal::Mapping { stage: to_stage.clone(), job_code: position.ats_job_code.clone(), source })
-        }
-    })?;
+    let stage =
+        store.resolve_stage(&entry.connection_id, Some(&position.ats_job_code), to_stage).map_err(|e| match e {
+            MappingError::NotFetched { job_code: Some(job), .. } => MoveRefusal::NotFetched(job),
+            source => failed(&PushRefusal::Mapping { stage: to_stage.clone(), source }),
+        })?;
     let request = MoveRequest {
         ref_: CandidateRef { candidate_id: ats_candidate_id.clone(), application_id: application_id.clone() },
         stage_id: stage.ats_stage_id,
@@ -231,7 +224,10 @@ pub async fn move_application(engine: &SyncEngine, entry: &OutboxEntry) -> Resul
 }
 
 /// The connection's plugin and call context.
-pub(super) async fn connection(engine: &SyncEngine, connection_id: &str) -> Result<(Plugin, ConnectionContext), PushRefusal> {
+pub(super) async fn connection(
+    engine: &SyncEngine,
+    connection_id: &str,
+) -> Result<(Plugin, ConnectionContext), PushRefusal> {
     let refuse = |reason: String| PushRefusal::Connection { connection: connection_id.to_string(), reason };
     let connection =
         engine.store().connection(connection_id)?.ok_or_else(|| refuse("it does not exist".to_string()))?;

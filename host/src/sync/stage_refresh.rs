@@ -227,8 +227,7 @@ pub async fn fetch_job_pipeline(
     job: &str,
 ) -> Result<Option<CachedStages>, RefreshError> {
     let declared = plugin.manifest().stages.per_job;
-    let cached =
-        one_job(store, plugin, ctx, connection_id, job, |stages| answer_is_per_job(declared, stages)).await?;
+    let cached = one_job(store, plugin, ctx, connection_id, job, |stages| answer_is_per_job(declared, stages)).await?;
     if let Some(list) = &cached {
         tracing::info!(
             connection = connection_id,
@@ -355,7 +354,12 @@ mod tests {
 
     #[test]
     fn a_jobs_answer_is_its_own_pipeline_when_declared_or_tagged() {
-        let stage = |job: Option<&str>| Stage { id: "1".into(), name: "New".into(), position: 0, job_code: job.map(Into::into) };
+        let stage = |job: Option<&str>| Stage {
+            id: "1".into(),
+            name: "New".into(),
+            position: 0,
+            job_code: job.map(Into::into),
+        };
         assert!(answer_is_per_job(true, &[stage(None)]), "declared per job");
         assert!(answer_is_per_job(false, &[stage(Some("J1"))]), "tagged with its job");
         assert!(!answer_is_per_job(false, &[stage(None)]), "one pipeline for all jobs");

@@ -112,7 +112,11 @@ async fn a_push_for_a_job_with_no_cached_pipeline_fetches_it_once_and_lands_in_t
 async fn a_rate_limited_stage_read_is_retried_honouring_retry_after_then_the_push_lands() {
     let (gh, job, target, position) = greenhouse_with_new_job().await;
     let id = gh.with_store(|store| {
-        store.create_candidate(new_candidate(position, "Rate Limited".into(), "rl@example.com".into(), "t")).unwrap().0.id
+        store
+            .create_candidate(new_candidate(position, "Rate Limited".into(), "rl@example.com".into(), "t"))
+            .unwrap()
+            .0
+            .id
     });
     let path = format!("/v3/jobs/{job}/stages");
     gh.mock.inject(FaultRule::new(Fault::RateLimit { retry_after_secs: RETRY_AFTER_SECS }).on_path(path));
@@ -145,7 +149,11 @@ async fn a_job_the_ats_does_not_have_or_a_stale_mapping_fails_for_good_saying_wh
         store.set_stage_override(CONNECTION, Some(&stale_job), "new-submission", "999999").unwrap();
         let stale_position = store.position_by_job(CONNECTION, &stale_job).unwrap().unwrap().id;
         let mut made = [gone_position, stale_position].into_iter().enumerate().map(|(i, p)| {
-            store.create_candidate(new_candidate(p, format!("Fail {i}"), format!("f{i}@example.com"), "t")).unwrap().0.id
+            store
+                .create_candidate(new_candidate(p, format!("Fail {i}"), format!("f{i}@example.com"), "t"))
+                .unwrap()
+                .0
+                .id
         });
         (made.next().unwrap(), made.next().unwrap())
     });
