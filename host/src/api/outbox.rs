@@ -26,8 +26,9 @@ pub fn routes() -> ApiRouter {
 /// once; the push runs in the background (follow it with `GET`). Refused
 /// with 409 and a code saying which rule when the job is closed
 /// (`job_closed`), our stage has no ATS stage (`stage_not_mapped`,
-/// `stage_mapping_stale`, `ats_stages_not_fetched`) or the candidate is
-/// already in the ATS (`already_pushed`). Asking again while queued is a no-op.
+/// `stage_mapping_stale`) or the candidate is already in the ATS
+/// (`already_pushed`). A job whose ATS stages were never fetched is queued:
+/// the push reads its pipeline first. Asking again while queued is a no-op.
 #[utoipa::path(post, path = "/api/v1/candidates/{id}/push", tag = "candidates", params(("id" = u64, Path)),
     request_body = PushCandidateRequest,
     responses((status = 202, body = PushStatusDto), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]

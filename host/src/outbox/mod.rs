@@ -30,6 +30,7 @@
 //! more than the runtime's calls per connection ([`max_in_flight`]).
 
 pub mod key;
+pub mod pipeline;
 pub mod prepare;
 pub mod reconcile;
 pub mod resume_link;

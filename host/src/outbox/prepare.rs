@@ -68,9 +68,14 @@ pub struct Prepared {
 /// Checks that `candidate` can be pushed into our stage `stage_id` now: the
 /// position exists and its job is not closed, and the stage maps to a
 /// current ATS stage for the job. The same checks answer a "send to ATS"
-/// request at once and are made again before each attempt.
-pub fn check_push(store: &Store, candidate: &Candidate, stage_id: &str) -> Result<ResolvedStage, PushRefusal> {
-    checked_position(store, candidate, stage_id).map(|(_, stage)| stage)
+/// request at once and are made again before each attempt. A job whose ATS
+/// stages were never fetched passes: the worker reads its pipeline before
+/// the push ([`super::pipeline`]) and checks the mapping then.
+pub fn check_push(store: &Store, candidate: &Candidate, stage_id: &str) -> Result<(), PushRefusal> {
+    match checked_position(store, candidate, stage_id) {
+        Ok(_) | Err(PushRefusal::Mapping { source: MappingError::NotFetched { job_code: Some(_), .. }, .. }) => Ok(()),
+        Err(refusal) => Err(refusal),
+    }
 }
 
 /// [`check_push`], with the position it read (a push needs its job code).
@@ -162,6 +167,12 @@ pub enum MoveRefusal {
     NotPropagated(String),
     /// It should have worked but cannot: recorded as failed.
     Failed(String),
+    /// The ATS stages of this job were never fetched: read them, then
+    /// prepare again ([`super::pipeline::prepare_move`]).
+    NotFetched(String),
+    /// Reading the job's stages failed; retried or recorded as a call's
+    /// failure is.
+    Stages(super::pipeline::PipelineFailure),
 }
 
 /// A move ready to call.
@@ -199,9 +210,11 @@ pub async fn move_application(engine: &SyncEngine, entry: &OutboxEntry) -> Resul
             plugin.id()
         )));
     }
-    let stage = store
-        .resolve_stage(&entry.connection_id, Some(&position.ats_job_code), to_stage)
-        .map_err(|e| failed(&PushRefusal::Mapping { stage: to_stage.clone(), source: e }))?;
+    let stage =
+        store.resolve_stage(&entry.connection_id, Some(&position.ats_job_code), to_stage).map_err(|e| match e {
+            MappingError::NotFetched { job_code: Some(job), .. } => MoveRefusal::NotFetched(job),
+            source => failed(&PushRefusal::Mapping { stage: to_stage.clone(), source }),
+        })?;
     let request = MoveRequest {
         ref_: CandidateRef { candidate_id: ats_candidate_id.clone(), application_id: application_id.clone() },
         stage_id: stage.ats_stage_id,
@@ -211,7 +224,10 @@ pub async fn move_application(engine: &SyncEngine, entry: &OutboxEntry) -> Resul
 }
 
 /// The connection's plugin and call context.
-async fn connection(engine: &SyncEngine, connection_id: &str) -> Result<(Plugin, ConnectionContext), PushRefusal> {
+pub(super) async fn connection(
+    engine: &SyncEngine,
+    connection_id: &str,
+) -> Result<(Plugin, ConnectionContext), PushRefusal> {
     let refuse = |reason: String| PushRefusal::Connection { connection: connection_id.to_string(), reason };
     let connection =
         engine.store().connection(connection_id)?.ok_or_else(|| refuse("it does not exist".to_string()))?;

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use tokio::sync::{Semaphore, watch};
 
+use super::pipeline::{self, PipelineFailure, PipelineFetches, Unprepared};
 use super::prepare::{self, Prepared};
 use super::retry::{Failure, RetryPolicy, Verdict, random_jitter};
 use crate::runtime::meter::{attempt_cost, attempt_recorded}; // metering
@@ -127,6 +128,8 @@ struct Inner {
     active: Mutex<HashSet<u64>>,
     /// One semaphore per connection, created on first use.
     limits: Mutex<HashMap<String, Arc<Semaphore>>>,
+    /// Job pipelines being read for pushes that need them.
+    pipelines: PipelineFetches,
     stop: watch::Receiver<bool>,
     stats: Mutex<OutboxStats>,
 }
@@ -148,6 +151,7 @@ impl Outbox {
                 options,
                 active: Mutex::default(),
                 limits: Mutex::default(),
+                pipelines: PipelineFetches::default(),
                 stop,
                 stats: Mutex::default(),
             }),
@@ -282,14 +286,18 @@ impl Inner {
         let started = std::time::Instant::now();
         match &entry.kind {
             OutboxKind::Push { .. } => {
-                let (prepared, mut busy) =
-                    Busy::new(prepare::push(&self.engine, &entry, self.options.resume_links.as_ref())).await;
+                let links = self.options.resume_links.as_ref();
+                let ((prepared, stages_cost), mut busy) =
+                    Busy::new(pipeline::prepare_push(&self.engine, &self.pipelines, &entry, links)).await;
                 let prepare_time = started.elapsed();
                 let mut metered = None; // metering: the attempt's call, for what it cost
                 let (outcome, timing) = match prepared {
                     // Not the entry's fault: tried again after a pause.
-                    Err(prepare::PushRefusal::Store(e)) => return Err(e),
-                    Err(refusal) => (Err(Retryable::Never(refusal.to_string())), CallTiming::default()),
+                    Err(Unprepared::Refused(prepare::PushRefusal::Store(e))) => return Err(e),
+                    Err(Unprepared::Refused(refusal)) => {
+                        (Err(Retryable::Never(refusal.to_string())), CallTiming::default())
+                    }
+                    Err(Unprepared::Stages(failure)) => (Err(Retryable::from(failure)), CallTiming::default()),
                     Ok(Prepared { plugin, context, request }) => {
                         let plugin = crate::runtime::meter::push_metered(&plugin); // metering
                         let ((result, timing), call_busy) =
@@ -301,7 +309,7 @@ impl Inner {
                 };
                 match outcome {
                     Ok(pushed) => {
-                        let cost = attempt_cost(metered.as_ref(), false); // metering
+                        let cost = sum_costs(stages_cost, attempt_cost(metered.as_ref(), false)); // metering
                         let committing = std::time::Instant::now();
                         let stored =
                             self.store.finish_push_metered(&entry, PushOutcome::Pushed(pushed), cost.as_ref())?; // metering
@@ -329,13 +337,14 @@ impl Inner {
                     }
                     Err(error) => match self.verdict(&entry, &error) {
                         Verdict::Retry(after) => {
-                            let cost = attempt_cost(metered.as_ref(), true); // metering: counted as a retry
+                            // metering: counted as a retry
+                            let cost = sum_costs(stages_cost, attempt_cost(metered.as_ref(), true));
                             self.retry(&entry, after, error.message(), cost.as_ref())
                         }
                         Verdict::GiveUp => {
                             lock(&self.stats).failed += 1;
                             let failed = PushOutcome::Failed(error.message().to_string());
-                            let cost = attempt_cost(metered.as_ref(), false); // metering
+                            let cost = sum_costs(stages_cost, attempt_cost(metered.as_ref(), false)); // metering
                             let stored = self.store.finish_push_metered(&entry, failed, cost.as_ref()); // metering
                             stored.map(|stored| attempt_recorded(metered.as_ref(), stored)) // metering
                         }
@@ -344,9 +353,14 @@ impl Inner {
             }
             OutboxKind::Move { .. } => {
                 let mut metered = None; // metering: the attempt's call, for what it cost
-                let outcome = match prepare::move_application(&self.engine, &entry).await {
+                let outcome = match pipeline::prepare_move(&self.engine, &self.pipelines, &entry).await {
                     Err(prepare::MoveRefusal::NotPropagated(reason)) => Ok(MoveOutcome::NotPropagated(reason)),
                     Err(prepare::MoveRefusal::Failed(reason)) => Ok(MoveOutcome::Failed(reason)),
+                    Err(prepare::MoveRefusal::NotFetched(job)) => Ok(MoveOutcome::Failed(format!(
+                        "the ATS stages of job `{}` have not been fetched",
+                        job.escape_debug()
+                    ))),
+                    Err(prepare::MoveRefusal::Stages(failure)) => Err(Retryable::from(failure)),
                     Ok(prepare::PreparedMove { plugin, context, request }) => {
                         let plugin = crate::runtime::meter::move_metered(&plugin); // metering
                         let moved = plugin.move_application(&context, &request).await;
@@ -428,6 +442,26 @@ impl Retryable {
         match self {
             Retryable::Never(m) | Retryable::Call { message: m, .. } => m,
         }
+    }
+}
+
+impl From<PipelineFailure> for Retryable {
+    fn from(f: PipelineFailure) -> Self {
+        Retryable::Call { failure: f.failure, message: f.message }
+    }
+}
+
+/// Two parts of one attempt's cost, added (metering).
+fn sum_costs(
+    a: Option<crate::store::RunMetering>,
+    b: Option<crate::store::RunMetering>,
+) -> Option<crate::store::RunMetering> {
+    match (a, b) {
+        (Some(mut a), Some(b)) => {
+            a.add(&b);
+            Some(a)
+        }
+        (a, b) => a.or(b),
     }
 }
 

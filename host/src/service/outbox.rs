@@ -157,7 +157,8 @@ impl From<PushRefusal> for ServiceError {
 
 impl Service {
     /// "Send to ATS": checks at once that the push can be made (the job is
-    /// open, our stage maps to a current ATS stage), then queues it durably
+    /// open, our stage maps to a current ATS stage, or the job's stages were
+    /// never fetched and the push reads them first), then queues it durably
     /// (on disk before this returns) and wakes the worker. Asking again
     /// while a push is queued changes nothing; a candidate already in the
     /// ATS is refused.

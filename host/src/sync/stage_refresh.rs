@@ -24,7 +24,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 
 use crate::contract::{ConnectorError, Stage};
 use crate::runtime::{CallError, ConnectionContext, Plugin};
-use crate::store::{Store, StoreError};
+use crate::store::{CachedStages, Store, StoreError};
 
 /// The most per-job `list-stages` calls one refresh makes: each is a call
 /// into the ATS (SmartRecruiters: two requests, Ashby: two), and a daily
@@ -150,16 +150,11 @@ pub async fn refresh_stages(
     let declared = plugin.manifest().stages.per_job;
     let mut report = StageRefresh { supported: true, per_job: declared, ..Default::default() };
     if let Some(job) = only_job {
-        let stages = match list_stages(plugin, ctx, Some(job)).await {
-            Ok(stages) => stages,
-            Err(e) if unsupported(&e) => return Ok(StageRefresh::default()),
-            Err(e) => return Err(e.into()),
-        };
-        report.per_job |= stages.iter().any(|s| s.job_code.is_some());
         // Asked for one job: its answer is that job's pipeline, tagged or not.
-        let (id, job) = (connection_id.to_string(), job.to_string());
-        let (_, bytes) = on_store(store, move |s| s.put_ats_stages_counted(&id, Some(&job), stages)).await?;
-        plugin.meter().stored(bytes); // metering: the cached list counts in the run's store bytes
+        let Some(cached) = one_job(store, plugin, ctx, connection_id, job, |_| true).await? else {
+            return Ok(StageRefresh::default());
+        };
+        report.per_job |= cached.stages.iter().any(|s| s.job_code.is_some());
         report.lists = 1;
         report.jobs_fetched = 1;
         return Ok(report);
@@ -187,6 +182,64 @@ pub async fn refresh_stages(
         "ATS stages refreshed"
     );
     Ok(report)
+}
+
+/// Reads one job's stages and caches them, as that job's pipeline when
+/// `per_job(answer)` says so, else as the connection's account-wide list;
+/// `None` when the connector lists no stages.
+async fn one_job(
+    store: &Store,
+    plugin: &Plugin,
+    ctx: &ConnectionContext,
+    connection_id: &str,
+    job: &str,
+    per_job: impl FnOnce(&[Stage]) -> bool,
+) -> Result<Option<CachedStages>, RefreshError> {
+    let stages = match list_stages(plugin, ctx, Some(job)).await {
+        Ok(stages) => stages,
+        Err(e) if unsupported(&e) => return Ok(None),
+        Err(e) => return Err(e.into()),
+    };
+    let slot = per_job(&stages).then(|| job.to_string());
+    let id = connection_id.to_string();
+    let (cached, bytes) = on_store(store, move |s| s.put_ats_stages_counted(&id, slot.as_deref(), stages)).await?;
+    plugin.meter().stored(bytes); // metering: the cached list counts in the run's (or push's) store bytes
+    Ok(Some(cached))
+}
+
+/// Whether one job's `list-stages` answer is that job's own pipeline: the
+/// manifest declares per-job pipelines, or the connector tagged the stages
+/// with jobs. Otherwise (Lever, BambooHR) the ATS has one pipeline for
+/// every job and answered it.
+pub fn answer_is_per_job(declared: bool, stages: &[Stage]) -> bool {
+    declared || stages.iter().any(|s| s.job_code.is_some())
+}
+
+/// Reads and caches the pipeline of one job a push needs now (its stages
+/// were never fetched: a job newer than the last refresh, or past its
+/// bound), with the refresh's checks and cache. An ATS with one pipeline
+/// for all jobs answers that one, cached as the account-wide list, so it
+/// never shadows later refreshes of that list. `None` when the connector
+/// lists no stages.
+pub async fn fetch_job_pipeline(
+    store: &Store,
+    plugin: &Plugin,
+    ctx: &ConnectionContext,
+    connection_id: &str,
+    job: &str,
+) -> Result<Option<CachedStages>, RefreshError> {
+    let declared = plugin.manifest().stages.per_job;
+    let cached = one_job(store, plugin, ctx, connection_id, job, |stages| answer_is_per_job(declared, stages)).await?;
+    if let Some(list) = &cached {
+        tracing::info!(
+            connection = connection_id,
+            job,
+            per_job = list.job_code.is_some(),
+            stages = list.stages.len(),
+            "ATS stages read for a push"
+        );
+    }
+    Ok(cached)
 }
 
 /// The account-wide call: caches its answer (per job when tagged) and
@@ -301,6 +354,20 @@ mod tests {
 
     fn codes(list: &[&str]) -> Vec<String> {
         list.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn a_jobs_answer_is_its_own_pipeline_when_declared_or_tagged() {
+        let stage = |job: Option<&str>| Stage {
+            id: "1".into(),
+            name: "New".into(),
+            position: 0,
+            job_code: job.map(Into::into),
+        };
+        assert!(answer_is_per_job(true, &[stage(None)]), "declared per job");
+        assert!(answer_is_per_job(false, &[stage(Some("J1"))]), "tagged with its job");
+        assert!(!answer_is_per_job(false, &[stage(None)]), "one pipeline for all jobs");
+        assert!(!answer_is_per_job(false, &[]));
     }
 
     #[test]

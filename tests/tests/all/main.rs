@@ -30,6 +30,7 @@ mod outbox_e2e_connectors;
 mod outbox_fixture;
 mod outbox_moves;
 mod outbox_order;
+mod outbox_pipeline_on_demand;
 mod outbox_support;
 mod publication_events;
 mod publish;
