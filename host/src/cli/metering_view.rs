@@ -68,6 +68,11 @@ pub(super) fn pushes(records: &[PushRecordDto]) -> Vec<String> {
         if let Some(m) = &r.metering {
             lines.extend(detail(m));
         }
+        if !r.answers_not_sent.is_empty() {
+            // Questions are people's text: escaped before a terminal sees them.
+            let questions: Vec<String> = r.answers_not_sent.iter().map(|q| crate::display::escape_capped(q)).collect();
+            lines.push(format!("      answers not sent (the connector does not take them): {}", questions.join(" · ")));
+        }
     }
     lines
 }
@@ -108,5 +113,25 @@ mod tests {
         assert!(detail.contains("export list-jobs") && detail.contains("3 calls (1 failed)"), "{detail}");
         assert!(detail.contains("api.example.com") && detail.contains("4 requests (0 failed, 1 answered 429)"));
         assert!(detail.contains("5000 bytes in"), "{detail}");
+    }
+
+    #[test]
+    fn a_push_lists_the_answers_it_did_not_send_escaped() {
+        let record = |unsent: Vec<String>| PushRecordDto {
+            entry: 7,
+            outcome: "pushed".into(),
+            at_unix: 0,
+            attempts: 1,
+            metering: None,
+            answers_not_sent: unsent,
+        };
+        let all_sent = pushes(&[record(vec![])]).join("\n");
+        assert!(!all_sent.contains("answers not sent"), "{all_sent}");
+        let shown = pushes(&[record(vec!["Notice period".into(), "Visa?\u{1b}[2J".into()])]).join("\n");
+        assert!(
+            shown.contains("answers not sent (the connector does not take them): Notice period · Visa?"),
+            "{shown}"
+        );
+        assert!(!shown.contains('\u{1b}'), "a terminal escape in a question is printed escaped: {shown}");
     }
 }

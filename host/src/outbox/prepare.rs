@@ -63,6 +63,10 @@ pub struct Prepared {
     pub plugin: Plugin,
     pub context: ConnectionContext,
     pub request: PushRequest,
+    /// The questions whose answers the request leaves out because the
+    /// connector does not declare `application-answers`: recorded on the
+    /// push as not sent, never dropped silently.
+    pub answers_not_sent: Vec<String>,
 }
 
 /// Checks that `candidate` can be pushed into our stage `stage_id` now: the
@@ -157,7 +161,36 @@ pub async fn push(
         stage_id: Some(stage.ats_stage_id),
         idempotency_key: push_key(candidate.id, position.id),
     };
-    Ok(Prepared { plugin, context, request })
+    let mut request = request;
+    let answers_not_sent = withhold_answers(&plugin, &entry.connection_id, &mut request).await?;
+    Ok(Prepared { plugin, context, request, answers_not_sent })
+}
+
+/// The contract version that added the `application-answers` capability.
+const ANSWERS_DECLARED_SINCE: semver::Version = semver::Version::new(0, 2, 0);
+
+/// Takes the answers out of `request` when the connector does not declare
+/// `application-answers`, and returns their questions: contract 0.2.0 says
+/// the host records them as not sent rather than let them be dropped
+/// silently. A 0.1.0 connector, whose contract has no such capability and
+/// hands every connector the answers, is given them as that contract says.
+/// Pushes without answers never ask the connector.
+async fn withhold_answers(
+    plugin: &Plugin,
+    connection: &str,
+    request: &mut PushRequest,
+) -> Result<Vec<String>, PushRefusal> {
+    if request.candidate.answers.is_empty() || *plugin.contract() < ANSWERS_DECLARED_SINCE {
+        return Ok(Vec::new());
+    }
+    let info = plugin.info().await.map_err(|e| PushRefusal::Connection {
+        connection: connection.to_string(),
+        reason: format!("the connector's info() failed: {e}"),
+    })?;
+    if info.capabilities.contains(&Capability::ApplicationAnswers) {
+        return Ok(Vec::new());
+    }
+    Ok(std::mem::take(&mut request.candidate.answers).into_iter().map(|a| a.question).collect())
 }
 
 /// Why a move is not made.

@@ -291,6 +291,7 @@ impl Inner {
                     Busy::new(pipeline::prepare_push(&self.engine, &self.pipelines, &entry, links)).await;
                 let prepare_time = started.elapsed();
                 let mut metered = None; // metering: the attempt's call, for what it cost
+                let mut answers_not_sent = Vec::new();
                 let (outcome, timing) = match prepared {
                     // Not the entry's fault: tried again after a pause.
                     Err(Unprepared::Refused(prepare::PushRefusal::Store(e))) => return Err(e),
@@ -298,7 +299,8 @@ impl Inner {
                         (Err(Retryable::Never(refusal.to_string())), CallTiming::default())
                     }
                     Err(Unprepared::Stages(failure)) => (Err(Retryable::from(failure)), CallTiming::default()),
-                    Ok(Prepared { plugin, context, request }) => {
+                    Ok(Prepared { plugin, context, request, answers_not_sent: unsent }) => {
+                        answers_not_sent = unsent;
                         let plugin = crate::runtime::meter::push_metered(&plugin); // metering
                         let ((result, timing), call_busy) =
                             Busy::new(plugin.push_candidate_timed(&context, &request)).await;
@@ -311,8 +313,12 @@ impl Inner {
                     Ok(pushed) => {
                         let cost = sum_costs(stages_cost, attempt_cost(metered.as_ref(), false)); // metering
                         let committing = std::time::Instant::now();
-                        let stored =
-                            self.store.finish_push_metered(&entry, PushOutcome::Pushed(pushed), cost.as_ref())?; // metering
+                        let stored = self.store.finish_push_recorded(
+                            &entry,
+                            PushOutcome::Pushed(pushed),
+                            cost.as_ref(),
+                            &answers_not_sent,
+                        )?;
                         let host = started.elapsed().saturating_sub(timing.http);
                         let commit = committing.elapsed();
                         attempt_recorded(metered.as_ref(), stored); // metering

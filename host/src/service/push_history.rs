@@ -25,6 +25,11 @@ pub struct PushRecordDto {
     /// pushes recorded before pushes were metered.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub metering: Option<RunMeteringDto>,
+    /// The questions whose answers were not sent to the ATS, because the
+    /// connector does not declare `application-answers`. Empty when every
+    /// answer went with the push (or there were none).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub answers_not_sent: Vec<String>,
 }
 
 impl From<PushRecord> for PushRecordDto {
@@ -35,6 +40,7 @@ impl From<PushRecord> for PushRecordDto {
             at_unix: r.at_unix,
             attempts: r.attempts,
             metering: r.metering.map(RunMeteringDto::of_push),
+            answers_not_sent: r.answers_not_sent,
         }
     }
 }

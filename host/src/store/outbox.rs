@@ -457,6 +457,19 @@ impl Store {
         outcome: PushOutcome,
         cost: Option<&super::RunMetering>,
     ) -> Result<Option<u64>, StoreError> {
+        self.finish_push_recorded(entry, outcome, cost, &[])
+    }
+
+    /// [`Store::finish_push_metered`], noting on the push's record the
+    /// questions whose answers were not sent (`answers_not_sent`: the
+    /// connector does not take answers).
+    pub fn finish_push_recorded(
+        &self,
+        entry: &OutboxEntry,
+        outcome: PushOutcome,
+        cost: Option<&super::RunMetering>,
+        answers_not_sent: &[String],
+    ) -> Result<Option<u64>, StoreError> {
         let event_id = self.draw_event_id()?;
         let t = &self.trees;
         let extra = [&t.outbox, &t.outbox_by_candidate, &t.positions, &t.events, &t.events_pending];
@@ -491,7 +504,8 @@ impl Store {
             }
             // metering: the push's record, with its cost, in the candidate's history
             let stored: OutboxEntry = codec::decode(keys::OUTBOX, entry.id, &stored).map_err(abort)?;
-            super::push_record::record_push(candidate, &stored, &outcome, cost, written, at_unix).map_err(abort)?;
+            super::push_record::record_push(candidate, &stored, &outcome, cost, answers_not_sent, written, at_unix)
+                .map_err(abort)?;
             Ok(candidate.pushes.last().and_then(|p| p.metering.as_ref()).map(|m| m.store_bytes_written))
         });
         match done {

@@ -49,6 +49,10 @@ pub struct PushRecord {
     /// refused before, say for a stage with no mapping).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub metering: Option<RunMetering>,
+    /// The questions whose answers the ATS was not sent: the connector does
+    /// not declare `application-answers`, so the host kept them back.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub answers_not_sent: Vec<String>,
 }
 
 /// What propagating one stage move to the ATS took: the outbox's attempts
@@ -127,6 +131,7 @@ pub(super) fn record_push(
     stored: &OutboxEntry,
     outcome: &PushOutcome,
     cost: Option<&RunMetering>,
+    answers_not_sent: &[String],
     written: u64,
     at_unix: i64,
 ) -> Result<(), StoreError> {
@@ -142,6 +147,7 @@ pub(super) fn record_push(
         at_unix,
         attempts: stored.attempts.saturating_add(1),
         metering,
+        answers_not_sent: answers_not_sent.to_vec(),
     });
     if candidate.pushes.len() > MAX_PUSH_RECORDS {
         let extra = candidate.pushes.len() - MAX_PUSH_RECORDS;

@@ -314,3 +314,25 @@ fn application(w: &World, id: &str) -> Application {
 fn applications_on_job(w: &World) -> usize {
     w.mock.applications().iter().filter(|a| a.job_id == w.job).count()
 }
+
+/// Answers to a position's questions go with the push where the connector
+/// declares `application-answers` (Greenhouse), and are recorded on the
+/// push as not sent where it does not (Ashby): never dropped silently.
+#[tokio::test(flavor = "multi_thread")]
+async fn answers_a_connector_cannot_take_are_recorded_as_not_sent() {
+    for (case, unsent) in [(&ASHBY, json!(["Notice period", "Visa needed?"])), (&GREENHOUSE, Value::Null)] {
+        let w = connect(case).await;
+        let p = case.plugin;
+        let body = json!({
+            "position": w.position, "name": "Ada Lovelace", "email": "ada@example.com",
+            "answers": { "Notice period": "4 weeks", "Visa needed?": "no" },
+        });
+        let id = op(&w.host, "POST", "/api/v1/candidates", Some(body)).await["id"].as_u64().unwrap();
+        let (status, queued) = push(&w.host, id).await;
+        assert!(status < 300, "{p}: {status} {queued}");
+        wait_for_state(&w.host, id, "pushed", WAIT).await;
+        let pushes = op(&w.host, "GET", &format!("/api/v1/candidates/{id}/pushes"), None).await;
+        let last = pushes.as_array().and_then(|a| a.last()).unwrap_or_else(|| panic!("{p}: {pushes}"));
+        assert_eq!((&last["outcome"], &last["answers_not_sent"]), (&json!("pushed"), &unsent), "{p}: {pushes}");
+    }
+}

@@ -20,18 +20,21 @@ use crate::support;
 
 /// Two full batches and a part of one.
 const PUSHED: usize = 2 * STATUS_BATCH + 7;
+/// The connection's secret. The recorder withholds any entry that holds a
+/// secret it cannot mark, so a one-letter key would withhold every entry.
+const SECRET: &str = "reconcile-batches-test-key";
 /// Nothing listens here: the test connector's listing, stages and statuses
 /// are made up inside it, so the run makes no request.
 const BASE: &str = "http://127.0.0.1:9";
 
 #[tokio::test(flavor = "multi_thread")]
-#[ignore = "the recording of the scheduled run shows no candidate-statuses call; not yet diagnosed"]
 async fn the_daily_reconciliation_reads_statuses_in_bounded_batches_and_maps_each_back() {
     let dir = tempfile::tempdir().unwrap();
     let app = App::open(dir.path(), Some(SecretKey::generate().unwrap())).unwrap();
     support::install(&app.runtime, dir.path(), "line", "0.2.0", guests::CONTRACT_V0_2, "").await;
     app.store.add_account("Acme", "UTC").unwrap();
-    let values = BTreeMap::from([("base-url".to_string(), BASE.to_string()), ("api-key".to_string(), "k".to_string())]);
+    let values =
+        BTreeMap::from([("base-url".to_string(), BASE.to_string()), ("api-key".to_string(), SECRET.to_string())]);
     let c = app.add_connection("acme", "Line", "line", &values, vec![BASE.to_string()], None).unwrap().id;
     app.engine.sync(&c, Trigger::Manual, &NoProgress).await.unwrap();
     // The connector's account-wide stages ("Interview" is `s2`), as its
