@@ -202,18 +202,8 @@ async fn oauth_token_requests_and_a_pushs_attempts_are_metered_and_shown_in_its_
     assert_eq!(listed, pushes);
 
     // /metrics counts the push's retry, its 429 and its requests.
-    let metrics = crate::ops_support::operator_client()
-        .get(format!("{}/metrics", host.base))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    let value = |series: &str| -> f64 {
-        let line = metrics.lines().find(|l| l.starts_with(series)).unwrap_or_else(|| panic!("{series}\n{metrics}"));
-        line.rsplit(' ').next().unwrap().parse().unwrap()
-    };
+    let metrics = crate::ops_support::scrape_metrics(&host).await;
+    let value = |series: &str| crate::ops_support::metric_value(&metrics, series);
     assert_eq!(value(r#"atsbridge_plugin_retries_total{plugin="greenhouse",activity="push"}"#), 1.0);
     let labels = r#"plugin="greenhouse",activity="push",host="granted""#;
     assert_eq!(value(&format!("atsbridge_plugin_http_429_total{{{labels}}}")), 1.0);

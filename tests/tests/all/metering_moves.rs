@@ -77,18 +77,8 @@ async fn a_propagated_move_records_every_attempts_cost_on_its_history_entry_and_
 
     // /metrics: the move's own activity; the mock is reached through the
     // operator's grant.
-    let metrics = crate::ops_support::operator_client()
-        .get(format!("{}/metrics", host.base))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    let value = |series: &str| -> f64 {
-        let line = metrics.lines().find(|l| l.starts_with(series)).unwrap_or_else(|| panic!("{series}\n{metrics}"));
-        line.rsplit(' ').next().unwrap().parse().unwrap()
-    };
+    let metrics = crate::ops_support::scrape_metrics(&host).await;
+    let value = |series: &str| crate::ops_support::metric_value(&metrics, series);
     let labels = r#"plugin="greenhouse",activity="move",host="granted""#;
     assert_eq!(value(&format!("atsbridge_plugin_http_requests_total{{{labels}}}")), served.len() as f64);
     assert_eq!(value(&format!("atsbridge_plugin_http_429_total{{{labels}}}")), 1.0);

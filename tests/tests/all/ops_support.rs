@@ -22,6 +22,18 @@ pub fn operator_client() -> reqwest::Client {
     reqwest::Client::builder().default_headers(headers).build().unwrap()
 }
 
+/// `host`'s Prometheus text, read with the operator's token.
+pub async fn scrape_metrics(host: &Host) -> String {
+    operator_client().get(format!("{}/metrics", host.base)).send().await.unwrap().text().await.unwrap()
+}
+
+/// The value of the first sample in `metrics` whose line starts with
+/// `series` (its name and labels, as written).
+pub fn metric_value(metrics: &str, series: &str) -> f64 {
+    let line = metrics.lines().find(|l| l.starts_with(series)).unwrap_or_else(|| panic!("{series}\n{metrics}"));
+    line.rsplit(' ').next().unwrap().parse().unwrap()
+}
+
 /// A data directory with a key file, the well-behaved plugin, account
 /// `acme` and connection `acme-main` to `ats_base`.
 pub struct Setup {
