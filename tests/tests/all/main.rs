@@ -12,6 +12,7 @@ mod candidate_resume;
 mod conformance;
 mod contract_v0_2;
 mod crash;
+mod daily_support;
 mod demo;
 mod example_support;
 mod install;

@@ -7,18 +7,12 @@
 //! run's HTTP figures are held to what the mock served during it, and its
 //! store bytes to the records it wrote, read back from the store.
 
-use std::collections::BTreeMap;
-
 use atsbridge::app::App;
-use atsbridge::contract::{Candidate, PushRequest};
-use atsbridge::store::{PushOutcome, SecretKey, SyncRun, Trigger};
+use atsbridge::store::{SecretKey, SyncRun, Trigger};
 use atsbridge::sync::NoProgress;
 use atsbridge_mock_ats::{MockAts, MockConfig, RecordedRequest, Vendor};
 
-use crate::outbox_fixture::new_candidate;
-use crate::support;
-
-const CONNECTION: &str = "acme-greenhouse";
+use crate::daily_support::CONNECTION;
 /// Greenhouse jobs: each has its own pipeline, cached as one list.
 const JOBS: usize = 6;
 /// Bytes a key of a cached stage list or a candidate record may take at
@@ -32,39 +26,7 @@ const RUN_RECORD_NOISE: u64 = 120;
 /// The connection, synced by hand, with one candidate pushed to the mock
 /// through the connector and recorded as pushed; the candidate's id.
 async fn set_up(app: &App, mock: &MockAts) -> u64 {
-    atsbridge::plugin::bundled::install_bundled(&app.runtime, "greenhouse").await.unwrap();
-    app.store.add_account("Acme", "Europe/Berlin").unwrap();
-    let values: BTreeMap<String, String> = atsbridge::plugin::bundled::mock_settings("greenhouse", mock);
-    let hosts = vec![support::url_origin(mock.base_url())];
-    app.add_connection("acme", "Greenhouse", "greenhouse", &values, hosts, None).unwrap();
-    app.engine.sync(CONNECTION, Trigger::Manual, &NoProgress).await.unwrap();
-    let plugin = app.runtime.plugin("greenhouse").await.unwrap();
-    let connection = app.store.connection(CONNECTION).unwrap().unwrap();
-    let ctx = app.engine.connection_context(&connection).unwrap();
-    let position = app.store.positions_of_connection(CONNECTION).unwrap().into_iter().find(|p| !p.is_closed()).unwrap();
-    let email = "daily@example.com".to_string();
-    let request = PushRequest {
-        job_code: position.ats_job_code.clone(),
-        candidate: Candidate {
-            first_name: "Test".into(),
-            last_name: "Person".into(),
-            email: email.clone(),
-            phone: None,
-            resume: None,
-            resume_url: None,
-            source: None,
-            links: vec![],
-            answers: vec![],
-        },
-        stage_id: None,
-        idempotency_key: "daily-0".into(),
-    };
-    let pushed = plugin.push_candidate(&ctx, &request).await.unwrap();
-    let (candidate, _) =
-        app.store.create_candidate(new_candidate(position.id, "Test Person".into(), email, "test")).unwrap();
-    let (_, entry) = app.store.queue_push(candidate.id, &candidate.stage_id).unwrap();
-    app.store.finish_push(&entry, PushOutcome::Pushed(pushed)).unwrap();
-    candidate.id
+    crate::daily_support::greenhouse_with_pushed(app, mock, 1, "daily").await[0]
 }
 
 /// A scheduled run, and the requests the mock served during it.

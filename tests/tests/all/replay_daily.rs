@@ -9,21 +9,17 @@
 //! build reports its changed job titles, stage names and candidate stage
 //! names.
 
-use std::collections::BTreeMap;
-
 use atsbridge::app::App;
-use atsbridge::contract::{Candidate, PushRequest};
-use atsbridge::store::{PushOutcome, SecretKey, Trigger};
+use atsbridge::store::{SecretKey, Trigger};
 use atsbridge::sync::NoProgress;
 use atsbridge_mock_ats::{MockAts, MockConfig, Vendor};
 use atsbridge_tests::guests;
 use serde_json::Value;
 
 use crate::api_support::{self, cli, ok};
-use crate::outbox_fixture::new_candidate;
 use crate::support;
 
-const CONNECTION: &str = "acme-greenhouse";
+use crate::daily_support::CONNECTION;
 /// One Greenhouse page (the connector asks for 500).
 const JOBS: usize = 30;
 /// Candidates pushed, each on its own job: one `candidate-statuses` call.
@@ -38,41 +34,7 @@ fn report(out: &std::process::Output) -> Value {
 /// The connection, synced, with [`PUSHED`] candidates pushed to the mock
 /// through the connector and recorded as pushed in the store.
 async fn set_up(app: &App, mock: &MockAts) {
-    atsbridge::plugin::bundled::install_bundled(&app.runtime, "greenhouse").await.unwrap();
-    app.store.add_account("Acme", "Europe/Berlin").unwrap();
-    let values: BTreeMap<String, String> = atsbridge::plugin::bundled::mock_settings("greenhouse", mock);
-    let hosts = vec![support::url_origin(mock.base_url())];
-    app.add_connection("acme", "Greenhouse", "greenhouse", &values, hosts, None).unwrap();
-    app.engine.sync(CONNECTION, Trigger::Manual, &NoProgress).await.unwrap();
-    let plugin = app.runtime.plugin("greenhouse").await.unwrap();
-    let connection = app.store.connection(CONNECTION).unwrap().unwrap();
-    let ctx = app.engine.connection_context(&connection).unwrap();
-    let open: Vec<_> =
-        app.store.positions_of_connection(CONNECTION).unwrap().into_iter().filter(|p| !p.is_closed()).collect();
-    for (i, position) in open.iter().take(PUSHED).enumerate() {
-        let email = format!("replay-{i}@example.com");
-        let request = PushRequest {
-            job_code: position.ats_job_code.clone(),
-            candidate: Candidate {
-                first_name: "Test".into(),
-                last_name: format!("Person{i}"),
-                email: email.clone(),
-                phone: None,
-                resume: None,
-                resume_url: None,
-                source: None,
-                links: vec![],
-                answers: vec![],
-            },
-            stage_id: None,
-            idempotency_key: format!("replay-{i}"),
-        };
-        let pushed = plugin.push_candidate(&ctx, &request).await.unwrap();
-        let (candidate, _) =
-            app.store.create_candidate(new_candidate(position.id, format!("Test Person{i}"), email, "test")).unwrap();
-        let (_, entry) = app.store.queue_push(candidate.id, &candidate.stage_id).unwrap();
-        app.store.finish_push(&entry, PushOutcome::Pushed(pushed)).unwrap();
-    }
+    crate::daily_support::greenhouse_with_pushed(app, mock, PUSHED, "replay").await;
     app.store.flush().unwrap();
 }
 
