@@ -2,7 +2,7 @@
 
 use clap::Subcommand;
 
-use super::client::{Backend, enc};
+use super::client::{Backend, segment};
 use crate::service::dto::{
     AccountDto, ApiKeyDto, CreateAccountRequest, CreateApiKeyRequest, CreatedApiKey, UpdateAccountRequest,
 };
@@ -76,22 +76,23 @@ pub async fn run(cmd: AccountCommand, api: &Backend, json: bool) -> anyhow::Resu
         AccountCommand::Update { id, name, time_zone } => {
             let req = UpdateAccountRequest { name, time_zone };
             let account: AccountDto =
-                api.send(axum::http::Method::PATCH, &format!("/api/v1/accounts/{}", enc(&id)), Some(&req)).await?;
+                api.send(axum::http::Method::PATCH, &format!("/api/v1/accounts/{}", segment(&id)), Some(&req)).await?;
             if json {
                 return super::print_json(&account);
             }
             println!("updated account {} ({}, {})", account.id, account.name, account.time_zone);
         }
         AccountCommand::Delete { id } => {
-            let () =
-                api.send(axum::http::Method::DELETE, &format!("/api/v1/accounts/{}", enc(&id)), None::<&()>).await?;
+            let () = api
+                .send(axum::http::Method::DELETE, &format!("/api/v1/accounts/{}", segment(&id)), None::<&()>)
+                .await?;
             if json {
                 return super::print_json(&serde_json::json!({ "deleted": id }));
             }
             println!("deleted account {id}");
         }
         AccountCommand::Key(KeyCommand::Create { account, label }) => {
-            let path = format!("/api/v1/accounts/{}/keys", enc(&account));
+            let path = format!("/api/v1/accounts/{}/keys", segment(&account));
             let created: CreatedApiKey = api.post(&path, &CreateApiKeyRequest { label }).await?;
             if json {
                 return super::print_json(&created);
@@ -101,7 +102,7 @@ pub async fn run(cmd: AccountCommand, api: &Backend, json: bool) -> anyhow::Resu
         }
         AccountCommand::Key(KeyCommand::List { account }) => {
             let keys: Vec<ApiKeyDto> =
-                super::all_pages(api, &format!("/api/v1/accounts/{}/keys?", enc(&account))).await?;
+                super::all_pages(api, &format!("/api/v1/accounts/{}/keys?", segment(&account))).await?;
             if json {
                 return super::print_json(&keys);
             }
@@ -111,7 +112,7 @@ pub async fn run(cmd: AccountCommand, api: &Backend, json: bool) -> anyhow::Resu
             }
         }
         AccountCommand::Key(KeyCommand::Revoke { account, key }) => {
-            let path = format!("/api/v1/accounts/{}/keys/{}", enc(&account), enc(&key));
+            let path = format!("/api/v1/accounts/{}/keys/{}", segment(&account), segment(&key));
             let () = api.send(axum::http::Method::DELETE, &path, None::<&()>).await?;
             if json {
                 return super::print_json(&serde_json::json!({ "revoked": key }));

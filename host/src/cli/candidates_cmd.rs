@@ -7,7 +7,7 @@ use anyhow::{Context, bail};
 use base64::Engine as _;
 use clap::Subcommand;
 
-use super::client::{Backend, enc};
+use super::client::{Backend, query_value};
 use crate::service::candidates::{
     CandidateDto, CreateCandidateRequest, MAX_API_RESUME_BYTES, MoveCandidateRequest, MovedCandidateDto, ResumeUpload,
     StageMoveDto,
@@ -166,7 +166,7 @@ pub async fn run(cmd: CandidatesCommand, api: &Backend, json: bool) -> anyhow::R
             }
             for (k, v) in [("account", account), ("stage", stage)] {
                 if let Some(v) = v {
-                    query.push_str(&format!("{k}={}&", enc(&v)));
+                    query.push_str(&format!("{k}={}&", query_value(&v)));
                 }
             }
             let all: Vec<CandidateDto> = super::all_pages(api, &format!("/api/v1/candidates?{query}")).await?;

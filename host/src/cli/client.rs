@@ -126,6 +126,15 @@ impl Backend {
         }
     }
 
+    /// An API path as a person would request it: the running host's full
+    /// URL, or the path alone when this process serves the store.
+    pub fn shown_url(&self, path: &str) -> String {
+        match self {
+            Backend::Remote { base, .. } => format!("{base}{path}"),
+            Backend::Local { .. } => path.to_string(),
+        }
+    }
+
     pub fn is_remote(&self) -> bool {
         matches!(self, Backend::Remote { .. })
     }
@@ -226,7 +235,58 @@ fn client_token(data_dir: &Path) -> anyhow::Result<Option<SecretString>> {
     operator_token(data_dir, false)
 }
 
-/// Percent-encodes a path segment or query value from user input.
-pub fn enc(s: &str) -> String {
-    percent_encoding::utf8_percent_encode(s, percent_encoding::NON_ALPHANUMERIC).to_string()
+/// Any absolute URL: the url crate encodes a path segment only within one.
+const SEGMENT_BASE: &str = "http://segment.invalid/";
+
+/// One path segment from user input, encoded by the url crate's path
+/// segment rules: `/`, `?`, `#`, `%`, spaces and controls are escaped,
+/// unreserved characters (`acme-gh`, `v1.2`, `a_b~c`) are kept as they are.
+/// `.` and `..` (which the url crate would drop, and a server would
+/// resolve to the parent path) are sent as `%2E` and `%2E%2E`, so they
+/// stay a segment naming nothing.
+pub fn segment(s: &str) -> String {
+    if s == "." || s == ".." {
+        return "%2E".repeat(s.len());
+    }
+    let strict = || percent_encoding::utf8_percent_encode(s, percent_encoding::NON_ALPHANUMERIC).to_string();
+    // Neither fails (the base is an absolute http URL); escaping every
+    // non-alphanumeric byte would be the safe answer if one did.
+    let Ok(mut url) = url::Url::parse(SEGMENT_BASE) else { return strict() };
+    let Ok(mut segments) = url.path_segments_mut() else { return strict() };
+    segments.pop().push(s);
+    drop(segments);
+    url.path().trim_start_matches('/').to_string()
+}
+
+/// A query value from user input, encoded as the url crate's query pairs
+/// are (`application/x-www-form-urlencoded`, as the API reads queries):
+/// `&`, `=`, `+`, `#` and `%` escaped, `-`, `.`, `_` kept.
+pub fn query_value(s: &str) -> String {
+    url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{query_value, segment};
+
+    #[test]
+    fn unreserved_characters_stay_as_they_are_in_paths_and_queries() {
+        assert_eq!(segment("acme-gh"), "acme-gh");
+        assert_eq!(segment("v1.2_a~b"), "v1.2_a~b");
+        assert_eq!(query_value("JOB-1.2_x"), "JOB-1.2_x");
+    }
+
+    #[test]
+    fn user_text_cannot_leave_its_segment_or_value() {
+        assert_eq!(segment("a/b"), "a%2Fb");
+        assert_eq!(segment("a?b#c"), "a%3Fb%23c");
+        assert_eq!(segment("50%"), "50%25");
+        assert_eq!(segment("a b"), "a%20b");
+        // The url crate drops these; a server would climb to the parent.
+        assert_eq!(segment(".."), "%2E%2E");
+        assert_eq!(segment("."), "%2E");
+        assert_eq!(segment("..a"), "..a", "not a dot segment");
+        assert_eq!(query_value("a&b=c+d#e%"), "a%26b%3Dc%2Bd%23e%25");
+        assert_eq!(query_value("é"), "%C3%A9");
+    }
 }

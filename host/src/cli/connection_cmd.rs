@@ -6,7 +6,7 @@ use anyhow::bail;
 use axum::http::Method;
 use clap::Subcommand;
 
-use super::client::{Backend, enc};
+use super::client::{Backend, query_value, segment};
 use crate::app::App;
 use crate::service::dto::{
     CheckResult, ConnectionDto, CreateConnectionRequest, RunDto, SyncAccepted, UpdateConnectionRequest,
@@ -123,7 +123,7 @@ pub enum ConnectionCommand {
 }
 
 fn path(id: &str) -> String {
-    format!("/api/v1/connections/{}", enc(id))
+    format!("/api/v1/connections/{}", segment(id))
 }
 
 pub async fn run(cmd: ConnectionCommand, api: &Backend, json: bool) -> anyhow::Result<()> {
@@ -139,7 +139,7 @@ pub async fn run(cmd: ConnectionCommand, api: &Backend, json: bool) -> anyhow::R
             println!("added connection {} ({} via {})", c.id, c.name, c.plugin);
         }
         ConnectionCommand::List { account } => {
-            let filter = account.map(|a| format!("account={}&", enc(&a))).unwrap_or_default();
+            let filter = account.map(|a| format!("account={}&", query_value(&a))).unwrap_or_default();
             let all: Vec<ConnectionDto> = super::all_pages(api, &format!("/api/v1/connections?{filter}")).await?;
             if json {
                 return super::print_json(&all);
@@ -275,7 +275,7 @@ pub async fn run(cmd: ConnectionCommand, api: &Backend, json: bool) -> anyhow::R
             if json {
                 return super::print_json(&armed);
             }
-            println!("the next run of {id} will be recorded: GET {}/runs/<run>/recording", path(&id));
+            println!("{}", record_next_line(api, &armed.connection));
         }
         ConnectionCommand::Reset { id } => {
             let _: ConnectionDto = api.post(&format!("{}/reset", path(&id)), &()).await?;
@@ -286,6 +286,12 @@ pub async fn run(cmd: ConnectionCommand, api: &Backend, json: bool) -> anyhow::R
         }
     }
     Ok(())
+}
+
+/// What `record-next` says: where the recording will be.
+fn record_next_line(api: &Backend, id: &str) -> String {
+    let recording = api.shown_url(&format!("{}/runs/<run>/recording", path(id)));
+    format!("the next run of {id} will be recorded: GET {recording}")
 }
 
 /// Starts a sync and follows its run to the end with a progress bar.
@@ -336,6 +342,32 @@ fn print_connection(c: &ConnectionDto) {
     if !c.extra_hosts.is_empty() {
         println!("  extra hosts: {}", c.extra_hosts.join(", "));
     }
+    stale_mapping_lines(c).iter().for_each(|line| println!("{line}"));
+}
+
+/// What `connection show` says of stale stage mappings (nothing when none).
+fn stale_mapping_lines(c: &ConnectionDto) -> Vec<String> {
+    let s = &c.stale_stage_mappings;
+    let mut lines = Vec::new();
+    if s.count > 0 {
+        let stages: Vec<String> =
+            s.stages.iter().map(|st| format!("{} ({})", st.stage, crate::display::escape(&st.stage_name))).collect();
+        lines.push(format!(
+            "  STALE stage mappings: {} (the ATS no longer has their stage; never used): {}",
+            s.count,
+            stages.join(", ")
+        ));
+    }
+    if s.unchecked > 0 {
+        lines.push(format!(
+            "  {} connection-wide stage mapping(s) not checked against every cached job pipeline here",
+            s.unchecked
+        ));
+    }
+    if !lines.is_empty() {
+        lines.push(format!("  see `atsbridge connection stages show {}`", c.id));
+    }
+    lines
 }
 
 fn outcome_dto(r: &RunDto) -> String {
@@ -425,6 +457,42 @@ mod tests {
 
     use super::ConnectionCommand;
     use crate::cli::{Cli, Command};
+
+    #[test]
+    fn show_reports_stale_stage_mappings_and_where_to_see_them() {
+        use crate::service::stages::{StaleMappingSummaryDto, StaleStageDto};
+        let mut c: crate::service::dto::ConnectionDto = serde_json::from_value(serde_json::json!({
+            "id": "acme-gh", "account": "acme", "name": "GH", "plugin": "greenhouse", "enabled": true,
+            "settings": {}, "extra_hosts": [], "schedule": null, "flagged": false, "consecutive_failures": 0,
+            "last_success_unix": null, "last_full_listing_unix": null, "next_sync": null,
+        }))
+        .unwrap();
+        assert!(super::stale_mapping_lines(&c).is_empty(), "an older host's answer: nothing stale");
+        c.stale_stage_mappings = StaleMappingSummaryDto {
+            count: 2,
+            stages: vec![StaleStageDto { stage: "offer".into(), stage_name: "Offer\u{1b}[2J".into() }],
+            unchecked: 0,
+        };
+        let text = super::stale_mapping_lines(&c).join("\n");
+        assert!(text.contains("STALE stage mappings: 2"), "{text}");
+        assert!(text.contains("offer (Offer\\u{1b}[2J)"), "escaped: {text}");
+        assert!(text.contains("atsbridge connection stages show acme-gh"), "{text}");
+    }
+
+    #[test]
+    fn record_next_names_the_recording_url_with_the_id_as_written() {
+        let api = crate::cli::client::Backend::Remote {
+            http: reqwest::Client::new(),
+            base: "http://127.0.0.1:8080".into(),
+            token: secrecy::SecretString::from("token".to_string()),
+            from: "test".into(),
+        };
+        assert_eq!(
+            super::record_next_line(&api, "acme-gh"),
+            "the next run of acme-gh will be recorded: GET \
+             http://127.0.0.1:8080/api/v1/connections/acme-gh/runs/<run>/recording"
+        );
+    }
 
     #[test]
     fn runs_take_cost_as_another_name_for_metering() {

@@ -253,7 +253,7 @@ async fn all_pages<T: serde::de::DeserializeOwned>(api: &client::Backend, path: 
     let mut cursor: Option<String> = None;
     loop {
         let url = match &cursor {
-            Some(c) => format!("{path}limit={}&cursor={}", crate::service::page::MAX_LIMIT, client::enc(c)),
+            Some(c) => format!("{path}limit={}&cursor={}", crate::service::page::MAX_LIMIT, client::query_value(c)),
             None => format!("{path}limit={}", crate::service::page::MAX_LIMIT),
         };
         let page: crate::service::page::Page<T> = api.get(&url).await?;

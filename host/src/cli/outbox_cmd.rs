@@ -4,7 +4,7 @@
 use axum::http::Method;
 use clap::Subcommand;
 
-use super::client::{Backend, enc};
+use super::client::{Backend, segment};
 use crate::display::escape_capped;
 use crate::service::outbox::{
     AutoPushDto, AutoPushRequest, OutboxEntryDto, PushCandidateRequest, PushStatusDto, ReconcileReportDto,
@@ -89,7 +89,7 @@ pub async fn run(cmd: OutboxCommand, api: &Backend, json: bool) -> anyhow::Resul
             }
         }
         OutboxCommand::AutoPush { connection, stage, clear } => {
-            let path = format!("/api/v1/connections/{}/auto-push", enc(&connection));
+            let path = format!("/api/v1/connections/{}/auto-push", segment(&connection));
             let rule: AutoPushDto = if stage.is_some() || clear {
                 api.send(Method::PUT, &path, Some(&AutoPushRequest { stage_id: stage })).await?
             } else {
@@ -106,7 +106,7 @@ pub async fn run(cmd: OutboxCommand, api: &Backend, json: bool) -> anyhow::Resul
             }
         }
         OutboxCommand::Reconcile { connection } => {
-            let path = format!("/api/v1/connections/{}/reconcile", enc(&connection));
+            let path = format!("/api/v1/connections/{}/reconcile", segment(&connection));
             let report: ReconcileReportDto = api.post(&path, &serde_json::json!({})).await?;
             if json {
                 return super::print_json(&report);

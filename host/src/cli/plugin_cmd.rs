@@ -79,6 +79,20 @@ pub enum PluginCommand {
     },
 }
 
+/// What `plugin inspect` says of an ATS's hiring pipelines. Only a
+/// manifest's `stages.per-job` is known before a connection lists stages;
+/// without it, the connector's answer decides (a stage refresh reports
+/// which it found): stages tagged with their job are cached per job
+/// (Greenhouse), untagged ones as one list for the account (Lever).
+fn pipelines(declared_per_job: bool) -> &'static str {
+    if declared_per_job {
+        "per job, each open job's asked for (manifest stages.per-job)"
+    } else {
+        "as list-stages answers: per job where it tags stages with their job, else one for the account \
+         (`connection stages refresh` says which)"
+    }
+}
+
 impl PluginCommand {
     /// Installs and removals go to a running host's API (removal needs the
     /// store, to see which connections use a plugin).
@@ -120,7 +134,7 @@ pub async fn run_through_api(cmd: PluginCommand, api: &Backend, json: bool) -> a
             println!("installed {} {} ({}, contract {})", p.id, p.version, p.name, p.contract);
         }
         PluginCommand::Remove { id, force } => {
-            let path = format!("/api/v1/plugins/{}?force={force}", super::client::enc(&id));
+            let path = format!("/api/v1/plugins/{}?force={force}", super::client::segment(&id));
             let () = api.send(axum::http::Method::DELETE, &path, None::<&()>).await?;
             if json {
                 return super::print_json(&serde_json::json!({ "removed": id }));
@@ -239,8 +253,7 @@ pub async fn run_without_store(cmd: PluginCommand, runtime: &Runtime, json: bool
             println!("  capabilities:  {}", if caps.is_empty() { "none".to_string() } else { caps.join(", ") });
             println!("  allowed hosts: {}", p.manifest.allowed_host_patterns.join(", "));
             println!("  secrets go to: {}", p.manifest.describe_secret_bindings().join("; "));
-            let pipelines = if p.manifest.stages.per_job { "per job" } else { "account-wide" };
-            println!("  pipelines:     {pipelines} (manifest stages.per-job)");
+            println!("  pipelines:     {}", pipelines(p.manifest.stages.per_job));
             println!("  sha256:        {}", p.record.sha256);
             println!("  settings:");
             for s in &info.config_schema {
@@ -259,4 +272,17 @@ pub async fn run_without_store(cmd: PluginCommand, runtime: &Runtime, json: bool
         PluginCommand::InstallFromDirectory { .. } => bail!("`plugin install-from-directory` goes through the API"),
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::pipelines;
+
+    #[test]
+    fn an_undeclared_manifest_does_not_claim_account_wide_pipelines() {
+        let undeclared = pipelines(false);
+        assert!(!undeclared.starts_with("account-wide"), "{undeclared}");
+        assert!(undeclared.contains("per job where it tags stages"), "{undeclared}");
+        assert!(pipelines(true).starts_with("per job"));
+    }
 }

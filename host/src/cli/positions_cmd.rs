@@ -4,7 +4,7 @@ use anyhow::bail;
 use axum::http::Method;
 use clap::{Subcommand, ValueEnum};
 
-use super::client::{Backend, enc};
+use super::client::{Backend, query_value};
 use crate::service::dto::{EditPositionRequest, PositionDto, TrackedDto};
 use crate::service::publish_dto::PublishRequest;
 
@@ -88,7 +88,7 @@ pub async fn run(cmd: PositionsCommand, api: &Backend, json: bool) -> anyhow::Re
             let mut query = String::new();
             for (k, v) in [("connection", connection), ("account", account), ("status", status)] {
                 if let Some(v) = v {
-                    query.push_str(&format!("{k}={}&", enc(&v)));
+                    query.push_str(&format!("{k}={}&", query_value(&v)));
                 }
             }
             if let Some(p) = published {

@@ -6,7 +6,7 @@ use anyhow::{Context, bail};
 use axum::http::Method;
 use clap::Subcommand;
 
-use super::client::{Backend, enc};
+use super::client::{Backend, segment};
 use crate::service::publish_dto::{
     AdTemplateDto, ApplyReportDto, CreateRuleRequest, PreviewDto, PreviewRequest, PublishRuleDto, PublishRulesDto,
     ReorderRulesRequest, RuleFilterDto, TitlePatternDto, UpdateRuleRequest,
@@ -125,7 +125,7 @@ pub enum RulesCommand {
 }
 
 fn base(connection: &str) -> String {
-    format!("/api/v1/connections/{}/publish-rules", enc(connection))
+    format!("/api/v1/connections/{}/publish-rules", segment(connection))
 }
 
 fn print_rule(r: &PublishRuleDto) {
@@ -189,7 +189,7 @@ pub async fn run(cmd: RulesCommand, api: &Backend, json: bool) -> anyhow::Result
                     None
                 },
             };
-            let path = format!("{}/{}", base(&connection), enc(&rule));
+            let path = format!("{}/{}", base(&connection), segment(&rule));
             let r: PublishRuleDto = api.send(Method::PATCH, &path, Some(&req)).await?;
             if json {
                 return super::print_json(&r);
@@ -205,7 +205,7 @@ pub async fn run(cmd: RulesCommand, api: &Backend, json: bool) -> anyhow::Result
             rules.rules.iter().for_each(print_rule);
         }
         RulesCommand::Delete { connection, rule } => {
-            let path = format!("{}/{}", base(&connection), enc(&rule));
+            let path = format!("{}/{}", base(&connection), segment(&rule));
             let _: serde_json::Value = api.send(Method::DELETE, &path, None::<&()>).await?;
             if json {
                 return super::print_json(&serde_json::json!({ "deleted": rule }));

@@ -4,7 +4,7 @@
 use axum::http::Method;
 use clap::Subcommand;
 
-use super::client::{Backend, enc};
+use super::client::{Backend, query_value, segment};
 use crate::service::stages::{
     AddStageRequest, ConnectionStagesDto, HiringStageDto, RenameStageRequest, ReorderStagesRequest, SetMappingRequest,
     StageRefreshDto,
@@ -74,7 +74,7 @@ fn shown(s: &str) -> String {
 }
 
 fn job_query(job: Option<&str>) -> String {
-    job.map(|j| format!("?job={}", enc(j))).unwrap_or_default()
+    job.map(|j| format!("?job={}", query_value(j))).unwrap_or_default()
 }
 
 fn print_stages(stages: &[HiringStageDto]) {
@@ -87,14 +87,15 @@ fn print_stages(stages: &[HiringStageDto]) {
 pub async fn run_account(cmd: AccountStagesCommand, api: &Backend, json: bool) -> anyhow::Result<()> {
     match cmd {
         AccountStagesCommand::List { account } => {
-            let stages: Vec<HiringStageDto> = api.get(&format!("/api/v1/accounts/{}/stages", enc(&account))).await?;
+            let stages: Vec<HiringStageDto> =
+                api.get(&format!("/api/v1/accounts/{}/stages", segment(&account))).await?;
             if json {
                 return super::print_json(&stages);
             }
             print_stages(&stages);
         }
         AccountStagesCommand::Add { account, name, position } => {
-            let path = format!("/api/v1/accounts/{}/stages", enc(&account));
+            let path = format!("/api/v1/accounts/{}/stages", segment(&account));
             let stage: HiringStageDto = api.post(&path, &AddStageRequest { name, position }).await?;
             if json {
                 return super::print_json(&stage);
@@ -102,7 +103,7 @@ pub async fn run_account(cmd: AccountStagesCommand, api: &Backend, json: bool) -
             println!("added stage {} ({}) at position {}", stage.id, shown(&stage.name), stage.position);
         }
         AccountStagesCommand::Rename { account, stage, name } => {
-            let path = format!("/api/v1/accounts/{}/stages/{}", enc(&account), enc(&stage));
+            let path = format!("/api/v1/accounts/{}/stages/{}", segment(&account), segment(&stage));
             let stage: HiringStageDto = api.send(Method::PATCH, &path, Some(&RenameStageRequest { name })).await?;
             if json {
                 return super::print_json(&stage);
@@ -110,7 +111,7 @@ pub async fn run_account(cmd: AccountStagesCommand, api: &Backend, json: bool) -
             println!("renamed stage {} to {}", stage.id, shown(&stage.name));
         }
         AccountStagesCommand::Reorder { account, order } => {
-            let path = format!("/api/v1/accounts/{}/stage-order", enc(&account));
+            let path = format!("/api/v1/accounts/{}/stage-order", segment(&account));
             let stages: Vec<HiringStageDto> =
                 api.send(Method::PUT, &path, Some(&ReorderStagesRequest { order })).await?;
             if json {
@@ -119,7 +120,7 @@ pub async fn run_account(cmd: AccountStagesCommand, api: &Backend, json: bool) -
             print_stages(&stages);
         }
         AccountStagesCommand::Delete { account, stage } => {
-            let path = format!("/api/v1/accounts/{}/stages/{}", enc(&account), enc(&stage));
+            let path = format!("/api/v1/accounts/{}/stages/{}", segment(&account), segment(&stage));
             let _: serde_json::Value = api.send(Method::DELETE, &path, None::<&()>).await?;
             if json {
                 return super::print_json(&serde_json::json!({ "deleted": stage }));
@@ -131,47 +132,77 @@ pub async fn run_account(cmd: AccountStagesCommand, api: &Backend, json: bool) -
 }
 
 fn print_connection_stages(view: &ConnectionStagesDto) {
+    connection_stages_lines(view).iter().for_each(|line| println!("{line}"));
+}
+
+/// The job pipelines a view names as examples when none is asked for.
+const JOBS_SHOWN: usize = 5;
+
+/// What `connection stages show` prints of a view.
+fn connection_stages_lines(view: &ConnectionStagesDto) -> Vec<String> {
+    let mut out = Vec::new();
     let scope = view.job_code.as_deref().map(|j| format!("job {}", shown(j))).unwrap_or("account-wide".into());
     match &view.list {
         Some(list) => {
             let whose = list.job_code.as_deref().map(|j| format!("job {}", shown(j))).unwrap_or("the account".into());
-            println!("ATS stages of {whose} (fetched at {} Unix; pipeline: {}):", list.fetched_at_unix, view.pipeline);
+            out.push(format!(
+                "ATS stages of {whose} (fetched at {} Unix; pipeline: {}):",
+                list.fetched_at_unix, view.pipeline
+            ));
             for s in &list.stages {
-                println!("  {:<4} {:<20} {}", s.position, shown(&s.id), shown(&s.name));
+                out.push(format!("  {:<4} {:<20} {}", s.position, shown(&s.id), shown(&s.name)));
             }
         }
-        None => println!("no ATS stages cached for {scope}; run `connection stages refresh`"),
+        // Nothing to refresh: the stages are cached, one pipeline per job.
+        None if view.pipeline == "per_job_only" => {
+            let examples: Vec<String> = view.jobs.iter().take(JOBS_SHOWN).map(|j| shown(j)).collect();
+            let more = if view.jobs_total > examples.len() { ", ..." } else { "" };
+            out.push(format!(
+                "the ATS has a hiring pipeline per job: {} job pipeline(s) cached ({}{more}), no account-wide stages",
+                view.jobs_total,
+                examples.join(", ")
+            ));
+            out.push(format!(
+                "see how the stages map for one job: atsbridge connection stages show {} --job <job code>",
+                view.connection
+            ));
+        }
+        None => out.push(format!("no ATS stages cached for {scope}; run `connection stages refresh`")),
     }
-    println!("mapping ({scope}):");
-    for e in &view.mapping {
-        let target = match (&e.ats_stage_id, &e.problem) {
-            (Some(id), _) => format!(
-                "{} ({}) [{}]",
-                shown(id),
-                shown(e.ats_stage_name.as_deref().unwrap_or("")),
-                e.source.as_deref().unwrap_or("")
-            ),
-            (None, Some(p)) => format!("UNMAPPED: {} ({})", p.code, shown(&p.message)),
-            (None, None) => "UNMAPPED".into(),
-        };
-        println!("  {:<24} -> {target}", e.stage);
-    }
-    if view.jobs_total > 0 {
-        println!("{} job(s) have their own pipeline cached", view.jobs_total);
-    }
-    if view.stale_total > 0 {
-        println!("STALE mappings ({}): the ATS no longer has these stages", view.stale_total);
-        for s in &view.stale {
-            let job = s.job_code.as_deref().map(|j| format!(" (job {})", shown(j))).unwrap_or_default();
-            println!("  {}{job} -> {}", s.stage, shown(&s.ats_stage_id));
+    if view.pipeline != "per_job_only" {
+        out.push(format!("mapping ({scope}):"));
+        for e in &view.mapping {
+            let target = match (&e.ats_stage_id, &e.problem) {
+                (Some(id), _) => format!(
+                    "{} ({}) [{}]",
+                    shown(id),
+                    shown(e.ats_stage_name.as_deref().unwrap_or("")),
+                    e.source.as_deref().unwrap_or("")
+                ),
+                (None, Some(p)) => format!("UNMAPPED: {} ({})", p.code, shown(&p.message)),
+                (None, None) => "UNMAPPED".into(),
+            };
+            out.push(format!("  {:<24} -> {target}", e.stage));
+        }
+        if view.jobs_total > 0 {
+            out.push(format!("{} job(s) have their own pipeline cached", view.jobs_total));
         }
     }
+    if view.stale_total > 0 {
+        out.push(format!("STALE mappings ({}): the ATS no longer has these stages", view.stale_total));
+        for s in &view.stale {
+            let job = s.job_code.as_deref().map(|j| format!(" (job {})", shown(j))).unwrap_or_default();
+            out.push(format!("  {}{job} -> {}", s.stage, shown(&s.ats_stage_id)));
+        }
+    }
+    out
 }
 
 pub async fn run_connection(cmd: ConnectionStagesCommand, api: &Backend, json: bool) -> anyhow::Result<()> {
     match cmd {
         ConnectionStagesCommand::Refresh { connection, job } => {
-            let path = format!("/api/v1/connections/{}/stages/refresh{}", enc(&connection), job_query(job.as_deref()));
+            let path =
+                format!("/api/v1/connections/{}/stages/refresh{}", segment(&connection), job_query(job.as_deref()));
             let report: StageRefreshDto = api.post(&path, &()).await?;
             if json {
                 return super::print_json(&report);
@@ -193,7 +224,7 @@ pub async fn run_connection(cmd: ConnectionStagesCommand, api: &Backend, json: b
             }
         }
         ConnectionStagesCommand::Show { connection, job } => {
-            let path = format!("/api/v1/connections/{}/stages{}", enc(&connection), job_query(job.as_deref()));
+            let path = format!("/api/v1/connections/{}/stages{}", segment(&connection), job_query(job.as_deref()));
             let view: ConnectionStagesDto = api.get(&path).await?;
             if json {
                 return super::print_json(&view);
@@ -201,7 +232,7 @@ pub async fn run_connection(cmd: ConnectionStagesCommand, api: &Backend, json: b
             print_connection_stages(&view);
         }
         ConnectionStagesCommand::Map { connection, stage, ats_stage_id, job } => {
-            let path = format!("/api/v1/connections/{}/stage-mapping/{}", enc(&connection), enc(&stage));
+            let path = format!("/api/v1/connections/{}/stage-mapping/{}", segment(&connection), segment(&stage));
             let req = SetMappingRequest { ats_stage_id, job_code: job };
             let view: ConnectionStagesDto = api.send(Method::PUT, &path, Some(&req)).await?;
             if json {
@@ -212,8 +243,8 @@ pub async fn run_connection(cmd: ConnectionStagesCommand, api: &Backend, json: b
         ConnectionStagesCommand::Unmap { connection, stage, job } => {
             let path = format!(
                 "/api/v1/connections/{}/stage-mapping/{}{}",
-                enc(&connection),
-                enc(&stage),
+                segment(&connection),
+                segment(&stage),
                 job_query(job.as_deref())
             );
             let _: serde_json::Value = api.send(Method::DELETE, &path, None::<&()>).await?;
@@ -228,7 +259,42 @@ pub async fn run_connection(cmd: ConnectionStagesCommand, api: &Backend, json: b
 
 #[cfg(test)]
 mod tests {
-    use super::shown;
+    use super::{connection_stages_lines, shown};
+    use crate::service::stages::{ConnectionStagesDto, MappingEntryDto, MappingProblemDto};
+
+    fn view(pipeline: &str, jobs: usize, problem: &str) -> ConnectionStagesDto {
+        ConnectionStagesDto {
+            connection: "acme-gh".into(),
+            job_code: None,
+            list: None,
+            pipeline: pipeline.into(),
+            mapping: vec![MappingEntryDto {
+                stage: "offer".into(),
+                stage_name: "Offer".into(),
+                ats_stage_id: None,
+                ats_stage_name: None,
+                source: None,
+                problem: Some(MappingProblemDto { code: problem.into(), message: "m".into(), ats_stage_id: None }),
+            }],
+            jobs: (1..=jobs).map(|n| format!("J{n}")).collect(),
+            jobs_total: jobs,
+            overrides: Default::default(),
+            job_overrides: Default::default(),
+            stale: Vec::new(),
+            stale_total: 0,
+        }
+    }
+
+    #[test]
+    fn per_job_pipelines_point_at_a_job_not_at_a_refresh() {
+        let text = connection_stages_lines(&view("per_job_only", 7, "job_needed")).join("\n");
+        assert!(text.contains("7 job pipeline(s) cached (J1, J2, J3, J4, J5, ...)"), "{text}");
+        assert!(text.contains("atsbridge connection stages show acme-gh --job <job code>"), "{text}");
+        assert!(!text.contains("refresh"), "the stages are cached: {text}");
+
+        let never = connection_stages_lines(&view("not_fetched", 0, "not_fetched")).join("\n");
+        assert!(never.contains("run `connection stages refresh`"), "{never}");
+    }
 
     #[test]
     fn terminal_escapes_from_an_ats_are_shown_not_run() {

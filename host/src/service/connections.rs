@@ -99,6 +99,7 @@ impl Service {
             last_success_unix: state.last_success_unix,
             last_full_listing_unix: state.last_full_listing_unix,
             next_sync: next.filter(|_| c.enabled),
+            stale_stage_mappings: self.stale_mapping_summary(&c.id, &c.account_id)?,
         })
     }
 

@@ -56,7 +56,10 @@ pub struct PluginDto {
     pub allowed_hosts: Vec<String>,
     pub requested_limits: RequestedLimitsDto,
     /// The manifest's `stages.per-job`: the ATS has a pipeline per job, and
-    /// the host fetches each open job's through `list-stages`.
+    /// the host asks `list-stages` for each open job's. `false` does not mean
+    /// one pipeline for every job: a connector whose account-wide answer tags
+    /// each stage with its job (Greenhouse) has its pipelines cached per job,
+    /// which a stage refresh reports (`per_job`).
     #[serde(default)]
     pub stages_per_job: bool,
     pub sha256: String,
@@ -182,6 +185,10 @@ pub struct ConnectionDto {
     pub last_full_listing_unix: Option<i64>,
     /// The next scheduled sync (RFC 3339), when a host is serving.
     pub next_sync: Option<String>,
+    /// Stage mappings that point at ATS stages the ATS no longer has (never
+    /// used; `GET .../stages` details them).
+    #[serde(default)]
+    pub stale_stage_mappings: super::stages::StaleMappingSummaryDto,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]

@@ -3,13 +3,15 @@
 //! show the cache with the mapping and what is stale, set or clear an
 //! override).
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::{Caller, Service, ServiceError};
-use crate::store::{CachedStages, HiringStage, MappingError, MappingSource, StageMapping, resolve_stage_in};
+use crate::store::{
+    CachedStages, HiringStage, MappingError, MappingSource, StageIdsListed, StageMapping, Store, resolve_stage_in,
+};
 use crate::sync::stage_refresh::{RefreshError, refresh_stages};
 
 /// The most cached per-job pipelines a connection's stage report names
@@ -19,6 +21,11 @@ pub const MAX_JOBS_LISTED: usize = 1000;
 pub const MAX_STALE_LISTED: usize = 500;
 /// The longest job code accepted in a request (ATS job codes are short ids).
 const MAX_JOB_CODE_BYTES: usize = 256;
+/// The most cached lists a connection's summary reads to find the ATS
+/// stages its connection-wide overrides point at: the summary is part of
+/// every connection read, and an ATS with per-job pipelines has one list
+/// per open job (thousands). Stage views read them all.
+pub const MAX_LISTS_READ_FOR_SUMMARY: usize = 2_000;
 
 /// One of an account's hiring stages.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
@@ -112,6 +119,31 @@ pub struct StaleMappingDto {
     pub ats_stage_id: String,
 }
 
+/// One of our stages with a stale mapping.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct StaleStageDto {
+    pub stage: String,
+    pub stage_name: String,
+}
+
+/// A connection's stale stage mappings in short: overrides that point at
+/// ATS stages the ATS no longer lists. Such a mapping is never used;
+/// `GET /api/v1/connections/{id}/stages` lists each one.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct StaleMappingSummaryDto {
+    /// Stale overrides, for the connection or one of its jobs (the
+    /// `stale_total` of the connection's stage view).
+    pub count: usize,
+    /// Our stages with at least one stale override, in the account's order.
+    #[serde(default)]
+    pub stages: Vec<StaleStageDto>,
+    /// Connection-wide overrides not checked: none of the first 2000 cached
+    /// lists has their ATS stage, and more lists are cached. The stage view
+    /// checks them against every list.
+    #[serde(default)]
+    pub unchecked: usize,
+}
+
 /// A connection's cached ATS stages and how the account's stages map to
 /// them (for one job, or account-wide).
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
@@ -125,7 +157,9 @@ pub struct ConnectionStagesDto {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub list: Option<AtsStageListDto>,
     /// Which list the mapping resolves against: `per_job` (the job's own
-    /// pipeline), `account_wide`, or `not_fetched`.
+    /// pipeline), `account_wide`, `not_fetched`, or `per_job_only` (asked
+    /// for no job, and the ATS has only per-job pipelines, listed in
+    /// `jobs`: ask for one of them).
     pub pipeline: String,
     /// Each of our stages, in order, and what it maps to.
     pub mapping: Vec<MappingEntryDto>,
@@ -216,28 +250,99 @@ fn problem_dto(e: MappingError) -> Result<MappingProblemDto, ServiceError> {
     Ok(MappingProblemDto { code: code.to_string(), message, ats_stage_id })
 }
 
+/// Where [`stale_overrides`] looks the ATS's stages up: the lists a view
+/// already read ([`ReadLists`]), or the store, a list at a time
+/// ([`StoredLists`]).
+trait StageLookup {
+    /// The stage ids of the list that applies to `job` (its own pipeline,
+    /// else the account's); `None` when neither is cached.
+    fn job_ids(&mut self, job: &str) -> Result<Option<HashSet<String>>, ServiceError>;
+    /// Which of `ids` some cached list has.
+    fn listed(&mut self, ids: &BTreeSet<String>) -> Result<StageIdsListed, ServiceError>;
+}
+
+/// Every list of a connection, already read.
+struct ReadLists<'a> {
+    account_wide: Option<&'a CachedStages>,
+    per_job: &'a BTreeMap<String, CachedStages>,
+}
+
+fn ids_of(list: &CachedStages) -> impl Iterator<Item = &String> {
+    list.stages.iter().map(|s| &s.id)
+}
+
+impl StageLookup for ReadLists<'_> {
+    fn job_ids(&mut self, job: &str) -> Result<Option<HashSet<String>>, ServiceError> {
+        Ok(self.per_job.get(job).or(self.account_wide).map(|l| ids_of(l).cloned().collect()))
+    }
+
+    fn listed(&mut self, ids: &BTreeSet<String>) -> Result<StageIdsListed, ServiceError> {
+        let lists: Vec<&CachedStages> = self.account_wide.into_iter().chain(self.per_job.values()).collect();
+        Ok(StageIdsListed {
+            any_list: !lists.is_empty(),
+            found: lists.iter().flat_map(|l| ids_of(l)).filter(|id| ids.contains(*id)).cloned().collect(),
+            lists_read: lists.len(),
+            complete: true,
+        })
+    }
+}
+
+/// A connection's lists read from the store as needed: one point read per
+/// job with overrides, and a bounded scan for connection-wide ones.
+struct StoredLists<'a> {
+    store: &'a Store,
+    connection: &'a str,
+    /// The account-wide list's ids, once read.
+    account_wide: Option<Option<HashSet<String>>>,
+}
+
+impl StageLookup for StoredLists<'_> {
+    fn job_ids(&mut self, job: &str) -> Result<Option<HashSet<String>>, ServiceError> {
+        if let Some(own) = self.store.ats_stages(self.connection, Some(job))? {
+            return Ok(Some(ids_of(&own).cloned().collect()));
+        }
+        if self.account_wide.is_none() {
+            let list = self.store.ats_stages(self.connection, None)?;
+            self.account_wide = Some(list.map(|l| ids_of(&l).cloned().collect()));
+        }
+        Ok(self.account_wide.clone().flatten())
+    }
+
+    fn listed(&mut self, ids: &BTreeSet<String>) -> Result<StageIdsListed, ServiceError> {
+        Ok(self.store.ats_stage_ids_listed(self.connection, ids, MAX_LISTS_READ_FOR_SUMMARY)?)
+    }
+}
+
+/// Overrides found stale, and connection-wide ones the lookup could not
+/// check (see [`StaleMappingSummaryDto::unchecked`]).
+struct StaleOverrides {
+    stale: Vec<StaleMappingDto>,
+    unchecked: usize,
+}
+
 /// Overrides that point at ATS stages no cached list applying to them has.
 /// A job override is checked against its job's pipeline (or the account's
 /// list); a connection-wide one is stale when no cached list has its stage.
-fn stale_overrides(
-    mapping: &StageMapping,
-    account_wide: Option<&CachedStages>,
-    per_job: &BTreeMap<String, CachedStages>,
-) -> Vec<StaleMappingDto> {
-    let mut stale = Vec::new();
-    let every: HashSet<&str> =
-        account_wide.into_iter().chain(per_job.values()).flat_map(|c| c.stages.iter().map(|s| s.id.as_str())).collect();
-    let fetched = account_wide.is_some() || !per_job.is_empty();
-    for (stage, ats) in &mapping.overrides {
-        if fetched && !every.contains(ats.as_str()) {
-            stale.push(StaleMappingDto { job_code: None, stage: stage.clone(), ats_stage_id: ats.clone() });
+fn stale_overrides(mapping: &StageMapping, lookup: &mut impl StageLookup) -> Result<StaleOverrides, ServiceError> {
+    let mut out = StaleOverrides { stale: Vec::new(), unchecked: 0 };
+    if !mapping.overrides.is_empty() {
+        let listed = lookup.listed(&mapping.overrides.values().cloned().collect())?;
+        for (stage, ats) in &mapping.overrides {
+            if !listed.any_list || listed.found.contains(ats) {
+                continue;
+            }
+            if listed.complete {
+                out.stale.push(StaleMappingDto { job_code: None, stage: stage.clone(), ats_stage_id: ats.clone() });
+            } else {
+                out.unchecked += 1;
+            }
         }
     }
     for (job, overrides) in &mapping.job_overrides {
-        let Some(list) = per_job.get(job).or(account_wide) else { continue };
+        let Some(ids) = lookup.job_ids(job)? else { continue };
         for (stage, ats) in overrides {
-            if !list.stages.iter().any(|s| s.id == *ats) {
-                stale.push(StaleMappingDto {
+            if !ids.contains(ats) {
+                out.stale.push(StaleMappingDto {
                     job_code: Some(job.clone()),
                     stage: stage.clone(),
                     ats_stage_id: ats.clone(),
@@ -245,7 +350,20 @@ fn stale_overrides(
             }
         }
     }
-    stale
+    Ok(out)
+}
+
+/// Why none of our stages maps when no job is asked for and the ATS keeps
+/// only per-job pipelines: a refresh would not help, one job's view would.
+fn job_needed(jobs: usize) -> MappingProblemDto {
+    MappingProblemDto {
+        code: "job_needed".to_string(),
+        message: format!(
+            "the ATS has a hiring pipeline per job ({jobs} cached) and no account-wide stages; \
+             ask for one job's mapping"
+        ),
+        ats_stage_id: None,
+    }
 }
 
 fn check_job_code(job: Option<&str>) -> Result<(), ServiceError> {
@@ -367,10 +485,14 @@ impl Service {
             }
         }
         let applying = job.and_then(|j| per_job.get(j)).or(account_wide.as_ref());
+        let per_job_only = job.is_none() && account_wide.is_none() && !per_job.is_empty();
         let entries = stages
             .iter()
             .map(|s| {
-                let resolved = resolve_stage_in(&c.id, job, &stages, applying, &mapping, &s.id);
+                let resolved = match per_job_only {
+                    true => Err(Ok(job_needed(per_job.len()))),
+                    false => resolve_stage_in(&c.id, job, &stages, applying, &mapping, &s.id).map_err(problem_dto),
+                };
                 let mut entry = MappingEntryDto {
                     stage: s.id.clone(),
                     stage_name: s.name.clone(),
@@ -385,12 +507,13 @@ impl Service {
                         entry.ats_stage_name = Some(r.ats_stage_name);
                         entry.source = Some(source_name(r.source).to_string());
                     }
-                    Err(e) => entry.problem = Some(problem_dto(e)?),
+                    Err(problem) => entry.problem = Some(problem?),
                 }
                 Ok(entry)
             })
             .collect::<Result<Vec<_>, ServiceError>>()?;
-        let stale = stale_overrides(&mapping, account_wide.as_ref(), &per_job);
+        let mut lookup = ReadLists { account_wide: account_wide.as_ref(), per_job: &per_job };
+        let stale = stale_overrides(&mapping, &mut lookup)?.stale;
         let job_overrides = match job {
             Some(j) => {
                 mapping.job_overrides.get(j).map(|o| BTreeMap::from([(j.to_string(), o.clone())])).unwrap_or_default()
@@ -400,6 +523,7 @@ impl Service {
         let pipeline = match applying {
             Some(list) if list.job_code.is_some() => "per_job",
             Some(_) => "account_wide",
+            None if per_job_only => "per_job_only",
             None => "not_fetched",
         };
         Ok(ConnectionStagesDto {
@@ -415,6 +539,37 @@ impl Service {
             stale_total: stale.len(),
             stale: stale.into_iter().take(MAX_STALE_LISTED).collect(),
         })
+    }
+
+    /// The connection's stale stage mappings in short, for its DTO. The
+    /// work is bounded by its overrides, not by its pipelines: one read of
+    /// the mapping (nothing more without overrides), one list per job with
+    /// overrides, and at most [`MAX_LISTS_READ_FOR_SUMMARY`] lists' stage
+    /// ids for the connection-wide ones.
+    pub(super) fn stale_mapping_summary(
+        &self,
+        connection_id: &str,
+        account: &str,
+    ) -> Result<StaleMappingSummaryDto, ServiceError> {
+        let store = &self.app.store;
+        let mapping = store.stage_mapping(connection_id)?;
+        if mapping.overrides.is_empty() && mapping.job_overrides.is_empty() {
+            return Ok(StaleMappingSummaryDto::default());
+        }
+        let mut lookup = StoredLists { store, connection: connection_id, account_wide: None };
+        let found = stale_overrides(&mapping, &mut lookup)?;
+        let mut summary =
+            StaleMappingSummaryDto { count: found.stale.len(), unchecked: found.unchecked, ..Default::default() };
+        if !found.stale.is_empty() {
+            let stale: HashSet<&str> = found.stale.iter().map(|s| s.stage.as_str()).collect();
+            summary.stages = store
+                .hiring_stages(account)?
+                .into_iter()
+                .filter(|s| stale.contains(s.id.as_str()))
+                .map(|s| StaleStageDto { stage: s.id, stage_name: s.name })
+                .collect();
+        }
+        Ok(summary)
     }
 
     /// Maps one of the account's stages to an ATS stage for the connection
@@ -480,15 +635,76 @@ mod tests {
         };
         let per_job =
             BTreeMap::from([("J1".into(), list(Some("J1"), &["j1-1"])), ("J2".into(), list(Some("J2"), &["j2-5"]))]);
-        let stale = stale_overrides(&mapping, None, &per_job);
+        let stale = |per_job: &BTreeMap<String, CachedStages>| {
+            stale_overrides(&mapping, &mut ReadLists { account_wide: None, per_job }).unwrap().stale
+        };
         assert_eq!(
-            stale,
+            stale(&per_job),
             [
                 StaleMappingDto { job_code: None, stage: "offer".into(), ats_stage_id: "gone".into() },
                 StaleMappingDto { job_code: Some("J1".into()), stage: "screening".into(), ats_stage_id: "j2-5".into() },
             ],
             "J9 has no list: not fetched, not stale"
         );
-        assert!(stale_overrides(&mapping, None, &BTreeMap::new()).is_empty(), "nothing fetched, nothing known stale");
+        assert!(stale(&BTreeMap::new()).is_empty(), "nothing fetched, nothing known stale");
+    }
+
+    fn stage(id: &str) -> Stage {
+        Stage { id: id.into(), name: id.into(), position: 0, job_code: None }
+    }
+
+    #[test]
+    fn the_summary_read_from_the_store_finds_what_the_view_finds() {
+        let (_dir, store) = crate::store::testutil::temp_store();
+        let c = crate::store::testutil::connection(&store, "Greenhouse").id;
+        let lists = vec![(Some("J1".into()), vec![stage("a")]), (Some("J2".into()), vec![stage("b")])];
+        store.put_ats_stage_lists(&c, lists).unwrap();
+        store.set_stage_override(&c, None, "offer", "b").unwrap();
+        store.set_stage_override(&c, None, "hired", "gone").unwrap();
+        store.set_stage_override(&c, Some("J1"), "screening", "b").unwrap();
+        store.set_stage_override(&c, Some("J2"), "screening", "b").unwrap();
+        store.set_stage_override(&c, Some("J9"), "screening", "x").unwrap();
+        let mapping = store.stage_mapping(&c).unwrap();
+
+        let mut stored = StoredLists { store: &store, connection: &c, account_wide: None };
+        let summary = stale_overrides(&mapping, &mut stored).unwrap();
+        let per_job: BTreeMap<String, CachedStages> =
+            store.ats_stage_lists(&c).unwrap().into_iter().map(|l| (l.job_code.clone().unwrap(), l)).collect();
+        let view = stale_overrides(&mapping, &mut ReadLists { account_wide: None, per_job: &per_job }).unwrap();
+        assert_eq!(summary.stale, view.stale);
+        assert_eq!(
+            summary.stale,
+            [
+                StaleMappingDto { job_code: None, stage: "hired".into(), ats_stage_id: "gone".into() },
+                StaleMappingDto { job_code: Some("J1".into()), stage: "screening".into(), ats_stage_id: "b".into() },
+            ]
+        );
+        assert_eq!(summary.unchecked, 0);
+    }
+
+    #[test]
+    fn past_its_bound_the_summary_leaves_connection_wide_overrides_unchecked_not_stale() {
+        let (_dir, store) = crate::store::testutil::temp_store();
+        let c = crate::store::testutil::connection(&store, "Greenhouse").id;
+        let lists: Vec<(Option<String>, Vec<Stage>)> = (0..=MAX_LISTS_READ_FOR_SUMMARY)
+            .map(|n| (Some(format!("J{n:05}")), vec![stage(&format!("s{n}"))]))
+            .collect();
+        assert_eq!(store.put_ats_stage_lists(&c, lists).unwrap().written, MAX_LISTS_READ_FOR_SUMMARY + 1);
+        // In the last list only, and in none: neither is known stale within the bound.
+        let last = format!("s{MAX_LISTS_READ_FOR_SUMMARY}");
+        store.set_stage_override(&c, None, "offer", &last).unwrap();
+        store.set_stage_override(&c, None, "hired", "gone").unwrap();
+        // In the first list: found, whatever the bound.
+        store.set_stage_override(&c, None, "screening", "s0").unwrap();
+        let mapping = store.stage_mapping(&c).unwrap();
+        let summary = stale_overrides(&mapping, &mut StoredLists { store: &store, connection: &c, account_wide: None });
+        let summary = summary.unwrap();
+        assert_eq!((summary.stale.len(), summary.unchecked), (0, 2));
+
+        let per_job: BTreeMap<String, CachedStages> =
+            store.ats_stage_lists(&c).unwrap().into_iter().map(|l| (l.job_code.clone().unwrap(), l)).collect();
+        let view = stale_overrides(&mapping, &mut ReadLists { account_wide: None, per_job: &per_job }).unwrap();
+        assert_eq!(view.stale.len(), 1, "the view reads every list: {:?}", view.stale);
+        assert_eq!(view.stale[0].ats_stage_id, "gone");
     }
 }

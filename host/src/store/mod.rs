@@ -128,7 +128,7 @@ pub use schema::CURRENT_VERSION as SCHEMA_VERSION;
 pub use secrets::{EncryptedValue, SECRET_KEY_ENV, SecretError, SecretKey};
 pub use stage_cache::StageListsStored;
 pub use stage_map::{
-    CachedStages, MAX_ATS_STAGES_PER_LIST, MappingError, MappingSource, ResolvedStage, StageMapping,
+    CachedStages, MAX_ATS_STAGES_PER_LIST, MappingError, MappingSource, ResolvedStage, StageIdsListed, StageMapping,
     resolve as resolve_stage_in,
 };
 pub use stages::{DEFAULT_STAGES, HiringStage, MAX_STAGES_PER_ACCOUNT};

@@ -55,6 +55,20 @@ pub struct StageMapping {
     pub job_overrides: BTreeMap<String, BTreeMap<String, String>>,
 }
 
+/// What [`Store::ats_stage_ids_listed`] found.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct StageIdsListed {
+    /// Whether the connection has any cached list.
+    pub any_list: bool,
+    /// The asked ids some list read has.
+    pub found: std::collections::BTreeSet<String>,
+    /// Lists read.
+    pub lists_read: usize,
+    /// `false` when the bound stopped the reading with ids not found and
+    /// lists unread.
+    pub complete: bool,
+}
+
 impl StageMapping {
     fn len(&self) -> usize {
         self.overrides.len() + self.job_overrides.values().map(BTreeMap::len).sum::<usize>()
@@ -270,6 +284,43 @@ impl Store {
                 codec::decode(keys::ATS_STAGES, connection_id, &bytes)
             })
             .collect()
+    }
+
+    /// Which of `ids` some cached list of `connection_id` has, reading the
+    /// lists (their stage ids only) in key order until every id is found
+    /// or `max_lists` were read: a connection with per-job pipelines has
+    /// thousands of lists, and a summary must not read them all.
+    pub fn ats_stage_ids_listed(
+        &self,
+        connection_id: &str,
+        ids: &std::collections::BTreeSet<String>,
+        max_lists: usize,
+    ) -> Result<StageIdsListed, StoreError> {
+        /// The part of a cached list this reads.
+        #[derive(Deserialize)]
+        struct Ids {
+            stages: Vec<IdOnly>,
+        }
+        #[derive(Deserialize)]
+        struct IdOnly {
+            id: String,
+        }
+        let mut out = StageIdsListed { complete: true, ..Default::default() };
+        for entry in self.trees.ats_stages.scan_prefix(keys::connection_prefix(connection_id)) {
+            if out.found.len() == ids.len() && out.any_list {
+                return Ok(out);
+            }
+            if out.lists_read == max_lists {
+                out.complete = false;
+                return Ok(out);
+            }
+            let (_, bytes) = entry?;
+            out.any_list = true;
+            out.lists_read += 1;
+            let list: Ids = codec::decode(keys::ATS_STAGES, connection_id, &bytes)?;
+            out.found.extend(list.stages.into_iter().map(|s| s.id).filter(|id| ids.contains(id)));
+        }
+        Ok(out)
     }
 
     /// A connection's explicit mapping choices.
@@ -489,6 +540,27 @@ mod tests {
         assert_eq!(store.stage_mapping(&c.id).unwrap(), StageMapping::default());
         assert_eq!(store.ats_stage_lists(&other.id).unwrap().len(), 1, "another connection's stay");
         assert_eq!(store.stage_mapping(&other.id).unwrap().overrides.len(), 1);
+    }
+
+    #[test]
+    fn stage_ids_are_looked_up_list_by_list_until_found_or_the_bound() {
+        let (_dir, store) = temp_store();
+        let c = connection(&store, "Greenhouse");
+        let ids = |list: &[&str]| list.iter().map(|s| s.to_string()).collect::<std::collections::BTreeSet<_>>();
+        let none = store.ats_stage_ids_listed(&c.id, &ids(&["a"]), 10).unwrap();
+        assert_eq!(none, StageIdsListed { complete: true, ..Default::default() }, "nothing cached");
+        for (job, id) in [("J1", "a"), ("J2", "b"), ("J3", "c")] {
+            store.put_ats_stages(&c.id, Some(job), vec![stage(id, "S", 1, Some(job))]).unwrap();
+        }
+        let first = store.ats_stage_ids_listed(&c.id, &ids(&["a"]), 10).unwrap();
+        assert_eq!((first.lists_read, first.complete, first.found), (1, true, ids(&["a"])), "stops when found");
+        let bounded = store.ats_stage_ids_listed(&c.id, &ids(&["c"]), 2).unwrap();
+        assert_eq!((bounded.lists_read, bounded.complete, bounded.any_list), (2, false, true));
+        assert!(bounded.found.is_empty());
+        let gone = store.ats_stage_ids_listed(&c.id, &ids(&["b", "zz"]), 10).unwrap();
+        assert_eq!((gone.lists_read, gone.complete, gone.found), (3, true, ids(&["b"])), "every list read");
+        let any = store.ats_stage_ids_listed(&c.id, &ids(&[]), 10).unwrap();
+        assert_eq!((any.any_list, any.lists_read), (true, 1));
     }
 
     #[test]

@@ -46,6 +46,7 @@ mod sandbox;
 mod sandbox_attacks;
 mod scaffold;
 mod serve;
+mod stages_connection;
 mod stages_http;
 mod stages_per_job;
 mod stages_sync;

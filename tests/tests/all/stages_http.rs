@@ -15,7 +15,7 @@ use crate::support;
 
 /// The bundled Greenhouse connector, an account and a connection of it to
 /// `mock`, synced once; returns (connection id, open positions).
-async fn greenhouse_connection(host: &Host, mock: &atsbridge_mock_ats::MockAts) -> (String, Vec<Value>) {
+pub(crate) async fn greenhouse_connection(host: &Host, mock: &atsbridge_mock_ats::MockAts) -> (String, Vec<Value>) {
     let (status, p) =
         host.call("POST", "/api/v1/plugins", Some(&host.token), Some(json!({"bundled": "greenhouse"}))).await;
     assert_eq!(status, 201, "{p}");
