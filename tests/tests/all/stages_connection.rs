@@ -36,11 +36,11 @@ async fn a_stale_mapping_is_reported_on_the_connection_itself() {
     // A job override to a stage the ATS then drops, and a connection-wide
     // override to a stage no pipeline has.
     let screen_id = mock.stages(&job).unwrap()[1].id.clone();
-    let mapping = |stage: &str, body: Value| {
-        host.op("PUT", &format!("/api/v1/connections/{conn}/stage-mapping/{stage}"), Some(body))
-    };
-    mapping("screening", json!({"ats_stage_id": screen_id, "job_code": job})).await;
-    mapping("offer", json!({"ats_stage_id": "no-such-stage"})).await;
+    for (stage, body) in
+        [("screening", json!({"ats_stage_id": screen_id, "job_code": job})), ("offer", json!({"ats_stage_id": "gone"}))]
+    {
+        host.op("PUT", &format!("/api/v1/connections/{conn}/stage-mapping/{stage}"), Some(body)).await;
+    }
     let kept: Vec<Stage> = mock.stages(&job).unwrap().into_iter().filter(|s| s.id != screen_id).collect();
     mock.update_job(&job, |j| j.stages = Some(kept)).unwrap();
     host.op("POST", &format!("/api/v1/connections/{conn}/stages/refresh?job={job}"), None).await;
