@@ -12,7 +12,7 @@
 //! | `connections` | connection id | [`Connection`] (secrets sealed) |
 //! | `connection_state` | connection id | [`ConnectionState`] |
 //! | `positions` | position id (`u64` BE) | [`Position`] |
-//! | `job_map` | (connection id, job code) | position id (`u64` BE) |
+//! | `job_map` | (connection id, job code) | position id (`u64` BE), then the job's fingerprint: closed flags and content hash (`job_entry`) |
 //! | `positions_by_connection` | (connection id, position id) | empty |
 //! | `sync_runs` | (connection id, run seq) | [`SyncRun`] |
 //! | `sync_runs_unfinished` | (connection id, run seq) | empty: runs still running |
@@ -67,6 +67,7 @@ mod commit;
 mod connections;
 mod event_batch;
 mod events;
+mod job_entry; // the job_map value: position id and the job's fingerprint
 mod key_check;
 mod keys;
 mod model;
@@ -74,6 +75,7 @@ mod model;
 mod ops_tests;
 // Cursor pages of the API's lists.
 mod outbox;
+mod page_scan; // a page's unchanged jobs told before its transaction
 mod pages;
 mod patch;
 mod position_versions;

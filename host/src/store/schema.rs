@@ -35,10 +35,11 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
     Migration { to: 4, name: "publication provenance", apply: super::publication::migrate_publication_v4 },
     Migration { to: 5, name: "event batches", apply: event_batches_v5 },
     Migration { to: 6, name: "events refer to position versions", apply: position_versions_v6 },
+    Migration { to: 7, name: "job fingerprints", apply: super::job_entry::fingerprint_jobs_v7 },
 ];
 
 /// The schema version this binary writes.
-pub const CURRENT_VERSION: u32 = 6;
+pub const CURRENT_VERSION: u32 = 7;
 
 /// v6: a position's event refers to a version of its record instead of
 /// holding a copy (`position_versions`), and such a record carries its
@@ -196,7 +197,8 @@ mod tests {
         Migration { to: 4, name: "publication provenance", apply: super::super::publication::migrate_publication_v4 },
         Migration { to: 5, name: "event batches", apply: event_batches_v5 },
         Migration { to: 6, name: "events refer to position versions", apply: position_versions_v6 },
-        Migration { to: 7, name: "count", apply: count_runs },
+        Migration { to: 7, name: "job fingerprints", apply: super::super::job_entry::fingerprint_jobs_v7 },
+        Migration { to: 8, name: "count", apply: count_runs },
     ];
 
     #[test]
@@ -223,8 +225,8 @@ mod tests {
         let (_dir, db) = temp_db();
         assert_eq!(migrate(&db, MIGRATIONS).unwrap(), CURRENT_VERSION);
         assert_eq!(runs_of_step(&db), 0);
-        assert_eq!(migrate(&db, WITH_NEXT).unwrap(), 7);
-        assert_eq!(migrate(&db, WITH_NEXT).unwrap(), 7);
+        assert_eq!(migrate(&db, WITH_NEXT).unwrap(), 8);
+        assert_eq!(migrate(&db, WITH_NEXT).unwrap(), 8);
         assert_eq!(runs_of_step(&db), 1);
     }
 
@@ -233,9 +235,9 @@ mod tests {
         let (_dir, db) = temp_db();
         migrate(&db, WITH_NEXT).unwrap();
         let err = migrate(&db, MIGRATIONS).unwrap_err();
-        assert!(matches!(err, StoreError::SchemaTooNew { found: 7, supported: CURRENT_VERSION }), "{err}");
+        assert!(matches!(err, StoreError::SchemaTooNew { found: 8, supported: CURRENT_VERSION }), "{err}");
         assert!(err.to_string().contains("newer"), "{err}");
-        assert_eq!(stored_version(&db).unwrap(), 7);
+        assert_eq!(stored_version(&db).unwrap(), 8);
     }
 
     #[test]
@@ -286,6 +288,38 @@ mod tests {
         index_unfinished_runs_v3(&db).unwrap();
         let indexed: Vec<_> = index.iter().keys().map(|k| k.unwrap()).collect();
         assert_eq!(indexed, vec![sled::IVec::from(keys::run(&c.id, running.seq))]);
+    }
+
+    #[test]
+    fn a_v6_store_gets_its_job_fingerprints_and_resyncs_without_writing() {
+        use crate::store::job_entry;
+        use crate::store::testutil::{commit_jobs, connection, temp_store};
+
+        let (dir, store) = temp_store();
+        let c = connection(&store, "Greenhouse");
+        let made = commit_jobs(&store, &c.id, &[("J1", "A"), ("J2", "B")]);
+        let fingerprinted: Vec<_> = store.trees.job_map.iter().map(|e| e.unwrap()).collect();
+        store.flush().unwrap();
+        drop(store);
+        let db = sled::open(dir.path()).unwrap();
+        // As a v6 store held it: each job maps to its position id alone.
+        let job_map = db.open_tree(keys::JOB_MAP).unwrap();
+        for (key, _) in &fingerprinted {
+            let id = job_entry::decode(&job_map.get(key).unwrap().unwrap()).unwrap().position;
+            job_map.insert(key, &keys::position(id)).unwrap();
+        }
+        db.open_tree(keys::META).unwrap().insert(keys::SCHEMA_VERSION_KEY, &6u32.to_be_bytes()).unwrap();
+        db.flush().unwrap();
+        drop((job_map, db));
+
+        let store = crate::store::Store::open(dir.path(), None).unwrap();
+        let migrated: Vec<_> = store.trees.job_map.iter().map(|e| e.unwrap()).collect();
+        assert_eq!(migrated, fingerprinted, "the step writes what a commit writes");
+        job_entry::fingerprint_jobs_v7(&store.db).unwrap();
+        let again: Vec<_> = store.trees.job_map.iter().map(|e| e.unwrap()).collect();
+        assert_eq!(again, fingerprinted, "running the step again changes nothing");
+        let unchanged = commit_jobs(&store, &c.id, &[("J1", "A"), ("J2", "B")]);
+        assert_eq!(unchanged, made);
     }
 
     #[test]
