@@ -18,6 +18,7 @@ use super::model::{
     Checkpoint, CloseReason, Connection, ConnectionState, Position, PositionStatus, RunCounts, RunOutcome, SyncRun,
 };
 use super::patch::{Change, JobPatch};
+use super::position_index::CreatedIds;
 use super::write_tally::{Tally, encode_counting_itself};
 use super::{Store, StoreError, abort, codec, keys, now_unix, position_versions};
 
@@ -95,6 +96,9 @@ struct CommitView<'t> {
     events: EventSink<'t>,
     /// Metering: the bytes this attempt wrote (`write_tally`).
     written: &'t Tally,
+    /// The positions this attempt created, indexed in one entry at its
+    /// end (`position_index`).
+    created: CreatedIds,
 }
 
 /// The fields of a stored [`Position`] that decide whether a patch changes
@@ -168,6 +172,7 @@ impl Store {
                 state.checkpoint = page.checkpoint.clone();
                 view.written.add_bytes(write_state_tx(view.state, &state)?);
                 view.events.flush()?; // metering: the last batch is counted before the run record
+                view.index_created()?; // metering: so is the index entry of the positions created
                 write_counted_run_tx(runs, &mut run, view.written.bytes())?;
             }
             Ok(PageResult { run, changes, written })
@@ -269,9 +274,11 @@ impl Store {
                     versions,
                     events,
                     written: &written,
+                    created: CreatedIds::default(),
                 };
                 let out = body(&view, runs)?;
                 view.events.flush()?;
+                view.index_created()?;
                 Ok(out)
             },
         )?)
@@ -284,29 +291,29 @@ impl Store {
 
     /// A fresh id for each patch whose job has no position yet (`None` for
     /// the others). Drawn before the transaction (sled's id generator may
-    /// not be used inside one), so a retried transaction reuses them. Only
-    /// the id is decided here; the transaction checks `job_map` again.
+    /// not be used inside one), so a retried transaction reuses them, and
+    /// in one go (`position_index` relies on it). Only the id is decided
+    /// here; the transaction checks `job_map` again.
     fn ids_for_new(&self, connection_id: &str, patches: &[JobPatch]) -> Result<Vec<Option<u64>>, StoreError> {
-        patches
+        let new: Vec<bool> = patches
             .iter()
-            .map(|patch| {
-                if self.trees.job_map.contains_key(keys::job(connection_id, &patch.code))? {
-                    return Ok(None);
-                }
-                // sled's first id is 0, which means "none" to readers: skip it.
-                let mut id = self.db.generate_id()?;
-                if id == 0 {
-                    id = self.db.generate_id()?;
-                }
-                Ok(Some(id))
-            })
-            .collect()
+            .map(|patch| Ok(!self.trees.job_map.contains_key(keys::job(connection_id, &patch.code))?))
+            .collect::<Result<_, StoreError>>()?;
+        let mut ids = self.draw_position_ids(new.iter().filter(|n| **n).count())?.into_iter();
+        Ok(new.into_iter().map(|n| if n { ids.next() } else { None }).collect())
     }
 }
 
 impl CommitView<'_> {
     fn connection_id(&self) -> &str {
         &self.connection.id
+    }
+
+    /// Writes the index entry of the positions created so far
+    /// (`position_index`), counted in the tally.
+    fn index_created(&self) -> ConflictableTransactionResult<(), StoreError> {
+        self.written.add_bytes(self.created.write_tx(self.by_connection, self.connection_id())?); // metering
+        Ok(())
     }
 
     /// Applies one patch: the stored position (found through `job_map`)
@@ -379,12 +386,10 @@ impl CommitView<'_> {
                 self.events.append(kind, &position, version)?;
             }
             if old.is_none() {
-                let (index_key, position_key) =
-                    (keys::connection_position(self.connection_id(), position.id), keys::position(position.id));
+                let position_key = keys::position(position.id);
                 self.written.add(&job_key, &position_key); // metering
-                self.written.add(&index_key, &[]); // metering
                 self.job_map.insert(job_key, &position_key)?;
-                self.by_connection.insert(index_key, &[])?;
+                self.created.push(position.id); // indexed at the commit's end (`position_index`)
                 state.position_count += 1;
             }
         }

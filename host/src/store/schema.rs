@@ -35,10 +35,11 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
     Migration { to: 4, name: "publication provenance", apply: super::publication::migrate_publication_v4 },
     Migration { to: 5, name: "event batches", apply: event_batches_v5 },
     Migration { to: 6, name: "events refer to position versions", apply: position_versions_v6 },
+    Migration { to: 7, name: "position index in entries of many ids", apply: super::position_index::compact_v7 },
 ];
 
 /// The schema version this binary writes.
-pub const CURRENT_VERSION: u32 = 6;
+pub const CURRENT_VERSION: u32 = 7;
 
 /// v6: a position's event refers to a version of its record instead of
 /// holding a copy (`position_versions`), and such a record carries its
@@ -196,7 +197,12 @@ mod tests {
         Migration { to: 4, name: "publication provenance", apply: super::super::publication::migrate_publication_v4 },
         Migration { to: 5, name: "event batches", apply: event_batches_v5 },
         Migration { to: 6, name: "events refer to position versions", apply: position_versions_v6 },
-        Migration { to: 7, name: "count", apply: count_runs },
+        Migration {
+            to: 7,
+            name: "position index in entries of many ids",
+            apply: super::super::position_index::compact_v7,
+        },
+        Migration { to: 8, name: "count", apply: count_runs },
     ];
 
     #[test]
@@ -223,8 +229,8 @@ mod tests {
         let (_dir, db) = temp_db();
         assert_eq!(migrate(&db, MIGRATIONS).unwrap(), CURRENT_VERSION);
         assert_eq!(runs_of_step(&db), 0);
-        assert_eq!(migrate(&db, WITH_NEXT).unwrap(), 7);
-        assert_eq!(migrate(&db, WITH_NEXT).unwrap(), 7);
+        assert_eq!(migrate(&db, WITH_NEXT).unwrap(), 8);
+        assert_eq!(migrate(&db, WITH_NEXT).unwrap(), 8);
         assert_eq!(runs_of_step(&db), 1);
     }
 
@@ -233,9 +239,9 @@ mod tests {
         let (_dir, db) = temp_db();
         migrate(&db, WITH_NEXT).unwrap();
         let err = migrate(&db, MIGRATIONS).unwrap_err();
-        assert!(matches!(err, StoreError::SchemaTooNew { found: 7, supported: CURRENT_VERSION }), "{err}");
+        assert!(matches!(err, StoreError::SchemaTooNew { found: 8, supported: CURRENT_VERSION }), "{err}");
         assert!(err.to_string().contains("newer"), "{err}");
-        assert_eq!(stored_version(&db).unwrap(), 7);
+        assert_eq!(stored_version(&db).unwrap(), 8);
     }
 
     #[test]
