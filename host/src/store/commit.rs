@@ -19,6 +19,7 @@ use super::model::{
     Checkpoint, CloseReason, Connection, ConnectionState, Position, PositionStatus, RunCounts, RunOutcome, SyncRun,
 };
 use super::patch::{Change, JobPatch};
+use super::position_index::CreatedIds;
 use super::write_tally::{Tally, encode_counting_itself};
 use super::{Store, StoreError, abort, codec, keys, now_unix, position_versions};
 
@@ -96,6 +97,9 @@ struct CommitView<'t> {
     events: EventSink<'t>,
     /// Metering: the bytes this attempt wrote (`write_tally`).
     written: &'t Tally,
+    /// The positions this attempt created, indexed in one entry at its
+    /// end (`position_index`).
+    created: CreatedIds,
 }
 
 /// The fields of a stored [`Position`] that decide whether a patch changes
@@ -177,6 +181,7 @@ impl Store {
                 state.checkpoint = page.checkpoint.clone();
                 view.written.add_bytes(write_state_tx(view.state, &state)?);
                 view.events.flush()?; // metering: the last batch is counted before the run record
+                view.index_created()?; // metering: so is the index entry of the positions created
                 write_counted_run_tx(runs, &mut run, view.written.bytes())?;
             }
             Ok(PageResult { run, changes, written })
@@ -278,9 +283,11 @@ impl Store {
                     versions,
                     events,
                     written: &written,
+                    created: CreatedIds::default(),
                 };
                 let out = body(&view, runs)?;
                 view.events.flush()?;
+                view.index_created()?;
                 Ok(out)
             },
         )?)
@@ -295,6 +302,13 @@ impl Store {
 impl CommitView<'_> {
     fn connection_id(&self) -> &str {
         &self.connection.id
+    }
+
+    /// Writes the index entry of the positions created so far
+    /// (`position_index`), counted in the tally.
+    fn index_created(&self) -> ConflictableTransactionResult<(), StoreError> {
+        self.written.add_bytes(self.created.write_tx(self.by_connection, self.connection_id())?); // metering
+        Ok(())
     }
 
     /// Applies one patch: the stored position (found through `job_map`)
@@ -379,9 +393,7 @@ impl CommitView<'_> {
             }
             job_entry::write_tx(self.job_map, &job_key, &position, self.written)?; // resync: with its fingerprint
             if old.is_none() {
-                let index_key = keys::connection_position(self.connection_id(), position.id);
-                self.written.add(&index_key, &[]); // metering
-                self.by_connection.insert(index_key, &[])?;
+                self.created.push(position.id); // indexed at the commit's end (`position_index`)
                 state.position_count += 1;
             }
         }

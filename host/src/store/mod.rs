@@ -13,7 +13,7 @@
 //! | `connection_state` | connection id | [`ConnectionState`] |
 //! | `positions` | position id (`u64` BE) | [`Position`] |
 //! | `job_map` | (connection id, job code) | position id (`u64` BE), then the job's fingerprint: closed flags and content hash (`job_entry`) |
-//! | `positions_by_connection` | (connection id, position id) | empty |
+//! | `positions_by_connection` | (connection id, first position id) | the ids of positions one commit created (`position_index`); empty: the key's id alone |
 //! | `sync_runs` | (connection id, run seq) | [`SyncRun`] |
 //! | `sync_runs_unfinished` | (connection id, run seq) | empty: runs still running |
 //! | `events` | event id (`u64` BE) | [`Event`] (a position event refers to a version of its position, `position_versions`), or a commit's events as one batch keyed by its first id (`event_batch`) |
@@ -78,6 +78,7 @@ mod outbox;
 mod page_scan; // a page's unchanged jobs told before its transaction
 mod pages;
 mod patch;
+mod position_index; // a commit's new positions are one index entry
 mod position_versions;
 mod positions;
 mod publication;

@@ -88,7 +88,7 @@ impl Store {
             key.truncate(prefix_len);
             key.extend_from_slice(patch.code.as_bytes()); // keys::job, without a fresh key per job
             let found = match self.trees.job_map.get(&key)? {
-                None => Known::New(self.fresh_position_id()?),
+                None => Known::New(0), // its id is drawn below
                 Some(bytes) => match job_entry::decode(&bytes)? {
                     JobEntry { position, fingerprint: Some(f) } if f.unchanged_by(patch) => {
                         Known::Unchanged { id: position, closed: f.closed }
@@ -97,6 +97,14 @@ impl Store {
                 },
             };
             known.push(found);
+        }
+        // The new jobs' ids in one go (`position_index` relies on it).
+        let new = known.iter().filter(|k| matches!(k, Known::New(_))).count();
+        let mut ids = self.draw_position_ids(new)?.into_iter();
+        for k in &mut known {
+            if let Known::New(id) = k {
+                *id = ids.next().ok_or_else(|| invalid(connection_id, "fewer position ids than new jobs".into()))?;
+            }
         }
         Ok(ScannedPage { known })
     }
@@ -135,13 +143,6 @@ impl Store {
             return Err(invalid(&run.connection_id, format!("run {} has already ended", run.seq)));
         }
         Ok(())
-    }
-
-    /// A fresh position id. sled's first id is 0, which means "none" to
-    /// readers: it is skipped.
-    fn fresh_position_id(&self) -> Result<u64, StoreError> {
-        let id = self.db.generate_id()?;
-        Ok(if id == 0 { self.db.generate_id()? } else { id })
     }
 }
 

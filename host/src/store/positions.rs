@@ -75,12 +75,9 @@ impl Store {
 
     /// A connection's positions, by id (that is, in creation order).
     pub fn positions_of_connection(&self, connection_id: &str) -> Result<Vec<Position>, StoreError> {
-        self.trees
-            .by_connection
-            .scan_prefix(keys::connection_prefix(connection_id))
-            .map(|entry| {
-                let (key, _) = entry?;
-                let (_, id) = keys::decode_connection_position(&key)?;
+        self.position_ids_from(connection_id, 0)?
+            .map(|id| {
+                let id = id?;
                 self.position(id)?.ok_or_else(|| dangling(keys::POSITIONS_BY_CONNECTION, connection_id.into(), id))
             })
             .collect()
@@ -153,14 +150,8 @@ impl Store {
         };
         match &filter.connection_id {
             Some(connection_id) => {
-                let from = keys::connection_position(connection_id, start);
-                let prefix = keys::connection_prefix(connection_id);
-                for entry in self.trees.by_connection.range(from..) {
-                    let (key, _) = entry?;
-                    if !key.starts_with(&prefix) {
-                        break;
-                    }
-                    let (_, id) = keys::decode_connection_position(&key)?;
+                for id in self.position_ids_from(connection_id, start)? {
+                    let id = id?;
                     let position = self
                         .position(id)?
                         .ok_or_else(|| dangling(keys::POSITIONS_BY_CONNECTION, connection_id.clone(), id))?;
