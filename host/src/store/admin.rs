@@ -102,19 +102,21 @@ impl Store {
             return Ok(false);
         }
         let prefix = keys::connection_prefix(id);
-        let index: Vec<sled::IVec> = self.trees.by_connection.scan_prefix(&prefix).keys().collect::<Result<_, _>>()?;
-        for key in &index {
-            let (_, position) = keys::decode_connection_position(key)?;
+        let index = self.position_index_entries(id)?;
+        for (key, ids) in &index {
             // A record an event shows is kept: the event still reads.
             let trees = (&self.trees.positions, &self.trees.by_connection, &self.trees.position_versions);
             trees.transaction(|(positions, by_connection, versions)| {
-                if let Some(old) = positions.remove(&keys::position(position))? {
-                    super::position_versions::keep_tx(versions, position, &old)?;
+                for &position in ids {
+                    if let Some(old) = positions.remove(&keys::position(position))? {
+                        super::position_versions::keep_tx(versions, position, &old)?;
+                    }
                 }
                 by_connection.remove(key)?;
                 Ok::<_, sled::transaction::ConflictableTransactionError<StoreError>>(())
             })?;
         }
+        let positions: usize = index.iter().map(|(_, ids)| ids.len()).sum();
         for tree in [&self.trees.job_map, &self.trees.runs, &self.trees.ats_stages] {
             for key in tree.scan_prefix(&prefix).keys() {
                 tree.remove(key?)?;
@@ -123,7 +125,7 @@ impl Store {
         self.trees.state.remove(keys::id(id))?;
         self.trees.stage_mappings.remove(keys::id(id))?;
         self.trees.connections.remove(keys::id(id))?;
-        info!(connection = id, positions = index.len(), "connection deleted");
+        info!(connection = id, positions, "connection deleted");
         Ok(true)
     }
 

@@ -14,10 +14,12 @@ use tracing::{debug, info};
 use super::connections::{read_connection_tx, read_state_tx, write_state_tx};
 use super::event_batch::BatchBuilder;
 use super::events::EventKind;
+use super::job_entry::{self, JobEntry}; // resync
 use super::model::{
     Checkpoint, CloseReason, Connection, ConnectionState, Position, PositionStatus, RunCounts, RunOutcome, SyncRun,
 };
 use super::patch::{Change, JobPatch};
+use super::position_index::CreatedIds;
 use super::write_tally::{Tally, encode_counting_itself};
 use super::{Store, StoreError, abort, codec, keys, now_unix, position_versions};
 
@@ -95,6 +97,9 @@ struct CommitView<'t> {
     events: EventSink<'t>,
     /// Metering: the bytes this attempt wrote (`write_tally`).
     written: &'t Tally,
+    /// The positions this attempt created, indexed in one entry at its
+    /// end (`position_index`).
+    created: CreatedIds,
 }
 
 /// The fields of a stored [`Position`] that decide whether a patch changes
@@ -139,20 +144,28 @@ impl Store {
         if let Some(dup) = page.patches.iter().find(|p| !codes.insert(p.code.as_str())) {
             return Err(invalid(connection_id, format!("job `{}` appears twice in one page", dup.code)));
         }
+        // resync: unchanged jobs are told before the transaction (`page_scan`);
+        // a page of only those opens none, the others go to the transaction.
+        let scan = self.scan_page(connection_id, &page.patches)?;
+        if scan.all_unchanged() && !page.checkpoint_due {
+            let result = self.commit_unchanged_page(page, &scan)?;
+            debug!(connection = %result.run.connection_id, seq = result.run.seq, jobs = result.changes.len(), "unchanged page");
+            return Ok(result);
+        }
+        // end resync
         let now = now_unix();
-        let new_ids = self.ids_for_new(connection_id, &page.patches)?;
-        // At most two events per job of the page (its change, and whether it
+        // At most two events per job applied (its change, and whether it
         // is shown when a close or reopen changes that); unused ids are skipped.
-        let event_ids = self.event_ids(page.patches.len().saturating_mul(2))?;
+        let event_ids = self.event_ids(scan.to_apply().saturating_mul(2))?;
         let result = self.commit_tx(connection_id, &page.run, &event_ids, |view, runs| {
             let mut run = page.run.clone();
             let mut state = read_state_tx(view.state, connection_id)?;
             // Pending "this run's commit" is retried whole by sled on a
             // conflict: everything below starts from the stored values.
-            let mut changes = Vec::with_capacity(page.patches.len());
-            for (patch, new_id) in page.patches.iter().zip(&new_ids) {
-                changes.push(view.apply(patch, *new_id, run.seq, now, &mut state, &mut run.counts)?);
-            }
+            let seq = run.seq;
+            let changes = scan.apply_each(&page.patches, &mut run.counts, |patch, new_id, counts| {
+                view.apply(patch, new_id, seq, now, &mut state, counts)
+            })?;
             if state.position_count > page.quota.max_positions || state.stored_bytes > page.quota.max_bytes {
                 return Err(abort(StoreError::ConnectionFull {
                     connection: connection_id.to_string(),
@@ -168,6 +181,7 @@ impl Store {
                 state.checkpoint = page.checkpoint.clone();
                 view.written.add_bytes(write_state_tx(view.state, &state)?);
                 view.events.flush()?; // metering: the last batch is counted before the run record
+                view.index_created()?; // metering: so is the index entry of the positions created
                 write_counted_run_tx(runs, &mut run, view.written.bytes())?;
             }
             Ok(PageResult { run, changes, written })
@@ -269,9 +283,11 @@ impl Store {
                     versions,
                     events,
                     written: &written,
+                    created: CreatedIds::default(),
                 };
                 let out = body(&view, runs)?;
                 view.events.flush()?;
+                view.index_created()?;
                 Ok(out)
             },
         )?)
@@ -281,32 +297,18 @@ impl Store {
     fn event_ids(&self, n: usize) -> Result<Vec<u64>, StoreError> {
         self.draw_event_ids(n)
     }
-
-    /// A fresh id for each patch whose job has no position yet (`None` for
-    /// the others). Drawn before the transaction (sled's id generator may
-    /// not be used inside one), so a retried transaction reuses them. Only
-    /// the id is decided here; the transaction checks `job_map` again.
-    fn ids_for_new(&self, connection_id: &str, patches: &[JobPatch]) -> Result<Vec<Option<u64>>, StoreError> {
-        patches
-            .iter()
-            .map(|patch| {
-                if self.trees.job_map.contains_key(keys::job(connection_id, &patch.code))? {
-                    return Ok(None);
-                }
-                // sled's first id is 0, which means "none" to readers: skip it.
-                let mut id = self.db.generate_id()?;
-                if id == 0 {
-                    id = self.db.generate_id()?;
-                }
-                Ok(Some(id))
-            })
-            .collect()
-    }
 }
 
 impl CommitView<'_> {
     fn connection_id(&self) -> &str {
         &self.connection.id
+    }
+
+    /// Writes the index entry of the positions created so far
+    /// (`position_index`), counted in the tally.
+    fn index_created(&self) -> ConflictableTransactionResult<(), StoreError> {
+        self.written.add_bytes(self.created.write_tx(self.by_connection, self.connection_id())?); // metering
+        Ok(())
     }
 
     /// Applies one patch: the stored position (found through `job_map`)
@@ -322,13 +324,24 @@ impl CommitView<'_> {
     ) -> ConflictableTransactionResult<PositionChange, StoreError> {
         let job_key = keys::job(self.connection_id(), &patch.code);
         let existing = match self.job_map.get(&job_key)? {
-            Some(bytes) => Some(keys::decode_position(&bytes).map_err(|e| abort(e.into()))?),
+            Some(bytes) => Some(job_entry::decode(&bytes).map_err(|e| abort(e.into()))?),
             None => None,
         };
         counts.jobs_seen += 1;
         let mut was_published = false;
         let (position, change, old) = match existing {
-            Some(id) => {
+            // resync: the job's fingerprint says unchanged without reading the position
+            Some(JobEntry { position: id, fingerprint: Some(f) }) if f.unchanged_by(patch) => {
+                counts.unchanged += 1;
+                return Ok(PositionChange {
+                    id,
+                    code: patch.code.clone(),
+                    change: Change::Unchanged,
+                    closed: f.closed,
+                });
+            }
+            // end resync
+            Some(JobEntry { position: id, .. }) => {
                 let bytes =
                     self.positions.get(keys::position(id))?.ok_or_else(|| abort(StoreError::UnknownPosition(id)))?;
                 // Most jobs of a resync are unchanged: the few fields that
@@ -378,13 +391,9 @@ impl CommitView<'_> {
             if let Some(kind) = EventKind::of_publication(was_published, position.published) {
                 self.events.append(kind, &position, version)?;
             }
+            job_entry::write_tx(self.job_map, &job_key, &position, self.written)?; // resync: with its fingerprint
             if old.is_none() {
-                let (index_key, position_key) =
-                    (keys::connection_position(self.connection_id(), position.id), keys::position(position.id));
-                self.written.add(&job_key, &position_key); // metering
-                self.written.add(&index_key, &[]); // metering
-                self.job_map.insert(job_key, &position_key)?;
-                self.by_connection.insert(index_key, &[])?;
+                self.created.push(position.id); // indexed at the commit's end (`position_index`)
                 state.position_count += 1;
             }
         }
@@ -404,6 +413,8 @@ impl CommitView<'_> {
         if position.close_as_removed(now).writes() {
             let version = self.events.next_id(&position)?;
             self.write_position(&position, version, state, counts, Some(&old))?;
+            let job_key = keys::job(self.connection_id(), &position.ats_job_code); // resync: the job's fingerprint
+            job_entry::write_tx(self.job_map, &job_key, &position, self.written)?; // resync
             self.events.append(EventKind::PositionRemoved, &position, version)?;
             if let Some(kind) = EventKind::of_publication(was_published, position.published) {
                 self.events.append(kind, &position, version)?;

@@ -29,7 +29,8 @@ pub(crate) const CONNECTION_STATE: &str = "connection_state";
 pub(crate) const POSITIONS: &str = "positions";
 /// Tree mapping an ATS job to its position ([`job`] -> position id).
 pub(crate) const JOB_MAP: &str = "job_map";
-/// Index of each connection's positions ([`connection_position`] -> empty).
+/// Index of each connection's positions ([`connection_position`] of the
+/// first id -> the ids of positions one commit created, `position_index`).
 pub(crate) const POSITIONS_BY_CONNECTION: &str = "positions_by_connection";
 /// Tree of sync runs ([`run`] -> run record).
 pub(crate) const SYNC_RUNS: &str = "sync_runs";

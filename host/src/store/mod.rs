@@ -12,8 +12,8 @@
 //! | `connections` | connection id | [`Connection`] (secrets sealed) |
 //! | `connection_state` | connection id | [`ConnectionState`] |
 //! | `positions` | position id (`u64` BE) | [`Position`] |
-//! | `job_map` | (connection id, job code) | position id (`u64` BE) |
-//! | `positions_by_connection` | (connection id, position id) | empty |
+//! | `job_map` | (connection id, job code) | position id (`u64` BE), then the job's fingerprint: closed flags and content hash (`job_entry`) |
+//! | `positions_by_connection` | (connection id, first position id) | the ids of positions one commit created (`position_index`); empty: the key's id alone |
 //! | `sync_runs` | (connection id, run seq) | [`SyncRun`] |
 //! | `sync_runs_unfinished` | (connection id, run seq) | empty: runs still running |
 //! | `events` | event id (`u64` BE) | [`Event`] (a position event refers to a version of its position, `position_versions`), or a commit's events as one batch keyed by its first id (`event_batch`) |
@@ -67,6 +67,7 @@ mod commit;
 mod connections;
 mod event_batch;
 mod events;
+mod job_entry; // the job_map value: position id and the job's fingerprint
 mod key_check;
 mod keys;
 mod model;
@@ -74,8 +75,10 @@ mod model;
 mod ops_tests;
 // Cursor pages of the API's lists.
 mod outbox;
+mod page_scan; // a page's unchanged jobs told before its transaction
 mod pages;
 mod patch;
+mod position_index; // a commit's new positions are one index entry
 mod position_versions;
 mod positions;
 mod publication;

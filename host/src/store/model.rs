@@ -364,18 +364,24 @@ pub enum FieldName {
 /// does not count every job as updated.
 pub fn job_content_hash(job: &Job) -> String {
     let mut h = Sha256::new();
+    // Counts and statuses are hashed as the text they always were, written
+    // without allocating (this runs for every listed job).
+    let mut digits = [0u8; 20];
     let mut put = |s: &str| {
         h.update((s.len() as u64).to_be_bytes());
         h.update(s.as_bytes());
     };
     put(&job.code);
-    put(&job.status.to_string());
+    match &job.status {
+        JobStatus::Other(_) => put(&job.status.to_string()),
+        known => put(status_text(known)),
+    }
     put(&job.raw_status);
     put(&job.title);
-    put(&job.locations.len().to_string());
+    put(decimal(job.locations.len(), &mut digits));
     job.locations.iter().for_each(|l| put(l));
     put(&job.description);
-    put(&job.assigned_users.len().to_string());
+    put(decimal(job.assigned_users.len(), &mut digits));
     for u in &job.assigned_users {
         put(&u.ats_id);
         put(&u.name);
@@ -385,12 +391,37 @@ pub fn job_content_hash(job: &Job) -> String {
     }
     put(if job.updated_at.is_some() { "1" } else { "0" });
     put(job.updated_at.as_deref().unwrap_or(""));
-    put(&job.extra.len().to_string());
+    put(decimal(job.extra.len(), &mut digits));
     for f in &job.extra {
         put(&f.key);
         put(&f.value);
     }
     hex::encode(h.finalize())
+}
+
+/// The text of a status other than `Other` (its `Display`).
+fn status_text(status: &JobStatus) -> &'static str {
+    match status {
+        JobStatus::Open => "open",
+        JobStatus::Closed => "closed",
+        JobStatus::Draft => "draft",
+        JobStatus::OnHold => "on-hold",
+        JobStatus::Other(_) => "other",
+    }
+}
+
+/// `n` in decimal, written into `buf` (a `usize` has at most 20 digits).
+fn decimal(mut n: usize, buf: &mut [u8; 20]) -> &str {
+    let mut at = buf.len();
+    loop {
+        at -= 1;
+        buf[at] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    std::str::from_utf8(&buf[at..]).unwrap_or("")
 }
 
 /// What started a run.
@@ -506,5 +537,24 @@ mod tests {
             assert_ne!(job_content_hash(v), job_content_hash(&base));
         }
         assert_eq!(job_content_hash(&base), job_content_hash(&base.clone()));
+    }
+
+    #[test]
+    fn the_content_hash_stays_what_stored_positions_hold() {
+        // Pinned: a changed encoding would count every stored job as updated.
+        let base = job("J1", "Engineer");
+        assert_eq!(job_content_hash(&base), "e31a6cfacdb0b71b8b9e3cb1af3c8396ebf59f2ac055f773d7d647171a526a63");
+        let mut other = job("J2", "T");
+        other.status = JobStatus::Other("paused".into());
+        other.raw_status = "paused".into();
+        other.locations.clear();
+        other.assigned_users[0].email = Some("a@b.c".into());
+        other.updated_at = None;
+        other.extra.clear();
+        assert_eq!(job_content_hash(&other), "8c520ac9997030baee984e29133b922d9363f5804cde80d099c81f5c6e159228");
+        let mut digits = [0u8; 20];
+        assert_eq!(decimal(1234, &mut digits), "1234");
+        assert_eq!(decimal(0, &mut digits), "0");
+        assert_eq!(decimal(usize::MAX, &mut digits), usize::MAX.to_string());
     }
 }

@@ -96,7 +96,7 @@ impl Store {
             Some(u64::MAX) => return Ok(Vec::new()),
             Some(a) => a + 1,
         };
-        type Walk<'a> = Box<dyn Iterator<Item = Result<(sled::IVec, sled::IVec), sled::Error>> + 'a>;
+        type Walk<'a> = Box<dyn Iterator<Item = Result<u64, StoreError>> + 'a>;
         let mut walks: Vec<Walk<'_>> = Vec::new();
         // Connections are few per account; each walk is lazy.
         for entry in self.trees.connections.iter() {
@@ -105,17 +105,13 @@ impl Store {
             if c.account_id != account_id || filter.connection_id.as_ref().is_some_and(|f| *f != c.id) {
                 continue;
             }
-            let prefix = keys::connection_prefix(&c.id);
-            let walk = self.trees.by_connection.range(keys::connection_position(&c.id, start)..);
-            walks.push(Box::new(walk.take_while(move |e| e.as_ref().map_or(true, |(k, _)| k.starts_with(&prefix)))));
+            walks.push(Box::new(self.position_ids_from(&c.id, start)?));
         }
         // The next id of each walk, smallest first.
         let mut heads: BTreeMap<u64, usize> = BTreeMap::new();
         fn advance(walk: &mut Walk<'_>, i: usize, heads: &mut BTreeMap<u64, usize>) -> Result<(), StoreError> {
-            if let Some(entry) = walk.next() {
-                let (key, _) = entry?;
-                let (_, id) = keys::decode_connection_position(&key)?;
-                heads.insert(id, i);
+            if let Some(id) = walk.next() {
+                heads.insert(id?, i);
             }
             Ok(())
         }

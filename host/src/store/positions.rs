@@ -7,7 +7,7 @@ use sled::Transactional;
 use tracing::info;
 
 use super::model::{FieldEdit, FieldName, Position, PositionStatus};
-use super::{Store, StoreError, abort, codec, keys, now_unix, position_versions, read};
+use super::{Store, StoreError, abort, codec, job_entry, keys, now_unix, position_versions, read};
 
 /// The most positions one page of [`Store::positions_page`] returns,
 /// whatever the caller asks: a page is one response of the API, and 100,000
@@ -48,11 +48,13 @@ impl Store {
         let Some(bytes) = self.trees.job_map.get(keys::job(connection_id, code))? else {
             return Ok(None);
         };
-        let id = keys::decode_position(&bytes).map_err(|e| StoreError::Corrupt {
-            tree: keys::JOB_MAP,
-            key: format!("{connection_id}/{code}"),
-            reason: e.reason.into(),
-        })?;
+        let id = job_entry::decode(&bytes)
+            .map_err(|e| StoreError::Corrupt {
+                tree: keys::JOB_MAP,
+                key: format!("{connection_id}/{code}"),
+                reason: e.reason.into(),
+            })?
+            .position;
         self.position(id)?.map(Some).ok_or_else(|| dangling(keys::JOB_MAP, format!("{connection_id}/{code}"), id))
     }
 
@@ -65,7 +67,7 @@ impl Store {
             .map(|entry| {
                 let (key, value) = entry?;
                 let job = keys::decode_job(&key)?;
-                let id = keys::decode_position(&value)?;
+                let id = job_entry::decode(&value)?.position;
                 Ok((job.code, id))
             })
             .collect()
@@ -73,12 +75,9 @@ impl Store {
 
     /// A connection's positions, by id (that is, in creation order).
     pub fn positions_of_connection(&self, connection_id: &str) -> Result<Vec<Position>, StoreError> {
-        self.trees
-            .by_connection
-            .scan_prefix(keys::connection_prefix(connection_id))
-            .map(|entry| {
-                let (key, _) = entry?;
-                let (_, id) = keys::decode_connection_position(&key)?;
+        self.position_ids_from(connection_id, 0)?
+            .map(|id| {
+                let id = id?;
                 self.position(id)?.ok_or_else(|| dangling(keys::POSITIONS_BY_CONNECTION, connection_id.into(), id))
             })
             .collect()
@@ -95,21 +94,33 @@ impl Store {
 
     /// The open positions of a connection whose job codes are not in
     /// `seen`: after a complete listing that saw `seen`, the jobs the ATS no
-    /// longer has. Reads only the positions not seen.
+    /// longer has. Reads only the `job_map` entries (whose fingerprint says
+    /// whether the position is closed), and a position only for an entry
+    /// without one.
     pub fn open_positions_missing_from(
         &self,
         connection_id: &str,
         seen: &HashSet<String>,
     ) -> Result<Vec<u64>, StoreError> {
         let mut missing = Vec::new();
-        for (code, id) in self.job_codes_of_connection(connection_id)? {
-            if seen.contains(&code) {
+        let prefix = keys::connection_prefix(connection_id);
+        for entry in self.trees.job_map.scan_prefix(&prefix) {
+            let (key, value) = entry?;
+            let code = std::str::from_utf8(&key[prefix.len()..])
+                .map_err(|_| keys::KeyError { tree: keys::JOB_MAP, reason: "job code is not UTF-8" })?;
+            if seen.contains(code) {
                 continue;
             }
-            let position =
-                self.position(id)?.ok_or_else(|| dangling(keys::JOB_MAP, format!("{connection_id}/{code}"), id))?;
-            if !position.is_closed() {
-                missing.push(id);
+            let entry = job_entry::decode(&value)?;
+            let closed = match entry.fingerprint {
+                Some(f) => f.closed,
+                None => self
+                    .position(entry.position)?
+                    .ok_or_else(|| dangling(keys::JOB_MAP, format!("{connection_id}/{code}"), entry.position))?
+                    .is_closed(),
+            };
+            if !closed {
+                missing.push(entry.position);
             }
         }
         Ok(missing)
@@ -139,14 +150,8 @@ impl Store {
         };
         match &filter.connection_id {
             Some(connection_id) => {
-                let from = keys::connection_position(connection_id, start);
-                let prefix = keys::connection_prefix(connection_id);
-                for entry in self.trees.by_connection.range(from..) {
-                    let (key, _) = entry?;
-                    if !key.starts_with(&prefix) {
-                        break;
-                    }
-                    let (_, id) = keys::decode_connection_position(&key)?;
+                for id in self.position_ids_from(connection_id, start)? {
+                    let id = id?;
                     let position = self
                         .position(id)?
                         .ok_or_else(|| dangling(keys::POSITIONS_BY_CONNECTION, connection_id.clone(), id))?;

@@ -35,10 +35,23 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
     Migration { to: 4, name: "publication provenance", apply: super::publication::migrate_publication_v4 },
     Migration { to: 5, name: "event batches", apply: event_batches_v5 },
     Migration { to: 6, name: "events refer to position versions", apply: position_versions_v6 },
+    Migration { to: 7, name: "job fingerprints and grouped position index", apply: fingerprints_and_index_v7 },
 ];
 
 /// The schema version this binary writes.
-pub const CURRENT_VERSION: u32 = 6;
+pub const CURRENT_VERSION: u32 = 7;
+
+/// v7: every `job_map` entry gets its job's fingerprint
+/// ([`super::job_entry::fingerprint_jobs_v7`]), so a resync tells an
+/// unchanged job without reading its position; and the
+/// `positions_by_connection` index of one entry per position is grouped
+/// into entries of many ids ([`super::position_index::compact_v7`]), as a
+/// commit now writes it. Both halves are idempotent and independent, so an
+/// interrupted step is simply run again.
+fn fingerprints_and_index_v7(db: &sled::Db) -> Result<(), StoreError> {
+    super::job_entry::fingerprint_jobs_v7(db)?;
+    super::position_index::compact_v7(db)
+}
 
 /// v6: a position's event refers to a version of its record instead of
 /// holding a copy (`position_versions`), and such a record carries its
@@ -196,7 +209,8 @@ mod tests {
         Migration { to: 4, name: "publication provenance", apply: super::super::publication::migrate_publication_v4 },
         Migration { to: 5, name: "event batches", apply: event_batches_v5 },
         Migration { to: 6, name: "events refer to position versions", apply: position_versions_v6 },
-        Migration { to: 7, name: "count", apply: count_runs },
+        Migration { to: 7, name: "job fingerprints and grouped position index", apply: fingerprints_and_index_v7 },
+        Migration { to: 8, name: "count", apply: count_runs },
     ];
 
     #[test]
@@ -223,8 +237,8 @@ mod tests {
         let (_dir, db) = temp_db();
         assert_eq!(migrate(&db, MIGRATIONS).unwrap(), CURRENT_VERSION);
         assert_eq!(runs_of_step(&db), 0);
-        assert_eq!(migrate(&db, WITH_NEXT).unwrap(), 7);
-        assert_eq!(migrate(&db, WITH_NEXT).unwrap(), 7);
+        assert_eq!(migrate(&db, WITH_NEXT).unwrap(), 8);
+        assert_eq!(migrate(&db, WITH_NEXT).unwrap(), 8);
         assert_eq!(runs_of_step(&db), 1);
     }
 
@@ -233,9 +247,9 @@ mod tests {
         let (_dir, db) = temp_db();
         migrate(&db, WITH_NEXT).unwrap();
         let err = migrate(&db, MIGRATIONS).unwrap_err();
-        assert!(matches!(err, StoreError::SchemaTooNew { found: 7, supported: CURRENT_VERSION }), "{err}");
+        assert!(matches!(err, StoreError::SchemaTooNew { found: 8, supported: CURRENT_VERSION }), "{err}");
         assert!(err.to_string().contains("newer"), "{err}");
-        assert_eq!(stored_version(&db).unwrap(), 7);
+        assert_eq!(stored_version(&db).unwrap(), 8);
     }
 
     #[test]
@@ -286,6 +300,53 @@ mod tests {
         index_unfinished_runs_v3(&db).unwrap();
         let indexed: Vec<_> = index.iter().keys().map(|k| k.unwrap()).collect();
         assert_eq!(indexed, vec![sled::IVec::from(keys::run(&c.id, running.seq))]);
+    }
+
+    #[test]
+    fn a_v6_store_gets_its_job_fingerprints_and_grouped_index_and_resyncs_without_writing() {
+        use crate::store::job_entry;
+        use crate::store::testutil::{commit_jobs, connection, temp_store};
+
+        let (dir, store) = temp_store();
+        let c = connection(&store, "Greenhouse");
+        let made = commit_jobs(&store, &c.id, &[("J1", "A"), ("J2", "B"), ("J3", "C")]);
+        let fingerprinted: Vec<_> = store.trees.job_map.iter().map(|e| e.unwrap()).collect();
+        let grouped: Vec<_> = store.trees.by_connection.iter().map(|e| e.unwrap()).collect();
+        assert_eq!(grouped.len(), 1, "one commit's new positions are one index entry");
+        store.flush().unwrap();
+        drop(store);
+        let db = sled::open(dir.path()).unwrap();
+        // As a v6 store held it: each job maps to its position id alone,
+        // and the index has one empty-valued entry per position.
+        let job_map = db.open_tree(keys::JOB_MAP).unwrap();
+        for (key, _) in &fingerprinted {
+            let id = job_entry::decode(&job_map.get(key).unwrap().unwrap()).unwrap().position;
+            job_map.insert(key, &keys::position(id)).unwrap();
+        }
+        let index = db.open_tree(keys::POSITIONS_BY_CONNECTION).unwrap();
+        index.clear().unwrap();
+        for p in &made {
+            index.insert(keys::connection_position(&c.id, p.id), &[]).unwrap();
+        }
+        db.open_tree(keys::META).unwrap().insert(keys::SCHEMA_VERSION_KEY, &6u32.to_be_bytes()).unwrap();
+        db.flush().unwrap();
+        drop((job_map, index, db));
+
+        let store = crate::store::Store::open(dir.path(), None).unwrap();
+        assert_eq!(stored_version(&store.db).unwrap(), CURRENT_VERSION);
+        let migrated: Vec<_> = store.trees.job_map.iter().map(|e| e.unwrap()).collect();
+        assert_eq!(migrated, fingerprinted, "the step writes the job entries a commit writes");
+        let index: Vec<_> = store.trees.by_connection.iter().map(|e| e.unwrap()).collect();
+        assert_eq!(index, grouped, "and the index entry a commit writes");
+        fingerprints_and_index_v7(&store.db).unwrap();
+        let again: Vec<_> = store.trees.job_map.iter().map(|e| e.unwrap()).collect();
+        assert_eq!(again, fingerprinted, "running the step again changes nothing");
+        let again: Vec<_> = store.trees.by_connection.iter().map(|e| e.unwrap()).collect();
+        assert_eq!(again, grouped, "running the step again changes nothing");
+        let listed: Vec<u64> = store.positions_of_connection(&c.id).unwrap().iter().map(|p| p.id).collect();
+        assert_eq!(listed, made.iter().map(|p| p.id).collect::<Vec<_>>());
+        let unchanged = commit_jobs(&store, &c.id, &[("J1", "A"), ("J2", "B"), ("J3", "C")]);
+        assert_eq!(unchanged, made);
     }
 
     #[test]

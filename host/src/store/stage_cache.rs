@@ -92,7 +92,9 @@ impl Store {
     }
 
     /// The job codes of `connection_id`'s positions that are not closed.
-    /// Reads only each position's status, not the whole record.
+    /// Reads the `job_map` entries, whose fingerprint says whether the
+    /// position is closed; only an entry without one reads its position's
+    /// status.
     pub fn open_job_codes(&self, connection_id: &str) -> Result<Vec<String>, StoreError> {
         #[derive(Deserialize)]
         struct Status {
@@ -101,8 +103,15 @@ impl Store {
         let mut open = Vec::new();
         for entry in self.trees.job_map.scan_prefix(keys::connection_prefix(connection_id)) {
             let (key, value) = entry?;
-            let code = keys::decode_job(&key)?.code;
-            let id = keys::decode_position(&value)?;
+            // resync: the fingerprint says whether the position is closed
+            let job = super::job_entry::decode(&value)?;
+            if let Some(f) = job.fingerprint {
+                if !f.closed {
+                    open.push(keys::decode_job(&key)?.code);
+                }
+                continue;
+            }
+            let (code, id) = (keys::decode_job(&key)?.code, job.position);
             let Some(bytes) = self.trees.positions.get(keys::position(id))? else { continue };
             let head: Status = codec::decode(keys::POSITIONS, id, &bytes)?;
             if head.status != super::PositionStatus::Closed {

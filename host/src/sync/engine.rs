@@ -361,13 +361,11 @@ impl SyncEngine {
                 Err(e) => return Err((run, e.into_sync(page_no))),
             };
             jobs_received += page.jobs.len() as u64;
-            let (patches, next) = match patches_of(page, cursor.as_deref()) {
-                Ok(p) => p,
-                Err(message) => return Err((run, SyncError::BadData { page: page_no, message })),
-            };
-            // Fetch the next page while this one is applied: the plugin and
-            // the ATS work while the store does. Not past a bound or a cycle.
-            if let Some(next) = &next {
+            // Fetch the next page while this one is turned into patches and
+            // applied: the plugin and the ATS work while the host does. Not
+            // past a bound or a cycle (a next cursor equal to this page's is
+            // refused by `patches_of`).
+            if let Some(next) = page.next_cursor.as_ref().filter(|n| Some(n.as_str()) != cursor.as_deref()) {
                 if !cursors.first_visit(next) {
                     let cursor = next.escape_debug().to_string().chars().take(80).collect();
                     return Err((run, SyncError::CursorCycle { page: page_no, cursor }));
@@ -376,6 +374,10 @@ impl SyncEngine {
                     next_fetch = fetcher.spawn(Some(next.clone()), page_no + 1);
                 }
             }
+            let (patches, next) = match patches_of(page, cursor.as_deref()) {
+                Ok(p) => p,
+                Err(message) => return Err((run, SyncError::BadData { page: page_no, message })),
+            };
             pages_done += 1;
             let checkpoint = Checkpoint {
                 run_seq: run.seq,

@@ -1,0 +1,295 @@
+//! A page's jobs told apart before its transaction: new, unchanged, or to
+//! apply.
+//!
+//! Most jobs of a resync are unchanged, and most pages of a resync have no
+//! changed job at all. Each job's `job_map` entry (`job_entry`: the
+//! position id and the job's fingerprint) says which is which without
+//! reading the position; a page where nothing changed and no checkpoint is
+//! due then opens no transaction at all, and a page with a few changes
+//! gives only those to its transaction, which reads them again and decides
+//! there (so nothing is written on a stale reading).
+//!
+//! Why a reading outside the transaction is enough for the jobs it calls
+//! unchanged: a position's fingerprint changes only through the sync of its
+//! own connection (a patch or a removal, in a page or run-end transaction),
+//! and a connection has one sync at a time. User edits and publication
+//! never change what the fingerprint holds. An unchanged job writes nothing,
+//! so there is nothing to make atomic for it.
+
+use super::commit::{PageCommit, PageResult, PositionChange, invalid};
+use super::job_entry::{self, JobEntry};
+use super::model::{RunCounts, RunOutcome, SyncRun};
+use super::patch::{Change, JobPatch};
+use super::{Store, StoreError, codec, keys};
+
+/// What the scan found for one job of a page.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Known {
+    /// No position yet: the id it gets (drawn here, as sled's id generator
+    /// may not be used inside a transaction; a retried transaction reuses
+    /// it, and the transaction checks `job_map` again).
+    New(u64),
+    /// Its position would not change.
+    Unchanged { id: u64, closed: bool },
+    /// Its position may change: the transaction applies it.
+    Apply,
+}
+
+/// A page's jobs as the scan found them, in page order.
+#[derive(Debug)]
+pub(super) struct ScannedPage {
+    known: Vec<Known>,
+}
+
+impl ScannedPage {
+    /// Whether no job of the page needs the transaction.
+    pub(super) fn all_unchanged(&self) -> bool {
+        self.known.iter().all(|k| matches!(k, Known::Unchanged { .. }))
+    }
+
+    /// How many jobs the transaction applies.
+    pub(super) fn to_apply(&self) -> usize {
+        self.known.iter().filter(|k| !matches!(k, Known::Unchanged { .. })).count()
+    }
+
+    /// The page's changes in order: an unchanged job's from the scan
+    /// (counted as seen and unchanged), every other through `apply` (with
+    /// the id drawn for a new job), which counts it.
+    pub(super) fn apply_each<E>(
+        &self,
+        patches: &[JobPatch],
+        counts: &mut RunCounts,
+        mut apply: impl FnMut(&JobPatch, Option<u64>, &mut RunCounts) -> Result<PositionChange, E>,
+    ) -> Result<Vec<PositionChange>, E> {
+        let mut changes = Vec::with_capacity(patches.len());
+        for (patch, known) in patches.iter().zip(&self.known) {
+            let change = match *known {
+                Known::Unchanged { id, closed } => {
+                    count_unchanged(counts);
+                    unchanged(id, patch.code.clone(), closed)
+                }
+                Known::New(id) => apply(patch, Some(id), counts)?,
+                Known::Apply => apply(patch, None, counts)?,
+            };
+            changes.push(change);
+        }
+        Ok(changes)
+    }
+}
+
+impl Store {
+    /// Reads each job's `job_map` entry (outside any transaction) and tells
+    /// the page's jobs apart; draws an id for each new one.
+    pub(super) fn scan_page(&self, connection_id: &str, patches: &[JobPatch]) -> Result<ScannedPage, StoreError> {
+        let mut key = keys::connection_prefix(connection_id);
+        let prefix_len = key.len();
+        let mut known = Vec::with_capacity(patches.len());
+        for patch in patches {
+            key.truncate(prefix_len);
+            key.extend_from_slice(patch.code.as_bytes()); // keys::job, without a fresh key per job
+            let found = match self.trees.job_map.get(&key)? {
+                None => Known::New(0), // its id is drawn below
+                Some(bytes) => match job_entry::decode(&bytes)? {
+                    JobEntry { position, fingerprint: Some(f) } if f.unchanged_by(patch) => {
+                        Known::Unchanged { id: position, closed: f.closed }
+                    }
+                    _ => Known::Apply,
+                },
+            };
+            known.push(found);
+        }
+        // The new jobs' ids in one go (`position_index` relies on it).
+        let new = known.iter().filter(|k| matches!(k, Known::New(_))).count();
+        let mut ids = self.draw_position_ids(new)?.into_iter();
+        for k in &mut known {
+            if let Known::New(id) = k {
+                *id = ids.next().ok_or_else(|| invalid(connection_id, "fewer position ids than new jobs".into()))?;
+            }
+        }
+        Ok(ScannedPage { known })
+    }
+
+    /// Commits a page whose jobs are all unchanged and which needs no
+    /// checkpoint: nothing is written, so no transaction is opened. The
+    /// connection and the run are checked as a commit would (a page for a
+    /// deleted connection or an ended run is refused all the same).
+    pub(super) fn commit_unchanged_page(&self, page: PageCommit, scan: &ScannedPage) -> Result<PageResult, StoreError> {
+        let connection_id = page.connection_id.as_str();
+        if !self.trees.connections.contains_key(keys::id(connection_id))? {
+            return Err(StoreError::UnknownConnection(connection_id.to_string()));
+        }
+        self.require_running_now(&page.run)?;
+        let mut run = page.run;
+        run.counts.pages += 1;
+        let mut changes = Vec::with_capacity(page.patches.len());
+        for (patch, known) in page.patches.into_iter().zip(&scan.known) {
+            if let Known::Unchanged { id, closed } = *known {
+                count_unchanged(&mut run.counts);
+                changes.push(unchanged(id, patch.code, closed));
+            }
+        }
+        Ok(PageResult { run, changes, written: false })
+    }
+
+    /// The check a commit makes inside its transaction, outside one: the
+    /// run was started and has not ended.
+    fn require_running_now(&self, run: &SyncRun) -> Result<(), StoreError> {
+        let key = keys::run(&run.connection_id, run.seq);
+        let Some(bytes) = self.trees.runs.get(&key)? else {
+            return Err(invalid(&run.connection_id, format!("run {} was never started", run.seq)));
+        };
+        let stored: SyncRun = codec::decode(keys::SYNC_RUNS, format!("{}#{}", run.connection_id, run.seq), &bytes)?;
+        if stored.outcome != RunOutcome::Running {
+            return Err(invalid(&run.connection_id, format!("run {} has already ended", run.seq)));
+        }
+        Ok(())
+    }
+}
+
+fn count_unchanged(counts: &mut RunCounts) {
+    counts.jobs_seen += 1;
+    counts.unchanged += 1;
+}
+
+fn unchanged(id: u64, code: String, closed: bool) -> PositionChange {
+    PositionChange { id, code, change: Change::Unchanged, closed }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::contract::JobStatus;
+    use crate::store::model::{CloseReason, FieldEdit};
+    use crate::store::testutil::{commit_jobs, connection, job, temp_store};
+    use crate::store::{ConnectionQuota, Trigger};
+
+    /// A page of `patches` for `run` that needs no checkpoint (as most
+    /// pages of a resync).
+    fn page(run: &SyncRun, patches: Vec<JobPatch>) -> PageCommit {
+        PageCommit {
+            connection_id: run.connection_id.clone(),
+            run: run.clone(),
+            patches,
+            checkpoint: None,
+            checkpoint_due: false,
+            quota: ConnectionQuota::UNLIMITED,
+        }
+    }
+
+    fn patch(code: &str, title: &str) -> JobPatch {
+        JobPatch::from_job(&job(code, title))
+    }
+
+    fn closed(code: &str) -> JobPatch {
+        let mut j = job(code, "A");
+        j.status = JobStatus::Closed;
+        JobPatch::from_job(&j)
+    }
+
+    fn start(store: &Store, connection_id: &str) -> SyncRun {
+        store.start_run(connection_id, Trigger::Scheduled, "greenhouse", "1.0.0", true).unwrap()
+    }
+
+    fn end(store: &Store, mut run: SyncRun, removed: &[u64]) -> SyncRun {
+        run.outcome = RunOutcome::Succeeded;
+        store.commit_run_end(run, |_| {}, removed).unwrap().0
+    }
+
+    /// Every record of every tree, to show what a commit wrote.
+    fn snapshot(store: &Store) -> Vec<(sled::IVec, sled::IVec)> {
+        store
+            .trees
+            .job_map
+            .iter()
+            .chain(store.trees.positions.iter())
+            .chain(store.trees.runs.iter())
+            .map(|e| e.unwrap())
+            .collect()
+    }
+
+    #[test]
+    fn an_unchanged_page_writes_nothing_and_keeps_local_edits() {
+        let (_dir, store) = temp_store();
+        let c = connection(&store, "Greenhouse");
+        let made = commit_jobs(&store, &c.id, &[("J1", "A"), ("J2", "B")]);
+        store.edit_position(made[0].id, FieldEdit::Name("Local title".into())).unwrap();
+        let run = start(&store, &c.id);
+        let before = snapshot(&store);
+
+        let done = store.commit_page(page(&run, vec![patch("J2", "B"), patch("J1", "A")])).unwrap();
+        assert!(!done.written);
+        assert_eq!(
+            done.changes.iter().map(|c| (c.id, c.change)).collect::<Vec<_>>(),
+            [(made[1].id, Change::Unchanged), (made[0].id, Change::Unchanged)]
+        );
+        assert_eq!((done.run.counts.jobs_seen, done.run.counts.unchanged, done.run.counts.pages), (2, 2, 1));
+        assert_eq!(snapshot(&store), before, "nothing written, the run record included");
+        let p1 = store.position(made[0].id).unwrap().unwrap();
+        assert_eq!((p1.name.effective().as_str(), p1.last_seen_run), ("Local title", made[0].last_seen_run));
+
+        // The run and the connection are checked all the same.
+        let ended = end(&store, done.run, &[]);
+        let err = store.commit_page(page(&ended, vec![patch("J1", "A")])).unwrap_err();
+        assert!(err.to_string().contains("already ended"), "{err}");
+        let other = store.start_run(&c.id, Trigger::Manual, "greenhouse", "1.0.0", true).unwrap();
+        assert!(store.delete_connection(&c.id).unwrap());
+        assert!(matches!(
+            store.commit_page(page(&other, vec![patch("J1", "A")])),
+            Err(StoreError::UnknownConnection(_))
+        ));
+    }
+
+    #[test]
+    fn a_page_with_some_changes_applies_only_those_in_page_order() {
+        let (_dir, store) = temp_store();
+        let c = connection(&store, "Greenhouse");
+        let made = commit_jobs(&store, &c.id, &[("J1", "A"), ("J2", "B")]);
+        let run = start(&store, &c.id);
+        let done = store.commit_page(page(&run, vec![patch("J1", "A"), patch("J3", "C"), patch("J2", "B2")])).unwrap();
+        assert!(done.written);
+        let j3 = store.position_by_job(&c.id, "J3").unwrap().unwrap();
+        let changes: Vec<_> = done.changes.iter().map(|c| (c.id, c.code.as_str(), c.change)).collect();
+        assert_eq!(
+            changes,
+            [
+                (made[0].id, "J1", Change::Unchanged),
+                (j3.id, "J3", Change::Created),
+                (made[1].id, "J2", Change::Updated)
+            ]
+        );
+        let counts = &done.run.counts;
+        assert_eq!((counts.jobs_seen, counts.unchanged, counts.created, counts.updated), (3, 1, 1, 1));
+        assert_eq!(store.position_by_job(&c.id, "J2").unwrap().unwrap().name.ats, "B2");
+        // The changed job's fingerprint follows: listed again, it is unchanged.
+        let again = store.commit_page(page(&done.run, vec![patch("J2", "B2")])).unwrap();
+        assert_eq!(again.changes[0].change, Change::Unchanged);
+    }
+
+    #[test]
+    fn the_fingerprint_follows_closes_removals_and_reopens() {
+        let (_dir, store) = temp_store();
+        let c = connection(&store, "Greenhouse");
+        let made = commit_jobs(&store, &c.id, &[("J1", "A"), ("J2", "A")]);
+
+        // J1 closed in the ATS: listed closed again, unchanged and closed.
+        let run = start(&store, &c.id);
+        let run = store.commit_page(page(&run, vec![closed("J1")])).unwrap().run;
+        let done = store.commit_page(page(&run, vec![closed("J1")])).unwrap();
+        assert_eq!((done.changes[0].change, done.changes[0].closed), (Change::Unchanged, true));
+        assert_eq!(store.open_job_codes(&c.id).unwrap(), ["J2"]);
+
+        // J2 removed by a complete listing: the same job listed again reopens.
+        end(&store, done.run, &[made[1].id]);
+        let j2 = store.position(made[1].id).unwrap().unwrap();
+        assert_eq!(j2.closed_reason, Some(CloseReason::RemovedInAts));
+        assert!(store.open_job_codes(&c.id).unwrap().is_empty());
+        let seen = std::collections::HashSet::from(["J1".to_string()]);
+        assert!(store.open_positions_missing_from(&c.id, &seen).unwrap().is_empty(), "closed already");
+        let run = start(&store, &c.id);
+        let done = store.commit_page(page(&run, vec![patch("J2", "A"), patch("J1", "A")])).unwrap();
+        let changes: Vec<_> = done.changes.iter().map(|c| (c.change, c.closed)).collect();
+        assert_eq!(changes, [(Change::Reopened, false), (Change::Reopened, false)]);
+        assert_eq!(store.open_job_codes(&c.id).unwrap(), ["J1", "J2"]);
+        assert_eq!(store.open_positions_missing_from(&c.id, &Default::default()).unwrap(), [made[0].id, made[1].id]);
+    }
+}
