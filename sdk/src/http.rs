@@ -29,8 +29,7 @@ use std::borrow::Cow;
 use std::time::SystemTime;
 
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
-use serde::Serialize;
-use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
 
 use crate::bindings::atsbridge::connector::http as wit;
 use crate::types::{ConnectorError, SecretRef};
@@ -387,7 +386,12 @@ impl Response {
     /// Decodes the body as JSON. A body that does not decode is
     /// [`ConnectorError::Permanent`], naming the target type and the line and
     /// column where decoding failed.
-    pub fn json<T: DeserializeOwned>(&self) -> Result<T, ConnectorError> {
+    ///
+    /// `T` may borrow from the body (`&'a str`, or a `Cow<'a, str>` field
+    /// marked `#[serde(borrow)]`): strings without escapes are then not
+    /// copied, which saves an allocation per string the connector only
+    /// reads. Owned types (`String`) decode as before.
+    pub fn json<'a, T: Deserialize<'a>>(&'a self) -> Result<T, ConnectorError> {
         serde_json::from_slice(&self.body).map_err(|e| {
             ConnectorError::Permanent(format!(
                 "could not decode the HTTP {} response as `{}`: {e}; body: {}",

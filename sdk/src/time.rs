@@ -101,6 +101,17 @@ pub fn to_rfc3339_lenient(value: &str) -> Option<String> {
     if value.is_empty() {
         return None;
     }
+    if is_canonical_utc(value) {
+        // Already what the slow path would write: parsing and formatting
+        // it again (three times per job in a listing) gives the same text.
+        return Some(value.to_string());
+    }
+    lenient_parse_and_format(value)
+}
+
+/// [`to_rfc3339_lenient`] without its shortcut for values already in
+/// canonical form; `value` is trimmed and not empty.
+fn lenient_parse_and_format(value: &str) -> Option<String> {
     let digits = value.strip_prefix('-').unwrap_or(value);
     if !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()) {
         let n: i64 = value.parse().ok()?;
@@ -121,6 +132,33 @@ pub fn to_rfc3339_lenient(value: &str) -> Option<String> {
     format_rfc3339(instant).ok()
 }
 
+/// Whether `value` is `YYYY-MM-DDTHH:MM:SSZ` naming a real instant (no
+/// fraction, no leap second): the form [`format_rfc3339`] writes for it.
+fn is_canonical_utc(value: &str) -> bool {
+    let b = value.as_bytes();
+    if b.len() != 20 || b[4] != b'-' || b[7] != b'-' || b[10] != b'T' || b[13] != b':' || b[16] != b':' || b[19] != b'Z'
+    {
+        return false;
+    }
+    let number = |range: std::ops::Range<usize>| {
+        b[range].iter().try_fold(0u32, |n, &d| d.is_ascii_digit().then(|| n * 10 + u32::from(d - b'0')))
+    };
+    let (Some(year), Some(month), Some(day), Some(hour), Some(minute), Some(second)) =
+        (number(0..4), number(5..7), number(8..10), number(11..13), number(14..16), number(17..19))
+    else {
+        return false;
+    };
+    let leap = year % 4 == 0 && (year % 100 != 0 || year % 400 == 0);
+    let days = match month {
+        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
+        4 | 6 | 9 | 11 => 30,
+        2 if leap => 29,
+        2 => 28,
+        _ => return false,
+    };
+    (1..=days).contains(&day) && hour < 24 && minute < 60 && second < 60
+}
+
 fn invalid(what: &str, value: &str, error: impl std::fmt::Display) -> ConnectorError {
     ConnectorError::Permanent(format!("invalid {what} `{value}`: {error}"))
 }
@@ -128,6 +166,41 @@ fn invalid(what: &str, value: &str, error: impl std::fmt::Display) -> ConnectorE
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_canonical_shortcut_agrees_with_parsing() {
+        for value in [
+            "2026-05-01T10:00:00Z",
+            "1970-01-01T00:00:00Z",
+            "0000-01-01T00:00:00Z",
+            "9999-12-31T23:59:59Z",
+            "2024-02-29T12:00:00Z",
+            "2000-02-29T12:00:00Z",
+            "2023-02-29T12:00:00Z",
+            "1900-02-29T12:00:00Z",
+            "2024-04-31T12:00:00Z",
+            "2024-13-01T12:00:00Z",
+            "2024-00-01T12:00:00Z",
+            "2024-01-00T12:00:00Z",
+            "2024-01-01T24:00:00Z",
+            "2024-01-01T23:60:00Z",
+            "2024-12-31T23:59:60Z",
+            "2024-01-01t10:00:00z",
+            "2024-01-01T10:00:00+00:00",
+            "2024-01-01T1a:00:00Z",
+            "2024-01-01 10:00:00Z",
+        ] {
+            assert_eq!(
+                to_rfc3339_lenient(value),
+                lenient_parse_and_format(value),
+                "{value}: shortcut {} parsing",
+                if is_canonical_utc(value) { "taken, differs from" } else { "not taken, differs from" }
+            );
+        }
+        assert!(is_canonical_utc("2024-02-29T12:00:00Z"));
+        assert!(!is_canonical_utc("2023-02-29T12:00:00Z"));
+        assert!(!is_canonical_utc("2024-12-31T23:59:60Z"), "leap seconds take the slow path");
+    }
 
     #[test]
     fn rfc3339_round_trips_through_epoch_ms() {

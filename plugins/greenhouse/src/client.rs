@@ -23,10 +23,13 @@
 //! requested exactly as given (the cursor must be the only parameter).
 
 use atsbridge_sdk::prelude::*;
-use serde::Serialize;
+use std::collections::HashSet;
+
 use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
 
 use crate::api;
+use crate::map::Descriptions;
 
 /// Harvest's base URL (the `/v3` paths are appended).
 pub const DEFAULT_BASE_URL: &str = "https://harvest.greenhouse.io";
@@ -40,6 +43,9 @@ const PER_PAGE: &str = "500";
 /// stages). Each call runs under the host's time limit; 20 pages are
 /// 10,000 records.
 const MAX_PAGES_PER_CALL: usize = 20;
+/// What the listing reads, for error messages.
+const JOB_LIST: &str = "the job list (GET /v3/jobs)";
+const JOB_POSTS: &str = "the job posts (GET /v3/job_posts)";
 /// Applications of one person checked for a duplicate when Greenhouse does
 /// not embed them in the candidate; people rarely have more.
 const MAX_APPLICATIONS_CHECKED: usize = 50;
@@ -89,15 +95,16 @@ impl Harvest {
             .json(body)
     }
 
-    /// One page of jobs: the first (with the `updated_at` filter) when
-    /// `next` is `None`, else the page at the `Link` URL given before.
-    /// Returns the jobs and the next page's URL.
-    pub fn jobs_page(
-        &self,
-        next: Option<String>,
-        changed_since: Option<&str>,
-    ) -> Result<(Vec<api::Job>, Option<String>), ConnectorError> {
-        let request = match next {
+    /// One page of the job listing onto the contract: the page of jobs at
+    /// `cursor` (the first, with the `updated_at` filter, when `None`),
+    /// each with the description of its best job post, and the cursor of
+    /// the next page.
+    ///
+    /// Jobs and posts are decoded borrowing from their response bodies,
+    /// which live until the page is built: only text that ends up in a
+    /// contract job is copied out of them.
+    pub fn job_page(&self, cursor: Option<&str>, changed_since: Option<&str>) -> Result<JobPage, ConnectorError> {
+        let request = match paging::next_url(cursor)? {
             Some(url) => self.get(url),
             None => {
                 let updated =
@@ -105,41 +112,62 @@ impl Harvest {
                 self.get(self.url("/jobs")).query(&[("per_page", PER_PAGE)]).query_opt("updated_at", updated.as_deref())
             }
         };
-        self.page(request, "the job list (GET /v3/jobs)")
+        let (response, next) = self.fetch(request)?;
+        let jobs: Vec<api::Job<'_>> = decode(&response, JOB_LIST)?;
+        log::info(format!("read {} jobs", jobs.len()));
+        let ids: Vec<&str> = jobs.iter().map(|j| j.id.0.as_str()).collect();
+        let mut first_posts = None;
+        let mut descriptions =
+            if ids.is_empty() { Default::default() } else { self.job_descriptions(&ids, &mut first_posts)? };
+        let jobs = jobs
+            .into_iter()
+            .map(|job| {
+                let description = descriptions.take(&job.id.0);
+                crate::map::job(job, description)
+            })
+            .collect();
+        Ok(JobPage { jobs, next_cursor: paging::next_url_cursor(next) })
     }
 
     /// Checks the credentials and the jobs permission with the smallest
     /// possible listing.
     pub fn check(&self) -> Result<(), ConnectorError> {
         let request = self.get(self.url("/jobs")).query(&[("per_page", "1")]);
-        self.page::<api::Job>(request, "the job list (GET /v3/jobs)")?;
+        let (response, _) = self.fetch(request)?;
+        decode::<Vec<api::Job<'_>>>(&response, JOB_LIST)?;
         Ok(())
     }
 
-    /// The job posts of `job_ids`. Follows pages until every job has a
-    /// post or the listing ends, at most [`MAX_PAGES_PER_CALL`] pages.
-    pub fn job_posts(&self, job_ids: &[String]) -> Result<Vec<api::JobPost>, ConnectorError> {
+    /// The descriptions of `job_ids`, from their job posts. Follows pages
+    /// until every job has a post or the listing ends, at most
+    /// [`MAX_PAGES_PER_CALL`] pages. The first page's response is kept in
+    /// `first_page` and its posts' text borrowed from it; later pages (rare:
+    /// a page holds 500 posts) are copied.
+    fn job_descriptions<'r>(
+        &self,
+        job_ids: &[&str],
+        first_page: &'r mut Option<Response>,
+    ) -> Result<Descriptions<'r>, ConnectorError> {
         // Looked up once per post: a set, not a scan of the 500 ids.
-        let requested: std::collections::HashSet<&str> = job_ids.iter().map(String::as_str).collect();
+        let requested: HashSet<&str> = job_ids.iter().copied().collect();
         let mut missing = requested.clone();
-        let mut posts = Vec::new();
-        let mut request = Some(
-            self.get(self.url("/job_posts")).query(&[("job_ids", job_ids.join(",").as_str()), ("per_page", PER_PAGE)]),
-        );
-        let mut pages = 0;
-        while let Some(current) = request.take() {
-            let (page, next): (Vec<api::JobPost>, _) = self.page(current, "the job posts (GET /v3/job_posts)")?;
-            pages += 1;
+        let mut descriptions = Descriptions::default();
+        let mut offer = |post: api::JobPost<'r>, missing: &mut HashSet<&str>| {
             // Keep only the requested jobs' posts, whatever the server sent.
-            for post in page {
-                if let Some(job) = post.job_id.as_ref().filter(|j| requested.contains(j.0.as_str())) {
-                    missing.remove(job.0.as_str());
-                    posts.push(post);
-                }
+            if let Some(job) = post.job_id.as_ref().filter(|j| requested.contains(j.0.as_str())) {
+                missing.remove(job.0.as_str());
+                descriptions.offer(post);
             }
-            if missing.is_empty() {
-                break;
-            }
+        };
+        let first =
+            self.get(self.url("/job_posts")).query(&[("job_ids", job_ids.join(",").as_str()), ("per_page", PER_PAGE)]);
+        let (response, mut next) = self.fetch(first)?;
+        let response: &'r Response = first_page.insert(response);
+        for post in decode::<Vec<api::JobPost<'r>>>(response, JOB_POSTS)? {
+            offer(post, &mut missing);
+        }
+        let mut pages = 1;
+        while !missing.is_empty() {
             if pages == MAX_PAGES_PER_CALL {
                 if next.is_some() {
                     log::warn(format!(
@@ -149,9 +177,17 @@ impl Harvest {
                 }
                 break;
             }
-            request = next.map(|url| self.get(url));
+            let Some(url) = next.take() else {
+                break;
+            };
+            let (response, following) = self.fetch(self.get(url))?;
+            pages += 1;
+            for post in decode::<Vec<api::JobPost<'_>>>(&response, JOB_POSTS)? {
+                offer(post.into_owned(), &mut missing);
+            }
+            next = following;
         }
-        Ok(posts)
+        Ok(descriptions)
     }
 
     /// The pipeline of one job.
@@ -225,17 +261,23 @@ impl Harvest {
         }
     }
 
+    /// The answer to one request of a v3 listing (2xx), and the next
+    /// page's URL.
+    fn fetch(&self, request: Request) -> Result<(Response, Option<String>), ConnectorError> {
+        let url = request.url().to_string();
+        let response = self.send(request)?;
+        let next = paging::link_next(&response).map(|next| paging::resolve_url(&url, &next));
+        Ok((response, next))
+    }
+
     /// One page of a v3 listing and the next page's URL.
     fn page<T: DeserializeOwned>(
         &self,
         request: Request,
         what: &str,
     ) -> Result<(Vec<T>, Option<String>), ConnectorError> {
-        let url = request.url().to_string();
-        let response = self.send(request)?;
-        let items = decode(&response, what)?;
-        let next = paging::link_next(&response).map(|next| paging::resolve_url(&url, &next));
-        Ok((items, next))
+        let (response, next) = self.fetch(request)?;
+        Ok((decode(&response, what)?, next))
     }
 
     /// Every page of a v3 listing, at most [`MAX_PAGES_PER_CALL`].
@@ -259,7 +301,7 @@ impl Harvest {
 
 /// Decodes a Harvest answer; a body that does not decode is a permanent
 /// error naming what was being read.
-pub fn decode<T: DeserializeOwned>(response: &Response, what: &str) -> Result<T, ConnectorError> {
+pub fn decode<'a, T: Deserialize<'a>>(response: &'a Response, what: &str) -> Result<T, ConnectorError> {
     response
         .json()
         .map_err(|e| ConnectorError::Permanent(format!("Greenhouse sent malformed JSON for {what}: {}", e.message())))
@@ -347,7 +389,7 @@ mod tests {
     #[test]
     fn malformed_json_names_what_was_read() {
         let r = response(200, &[], r#"[{"id": 1, "name": "Trunc"#);
-        let e = decode::<Vec<api::Job>>(&r, "the job list (GET /v3/jobs)").unwrap_err();
+        let e = decode::<Vec<api::Job<'_>>>(&r, JOB_LIST).unwrap_err();
         assert_eq!(e.kind(), "permanent");
         assert!(
             e.message().starts_with("Greenhouse sent malformed JSON for the job list (GET /v3/jobs)"),

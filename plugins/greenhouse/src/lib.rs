@@ -90,20 +90,7 @@ impl Connector for Greenhouse {
         cursor: Option<String>,
         changed_since: Option<String>,
     ) -> Result<JobPage, ConnectorError> {
-        let harvest = Harvest::new(config)?;
-        let (jobs, next) = harvest.jobs_page(paging::next_url(cursor.as_deref())?, changed_since.as_deref())?;
-        log::info(format!("read {} jobs", jobs.len()));
-        let ids: Vec<String> = jobs.iter().map(|j| j.id.0.clone()).collect();
-        let mut descriptions =
-            if ids.is_empty() { Default::default() } else { map::descriptions_by_job(harvest.job_posts(&ids)?) };
-        let jobs = jobs
-            .into_iter()
-            .map(|job| {
-                let description = descriptions.remove(&job.id.0).unwrap_or_default();
-                map::job(job, description)
-            })
-            .collect();
-        Ok(JobPage { jobs, next_cursor: paging::next_url_cursor(next) })
+        Harvest::new(config)?.job_page(cursor.as_deref(), changed_since.as_deref())
     }
 
     fn list_stages(config: &Config, job_code: Option<String>) -> Result<Vec<Stage>, ConnectorError> {

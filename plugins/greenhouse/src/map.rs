@@ -14,11 +14,11 @@
 //! | `stage` | job stage `id`, `name`, position by `priority`, `job_id` |
 //! | `candidate-status` | application `status`, `current_stage`, `last_activity_at` |
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap};
 
 use atsbridge_sdk::prelude::*;
 use atsbridge_sdk::time::to_rfc3339_lenient;
-use serde_json::Value;
 
 use crate::api;
 
@@ -32,31 +32,32 @@ const SOCIAL_MEDIA_HOSTS: &[&str] =
     &["linkedin.com", "twitter.com", "x.com", "facebook.com", "instagram.com", "xing.com"];
 
 /// A Harvest job, with the description taken from its job posts.
-pub fn job(job: api::Job, description: String) -> Job {
+pub fn job(job: api::Job<'_>, description: String) -> Job {
+    let extra = extra(&job);
     Job {
-        code: job.id.0.clone(),
         status: JobStatus::from_common(&job.status),
         locations: locations(&job.offices),
         assigned_users: hiring_team(&job.hiring_team),
         updated_at: job.updated_at.as_deref().and_then(to_rfc3339_lenient),
-        extra: extra(&job),
-        raw_status: job.status,
-        title: job.name,
+        extra,
+        code: job.id.0,
+        raw_status: job.status.into_string(),
+        title: job.name.into_string(),
         description,
     }
 }
 
 /// Office locations (the office's name when it has no location), without
 /// repeats, in Greenhouse's order.
-fn locations(offices: &[api::Office]) -> Vec<String> {
+fn locations(offices: &[api::Office<'_>]) -> Vec<String> {
     let names = offices.iter().filter_map(|o| {
-        o.location.as_ref().and_then(|l| l.name.clone()).or_else(|| o.name.clone()).filter(|n| !n.trim().is_empty())
+        o.location.as_ref().and_then(|l| l.name.as_deref()).or(o.name.as_deref()).filter(|n| !n.trim().is_empty())
     });
-    unique(names)
+    unique(names).into_iter().map(str::to_string).collect()
 }
 
 /// Everyone on the hiring team, each once, managers first.
-fn hiring_team(team: &api::HiringTeam) -> Vec<AtsUser> {
+fn hiring_team(team: &api::HiringTeam<'_>) -> Vec<AtsUser> {
     // A team is a handful of people: a scan beats hashing every id.
     let mut seen: Vec<&str> = Vec::new();
     [&team.hiring_managers, &team.recruiters, &team.coordinators, &team.sourcers]
@@ -70,59 +71,80 @@ fn hiring_team(team: &api::HiringTeam) -> Vec<AtsUser> {
             new
         })
         .map(|m| {
-            let full =
-                [m.first_name.as_deref(), m.last_name.as_deref()].into_iter().flatten().collect::<Vec<_>>().join(" ");
-            let name = m.name.clone().filter(|n| !n.is_empty()).unwrap_or(full);
+            let name = match m.name.as_deref().filter(|n| !n.is_empty()) {
+                Some(name) => name.to_string(),
+                None => [m.first_name.as_deref(), m.last_name.as_deref()]
+                    .into_iter()
+                    .flatten()
+                    .collect::<Vec<_>>()
+                    .join(" "),
+            };
             AtsUser::new(m.id.0.clone(), name, None)
         })
         .collect()
 }
 
-fn extra(job: &api::Job) -> Vec<Field> {
+fn extra(job: &api::Job<'_>) -> Vec<Field> {
     let mut extra = Vec::new();
     let mut add = |key: &str, value: Option<String>| {
         if let Some(value) = value.filter(|v| !v.trim().is_empty()) {
             extra.push(Field::new(key, value));
         }
     };
-    add("requisition-id", job.requisition_id.clone());
-    add("department", joined(job.departments.iter().filter_map(|d| d.name.clone())));
-    add("office", joined(job.offices.iter().filter_map(|o| o.name.clone())));
-    add("openings", joined(job.openings.iter().filter_map(|o| o.opening_id.clone())));
+    add("requisition-id", job.requisition_id.as_ref().and_then(text_or_number));
+    add("department", joined(job.departments.iter().filter_map(|d| d.name.as_deref())));
+    add("office", joined(job.offices.iter().filter_map(|o| o.name.as_deref())));
+    add("openings", joined(job.openings.iter().filter_map(|o| o.opening_id.as_deref())));
     add("confidential", job.confidential.map(|c| c.to_string()));
     add("opened-at", job.opened_at.as_deref().and_then(to_rfc3339_lenient));
     add("closed-at", job.closed_at.as_deref().and_then(to_rfc3339_lenient));
     for (key, value) in &job.custom_fields {
-        add(&format!("custom.{key}"), scalar_text(value));
+        add(&format!("custom.{}", key.as_str()), scalar_text(value));
     }
     extra
 }
 
-/// A custom field's value as text: scalars as written, lists of scalars
-/// comma-separated, anything else (objects, nulls) left out.
-fn scalar_text(value: &Value) -> Option<String> {
+/// A requisition id as text: a string as written, a number in decimal,
+/// anything else left out.
+fn text_or_number(value: &api::Scalar<'_>) -> Option<String> {
     match value {
-        Value::String(s) => Some(s.clone()),
-        Value::Number(n) => Some(n.to_string()),
-        Value::Bool(b) => Some(b.to_string()),
-        Value::Array(items) => joined(items.iter().filter_map(|v| match v {
-            Value::Array(_) | Value::Object(_) => None,
-            scalar => scalar_text(scalar),
-        })),
-        Value::Null | Value::Object(_) => None,
+        api::Scalar::Text(s) => Some(s.to_string()),
+        api::Scalar::Number(n) => Some(n.to_string()),
+        _ => None,
     }
 }
 
-fn joined(items: impl Iterator<Item = String>) -> Option<String> {
+/// A custom field's value as text: scalars as written, lists of scalars
+/// comma-separated, anything else (objects, nulls) left out.
+fn scalar_text(value: &api::Scalar<'_>) -> Option<String> {
+    match value {
+        api::Scalar::Text(s) => Some(s.to_string()),
+        api::Scalar::Number(n) => Some(n.to_string()),
+        api::Scalar::Bool(b) => Some(b.to_string()),
+        api::Scalar::List(items) => {
+            let texts: Vec<String> = items
+                .iter()
+                .filter_map(|v| match v {
+                    api::Scalar::List(_) => None,
+                    scalar => scalar_text(scalar),
+                })
+                .collect();
+            joined(texts.iter().map(String::as_str))
+        }
+        api::Scalar::Other => None,
+    }
+}
+
+fn joined<'s>(items: impl Iterator<Item = &'s str>) -> Option<String> {
     let items = unique(items);
     (!items.is_empty()).then(|| items.join(", "))
 }
 
 /// The items without repeats, first occurrences in order. The lists are
 /// a job's few offices, departments or openings: a scan of the kept items
-/// is cheaper than hashing and cloning each one.
-fn unique(items: impl Iterator<Item = String>) -> Vec<String> {
-    let mut kept: Vec<String> = Vec::new();
+/// is cheaper than hashing each one.
+fn unique<'s>(items: impl Iterator<Item = &'s str>) -> Vec<&'s str> {
+    let mut kept: Vec<&str> = Vec::new();
     for item in items {
         if !kept.contains(&item) {
             kept.push(item);
@@ -131,44 +153,77 @@ fn unique(items: impl Iterator<Item = String>) -> Vec<String> {
     kept
 }
 
-/// The description of each job, from its job posts: Greenhouse keeps the
-/// advertisement text on posts, not on the job. A job with several posts
-/// gets the one candidates most likely see: a live post first, then an
-/// active external one, then an active one, then any. The post's `content`
-/// (HTML) is used, or its `internal_content` when `content` is empty.
-pub fn descriptions_by_job(posts: Vec<api::JobPost>) -> HashMap<String, String> {
-    let rank = |p: &api::JobPost| {
-        let live = p.live == Some(true);
-        let active = p.active == Some(true);
-        let external = p.external != Some(false);
-        match (live, active, external) {
-            (true, _, _) => 0,
-            (false, true, true) => 1,
-            (false, true, false) => 2,
-            _ => 3,
-        }
-    };
-    let mut best: HashMap<String, (u8, String)> = HashMap::new();
-    for post in posts {
-        let rank = rank(&post);
+/// Where a post stands among a job's posts for its description, 0 best:
+/// a live post first, then an active external one, then an active one,
+/// then any.
+fn post_rank(p: &api::JobPost<'_>) -> u8 {
+    let live = p.live == Some(true);
+    let active = p.active == Some(true);
+    let external = p.external != Some(false);
+    match (live, active, external) {
+        (true, _, _) => 0,
+        (false, true, true) => 1,
+        (false, true, false) => 2,
+        _ => 3,
+    }
+}
+
+/// The best description found so far for each job of a page (see
+/// [`Descriptions::offer`]), keyed by job id; the text borrows from the
+/// job posts' response body where it can.
+#[derive(Debug, Default)]
+pub struct Descriptions<'a> {
+    best: HashMap<String, (u8, Cow<'a, str>)>,
+}
+
+impl<'a> Descriptions<'a> {
+    /// Considers `post` for its job: Greenhouse keeps the advertisement
+    /// text on posts, not on the job. A job with several posts gets the one
+    /// candidates most likely see (see [`post_rank`]); among equals the
+    /// first. The post's `content` (HTML) is used, or its
+    /// `internal_content` when `content` is empty. Posts without a job
+    /// (prospect posts) are ignored.
+    pub fn offer(&mut self, post: api::JobPost<'a>) {
+        let rank = post_rank(&post);
         let Some(job_id) = post.job_id else {
-            continue;
+            return;
         };
+        if self.best.get(&job_id.0).is_some_and(|(held, _)| *held <= rank) {
+            return;
+        }
         // Moved, not copied: a description is kilobytes of HTML.
         let text = [post.content, post.internal_content]
             .into_iter()
             .flatten()
             .find(|t| !t.trim().is_empty())
-            .unwrap_or_default();
-        let candidate = (rank, text);
-        match best.get(&job_id.0) {
-            Some((held, _)) if *held <= candidate.0 => {}
-            _ => {
-                best.insert(job_id.0, candidate);
-            }
-        }
+            .map_or(Cow::Borrowed(""), |t| t.0);
+        self.best.insert(job_id.0, (rank, text));
     }
-    best.into_iter().map(|(job, (_, text))| (job, text)).collect()
+
+    /// Takes the description of job `id`: empty when it has none.
+    pub fn take(&mut self, id: &str) -> String {
+        self.best.remove(id).map(|(_, text)| text.into_owned()).unwrap_or_default()
+    }
+
+    /// How many jobs have a description.
+    pub fn len(&self) -> usize {
+        self.best.len()
+    }
+
+    /// Whether no job has one.
+    pub fn is_empty(&self) -> bool {
+        self.best.is_empty()
+    }
+}
+
+/// The description of each job, from its job posts (see
+/// [`Descriptions::offer`]).
+pub fn descriptions_by_job<'a>(posts: impl IntoIterator<Item = api::JobPost<'a>>) -> Descriptions<'a> {
+    let mut descriptions = Descriptions::default();
+    for post in posts {
+        descriptions.offer(post);
+    }
+    descriptions
 }
 
 /// Job stages onto the contract: deleted stages (`active: false`) dropped,
@@ -334,7 +389,7 @@ mod tests {
         "openings": [{"id": 900, "opening_id": "1-1", "status": "open"}],
         "custom_fields": {"employment_type": "Full-time", "budget": 120000, "tags": ["a", "b"], "approver": {"id": 1}, "empty": null}}"#;
 
-    fn decode<T: serde::de::DeserializeOwned>(json: &str) -> T {
+    fn decode<'a, T: serde::Deserialize<'a>>(json: &'a str) -> T {
         serde_json::from_str(json).unwrap()
     }
 
@@ -394,10 +449,11 @@ mod tests {
                 {"id": 4, "job_id": 102, "content": "", "internal_content": "<p>inside</p>", "active": true},
                 {"id": 5, "job_id": null, "content": "<p>prospect post</p>", "live": true}]"#,
         );
-        let d = descriptions_by_job(posts);
-        assert_eq!(d.get("101").map(String::as_str), Some("<p>live</p>"));
-        assert_eq!(d.get("102").map(String::as_str), Some("<p>inside</p>"));
+        let mut d = descriptions_by_job(posts);
         assert_eq!(d.len(), 2, "posts without a job are prospect posts");
+        assert_eq!(d.take("101"), "<p>live</p>");
+        assert_eq!(d.take("102"), "<p>inside</p>");
+        assert_eq!(d.take("103"), "");
     }
 
     #[test]

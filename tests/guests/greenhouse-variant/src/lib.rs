@@ -50,22 +50,12 @@ impl Connector for GreenhouseVariant {
         cursor: Option<String>,
         changed_since: Option<String>,
     ) -> Result<JobPage, ConnectorError> {
-        let harvest = Harvest::new(config)?;
-        let (jobs, next) = harvest.jobs_page(paging::next_url(cursor.as_deref())?, changed_since.as_deref())?;
-        let ids: Vec<String> = jobs.iter().map(|j| j.id.0.clone()).collect();
-        let mut descriptions =
-            if ids.is_empty() { Default::default() } else { map::descriptions_by_job(harvest.job_posts(&ids)?) };
-        let jobs = jobs
-            .into_iter()
-            .map(|job| {
-                let description = descriptions.remove(&job.id.0).unwrap_or_default();
-                let mut job = map::job(job, description);
-                // A deliberate change.
-                job.title = job.title.to_uppercase();
-                job
-            })
-            .collect();
-        Ok(JobPage { jobs, next_cursor: paging::next_url_cursor(next) })
+        let mut page = Harvest::new(config)?.job_page(cursor.as_deref(), changed_since.as_deref())?;
+        for job in &mut page.jobs {
+            // A deliberate change.
+            job.title = job.title.to_uppercase();
+        }
+        Ok(page)
     }
 
     fn list_stages(config: &Config, job_code: Option<String>) -> Result<Vec<Stage>, ConnectorError> {
