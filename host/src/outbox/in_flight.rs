@@ -14,12 +14,12 @@
 //! the attempt began and the deadline it runs under ([`attempt_deadline`];
 //! the worker cuts the call there, [`bounded_call`]). An entry found with
 //! that record and no worker on it (after a restart, or a result that
-//! could not be stored) was cut short: it is not tried again before start
-//! + deadline + [`SETTLE_MARGIN`]. By then no request of the attempt is
-//! open, and an ATS that finishes its requests within our deadline has
-//! finished it, so the look-up sees the candidate it created. A call that
-//! timed out ended the same way, without an answer, and waits as long.
-//! Retries after an answer (a `503`, a `429`) are not affected.
+//! could not be stored) was cut short: it is not tried again before its
+//! start, plus its deadline, plus [`SETTLE_MARGIN`]. By then no request of
+//! the attempt is open, and an ATS that finishes its requests within our
+//! deadline has finished it, so the look-up sees the candidate it created.
+//! A call that timed out ended the same way, without an answer, and waits
+//! as long. Retries after an answer (a `503`, a `429`) are not affected.
 //!
 //! The record uses the wall clock, as it must outlive the process: a clock
 //! set back could push the start into the future, so the wait is capped at
