@@ -19,7 +19,10 @@
 //! e-mail address, as the ATS APIs take no idempotency key) and answer
 //! `existing: true` with its ids instead of creating another. Pushes of one
 //! candidate are serialized, so two attempts of the same push never race
-//! each other to the ATS.
+//! each other to the ATS; and an attempt cut short by a crash (or ended by
+//! a timeout) is not followed by another before its request can no longer
+//! be running at the ATS ([`in_flight`]), so the look-up sees what it
+//! created.
 //!
 //! # Order and concurrency
 //!
@@ -29,6 +32,7 @@
 //! [`OutboxOptions::per_connection`] at a time per connection, and never
 //! more than the runtime's calls per connection ([`max_in_flight`]).
 
+pub mod in_flight;
 pub mod key;
 pub mod pipeline;
 pub mod prepare;

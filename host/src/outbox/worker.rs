@@ -7,9 +7,10 @@ use std::time::Duration;
 
 use tokio::sync::{Semaphore, watch};
 
+use super::in_flight;
 use super::pipeline::{self, PipelineFailure, PipelineFetches, Unprepared};
 use super::prepare::{self, Prepared};
-use super::retry::{Failure, RetryPolicy, Verdict, random_jitter};
+use super::retry::{Failure, MAX_RETRY_AFTER, RetryPolicy, Verdict, random_jitter};
 use crate::runtime::meter::{attempt_cost, attempt_recorded}; // metering
 use crate::runtime::{CallError, CallTiming};
 use crate::store::{MoveOutcome, OutboxEntry, OutboxKind, PushOutcome, Store, StoreError, now_ms};
@@ -236,8 +237,17 @@ impl Inner {
                     }
                 }
             };
-            let wait = next.not_before_ms.saturating_sub(now_ms());
-            if wait > 0 && !self.pause(Duration::from_millis(wait)).await {
+            let longest_retry = self.options.retry.max.max(MAX_RETRY_AFTER);
+            let wait = in_flight::wait_before(&next, now_ms(), longest_retry);
+            if next.attempt_started.is_some() && !wait.is_zero() {
+                tracing::info!(
+                    entry = next.id,
+                    candidate = candidate_id,
+                    wait_ms = wait.as_millis() as u64,
+                    "an attempt cut short may still be running at the ATS; waiting until it cannot be"
+                );
+            }
+            if !wait.is_zero() && !self.pause(wait).await {
                 lock(&self.active).remove(&candidate_id);
                 return;
             }
@@ -289,9 +299,11 @@ impl Inner {
                 let links = self.options.resume_links.as_ref();
                 let ((prepared, stages_cost), mut busy) =
                     Busy::new(pipeline::prepare_push(&self.engine, &self.pipelines, &entry, links)).await;
-                let prepare_time = started.elapsed();
+                let mut prepare_time = started.elapsed();
                 let mut metered = None; // metering: the attempt's call, for what it cost
                 let mut answers_not_sent = Vec::new();
+                let mut begun = None; // the attempt's record, once its call is to be made
+                let mut marked_bytes = None; // metering: what recording it wrote
                 let (outcome, timing) = match prepared {
                     // Not the entry's fault: tried again after a pause.
                     Err(Unprepared::Refused(prepare::PushRefusal::Store(e))) => return Err(e),
@@ -301,9 +313,24 @@ impl Inner {
                     Err(Unprepared::Stages(failure)) => (Err(Retryable::from(failure)), CallTiming::default()),
                     Ok(Prepared { plugin, context, request, answers_not_sent: unsent }) => {
                         answers_not_sent = unsent;
+                        // On disk before the call: a host that dies during
+                        // it leaves the record, and the next waits for the
+                        // call to be over at the ATS (`in_flight`).
+                        let deadline = in_flight::attempt_deadline(plugin.limits().call_timeout);
+                        let record = in_flight::started(now_ms(), deadline);
+                        let marking = std::time::Instant::now();
+                        let Some(bytes) = self.store.start_outbox_attempt(entry.id, record)? else {
+                            return Ok(()); // finished meanwhile: nothing to do
+                        };
+                        let marked = marking.elapsed();
+                        busy += marked;
+                        prepare_time += marked;
+                        begun = Some(record);
+                        marked_bytes = Some(bytes);
                         let plugin = crate::runtime::meter::push_metered(&plugin); // metering
+                        let call = plugin.push_candidate_timed(&context, &request);
                         let ((result, timing), call_busy) =
-                            Busy::new(plugin.push_candidate_timed(&context, &request)).await;
+                            Busy::new(in_flight::bounded_call(plugin.id(), deadline, call)).await;
                         metered = Some(plugin); // metering
                         busy += call_busy;
                         (result.map_err(Retryable::from), timing)
@@ -311,7 +338,8 @@ impl Inner {
                 };
                 match outcome {
                     Ok(pushed) => {
-                        let cost = sum_costs(stages_cost, attempt_cost(metered.as_ref(), false)); // metering
+                        let mut cost = sum_costs(stages_cost, attempt_cost(metered.as_ref(), false)); // metering
+                        add_store_bytes(&mut cost, marked_bytes); // metering
                         let committing = std::time::Instant::now();
                         let stored = self.store.finish_push_recorded(
                             &entry,
@@ -344,13 +372,23 @@ impl Inner {
                     Err(error) => match self.verdict(&entry, &error) {
                         Verdict::Retry(after) => {
                             // metering: counted as a retry
-                            let cost = sum_costs(stages_cost, attempt_cost(metered.as_ref(), true));
+                            let mut cost = sum_costs(stages_cost, attempt_cost(metered.as_ref(), true));
+                            add_store_bytes(&mut cost, marked_bytes); // metering
+                            // Ended without an answer: the ATS may still be
+                            // working on it, so wait as for an attempt cut short.
+                            let after = match (&error, &begun) {
+                                (Retryable::Call { unanswered: true, .. }, Some(record)) => {
+                                    after.max(in_flight::settle_wait(record, now_ms()))
+                                }
+                                _ => after,
+                            };
                             self.retry(&entry, after, error.message(), cost.as_ref())
                         }
                         Verdict::GiveUp => {
                             lock(&self.stats).failed += 1;
                             let failed = PushOutcome::Failed(error.message().to_string());
-                            let cost = sum_costs(stages_cost, attempt_cost(metered.as_ref(), false)); // metering
+                            let mut cost = sum_costs(stages_cost, attempt_cost(metered.as_ref(), false)); // metering
+                            add_store_bytes(&mut cost, marked_bytes); // metering
                             let stored = self.store.finish_push_metered(&entry, failed, cost.as_ref()); // metering
                             stored.map(|stored| attempt_recorded(metered.as_ref(), stored)) // metering
                         }
@@ -439,8 +477,9 @@ enum Retryable {
     /// retrying cannot help.
     Never(String),
     /// The call failed; the message is the runtime's, already escaped and
-    /// scrubbed of secrets.
-    Call { failure: Failure, message: String },
+    /// scrubbed of secrets. `unanswered`: it ended without the ATS's answer
+    /// (a timeout), so the ATS may still be working on its request.
+    Call { failure: Failure, message: String, unanswered: bool },
 }
 
 impl Retryable {
@@ -453,7 +492,15 @@ impl Retryable {
 
 impl From<PipelineFailure> for Retryable {
     fn from(f: PipelineFailure) -> Self {
-        Retryable::Call { failure: f.failure, message: f.message }
+        Retryable::Call { failure: f.failure, message: f.message, unanswered: false }
+    }
+}
+
+/// Adds what recording the attempt wrote (`bytes`) to its cost, when it
+/// has one (metering).
+fn add_store_bytes(cost: &mut Option<crate::store::RunMetering>, bytes: Option<u64>) {
+    if let (Some(cost), Some(bytes)) = (cost.as_mut(), bytes) {
+        cost.store_bytes_written = cost.store_bytes_written.saturating_add(bytes);
     }
 }
 
@@ -473,6 +520,7 @@ fn sum_costs(
 
 impl From<CallError> for Retryable {
     fn from(e: CallError) -> Self {
-        Retryable::Call { failure: Failure::of(&e), message: e.to_string() }
+        let unanswered = matches!(e, CallError::Timeout { .. });
+        Retryable::Call { failure: Failure::of(&e), message: e.to_string(), unanswered }
     }
 }

@@ -75,6 +75,7 @@ mod model;
 mod ops_tests;
 // Cursor pages of the API's lists.
 mod outbox;
+mod outbox_attempt; // the attempt under way on an outbox entry
 mod page_scan; // a page's unchanged jobs told before its transaction
 mod pages;
 mod patch;
@@ -117,6 +118,7 @@ pub use model::{
     Trigger, job_content_hash,
 };
 pub use outbox::{AutoPushRule, MAX_OUTBOX_ERROR_CHARS, MoveOutcome, OutboxEntry, OutboxKind, PushOutcome};
+pub use outbox_attempt::AttemptStarted;
 pub use pages::MAX_LIST_PAGE;
 pub use patch::{Change, JobPatch};
 pub use positions::{MAX_POSITIONS_PAGE, PositionFilter};

@@ -74,6 +74,12 @@ pub struct OutboxEntry {
     /// What its failed attempts cost so far (`push_record`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub metering: Option<super::run_metering::RunMetering>,
+    /// The attempt under way (`outbox_attempt`): recorded before a push's
+    /// call, cleared when its failure is recorded. Found on an entry no
+    /// worker is on, it is an attempt a stop or a crash cut short, whose
+    /// request the ATS may still be working on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub attempt_started: Option<super::outbox_attempt::AttemptStarted>,
 }
 
 /// How a push ended.
@@ -109,7 +115,7 @@ fn bounded(message: &str) -> String {
     }
 }
 
-fn read_tx<T: serde::de::DeserializeOwned>(
+pub(super) fn read_tx<T: serde::de::DeserializeOwned>(
     tree: &TransactionalTree,
     name: &'static str,
     key: &[u8],
@@ -148,6 +154,7 @@ fn queue_push_tx(
         not_before_ms: 0,
         last_error: None,
         metering: None,
+        attempt_started: None,
     };
     candidate.push = PushState::Queued;
     outbox.insert(&keys::position(entry_id), codec::encode("outbox entry", &entry).map_err(abort)?)?;
@@ -183,6 +190,7 @@ fn on_stage_change_tx(
                 not_before_ms: 0,
                 last_error: None,
                 metering: None,
+                attempt_started: None,
             };
             moved.propagation = Propagation::Pending;
             outbox.insert(&keys::position(entry_id), codec::encode("outbox entry", &entry).map_err(abort)?)?;
@@ -433,6 +441,7 @@ impl Store {
             entry.attempts = entry.attempts.saturating_add(1);
             entry.not_before_ms = not_before_ms;
             entry.last_error = Some(bounded(error));
+            entry.attempt_started = None; // the attempt is over
             let value = super::push_record::encode_retried_entry(&mut entry, &key, cost).map_err(abort)?; // metering
             outbox.insert(&key, value)?;
             Ok(())

@@ -314,6 +314,16 @@ impl MockAts {
         lock(&self.shared.faults).push(rule.into());
     }
 
+    /// Makes every Greenhouse create (`POST /candidates`, `POST
+    /// /candidates/{id}/applications`, `POST /v3/applications`) take `hold`
+    /// before it takes effect, as a slow ATS would; `Duration::ZERO`: at
+    /// once again. A held create is worked on to the end even when the
+    /// client gives up or dies meanwhile: a real server does not stop
+    /// creating a candidate because the connection closed.
+    pub fn hold_creates(&self, hold: std::time::Duration) {
+        *lock(&self.shared.create_hold) = hold;
+    }
+
     /// Removes all pending faults.
     pub fn clear_faults(&self) {
         lock(&self.shared.faults).clear();

@@ -65,6 +65,9 @@ pub(crate) struct Shared {
     pub(crate) faults: Mutex<FaultSet>,
     pub(crate) limiter: Option<Mutex<Limiter>>,
     pub(crate) log: Mutex<Vec<RecordedRequest>>,
+    /// How long a Greenhouse create is worked on before it takes effect
+    /// (`MockAts::hold_creates`); zero: at once.
+    pub(crate) create_hold: Mutex<std::time::Duration>,
 }
 
 /// Locks, ignoring poisoning: a panicking handler must not wedge the mock.
@@ -94,6 +97,7 @@ impl Shared {
             store: Mutex::new(store),
             faults: Mutex::new(FaultSet::default()),
             log: Mutex::new(Vec::new()),
+            create_hold: Mutex::new(std::time::Duration::ZERO),
         }
     }
 

@@ -26,6 +26,7 @@ mod ops_serve;
 mod ops_support;
 mod ops_webhooks;
 mod outbox_crash;
+mod outbox_crash_window;
 mod outbox_e2e;
 mod outbox_e2e_connectors;
 mod outbox_fixture;

@@ -190,7 +190,12 @@ enum Target {
     KnownByBody,
 }
 
+// --- held creates (`MockAts::hold_creates`) ---
 /// `POST /candidates`, `POST /candidates/{id}/applications` or `POST /v3/applications`.
+///
+/// With a hold set, the create runs in a task of its own that waits the
+/// hold first: the connection's end drops this handler, not the task, so
+/// the candidate is created even if the client gave up or died meanwhile.
 async fn create(
     api: Api,
     State(shared): State<Arc<Shared>>,
@@ -198,11 +203,25 @@ async fn create(
     body: axum::body::Bytes,
     target: Target,
 ) -> Resp {
-    let caller = authorize(&shared, &headers, api)?;
+    let hold = *crate::state::lock(&shared.create_hold);
+    if hold.is_zero() {
+        return create_now(api, &shared, &headers, &body, target);
+    }
+    let task = tokio::spawn(async move {
+        tokio::time::sleep(hold).await;
+        create_now(api, &shared, &headers, &body, target)
+    });
+    task.await.unwrap_or_else(|_| Err(error(V, StatusCode::INTERNAL_SERVER_ERROR, "the held create failed")))
+}
+// --- end held creates ---
+
+/// The create itself, at once.
+fn create_now(api: Api, shared: &Shared, headers: &HeaderMap, body: &[u8], target: Target) -> Resp {
+    let caller = authorize(shared, headers, api)?;
     let mut store = shared.store();
-    acting_user(&store, &headers, &caller, api)?;
+    acting_user(&store, headers, &caller, api)?;
     let v: Value =
-        serde_json::from_slice(&body).map_err(|e| error(V, StatusCode::BAD_REQUEST, &format!("Invalid JSON: {e}")))?;
+        serde_json::from_slice(body).map_err(|e| error(V, StatusCode::BAD_REQUEST, &format!("Invalid JSON: {e}")))?;
     let (endpoint, existing) = match target {
         Target::New => (format!("POST {}/candidates", api_prefix(api)), None),
         Target::KnownByPath(id) => {
