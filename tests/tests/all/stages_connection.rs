@@ -5,12 +5,11 @@
 //! the advice for an ATS with per-job pipelines, the plugin's pipelines as
 //! `plugin inspect` and a refresh tell them, and `record-next`'s URL.
 
-use atsbridge::conformance::start_mock;
-use atsbridge_mock_ats::{Stage, Vendor};
+use atsbridge_mock_ats::Stage;
 use serde_json::{Value, json};
 
-use crate::api_support::{self, Host};
-use crate::stages_http::greenhouse_connection;
+use crate::api_support::Host;
+use crate::stages_http::{GreenhouseHost, greenhouse_host};
 
 fn stdout(out: &std::process::Output) -> String {
     let text = String::from_utf8_lossy(&out.stdout).into_owned();
@@ -24,10 +23,7 @@ async fn connection(host: &Host, id: &str) -> Value {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_stale_mapping_is_reported_on_the_connection_itself() {
-    let dir = tempfile::tempdir().unwrap();
-    let host = api_support::start(&dir.path().join("data"), &api_support::secret_key());
-    let mock = start_mock(Vendor::Greenhouse).await.unwrap();
-    let (conn, positions) = greenhouse_connection(&host, &mock).await;
+    let GreenhouseHost { host, mock, conn, positions, dir: _dir } = greenhouse_host().await;
     let job = positions[0]["ats_job_code"].as_str().unwrap().to_string();
     host.op("POST", &format!("/api/v1/connections/{conn}/stages/refresh"), None).await;
     let c = connection(&host, &conn).await;
@@ -76,10 +72,7 @@ async fn a_stale_mapping_is_reported_on_the_connection_itself() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn per_job_pipelines_are_named_as_such_by_the_view_the_plugin_and_the_refresh() {
-    let dir = tempfile::tempdir().unwrap();
-    let host = api_support::start(&dir.path().join("data"), &api_support::secret_key());
-    let mock = start_mock(Vendor::Greenhouse).await.unwrap();
-    let (conn, positions) = greenhouse_connection(&host, &mock).await;
+    let GreenhouseHost { host, mock, conn, positions, dir: _dir } = greenhouse_host().await;
 
     // The refresh finds Greenhouse's stages tagged with their job.
     let text = stdout(&host.cli(&["connection", "stages", "refresh", &conn]));

@@ -13,6 +13,25 @@ use serde_json::{Value, json};
 use crate::api_support::{self, Host};
 use crate::support;
 
+/// A running host with the bundled Greenhouse connector connected to a
+/// fresh mock and synced once: what every test of this file starts from.
+pub(crate) struct GreenhouseHost {
+    pub(crate) host: Host,
+    pub(crate) mock: atsbridge_mock_ats::MockAts,
+    pub(crate) conn: String,
+    pub(crate) positions: Vec<Value>,
+    /// The host's data directory: bind it (`dir: _dir`) to keep it.
+    pub(crate) dir: tempfile::TempDir,
+}
+
+pub(crate) async fn greenhouse_host() -> GreenhouseHost {
+    let dir = tempfile::tempdir().unwrap();
+    let host = api_support::start(&dir.path().join("data"), &api_support::secret_key());
+    let mock = start_mock(Vendor::Greenhouse).await.unwrap();
+    let (conn, positions) = greenhouse_connection(&host, &mock).await;
+    GreenhouseHost { host, mock, conn, positions, dir }
+}
+
 /// The bundled Greenhouse connector, an account and a connection of it to
 /// `mock`, synced once; returns (connection id, open positions).
 pub(crate) async fn greenhouse_connection(host: &Host, mock: &atsbridge_mock_ats::MockAts) -> (String, Vec<Value>) {
@@ -45,10 +64,7 @@ fn entry<'a>(view: &'a Value, stage: &str) -> &'a Value {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn stages_are_fetched_per_job_mapped_by_name_or_override_and_stale_ones_reported() {
-    let dir = tempfile::tempdir().unwrap();
-    let host = api_support::start(&dir.path().join("data"), &api_support::secret_key());
-    let mock = start_mock(Vendor::Greenhouse).await.unwrap();
-    let (conn, positions) = greenhouse_connection(&host, &mock).await;
+    let GreenhouseHost { host, mock, conn, positions, dir: _dir } = greenhouse_host().await;
     let job = positions[0]["ats_job_code"].as_str().unwrap().to_string();
 
     // Never fetched: every stage says so, none is guessed.
@@ -127,10 +143,7 @@ async fn stages_are_fetched_per_job_mapped_by_name_or_override_and_stale_ones_re
 
 #[tokio::test(flavor = "multi_thread")]
 async fn candidates_move_through_stages_with_history_and_a_stage_in_use_stays() {
-    let dir = tempfile::tempdir().unwrap();
-    let host = api_support::start(&dir.path().join("data"), &api_support::secret_key());
-    let mock = start_mock(Vendor::Greenhouse).await.unwrap();
-    let (_conn, positions) = greenhouse_connection(&host, &mock).await;
+    let GreenhouseHost { host, mock, conn: _, positions, dir: _dir } = greenhouse_host().await;
     let position = positions[0]["id"].as_u64().unwrap();
     let key = host.op("POST", "/api/v1/accounts/acme/keys", Some(json!({"label": "platform"}))).await;
     let acme = key["token"].as_str().unwrap().to_string();
