@@ -27,12 +27,12 @@ const DEFAULT_RUNS: usize = 7;
 /// Scrubs per round of a body: enough to take a few tens of milliseconds.
 const TARGET_BYTES_PER_ROUND: usize = 64 << 20;
 
+#[allow(dead_code)] // the wall-time, disk and memory figures are the sync benchmark's
+#[path = "sync/measure.rs"]
+mod measure;
+
 fn cpu_now() -> Duration {
-    // SAFETY: getrusage only writes the struct it is given.
-    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-    unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut usage) };
-    let tv = |t: libc::timeval| Duration::new(t.tv_sec as u64, t.tv_usec as u32 * 1000);
-    tv(usage.ru_utime) + tv(usage.ru_stime)
+    measure::process_cpu()
 }
 
 /// `text` with every third character written as an escape, alternately

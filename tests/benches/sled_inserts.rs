@@ -12,20 +12,17 @@
 
 use std::time::Duration;
 
+use measure::{median, process_cpu};
 use sled::Transactional;
 use sled::transaction::ConflictableTransactionError;
+
+#[allow(dead_code)] // the wall-time, disk and memory figures are the sync benchmark's
+#[path = "sync/measure.rs"]
+mod measure;
 
 /// Records per page: the sync's page size.
 const PAGE: usize = 500;
 const DEFAULT_RUNS: usize = 5;
-
-fn cpu_now() -> Duration {
-    // SAFETY: getrusage only writes the struct it is given.
-    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-    unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut usage) };
-    let tv = |t: libc::timeval| Duration::new(t.tv_sec as u64, t.tv_usec as u32 * 1000);
-    tv(usage.ru_utime) + tv(usage.ru_stime)
-}
 
 fn position_key(i: usize) -> [u8; 8] {
     (i as u64).to_be_bytes()
@@ -39,10 +36,10 @@ fn job_key(i: usize) -> Vec<u8> {
 fn measure(write: impl FnOnce(&sled::Db)) -> Duration {
     let dir = tempfile::tempdir().expect("temp dir");
     let db = sled::open(dir.path()).expect("open sled");
-    let start = cpu_now();
+    let start = process_cpu();
     write(&db);
     db.flush().expect("flush");
-    cpu_now() - start
+    process_cpu() - start
 }
 
 fn one_insert(db: &sled::Db, records: usize, value: &[u8]) {
@@ -84,11 +81,6 @@ fn two_inserts_transaction(db: &sled::Db, records: usize, value: &[u8]) {
     }
 }
 
-fn median(mut values: Vec<Duration>) -> Duration {
-    values.sort();
-    values[values.len() / 2]
-}
-
 fn main() {
     let args: Vec<usize> = std::env::args().skip(1).filter_map(|a| a.parse().ok()).collect();
     let records = args.first().copied().unwrap_or(20_000);
@@ -106,7 +98,7 @@ fn main() {
             tx[round - 1].as_secs_f64()
         );
     }
-    let (one, batched, tx) = (median(one), median(batched), median(tx));
+    let (one, batched, tx) = (median(&one), median(&batched), median(&tx));
     println!("\n{records} records of {} bytes, pages of {PAGE}, CPU, median of {runs}:\n", value.len());
     println!("| writes per record | CPU | ratio |\n|---|---|---|");
     for (what, t) in [
