@@ -257,13 +257,13 @@ impl Config {
                 .or(file.limits.max_plugin_memory_mib)
                 .unwrap_or(DEFAULT_MAX_PLUGIN_MEMORY_MIB)
                 // The same bounds clap enforces on the flag, for the file too.
-                .clamp(1, crate::cli::MAX_PLUGIN_MEMORY_MIB),
+                .clamp(1, crate::runtime::limits::MAX_PLUGIN_MEMORY_MIB),
             max_call_secs: cli
                 .max_call_secs
                 .or(parsed("ATSBRIDGE_MAX_CALL_SECS")?)
                 .or(file.limits.max_call_secs)
                 .unwrap_or(DEFAULT_MAX_CALL_SECS)
-                .clamp(1, crate::cli::MAX_CALL_SECS),
+                .clamp(1, crate::runtime::limits::MAX_CALL_SECS),
             scheduler_concurrency: as_usize(parsed("ATSBRIDGE_SCHEDULER_CONCURRENCY")?)
                 .or(file.scheduler.concurrency)
                 .unwrap_or(DEFAULT_SCHEDULER_CONCURRENCY)

@@ -25,14 +25,8 @@ use clap::{Parser, Subcommand};
 
 use crate::app::App;
 use crate::config::{Config, Overrides};
+use crate::runtime::limits::{MAX_CALL_SECS, MAX_PLUGIN_MEMORY_MIB};
 use crate::runtime::{Runtime, RuntimeOptions};
-
-/// Highest `--max-plugin-memory-mib`: a wasm32 linear memory cannot exceed
-/// 4 GiB, and the pool reserves a slot of this size per memory.
-pub const MAX_PLUGIN_MEMORY_MIB: u64 = 4096;
-/// Highest `--max-call-secs`: one day. Beyond that a call is stuck, and a
-/// deadline far in the future would overflow the clock's arithmetic.
-pub const MAX_CALL_SECS: u64 = 86_400;
 
 /// atsbridge: sync jobs from Applicant Tracking Systems and push candidates
 /// back, through sandboxed connector plugins.

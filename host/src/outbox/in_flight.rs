@@ -51,7 +51,8 @@ pub const SLOT_GRACE: Duration = Duration::from_secs(1);
 /// record says: the highest call deadline an operator can set
 /// (`--max-call-secs`), with [`SLOT_GRACE`]. A damaged record cannot park
 /// an entry for longer.
-pub const MAX_ATTEMPT_DEADLINE: Duration = Duration::from_secs(crate::cli::MAX_CALL_SECS).saturating_add(SLOT_GRACE);
+pub const MAX_ATTEMPT_DEADLINE: Duration =
+    Duration::from_secs(crate::runtime::limits::MAX_CALL_SECS).saturating_add(SLOT_GRACE);
 
 /// The deadline of an attempt whose plugin calls run under `call_timeout`.
 pub fn attempt_deadline(call_timeout: Duration) -> Duration {

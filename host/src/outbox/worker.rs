@@ -336,10 +336,17 @@ impl Inner {
                         (result.map_err(Retryable::from), timing)
                     }
                 };
+                // metering: the attempt's whole cost (counted as a retry or not)
+                let attempt_total = |retried| {
+                    let mut cost = sum_costs(stages_cost, attempt_cost(metered.as_ref(), retried));
+                    if let (Some(cost), Some(bytes)) = (cost.as_mut(), marked_bytes) {
+                        cost.store_bytes_written = cost.store_bytes_written.saturating_add(bytes); // the attempt's record
+                    }
+                    cost
+                };
                 match outcome {
                     Ok(pushed) => {
-                        let mut cost = sum_costs(stages_cost, attempt_cost(metered.as_ref(), false)); // metering
-                        add_store_bytes(&mut cost, marked_bytes); // metering
+                        let cost = attempt_total(false); // metering
                         let committing = std::time::Instant::now();
                         let stored = self.store.finish_push_recorded(
                             &entry,
@@ -372,8 +379,7 @@ impl Inner {
                     Err(error) => match self.verdict(&entry, &error) {
                         Verdict::Retry(after) => {
                             // metering: counted as a retry
-                            let mut cost = sum_costs(stages_cost, attempt_cost(metered.as_ref(), true));
-                            add_store_bytes(&mut cost, marked_bytes); // metering
+                            let cost = attempt_total(true);
                             // Ended without an answer: the ATS may still be
                             // working on it, so wait as for an attempt cut short.
                             let after = match (&error, &begun) {
@@ -387,8 +393,7 @@ impl Inner {
                         Verdict::GiveUp => {
                             lock(&self.stats).failed += 1;
                             let failed = PushOutcome::Failed(error.message().to_string());
-                            let mut cost = sum_costs(stages_cost, attempt_cost(metered.as_ref(), false)); // metering
-                            add_store_bytes(&mut cost, marked_bytes); // metering
+                            let cost = attempt_total(false); // metering
                             let stored = self.store.finish_push_metered(&entry, failed, cost.as_ref()); // metering
                             stored.map(|stored| attempt_recorded(metered.as_ref(), stored)) // metering
                         }
@@ -493,14 +498,6 @@ impl Retryable {
 impl From<PipelineFailure> for Retryable {
     fn from(f: PipelineFailure) -> Self {
         Retryable::Call { failure: f.failure, message: f.message, unanswered: false }
-    }
-}
-
-/// Adds what recording the attempt wrote (`bytes`) to its cost, when it
-/// has one (metering).
-fn add_store_bytes(cost: &mut Option<crate::store::RunMetering>, bytes: Option<u64>) {
-    if let (Some(cost), Some(bytes)) = (cost.as_mut(), bytes) {
-        cost.store_bytes_written = cost.store_bytes_written.saturating_add(bytes);
     }
 }
 

@@ -21,6 +21,14 @@ pub const DEFAULT_MAX_TABLES: usize = 64;
 pub const DEFAULT_MAX_MEMORIES: usize = 16;
 /// Elements per table: function tables of large guests stay far below this.
 pub const DEFAULT_MAX_TABLE_ELEMENTS: usize = 1 << 20;
+/// Highest operator ceiling on a plugin's memory, MiB
+/// (`--max-plugin-memory-mib`): a wasm32 linear memory cannot exceed
+/// 4 GiB, and the pool reserves a slot of this size per memory.
+pub const MAX_PLUGIN_MEMORY_MIB: u64 = 4096;
+/// Highest operator ceiling on a call's time, seconds (`--max-call-secs`):
+/// one day. Beyond that a call is stuck, and a deadline far in the future
+/// would overflow the clock's arithmetic.
+pub const MAX_CALL_SECS: u64 = 86_400;
 
 /// The operator's ceilings; a plugin's requests are capped by them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
