@@ -517,15 +517,18 @@ fn check_run(connection_id: &str, run: &SyncRun) -> Result<(), StoreError> {
 /// Refuses writes for a run that was never started or has already ended
 /// (e.g. marked interrupted while a stale engine task was still going).
 fn require_running(runs: &TransactionalTree, run: &SyncRun) -> ConflictableTransactionResult<(), StoreError> {
-    let key = keys::run(&run.connection_id, run.seq);
-    let stored: SyncRun = match runs.get(&key)? {
-        None => return Err(abort(invalid(&run.connection_id, format!("run {} was never started", run.seq)))),
-        Some(bytes) => {
-            codec::decode(keys::SYNC_RUNS, format!("{}#{}", run.connection_id, run.seq), &bytes).map_err(abort)?
-        }
+    check_running(run, runs.get(keys::run(&run.connection_id, run.seq))?.as_deref()).map_err(abort)
+}
+
+/// The check of [`require_running`] on `stored`, the run's record as read
+/// (`None`: never started), inside a transaction or outside one.
+pub(super) fn check_running(run: &SyncRun, stored: Option<&[u8]>) -> Result<(), StoreError> {
+    let Some(bytes) = stored else {
+        return Err(invalid(&run.connection_id, format!("run {} was never started", run.seq)));
     };
+    let stored: SyncRun = codec::decode(keys::SYNC_RUNS, format!("{}#{}", run.connection_id, run.seq), bytes)?;
     if stored.outcome != RunOutcome::Running {
-        return Err(abort(invalid(&run.connection_id, format!("run {} has already ended", run.seq))));
+        return Err(invalid(&run.connection_id, format!("run {} has already ended", run.seq)));
     }
     Ok(())
 }

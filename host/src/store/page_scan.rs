@@ -16,11 +16,11 @@
 //! never change what the fingerprint holds. An unchanged job writes nothing,
 //! so there is nothing to make atomic for it.
 
-use super::commit::{PageCommit, PageResult, PositionChange, invalid};
+use super::commit::{PageCommit, PageResult, PositionChange, check_running, invalid};
 use super::job_entry::{self, JobEntry};
-use super::model::{RunCounts, RunOutcome, SyncRun};
+use super::model::{RunCounts, SyncRun};
 use super::patch::{Change, JobPatch};
-use super::{Store, StoreError, codec, keys};
+use super::{Store, StoreError, keys};
 
 /// What the scan found for one job of a page.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -134,15 +134,7 @@ impl Store {
     /// The check a commit makes inside its transaction, outside one: the
     /// run was started and has not ended.
     fn require_running_now(&self, run: &SyncRun) -> Result<(), StoreError> {
-        let key = keys::run(&run.connection_id, run.seq);
-        let Some(bytes) = self.trees.runs.get(&key)? else {
-            return Err(invalid(&run.connection_id, format!("run {} was never started", run.seq)));
-        };
-        let stored: SyncRun = codec::decode(keys::SYNC_RUNS, format!("{}#{}", run.connection_id, run.seq), &bytes)?;
-        if stored.outcome != RunOutcome::Running {
-            return Err(invalid(&run.connection_id, format!("run {} has already ended", run.seq)));
-        }
-        Ok(())
+        check_running(run, self.trees.runs.get(keys::run(&run.connection_id, run.seq))?.as_deref())
     }
 }
 
@@ -159,7 +151,7 @@ fn unchanged(id: u64, code: String, closed: bool) -> PositionChange {
 mod tests {
     use super::*;
     use crate::contract::JobStatus;
-    use crate::store::model::{CloseReason, FieldEdit};
+    use crate::store::model::{CloseReason, FieldEdit, RunOutcome};
     use crate::store::testutil::{commit_jobs, connection, job, temp_store};
     use crate::store::{ConnectionQuota, Trigger};
 
