@@ -6,7 +6,6 @@
 
 use std::cell::{Cell, RefCell};
 
-use serde::Deserialize;
 use sled::Transactional;
 use sled::transaction::{ConflictableTransactionResult, TransactionalTree};
 use tracing::{debug, info};
@@ -15,13 +14,11 @@ use super::connections::{read_connection_tx, read_state_tx, write_state_tx};
 use super::event_batch::BatchBuilder;
 use super::events::EventKind;
 use super::job_entry::{self, JobEntry}; // resync
-use super::model::{
-    Checkpoint, CloseReason, Connection, ConnectionState, Position, PositionStatus, RunCounts, RunOutcome, SyncRun,
-};
+use super::model::{Checkpoint, Connection, ConnectionState, Position, PositionStatus, RunCounts, RunOutcome, SyncRun};
 use super::patch::{Change, JobPatch};
 use super::position_index::CreatedIds;
 use super::write_tally::{Tally, encode_counting_itself};
-use super::{Store, StoreError, abort, codec, keys, now_unix, position_versions};
+use super::{Store, StoreError, abort, codec, keys, now_unix, position_versions, stored_position};
 
 /// What one connection may store; a page that would go past it is refused
 /// whole ([`StoreError::ConnectionFull`]).
@@ -100,16 +97,6 @@ struct CommitView<'t> {
     /// The positions this attempt created, indexed in one entry at its
     /// end (`position_index`).
     created: CreatedIds,
-}
-
-/// The fields of a stored [`Position`] that decide whether a patch changes
-/// it, decoded without the rest of the record (description, lists, maps).
-#[derive(Deserialize)]
-struct StoredHead {
-    connection_id: String,
-    content_hash: String,
-    closed_reason: Option<CloseReason>,
-    status: PositionStatus,
 }
 
 /// Where a commit appends its events: batch records of a few events
@@ -347,7 +334,7 @@ impl CommitView<'_> {
                 // Most jobs of a resync are unchanged: the few fields that
                 // say so are decoded first, the whole record only when the
                 // patch changes it.
-                let head: StoredHead = codec::decode(keys::POSITIONS, id, &bytes).map_err(abort)?;
+                let head = stored_position::decode_head(keys::POSITIONS, id, &bytes).map_err(abort)?;
                 self.check_owner(id, &head.connection_id)?;
                 if patch.changes_nothing(&head.content_hash, head.closed_reason) {
                     counts.unchanged += 1;
@@ -432,7 +419,7 @@ impl CommitView<'_> {
 
     /// Decodes a stored position and checks that it is this connection's.
     fn decode_position(&self, id: u64, bytes: &[u8]) -> ConflictableTransactionResult<Position, StoreError> {
-        let position: Position = codec::decode(keys::POSITIONS, id, bytes).map_err(abort)?;
+        let position = stored_position::decode(keys::POSITIONS, id, bytes).map_err(abort)?;
         self.check_owner(id, &position.connection_id)?;
         Ok(position)
     }
@@ -456,7 +443,7 @@ impl CommitView<'_> {
         counts: &mut RunCounts,
         old: Option<&[u8]>,
     ) -> ConflictableTransactionResult<(), StoreError> {
-        let value = codec::encode_versioned("position", position, version).map_err(abort)?;
+        let value = stored_position::encode_versioned(position, version).map_err(abort)?;
         let len = value.len() as u64;
         if let Some(old) = old
             && let Some(kept) = position_versions::keep_tx(self.versions, position.id, old)?

@@ -143,7 +143,7 @@ pub(crate) fn fingerprint_jobs_v7(db: &sled::Db) -> Result<(), StoreError> {
             continue;
         }
         let Some(bytes) = positions.get(keys::position(entry.position))? else { continue };
-        let position: Position = super::codec::decode(keys::POSITIONS, entry.position, &bytes)?;
+        let position = super::stored_position::decode(keys::POSITIONS, entry.position, &bytes)?;
         if position.id == entry.position {
             job_map.insert(key, encode(&position))?;
         }

@@ -92,6 +92,7 @@ mod slug;
 mod stage_cache; // the daily stage refresh: unchanged lists are not rewritten
 mod stage_map;
 mod stages;
+mod stored_position; // positions' compact stored form, apart from their JSON
 #[cfg(test)]
 pub(crate) mod testutil;
 mod webhooks;

@@ -3,6 +3,12 @@
 //! Records are stored as JSON (see `codec`), so a field added later must be
 //! `#[serde(default)]` (or come with a migration), and enum variant names
 //! are part of the on-disk format: rename one only with a migration.
+//!
+//! Positions are the exception: they are stored in a binary form of their
+//! own (`stored_position`), and [`Position`]'s serde is what the API and
+//! webhooks show. A field added to [`Position`] goes into a new layout
+//! there (decoding builds a `Position` field by field, so it will not
+//! compile until it does).
 
 use std::collections::BTreeMap;
 

@@ -124,6 +124,12 @@ pub(super) fn read_tx<T: serde::de::DeserializeOwned>(
     tree.get(key)?.map(|bytes| codec::decode(name, shown, &bytes)).transpose().map_err(abort)
 }
 
+/// Reads position `id` at `key` inside a transaction (either stored form,
+/// `stored_position`).
+fn read_position_tx(tree: &TransactionalTree, key: &[u8], id: u64) -> TxResult<Option<super::Position>> {
+    tree.get(key)?.map(|bytes| super::stored_position::decode(keys::POSITIONS, id, &bytes)).transpose().map_err(abort)
+}
+
 /// A connection's auto-push rule: candidates who reach `stage_id` (or a
 /// later stage in the account's order) are pushed without being asked.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -329,7 +335,7 @@ impl Store {
                 unreachable!("three event trees are always given");
             };
             let key = keys::position(candidate.position_id);
-            let position = read_tx(positions, keys::POSITIONS, &key, candidate.position_id)?;
+            let position = read_position_tx(positions, &key, candidate.position_id)?;
             let Some(position) = position else { return Ok(0) };
             let from = moved.from.clone();
             events::append_candidate_tx(
@@ -507,7 +513,7 @@ impl Store {
             };
             let key = keys::position(candidate.position_id);
             let mut written = 0; // metering
-            if let Some(position) = read_tx(positions, keys::POSITIONS, &key, candidate.position_id)? {
+            if let Some(position) = read_position_tx(positions, &key, candidate.position_id)? {
                 written =
                     events::append_candidate_tx(events_tree, pending, event_id, kind, &position, candidate, None)?;
             }

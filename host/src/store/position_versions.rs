@@ -26,7 +26,7 @@ use serde::{Deserialize, Serialize};
 use sled::transaction::{ConflictableTransactionResult, TransactionalTree};
 
 use super::model::Position;
-use super::{Store, StoreError, codec, keys};
+use super::{Store, StoreError, codec, keys, stored_position};
 
 /// Which stored version of a position an event shows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -69,12 +69,14 @@ impl Store {
         if let Some(bytes) = self.trees.positions.get(keys::position(at.id))?
             && codec::version_of(&bytes) == Some(at.version)
         {
-            return codec::decode(keys::POSITIONS, at.id, &bytes);
+            return stored_position::decode(keys::POSITIONS, at.id, &bytes);
         }
         // Overwritten or removed since: the writer kept it, in the same
         // transaction, so it is here whichever of the two reads came first.
         match self.trees.position_versions.get(key(at.id, at.version))? {
-            Some(bytes) => codec::decode(keys::POSITION_VERSIONS, format!("{}@{}", at.id, at.version), &bytes),
+            Some(bytes) => {
+                stored_position::decode(keys::POSITION_VERSIONS, format!("{}@{}", at.id, at.version), &bytes)
+            }
             None => Err(StoreError::Corrupt {
                 tree: keys::EVENTS,
                 key: event.to_string(),

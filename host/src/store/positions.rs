@@ -7,7 +7,7 @@ use sled::Transactional;
 use tracing::info;
 
 use super::model::{FieldEdit, FieldName, Position, PositionStatus};
-use super::{Store, StoreError, abort, codec, job_entry, keys, now_unix, position_versions, read};
+use super::{Store, StoreError, abort, job_entry, keys, now_unix, position_versions, stored_position};
 
 /// The most positions one page of [`Store::positions_page`] returns,
 /// whatever the caller asks: a page is one response of the API, and 100,000
@@ -40,7 +40,11 @@ impl PositionFilter {
 impl Store {
     /// The position with this id.
     pub fn position(&self, id: u64) -> Result<Option<Position>, StoreError> {
-        read(&self.trees.positions, keys::POSITIONS, &keys::position(id), id)
+        self.trees
+            .positions
+            .get(keys::position(id))?
+            .map(|bytes| stored_position::decode(keys::POSITIONS, id, &bytes))
+            .transpose()
     }
 
     /// The position an ATS job of a connection maps to.
@@ -164,7 +168,7 @@ impl Store {
                 for entry in self.trees.positions.range(keys::position(start)..) {
                     let (key, bytes) = entry?;
                     let id = keys::decode_position(&key)?;
-                    if !keep(codec::decode(keys::POSITIONS, id, &bytes)?) {
+                    if !keep(stored_position::decode(keys::POSITIONS, id, &bytes)?) {
                         break;
                     }
                 }
@@ -197,11 +201,11 @@ impl Store {
         let trees = (&self.trees.positions, &self.trees.position_versions);
         Ok(trees.transaction(|(tx, versions)| {
             let bytes = tx.get(key)?.ok_or_else(|| abort(StoreError::UnknownPosition(id)))?;
-            let mut position: Position = codec::decode(keys::POSITIONS, id, &bytes).map_err(abort)?;
+            let mut position = stored_position::decode(keys::POSITIONS, id, &bytes).map_err(abort)?;
             change(&mut position);
             position.updated_at_unix = now_unix();
             position_versions::keep_tx(versions, id, &bytes)?;
-            tx.insert(&key, codec::encode("position", &position).map_err(abort)?)?;
+            tx.insert(&key, stored_position::encode(&position).map_err(abort)?)?;
             Ok(position)
         })?)
     }

@@ -36,7 +36,7 @@ use tracing::info;
 
 use super::events::{self, EventKind};
 use super::model::Position;
-use super::{Store, StoreError, abort, codec, keys, now_unix, position_versions};
+use super::{Store, StoreError, abort, codec, keys, now_unix, position_versions, stored_position};
 
 /// Tree mapping a public id to its position id (`u64` big-endian).
 pub(crate) const PUBLIC_IDS: &str = "public_ids";
@@ -359,7 +359,7 @@ impl Store {
         let trees = (&t.positions, &public, &t.events, &t.events_pending, &t.position_versions);
         let result = trees.transaction(|(positions, public, events_tree, pending, versions)| {
             let bytes = positions.get(key)?.ok_or_else(|| abort(StoreError::UnknownPosition(id)))?;
-            let mut stored: Position = codec::decode(keys::POSITIONS, id, &bytes).map_err(abort)?;
+            let mut stored = stored_position::decode(keys::POSITIONS, id, &bytes).map_err(abort)?;
             let mut edited = stored.clone();
             if !edit(&mut edited).map_err(abort)? {
                 return Ok((stored, false));
@@ -379,8 +379,8 @@ impl Store {
             // event shows that one.
             let kind = EventKind::of_publication(was_published, stored.published);
             let value = match kind {
-                Some(_) => codec::encode_versioned("position", &stored, event_id),
-                None => codec::encode("position", &stored),
+                Some(_) => stored_position::encode_versioned(&stored, event_id),
+                None => stored_position::encode(&stored),
             };
             position_versions::keep_tx(versions, id, &bytes)?;
             positions.insert(&key, value.map_err(abort)?)?;
@@ -481,10 +481,12 @@ pub(crate) fn migrate_publication_v4(db: &sled::Db) -> Result<(), StoreError> {
     for entry in positions.iter() {
         let (key, bytes) = entry?;
         let id = keys::decode_position(&key)?;
-        let mut position: Position = codec::decode(keys::POSITIONS, id, &bytes)?;
+        let mut position = stored_position::decode(keys::POSITIONS, id, &bytes)?;
         if position.publication.decision.is_some() {
             continue;
         }
+        // Only a JSON record can be from before publication existed.
+        let Ok(codec::Body::Json(_)) = codec::body(&bytes) else { continue };
         let legacy: Legacy = codec::decode(keys::POSITIONS, id, &bytes)?;
         if !(legacy.published || legacy.republish_on_reopen) {
             continue;

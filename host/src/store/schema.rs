@@ -107,13 +107,13 @@ fn create_v1(db: &sled::Db) -> Result<(), StoreError> {
 fn count_connection_totals_v2(db: &sled::Db) -> Result<(), StoreError> {
     use std::collections::BTreeMap;
 
-    use super::model::{ConnectionState, Position};
+    use super::model::ConnectionState;
 
     let mut totals: BTreeMap<String, (u64, u64)> = BTreeMap::new();
     for entry in db.open_tree(keys::POSITIONS)?.iter() {
         let (key, bytes) = entry?;
         let id = keys::decode_position(&key)?;
-        let position: Position = super::codec::decode(keys::POSITIONS, id, &bytes)?;
+        let position = super::stored_position::decode(keys::POSITIONS, id, &bytes)?;
         let total = totals.entry(position.connection_id).or_default();
         total.0 += 1;
         total.1 += bytes.len() as u64;
@@ -363,7 +363,8 @@ mod tests {
         let positions = db.open_tree(keys::POSITIONS).unwrap();
         for (p, published, republish) in [(&made[0], true, false), (&made[1], false, true), (&made[2], false, false)] {
             let stored = positions.get(keys::position(p.id)).unwrap().unwrap();
-            let mut v: serde_json::Value = super::super::codec::decode(keys::POSITIONS, p.id, &stored).unwrap();
+            let stored = super::super::stored_position::decode(keys::POSITIONS, p.id, &stored).unwrap();
+            let mut v = serde_json::to_value(&stored).unwrap();
             v.as_object_mut().unwrap().remove("publication");
             v["published"] = published.into();
             v["republish_on_reopen"] = republish.into();

@@ -96,10 +96,6 @@ impl Store {
     /// position is closed; only an entry without one reads its position's
     /// status.
     pub fn open_job_codes(&self, connection_id: &str) -> Result<Vec<String>, StoreError> {
-        #[derive(Deserialize)]
-        struct Status {
-            status: super::PositionStatus,
-        }
         let mut open = Vec::new();
         for entry in self.trees.job_map.scan_prefix(keys::connection_prefix(connection_id)) {
             let (key, value) = entry?;
@@ -113,7 +109,7 @@ impl Store {
             }
             let (code, id) = (keys::decode_job(&key)?.code, job.position);
             let Some(bytes) = self.trees.positions.get(keys::position(id))? else { continue };
-            let head: Status = codec::decode(keys::POSITIONS, id, &bytes)?;
+            let head = super::stored_position::decode_head(keys::POSITIONS, id, &bytes)?;
             if head.status != super::PositionStatus::Closed {
                 open.push(code);
             }
