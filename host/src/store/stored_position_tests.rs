@@ -193,3 +193,70 @@ fn a_backup_of_old_form_records_restores_them_as_they_were_and_they_read_the_sam
     assert_eq!(restored.trees.positions.get(key).unwrap().unwrap(), old, "a backup holds records as stored");
     assert_eq!(restored.events_after(0, 10).unwrap(), store.events_after(0, 10).unwrap());
 }
+
+/// Reads one HTTP/1.1 request's body from `socket` (a test receiver).
+async fn request_body(socket: &mut tokio::net::TcpStream) -> Vec<u8> {
+    use tokio::io::AsyncReadExt as _;
+    let mut bytes = Vec::new();
+    let mut chunk = [0u8; 4096];
+    loop {
+        let n = socket.read(&mut chunk).await.unwrap();
+        assert!(n > 0, "the request ended early");
+        bytes.extend_from_slice(&chunk[..n]);
+        let Some(end) = bytes.windows(4).position(|w| w == b"\r\n\r\n") else { continue };
+        let head = String::from_utf8_lossy(&bytes[..end]).to_ascii_lowercase();
+        let len: usize = head
+            .lines()
+            .find_map(|l| l.strip_prefix("content-length:"))
+            .map(|v| v.trim().parse().unwrap())
+            .unwrap_or(0);
+        if bytes.len() >= end + 4 + len {
+            return bytes[end + 4..end + 4 + len].to_vec();
+        }
+    }
+}
+
+#[tokio::test]
+async fn the_delivered_webhook_body_is_the_same_whether_the_record_is_binary_or_old_json() {
+    use tokio::io::AsyncWriteExt as _;
+    // A receiver on loopback that fails the first delivery, so the worker
+    // sends the same event again, and records both bodies.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/hook", listener.local_addr().unwrap());
+    let receiver = tokio::spawn(async move {
+        let mut bodies = Vec::new();
+        for status in ["500 Internal Server Error", "200 OK"] {
+            let (mut socket, _) = listener.accept().await.unwrap();
+            bodies.push(request_body(&mut socket).await);
+            let answer = format!("HTTP/1.1 {status}\r\ncontent-length: 0\r\nconnection: close\r\n\r\n");
+            socket.write_all(answer.as_bytes()).await.unwrap();
+        }
+        bodies
+    });
+
+    let (_dir, store) = temp_store();
+    let c = connection(&store, "Greenhouse");
+    store.add_webhook("acme", &url, vec![]).unwrap();
+    let p = commit_jobs(&store, &c.id, &[("J1", "Engineer \"Staff\" <b>&</b>")]).remove(0);
+    let policy = crate::events::DeliveryPolicy {
+        retry_base: std::time::Duration::ZERO,
+        retry_max: std::time::Duration::ZERO,
+        poll: std::time::Duration::from_millis(10),
+    };
+    let worker = crate::events::WebhookWorker::new(store.clone(), policy).unwrap();
+    worker.pass().await.unwrap(); // delivered from the binary record, refused
+
+    // The record as an earlier atsbridge wrote it, then the retry.
+    let key = keys::position(p.id);
+    let stored = store.trees.positions.get(key).unwrap().unwrap();
+    assert!(matches!(codec::body(&stored), Ok(Body::Binary(_))));
+    store.trees.positions.insert(key, old_form(&p, codec::version_of(&stored))).unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    worker.pass().await.unwrap();
+
+    let bodies = tokio::time::timeout(std::time::Duration::from_secs(10), receiver).await.unwrap().unwrap();
+    assert_eq!(bodies[0], bodies[1], "the same body from either form");
+    let event: serde_json::Value = serde_json::from_slice(&bodies[0]).unwrap();
+    assert_eq!(event["type"], "position.created");
+    assert_eq!(serde_json::from_value::<Position>(event["position"].clone()).unwrap(), p);
+}
