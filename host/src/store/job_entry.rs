@@ -11,13 +11,25 @@
 //! transaction, so the fingerprint never disagrees with the record.
 //!
 //! Format: the position id (`u64` BE), then optionally one flag byte and the
-//! 32-byte SHA-256 content hash. An entry of the id alone (written before
-//! schema v7, or for a position whose stored hash is not a SHA-256 in hex)
-//! has no fingerprint: readers then read the position, as before.
+//! content hash: 16 bytes of XXH3-128 when [`FLAG_XXH3`] is set, else the 32
+//! bytes of the SHA-256 form written before it. An entry of the id alone
+//! (written before schema v7, or for a position whose stored hash is of
+//! neither form) has no fingerprint: readers then read the position, as
+//! before.
+//!
+//! **Upgrading SHA-256 fingerprints.** A listed job is hashed only in the
+//! current form, so an entry of the SHA-256 form can never match it. For such
+//! an entry the scan compares the listed job with the ATS side of its stored
+//! position instead ([`upgrade_sha256`]): when they agree the job is
+//! unchanged (no event, not counted as updated) and its entry is rewritten
+//! with the current hash, so the next resync reads it as usual. The
+//! position's record keeps its SHA-256 text until the job changes; nothing
+//! compares it with an entry.
 
 use sled::transaction::{ConflictableTransactionResult, TransactionalTree};
 
 use super::StoreError;
+use super::content_hash::{ContentHash, SHA256_LEN};
 use super::keys::{self, KeyError};
 use super::model::{CloseReason, Position, PositionStatus};
 use super::patch::JobPatch;
@@ -25,15 +37,15 @@ use super::write_tally::Tally;
 
 /// Bytes of a position id.
 const ID_LEN: usize = 8;
-/// Bytes of a content hash ([`super::model::job_content_hash`] is SHA-256).
-const HASH_LEN: usize = 32;
-/// Bytes of an entry with a fingerprint: the id, the flags, the hash.
-const FINGERPRINTED_LEN: usize = ID_LEN + 1 + HASH_LEN;
+/// Bytes of the longest entry: the id, the flags, a SHA-256 hash.
+const MAX_ENTRY_LEN: usize = ID_LEN + 1 + SHA256_LEN;
 /// Flag: the position is closed (in the ATS or as removed).
 const FLAG_CLOSED: u8 = 1;
 /// Flag: the position was closed because a complete listing no longer had
 /// its job (a listing that has it again reopens it, whatever its hash).
 const FLAG_REMOVED: u8 = 2;
+/// Flag: the hash is XXH3-128 (16 bytes); without it, SHA-256 (32 bytes).
+const FLAG_XXH3: u8 = 4;
 
 /// A decoded `job_map` value.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -47,8 +59,8 @@ pub(crate) struct JobEntry {
 /// What decides whether a listed job changes its position.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Fingerprint {
-    /// The position's content hash (raw SHA-256).
-    pub content_hash: [u8; HASH_LEN],
+    /// The position's content hash.
+    pub content_hash: ContentHash,
     /// Whether the position is closed.
     pub closed: bool,
     /// Whether it was closed as removed from the ATS.
@@ -57,22 +69,25 @@ pub(crate) struct Fingerprint {
 
 impl Fingerprint {
     /// The fingerprint of a stored position; `None` when its content hash
-    /// is not a SHA-256 in hex (then readers fall back to the record).
+    /// is of neither form (then readers fall back to the record).
     pub(crate) fn of(position: &Position) -> Option<Fingerprint> {
-        let mut content_hash = [0u8; HASH_LEN];
-        hex::decode_to_slice(&position.content_hash, &mut content_hash).ok()?;
         Some(Fingerprint {
-            content_hash,
+            content_hash: ContentHash::parse(&position.content_hash)?,
             closed: position.status == PositionStatus::Closed,
             removed: position.closed_reason == Some(CloseReason::RemovedInAts),
         })
     }
 
     /// Whether applying `patch` would change nothing: the rule of
-    /// [`JobPatch::changes_nothing`] on the fingerprint.
+    /// [`JobPatch::changes_nothing`] on the fingerprint. Never true for a
+    /// fingerprint of the SHA-256 form (see [`upgrade_sha256`]).
     pub(crate) fn unchanged_by(&self, patch: &JobPatch) -> bool {
-        let mut listed = [0u8; HASH_LEN];
-        !self.removed && hex::decode_to_slice(&patch.content_hash, &mut listed).is_ok() && listed == self.content_hash
+        !self.removed && ContentHash::parse(&patch.content_hash) == Some(self.content_hash)
+    }
+
+    /// Whether the hash is of the form written before XXH3.
+    pub(crate) fn is_sha256(&self) -> bool {
+        matches!(self.content_hash, ContentHash::Sha256(_))
     }
 }
 
@@ -83,12 +98,20 @@ pub(crate) fn encode(position: &Position) -> Vec<u8> {
 
 /// Encodes an entry from its parts.
 pub(crate) fn encode_parts(position: u64, fingerprint: Option<Fingerprint>) -> Vec<u8> {
-    let mut bytes = Vec::with_capacity(FINGERPRINTED_LEN);
+    let mut bytes = Vec::with_capacity(MAX_ENTRY_LEN);
     bytes.extend_from_slice(&keys::position(position));
     if let Some(f) = fingerprint {
         let flags = if f.closed { FLAG_CLOSED } else { 0 } | if f.removed { FLAG_REMOVED } else { 0 };
-        bytes.push(flags);
-        bytes.extend_from_slice(&f.content_hash);
+        match &f.content_hash {
+            ContentHash::Xxh3(hash) => {
+                bytes.push(flags | FLAG_XXH3);
+                bytes.extend_from_slice(hash);
+            }
+            ContentHash::Sha256(hash) => {
+                bytes.push(flags);
+                bytes.extend_from_slice(hash);
+            }
+        }
     }
     bytes
 }
@@ -102,15 +125,17 @@ pub(crate) fn decode(bytes: &[u8]) -> Result<JobEntry, KeyError> {
     let position = u64::from_be_bytes(*id);
     let fingerprint = match rest {
         [] => None,
-        [flags, hash @ ..] if hash.len() == HASH_LEN => {
-            if flags & !(FLAG_CLOSED | FLAG_REMOVED) != 0 {
+        [flags, hash @ ..] => {
+            if flags & !(FLAG_CLOSED | FLAG_REMOVED | FLAG_XXH3) != 0 {
                 return Err(corrupt("unknown fingerprint flags"));
             }
-            let mut content_hash = [0u8; HASH_LEN];
-            content_hash.copy_from_slice(hash);
+            let content_hash = if flags & FLAG_XXH3 != 0 {
+                ContentHash::Xxh3(hash.try_into().map_err(|_| corrupt("an XXH3 fingerprint of the wrong length"))?)
+            } else {
+                ContentHash::Sha256(hash.try_into().map_err(|_| corrupt("a SHA-256 fingerprint of the wrong length"))?)
+            };
             Some(Fingerprint { content_hash, closed: flags & FLAG_CLOSED != 0, removed: flags & FLAG_REMOVED != 0 })
         }
-        _ => return Err(corrupt("neither a position id nor an id with a fingerprint")),
     };
     Ok(JobEntry { position, fingerprint })
 }
@@ -127,6 +152,55 @@ pub(crate) fn write_tx(
     written.add(job_key, &entry); // metering
     job_map.insert(job_key, entry)?;
     Ok(())
+}
+
+/// A listed job whose entry holds a SHA-256 fingerprint (see the module
+/// docs): whether it is unchanged, told by the ATS side of its stored
+/// position; if it is, its entry is rewritten with the listed job's hash
+/// (not metered, no event: the job did not change). `stored` is the entry
+/// as the caller read it: the rewrite happens only if the entry is still
+/// that, so a concurrent writer's entry is never overwritten (the job is
+/// then reported as possibly changed, for the transaction to decide).
+///
+/// A job whose extra fields come in another order than when it was hashed
+/// counts as unchanged here (the position holds them sorted): its position
+/// would be the same after the patch.
+pub(crate) fn upgrade_sha256(
+    trees: (&sled::Tree, &sled::Tree),
+    connection_id: &str,
+    job_key: &[u8],
+    stored: &[u8],
+    patch: &JobPatch,
+) -> Result<bool, StoreError> {
+    let (job_map, positions) = trees;
+    let entry = decode(stored)?;
+    let Some(Fingerprint { closed, removed: false, .. }) = entry.fingerprint.filter(Fingerprint::is_sha256) else {
+        return Ok(false);
+    };
+    let Some(content_hash) = ContentHash::parse(&patch.content_hash) else { return Ok(false) };
+    let Some(bytes) = positions.get(keys::position(entry.position))? else { return Ok(false) };
+    let position: Position = super::codec::decode(keys::POSITIONS, entry.position, &bytes)?;
+    if position.id != entry.position || position.connection_id != connection_id || !ats_side_is(&position, patch) {
+        return Ok(false);
+    }
+    let upgraded = encode_parts(entry.position, Some(Fingerprint { content_hash, closed, removed: false }));
+    Ok(job_map.compare_and_swap(job_key, Some(stored), Some(upgraded))?.is_ok())
+}
+
+/// Whether `position`'s ATS side is what `patch` would write: applying it
+/// would change nothing but the bookkeeping ([`Position::apply_patch`]
+/// writes exactly these fields).
+fn ats_side_is(position: &Position, patch: &JobPatch) -> bool {
+    position.closed_reason != Some(CloseReason::RemovedInAts)
+        && position.ats_job_code == patch.code
+        && position.name.ats == patch.title
+        && position.locations.ats == patch.locations
+        && position.description.ats == patch.description
+        && position.authorized_users.ats == patch.authorized_users
+        && position.status == patch.status
+        && position.ats_raw_status == patch.raw_status
+        && position.extra == patch.extra
+        && position.ats_updated_at == patch.updated_at
 }
 
 /// v7: every `job_map` entry gets its position's fingerprint. Reads each
@@ -154,7 +228,12 @@ pub(crate) fn fingerprint_jobs_v7(db: &sled::Db) -> Result<(), StoreError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::testutil::job;
+    use crate::contract::{Field, Job, JobStatus};
+    use crate::store::content_hash::sha256_content_hash;
+    use crate::store::model::{RunOutcome, SyncRun};
+    use crate::store::patch::Change;
+    use crate::store::testutil::{commit_patches, connection, job, temp_store};
+    use crate::store::{ConnectionQuota, EventKind, PageCommit, Store, Trigger};
 
     fn position(code: &str) -> Position {
         Position::from_patch(7, "acme", "c", &JobPatch::from_job(&job(code, "Engineer")), 1, 100)
@@ -178,6 +257,154 @@ mod tests {
         assert_eq!(decode(&7u64.to_be_bytes()).unwrap(), JobEntry { position: 7, fingerprint: None });
         p.content_hash = "not a sha-256".into();
         assert_eq!(decode(&encode(&p)).unwrap().fingerprint, None);
+    }
+
+    #[test]
+    fn sha256_entries_round_trip_and_never_match_a_listed_job() {
+        let j = job("J1", "Engineer");
+        let mut p = position("J1");
+        p.content_hash = sha256_content_hash(&j);
+        let bytes = encode(&p);
+        assert_eq!(bytes.len(), MAX_ENTRY_LEN);
+        let f = decode(&bytes).unwrap().fingerprint.unwrap();
+        assert!(f.is_sha256() && !f.closed && !f.removed);
+        assert!(!f.unchanged_by(&JobPatch::from_job(&j)), "a listed job is hashed in the current form only");
+        let current = decode(&encode(&position("J1"))).unwrap().fingerprint.unwrap();
+        assert!(!current.is_sha256());
+        assert_eq!(encode(&position("J1")).len(), ID_LEN + 1 + 16);
+    }
+
+    /// A page of `patches` for `run` that needs no checkpoint.
+    fn page(run: &SyncRun, patches: Vec<JobPatch>) -> PageCommit {
+        PageCommit {
+            connection_id: run.connection_id.clone(),
+            run: run.clone(),
+            patches,
+            checkpoint: None,
+            checkpoint_due: false,
+            quota: ConnectionQuota::UNLIMITED,
+        }
+    }
+
+    /// Every record of the trees a resync could write.
+    fn snapshot(store: &Store) -> Vec<(sled::IVec, sled::IVec)> {
+        let t = &store.trees;
+        t.job_map
+            .iter()
+            .chain(t.positions.iter())
+            .chain(t.runs.iter())
+            .chain(t.events.iter())
+            .map(|e| e.unwrap())
+            .collect()
+    }
+
+    /// The jobs of the upgrade test: J2 closed, J3 with extra fields out of
+    /// sorted order, J4 as it is changed in the ATS later.
+    fn listed(j4_title: &str) -> Vec<Job> {
+        let mut closed = job("J2", "B");
+        closed.status = JobStatus::Closed;
+        closed.raw_status = "closed".into();
+        let mut unsorted = job("J3", "C");
+        unsorted.extra =
+            vec![Field { key: "zeta".into(), value: "1".into() }, Field { key: "alpha".into(), value: "2".into() }];
+        vec![job("J1", "A"), closed, unsorted, job("J4", j4_title)]
+    }
+
+    #[test]
+    fn a_store_of_sha256_fingerprints_resyncs_unchanged_upgrades_once_and_then_writes_nothing() {
+        let (_dir, store) = temp_store();
+        let c = connection(&store, "Greenhouse");
+        // As the SHA-256 release wrote them: the positions' hashes and
+        // their entries in the SHA-256 form.
+        let old = listed("D")
+            .iter()
+            .map(|j| JobPatch { content_hash: sha256_content_hash(j), ..JobPatch::from_job(j) })
+            .collect();
+        let made = commit_patches(&store, &c.id, old);
+        let entry_of = |code: &str| {
+            let key = keys::job(&c.id, code);
+            decode(&store.trees.job_map.get(key).unwrap().unwrap()).unwrap().fingerprint.unwrap()
+        };
+        assert!(["J1", "J2", "J3", "J4"].iter().all(|code| entry_of(code).is_sha256()));
+        let records: Vec<_> = made.iter().map(|p| store.trees.positions.get(keys::position(p.id)).unwrap()).collect();
+        let last_event = store.events_after(0, 1000).unwrap().last().map(|e| e.id).unwrap_or(0);
+
+        // The first resync after the upgrade: J4 changed in the ATS.
+        let run = store.start_run(&c.id, Trigger::Scheduled, "greenhouse", "1.0.0", true).unwrap();
+        let patches = |title: &str| listed(title).into_iter().map(JobPatch::from_owned_job).collect::<Vec<_>>();
+        let done = store.commit_page(page(&run, patches("D2"))).unwrap();
+        let changes: Vec<_> = done.changes.iter().map(|c| (c.code.as_str(), c.change, c.closed)).collect();
+        assert_eq!(
+            changes,
+            [
+                ("J1", Change::Unchanged, false),
+                ("J2", Change::Unchanged, true),
+                ("J3", Change::Unchanged, false),
+                ("J4", Change::Updated, false)
+            ]
+        );
+        let counts = &done.run.counts;
+        assert_eq!((counts.jobs_seen, counts.unchanged, counts.updated, counts.created), (4, 3, 1, 0));
+        let events = store.events_after(last_event, 1000).unwrap();
+        assert_eq!(
+            events.iter().map(|e| (e.kind, e.position.id)).collect::<Vec<_>>(),
+            [(EventKind::PositionUpdated, made[3].id)],
+            "the changed job's event only"
+        );
+        for (p, record) in made.iter().zip(&records).take(3) {
+            assert_eq!(
+                &store.trees.positions.get(keys::position(p.id)).unwrap(),
+                record,
+                "{} not rewritten",
+                p.ats_job_code
+            );
+        }
+        assert!(["J1", "J2", "J3", "J4"].iter().all(|code| !entry_of(code).is_sha256()), "every entry upgraded");
+        assert!(entry_of("J2").closed);
+
+        // The next resync writes nothing at all.
+        let before = snapshot(&store);
+        let again = store.commit_page(page(&done.run, patches("D2"))).unwrap();
+        assert!(!again.written);
+        assert!(again.changes.iter().all(|c| c.change == Change::Unchanged));
+        assert_eq!(snapshot(&store), before);
+        // And a job changed since is still told.
+        let changed = store.commit_page(page(&again.run, patches("D3"))).unwrap();
+        assert_eq!(changed.changes[3].change, Change::Updated);
+    }
+
+    #[test]
+    fn a_sha256_entry_of_a_changed_or_removed_job_is_not_upgraded() {
+        let (_dir, store) = temp_store();
+        let c = connection(&store, "Greenhouse");
+        let old = |j: &Job| JobPatch { content_hash: sha256_content_hash(j), ..JobPatch::from_job(j) };
+        let made = commit_patches(&store, &c.id, vec![old(&job("J1", "A")), old(&job("J2", "B"))]);
+        let trees = (&store.trees.job_map, &store.trees.positions);
+        let key = keys::job(&c.id, "J1");
+        let stored = store.trees.job_map.get(&key).unwrap().unwrap();
+        let upgrade = |j: &Job| upgrade_sha256(trees, &c.id, &key, &stored, &JobPatch::from_job(j)).unwrap();
+        let mut edited = job("J1", "A");
+        edited.extra[0].value = "Sales".into();
+        assert!(!upgrade(&edited), "an extra field changed");
+        edited = job("J1", "A");
+        edited.updated_at = None;
+        assert!(!upgrade(&edited), "the update time changed");
+        assert!(!upgrade(&job("J2", "B")), "another job's content");
+        assert!(!upgrade_sha256(trees, "other", &key, &stored, &JobPatch::from_job(&job("J1", "A"))).unwrap());
+        assert_eq!(store.trees.job_map.get(&key).unwrap().unwrap(), stored, "nothing rewritten");
+        // A concurrent writer's entry is never overwritten.
+        let stale = encode_parts(made[0].id, None);
+        assert!(!upgrade_sha256(trees, &c.id, &key, &stale, &JobPatch::from_job(&job("J1", "A"))).unwrap());
+        assert!(upgrade(&job("J1", "A")));
+        // Removed by a complete listing: listed again, it reopens.
+        let run = store.start_run(&c.id, Trigger::Scheduled, "greenhouse", "1.0.0", true).unwrap();
+        let mut run = run;
+        run.outcome = RunOutcome::Succeeded;
+        store.commit_run_end(run, |_| {}, &[made[1].id]).unwrap();
+        let key2 = keys::job(&c.id, "J2");
+        let stored2 = store.trees.job_map.get(&key2).unwrap().unwrap();
+        assert!(decode(&stored2).unwrap().fingerprint.unwrap().removed);
+        assert!(!upgrade_sha256(trees, &c.id, &key2, &stored2, &JobPatch::from_job(&job("J2", "B"))).unwrap());
     }
 
     #[test]

@@ -65,6 +65,7 @@ mod candidates;
 mod codec;
 mod commit;
 mod connections;
+mod content_hash; // a job's content hash (XXH3-128) and its earlier SHA-256 form
 mod event_batch;
 mod events;
 mod job_entry; // the job_map value: position id and the job's fingerprint

@@ -13,10 +13,10 @@
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 
+pub use super::content_hash::job_content_hash;
 use super::secrets::EncryptedValue;
-use crate::contract::{AtsUser, Job, JobStatus};
+use crate::contract::{AtsUser, JobStatus};
 
 /// A customer of the platform; owns connections and, through them, positions.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -363,73 +363,6 @@ pub enum FieldName {
     AuthorizedUsers,
 }
 
-/// Hex SHA-256 of everything in a job, to tell an unchanged job cheaply.
-///
-/// Hashed over an explicit length-prefixed encoding rather than a serde
-/// format, so the hash stays the same across releases and a host upgrade
-/// does not count every job as updated.
-pub fn job_content_hash(job: &Job) -> String {
-    let mut h = Sha256::new();
-    // Counts and statuses are hashed as the text they always were, written
-    // without allocating (this runs for every listed job).
-    let mut digits = [0u8; 20];
-    let mut put = |s: &str| {
-        h.update((s.len() as u64).to_be_bytes());
-        h.update(s.as_bytes());
-    };
-    put(&job.code);
-    match &job.status {
-        JobStatus::Other(_) => put(&job.status.to_string()),
-        known => put(status_text(known)),
-    }
-    put(&job.raw_status);
-    put(&job.title);
-    put(decimal(job.locations.len(), &mut digits));
-    job.locations.iter().for_each(|l| put(l));
-    put(&job.description);
-    put(decimal(job.assigned_users.len(), &mut digits));
-    for u in &job.assigned_users {
-        put(&u.ats_id);
-        put(&u.name);
-        // Distinguishes "no email" from an empty one.
-        put(if u.email.is_some() { "1" } else { "0" });
-        put(u.email.as_deref().unwrap_or(""));
-    }
-    put(if job.updated_at.is_some() { "1" } else { "0" });
-    put(job.updated_at.as_deref().unwrap_or(""));
-    put(decimal(job.extra.len(), &mut digits));
-    for f in &job.extra {
-        put(&f.key);
-        put(&f.value);
-    }
-    hex::encode(h.finalize())
-}
-
-/// The text of a status other than `Other` (its `Display`).
-fn status_text(status: &JobStatus) -> &'static str {
-    match status {
-        JobStatus::Open => "open",
-        JobStatus::Closed => "closed",
-        JobStatus::Draft => "draft",
-        JobStatus::OnHold => "on-hold",
-        JobStatus::Other(_) => "other",
-    }
-}
-
-/// `n` in decimal, written into `buf` (a `usize` has at most 20 digits).
-fn decimal(mut n: usize, buf: &mut [u8; 20]) -> &str {
-    let mut at = buf.len();
-    loop {
-        at -= 1;
-        buf[at] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
-    std::str::from_utf8(&buf[at..]).unwrap_or("")
-}
-
 /// What started a run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -524,43 +457,4 @@ pub struct SyncRun {
     /// metering existed, or one that ended before calling the plugin.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub metering: Option<super::run_metering::RunMetering>,
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::store::testutil::job;
-
-    #[test]
-    fn the_content_hash_sees_every_field() {
-        let base = job("J1", "Engineer");
-        let mut variants = vec![base.clone(); 4];
-        variants[0].locations.push("Lyon".into());
-        variants[1].assigned_users[0].email = Some(String::new());
-        variants[2].updated_at = None;
-        variants[3].extra[0].value = "Sales".into();
-        for v in &variants {
-            assert_ne!(job_content_hash(v), job_content_hash(&base));
-        }
-        assert_eq!(job_content_hash(&base), job_content_hash(&base.clone()));
-    }
-
-    #[test]
-    fn the_content_hash_stays_what_stored_positions_hold() {
-        // Pinned: a changed encoding would count every stored job as updated.
-        let base = job("J1", "Engineer");
-        assert_eq!(job_content_hash(&base), "e31a6cfacdb0b71b8b9e3cb1af3c8396ebf59f2ac055f773d7d647171a526a63");
-        let mut other = job("J2", "T");
-        other.status = JobStatus::Other("paused".into());
-        other.raw_status = "paused".into();
-        other.locations.clear();
-        other.assigned_users[0].email = Some("a@b.c".into());
-        other.updated_at = None;
-        other.extra.clear();
-        assert_eq!(job_content_hash(&other), "8c520ac9997030baee984e29133b922d9363f5804cde80d099c81f5c6e159228");
-        let mut digits = [0u8; 20];
-        assert_eq!(decimal(1234, &mut digits), "1234");
-        assert_eq!(decimal(0, &mut digits), "0");
-        assert_eq!(decimal(usize::MAX, &mut digits), usize::MAX.to_string());
-    }
 }

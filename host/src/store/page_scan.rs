@@ -93,6 +93,20 @@ impl Store {
                     JobEntry { position, fingerprint: Some(f) } if f.unchanged_by(patch) => {
                         Known::Unchanged { id: position, closed: f.closed }
                     }
+                    // fingerprint upgrade: an entry of the SHA-256 form is told by its position, once
+                    JobEntry { position, fingerprint: Some(f) }
+                        if f.is_sha256()
+                            && job_entry::upgrade_sha256(
+                                (&self.trees.job_map, &self.trees.positions),
+                                connection_id,
+                                &key,
+                                &bytes,
+                                patch,
+                            )? =>
+                    {
+                        Known::Unchanged { id: position, closed: f.closed }
+                    }
+                    // end fingerprint upgrade
                     _ => Known::Apply,
                 },
             };
