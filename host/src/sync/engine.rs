@@ -467,7 +467,11 @@ impl SyncEngine {
             if next.is_none() {
                 if let Some(replayer) = fetcher.replay.as_ref().filter(|_| !listing.resumed()) {
                     let replayer = replayer.clone();
-                    let _ = self.on_store(move |s| Ok(replayer.prune(s))).await; // replay
+                    let pruned = self.on_store(move |s| {
+                        replayer.prune(s);
+                        Ok(())
+                    });
+                    let _ = pruned.await; // replay: failures are logged by prune
                 }
                 return Ok(run);
             }

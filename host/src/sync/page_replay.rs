@@ -3,7 +3,7 @@
 //! On a full listing of a connection whose plugin declares
 //! `[listing] replay-unchanged-pages`, each page is first looked up by its
 //! page key (the plugin install, the connection's settings less secret
-//! values, its granted hosts, the call's arguments). With a record, the
+//! values, the call's arguments). With a record, the
 //! host sends the recorded requests itself through the plugin's `http`
 //! path (`Plugin::replay_exchanges`: every check a guest's request gets)
 //! and, when every answer digests the same, the page is applied from the
@@ -43,11 +43,13 @@ pub(super) struct PendingRecord {
     pub exchanges: Option<Vec<ReplayExchange>>,
 }
 
-/// The fixed part of a connection's page keys: the plugin install, the
+/// The fixed part of a connection's page keys: the plugin install and the
 /// settings in order (a secret by its name only: its value is attached
 /// when a request is sent, and an unsalted hash of it in the store would be
-/// a way to test guesses), the hosts granted to the connection.
-fn key_base(plugin_id: &str, install_name: &str, settings: &[(String, SettingInput)], hosts: &[&str]) -> Sha256 {
+/// a way to test guesses). The hosts granted to the connection are not part
+/// of it: they decide whether a request may be sent, which the replay
+/// checks again on every request, not what an answer holds.
+fn key_base(plugin_id: &str, install_name: &str, settings: &[(String, SettingInput)]) -> Sha256 {
     let mut base = Sha256::new();
     let mut put = |bytes: &[u8]| {
         base.update((bytes.len() as u64).to_be_bytes());
@@ -65,10 +67,6 @@ fn key_base(plugin_id: &str, install_name: &str, settings: &[(String, SettingInp
             }
             SettingInput::Secret(_) => put(b"secret"),
         }
-    }
-    put(b"hosts");
-    for host in hosts {
-        put(host.as_bytes());
     }
     base
 }
@@ -108,8 +106,7 @@ impl Replayer {
         if !plugin.replays_unchanged_pages() || changed_since.is_some() || ctx.recording.is_some() {
             return None;
         }
-        let hosts: Vec<&str> = ctx.extra_hosts.iter().map(|p| p.as_str()).collect();
-        let base = key_base(plugin.id(), plugin.install_name(), &ctx.settings, &hosts);
+        let base = key_base(plugin.id(), plugin.install_name(), &ctx.settings);
         Some(Arc::new(Replayer { store: store.clone(), connection_id: ctx.id.clone(), base, used: Mutex::default() }))
     }
 
@@ -175,12 +172,7 @@ mod tests {
     use super::*;
     use secrecy::SecretString;
 
-    fn key(
-        install: &str,
-        settings: &[(&str, Option<&str>, Option<&str>)],
-        hosts: &[&str],
-        cursor: Option<&str>,
-    ) -> PageKey {
+    fn key(install: &str, settings: &[(&str, Option<&str>, Option<&str>)], cursor: Option<&str>) -> PageKey {
         let settings: Vec<(String, SettingInput)> = settings
             .iter()
             .map(|(k, text, secret)| {
@@ -191,35 +183,24 @@ mod tests {
                 (k.to_string(), value)
             })
             .collect();
-        page_key(&key_base("greenhouse", install, &settings, hosts), cursor)
+        page_key(&key_base("greenhouse", install, &settings), cursor)
     }
 
     #[test]
-    fn a_plugin_upgrade_a_setting_a_grant_or_a_cursor_changes_the_key_and_a_secret_value_does_not() {
+    fn a_plugin_upgrade_a_setting_or_a_cursor_changes_the_key_and_a_secret_value_does_not() {
         let base =
-            key("0.2.0-abc", &[("base-url", Some("https://a"), None), ("client-secret", None, Some("s1"))], &[], None);
+            key("0.2.0-abc", &[("base-url", Some("https://a"), None), ("client-secret", None, Some("s1"))], None);
         let same =
-            key("0.2.0-abc", &[("base-url", Some("https://a"), None), ("client-secret", None, Some("s1"))], &[], None);
+            key("0.2.0-abc", &[("base-url", Some("https://a"), None), ("client-secret", None, Some("s1"))], None);
         assert_eq!(base, same);
         let rotated =
-            key("0.2.0-abc", &[("base-url", Some("https://a"), None), ("client-secret", None, Some("s2"))], &[], None);
+            key("0.2.0-abc", &[("base-url", Some("https://a"), None), ("client-secret", None, Some("s2"))], None);
         assert_eq!(base, rotated, "secret values are not part of the key");
         for other in [
-            key("0.2.1-def", &[("base-url", Some("https://a"), None), ("client-secret", None, Some("s1"))], &[], None),
-            key("0.2.0-abc", &[("base-url", Some("https://b"), None), ("client-secret", None, Some("s1"))], &[], None),
-            key("0.2.0-abc", &[("base-url", Some("https://a"), None), ("client-secret", Some("s1"), None)], &[], None),
-            key(
-                "0.2.0-abc",
-                &[("base-url", Some("https://a"), None), ("client-secret", None, Some("s1"))],
-                &["http://x"],
-                None,
-            ),
-            key(
-                "0.2.0-abc",
-                &[("base-url", Some("https://a"), None), ("client-secret", None, Some("s1"))],
-                &[],
-                Some(""),
-            ),
+            key("0.2.1-def", &[("base-url", Some("https://a"), None), ("client-secret", None, Some("s1"))], None),
+            key("0.2.0-abc", &[("base-url", Some("https://b"), None), ("client-secret", None, Some("s1"))], None),
+            key("0.2.0-abc", &[("base-url", Some("https://a"), None), ("client-secret", Some("s1"), None)], None),
+            key("0.2.0-abc", &[("base-url", Some("https://a"), None), ("client-secret", None, Some("s1"))], Some("")),
         ] {
             assert_ne!(base, other);
         }
