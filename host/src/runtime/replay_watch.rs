@@ -132,3 +132,44 @@ pub fn watch_insecure_seed(linker: &mut Linker<PluginState>) -> wasmtime::Result
     linker.allow_shadowing(false);
     added
 }
+
+#[cfg(test)]
+mod tests {
+    use rand_core::TryRng;
+
+    use super::*;
+
+    #[test]
+    fn reading_a_clock_or_randomness_marks_the_call_until_cleared() {
+        let watch = Watch::default();
+        let wall = Watched { inner: wasmtime_wasi::clocks::WallClock::new(), watch: watch.clone() };
+        let mono = Watched { inner: wasmtime_wasi::clocks::MonotonicClock::new(), watch: watch.clone() };
+        let mut random = Watched { inner: wasmtime_wasi::thread_rng(), watch: watch.clone() };
+        assert!(!watch.touched());
+        let reads: [&mut dyn FnMut(); 3] = [
+            &mut || {
+                wall.now();
+            },
+            &mut || {
+                mono.now();
+            },
+            &mut || {
+                let _ = random.try_next_u64();
+            },
+        ];
+        for read in reads {
+            watch.clear();
+            read();
+            assert!(watch.touched());
+        }
+    }
+
+    #[test]
+    fn a_reused_context_starts_unmarked() {
+        let contexts = super::super::wasi::WasiContexts::default();
+        let first = contexts.take();
+        first.watch.touch();
+        contexts.give_back(first);
+        assert!(!contexts.take().watch.touched());
+    }
+}
