@@ -21,6 +21,7 @@ const GUESTS: &[&str] = &[
     "careless",
     "lever-variant",
     "greenhouse-variant",
+    "clock-reader",
 ];
 
 fn main() {

@@ -73,8 +73,12 @@ pub mod guests {
     /// tests.
     pub const GREENHOUSE_VARIANT: &str = env!("ATSBRIDGE_GUEST_GREENHOUSE_VARIANT");
 
+    /// `tests/guests/clock-reader`: the well-behaved guest, reading the
+    /// wall clock in `list-jobs` (never replayable).
+    pub const CLOCK_READER: &str = env!("ATSBRIDGE_GUEST_CLOCK_READER");
+
     /// Every guest as `(package name, path)`.
-    pub const ALL: [(&str, &str); 12] = [
+    pub const ALL: [(&str, &str); 13] = [
         ("well-behaved", WELL_BEHAVED),
         ("hostile", HOSTILE),
         ("bench-connector", BENCH_CONNECTOR),
@@ -87,6 +91,7 @@ pub mod guests {
         ("careless", CARELESS),
         ("lever-variant", LEVER_VARIANT),
         ("greenhouse-variant", GREENHOUSE_VARIANT),
+        ("clock-reader", CLOCK_READER),
     ];
 }
 

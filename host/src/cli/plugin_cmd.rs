@@ -93,6 +93,17 @@ fn pipelines(declared_per_job: bool) -> &'static str {
     }
 }
 
+/// What `plugin inspect` says of the manifest's
+/// `listing.replay-unchanged-pages`.
+fn replay_pages(declared: bool) -> &'static str {
+    if declared {
+        "yes: a full listing's page whose requests and responses are unchanged is applied without calling list-jobs \
+         (manifest listing.replay-unchanged-pages)"
+    } else {
+        "no: every page calls list-jobs"
+    }
+}
+
 impl PluginCommand {
     /// Installs and removals go to a running host's API (removal needs the
     /// store, to see which connections use a plugin).
@@ -254,6 +265,7 @@ pub async fn run_without_store(cmd: PluginCommand, runtime: &Runtime, json: bool
             println!("  allowed hosts: {}", p.manifest.allowed_host_patterns.join(", "));
             println!("  secrets go to: {}", p.manifest.describe_secret_bindings().join("; "));
             println!("  pipelines:     {}", pipelines(p.manifest.stages.per_job));
+            println!("  replay pages:  {}", replay_pages(p.manifest.listing.replay_unchanged_pages));
             println!("  sha256:        {}", p.record.sha256);
             println!("  settings:");
             for s in &info.config_schema {

@@ -21,7 +21,17 @@
 //!
 //! [stages]                            # optional
 //! per-job = true                      # the ATS has a pipeline per job
+//!
+//! [listing]                           # optional
+//! replay-unchanged-pages = true       # list-jobs depends on its inputs only
 //! ```
+//!
+//! `listing.replay-unchanged-pages` declares that `list-jobs` answers the
+//! same page for the same arguments, settings and HTTP responses. The host
+//! may then, on a later full listing, send a page's recorded requests
+//! itself and, when every response is unchanged, apply the page as
+//! unchanged without running the plugin (`runtime::replay`). A call that
+//! reads a clock or randomness is never replayed, declared or not.
 //!
 //! `network.allowed-hosts` and the `[secrets]` patterns use the syntax of
 //! [`super::allowed_hosts`] and may name public hosts only: `localhost`, a
@@ -93,6 +103,8 @@ struct RawManifest {
     limits: RequestedLimits,
     #[serde(default, skip_serializing_if = "StagesManifest::is_default")]
     stages: StagesManifest,
+    #[serde(default, skip_serializing_if = "ListingManifest::is_default")]
+    listing: ListingManifest,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -137,6 +149,25 @@ impl StagesManifest {
     }
 }
 
+/// How the host may treat the plugin's job listing (`[listing]`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct ListingManifest {
+    /// The plugin declares that its `list-jobs` answer is a function of its
+    /// arguments, the connection's settings and the HTTP responses it gets
+    /// (no clock, randomness or other state): the host may then skip a
+    /// page's call when every request and response is byte-identical to
+    /// the last run's (`runtime::replay`). Off unless declared.
+    #[serde(default)]
+    pub replay_unchanged_pages: bool,
+}
+
+impl ListingManifest {
+    fn is_default(&self) -> bool {
+        *self == Self::default()
+    }
+}
+
 /// A validated manifest.
 #[derive(Debug, Clone)]
 pub struct Manifest {
@@ -163,6 +194,8 @@ pub struct Manifest {
     pub limits: RequestedLimits,
     /// How the ATS organises hiring stages.
     pub stages: StagesManifest,
+    /// How the host may treat the job listing.
+    pub listing: ListingManifest,
 }
 
 impl Manifest {
@@ -207,6 +240,7 @@ impl Manifest {
             secret_bindings: Arc::new(secret_bindings),
             limits: raw.limits,
             stages: raw.stages,
+            listing: raw.listing,
         })
     }
 
@@ -232,6 +266,7 @@ impl Manifest {
             secrets: self.secret_hosts.clone(),
             limits: self.limits,
             stages: self.stages,
+            listing: self.listing,
         };
         // Serialising plain strings and integers cannot fail.
         toml::to_string_pretty(&raw).unwrap_or_default()
@@ -291,6 +326,17 @@ mod tests {
         assert!(Manifest::parse(&unknown).unwrap_err().to_string().contains("per-jobs"), "a typo is refused");
         let wrong = format!("{GOOD}\n[stages]\nper-job = \"yes\"\n");
         assert!(Manifest::parse(&wrong).is_err());
+    }
+
+    #[test]
+    fn replay_is_declared_in_the_manifest_and_defaults_to_off() {
+        assert!(!Manifest::parse(GOOD).unwrap().listing.replay_unchanged_pages);
+        let text = format!("{GOOD}\n[listing]\nreplay-unchanged-pages = true\n");
+        let m = Manifest::parse(&text).unwrap();
+        assert!(m.listing.replay_unchanged_pages);
+        assert!(Manifest::parse(&m.to_toml()).unwrap().listing.replay_unchanged_pages, "kept when stored");
+        let typo = format!("{GOOD}\n[listing]\nreplay-unchanged = true\n");
+        assert!(Manifest::parse(&typo).unwrap_err().to_string().contains("replay-unchanged"));
     }
 
     #[test]

@@ -121,6 +121,8 @@ pub struct OutboundHttp {
     recording: Option<crate::recording::RecordingIo>,
     /// Metering: every exchange is counted here (runtime::meter).
     meter: super::meter::Meter,
+    /// Replay of unchanged pages: the call's exchanges as the guest saw them.
+    replay: Option<Arc<super::replay::ReplayRecorder>>,
 }
 
 impl OutboundHttp {
@@ -146,7 +148,13 @@ impl OutboundHttp {
             exchange_micros: std::sync::atomic::AtomicU64::new(0),
             recording: conn.and_then(|c| c.recording.clone()),
             meter: super::meter::Meter::off(),
+            replay: None,
         }
+    }
+
+    /// Replay: records this call's exchanges into `recorder`.
+    pub(super) fn record_for_replay(&mut self, recorder: Arc<super::replay::ReplayRecorder>) {
+        self.replay = Some(recorder);
     }
 
     /// Record and replay: where this call's exchanges are recorded or
@@ -190,6 +198,17 @@ impl OutboundHttp {
 
     /// Sends one request for the plugin; what comes back is scrubbed.
     pub async fn send(&self, req: HttpRequest) -> Result<HttpResponse, HttpError> {
+        // replay: the request as issued, the answer as handed back.
+        let recorded = self.replay.as_ref().and_then(|r| r.request(&req));
+        let result = self.send_scrubbed(req).await;
+        if let Some(recorder) = &self.replay {
+            recorder.answered(recorded, &result);
+        }
+        // end replay
+        result
+    }
+
+    async fn send_scrubbed(&self, req: HttpRequest) -> Result<HttpResponse, HttpError> {
         let result = self.send_unscrubbed(req).await;
         let scrubber = self.scrubber();
         if scrubber.is_empty() {

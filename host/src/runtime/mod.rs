@@ -26,11 +26,12 @@ pub mod meter;
 pub mod metrics;
 mod net_guard;
 pub(crate) mod oauth; // record and replay observe token requests
+mod replay_watch;
 pub mod scrub;
 pub mod slots;
 mod state;
 mod stderr_tail;
-mod wasi;
+mod wasi; // replay of unchanged pages
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -150,6 +151,10 @@ macro_rules! call_export {
     }};
 }
 
+// Replay of unchanged pages (declared after `call_export!`, which it uses).
+mod replay;
+pub use self::replay::{ReplayExchange, ReplayMiss};
+
 struct LoadedPlugin {
     install_name: String,
     manifest: Manifest,
@@ -172,6 +177,7 @@ impl Runtime {
         // environment, no arguments, no sockets. A wasip2 component imports
         // these interfaces to start; they grant nothing.
         wasmtime_wasi::p2::add_to_linker_async(&mut linker).map_err(|e| RuntimeError::Engine(format!("{e:#}")))?;
+        replay_watch::watch_insecure_seed(&mut linker).map_err(|e| RuntimeError::Engine(format!("{e:#}")))?; // replay
         // Every supported contract version side by side: their interface
         // names differ by version, so they coexist in one linker.
         v0_1::Connector::add_to_linker::<PluginState, HasSelf<PluginState>>(&mut linker, |s| s)
@@ -566,6 +572,7 @@ impl Plugin {
             http: OutboundHttp::new(self.inner.http.clone(), manifest, conn).metered(self.meter.clone()),
             log: GuestLog::new(&manifest.id, conn.map(|c| c.id.as_str())),
             stderr: wasi.stderr,
+            watch: wasi.watch, // replay
         };
         let mut store = Store::new(&self.inner.engine, state);
         store.limiter(|s| &mut s.limiter);
@@ -610,7 +617,7 @@ impl Plugin {
         if !trapped {
             // The instance is freed here; its WASI context serves the next call.
             let state = call.store.into_data();
-            self.loaded.wasi.give_back(wasi::CallWasi { ctx: state.wasi, stderr: state.stderr });
+            self.loaded.wasi.give_back(wasi::CallWasi { ctx: state.wasi, stderr: state.stderr, watch: state.watch });
         }
         result
     }

@@ -19,6 +19,8 @@ pub struct PluginState {
     pub http: OutboundHttp,
     pub log: GuestLog,
     pub stderr: StderrTail,
+    /// Replay: set when the call reads a clock or randomness.
+    pub watch: super::replay_watch::Watch,
 }
 
 impl WasiView for PluginState {

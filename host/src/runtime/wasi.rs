@@ -50,6 +50,8 @@ pub const MAX_IDLE_CONTEXTS: usize = 32;
 pub struct CallWasi {
     pub ctx: WasiCtx,
     pub stderr: StderrTail,
+    /// Replay: whether the call read a clock or randomness (cleared on reuse).
+    pub watch: super::replay_watch::Watch,
 }
 
 impl CallWasi {
@@ -58,7 +60,9 @@ impl CallWasi {
         let stderr = StderrTail::default();
         let mut builder = WasiCtxBuilder::new();
         builder.stderr(stderr.clone());
-        CallWasi { ctx: builder.build(), stderr }
+        let watch = super::replay_watch::Watch::default(); // replay: clocks and randomness watched
+        super::replay_watch::watch_builder(&mut builder, &watch);
+        CallWasi { ctx: builder.build(), stderr, watch }
     }
 }
 
@@ -76,6 +80,7 @@ impl WasiContexts {
         match idle {
             Some(wasi) => {
                 wasi.stderr.clear();
+                wasi.watch.clear(); // replay
                 wasi
             }
             None => CallWasi::build(),

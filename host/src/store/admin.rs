@@ -122,6 +122,7 @@ impl Store {
                 tree.remove(key?)?;
             }
         }
+        self.delete_page_replays(id)?; // replay of unchanged pages
         self.trees.state.remove(keys::id(id))?;
         self.trees.stage_mappings.remove(keys::id(id))?;
         self.trees.connections.remove(keys::id(id))?;

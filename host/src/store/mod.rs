@@ -77,6 +77,7 @@ mod ops_tests;
 // Cursor pages of the API's lists.
 mod outbox;
 mod outbox_attempt; // the attempt under way on an outbox entry
+mod page_replay; // replay of unchanged pages: the records of a listing's pages
 mod page_scan; // a page's unchanged jobs told before its transaction
 mod pages;
 mod patch;
@@ -121,6 +122,7 @@ pub use model::{
 };
 pub use outbox::{AutoPushRule, MAX_OUTBOX_ERROR_CHARS, MoveOutcome, OutboxEntry, OutboxKind, PushOutcome};
 pub use outbox_attempt::AttemptStarted;
+pub use page_replay::{MAX_PAGE_REPLAY_BYTES, PAGE_KEY_LEN, PageReplay, ReplayedJob}; // replay
 pub use pages::MAX_LIST_PAGE;
 pub use patch::{Change, JobPatch};
 pub use positions::{MAX_POSITIONS_PAGE, PositionFilter};

@@ -18,6 +18,7 @@ mod engine;
 mod fetch;
 mod metering;
 mod options;
+mod page_replay; // replay of unchanged pages
 mod plan;
 pub mod retry;
 pub mod stage_refresh;

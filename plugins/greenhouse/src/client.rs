@@ -149,10 +149,10 @@ impl Harvest {
         first_page: &'r mut Option<Response>,
     ) -> Result<Descriptions<'r>, ConnectorError> {
         // Looked up once per post: a set, not a scan of the 500 ids.
-        let requested: HashSet<&str> = job_ids.iter().copied().collect();
+        let requested: HashSet<&str, crate::map::FixedState> = job_ids.iter().copied().collect(); // no random seed: replayable
         let mut missing = requested.clone();
         let mut descriptions = Descriptions::default();
-        let mut offer = |post: api::JobPost<'r>, missing: &mut HashSet<&str>| {
+        let mut offer = |post: api::JobPost<'r>, missing: &mut HashSet<&str, crate::map::FixedState>| {
             // Keep only the requested jobs' posts, whatever the server sent.
             if let Some(job) = post.job_id.as_ref().filter(|j| requested.contains(j.0.as_str())) {
                 missing.remove(job.0.as_str());

@@ -168,12 +168,19 @@ fn post_rank(p: &api::JobPost<'_>) -> u8 {
     }
 }
 
+/// The hasher of the maps `list-jobs` uses: fixed keys, so listing draws
+/// no randomness (the default `RandomState` reads the host's random seed)
+/// and the host may replay unchanged pages (manifest
+/// `listing.replay-unchanged-pages`). The keys are the ATS's job ids of one
+/// page, a few hundred at most, so flooding one bucket costs little.
+pub(crate) type FixedState = std::hash::BuildHasherDefault<std::collections::hash_map::DefaultHasher>;
+
 /// The best description found so far for each job of a page (see
 /// [`Descriptions::offer`]), keyed by job id; the text borrows from the
 /// job posts' response body where it can.
 #[derive(Debug, Default)]
 pub struct Descriptions<'a> {
-    best: HashMap<String, (u8, Cow<'a, str>)>,
+    best: HashMap<String, (u8, Cow<'a, str>), FixedState>,
 }
 
 impl<'a> Descriptions<'a> {

@@ -34,6 +34,7 @@ mod outbox_moves;
 mod outbox_order;
 mod outbox_pipeline_on_demand;
 mod outbox_support;
+mod page_replay;
 mod publication_events;
 mod publish;
 mod publish_edits;

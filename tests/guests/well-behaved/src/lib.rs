@@ -181,6 +181,12 @@ impl Connector for WellBehaved {
     ) -> Result<JobPage, ConnectorError> {
         let page = paging::page_number(cursor.as_deref())?;
         log::info(format!("listing page {page}"));
+        // The clock-reader build's difference: the wall clock read while
+        // listing, so the host must never replay this call.
+        if cfg!(feature = "reads-clock") {
+            let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+            log::debug(format!("listing at {}", now.as_secs()));
+        }
         let response = api(config, http::Method::Get, "/jobs")?
             .query(&[("page", page.to_string())])
             .query_opt("updated_after", changed_since.as_deref())

@@ -1,0 +1,279 @@
+//! Replay of unchanged pages, end to end: the bundled Greenhouse connector
+//! (which declares `[listing] replay-unchanged-pages`) against the mock
+//! Greenhouse, the well-behaved guest against the fake ATS, real wasmtime,
+//! sled on disk and HTTP over loopback. The plugin's `list-jobs` calls are
+//! counted through the runtime's metrics: a replayed page makes none.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::time::Duration;
+
+use atsbridge::app::App;
+use atsbridge::conformance::settings_for_mock;
+use atsbridge::plugin::bundled;
+use atsbridge::plugin::install::{PluginSource, install_from};
+use atsbridge::store::{ConnectionChange, Position, RunOutcome, SecretKey, SyncRun, Trigger};
+use atsbridge::sync::{ListingMode, NoProgress, RunOptions, SyncError};
+use atsbridge_mock_ats::{MockAts, MockConfig, PageSizePolicy, RateLimit, Vendor};
+use atsbridge_tests::guests;
+
+use crate::support::{self, API_KEY};
+
+/// Jobs of the mock and its page size: five pages.
+const JOBS: usize = 50;
+const PAGE: usize = 10;
+
+/// A full listing asked for by hand (the jobs-only resync).
+const FULL: RunOptions = RunOptions { trigger: Trigger::Manual, mode: ListingMode::Full, confirm_removals: false };
+
+struct Greenhouse {
+    dir: tempfile::TempDir,
+    app: App,
+    mock: MockAts,
+    c: String,
+}
+
+impl Greenhouse {
+    /// The bundled connector, opted in (as shipped) or with the opt-in
+    /// switched off in its manifest.
+    async fn new(opted_in: bool, rate_limited: bool) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let app = App::open(dir.path(), Some(SecretKey::generate().unwrap())).unwrap();
+        let shipped = bundled::find("greenhouse").unwrap();
+        assert!(shipped.manifest.contains("replay-unchanged-pages = true"), "the shipped connector opts in");
+        let manifest = if opted_in {
+            shipped.manifest.to_string()
+        } else {
+            shipped.manifest.replace("replay-unchanged-pages = true", "replay-unchanged-pages = false")
+        };
+        let src = dir.path().join("src-greenhouse");
+        std::fs::create_dir_all(&src).unwrap();
+        std::fs::write(src.join("greenhouse.wasm"), shipped.component).unwrap();
+        std::fs::write(src.join("atsbridge-plugin.toml"), manifest).unwrap();
+        install_from(&app.runtime, PluginSource::locate(&src, None).unwrap()).await.unwrap();
+
+        let config = MockConfig {
+            jobs: JOBS,
+            seed: 7,
+            page_size_max: Some(PAGE),
+            page_size_policy: PageSizePolicy::Clamp,
+            // Counts down on every answer (`X-RateLimit-Remaining`).
+            rate_limit: rate_limited.then_some(RateLimit { limit: 100_000, window: Duration::from_secs(3600) }),
+            ..Default::default()
+        };
+        let mock = MockAts::start(Vendor::Greenhouse, config).await.unwrap();
+        app.store.add_account("Acme", "UTC").unwrap();
+        let settings = settings_for_mock("greenhouse", &mock, &BTreeMap::new());
+        let hosts = vec![support::url_origin(mock.base_url())];
+        let c = app.add_connection("acme", "Greenhouse", "greenhouse", &settings, hosts, None).unwrap().id;
+        Greenhouse { dir, app, mock, c }
+    }
+
+    async fn full(&self) -> Result<SyncRun, SyncError> {
+        self.app.engine.sync_with(&self.c, FULL, &NoProgress).await
+    }
+
+    /// `list-jobs` calls the plugin has answered so far.
+    fn list_calls(&self) -> u64 {
+        list_calls(&self.app, "greenhouse")
+    }
+
+    /// The job on page `page` (1-based) of the listing, at `index` in it.
+    fn job_on_page(&self, page: usize, index: usize) -> String {
+        self.mock.jobs()[(page - 1) * PAGE + index].id.clone()
+    }
+
+    /// The connection's positions, less the times they were written.
+    fn positions(&self) -> Vec<serde_json::Value> {
+        let mut positions = self.app.store.positions_of_connection(&self.c).unwrap();
+        positions.sort_by_key(|p| p.id);
+        positions.iter().map(without_times).collect()
+    }
+
+    /// Every event's kind, connection, run and position.
+    fn events(&self) -> Vec<String> {
+        let events = self.app.store.events_after(0, 100_000).unwrap();
+        events
+            .iter()
+            .map(|e| format!("{} {} {} {}", e.kind.as_str(), e.connection_id, e.run_seq, e.position.id))
+            .collect()
+    }
+}
+
+fn list_calls(app: &App, plugin: &str) -> u64 {
+    app.runtime.metrics().plugin(plugin).by_function.get("list-jobs").map_or(0, |f| f.calls)
+}
+
+fn without_times(p: &Position) -> serde_json::Value {
+    let mut v = serde_json::to_value(p).unwrap();
+    if let Some(o) = v.as_object_mut() {
+        o.remove("created_at_unix");
+        o.remove("updated_at_unix");
+    }
+    v
+}
+
+fn counts(run: &SyncRun) -> (u32, u64, u64, u64, u64, u64) {
+    let c = &run.counts;
+    (c.pages, c.jobs_seen, c.created, c.updated, c.unchanged, c.removed)
+}
+
+/// Every byte of every file under `dir`.
+fn files_contain(dir: &Path, needle: &[u8]) -> Vec<String> {
+    let mut found = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for entry in std::fs::read_dir(&d).unwrap().flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                stack.push(path);
+            } else if let Ok(bytes) = std::fs::read(&path)
+                && bytes.windows(needle.len()).any(|w| w == needle)
+            {
+                found.push(path.display().to_string());
+            }
+        }
+    }
+    found
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn unchanged_pages_are_replayed_and_one_changed_page_runs_the_plugin() {
+    let gh = Greenhouse::new(true, false).await;
+    let first = gh.full().await.unwrap();
+    assert_eq!((first.counts.pages, first.counts.created), (5, JOBS as u64));
+    assert_eq!(gh.list_calls(), 5);
+
+    // Nothing changed: every page is replayed, none runs the plugin.
+    let again = gh.full().await.unwrap();
+    assert_eq!(again.outcome, RunOutcome::Succeeded);
+    assert_eq!(counts(&again), (5, JOBS as u64, 0, 0, JOBS as u64, 0));
+    assert_eq!(gh.list_calls(), 5, "no list-jobs call for an unchanged listing");
+
+    // One job of page 3 changes: that page alone runs the plugin, and the
+    // change flows in.
+    let code = gh.job_on_page(3, 4);
+    gh.mock.update_job(&code, |j| j.title = "Replayed nowhere".into()).unwrap();
+    let changed = gh.full().await.unwrap();
+    assert_eq!(counts(&changed), (5, JOBS as u64, 0, 1, JOBS as u64 - 1, 0));
+    assert_eq!(gh.list_calls(), 6, "exactly the changed page ran the plugin");
+    let p = gh.app.store.position_by_job(&gh.c, &code).unwrap().unwrap();
+    assert_eq!(p.name.ats, "Replayed nowhere");
+
+    // And its new record replays next time.
+    gh.full().await.unwrap();
+    assert_eq!(gh.list_calls(), 6);
+    gh.mock.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_sync_with_replay_produces_what_one_without_produces() {
+    let with = Greenhouse::new(true, false).await;
+    let without = Greenhouse::new(false, false).await;
+    let mut runs = Vec::new();
+    for gh in [&with, &without] {
+        let mut of_this = vec![counts(&gh.full().await.unwrap()), counts(&gh.full().await.unwrap())];
+        // A change on page 2, a job closed on page 4, one gone from page 5.
+        let (changed, closed, gone) = (gh.job_on_page(2, 1), gh.job_on_page(4, 7), gh.job_on_page(5, 2));
+        gh.mock.update_job(&changed, |j| j.title = format!("{} (renamed)", j.title)).unwrap();
+        gh.mock.close_job(&closed).unwrap();
+        gh.mock.remove_job(&gone).unwrap();
+        of_this.push(counts(&gh.full().await.unwrap()));
+        of_this.push(counts(&gh.full().await.unwrap()));
+        runs.push(of_this);
+    }
+    assert_eq!(runs[0], runs[1], "the same runs");
+    assert_eq!(with.positions(), without.positions(), "the same positions");
+    assert_eq!(with.events(), without.events(), "the same events");
+    // Without the opt-in, every run listed every page through the plugin.
+    assert_eq!(list_calls(&without.app, "greenhouse"), 20);
+    assert!(list_calls(&with.app, "greenhouse") < 20, "{}", list_calls(&with.app, "greenhouse"));
+    with.mock.shutdown().await;
+    without.mock.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_changed_rate_limit_count_does_not_stop_replay() {
+    // The mock's `X-RateLimit-Remaining` differs on every answer: a
+    // volatile header, left out of the response digest.
+    let gh = Greenhouse::new(true, true).await;
+    gh.full().await.unwrap();
+    gh.full().await.unwrap();
+    assert_eq!(gh.list_calls(), 5, "replayed although a header changed");
+    gh.mock.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_replayed_request_is_checked_like_the_plugins_own() {
+    let gh = Greenhouse::new(true, false).await;
+    gh.full().await.unwrap();
+    // The operator revokes the grant of the mock's loopback address: the
+    // replay's requests are refused as the plugin's would be, and the run
+    // fails instead of passing on its records.
+    let revoked = ConnectionChange { extra_hosts: Some(Vec::new()), ..Default::default() };
+    gh.app.store.update_connection(&gh.c, revoked).unwrap();
+    let err = gh.full().await.unwrap_err();
+    assert!(matches!(err, SyncError::Listing { .. }), "{err}");
+    let run = gh.app.store.runs(&gh.c, 1).unwrap().remove(0);
+    assert!(matches!(run.outcome, RunOutcome::Failed { .. }), "{:?}", run.outcome);
+    assert_eq!(run.counts.pages, 0, "no page applied from a record");
+    gh.mock.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn replay_records_hold_no_secret_value() {
+    let gh = Greenhouse::new(true, false).await;
+    gh.full().await.unwrap();
+    gh.full().await.unwrap();
+    assert_eq!(gh.list_calls(), 5);
+    let credentials = gh.mock.credentials();
+    let app = gh.app;
+    drop(app); // sled writes everything out when the store closes
+    let secrets = [credentials.client_id.clone().unwrap(), credentials.client_secret.clone().unwrap()];
+    for secret in secrets {
+        assert!(secret.len() >= 8, "{secret}");
+        let found = files_contain(gh.dir.path(), secret.as_bytes());
+        assert!(found.is_empty(), "a secret value is in {found:?}");
+    }
+    gh.mock.shutdown().await;
+}
+
+/// The well-behaved guest against the fake ATS, with the opt-in in its
+/// manifest; `wasm` is it or its clock-reading build.
+async fn well_behaved(wasm: &str) -> (tempfile::TempDir, App, support::FakeAts) {
+    let dir = tempfile::tempdir().unwrap();
+    let app = App::open(dir.path(), Some(SecretKey::generate().unwrap())).unwrap();
+    support::install(
+        &app.runtime,
+        dir.path(),
+        "well-behaved",
+        "1.2.3",
+        wasm,
+        "[listing]\nreplay-unchanged-pages = true\n",
+    )
+    .await;
+    app.store.add_account("Acme", "UTC").unwrap();
+    let ats = support::fake_ats().await;
+    let values = BTreeMap::from([("base-url".to_string(), ats.base()), ("api-key".to_string(), API_KEY.to_string())]);
+    let hosts = vec![support::url_origin(&ats.base())];
+    app.add_connection("acme", "Main", "well-behaved", &values, hosts, None).unwrap();
+    (dir, app, ats)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_guest_that_reads_the_clock_is_never_replayed() {
+    // The control: the same source without the clock read is replayed.
+    let (_dir, app, _ats) = well_behaved(guests::WELL_BEHAVED).await;
+    app.engine.sync_with("acme-main", FULL, &NoProgress).await.unwrap();
+    let pages = list_calls(&app, "well-behaved");
+    assert!(pages > 0);
+    app.engine.sync_with("acme-main", FULL, &NoProgress).await.unwrap();
+    assert_eq!(list_calls(&app, "well-behaved"), pages, "replayed");
+
+    let (_dir, app, _ats) = well_behaved(guests::CLOCK_READER).await;
+    for run in 1..=3 {
+        let done = app.engine.sync_with("acme-main", FULL, &NoProgress).await.unwrap();
+        assert_eq!(done.outcome, RunOutcome::Succeeded);
+        assert_eq!(list_calls(&app, "well-behaved"), pages * run, "run {run}: every page ran the plugin");
+    }
+}
