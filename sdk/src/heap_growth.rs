@@ -22,6 +22,11 @@
 //!
 //! Memory grown by anyone else (no code in a connector does) is noticed and
 //! never handed out: the break restarts at the end of memory.
+//!
+//! The linker takes this `sbrk` instead of wasi-libc's because the SDK's
+//! object comes first; as an unmangled function of a `cdylib` it is also
+//! exported by the component's core module, where the host never sees it
+//! (only the world's exports reach the host).
 
 #[cfg(target_arch = "wasm32")]
 pub use wasm::sbrk;
