@@ -391,8 +391,16 @@ impl Response {
     /// marked `#[serde(borrow)]`): strings without escapes are then not
     /// copied, which saves an allocation per string the connector only
     /// reads. Owned types (`String`) decode as before.
+    ///
+    /// A body that is valid UTF-8 throughout (checked once, a word at a time)
+    /// decodes as text, so its strings are not checked again one by one;
+    /// any other body decodes as bytes, failing (or not) exactly as before.
     pub fn json<'a, T: Deserialize<'a>>(&'a self) -> Result<T, ConnectorError> {
-        serde_json::from_slice(&self.body).map_err(|e| {
+        let decoded = match std::str::from_utf8(&self.body) {
+            Ok(text) => serde_json::from_str(text),
+            Err(_) => serde_json::from_slice(&self.body),
+        };
+        decoded.map_err(|e| {
             ConnectorError::Permanent(format!(
                 "could not decode the HTTP {} response as `{}`: {e}; body: {}",
                 self.status,
@@ -653,6 +661,34 @@ mod tests {
         assert!(message.contains("Page"), "{message}");
         assert!(message.contains("line 1 column"), "{message}");
         assert!(message.contains("HTTP 200"), "{message}");
+    }
+
+    #[test]
+    fn json_of_a_body_that_is_not_utf8_decodes_as_bytes() {
+        #[derive(serde::Deserialize, Debug)]
+        struct Job<'a> {
+            title: &'a str,
+        }
+        let body = |skipped: &[u8], title: &[u8]| {
+            let mut body = br#"{"skipped": ""#.to_vec();
+            body.extend_from_slice(skipped);
+            body.extend_from_slice(br#"", "title": ""#);
+            body.extend_from_slice(title);
+            body.extend_from_slice(br#""}"#);
+            Response { status: 200, headers: vec![], body }
+        };
+        // Valid throughout: decoded as text, the string borrowed.
+        let r = body(b"x", "caf\u{e9}".as_bytes());
+        assert_eq!(r.json::<Job<'_>>().unwrap().title, "caf\u{e9}");
+        // Invalid UTF-8 only in a field the type skips: decodes, as it did
+        // when every body was decoded as bytes.
+        let r = body(&[b'a', 0xff], b"Engineer");
+        assert_eq!(r.json::<Job<'_>>().unwrap().title, "Engineer");
+        // Invalid UTF-8 in a field the type reads: an error naming the position.
+        let r = body(b"x", &[b'a', 0xff]);
+        let err = r.json::<Job<'_>>().unwrap_err();
+        let ConnectorError::Permanent(message) = err else { panic!("expected permanent, got {err:?}") };
+        assert!(message.contains("line 1 column"), "{message}");
     }
 
     #[test]

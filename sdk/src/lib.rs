@@ -161,6 +161,8 @@ pub mod bindings {
 
 pub mod config;
 mod connector;
+#[doc(hidden)]
+pub mod heap_growth;
 pub mod http;
 pub mod log;
 pub mod multipart;

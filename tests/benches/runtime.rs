@@ -10,7 +10,10 @@
 //! sides of one round alike. Those rounds are timed in CPU time of this
 //! process (`getrusage`); compile and load times are wall time.
 //! `RUNTIME_BENCH_DEFAULT_ONLY=1` skips the on-demand and plain pooling
-//! configurations.
+//! configurations. `RUNTIME_BENCH_COMPONENT=path/to/bench_connector.wasm`
+//! also measures that build of the benchmark connector, alternately with
+//! the bundled one in each round (to compare guest builds, e.g. SDK
+//! changes, in one process under the same load).
 
 use std::hint::black_box;
 use std::path::Path;
@@ -163,11 +166,24 @@ async fn run() {
         }
         row(&format!("instantiate + info() [{label}], median of {}", rounds.len()), median(&rounds), "target < 25 µs");
 
+        // Another build of the benchmark connector, measured alongside.
+        let other = match std::env::var_os("RUNTIME_BENCH_COMPONENT") {
+            Some(path) => {
+                let path = path.into_string().expect("RUNTIME_BENCH_COMPONENT is UTF-8");
+                Some(install(&rt, dir.path(), "bench-connector-other", "0.1.0", &path).await)
+            }
+            None => None,
+        };
+
         // 500-job page: WASM vs native, alternately, median of the rounds.
         let conn = ConnectionContext::new("bench");
         for _ in 0..20 {
             bench.list_jobs(&conn, None, None).await.expect("warm-up");
+            if let Some(other) = &other {
+                other.list_jobs(&conn, None, None).await.expect("warm-up");
+            }
         }
+        let mut other_rounds = OtherBuild::default();
         let n = 50;
         let (mut wasm_rounds, mut native_rounds, mut ratios) = (Vec::new(), Vec::new(), Vec::new());
         let (mut probe_instantiate, mut probe_no_lift) = (Vec::new(), Vec::new());
@@ -199,6 +215,9 @@ async fn run() {
                 black_box(bench.list_stages(&conn, None).await.expect("probe"));
             }
             probe_no_lift.push(per_iter(t.elapsed(), n));
+            if let Some(other) = &other {
+                other_rounds.measure(other, &conn, n, native).await;
+            }
             ratios.push(wasm.as_secs_f64() / native.as_secs_f64());
             wasm_rounds.push(wasm);
             native_rounds.push(native);
@@ -221,9 +240,50 @@ async fn run() {
             median(&ratios),
             ratios.iter().map(|r| format!("{r:.2}")).collect::<Vec<_>>().join(", ")
         );
+        if other.is_some() {
+            other_rounds.report(median(&ratios), label);
+        }
         // Metering's cost, in the default configuration.
         if label.ends_with("(default)") {
             metering::compare(&bench, &conn, label).await;
         }
+    }
+}
+
+/// The rounds of the build named by `RUNTIME_BENCH_COMPONENT`, each taken
+/// right after the bundled build's round and against the same native time.
+#[derive(Default)]
+struct OtherBuild {
+    wasm: Vec<Duration>,
+    instantiate: Vec<Duration>,
+    ratios: Vec<f64>,
+}
+
+impl OtherBuild {
+    async fn measure(&mut self, plugin: &Plugin, conn: &ConnectionContext, n: u32, native: Duration) {
+        let t = CpuTimer::start();
+        for _ in 0..n {
+            let page = black_box(plugin.list_jobs(conn, None, None).await.expect("list-jobs"));
+            assert_eq!(page.jobs.len(), 500);
+        }
+        let wasm = per_iter(t.elapsed(), n);
+        let t = CpuTimer::start();
+        for _ in 0..n {
+            black_box(plugin.info().await.expect("info"));
+        }
+        self.instantiate.push(per_iter(t.elapsed(), n));
+        self.ratios.push(wasm.as_secs_f64() / native.as_secs_f64());
+        self.wasm.push(wasm);
+    }
+
+    fn report(&self, bundled_ratio: f64, label: &str) {
+        let rounds = self.ratios.len();
+        row(&format!("list-jobs, RUNTIME_BENCH_COMPONENT [{label}], median of {rounds}"), median(&self.wasm), "");
+        row(&format!("  of which instantiate + trivial call [{label}]"), median(&self.instantiate), "");
+        println!(
+            "| ratio WASM / native, RUNTIME_BENCH_COMPONENT [{label}] | {:>15.2}x | bundled build {bundled_ratio:.2}x (rounds: {})",
+            median(&self.ratios),
+            self.ratios.iter().map(|r| format!("{r:.2}")).collect::<Vec<_>>().join(", ")
+        );
     }
 }

@@ -31,6 +31,7 @@ const SDK_FILES: &[(&str, &str)] = &[
     ("README.md", include_str!("../../../sdk/README.md")),
     ("src/config.rs", include_str!("../../../sdk/src/config.rs")),
     ("src/connector.rs", include_str!("../../../sdk/src/connector.rs")),
+    ("src/heap_growth.rs", include_str!("../../../sdk/src/heap_growth.rs")),
     ("src/http.rs", include_str!("../../../sdk/src/http.rs")),
     ("src/lib.rs", include_str!("../../../sdk/src/lib.rs")),
     ("src/log.rs", include_str!("../../../sdk/src/log.rs")),
