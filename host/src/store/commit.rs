@@ -19,7 +19,7 @@ use super::job_entry::{self, JobEntry}; // resync
 use super::model::{
     Checkpoint, CloseReason, Connection, ConnectionState, Position, PositionStatus, RunCounts, RunOutcome, SyncRun,
 };
-use super::page_scan::Listed;
+use super::page_scan::{Listed, ScannedPage};
 use super::patch::{Change, JobPatch};
 use super::position_index::CreatedIds;
 use super::write_tally::{Tally, encode_counting_itself};
@@ -149,6 +149,11 @@ impl Store {
         // resync: unchanged jobs are told before the transaction (`page_scan`);
         // a page of only those opens none, the others go to the transaction.
         let scan = self.scan_page(connection_id, &page.patches)?;
+        self.commit_scanned(page, scan)
+    }
+
+    /// [`Store::commit_page`] after its scan.
+    pub(super) fn commit_scanned(&self, page: PageCommit, scan: ScannedPage) -> Result<PageResult, StoreError> {
         if scan.all_unchanged() && !page.checkpoint_due {
             let result = self.commit_unchanged_page(page, &scan)?;
             debug!(connection = %result.run.connection_id, seq = result.run.seq, jobs = result.changes.len(), "unchanged page");

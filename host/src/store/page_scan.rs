@@ -43,6 +43,9 @@ pub(super) struct ScannedPage {
 
 /// A page's job as its transaction takes it.
 #[derive(Debug)]
+// A full sync's pages are mostly new jobs: boxing the position would add an
+// allocation per job to save a little room in the few other entries.
+#[allow(clippy::large_enum_variant)]
 pub(super) enum Staged {
     /// Its position would not change (counted, never applied).
     Unchanged { id: u64, code: String, closed: bool },
@@ -314,6 +317,27 @@ mod tests {
         // The changed job's fingerprint follows: listed again, it is unchanged.
         let again = store.commit_page(page(&done.run, vec![patch("J2", "B2")])).unwrap();
         assert_eq!(again.changes[0].change, Change::Unchanged);
+    }
+
+    #[test]
+    fn a_job_scanned_as_new_that_has_a_position_by_the_transaction_gets_its_patch_applied_to_it() {
+        let (_dir, store) = temp_store();
+        let c = connection(&store, "Greenhouse");
+        let patches = vec![patch("J1", "B"), patch("J2", "C")];
+        let scan = store.scan_page(&c.id, &patches).unwrap();
+        assert_eq!(scan.to_apply(), 2);
+        // J1 gets its position between the scan and the transaction.
+        let made = commit_jobs(&store, &c.id, &[("J1", "A")]);
+        let run = start(&store, &c.id);
+        let done = store.commit_scanned(page(&run, patches), scan).unwrap();
+        let j2 = store.position_by_job(&c.id, "J2").unwrap().unwrap();
+        let changes: Vec<_> = done.changes.iter().map(|c| (c.id, c.code.as_str(), c.change)).collect();
+        assert_eq!(changes, [(made[0].id, "J1", Change::Updated), (j2.id, "J2", Change::Created)]);
+        assert_eq!((done.run.counts.created, done.run.counts.updated), (1, 1));
+        let j1 = store.position_by_job(&c.id, "J1").unwrap().unwrap();
+        assert_eq!((j1.id, j1.name.ats.as_str()), (made[0].id, "B"));
+        assert_eq!(store.job_codes_of_connection(&c.id).unwrap().len(), 2, "one position per job");
+        assert_eq!(store.positions_of_connection(&c.id).unwrap().len(), 2);
     }
 
     #[test]

@@ -459,10 +459,10 @@ impl SyncEngine {
         } else {
             Vec::new()
         };
-        if !options.confirm_removals {
-            if let Some(error) = self.mass_close(connection, removed.len() as u64, open_seen, empty) {
-                return Err((run, error));
-            }
+        if !options.confirm_removals
+            && let Some(error) = self.mass_close(connection, removed.len() as u64, open_seen, empty)
+        {
+            return Err((run, error));
         }
         let now = unix_now();
         run.outcome = RunOutcome::Succeeded;
