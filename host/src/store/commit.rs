@@ -4,6 +4,7 @@
 //! after a crash the store holds whole pages and a checkpoint that matches
 //! them, never half a page.
 
+use std::borrow::Cow;
 use std::cell::{Cell, RefCell};
 
 use sled::Transactional;
@@ -15,6 +16,7 @@ use super::event_batch::BatchBuilder;
 use super::events::EventKind;
 use super::job_entry::{self, JobEntry}; // resync
 use super::model::{Checkpoint, Connection, ConnectionState, Position, PositionStatus, RunCounts, RunOutcome, SyncRun};
+use super::page_scan::{Listed, ScannedPage};
 use super::patch::{Change, JobPatch};
 use super::position_index::CreatedIds;
 use super::write_tally::{Tally, encode_counting_itself};
@@ -134,6 +136,11 @@ impl Store {
         // resync: unchanged jobs are told before the transaction (`page_scan`);
         // a page of only those opens none, the others go to the transaction.
         let scan = self.scan_page(connection_id, &page.patches)?;
+        self.commit_scanned(page, scan)
+    }
+
+    /// [`Store::commit_page`] after its scan.
+    pub(super) fn commit_scanned(&self, page: PageCommit, scan: ScannedPage) -> Result<PageResult, StoreError> {
         if scan.all_unchanged() && !page.checkpoint_due {
             let result = self.commit_unchanged_page(page, &scan)?;
             debug!(connection = %result.run.connection_id, seq = result.run.seq, jobs = result.changes.len(), "unchanged page");
@@ -141,31 +148,42 @@ impl Store {
         }
         // end resync
         let now = now_unix();
+        let PageCommit { connection_id, run: page_run, patches, checkpoint, checkpoint_due, quota } = page;
+        let connection_id = connection_id.as_str();
+        // New jobs become their positions here, taking the patches' strings
+        // (the transaction may run more than once, so it must not take them).
+        // The transaction checks the connection again, and its account.
+        let account_id = self
+            .connection(connection_id)?
+            .ok_or_else(|| StoreError::UnknownConnection(connection_id.to_string()))?
+            .account_id;
         // At most two events per job applied (its change, and whether it
         // is shown when a close or reopen changes that); unused ids are skipped.
         let event_ids = self.event_ids(scan.to_apply().saturating_mul(2))?;
-        let result = self.commit_tx(connection_id, &page.run, &event_ids, |view, runs| {
-            let mut run = page.run.clone();
+        let staged = scan.stage(patches, |id, patch| {
+            Position::from_owned_patch(id, &account_id, connection_id, patch, page_run.seq, now)
+        });
+        let result = self.commit_tx(connection_id, &page_run, &event_ids, |view, runs| {
+            let mut run = page_run.clone();
             let mut state = read_state_tx(view.state, connection_id)?;
             // Pending "this run's commit" is retried whole by sled on a
             // conflict: everything below starts from the stored values.
             let seq = run.seq;
-            let changes = scan.apply_each(&page.patches, &mut run.counts, |patch, new_id, counts| {
-                view.apply(patch, new_id, seq, now, &mut state, counts)
-            })?;
-            if state.position_count > page.quota.max_positions || state.stored_bytes > page.quota.max_bytes {
+            let changes = staged
+                .apply_each(&mut run.counts, |listed, counts| view.apply(listed, seq, now, &mut state, counts))?;
+            if state.position_count > quota.max_positions || state.stored_bytes > quota.max_bytes {
                 return Err(abort(StoreError::ConnectionFull {
                     connection: connection_id.to_string(),
                     positions: state.position_count,
                     bytes: state.stored_bytes,
-                    max_positions: page.quota.max_positions,
-                    max_bytes: page.quota.max_bytes,
+                    max_positions: quota.max_positions,
+                    max_bytes: quota.max_bytes,
                 }));
             }
             run.counts.pages += 1;
             let written = changes.iter().any(|c| c.change.writes());
-            if written || page.checkpoint_due {
-                state.checkpoint = page.checkpoint.clone();
+            if written || checkpoint_due {
+                state.checkpoint = checkpoint.clone();
                 view.written.add_bytes(write_state_tx(view.state, &state)?);
                 view.events.flush()?; // metering: the last batch is counted before the run record
                 view.index_created()?; // metering: so is the index entry of the positions created
@@ -173,7 +191,7 @@ impl Store {
             }
             Ok(PageResult { run, changes, written })
         })?;
-        debug!(connection = %connection_id, seq = page.run.seq, jobs = result.changes.len(), written = result.written, "page committed");
+        debug!(connection = %connection_id, seq = page_run.seq, jobs = staged.len(), written = result.written, "page committed");
         Ok(result)
     }
 
@@ -298,37 +316,46 @@ impl CommitView<'_> {
         Ok(())
     }
 
-    /// Applies one patch: the stored position (found through `job_map`)
-    /// patched, or a new one. The only place a listed job changes a position.
+    /// Applies one listed job: its patch to the stored position (found
+    /// through `job_map`), or its new position. The only place a listed job
+    /// changes a position.
     fn apply(
         &self,
-        patch: &JobPatch,
-        new_id: Option<u64>,
+        listed: Listed<'_>,
         run_seq: u64,
         now: i64,
         state: &mut ConnectionState,
         counts: &mut RunCounts,
     ) -> ConflictableTransactionResult<PositionChange, StoreError> {
-        let job_key = keys::job(self.connection_id(), &patch.code);
+        let job_key = keys::job(self.connection_id(), listed.code());
         let existing = match self.job_map.get(&job_key)? {
             Some(bytes) => Some(job_entry::decode(&bytes).map_err(|e| abort(e.into()))?),
             None => None,
         };
         counts.jobs_seen += 1;
         let mut was_published = false;
-        let (position, change, old) = match existing {
-            // resync: the job's fingerprint says unchanged without reading the position
-            Some(JobEntry { position: id, fingerprint: Some(f) }) if f.unchanged_by(patch) => {
-                counts.unchanged += 1;
-                return Ok(PositionChange {
-                    id,
-                    code: patch.code.clone(),
-                    change: Change::Unchanged,
-                    closed: f.closed,
-                });
-            }
-            // end resync
-            Some(JobEntry { position: id, .. }) => {
+        let (position, change, old): (Cow<'_, Position>, Change, Option<sled::IVec>) = match existing {
+            Some(entry) => {
+                // A job the scan took for new has a position after all: its
+                // patch is applied to that position, as to any other.
+                let patch = match listed {
+                    Listed::Patch(patch) => Cow::Borrowed(patch),
+                    Listed::New(position) => Cow::Owned(position.patch_of_new()),
+                };
+                let id = match entry {
+                    // resync: the job's fingerprint says unchanged without reading the position
+                    JobEntry { position: id, fingerprint: Some(f) } if f.unchanged_by(&patch) => {
+                        counts.unchanged += 1;
+                        return Ok(PositionChange {
+                            id,
+                            code: patch.code.clone(),
+                            change: Change::Unchanged,
+                            closed: f.closed,
+                        });
+                    }
+                    // end resync
+                    JobEntry { position: id, .. } => id,
+                };
                 let bytes =
                     self.positions.get(keys::position(id))?.ok_or_else(|| abort(StoreError::UnknownPosition(id)))?;
                 // Most jobs of a resync are unchanged: the few fields that
@@ -343,18 +370,19 @@ impl CommitView<'_> {
                 }
                 let mut position = self.decode_position(id, &bytes)?;
                 was_published = position.published;
-                let change = position.apply_patch(patch, run_seq, now);
-                (position, change, Some(bytes))
+                let change = position.apply_patch(&patch, run_seq, now);
+                (Cow::Owned(position), change, Some(bytes))
             }
             None => {
                 // Only a concurrent writer of this connection's jobs could
                 // have removed the mapping seen a moment ago; there is none.
-                let id = new_id.ok_or_else(|| {
-                    abort(invalid(self.connection_id(), format!("job `{}` lost its position mid-commit", patch.code)))
-                })?;
-                let position =
-                    Position::from_patch(id, &self.connection.account_id, self.connection_id(), patch, run_seq, now);
-                (position, Change::Created, None)
+                let Listed::New(position) = listed else {
+                    return Err(abort(invalid(
+                        self.connection_id(),
+                        format!("job `{}` lost its position mid-commit", listed.code()),
+                    )));
+                };
+                (self.as_new_here(position), Change::Created, None)
             }
         };
         match change {
@@ -384,7 +412,20 @@ impl CommitView<'_> {
                 state.position_count += 1;
             }
         }
-        Ok(PositionChange { id: position.id, code: patch.code.clone(), change, closed: position.is_closed() })
+        Ok(PositionChange { id: position.id, code: listed.code().to_string(), change, closed: position.is_closed() })
+    }
+
+    /// A new position built before the transaction, as this connection's:
+    /// borrowed as it is, or a copy with the owner read in the transaction
+    /// (a connection deleted and made again under another account since).
+    fn as_new_here<'p>(&self, position: &'p Position) -> Cow<'p, Position> {
+        if position.connection_id == self.connection.id && position.account_id == self.connection.account_id {
+            return Cow::Borrowed(position);
+        }
+        let mut own = position.clone();
+        own.connection_id.clone_from(&self.connection.id);
+        own.account_id.clone_from(&self.connection.account_id);
+        Cow::Owned(own)
     }
 
     /// Closes one position as removed from the ATS (if still open).

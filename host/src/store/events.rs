@@ -397,7 +397,11 @@ impl Store {
     /// generator must not be called inside one.
     pub(crate) fn draw_event_ids(&self, n: usize) -> Result<Vec<u64>, StoreError> {
         let _drawing = self.event_ids_lock.lock().unwrap_or_else(|e| e.into_inner());
-        (0..n).map(|_| Ok(self.db.generate_id()?)).collect()
+        let mut ids = Vec::with_capacity(n);
+        for _ in 0..n {
+            ids.push(self.db.generate_id()?);
+        }
+        Ok(ids)
     }
 
     /// One fresh event id (see [`Store::draw_event_ids`]).

@@ -20,6 +20,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::commit::{PageCommit, PageResult, PositionChange};
+use super::content_hash::ContentHash;
 use super::job_entry;
 use super::patch::Change;
 use super::{Store, StoreError, keys};
@@ -153,14 +154,15 @@ impl Store {
         let mut key = keys::connection_prefix(&page.connection_id);
         let prefix_len = key.len();
         let mut changes = Vec::with_capacity(jobs.len());
-        let mut listed = [0u8; 32];
         for job in jobs {
             key.truncate(prefix_len);
             key.extend_from_slice(job.code.as_bytes()); // keys::job
             let Some(bytes) = self.trees.job_map.get(&key)? else { return Ok(None) };
             let entry = job_entry::decode(&bytes)?;
             let Some(f) = entry.fingerprint else { return Ok(None) };
-            if f.removed || hex::decode_to_slice(&job.content_hash, &mut listed).is_err() || listed != f.content_hash {
+            // A fingerprint still in the SHA-256 form never matches: the plugin
+            // runs, and its commit upgrades the fingerprint.
+            if f.removed || ContentHash::parse(&job.content_hash) != Some(f.content_hash) {
                 return Ok(None);
             }
             changes.push(PositionChange {

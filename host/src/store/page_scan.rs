@@ -18,7 +18,7 @@
 
 use super::commit::{PageCommit, PageResult, PositionChange, check_running, invalid};
 use super::job_entry::{self, JobEntry};
-use super::model::{RunCounts, SyncRun};
+use super::model::{Position, RunCounts, SyncRun};
 use super::patch::{Change, JobPatch};
 use super::{Store, StoreError, keys};
 
@@ -41,6 +41,46 @@ pub(super) struct ScannedPage {
     known: Vec<Known>,
 }
 
+/// A page's job as its transaction takes it.
+#[derive(Debug)]
+// A full sync's pages are mostly new jobs: boxing the position would add an
+// allocation per job to save a little room in the few other entries.
+#[allow(clippy::large_enum_variant)]
+pub(super) enum Staged {
+    /// Its position would not change (counted, never applied).
+    Unchanged { id: u64, code: String, closed: bool },
+    /// No position yet: the new position, built from the patch before the
+    /// transaction (taking its strings), with the id the scan drew.
+    New(Position),
+    /// Its position may change: the transaction applies the patch.
+    Apply(JobPatch),
+}
+
+/// What the transaction applies for one job ([`StagedPage::apply_each`]).
+#[derive(Debug, Clone, Copy)]
+pub(super) enum Listed<'a> {
+    /// A job the scan found no position for, as its new position.
+    New(&'a Position),
+    /// A job with a position, as its patch.
+    Patch(&'a JobPatch),
+}
+
+impl Listed<'_> {
+    /// The job's code.
+    pub(super) fn code(&self) -> &str {
+        match self {
+            Listed::New(position) => &position.ats_job_code,
+            Listed::Patch(patch) => &patch.code,
+        }
+    }
+}
+
+/// A page's jobs staged for its transaction, in page order.
+#[derive(Debug)]
+pub(super) struct StagedPage {
+    jobs: Vec<Staged>,
+}
+
 impl ScannedPage {
     /// Whether no job of the page needs the transaction.
     pub(super) fn all_unchanged(&self) -> bool {
@@ -52,24 +92,46 @@ impl ScannedPage {
         self.known.iter().filter(|k| !matches!(k, Known::Unchanged { .. })).count()
     }
 
+    /// Stages the page's jobs for its transaction, taking the patches: a
+    /// new job becomes its position through `new` (given the id drawn for
+    /// it and the patch, whose strings it takes).
+    pub(super) fn stage(self, patches: Vec<JobPatch>, mut new: impl FnMut(u64, JobPatch) -> Position) -> StagedPage {
+        let jobs = patches
+            .into_iter()
+            .zip(self.known)
+            .map(|(patch, known)| match known {
+                Known::Unchanged { id, closed } => Staged::Unchanged { id, code: patch.code, closed },
+                Known::New(id) => Staged::New(new(id, patch)),
+                Known::Apply => Staged::Apply(patch),
+            })
+            .collect();
+        StagedPage { jobs }
+    }
+}
+
+impl StagedPage {
+    /// How many jobs the page has.
+    pub(super) fn len(&self) -> usize {
+        self.jobs.len()
+    }
+
     /// The page's changes in order: an unchanged job's from the scan
-    /// (counted as seen and unchanged), every other through `apply` (with
-    /// the id drawn for a new job), which counts it.
+    /// (counted as seen and unchanged), every other through `apply`, which
+    /// counts it.
     pub(super) fn apply_each<E>(
         &self,
-        patches: &[JobPatch],
         counts: &mut RunCounts,
-        mut apply: impl FnMut(&JobPatch, Option<u64>, &mut RunCounts) -> Result<PositionChange, E>,
+        mut apply: impl FnMut(Listed<'_>, &mut RunCounts) -> Result<PositionChange, E>,
     ) -> Result<Vec<PositionChange>, E> {
-        let mut changes = Vec::with_capacity(patches.len());
-        for (patch, known) in patches.iter().zip(&self.known) {
-            let change = match *known {
-                Known::Unchanged { id, closed } => {
+        let mut changes = Vec::with_capacity(self.jobs.len());
+        for job in &self.jobs {
+            let change = match job {
+                Staged::Unchanged { id, code, closed } => {
                     count_unchanged(counts);
-                    unchanged(id, patch.code.clone(), closed)
+                    unchanged(*id, code.clone(), *closed)
                 }
-                Known::New(id) => apply(patch, Some(id), counts)?,
-                Known::Apply => apply(patch, None, counts)?,
+                Staged::New(position) => apply(Listed::New(position), counts)?,
+                Staged::Apply(patch) => apply(Listed::Patch(patch), counts)?,
             };
             changes.push(change);
         }
@@ -269,6 +331,27 @@ mod tests {
         // The changed job's fingerprint follows: listed again, it is unchanged.
         let again = store.commit_page(page(&done.run, vec![patch("J2", "B2")])).unwrap();
         assert_eq!(again.changes[0].change, Change::Unchanged);
+    }
+
+    #[test]
+    fn a_job_scanned_as_new_that_has_a_position_by_the_transaction_gets_its_patch_applied_to_it() {
+        let (_dir, store) = temp_store();
+        let c = connection(&store, "Greenhouse");
+        let patches = vec![patch("J1", "B"), patch("J2", "C")];
+        let scan = store.scan_page(&c.id, &patches).unwrap();
+        assert_eq!(scan.to_apply(), 2);
+        // J1 gets its position between the scan and the transaction.
+        let made = commit_jobs(&store, &c.id, &[("J1", "A")]);
+        let run = start(&store, &c.id);
+        let done = store.commit_scanned(page(&run, patches), scan).unwrap();
+        let j2 = store.position_by_job(&c.id, "J2").unwrap().unwrap();
+        let changes: Vec<_> = done.changes.iter().map(|c| (c.id, c.code.as_str(), c.change)).collect();
+        assert_eq!(changes, [(made[0].id, "J1", Change::Updated), (j2.id, "J2", Change::Created)]);
+        assert_eq!((done.run.counts.created, done.run.counts.updated), (1, 1));
+        let j1 = store.position_by_job(&c.id, "J1").unwrap().unwrap();
+        assert_eq!((j1.id, j1.name.ats.as_str()), (made[0].id, "B"));
+        assert_eq!(store.job_codes_of_connection(&c.id).unwrap().len(), 2, "one position per job");
+        assert_eq!(store.positions_of_connection(&c.id).unwrap().len(), 2);
     }
 
     #[test]

@@ -134,11 +134,25 @@ impl Position {
         run_seq: u64,
         now_unix: i64,
     ) -> Position {
+        Position::from_owned_patch(id, account_id, connection_id, patch.clone(), run_seq, now_unix)
+    }
+
+    /// [`Position::from_patch`], taking the patch's strings instead of
+    /// copying them: a full sync builds every new position this way, and the
+    /// description is most of a job's bytes.
+    pub fn from_owned_patch(
+        id: u64,
+        account_id: &str,
+        connection_id: &str,
+        mut patch: JobPatch,
+        run_seq: u64,
+        now_unix: i64,
+    ) -> Position {
         let mut position = Position {
             id,
             account_id: account_id.to_string(),
             connection_id: connection_id.to_string(),
-            ats_job_code: patch.code.clone(),
+            ats_job_code: std::mem::take(&mut patch.code),
             name: Tracked::from_ats(String::new()),
             locations: Tracked::from_ats(Vec::new()),
             description: Tracked::from_ats(String::new()),
@@ -156,8 +170,27 @@ impl Position {
             updated_at_unix: now_unix,
         };
         // The caller counts it as created, whatever the first apply says.
-        position.apply_patch(patch, run_seq, now_unix);
+        position.apply_owned_patch(patch, run_seq, now_unix);
         position
+    }
+
+    /// The patch a position made by [`Position::from_patch`] was made from
+    /// (every ATS-owned field is kept whole in a new position). For the
+    /// rare commit that finds, inside its transaction, that a job it took
+    /// for new has a position after all.
+    pub(crate) fn patch_of_new(&self) -> JobPatch {
+        JobPatch {
+            code: self.ats_job_code.clone(),
+            title: self.name.ats.clone(),
+            locations: self.locations.ats.clone(),
+            description: self.description.ats.clone(),
+            authorized_users: self.authorized_users.ats.clone(),
+            status: self.status.clone(),
+            raw_status: self.ats_raw_status.clone(),
+            extra: self.extra.clone(),
+            updated_at: self.ats_updated_at.clone(),
+            content_hash: self.content_hash.clone(),
+        }
     }
 
     /// Applies the ATS's latest version of the job: only the `ats` sides of
@@ -174,17 +207,56 @@ impl Position {
         if patch.changes_nothing(&self.content_hash, self.closed_reason) {
             return Change::Unchanged;
         }
+        // Every field but the code, which a position never takes from a patch.
+        let ats_side = JobPatch {
+            code: String::new(),
+            title: patch.title.clone(),
+            locations: patch.locations.clone(),
+            description: patch.description.clone(),
+            authorized_users: patch.authorized_users.clone(),
+            status: patch.status.clone(),
+            raw_status: patch.raw_status.clone(),
+            extra: patch.extra.clone(),
+            updated_at: patch.updated_at.clone(),
+            content_hash: patch.content_hash.clone(),
+        };
+        self.apply_changed(ats_side, run_seq, now_unix)
+    }
+
+    /// [`Position::apply_patch`], taking the patch's strings.
+    pub fn apply_owned_patch(&mut self, patch: JobPatch, run_seq: u64, now_unix: i64) -> Change {
+        if patch.changes_nothing(&self.content_hash, self.closed_reason) {
+            return Change::Unchanged;
+        }
+        self.apply_changed(patch, run_seq, now_unix)
+    }
+
+    /// The ATS side of a patch that changes something, moved in.
+    fn apply_changed(&mut self, patch: JobPatch, run_seq: u64, now_unix: i64) -> Change {
         let was_closed = self.is_closed();
-        self.name.ats = patch.title.clone();
-        self.locations.ats = patch.locations.clone();
-        self.description.ats = patch.description.clone();
-        self.authorized_users.ats = patch.authorized_users.clone();
-        self.status = patch.status.clone();
-        self.ats_raw_status = patch.raw_status.clone();
-        self.closed_reason = patch.is_closed().then_some(CloseReason::ClosedInAts);
-        self.extra = patch.extra.clone();
-        self.ats_updated_at = patch.updated_at.clone();
-        self.content_hash = patch.content_hash.clone();
+        let closed_in_ats = patch.is_closed();
+        let JobPatch {
+            code: _,
+            title,
+            locations,
+            description,
+            authorized_users,
+            status,
+            raw_status,
+            extra,
+            updated_at,
+            content_hash,
+        } = patch;
+        self.name.ats = title;
+        self.locations.ats = locations;
+        self.description.ats = description;
+        self.authorized_users.ats = authorized_users;
+        self.status = status;
+        self.ats_raw_status = raw_status;
+        self.closed_reason = closed_in_ats.then_some(CloseReason::ClosedInAts);
+        self.extra = extra;
+        self.ats_updated_at = updated_at;
+        self.content_hash = content_hash;
         self.last_seen_run = run_seq;
         self.updated_at_unix = now_unix;
         match (was_closed, self.is_closed()) {
@@ -296,6 +368,23 @@ mod tests {
         p.decide(user(false));
         assert_eq!(p.apply_patch(&patch("J1", "Engineer"), 6, 700), Change::Reopened);
         assert!(!p.published);
+    }
+
+    #[test]
+    fn an_owned_patch_makes_and_changes_the_same_position_and_a_new_one_gives_its_patch_back() {
+        let mut extra = job("J1", "Engineer");
+        extra.extra = vec![crate::contract::Field { key: "k".into(), value: "v".into() }];
+        for p in [patch("J1", "Engineer"), closed("J1"), JobPatch::from_job(&extra)] {
+            let made = Position::from_patch(7, "acme", "c", &p, 1, 100);
+            assert_eq!(Position::from_owned_patch(7, "acme", "c", p.clone(), 1, 100), made);
+            assert_eq!(made.patch_of_new(), p, "every ATS-owned field kept whole");
+            for next in [patch("J1", "Staff Engineer"), closed("J1"), p.clone()] {
+                let (mut by_ref, mut owned) = (made.clone(), made.clone());
+                let change = by_ref.apply_patch(&next, 2, 200);
+                assert_eq!(owned.apply_owned_patch(next.clone(), 2, 200), change);
+                assert_eq!(owned, by_ref);
+            }
+        }
     }
 
     #[test]

@@ -538,8 +538,11 @@ impl SyncEngine {
     ) -> Result<SyncRun, (SyncRun, SyncError)> {
         // Only a listing that ran complete in this run knows every job.
         let complete = listing.plan.full_listing && !listing.resumed();
+        let open_seen = listing.seen.values().filter(|open| **open).count() as u64;
+        let empty = listing.seen.is_empty();
         let removed = if complete {
-            let (id, seen) = (connection.id.clone(), listing.seen.keys().cloned().collect());
+            // The codes move to the store's check: the run is done with them.
+            let (id, seen) = (connection.id.clone(), std::mem::take(&mut listing.seen).into_keys().collect());
             match self.on_store(move |s| s.open_positions_missing_from(&id, &seen)).await {
                 Ok(missing) => missing,
                 Err(e) => return Err((run, e)),
@@ -547,11 +550,10 @@ impl SyncEngine {
         } else {
             Vec::new()
         };
-        if !options.confirm_removals {
-            let open_seen = listing.seen.values().filter(|open| **open).count() as u64;
-            if let Some(error) = self.mass_close(connection, removed.len() as u64, open_seen, listing.seen.is_empty()) {
-                return Err((run, error));
-            }
+        if !options.confirm_removals
+            && let Some(error) = self.mass_close(connection, removed.len() as u64, open_seen, empty)
+        {
+            return Err((run, error));
         }
         let now = unix_now();
         run.outcome = RunOutcome::Succeeded;

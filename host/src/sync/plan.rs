@@ -1,6 +1,7 @@
 //! Deciding where a run's listing starts, and checking what each page
 //! brings before anything of it is stored.
 
+use std::collections::hash_map::Entry;
 use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
@@ -90,21 +91,47 @@ pub(super) fn patches_of(page: JobPage, cursor: Option<&str>) -> Result<(Vec<Job
         return Err("the next cursor equals the current one; the listing would never end".into());
     }
     let mut patches: Vec<JobPatch> = Vec::with_capacity(page.jobs.len());
-    let mut index: HashMap<String, usize> = HashMap::with_capacity(page.jobs.len());
     for job in page.jobs {
         let patch = JobPatch::from_owned_job(job);
         if patch.code.is_empty() {
             return Err(format!("a job without a code (title `{}`)", patch.title.escape_debug()));
         }
-        match index.get(&patch.code) {
-            Some(&at) => patches[at] = patch,
-            None => {
-                index.insert(patch.code.clone(), patches.len());
-                patches.push(patch);
+        patches.push(patch);
+    }
+    keep_last_of_each_code(&mut patches);
+    Ok((patches, page.next_cursor))
+}
+
+/// Keeps one patch per code: the last version, at the first one's place.
+/// The codes are borrowed, not copied (a page rarely repeats a job).
+fn keep_last_of_each_code(patches: &mut Vec<JobPatch>) {
+    let mut first: HashMap<&str, usize> = HashMap::with_capacity(patches.len());
+    // (a repeat, the place of its code's first version), in page order.
+    let mut repeats: Vec<(usize, usize)> = Vec::new();
+    for (i, patch) in patches.iter().enumerate() {
+        match first.entry(patch.code.as_str()) {
+            Entry::Occupied(at) => repeats.push((i, *at.get())),
+            Entry::Vacant(slot) => {
+                slot.insert(i);
             }
         }
     }
-    Ok((patches, page.next_cursor))
+    drop(first);
+    if repeats.is_empty() {
+        return;
+    }
+    let mut repeated = vec![false; patches.len()];
+    for &(i, at) in &repeats {
+        // Each later version goes to the first place; the one it displaces
+        // (an earlier version) goes out with the repeat's place.
+        patches.swap(at, i);
+        repeated[i] = true;
+    }
+    let mut i = 0;
+    patches.retain(|_| {
+        i += 1;
+        !repeated[i - 1]
+    });
 }
 
 #[cfg(test)]
@@ -186,6 +213,16 @@ mod tests {
         assert_eq!(next, None);
         assert_eq!(patches.iter().map(|p| p.code.as_str()).collect::<Vec<_>>(), ["J1", "J2"]);
         assert_eq!(patches[0].title, "Engineer II", "the last version wins");
+
+        // Three versions of one job among others: the last, at the first place.
+        let versions = |code: &str, n: usize| -> Vec<crate::contract::Job> {
+            (1..=n).map(|v| job(code, &format!("{code} v{v}"))).collect()
+        };
+        let (a, b) = (versions("A", 3), versions("B", 2));
+        let jobs = vec![a[0].clone(), b[0].clone(), job("C", "C v1"), a[1].clone(), b[1].clone(), a[2].clone()];
+        let (patches, _) = patches_of(JobPage { jobs, next_cursor: None }, None).unwrap();
+        let got: Vec<(&str, &str)> = patches.iter().map(|p| (p.code.as_str(), p.title.as_str())).collect();
+        assert_eq!(got, [("A", "A v3"), ("B", "B v2"), ("C", "C v1")]);
 
         let blank = JobPage { jobs: vec![job("  ", "x")], next_cursor: None };
         assert!(patches_of(blank, None).unwrap_err().contains("without a code"));
