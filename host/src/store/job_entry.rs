@@ -179,7 +179,7 @@ pub(crate) fn upgrade_sha256(
     };
     let Some(content_hash) = ContentHash::parse(&patch.content_hash) else { return Ok(false) };
     let Some(bytes) = positions.get(keys::position(entry.position))? else { return Ok(false) };
-    let position: Position = super::codec::decode(keys::POSITIONS, entry.position, &bytes)?;
+    let position: Position = super::stored_position::decode(keys::POSITIONS, entry.position, &bytes)?;
     if position.id != entry.position || position.connection_id != connection_id || !ats_side_is(&position, patch) {
         return Ok(false);
     }
