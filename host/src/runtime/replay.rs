@@ -104,7 +104,9 @@ pub enum ReplayAuth {
     },
 }
 
-/// A request as the guest issued it.
+/// A request as the guest issued it. Not `recording::RecordedRequest`:
+/// a recording leaves out the plugin's plain credential values, which a
+/// replay must send again.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ReplayRequest {
     pub method: String,

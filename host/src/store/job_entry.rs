@@ -230,10 +230,10 @@ mod tests {
     use super::*;
     use crate::contract::{Field, Job, JobStatus};
     use crate::store::content_hash::sha256_content_hash;
-    use crate::store::model::{RunOutcome, SyncRun};
+    use crate::store::model::RunOutcome;
     use crate::store::patch::Change;
-    use crate::store::testutil::{commit_patches, connection, job, temp_store};
-    use crate::store::{ConnectionQuota, EventKind, PageCommit, Store, Trigger};
+    use crate::store::testutil::{commit_patches, connection, job, page_without_checkpoint, temp_store};
+    use crate::store::{EventKind, Store, Trigger};
 
     fn position(code: &str) -> Position {
         Position::from_patch(7, "acme", "c", &JobPatch::from_job(&job(code, "Engineer")), 1, 100)
@@ -272,18 +272,6 @@ mod tests {
         let current = decode(&encode(&position("J1"))).unwrap().fingerprint.unwrap();
         assert!(!current.is_sha256());
         assert_eq!(encode(&position("J1")).len(), ID_LEN + 1 + 16);
-    }
-
-    /// A page of `patches` for `run` that needs no checkpoint.
-    fn page(run: &SyncRun, patches: Vec<JobPatch>) -> PageCommit {
-        PageCommit {
-            connection_id: run.connection_id.clone(),
-            run: run.clone(),
-            patches,
-            checkpoint: None,
-            checkpoint_due: false,
-            quota: ConnectionQuota::UNLIMITED,
-        }
     }
 
     /// Every record of the trees a resync could write.
@@ -332,7 +320,7 @@ mod tests {
         // The first resync after the upgrade: J4 changed in the ATS.
         let run = store.start_run(&c.id, Trigger::Scheduled, "greenhouse", "1.0.0", true).unwrap();
         let patches = |title: &str| listed(title).into_iter().map(JobPatch::from_owned_job).collect::<Vec<_>>();
-        let done = store.commit_page(page(&run, patches("D2"))).unwrap();
+        let done = store.commit_page(page_without_checkpoint(&run, patches("D2"))).unwrap();
         let changes: Vec<_> = done.changes.iter().map(|c| (c.code.as_str(), c.change, c.closed)).collect();
         assert_eq!(
             changes,
@@ -364,12 +352,12 @@ mod tests {
 
         // The next resync writes nothing at all.
         let before = snapshot(&store);
-        let again = store.commit_page(page(&done.run, patches("D2"))).unwrap();
+        let again = store.commit_page(page_without_checkpoint(&done.run, patches("D2"))).unwrap();
         assert!(!again.written);
         assert!(again.changes.iter().all(|c| c.change == Change::Unchanged));
         assert_eq!(snapshot(&store), before);
         // And a job changed since is still told.
-        let changed = store.commit_page(page(&again.run, patches("D3"))).unwrap();
+        let changed = store.commit_page(page_without_checkpoint(&again.run, patches("D3"))).unwrap();
         assert_eq!(changed.changes[3].change, Change::Updated);
     }
 

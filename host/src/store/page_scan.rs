@@ -227,22 +227,9 @@ fn unchanged(id: u64, code: String, closed: bool) -> PositionChange {
 mod tests {
     use super::*;
     use crate::contract::JobStatus;
+    use crate::store::Trigger;
     use crate::store::model::{CloseReason, FieldEdit, RunOutcome};
-    use crate::store::testutil::{commit_jobs, connection, job, temp_store};
-    use crate::store::{ConnectionQuota, Trigger};
-
-    /// A page of `patches` for `run` that needs no checkpoint (as most
-    /// pages of a resync).
-    fn page(run: &SyncRun, patches: Vec<JobPatch>) -> PageCommit {
-        PageCommit {
-            connection_id: run.connection_id.clone(),
-            run: run.clone(),
-            patches,
-            checkpoint: None,
-            checkpoint_due: false,
-            quota: ConnectionQuota::UNLIMITED,
-        }
-    }
+    use crate::store::testutil::{commit_jobs, connection, job, page_without_checkpoint, temp_store};
 
     fn patch(code: &str, title: &str) -> JobPatch {
         JobPatch::from_job(&job(code, title))
@@ -284,7 +271,7 @@ mod tests {
         let run = start(&store, &c.id);
         let before = snapshot(&store);
 
-        let done = store.commit_page(page(&run, vec![patch("J2", "B"), patch("J1", "A")])).unwrap();
+        let done = store.commit_page(page_without_checkpoint(&run, vec![patch("J2", "B"), patch("J1", "A")])).unwrap();
         assert!(!done.written);
         assert_eq!(
             done.changes.iter().map(|c| (c.id, c.change)).collect::<Vec<_>>(),
@@ -297,12 +284,12 @@ mod tests {
 
         // The run and the connection are checked all the same.
         let ended = end(&store, done.run, &[]);
-        let err = store.commit_page(page(&ended, vec![patch("J1", "A")])).unwrap_err();
+        let err = store.commit_page(page_without_checkpoint(&ended, vec![patch("J1", "A")])).unwrap_err();
         assert!(err.to_string().contains("already ended"), "{err}");
         let other = store.start_run(&c.id, Trigger::Manual, "greenhouse", "1.0.0", true).unwrap();
         assert!(store.delete_connection(&c.id).unwrap());
         assert!(matches!(
-            store.commit_page(page(&other, vec![patch("J1", "A")])),
+            store.commit_page(page_without_checkpoint(&other, vec![patch("J1", "A")])),
             Err(StoreError::UnknownConnection(_))
         ));
     }
@@ -313,7 +300,9 @@ mod tests {
         let c = connection(&store, "Greenhouse");
         let made = commit_jobs(&store, &c.id, &[("J1", "A"), ("J2", "B")]);
         let run = start(&store, &c.id);
-        let done = store.commit_page(page(&run, vec![patch("J1", "A"), patch("J3", "C"), patch("J2", "B2")])).unwrap();
+        let done = store
+            .commit_page(page_without_checkpoint(&run, vec![patch("J1", "A"), patch("J3", "C"), patch("J2", "B2")]))
+            .unwrap();
         assert!(done.written);
         let j3 = store.position_by_job(&c.id, "J3").unwrap().unwrap();
         let changes: Vec<_> = done.changes.iter().map(|c| (c.id, c.code.as_str(), c.change)).collect();
@@ -329,7 +318,7 @@ mod tests {
         assert_eq!((counts.jobs_seen, counts.unchanged, counts.created, counts.updated), (3, 1, 1, 1));
         assert_eq!(store.position_by_job(&c.id, "J2").unwrap().unwrap().name.ats, "B2");
         // The changed job's fingerprint follows: listed again, it is unchanged.
-        let again = store.commit_page(page(&done.run, vec![patch("J2", "B2")])).unwrap();
+        let again = store.commit_page(page_without_checkpoint(&done.run, vec![patch("J2", "B2")])).unwrap();
         assert_eq!(again.changes[0].change, Change::Unchanged);
     }
 
@@ -343,7 +332,7 @@ mod tests {
         // J1 gets its position between the scan and the transaction.
         let made = commit_jobs(&store, &c.id, &[("J1", "A")]);
         let run = start(&store, &c.id);
-        let done = store.commit_scanned(page(&run, patches), scan).unwrap();
+        let done = store.commit_scanned(page_without_checkpoint(&run, patches), scan).unwrap();
         let j2 = store.position_by_job(&c.id, "J2").unwrap().unwrap();
         let changes: Vec<_> = done.changes.iter().map(|c| (c.id, c.code.as_str(), c.change)).collect();
         assert_eq!(changes, [(made[0].id, "J1", Change::Updated), (j2.id, "J2", Change::Created)]);
@@ -362,8 +351,8 @@ mod tests {
 
         // J1 closed in the ATS: listed closed again, unchanged and closed.
         let run = start(&store, &c.id);
-        let run = store.commit_page(page(&run, vec![closed("J1")])).unwrap().run;
-        let done = store.commit_page(page(&run, vec![closed("J1")])).unwrap();
+        let run = store.commit_page(page_without_checkpoint(&run, vec![closed("J1")])).unwrap().run;
+        let done = store.commit_page(page_without_checkpoint(&run, vec![closed("J1")])).unwrap();
         assert_eq!((done.changes[0].change, done.changes[0].closed), (Change::Unchanged, true));
         assert_eq!(store.open_job_codes(&c.id).unwrap(), ["J2"]);
 
@@ -375,7 +364,7 @@ mod tests {
         let seen = std::collections::HashSet::from(["J1".to_string()]);
         assert!(store.open_positions_missing_from(&c.id, &seen).unwrap().is_empty(), "closed already");
         let run = start(&store, &c.id);
-        let done = store.commit_page(page(&run, vec![patch("J2", "A"), patch("J1", "A")])).unwrap();
+        let done = store.commit_page(page_without_checkpoint(&run, vec![patch("J2", "A"), patch("J1", "A")])).unwrap();
         let changes: Vec<_> = done.changes.iter().map(|c| (c.change, c.closed)).collect();
         assert_eq!(changes, [(Change::Reopened, false), (Change::Reopened, false)]);
         assert_eq!(store.open_job_codes(&c.id).unwrap(), ["J1", "J2"]);

@@ -4,7 +4,8 @@ use secrecy::SecretString;
 
 use super::model::{NewConnection, NewSetting};
 use super::{
-    Checkpoint, Connection, ConnectionQuota, JobPatch, PageCommit, Position, RunOutcome, SecretKey, Store, Trigger,
+    Checkpoint, Connection, ConnectionQuota, JobPatch, PageCommit, Position, RunOutcome, SecretKey, Store, SyncRun,
+    Trigger,
 };
 use crate::contract::{AtsUser, Field, Job, JobStatus};
 
@@ -121,5 +122,18 @@ pub(crate) fn new_candidate(position_id: u64, email: &str) -> super::NewCandidat
         source: None,
         stage_id: None,
         by: super::MovedBy::User { name: "t".into() },
+    }
+}
+
+/// A page of `patches` for `run` that needs no checkpoint (as most pages of
+/// a resync).
+pub(crate) fn page_without_checkpoint(run: &SyncRun, patches: Vec<JobPatch>) -> PageCommit {
+    PageCommit {
+        connection_id: run.connection_id.clone(),
+        run: run.clone(),
+        patches,
+        checkpoint: None,
+        checkpoint_due: false,
+        quota: ConnectionQuota::UNLIMITED,
     }
 }
