@@ -51,6 +51,10 @@ impl Store {
             write_counted_run_tx(runs, &mut run, written)?;
             Ok(run)
         })?;
+        // Durable before any page is listed: a run killed in its first half
+        // second (sled's own flush interval) is still found and reported as
+        // interrupted, not lost without a trace. One flush per run.
+        self.flush()?;
         info!(connection = %connection_id, seq = run.seq, trigger = ?trigger, full_listing, "sync run started");
         Ok(run)
     }
