@@ -29,7 +29,7 @@ use std::time::Duration;
 
 use atsbridge::app::App;
 use atsbridge::plugin::bundled;
-use atsbridge::store::{SecretKey, Trigger};
+use atsbridge::store::{Connection, SecretKey, SyncRun, Trigger};
 use atsbridge::sync::{ListingMode, NoProgress, RunOptions};
 use measure::{Sample, io_written, measure, median_sample, peak_rss_mib};
 
@@ -116,45 +116,22 @@ fn main() {
 
 /// A fresh store: full sync, no-change resync, and the listing alone.
 async fn host_run(mock: &mock::MockProcess, jobs: usize, runs: &mut Runs) {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let app = App::open(dir.path(), Some(SecretKey::generate().expect("key"))).expect("app");
-    bundled::install_bundled(&app.runtime, "greenhouse").await.expect("install");
-    app.store.add_account("Bench", "UTC").expect("account");
-    let hosts = vec![mock.base_url()];
-    let c = app
-        .add_connection("bench", "greenhouse", "greenhouse", &mock.greenhouse_settings(), hosts, None)
-        .expect("connection");
+    let (_dir, app, c) = fresh_connection(mock).await;
 
-    let (run, full) = measure("host full sync", async {
-        let run = app.engine.sync(&c.id, Trigger::Scheduled, &NoProgress).await.expect("full sync");
-        app.store.flush().expect("flush");
-        run
-    })
-    .await;
+    let (run, full) = timed_sync("host full sync", &app, &c.id, RunOptions::new(Trigger::Scheduled)).await;
     assert_eq!(run.counts.created as usize, jobs);
     runs.host_full.push(full);
 
     idle_writes().await; // diagnostic: what sled writes on its own after the full sync
     let (disk_before, _) = io_written();
-    let (run, resync) = measure("host resync", async {
-        let run = app.engine.sync(&c.id, Trigger::Scheduled, &NoProgress).await.expect("resync");
-        app.store.flush().expect("flush");
-        run
-    })
-    .await;
+    let (run, resync) = timed_sync("host resync", &app, &c.id, RunOptions::new(Trigger::Scheduled)).await;
     assert_eq!(run.counts.unchanged as usize, jobs);
     runs.host_resync.push(resync);
     runs.resync_disk_kib.push((io_written().0 - disk_before) >> 10);
 
     // The job resync: the same listing and page commits, without the daily
     // run's extras (the stage refresh's `list-stages` calls, reconciliation).
-    let manual_full = RunOptions { mode: ListingMode::Full, ..RunOptions::new(Trigger::Manual) };
-    let (run, job_resync) = measure("host job resync", async {
-        let run = app.engine.sync_with(&c.id, manual_full, &NoProgress).await.expect("job resync");
-        app.store.flush().expect("flush");
-        run
-    })
-    .await;
+    let (run, job_resync) = timed_sync("host job resync", &app, &c.id, manual_full()).await;
     assert_eq!(run.counts.unchanged as usize, jobs);
     runs.host_job_resync.push(job_resync);
 
@@ -183,6 +160,15 @@ async fn host_run(mock: &mock::MockProcess, jobs: usize, runs: &mut Runs) {
 /// without the daily run's stage refresh and reconciliation, which the
 /// baseline does not do.
 async fn host_jobs_only_run(mock: &mock::MockProcess, jobs: usize, runs: &mut Runs) {
+    let (_dir, app, c) = fresh_connection(mock).await;
+    let (run, full) = timed_sync("host full sync, jobs only", &app, &c.id, manual_full()).await;
+    assert_eq!(run.counts.created as usize, jobs);
+    runs.host_full_jobs.push(full);
+}
+
+/// A fresh store with the Greenhouse connector installed and one
+/// connection to the mock; the directory goes with the returned guard.
+async fn fresh_connection(mock: &mock::MockProcess) -> (tempfile::TempDir, App, Connection) {
     let dir = tempfile::tempdir().expect("tempdir");
     let app = App::open(dir.path(), Some(SecretKey::generate().expect("key"))).expect("app");
     bundled::install_bundled(&app.runtime, "greenhouse").await.expect("install");
@@ -191,15 +177,22 @@ async fn host_jobs_only_run(mock: &mock::MockProcess, jobs: usize, runs: &mut Ru
     let c = app
         .add_connection("bench", "greenhouse", "greenhouse", &mock.greenhouse_settings(), hosts, None)
         .expect("connection");
-    let manual_full = RunOptions { mode: ListingMode::Full, ..RunOptions::new(Trigger::Manual) };
-    let (run, full) = measure("host full sync, jobs only", async {
-        let run = app.engine.sync_with(&c.id, manual_full, &NoProgress).await.expect("full sync, jobs only");
+    (dir, app, c)
+}
+
+/// A manual full sync: the jobs alone (no stage refresh, no reconciliation).
+fn manual_full() -> RunOptions {
+    RunOptions { mode: ListingMode::Full, ..RunOptions::new(Trigger::Manual) }
+}
+
+/// One sync of `connection`, flushed to disk, measured under `label`.
+async fn timed_sync(label: &str, app: &App, connection: &str, options: RunOptions) -> (SyncRun, Sample) {
+    measure(label, async {
+        let run = app.engine.sync_with(connection, options, &NoProgress).await.expect(label);
         app.store.flush().expect("flush");
         run
     })
-    .await;
-    assert_eq!(run.counts.created as usize, jobs);
-    runs.host_full_jobs.push(full);
+    .await
 }
 
 /// With `SYNC_BENCH_IDLE_SECS=N`, waits N seconds before the resync and
