@@ -14,6 +14,8 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Duration;
 
+use secrecy::ExposeSecret;
+
 use atsbridge::app::App;
 use atsbridge::conformance::settings_for_mock;
 use atsbridge::plugin::install::{PluginSource, install_from};
@@ -37,6 +39,8 @@ const INCREMENTAL: RunOptions =
 
 struct Greenhouse {
     dir: tempfile::TempDir,
+    /// The store's key (base64), to open it again.
+    key: String,
     app: App,
     mock: MockAts,
     c: String,
@@ -49,7 +53,9 @@ impl Greenhouse {
     /// switched off in its manifest.
     async fn new(opted_in: bool, rate_limited: bool) -> Self {
         let dir = tempfile::tempdir().unwrap();
-        let app = App::open(dir.path(), Some(SecretKey::generate().unwrap())).unwrap();
+        let key = SecretKey::generate().unwrap();
+        let key_text = key.to_base64().expose_secret().to_string();
+        let app = App::open(dir.path(), Some(key)).unwrap();
         let shipped = bundled::find("greenhouse").unwrap();
         assert!(shipped.manifest.contains("replay-unchanged-pages = true"), "the shipped connector opts in");
         let manifest = if opted_in {
@@ -77,7 +83,17 @@ impl Greenhouse {
         let settings = settings_for_mock("greenhouse", &mock, &BTreeMap::new());
         let hosts = vec![support::url_origin(mock.base_url())];
         let c = app.add_connection("acme", "Greenhouse", "greenhouse", &settings, hosts, None).unwrap().id;
-        Greenhouse { dir, app, mock, c, settings }
+        Greenhouse { dir, key: key_text, app, mock, c, settings }
+    }
+
+    /// Closes the store, lets `offline` change its files, and opens it
+    /// again (a host restarted on the same data directory).
+    fn reopen(self, offline: impl FnOnce(&Path)) -> Self {
+        let Greenhouse { dir, key, app, mock, c, settings } = self;
+        drop(app);
+        offline(dir.path());
+        let app = App::open(dir.path(), Some(SecretKey::parse(&key).unwrap())).unwrap();
+        Greenhouse { dir, key, app, mock, c, settings }
     }
 
     /// Changes one setting of the connection.
@@ -460,5 +476,60 @@ async fn an_incremental_listing_is_never_replayed() {
     let full = gh.full().await.unwrap();
     assert_eq!(counts(&full), (5, JOBS as u64, 0, 0, JOBS as u64, 0));
     assert_eq!(gh.list_calls(), 7, "only the changed page ran the plugin");
+    gh.mock.shutdown().await;
+}
+
+/// Rewrites every page replay record in the store at `data_dir` (no App
+/// open on it) as a host that digested responses with SHA-256 wrote them:
+/// bare hex, no `blake3:` form. Returns how many exchanges it rewrote.
+fn as_recorded_by_sha256(data_dir: &Path) -> usize {
+    let db = sled::open(data_dir.join("store")).unwrap();
+    let tree = db.open_tree("page_replays").unwrap();
+    let mut rewritten = 0;
+    for entry in tree.iter() {
+        let (key, value) = entry.unwrap();
+        let mut record: serde_json::Value = serde_json::from_slice(&value).unwrap();
+        let bytes: Vec<u8> = serde_json::from_value(record["exchanges"].take()).unwrap();
+        let mut exchanges: Vec<serde_json::Value> = serde_json::from_slice(&bytes).unwrap();
+        for exchange in &mut exchanges {
+            let digest = exchange["response"].as_str().unwrap().to_string();
+            assert!(digest.starts_with("blake3:"), "{digest}");
+            exchange["response"] = serde_json::Value::String("5e".repeat(32));
+            rewritten += 1;
+        }
+        record["exchanges"] = serde_json::to_value(serde_json::to_vec(&exchanges).unwrap()).unwrap();
+        tree.insert(key, serde_json::to_vec(&record).unwrap()).unwrap();
+    }
+    db.flush().unwrap();
+    rewritten
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn records_of_an_older_digest_form_run_the_plugin_once_without_replaying_their_requests() {
+    let gh = Greenhouse::new(true, false).await;
+    gh.full().await.unwrap();
+    assert_eq!(gh.list_calls(), 5);
+    let mut rewritten = 0;
+    let gh = gh.reopen(|dir| rewritten = as_recorded_by_sha256(dir));
+    assert!(rewritten >= 5, "{rewritten}");
+
+    // Every page runs the plugin, and the replay sent none of its
+    // requests first: the mock sees only the plugin's.
+    let before = gh.mock.request_count();
+    let run = gh.full().await.unwrap();
+    assert_eq!(counts(&run), (5, JOBS as u64, 0, 0, JOBS as u64, 0));
+    assert_eq!(gh.list_calls(), 5, "every page ran the plugin (the reopened runtime counts anew)");
+    // (The reopened host fetches an OAuth token first: not a page request.)
+    let token_path = gh.mock.token_url().map(|u| u.trim_start_matches(gh.mock.base_url()).to_string());
+    let pages: Vec<String> = gh.mock.requests()[before..]
+        .iter()
+        .filter(|r| Some(&r.path) != token_path.as_ref())
+        .map(|r| r.path.clone())
+        .collect();
+    assert_eq!(pages.len(), rewritten, "the plugin's requests only, none replayed ahead of them: {pages:?}");
+
+    // Recorded anew in the current form: the next run replays every page.
+    gh.full().await.unwrap();
+    assert_eq!(gh.list_calls(), 5);
     gh.mock.shutdown().await;
 }
