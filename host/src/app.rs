@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 
+use crate::config::Config;
 use crate::plugin::LoadError;
 use crate::plugin::allowed_hosts::AllowedHosts;
 use crate::plugin::settings::{self, SettingsError};
@@ -77,9 +78,9 @@ impl App {
 
     /// Opens the data directory of a configuration: its key (environment or
     /// key file), plugin ceilings and run retention.
-    pub fn open_config(config: &crate::config::Config) -> Result<App, AppError> {
+    pub fn open_config(config: &Config) -> Result<App, AppError> {
         let key = config.secret_key()?;
-        let mut app = Self::open_with(&config.data_dir, key, crate::cli::runtime_options(config))?;
+        let mut app = Self::open_with(&config.data_dir, key, runtime_options(config))?;
         app.store = app.store.with_runs_kept(config.runs_kept);
         app.public_base_url = config.public_base_url.clone();
         app.engine = SyncEngine::new(app.store.clone(), app.runtime.clone())
@@ -218,6 +219,23 @@ fn missed_slot(
     let Some(last_slot) = schedule.previous_at_or_before(now) else { return Ok(false) };
     let last_start = store.runs(&connection.id, 1)?.first().map(|r| r.started_unix);
     Ok(last_start.is_none_or(|started| started < last_slot.timestamp()))
+}
+
+/// The runtime options of a configuration: the operator's ceilings for
+/// every plugin, and an instance pool whose slots hold the largest memory a
+/// plugin may get. Every way into a data directory (the assembled app, the
+/// CLI's store-less plugin commands, the demo) opens its runtime with these.
+pub fn runtime_options(config: &Config) -> RuntimeOptions {
+    let mut options = RuntimeOptions {
+        operator: crate::runtime::limits::OperatorLimits {
+            max_memory_bytes: config.max_plugin_memory_mib << 20,
+            max_call_timeout: std::time::Duration::from_secs(config.max_call_secs),
+        },
+        ..RuntimeOptions::default()
+    };
+    // The pool's slots must hold the largest memory a plugin may get.
+    options.engine.max_memory_bytes = options.engine.max_memory_bytes.max(config.max_plugin_memory_mib << 20);
+    options
 }
 
 /// Shared, so the scheduler and the API can hold the same app.

@@ -25,8 +25,8 @@ use clap::{Parser, Subcommand};
 
 use crate::app::App;
 use crate::config::{Config, Overrides};
+use crate::runtime::Runtime;
 use crate::runtime::limits::{MAX_CALL_SECS, MAX_PLUGIN_MEMORY_MIB};
-use crate::runtime::{Runtime, RuntimeOptions};
 
 /// atsbridge: sync jobs from Applicant Tracking Systems and push candidates
 /// back, through sandboxed connector plugins.
@@ -145,7 +145,7 @@ impl Cli {
             std::process::exit(crate::runtime::compiler::run_child(&args.input, &args.output, engine))
         }
         let config = self.config()?;
-        let options = runtime_options(&config);
+        let options = crate::app::runtime_options(&config);
         let data_dir = config.data_dir.clone();
         let open = || App::open_config(&config);
         let backend = || client::Backend::connect(&config);
@@ -203,20 +203,6 @@ impl Cli {
             default_data_dir,
         })?)
     }
-}
-
-/// The operator's ceilings for every plugin, from the configuration.
-pub(crate) fn runtime_options(config: &Config) -> RuntimeOptions {
-    let mut options = RuntimeOptions {
-        operator: crate::runtime::limits::OperatorLimits {
-            max_memory_bytes: config.max_plugin_memory_mib << 20,
-            max_call_timeout: std::time::Duration::from_secs(config.max_call_secs),
-        },
-        ..RuntimeOptions::default()
-    };
-    // The pool's slots must hold the largest memory a plugin may get.
-    options.engine.max_memory_bytes = options.engine.max_memory_bytes.max(config.max_plugin_memory_mib << 20);
-    options
 }
 
 /// `atsbridge status`.

@@ -3,6 +3,12 @@
 //! Greenhouse, the well-behaved guest against the fake ATS, real wasmtime,
 //! sled on disk and HTTP over loopback. The plugin's `list-jobs` calls are
 //! counted through the runtime's metrics: a replayed page makes none.
+//!
+//! What a page key covers, seen from outside: a changed text setting or an
+//! upgraded plugin replays no page recorded before; a rotated secret still
+//! replays (the key names secret settings, not their values) and every
+//! replayed request carries the new value; an incremental listing never
+//! replays.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -12,14 +18,14 @@ use secrecy::ExposeSecret;
 
 use atsbridge::app::App;
 use atsbridge::conformance::settings_for_mock;
-use atsbridge::plugin::bundled;
 use atsbridge::plugin::install::{PluginSource, install_from};
-use atsbridge::store::{ConnectionChange, Position, RunOutcome, SecretKey, SyncRun, Trigger};
+use atsbridge::plugin::{bundled, settings};
+use atsbridge::store::{ConnectionChange, NewSetting, Position, RunOutcome, SecretKey, SyncRun, Trigger};
 use atsbridge::sync::{ListingMode, NoProgress, RunOptions, SyncError};
 use atsbridge_mock_ats::{MockAts, MockConfig, PageSizePolicy, RateLimit, Vendor};
 use atsbridge_tests::guests;
 
-use crate::support::{self, API_KEY};
+use crate::support::{self, API_KEY, basic_auth};
 
 /// Jobs of the mock and its page size: five pages.
 const JOBS: usize = 50;
@@ -27,6 +33,9 @@ const PAGE: usize = 10;
 
 /// A full listing asked for by hand (the jobs-only resync).
 const FULL: RunOptions = RunOptions { trigger: Trigger::Manual, mode: ListingMode::Full, confirm_removals: false };
+/// Only the jobs changed since the last run, asked for by hand.
+const INCREMENTAL: RunOptions =
+    RunOptions { trigger: Trigger::Manual, mode: ListingMode::Incremental, confirm_removals: false };
 
 struct Greenhouse {
     dir: tempfile::TempDir,
@@ -35,6 +44,8 @@ struct Greenhouse {
     app: App,
     mock: MockAts,
     c: String,
+    /// The connection's settings as given (secret ones in the clear).
+    settings: BTreeMap<String, String>,
 }
 
 impl Greenhouse {
@@ -72,17 +83,38 @@ impl Greenhouse {
         let settings = settings_for_mock("greenhouse", &mock, &BTreeMap::new());
         let hosts = vec![support::url_origin(mock.base_url())];
         let c = app.add_connection("acme", "Greenhouse", "greenhouse", &settings, hosts, None).unwrap().id;
-        Greenhouse { dir, key: key_text, app, mock, c }
+        Greenhouse { dir, key: key_text, app, mock, c, settings }
     }
 
     /// Closes the store, lets `offline` change its files, and opens it
     /// again (a host restarted on the same data directory).
     fn reopen(self, offline: impl FnOnce(&Path)) -> Self {
-        let Greenhouse { dir, key, app, mock, c } = self;
+        let Greenhouse { dir, key, app, mock, c, settings } = self;
         drop(app);
         offline(dir.path());
         let app = App::open(dir.path(), Some(SecretKey::parse(&key).unwrap())).unwrap();
-        Greenhouse { dir, key, app, mock, c }
+        Greenhouse { dir, key, app, mock, c, settings }
+    }
+
+    /// Changes one setting of the connection.
+    fn set_setting(&mut self, key: &str, value: &str) {
+        self.settings.insert(key.to_string(), value.to_string());
+        set_settings(&self.app, &self.c, "greenhouse", &self.settings);
+    }
+
+    /// Installs the variant build of the connector over the shipped one:
+    /// version 0.2.1, another component, the shipped manifest otherwise
+    /// (no new host or secret binding, so no approval is needed). It makes
+    /// the shipped connector's requests and upper-cases job titles.
+    async fn upgrade_to_variant(&self) {
+        let shipped = bundled::find("greenhouse").unwrap();
+        assert!(shipped.manifest.contains("version = \"0.2.0\""), "the shipped version");
+        let manifest = shipped.manifest.replace("version = \"0.2.0\"", "version = \"0.2.1\"");
+        let src = self.dir.path().join("src-greenhouse-0.2.1");
+        std::fs::create_dir_all(&src).unwrap();
+        std::fs::copy(guests::GREENHOUSE_VARIANT, src.join("greenhouse.wasm")).unwrap();
+        std::fs::write(src.join("atsbridge-plugin.toml"), manifest).unwrap();
+        install_from(&self.app.runtime, PluginSource::locate(&src, None).unwrap()).await.unwrap();
     }
 
     async fn full(&self) -> Result<SyncRun, SyncError> {
@@ -114,6 +146,17 @@ impl Greenhouse {
             .map(|e| format!("{} {} {} {}", e.kind.as_str(), e.connection_id, e.run_seq, e.position.id))
             .collect()
     }
+}
+
+/// Stores `values` as the connection's settings, checked against the
+/// plugin's schema as `connection update` checks them.
+fn set_settings(app: &App, connection: &str, plugin: &str, values: &BTreeMap<String, String>) {
+    let installed = app.runtime.registry().current(plugin).unwrap();
+    let checked = settings::validate(&installed.record.info.config_schema, values).unwrap();
+    let settings = checked.into_iter().map(|(key, value)| (key, NewSetting::from(value))).collect();
+    app.store
+        .update_connection(connection, ConnectionChange { settings: Some(settings), ..Default::default() })
+        .unwrap();
 }
 
 fn list_calls(app: &App, plugin: &str) -> u64 {
@@ -292,6 +335,148 @@ async fn a_guest_that_reads_the_clock_is_never_replayed() {
         assert_eq!(done.outcome, RunOutcome::Succeeded);
         assert_eq!(list_calls(&app, "well-behaved"), pages * run, "run {run}: every page ran the plugin");
     }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_changed_text_setting_replays_no_page_recorded_before() {
+    let mut gh = Greenhouse::new(true, false).await;
+    gh.full().await.unwrap();
+    gh.full().await.unwrap();
+    assert_eq!(gh.list_calls(), 5, "replayed before the change");
+
+    // Another acting user. The connector sends it only as the token
+    // request's `sub`, which the mock accepts for any of its users: every
+    // Harvest request and answer stays byte for byte the same, so a record
+    // made under the old value would replay cleanly if the key left the
+    // value out.
+    let other = gh.mock.users().iter().map(|u| u.id.to_string()).find(|id| *id != gh.settings["user-id"]).unwrap();
+    gh.set_setting("user-id", &other);
+    let run = gh.full().await.unwrap();
+    assert_eq!(counts(&run), (5, JOBS as u64, 0, 0, JOBS as u64, 0));
+    assert_eq!(gh.list_calls(), 10, "every page ran the plugin");
+
+    // The pages recorded under the new value replay.
+    gh.full().await.unwrap();
+    assert_eq!(gh.list_calls(), 10);
+    gh.mock.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_upgraded_plugin_replays_no_page_recorded_by_the_old_install() {
+    let gh = Greenhouse::new(true, false).await;
+    gh.full().await.unwrap();
+    gh.full().await.unwrap();
+    assert_eq!(gh.list_calls(), 5, "replayed before the upgrade");
+    let old = gh.app.runtime.registry().current("greenhouse").unwrap();
+
+    gh.upgrade_to_variant().await;
+    let new = gh.app.runtime.registry().current("greenhouse").unwrap();
+    assert_eq!(new.manifest.version.to_string(), "0.2.1");
+    assert_ne!(new.record.sha256, old.record.sha256);
+
+    // The new build makes the old build's requests and gets the same
+    // answers, so every old record would replay; its output differs (job
+    // titles upper-cased), so a replayed page would leave the old titles.
+    let run = gh.full().await.unwrap();
+    assert_eq!(run.outcome, RunOutcome::Succeeded);
+    assert_eq!(counts(&run), (5, JOBS as u64, 0, JOBS as u64, 0, 0), "every job came from the new build");
+    assert_eq!(gh.list_calls(), 10, "every page ran the plugin");
+    for p in gh.app.store.positions_of_connection(&gh.c).unwrap() {
+        assert_eq!(p.name.ats, p.name.ats.to_uppercase(), "an old title: {}", p.name.ats);
+    }
+
+    // The pages recorded by the new install replay.
+    let again = gh.full().await.unwrap();
+    assert_eq!(counts(&again), (5, JOBS as u64, 0, 0, JOBS as u64, 0));
+    assert_eq!(gh.list_calls(), 10);
+    gh.mock.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_rotated_secret_still_replays_and_every_replayed_request_carries_the_new_value() {
+    /// The key after rotation.
+    const ROTATED: &str = "sk-live-rotated-2b8d4e91";
+    /// A key the connection does not hold.
+    const SOMEONE_ELSES: &str = "sk-live-someone-else-5c07";
+    let (_dir, app, ats) = well_behaved(guests::WELL_BEHAVED).await;
+    let c = "acme-main";
+    app.engine.sync_with(c, FULL, &NoProgress).await.unwrap();
+    let pages = list_calls(&app, "well-behaved");
+    assert!(pages > 1, "{pages}");
+
+    // The key is rotated at the ATS, which from now on refuses the old
+    // one, and then in the connection.
+    ats.accept_only(ROTATED);
+    let values = BTreeMap::from([("base-url".to_string(), ats.base()), ("api-key".to_string(), ROTATED.to_string())]);
+    set_settings(&app, c, "well-behaved", &values);
+    let seen = ats.requests().len();
+    let run = app.engine.sync_with(c, FULL, &NoProgress).await;
+    let sent = ats.requests().split_off(seen);
+    for r in &sent {
+        let auth = r.headers.get("authorization").map(String::as_str);
+        assert_eq!(auth, Some(basic_auth(ROTATED).as_str()), "{} {}", r.method, r.path);
+    }
+    let run = run.unwrap();
+    assert_eq!(run.outcome, RunOutcome::Succeeded);
+    assert_eq!((run.counts.pages, run.counts.created, run.counts.updated), (pages as u32, 0, 0));
+    assert_eq!(list_calls(&app, "well-behaved"), pages, "every page replayed: the key names the secret, not its value");
+    let listed = sent.iter().filter(|r| r.path.starts_with("/jobs")).count();
+    assert_eq!(listed as u64, pages, "each replayed page's request was sent once: {sent:?}");
+
+    // The ATS refuses the key the connection holds: the replay misses, the
+    // plugin runs for the page and is refused too, and the run fails
+    // without applying a recorded page.
+    let positions: Vec<_> = app.store.positions_of_connection(c).unwrap().iter().map(without_times).collect();
+    let events = app.store.events_after(0, 100_000).unwrap().len();
+    ats.accept_only(SOMEONE_ELSES);
+    let seen = ats.requests().len();
+    let err = app.engine.sync_with(c, FULL, &NoProgress).await.unwrap_err();
+    assert!(matches!(err, SyncError::Listing { .. }), "{err}");
+    let run = app.store.runs(c, 1).unwrap().remove(0);
+    assert!(matches!(run.outcome, RunOutcome::Failed { .. }), "{:?}", run.outcome);
+    assert_eq!(run.counts.pages, 0, "no page applied from a record");
+    assert_eq!(list_calls(&app, "well-behaved"), pages + 1, "the missed page ran the plugin");
+    let after: Vec<_> = app.store.positions_of_connection(c).unwrap().iter().map(without_times).collect();
+    assert_eq!(after, positions, "no position changed");
+    assert_eq!(app.store.events_after(0, 100_000).unwrap().len(), events, "no event");
+    let sent = ats.requests().split_off(seen);
+    assert!(!sent.is_empty());
+    for r in &sent {
+        let auth = r.headers.get("authorization").map(String::as_str);
+        assert_eq!(auth, Some(basic_auth(ROTATED).as_str()), "{} {}", r.method, r.path);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_incremental_listing_is_never_replayed() {
+    let gh = Greenhouse::new(true, false).await;
+    gh.full().await.unwrap();
+    gh.full().await.unwrap();
+    assert_eq!(gh.list_calls(), 5, "the full listing replays");
+
+    // Its first page has the full listing's cursor (none): were it looked
+    // up, the full listing's first page (and after it every other) would
+    // answer for it.
+    let code = gh.job_on_page(2, 3);
+    gh.mock.update_job(&code, |j| j.title = "Changed since".into()).unwrap();
+    let seen = gh.mock.request_count();
+    let run = gh.app.engine.sync_with(&gh.c, INCREMENTAL, &NoProgress).await.unwrap();
+    assert_eq!(run.outcome, RunOutcome::Succeeded);
+    assert_eq!((run.counts.pages, run.counts.updated), (1, 1), "{:?}", run.counts);
+    assert_eq!(gh.list_calls(), 6, "the plugin listed the changes");
+    let p = gh.app.store.position_by_job(&gh.c, &code).unwrap().unwrap();
+    assert_eq!(p.name.ats, "Changed since");
+    let requests = gh.mock.requests();
+    let listed: Vec<&str> =
+        requests[seen..].iter().map(|r| r.path.as_str()).filter(|p| p.starts_with("/v3/jobs")).collect();
+    assert!(!listed.is_empty() && listed.iter().all(|p| p.contains("updated_at")), "{listed:?}");
+
+    // The full listing's records are still there: the next full listing
+    // replays every page but the changed one.
+    let full = gh.full().await.unwrap();
+    assert_eq!(counts(&full), (5, JOBS as u64, 0, 0, JOBS as u64, 0));
+    assert_eq!(gh.list_calls(), 7, "only the changed page ran the plugin");
+    gh.mock.shutdown().await;
 }
 
 /// Rewrites every page replay record in the store at `data_dir` (no App

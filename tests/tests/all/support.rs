@@ -138,9 +138,14 @@ fn record(seen: &Mutex<Vec<Seen>>, method: &str, path: &str, headers: &HeaderMap
 
 pub type Shared = Arc<Mutex<Vec<Seen>>>;
 
-fn authorized(headers: &HeaderMap) -> bool {
+/// The `Authorization` header of the fake ATS's API key `key`.
+pub fn basic_auth(key: &str) -> String {
     use base64::Engine as _;
-    let expected = format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(format!("{API_KEY}:")));
+    format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(format!("{key}:")))
+}
+
+fn authorized(s: &FakeState, headers: &HeaderMap) -> bool {
+    let expected = basic_auth(&s.api_key.lock().unwrap());
     headers.get("authorization").and_then(|v| v.to_str().ok()) == Some(expected.as_str())
 }
 
@@ -164,6 +169,8 @@ pub struct FakeState {
     pub faults: Arc<Mutex<std::collections::VecDeque<u16>>>,
     pub page_size: usize,
     pub delay: std::time::Duration,
+    /// The one API key accepted ([`API_KEY`] until rotated).
+    pub api_key: Arc<Mutex<String>>,
 }
 
 /// The fake ATS spoken by the `well-behaved` guest.
@@ -199,6 +206,10 @@ impl FakeAts {
     pub fn fail_next(&self, statuses: &[u16]) {
         self.state.faults.lock().unwrap().extend(statuses.iter().copied());
     }
+    /// Accepts `key` from now on, and no other (a key rotated at the ATS).
+    pub fn accept_only(&self, key: &str) {
+        *self.state.api_key.lock().unwrap() = key.to_string();
+    }
 }
 
 /// 5 jobs, 2 a page.
@@ -208,14 +219,19 @@ pub async fn fake_ats() -> FakeAts {
 
 /// `n` jobs, `page_size` a page, each listing request delayed by `delay`.
 pub async fn fake_ats_with(n: u32, page_size: usize, delay: std::time::Duration) -> FakeAts {
-    let state =
-        FakeState { jobs: Arc::new(Mutex::new((1..=n).map(job).collect())), page_size, delay, ..Default::default() };
+    let state = FakeState {
+        jobs: Arc::new(Mutex::new((1..=n).map(job).collect())),
+        page_size,
+        delay,
+        api_key: Arc::new(Mutex::new(API_KEY.to_string())),
+        ..Default::default()
+    };
     let router = axum::Router::new()
         .route(
             "/me",
             get(|State(s): State<FakeState>, h: HeaderMap| async move {
                 record(&s.seen, "GET", "/me", &h, Value::Null);
-                if authorized(&h) {
+                if authorized(&s, &h) {
                     (StatusCode::OK, Json(json!({"ok": true})))
                 } else {
                     (StatusCode::UNAUTHORIZED, Json(json!({"message": "bad key"})))
@@ -227,7 +243,7 @@ pub async fn fake_ats_with(n: u32, page_size: usize, delay: std::time::Duration)
             get(|State(s): State<FakeState>, h: HeaderMap, Query(q): Query<BTreeMap<String, String>>| async move {
                 record(&s.seen, "GET", &format!("/jobs?{}", serde_urlencoded(&q)), &h, Value::Null);
                 tokio::time::sleep(s.delay).await;
-                if !authorized(&h) {
+                if !authorized(&s, &h) {
                     return (StatusCode::UNAUTHORIZED, Json(json!({"message": "bad key"})));
                 }
                 if let Some(status) = s.faults.lock().unwrap().pop_front() {
