@@ -1,24 +1,20 @@
 //! Running one sync of one connection.
 
+mod pages;
+
 use std::collections::HashMap;
 use std::time::Duration;
 
-use super::fetch::{FetchError, Fetched, PageFetcher, cursor_refused};
+use super::SyncError;
 use super::options::{EngineOptions, RunOptions};
-use super::plan::{CursorLog, Plan, patches_of, plan};
+use super::plan::{Plan, plan};
 use super::retry::RetryPolicy;
-use super::{RunBound, SyncError};
 use crate::plugin::allowed_hosts::AllowedHosts;
 use crate::runtime::{ConnectionContext, Plugin, Runtime, SettingInput};
 use crate::store::{
-    Checkpoint, Connection, ConnectionState, OpenedSetting, PageCommit, ReplayedJob, RunCounts, RunOutcome, Store,
-    StoreError, SyncRun, Trigger,
+    Connection, ConnectionState, OpenedSetting, RunCounts, RunOutcome, Store, StoreError, SyncRun, Trigger,
 };
 
-/// A page that changed nothing is checkpointed at most this often: an
-/// unchanged resync then writes almost nothing, and a crash re-lists at most
-/// this much already-applied (unchanged) data.
-const CHECKPOINT_INTERVAL: Duration = Duration::from_secs(2);
 /// The incremental watermark is set this far before the listing's start, so
 /// a job changed while the previous run listed it is picked up again.
 const WATERMARK_OVERLAP: Duration = Duration::from_secs(10 * 60);
@@ -314,217 +310,6 @@ impl SyncEngine {
                 Err(error)
             }
         }
-    }
-
-    /// Lists every page and commits each one. Returns the run, or the run
-    /// so far and the error.
-    async fn list_and_apply(
-        &self,
-        connection: &Connection,
-        plugin: &Plugin,
-        mut run: SyncRun,
-        listing: &mut Listing,
-        progress: &dyn SyncProgress,
-    ) -> Result<SyncRun, (SyncRun, SyncError)> {
-        let ctx = match self.connection_context(connection) {
-            Ok(ctx) => ctx,
-            Err(e) => return Err((run, e)),
-        };
-        let limits = self.options.limits;
-        let mut cursor = listing.plan.resume.as_ref().and_then(|c| c.cursor.clone());
-        let mut pages_done = listing.plan.resume.as_ref().map_or(0, |c| c.pages_done);
-        let mut cursors = CursorLog::default();
-        let mut jobs_received: u64 = 0;
-        let mut last_commit = std::time::Instant::now();
-        let replay =
-            super::page_replay::Replayer::for_run(&self.store, plugin, &ctx, listing.plan.changed_since.as_deref()); // replay
-        let fetcher = PageFetcher {
-            plugin: plugin.clone(),
-            ctx,
-            changed_since: listing.plan.changed_since.clone(),
-            retry: self.retry,
-            replay,
-        };
-        let mut next_fetch = fetcher.spawn(cursor.clone(), pages_done + 1);
-        loop {
-            let page_no = pages_done + 1;
-            let fetched = match next_fetch.join().await {
-                Ok(fetched) => fetched,
-                Err(FetchError::Call(e)) if listing.resumed() && run.counts.pages == 0 && cursor_refused(&e) => {
-                    // The ATS no longer takes the stored cursor: list again
-                    // from the first page, in this run.
-                    tracing::warn!(connection = %connection.id, error = %e, "the ATS refused the resumed cursor; listing from the first page");
-                    listing.plan.resume = None;
-                    listing.started_unix = run.started_unix;
-                    (cursor, pages_done) = (None, 0);
-                    cursors.clear();
-                    next_fetch = fetcher.spawn(None, 1);
-                    continue;
-                }
-                Err(e) => return Err((run, e.into_sync(page_no))),
-            };
-            // Fetch the next page while this one is turned into patches and
-            // applied: the plugin and the ATS work while the host does. Not
-            // past a bound or a cycle (a next cursor equal to this page's is
-            // refused by `patches_of`).
-            let mut prefetched = None;
-            if let Some(next) = fetched.next_cursor().filter(|n| Some(n.as_str()) != cursor.as_deref()) {
-                if !cursors.first_visit(next) {
-                    let cursor = next.escape_debug().to_string().chars().take(80).collect();
-                    return Err((run, SyncError::CursorCycle { page: page_no, cursor }));
-                }
-                if page_no < limits.max_pages && jobs_received + fetched.jobs() < limits.max_jobs {
-                    next_fetch = fetcher.spawn(Some(next.clone()), page_no + 1);
-                    prefetched = Some(next.clone());
-                }
-            }
-            jobs_received += fetched.jobs();
-            // replay: a replayed page is committed from its record; if a job
-            // moved since it was recorded, the plugin lists the page after all.
-            let (fetched, replayed) = match fetched {
-                Fetched::Replayed(replayed) => {
-                    let next = replayed.record.next_cursor.clone();
-                    let (commit, stopping) =
-                        self.page_commit(connection, &run, listing, Vec::new(), &next, pages_done + 1, last_commit);
-                    let jobs = replayed.record.jobs;
-                    match self.on_store(move |s| s.commit_replayed_page(commit, &jobs)).await {
-                        Ok(Some(done)) => (None, Some((done, next, stopping))),
-                        Ok(None) => match fetcher.spawn_listed(cursor.clone(), page_no).join().await {
-                            Ok(listed) => {
-                                if listed.next_cursor() != prefetched.as_ref() {
-                                    // The ATS changed in between: fetch what follows this answer.
-                                    if let Some(next) =
-                                        listed.next_cursor().filter(|n| Some(n.as_str()) != cursor.as_deref())
-                                    {
-                                        if !cursors.first_visit(next) {
-                                            let cursor = next.escape_debug().to_string().chars().take(80).collect();
-                                            return Err((run, SyncError::CursorCycle { page: page_no, cursor }));
-                                        }
-                                        next_fetch = fetcher.spawn(Some(next.clone()), page_no + 1);
-                                    }
-                                }
-                                (Some(listed), None)
-                            }
-                            Err(e) => return Err((run, e.into_sync(page_no))),
-                        },
-                        Err(e) => return Err((run, e)),
-                    }
-                }
-                listed => (Some(listed), None),
-            };
-            // end replay
-            let (done, next, stopping) = match (fetched, replayed) {
-                (_, Some(replayed)) => replayed,
-                (Some(Fetched::Listed { page, record }), None) => {
-                    let (patches, next) = match patches_of(page, cursor.as_deref()) {
-                        Ok(p) => p,
-                        Err(message) => return Err((run, SyncError::BadData { page: page_no, message })),
-                    };
-                    // replay: what a later replay of this page needs, saved with its commit.
-                    let replay = fetcher.replay.clone().zip(record).map(|(replayer, record)| {
-                        let jobs = patches
-                            .iter()
-                            .map(|p| ReplayedJob { code: p.code.clone(), content_hash: p.content_hash.clone() })
-                            .collect::<Vec<_>>();
-                        (replayer, record, jobs, next.clone())
-                    });
-                    let (commit, stopping) =
-                        self.page_commit(connection, &run, listing, patches, &next, pages_done + 1, last_commit);
-                    let committed = self
-                        .on_store(move |s| {
-                            let done = s.commit_page(commit)?;
-                            if let Some((replayer, record, jobs, next)) = replay {
-                                replayer.save(s, record, jobs, next); // replay
-                            }
-                            Ok(done)
-                        })
-                        .await;
-                    match committed {
-                        Ok(done) => (done, next, stopping),
-                        Err(e) => return Err((run, e)),
-                    }
-                }
-                _ => {
-                    let message = "a page was neither listed nor replayed".to_string();
-                    return Err((run, SyncError::BadData { page: page_no, message }));
-                }
-            };
-            pages_done += 1;
-            run = done.run;
-            if done.written {
-                last_commit = std::time::Instant::now();
-            }
-            for change in done.changes {
-                if change.change.writes() {
-                    listing.changed.push(change.id);
-                }
-                listing.seen.insert(change.code, !change.closed);
-            }
-            progress.page(&run.counts);
-            if stopping {
-                return Err((run, SyncError::Stopped));
-            }
-            if next.is_none() {
-                if let Some(replayer) = fetcher.replay.as_ref().filter(|_| !listing.resumed()) {
-                    let replayer = replayer.clone();
-                    let pruned = self.on_store(move |s| {
-                        replayer.prune(s);
-                        Ok(())
-                    });
-                    let _ = pruned.await; // replay: failures are logged by prune
-                }
-                return Ok(run);
-            }
-            let bound = if page_no >= limits.max_pages {
-                Some((RunBound::Pages, u64::from(limits.max_pages)))
-            } else if jobs_received >= limits.max_jobs {
-                Some((RunBound::Jobs, limits.max_jobs))
-            } else if run.counts.bytes_written >= limits.max_bytes_per_run {
-                Some((RunBound::Bytes, limits.max_bytes_per_run))
-            } else {
-                None
-            };
-            if let Some((bound, limit)) = bound {
-                return Err((run, SyncError::RunBound { bound, limit, page: page_no }));
-            }
-            cursor = next;
-        }
-    }
-
-    /// A page's commit (its patches and the checkpoint after it), and
-    /// whether a shutdown stops the run after it.
-    #[allow(clippy::too_many_arguments)]
-    fn page_commit(
-        &self,
-        connection: &Connection,
-        run: &SyncRun,
-        listing: &Listing,
-        patches: Vec<crate::store::JobPatch>,
-        next: &Option<String>,
-        pages_done: u32,
-        last_commit: std::time::Instant,
-    ) -> (PageCommit, bool) {
-        let checkpoint = Checkpoint {
-            run_seq: run.seq,
-            cursor: next.clone(),
-            pages_done,
-            full_listing: listing.plan.full_listing,
-            listing_started_unix: listing.started_unix,
-            written_unix: unix_now(),
-        };
-        // A shutdown stops here, after committing this page with the
-        // cursor of the next, so the next start resumes there.
-        let stopping = self.stop.is_stopping() && next.is_some();
-        let commit = PageCommit {
-            connection_id: connection.id.clone(),
-            run: run.clone(),
-            patches,
-            // The last page's checkpoint is the run's end.
-            checkpoint_due: (last_commit.elapsed() >= CHECKPOINT_INTERVAL || stopping) && next.is_some(),
-            checkpoint: Some(checkpoint),
-            quota: self.options.limits.quota(),
-        };
-        (commit, stopping)
     }
 
     /// Ends a listed run: closes what a complete listing no longer has
