@@ -71,10 +71,20 @@ pub(super) struct CursorLog {
 impl CursorLog {
     /// Records `cursor`; false when the run already followed it.
     pub fn first_visit(&mut self, cursor: &str) -> bool {
+        self.seen.insert(Self::key(cursor))
+    }
+
+    /// Forgets `cursor`: a page the run had been led to that it will not
+    /// visit after all (a re-listed page now leads elsewhere).
+    pub fn forget(&mut self, cursor: &str) {
+        self.seen.remove(&Self::key(cursor));
+    }
+
+    fn key(cursor: &str) -> [u8; 16] {
         let digest = Sha256::digest(cursor.as_bytes());
         let mut key = [0u8; 16];
         key.copy_from_slice(&digest[..16]);
-        self.seen.insert(key)
+        key
     }
 
     pub fn clear(&mut self) {

@@ -66,6 +66,21 @@ impl Chain {
         Ok(Some(next.clone()))
     }
 
+    /// The cursor a re-listed page leads to, in place of `followed`, the
+    /// one its record led to (which [`Chain::follow`] took): `None` when it
+    /// is the same (the page after it stands). Otherwise the record's
+    /// cursor is forgotten, so that coming to it later is not taken for a
+    /// cycle, and the new one is followed like any other.
+    fn refollow(&mut self, followed: Option<&String>, next: Option<&String>) -> Result<Option<String>, SyncError> {
+        if next == followed {
+            return Ok(None);
+        }
+        if let Some(old) = followed {
+            self.cursors.forget(old);
+        }
+        self.follow(next)
+    }
+
     /// Whether the page after this one (which lists `jobs`) may be fetched
     /// before this one is committed: not past the pages or jobs bound.
     fn may_fetch_next(&self, jobs: u64, limits: &RunLimits) -> bool {
@@ -136,17 +151,20 @@ impl SyncEngine {
             // Fetch the next page while this one is turned into patches and
             // applied: the plugin and the ATS work while the host does. Not
             // past a bound or a cycle.
-            let prefetched = match chain.follow(fetched.next_cursor()) {
-                Ok(next) => next.filter(|_| chain.may_fetch_next(fetched.jobs(), &limits)),
+            let followed = match chain.follow(fetched.next_cursor()) {
+                Ok(next) => next,
                 Err(e) => return Err((run, e)),
             };
+            let may_fetch_ahead = chain.may_fetch_next(fetched.jobs(), &limits);
+            let prefetched = followed.clone().filter(|_| may_fetch_ahead);
             if let Some(next) = &prefetched {
                 next_fetch = fetcher.spawn(Some(next.clone()), chain.page_no() + 1);
             }
             chain.jobs_received += fetched.jobs();
             let committed = match fetched {
                 Fetched::Replayed(replayed) => {
-                    let relisted = Relisted { fetcher: &fetcher, prefetched, next_fetch: &mut next_fetch };
+                    let relisted =
+                        Relisted { fetcher: &fetcher, followed, may_fetch_ahead, next_fetch: &mut next_fetch };
                     self.commit_replayed(connection, &run, listing, &mut chain, replayed, relisted).await
                 }
                 Fetched::Listed { page, record } => {
@@ -292,12 +310,14 @@ impl SyncEngine {
     }
 }
 
-/// What re-listing a replayed page needs: the fetcher, the cursor whose
-/// page was fetched ahead, and that fetch (replaced when the re-listed
-/// page leads elsewhere).
+/// What re-listing a replayed page needs: the fetcher, the cursor the
+/// record led to (which the chain has followed), whether the page after it
+/// may be fetched ahead (not at a bound), and that fetch (replaced when the
+/// re-listed page leads elsewhere).
 struct Relisted<'a> {
     fetcher: &'a PageFetcher,
-    prefetched: Option<String>,
+    followed: Option<String>,
+    may_fetch_ahead: bool,
     next_fetch: &'a mut PendingPage,
 }
 
@@ -308,8 +328,8 @@ async fn relist(chain: &mut Chain, relisted: Relisted<'_>) -> Result<Fetched, Sy
     let page_no = chain.page_no();
     let listed = relisted.fetcher.spawn_listed(chain.cursor.clone(), page_no).join().await;
     let listed = listed.map_err(|e| e.into_sync(page_no))?;
-    if listed.next_cursor() != relisted.prefetched.as_ref()
-        && let Some(next) = chain.follow(listed.next_cursor())?
+    if let Some(next) = chain.refollow(relisted.followed.as_ref(), listed.next_cursor())?
+        && relisted.may_fetch_ahead
     {
         *relisted.next_fetch = relisted.fetcher.spawn(Some(next), page_no + 1);
     }
@@ -347,4 +367,40 @@ fn record_page(listing: &mut Listing, chain: &mut Chain, done: PageResult, progr
     }
     progress.page(&done.run.counts);
     done.run
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn chain_at(cursor: &str) -> Chain {
+        let mut cursors = CursorLog::default();
+        assert!(cursors.first_visit(cursor));
+        Chain { cursor: Some(cursor.into()), pages_done: 1, cursors, jobs_received: 0, last_commit: Instant::now() }
+    }
+
+    #[test]
+    fn a_relisted_page_leading_where_its_record_led_is_no_cycle() {
+        let mut chain = chain_at("p2");
+        let followed = chain.follow(Some(&"p3".to_string())).unwrap();
+        assert_eq!(followed.as_deref(), Some("p3"));
+        // Nothing was fetched ahead (a bound, say): the same cursor again
+        // is the page the chain already follows, not a cycle.
+        assert_eq!(chain.refollow(followed.as_ref(), Some(&"p3".to_string())).unwrap(), None);
+        assert_eq!(chain.refollow(None, None).unwrap(), None);
+    }
+
+    #[test]
+    fn a_relisted_page_leading_elsewhere_forgets_the_records_cursor_and_checks_the_new_one() {
+        let mut chain = chain_at("p2");
+        let followed = chain.follow(Some(&"p3".to_string())).unwrap();
+        let new = chain.refollow(followed.as_ref(), Some(&"p2b".to_string())).unwrap();
+        assert_eq!(new.as_deref(), Some("p2b"));
+        // The record's cursor may still come later in the listing.
+        chain.cursor = new;
+        assert_eq!(chain.follow(Some(&"p3".to_string())).unwrap().as_deref(), Some("p3"));
+        // A cursor the run did follow is still a cycle.
+        let cycle = chain.refollow(Some(&"p3".to_string()), Some(&"p2".to_string())).unwrap_err();
+        assert!(matches!(cycle, SyncError::CursorCycle { .. }), "{cycle}");
+    }
 }
