@@ -117,7 +117,8 @@ impl Store {
             })?;
         }
         let positions: usize = index.iter().map(|(_, ids)| ids.len()).sum();
-        for tree in [&self.trees.job_map, &self.trees.runs, &self.trees.ats_stages] {
+        super::job_groups::remove_connection(&self.trees.job_groups, id)?;
+        for tree in [&self.trees.runs, &self.trees.ats_stages] {
             for key in tree.scan_prefix(&prefix).keys() {
                 tree.remove(key?)?;
             }
@@ -126,6 +127,7 @@ impl Store {
         self.trees.state.remove(keys::id(id))?;
         self.trees.stage_mappings.remove(keys::id(id))?;
         self.trees.connections.remove(keys::id(id))?;
+        self.job_directories.forget(id);
         info!(connection = id, positions, "connection deleted");
         Ok(true)
     }

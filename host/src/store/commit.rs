@@ -14,7 +14,9 @@ use tracing::{debug, info};
 use super::connections::{read_connection_tx, read_state_tx, write_state_tx};
 use super::event_batch::BatchBuilder;
 use super::events::EventKind;
+use super::job_directory::JobDirectory;
 use super::job_entry::{self, JobEntry}; // resync
+use super::job_groups::{JobWrites, WrittenJob, check_generation_tx};
 use super::model::{Checkpoint, Connection, ConnectionState, Position, PositionStatus, RunCounts, RunOutcome, SyncRun};
 use super::page_scan::{Listed, ScannedPage};
 use super::patch::{Change, JobPatch};
@@ -84,7 +86,13 @@ pub struct PageResult {
 struct CommitView<'t> {
     connection: &'t Connection,
     positions: &'t TransactionalTree,
-    job_map: &'t TransactionalTree,
+    /// The connection's job map: read from `jobs` (current: the
+    /// transaction checked its generation), written through `job_writes`.
+    job_groups: &'t TransactionalTree,
+    jobs: &'t JobDirectory,
+    job_writes: RefCell<JobWrites>,
+    /// What `job_writes` stored so far, for `jobs` to learn after the commit.
+    jobs_written: RefCell<Vec<WrittenJob>>,
     by_connection: &'t TransactionalTree,
     state: &'t TransactionalTree,
     /// The index of runs still running; a run's end removes its entry.
@@ -120,7 +128,7 @@ struct EventSink<'t> {
 impl Store {
     /// Commits one page in one transaction: each patch applied to its
     /// position (created if the job is new) by [`Position::apply_patch`],
-    /// with the `job_map` and index entries, the run record with the page's
+    /// with the job map and index entries, the run record with the page's
     /// counts, the checkpoint, and the connection's stored totals. Either
     /// all of it is stored or, on any error, none of it.
     ///
@@ -133,14 +141,26 @@ impl Store {
         if let Some(dup) = page.patches.iter().find(|p| !codes.insert(p.code.as_str())) {
             return Err(invalid(connection_id, format!("job `{}` appears twice in one page", dup.code)));
         }
+        let connection_id = connection_id.to_string();
+        self.with_jobs(&connection_id, |jobs| self.commit_page_with(page, jobs))
+    }
+
+    /// [`Store::commit_page`] with the connection's job directory, current
+    /// (see `job_directory`).
+    pub(super) fn commit_page_with(&self, page: PageCommit, jobs: &mut JobDirectory) -> Result<PageResult, StoreError> {
         // resync: unchanged jobs are told before the transaction (`page_scan`);
         // a page of only those opens none, the others go to the transaction.
-        let scan = self.scan_page(connection_id, &page.patches)?;
-        self.commit_scanned(page, scan)
+        let scan = self.scan_page(&page.connection_id, &page.patches, jobs)?;
+        self.commit_scanned(page, scan, jobs)
     }
 
     /// [`Store::commit_page`] after its scan.
-    pub(super) fn commit_scanned(&self, page: PageCommit, scan: ScannedPage) -> Result<PageResult, StoreError> {
+    pub(super) fn commit_scanned(
+        &self,
+        page: PageCommit,
+        scan: ScannedPage,
+        jobs: &mut JobDirectory,
+    ) -> Result<PageResult, StoreError> {
         if scan.all_unchanged() && !page.checkpoint_due {
             let result = self.commit_unchanged_page(page, &scan)?;
             debug!(connection = %result.run.connection_id, seq = result.run.seq, jobs = result.changes.len(), "unchanged page");
@@ -163,7 +183,7 @@ impl Store {
         let staged = scan.stage(patches, |id, patch| {
             Position::from_owned_patch(id, &account_id, connection_id, patch, page_run.seq, now)
         });
-        let result = self.commit_tx(connection_id, &page_run, &event_ids, |view, runs| {
+        let (result, written) = self.commit_tx(connection_id, &page_run, &event_ids, jobs, |view, runs| {
             let mut run = page_run.clone();
             let mut state = read_state_tx(view.state, connection_id)?;
             // Pending "this run's commit" is retried whole by sled on a
@@ -187,10 +207,12 @@ impl Store {
                 view.written.add_bytes(write_state_tx(view.state, &state)?);
                 view.events.flush()?; // metering: the last batch is counted before the run record
                 view.index_created()?; // metering: so is the index entry of the positions created
+                view.write_jobs()?; // metering: and the job groups
                 write_counted_run_tx(runs, &mut run, view.written.bytes())?;
             }
             Ok(PageResult { run, changes, written })
         })?;
+        jobs.learn(written);
         debug!(connection = %connection_id, seq = page_run.seq, jobs = staged.len(), written = result.written, "page committed");
         Ok(result)
     }
@@ -205,7 +227,7 @@ impl Store {
     /// transactions), so it should only modify the state it is given.
     pub fn commit_run_end(
         &self,
-        mut run: SyncRun,
+        run: SyncRun,
         state_update: impl FnMut(&mut ConnectionState),
         removed: &[u64],
     ) -> Result<(SyncRun, ConnectionState), StoreError> {
@@ -213,12 +235,31 @@ impl Store {
         if run.outcome == RunOutcome::Running {
             return Err(invalid(&connection_id, format!("run {} is ended with outcome Running", run.seq)));
         }
+        let ended =
+            self.with_jobs(&connection_id, |jobs| self.commit_run_end_with(run, state_update, removed, jobs))?;
+        // The run's job directory is not needed until the next run.
+        self.job_directories.forget(&connection_id);
+        if let Err(e) = self.prune_runs(&connection_id) {
+            tracing::warn!(connection = %connection_id, error = %e, "could not prune old runs");
+        }
+        Ok(ended)
+    }
+
+    /// [`Store::commit_run_end`] with the connection's job directory.
+    fn commit_run_end_with(
+        &self,
+        mut run: SyncRun,
+        state_update: impl FnMut(&mut ConnectionState),
+        removed: &[u64],
+        jobs: &mut JobDirectory,
+    ) -> Result<(SyncRun, ConnectionState), StoreError> {
+        let connection_id = run.connection_id.clone();
         run.finished_unix.get_or_insert_with(now_unix);
         let now = now_unix();
         let state_update = RefCell::new(state_update);
         // The removal and, for a published position, its unpublishing.
         let event_ids = self.event_ids(removed.len().saturating_mul(2))?;
-        let ended = self.commit_tx(&connection_id, &run, &event_ids, |view, runs| {
+        let (ended, written) = self.commit_tx(&connection_id, &run, &event_ids, jobs, |view, runs| {
             let mut run = run.clone();
             let mut state = read_state_tx(view.state, &connection_id)?;
             for &id in removed {
@@ -227,35 +268,37 @@ impl Store {
             (state_update.borrow_mut())(&mut state);
             view.written.add_bytes(write_state_tx(view.state, &state)?);
             view.events.flush()?; // metering: the last batch is counted before the run record
+            view.write_jobs()?; // metering: so are the job groups
             write_counted_run_tx(runs, &mut run, view.written.bytes())?;
             view.unfinished.remove(keys::run(&run.connection_id, run.seq))?;
             Ok((run, state))
         })?;
+        jobs.learn(written);
         info!(
             connection = %connection_id, seq = ended.0.seq, outcome = ?ended.0.outcome, counts = ?ended.0.counts,
             "sync run ended"
         );
-        if let Err(e) = self.prune_runs(&connection_id) {
-            tracing::warn!(connection = %connection_id, error = %e, "could not prune old runs");
-        }
         Ok(ended)
     }
 
     /// Runs `body` in one transaction over every tree a commit touches,
-    /// after checking that the connection exists and `run` is still running.
-    /// Holds the store's write gate, so a backup never sees half of it.
+    /// after checking that the connection exists, `run` is still running
+    /// and `jobs` is current. Returns `body`'s result and the job entries
+    /// written, which `jobs` must learn. Holds the store's write gate, so a
+    /// backup never sees half of it.
     fn commit_tx<T>(
         &self,
         connection_id: &str,
         run: &SyncRun,
         event_ids: &[u64],
+        jobs: &JobDirectory,
         body: impl Fn(&CommitView<'_>, &TransactionalTree) -> ConflictableTransactionResult<T, StoreError>,
-    ) -> Result<T, StoreError> {
+    ) -> Result<(T, Vec<WrittenJob>), StoreError> {
         let _gate = self.write_gate();
         let trees = (
             &self.trees.connections,
             &self.trees.positions,
-            &self.trees.job_map,
+            &self.trees.job_groups,
             &self.trees.by_connection,
             &self.trees.runs,
             &self.trees.state,
@@ -265,9 +308,21 @@ impl Store {
             &self.trees.position_versions,
         );
         Ok(trees.transaction(
-            |(connections, positions, job_map, by_connection, runs, state, unfinished, events, pending, versions)| {
+            |(
+                connections,
+                positions,
+                job_groups,
+                by_connection,
+                runs,
+                state,
+                unfinished,
+                events,
+                pending,
+                versions,
+            )| {
                 let connection = read_connection_tx(connections, connection_id)?;
                 require_running(runs, run)?;
+                check_generation_tx(job_groups, connection_id, jobs.generation())?;
                 let written = Tally::default(); // metering: anew for each attempt
                 let events = EventSink {
                     written: &written,
@@ -281,7 +336,10 @@ impl Store {
                 let view = CommitView {
                     connection: &connection,
                     positions,
-                    job_map,
+                    job_groups,
+                    jobs,
+                    job_writes: RefCell::default(),
+                    jobs_written: RefCell::default(),
                     by_connection,
                     state,
                     unfinished,
@@ -293,7 +351,8 @@ impl Store {
                 let out = body(&view, runs)?;
                 view.events.flush()?;
                 view.index_created()?;
-                Ok(out)
+                view.write_jobs()?;
+                Ok((out, view.jobs_written.take()))
             },
         )?)
     }
@@ -309,6 +368,25 @@ impl CommitView<'_> {
         &self.connection.id
     }
 
+    /// Writes the job entries noted so far (`job_groups`), counted in the
+    /// tally.
+    fn write_jobs(&self) -> ConflictableTransactionResult<(), StoreError> {
+        let written = self.job_writes.borrow_mut().write_tx(
+            self.job_groups,
+            self.connection_id(),
+            self.jobs.generation(),
+            Some(self.written),
+        )?;
+        self.jobs_written.borrow_mut().extend(written);
+        Ok(())
+    }
+
+    /// Notes the job entry of `position` (the job `code`, in `group` when
+    /// known), written by [`CommitView::write_jobs`].
+    fn note_job(&self, code: &str, group: Option<u64>, position: &Position) {
+        self.job_writes.borrow_mut().set(code, group, job_entry::of(position));
+    }
+
     /// Writes the index entry of the positions created so far
     /// (`position_index`), counted in the tally.
     fn index_created(&self) -> ConflictableTransactionResult<(), StoreError> {
@@ -317,7 +395,7 @@ impl CommitView<'_> {
     }
 
     /// Applies one listed job: its patch to the stored position (found
-    /// through `job_map`), or its new position. The only place a listed job
+    /// through the job directory), or its new position. The only place a listed job
     /// changes a position.
     fn apply(
         &self,
@@ -327,11 +405,8 @@ impl CommitView<'_> {
         state: &mut ConnectionState,
         counts: &mut RunCounts,
     ) -> ConflictableTransactionResult<PositionChange, StoreError> {
-        let job_key = keys::job(self.connection_id(), listed.code());
-        let existing = match self.job_map.get(&job_key)? {
-            Some(bytes) => Some(job_entry::decode(&bytes).map_err(|e| abort(e.into()))?),
-            None => None,
-        };
+        let slot = self.jobs.get(listed.code());
+        let existing = slot.map(|s| s.entry);
         counts.jobs_seen += 1;
         let mut was_published = false;
         let (position, change, old): (Cow<'_, Position>, Change, Option<sled::IVec>) = match existing {
@@ -406,7 +481,7 @@ impl CommitView<'_> {
             if let Some(kind) = EventKind::of_publication(was_published, position.published) {
                 self.events.append(kind, &position, version)?;
             }
-            job_entry::write_tx(self.job_map, &job_key, &position, self.written)?; // resync: with its fingerprint
+            self.note_job(listed.code(), slot.map(|s| s.group), &position); // resync: with its fingerprint
             if old.is_none() {
                 self.created.push(position.id); // indexed at the commit's end (`position_index`)
                 state.position_count += 1;
@@ -441,8 +516,8 @@ impl CommitView<'_> {
         if position.close_as_removed(now).writes() {
             let version = self.events.next_id(&position)?;
             self.write_position(&position, version, state, counts, Some(&old))?;
-            let job_key = keys::job(self.connection_id(), &position.ats_job_code); // resync: the job's fingerprint
-            job_entry::write_tx(self.job_map, &job_key, &position, self.written)?; // resync
+            let group = self.jobs.get(&position.ats_job_code).map(|s| s.group); // resync: the job's fingerprint
+            self.note_job(&position.ats_job_code, group, &position); // resync
             self.events.append(EventKind::PositionRemoved, &position, version)?;
             if let Some(kind) = EventKind::of_publication(was_published, position.published) {
                 self.events.append(kind, &position, version)?;

@@ -509,14 +509,16 @@ mod tests {
     }
 
     #[test]
-    fn a_page_of_new_jobs_writes_two_records_a_job_and_a_few_event_batches() {
+    fn a_page_of_new_jobs_writes_a_record_a_job_and_a_few_groups_and_event_batches() {
         let (_dir, store) = temp_store();
         let c = connection(&store, "Greenhouse");
         let codes: Vec<String> = (0..200).map(|i| format!("J{i}")).collect();
         let jobs: Vec<(&str, &str)> = codes.iter().map(|c| (c.as_str(), "Engineer")).collect();
         commit_jobs(&store, &c.id, &jobs);
         let t = &store.trees;
-        assert_eq!((t.positions.len(), t.job_map.len()), (200, 200));
+        assert_eq!(t.positions.len(), 200);
+        assert_eq!(crate::store::testutil::job_entries(&store, &c.id).len(), 200);
+        assert_eq!(t.job_groups.len(), 2, "the page's jobs are one group, beside the connection's generation");
         assert_eq!(t.by_connection.len(), 1, "the page's new positions are one index entry");
         // Each event is its head and a reference (about 200 bytes), so a
         // batch record holds a dozen or more: not one record per job or two.

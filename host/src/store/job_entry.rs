@@ -1,6 +1,6 @@
-//! The `job_map` value: the position an ATS job maps to, and the job's
-//! fingerprint (its content hash and whether the position is closed, or
-//! closed as removed).
+//! A job's entry in its connection's job map (`job_groups`): the position
+//! an ATS job maps to, and the job's fingerprint (its content hash and
+//! whether the position is closed, or closed as removed).
 //!
 //! Most jobs of a resync are unchanged. With the fingerprint beside the
 //! position id, telling so is one small read of `job_map`, not a read and a
@@ -15,25 +15,23 @@
 //! bytes of the SHA-256 form written before it. An entry of the id alone
 //! (written before schema v7, or for a position whose stored hash is of
 //! neither form) has no fingerprint: readers then read the position, as
-//! before.
+//! before. Up to schema v8 an entry was a record of its own in `job_map`;
+//! inside a group it is the same bytes.
 //!
 //! **Upgrading SHA-256 fingerprints.** A listed job is hashed only in the
 //! current form, so an entry of the SHA-256 form can never match it. For such
 //! an entry the scan compares the listed job with the ATS side of its stored
-//! position instead ([`upgrade_sha256`]): when they agree the job is
+//! position instead ([`upgraded_sha256`]): when they agree the job is
 //! unchanged (no event, not counted as updated) and its entry is rewritten
 //! with the current hash, so the next resync reads it as usual. The
 //! position's record keeps its SHA-256 text until the job changes; nothing
 //! compares it with an entry.
-
-use sled::transaction::{ConflictableTransactionResult, TransactionalTree};
 
 use super::StoreError;
 use super::content_hash::{ContentHash, SHA256_LEN};
 use super::keys::{self, KeyError};
 use super::model::{CloseReason, Position, PositionStatus};
 use super::patch::JobPatch;
-use super::write_tally::Tally;
 
 /// Bytes of a position id.
 const ID_LEN: usize = 8;
@@ -140,51 +138,39 @@ pub(crate) fn decode(bytes: &[u8]) -> Result<JobEntry, KeyError> {
     Ok(JobEntry { position, fingerprint })
 }
 
-/// Writes the `job_map` entry of `position` (the job `job_key`) in a
-/// commit's transaction, counting its bytes in `written` (metering).
-pub(crate) fn write_tx(
-    job_map: &TransactionalTree,
-    job_key: &[u8],
-    position: &Position,
-    written: &Tally,
-) -> ConflictableTransactionResult<(), StoreError> {
-    let entry = encode(position);
-    written.add(job_key, &entry); // metering
-    job_map.insert(job_key, entry)?;
-    Ok(())
+/// The entry of `position` (with its fingerprint when it has one).
+pub(crate) fn of(position: &Position) -> JobEntry {
+    JobEntry { position: position.id, fingerprint: Fingerprint::of(position) }
 }
 
 /// A listed job whose entry holds a SHA-256 fingerprint (see the module
 /// docs): whether it is unchanged, told by the ATS side of its stored
-/// position; if it is, its entry is rewritten with the listed job's hash
-/// (not metered, no event: the job did not change). `stored` is the entry
-/// as the caller read it: the rewrite happens only if the entry is still
-/// that, so a concurrent writer's entry is never overwritten (the job is
-/// then reported as possibly changed, for the transaction to decide).
+/// position; if it is, the entry to write instead, with the listed job's
+/// hash (the caller writes it, not metered, no event: the job did not
+/// change).
 ///
 /// A job whose extra fields come in another order than when it was hashed
 /// counts as unchanged here (the position holds them sorted): its position
 /// would be the same after the patch.
-pub(crate) fn upgrade_sha256(
-    trees: (&sled::Tree, &sled::Tree),
+pub(crate) fn upgraded_sha256(
+    positions: &sled::Tree,
     connection_id: &str,
-    job_key: &[u8],
-    stored: &[u8],
+    entry: JobEntry,
     patch: &JobPatch,
-) -> Result<bool, StoreError> {
-    let (job_map, positions) = trees;
-    let entry = decode(stored)?;
+) -> Result<Option<JobEntry>, StoreError> {
     let Some(Fingerprint { closed, removed: false, .. }) = entry.fingerprint.filter(Fingerprint::is_sha256) else {
-        return Ok(false);
+        return Ok(None);
     };
-    let Some(content_hash) = ContentHash::parse(&patch.content_hash) else { return Ok(false) };
-    let Some(bytes) = positions.get(keys::position(entry.position))? else { return Ok(false) };
+    let Some(content_hash) = ContentHash::parse(&patch.content_hash) else { return Ok(None) };
+    let Some(bytes) = positions.get(keys::position(entry.position))? else { return Ok(None) };
     let position: Position = super::stored_position::decode(keys::POSITIONS, entry.position, &bytes)?;
     if position.id != entry.position || position.connection_id != connection_id || !ats_side_is(&position, patch) {
-        return Ok(false);
+        return Ok(None);
     }
-    let upgraded = encode_parts(entry.position, Some(Fingerprint { content_hash, closed, removed: false }));
-    Ok(job_map.compare_and_swap(job_key, Some(stored), Some(upgraded))?.is_ok())
+    Ok(Some(JobEntry {
+        position: entry.position,
+        fingerprint: Some(Fingerprint { content_hash, closed, removed: false }),
+    }))
 }
 
 /// Whether `position`'s ATS side is what `patch` would write: applying it
@@ -232,7 +218,7 @@ mod tests {
     use crate::store::content_hash::sha256_content_hash;
     use crate::store::model::RunOutcome;
     use crate::store::patch::Change;
-    use crate::store::testutil::{commit_patches, connection, job, page_without_checkpoint, temp_store};
+    use crate::store::testutil::{commit_patches, connection, job, job_entry, page_without_checkpoint, temp_store};
     use crate::store::{EventKind, Store, Trigger};
 
     fn position(code: &str) -> Position {
@@ -277,7 +263,7 @@ mod tests {
     /// Every record of the trees a resync could write.
     fn snapshot(store: &Store) -> Vec<(sled::IVec, sled::IVec)> {
         let t = &store.trees;
-        t.job_map
+        t.job_groups
             .iter()
             .chain(t.positions.iter())
             .chain(t.runs.iter())
@@ -309,10 +295,7 @@ mod tests {
             .map(|j| JobPatch { content_hash: sha256_content_hash(j), ..JobPatch::from_job(j) })
             .collect();
         let made = commit_patches(&store, &c.id, old);
-        let entry_of = |code: &str| {
-            let key = keys::job(&c.id, code);
-            decode(&store.trees.job_map.get(key).unwrap().unwrap()).unwrap().fingerprint.unwrap()
-        };
+        let entry_of = |code: &str| job_entry(&store, &c.id, code).unwrap().fingerprint.unwrap();
         assert!(["J1", "J2", "J3", "J4"].iter().all(|code| entry_of(code).is_sha256()));
         let records: Vec<_> = made.iter().map(|p| store.trees.positions.get(keys::position(p.id)).unwrap()).collect();
         let last_event = store.events_after(0, 1000).unwrap().last().map(|e| e.id).unwrap_or(0);
@@ -367,10 +350,9 @@ mod tests {
         let c = connection(&store, "Greenhouse");
         let old = |j: &Job| JobPatch { content_hash: sha256_content_hash(j), ..JobPatch::from_job(j) };
         let made = commit_patches(&store, &c.id, vec![old(&job("J1", "A")), old(&job("J2", "B"))]);
-        let trees = (&store.trees.job_map, &store.trees.positions);
-        let key = keys::job(&c.id, "J1");
-        let stored = store.trees.job_map.get(&key).unwrap().unwrap();
-        let upgrade = |j: &Job| upgrade_sha256(trees, &c.id, &key, &stored, &JobPatch::from_job(j)).unwrap();
+        let positions = &store.trees.positions;
+        let stored = job_entry(&store, &c.id, "J1").unwrap();
+        let upgrade = |j: &Job| upgraded_sha256(positions, &c.id, stored, &JobPatch::from_job(j)).unwrap().is_some();
         let mut edited = job("J1", "A");
         edited.extra[0].value = "Sales".into();
         assert!(!upgrade(&edited), "an extra field changed");
@@ -378,21 +360,22 @@ mod tests {
         edited.updated_at = None;
         assert!(!upgrade(&edited), "the update time changed");
         assert!(!upgrade(&job("J2", "B")), "another job's content");
-        assert!(!upgrade_sha256(trees, "other", &key, &stored, &JobPatch::from_job(&job("J1", "A"))).unwrap());
-        assert_eq!(store.trees.job_map.get(&key).unwrap().unwrap(), stored, "nothing rewritten");
-        // A concurrent writer's entry is never overwritten.
-        let stale = encode_parts(made[0].id, None);
-        assert!(!upgrade_sha256(trees, &c.id, &key, &stale, &JobPatch::from_job(&job("J1", "A"))).unwrap());
-        assert!(upgrade(&job("J1", "A")));
+        let j1 = JobPatch::from_job(&job("J1", "A"));
+        assert!(upgraded_sha256(positions, "other", stored, &j1).unwrap().is_none(), "another connection's");
+        // An entry without a fingerprint has nothing to upgrade.
+        let bare = JobEntry { position: made[0].id, fingerprint: None };
+        assert!(upgraded_sha256(positions, &c.id, bare, &j1).unwrap().is_none());
+        let upgraded = upgraded_sha256(positions, &c.id, stored, &j1).unwrap().unwrap();
+        assert_eq!(upgraded.position, made[0].id);
+        assert!(upgraded.fingerprint.unwrap().unchanged_by(&j1), "the listed job's hash");
         // Removed by a complete listing: listed again, it reopens.
         let run = store.start_run(&c.id, Trigger::Scheduled, "greenhouse", "1.0.0", true).unwrap();
         let mut run = run;
         run.outcome = RunOutcome::Succeeded;
         store.commit_run_end(run, |_| {}, &[made[1].id]).unwrap();
-        let key2 = keys::job(&c.id, "J2");
-        let stored2 = store.trees.job_map.get(&key2).unwrap().unwrap();
-        assert!(decode(&stored2).unwrap().fingerprint.unwrap().removed);
-        assert!(!upgrade_sha256(trees, &c.id, &key2, &stored2, &JobPatch::from_job(&job("J2", "B"))).unwrap());
+        let stored2 = job_entry(&store, &c.id, "J2").unwrap();
+        assert!(stored2.fingerprint.unwrap().removed);
+        assert!(upgraded_sha256(positions, &c.id, stored2, &JobPatch::from_job(&job("J2", "B"))).unwrap().is_none());
     }
 
     #[test]

@@ -27,7 +27,9 @@ pub(crate) const CONNECTIONS: &str = "connections";
 pub(crate) const CONNECTION_STATE: &str = "connection_state";
 /// Tree of positions, by position id ([`position`]).
 pub(crate) const POSITIONS: &str = "positions";
-/// Tree mapping an ATS job to its position ([`job`] -> position id).
+/// Tree mapping an ATS job to its position ([`job`] -> position id and
+/// fingerprint, `job_entry`), one record per job, up to schema v8: v9 moves
+/// it into [`JOB_GROUPS`] and drops it.
 pub(crate) const JOB_MAP: &str = "job_map";
 /// Index of each connection's positions ([`connection_position`] of the
 /// first id -> the ids of positions one commit created, `position_index`).
@@ -75,6 +77,10 @@ pub(crate) const OUTBOX_BY_CANDIDATE: &str = "outbox_by_candidate";
 /// Each connection's auto-push rule ([`id`] of the connection -> rule).
 pub(crate) const AUTO_PUSH: &str = "auto_push";
 
+/// Each connection's job map, many jobs to a record ([`job_group`] ->
+/// `job_groups` record); replaced `job_map` in schema v9.
+pub(crate) const JOB_GROUPS: &str = "job_groups";
+
 /// Every tree the current schema uses, in the order `open` creates them.
 pub(crate) const ALL_TREES: &[&str] = &[
     META,
@@ -82,7 +88,7 @@ pub(crate) const ALL_TREES: &[&str] = &[
     CONNECTIONS,
     CONNECTION_STATE,
     POSITIONS,
-    JOB_MAP,
+    JOB_GROUPS,
     POSITIONS_BY_CONNECTION,
     SYNC_RUNS,
     SYNC_RUNS_UNFINISHED,
@@ -172,7 +178,10 @@ fn split_connection<'k>(tree: &'static str, key: &'k [u8]) -> Result<(String, &'
     Ok((id, rest))
 }
 
-/// Key of an ATS job in `job_map`: (connection id, job code).
+/// Key of an ATS job in `job_map` (up to schema v8): (connection id, job
+/// code). Only tests write such keys now, to build stores of earlier
+/// versions.
+#[cfg(test)]
 pub(crate) fn job(connection_id: &str, code: &str) -> Vec<u8> {
     let mut key = connection_prefix(connection_id);
     key.extend_from_slice(code.as_bytes());
@@ -185,6 +194,13 @@ pub(crate) fn decode_job(key: &[u8]) -> Result<JobKey, KeyError> {
     let code =
         String::from_utf8(code.to_vec()).map_err(|_| KeyError { tree: JOB_MAP, reason: "job code is not UTF-8" })?;
     Ok(JobKey { connection_id, code })
+}
+
+/// Key of a group of a connection's job map in `job_groups`: (connection
+/// id, the group's key id). The connection's prefix alone keys its
+/// generation (`job_groups`).
+pub(crate) fn job_group(connection_id: &str, group: u64) -> Vec<u8> {
+    with_u64(connection_id, group)
 }
 
 /// Key of an entry in `positions_by_connection`: (connection id, position id).

@@ -12,7 +12,7 @@
 //! | `connections` | connection id | [`Connection`] (secrets sealed) |
 //! | `connection_state` | connection id | [`ConnectionState`] |
 //! | `positions` | position id (`u64` BE) | [`Position`] |
-//! | `job_map` | (connection id, job code) | position id (`u64` BE), then the job's fingerprint: closed flags and content hash (`job_entry`) |
+//! | `job_groups` | (connection id, group: its first position id) | a group of the connection's jobs: each job's code, position id and fingerprint (closed flags and content hash, `job_entry`); keyed by the connection alone, its generation (`job_groups`) |
 //! | `positions_by_connection` | (connection id, first position id) | the ids of positions one commit created (`position_index`); empty: the key's id alone |
 //! | `sync_runs` | (connection id, run seq) | [`SyncRun`] |
 //! | `sync_runs_unfinished` | (connection id, run seq) | empty: runs still running |
@@ -45,7 +45,7 @@
 //! # Consistency
 //!
 //! Everything the sync engine writes for one page — positions, their
-//! `job_map` and index entries, the run record, the checkpoint — goes into
+//! job groups and index entries, the run record, the checkpoint — goes into
 //! one multi-tree transaction ([`Store::commit_page`]), so a crash leaves the
 //! page either wholly applied or not at all, and the checkpoint never points
 //! past what was stored. Every write to a tree that a transaction also
@@ -68,7 +68,9 @@ mod connections;
 mod content_hash; // a job's content hash (XXH3-128) and its earlier SHA-256 form
 mod event_batch;
 mod events;
-mod job_entry; // the job_map value: position id and the job's fingerprint
+mod job_directory; // a connection's job map in memory while it syncs
+mod job_entry; // a job's entry in the job map: position id and the job's fingerprint
+mod job_groups; // the job map, many jobs to a record
 mod key_check;
 mod keys;
 mod model;
@@ -285,6 +287,14 @@ pub enum StoreError {
         /// Its byte limit.
         max_bytes: u64,
     },
+    /// A connection's job map changed while a commit held an earlier
+    /// reading of it (the connection was deleted meanwhile); nothing was
+    /// written. The next commit reads the job map again.
+    #[error("the job map of connection `{connection}` changed during the commit; nothing was written")]
+    StaleJobDirectory {
+        /// The connection.
+        connection: String,
+    },
     /// A new position was committed for a job that already has one.
     #[error("job `{code}` of connection `{connection}` already maps to position {existing}")]
     DuplicateJob {
@@ -470,7 +480,7 @@ struct Trees {
     connections: sled::Tree,
     state: sled::Tree,
     positions: sled::Tree,
-    job_map: sled::Tree,
+    job_groups: sled::Tree,
     by_connection: sled::Tree,
     runs: sled::Tree,
     runs_unfinished: sled::Tree,
@@ -500,7 +510,7 @@ impl Trees {
             connections: db.open_tree(keys::CONNECTIONS)?,
             state: db.open_tree(keys::CONNECTION_STATE)?,
             positions: db.open_tree(keys::POSITIONS)?,
-            job_map: db.open_tree(keys::JOB_MAP)?,
+            job_groups: db.open_tree(keys::JOB_GROUPS)?,
             by_connection: db.open_tree(keys::POSITIONS_BY_CONNECTION)?,
             runs: db.open_tree(keys::SYNC_RUNS)?,
             runs_unfinished: db.open_tree(keys::SYNC_RUNS_UNFINISHED)?,
@@ -548,6 +558,8 @@ pub struct Store {
     runs_kept: usize,
     /// Held while event ids are drawn (see `event_batch`).
     event_ids_lock: Arc<std::sync::Mutex<()>>,
+    /// The job maps of connections being synced (`job_directory`).
+    job_directories: Arc<job_directory::JobDirectories>,
     /// Declared last: dropped after `db` and `trees`, so when the last
     /// clone goes, sled has closed before it runs.
     _settle: Arc<Settle>,
@@ -620,6 +632,7 @@ impl Store {
             gate: Arc::default(),
             runs_kept: DEFAULT_RUNS_KEPT,
             event_ids_lock: Arc::default(),
+            job_directories: Arc::default(),
             _settle: settle,
         })
     }

@@ -7,7 +7,7 @@
 //! engine), the page's next cursor, and each listed job's code and content
 //! hash. A later run that sends the same requests and gets the same
 //! answers applies the page from this record without running the plugin,
-//! provided every job's fingerprint in `job_map` still equals the
+//! provided every job's fingerprint in the job map still equals the
 //! recorded hash ([`Store::commit_replayed_page`]).
 //!
 //! The page key is a digest the engine computes over the plugin install,
@@ -21,7 +21,7 @@ use serde::{Deserialize, Serialize};
 
 use super::commit::{PageCommit, PageResult, PositionChange};
 use super::content_hash::ContentHash;
-use super::job_entry;
+use super::job_directory::JobDirectory;
 use super::patch::Change;
 use super::{Store, StoreError, keys};
 
@@ -134,7 +134,7 @@ impl Store {
         self.prune_page_replays(connection_id, &[]).map(|_| ())
     }
 
-    /// Commits a replayed page: when every job's `job_map` fingerprint
+    /// Commits a replayed page: when every job's fingerprint in the job map
     /// still equals the recorded hash (and none was closed as removed), the
     /// page is applied as a page of unchanged jobs through
     /// [`Store::commit_page`] (counted, checkpointed when due, nothing else
@@ -145,20 +145,26 @@ impl Store {
     /// this connection's sync changes them, one run at a time.
     pub fn commit_replayed_page(
         &self,
-        mut page: PageCommit,
+        page: PageCommit,
         jobs: &[ReplayedJob],
     ) -> Result<Option<PageResult>, StoreError> {
         if !page.patches.is_empty() {
             return Err(super::commit::invalid(&page.connection_id, "a replayed page carries no patches".into()));
         }
-        let mut key = keys::connection_prefix(&page.connection_id);
-        let prefix_len = key.len();
+        let connection_id = page.connection_id.clone();
+        self.with_jobs(&connection_id, |directory| self.commit_replayed_page_with(page, jobs, directory))
+    }
+
+    /// [`Store::commit_replayed_page`] with the connection's job directory.
+    fn commit_replayed_page_with(
+        &self,
+        mut page: PageCommit,
+        jobs: &[ReplayedJob],
+        directory: &mut JobDirectory,
+    ) -> Result<Option<PageResult>, StoreError> {
         let mut changes = Vec::with_capacity(jobs.len());
         for job in jobs {
-            key.truncate(prefix_len);
-            key.extend_from_slice(job.code.as_bytes()); // keys::job
-            let Some(bytes) = self.trees.job_map.get(&key)? else { return Ok(None) };
-            let entry = job_entry::decode(&bytes)?;
+            let Some(entry) = directory.get(&job.code).map(|slot| slot.entry) else { return Ok(None) };
             let Some(f) = entry.fingerprint else { return Ok(None) };
             // A fingerprint still in the SHA-256 form never matches: the plugin
             // runs, and its commit upgrades the fingerprint.
@@ -175,7 +181,7 @@ impl Store {
         let n = jobs.len() as u64;
         page.run.counts.jobs_seen += n;
         page.run.counts.unchanged += n;
-        let mut result = self.commit_page(page)?;
+        let mut result = self.commit_page_with(page, directory)?;
         result.changes = changes;
         Ok(Some(result))
     }

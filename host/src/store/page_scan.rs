@@ -2,8 +2,8 @@
 //! apply.
 //!
 //! Most jobs of a resync are unchanged, and most pages of a resync have no
-//! changed job at all. Each job's `job_map` entry (`job_entry`: the
-//! position id and the job's fingerprint) says which is which without
+//! changed job at all. Each job's entry in the job directory (`job_entry`:
+//! the position id and the job's fingerprint) says which is which without
 //! reading the position; a page where nothing changed and no checkpoint is
 //! due then opens no transaction at all, and a page with a few changes
 //! gives only those to its transaction, which reads them again and decides
@@ -17,7 +17,9 @@
 //! so there is nothing to make atomic for it.
 
 use super::commit::{PageCommit, PageResult, PositionChange, check_running, invalid};
+use super::job_directory::{JobDirectory, Slot};
 use super::job_entry::{self, JobEntry};
+use super::job_groups;
 use super::model::{Position, RunCounts, SyncRun};
 use super::patch::{Change, JobPatch};
 use super::{Store, StoreError, keys};
@@ -27,7 +29,7 @@ use super::{Store, StoreError, keys};
 enum Known {
     /// No position yet: the id it gets (drawn here, as sled's id generator
     /// may not be used inside a transaction; a retried transaction reuses
-    /// it, and the transaction checks `job_map` again).
+    /// it).
     New(u64),
     /// Its position would not change.
     Unchanged { id: u64, closed: bool },
@@ -140,39 +142,43 @@ impl StagedPage {
 }
 
 impl Store {
-    /// Reads each job's `job_map` entry (outside any transaction) and tells
-    /// the page's jobs apart; draws an id for each new one.
-    pub(super) fn scan_page(&self, connection_id: &str, patches: &[JobPatch]) -> Result<ScannedPage, StoreError> {
-        let mut key = keys::connection_prefix(connection_id);
-        let prefix_len = key.len();
+    /// Looks each job up in the connection's job directory and tells the
+    /// page's jobs apart; draws an id for each new one.
+    pub(super) fn scan_page(
+        &self,
+        connection_id: &str,
+        patches: &[JobPatch],
+        jobs: &mut JobDirectory,
+    ) -> Result<ScannedPage, StoreError> {
         let mut known = Vec::with_capacity(patches.len());
+        let mut upgrades = Vec::new(); // fingerprint upgrade
         for patch in patches {
-            key.truncate(prefix_len);
-            key.extend_from_slice(patch.code.as_bytes()); // keys::job, without a fresh key per job
-            let found = match self.trees.job_map.get(&key)? {
+            let found = match jobs.get(&patch.code) {
                 None => Known::New(0), // its id is drawn below
-                Some(bytes) => match job_entry::decode(&bytes)? {
+                Some(Slot { entry, group }) => match entry {
                     JobEntry { position, fingerprint: Some(f) } if f.unchanged_by(patch) => {
                         Known::Unchanged { id: position, closed: f.closed }
                     }
                     // fingerprint upgrade: an entry of the SHA-256 form is told by its position, once
-                    JobEntry { position, fingerprint: Some(f) }
-                        if f.is_sha256()
-                            && job_entry::upgrade_sha256(
-                                (&self.trees.job_map, &self.trees.positions),
-                                connection_id,
-                                &key,
-                                &bytes,
-                                patch,
-                            )? =>
-                    {
-                        Known::Unchanged { id: position, closed: f.closed }
+                    JobEntry { position, fingerprint: Some(f) } if f.is_sha256() => {
+                        match job_entry::upgraded_sha256(&self.trees.positions, connection_id, entry, patch)? {
+                            Some(upgraded) => {
+                                upgrades.push((patch.code.clone(), group, upgraded));
+                                Known::Unchanged { id: position, closed: f.closed }
+                            }
+                            None => Known::Apply,
+                        }
                     }
                     // end fingerprint upgrade
                     _ => Known::Apply,
                 },
             };
             known.push(found);
+        }
+        // fingerprint upgrade: the page's upgraded entries in one write
+        if !upgrades.is_empty() {
+            let generation = job_groups::rewrite(&self.trees.job_groups, connection_id, jobs.generation(), &upgrades)?;
+            jobs.learn_rewrite(generation, &upgrades);
         }
         // The new jobs' ids in one go (`position_index` relies on it).
         let new = known.iter().filter(|k| matches!(k, Known::New(_))).count();
@@ -254,7 +260,7 @@ mod tests {
     fn snapshot(store: &Store) -> Vec<(sled::IVec, sled::IVec)> {
         store
             .trees
-            .job_map
+            .job_groups
             .iter()
             .chain(store.trees.positions.iter())
             .chain(store.trees.runs.iter())
@@ -323,16 +329,25 @@ mod tests {
     }
 
     #[test]
-    fn a_job_scanned_as_new_that_has_a_position_by_the_transaction_gets_its_patch_applied_to_it() {
+    fn a_commit_whose_job_directory_missed_a_write_is_refused_and_the_next_one_reads_it_again() {
         let (_dir, store) = temp_store();
         let c = connection(&store, "Greenhouse");
         let patches = vec![patch("J1", "B"), patch("J2", "C")];
-        let scan = store.scan_page(&c.id, &patches).unwrap();
-        assert_eq!(scan.to_apply(), 2);
-        // J1 gets its position between the scan and the transaction.
+        let mut stale = crate::store::job_directory::JobDirectory::load(&store.trees.job_groups, &c.id).unwrap();
+        let scan = store.scan_page(&c.id, &patches, &mut stale).unwrap();
+        assert_eq!(scan.to_apply(), 2, "both new to this directory");
+        // J1 gets its position between the scan and the transaction: taken
+        // for new, it would get a second position.
         let made = commit_jobs(&store, &c.id, &[("J1", "A")]);
         let run = start(&store, &c.id);
-        let done = store.commit_scanned(page_without_checkpoint(&run, patches), scan).unwrap();
+        let before = snapshot(&store);
+        let err = store.commit_scanned(page_without_checkpoint(&run, patches.clone()), scan, &mut stale).unwrap_err();
+        assert!(matches!(err, StoreError::StaleJobDirectory { .. }), "{err}");
+        assert!(err.to_string().contains("nothing was written"), "{err}");
+        assert_eq!(snapshot(&store), before, "nothing written");
+
+        // Through `commit_page`, the directory is read again.
+        let done = store.commit_page(page_without_checkpoint(&run, patches)).unwrap();
         let j2 = store.position_by_job(&c.id, "J2").unwrap().unwrap();
         let changes: Vec<_> = done.changes.iter().map(|c| (c.id, c.code.as_str(), c.change)).collect();
         assert_eq!(changes, [(made[0].id, "J1", Change::Updated), (j2.id, "J2", Change::Created)]);

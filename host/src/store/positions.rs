@@ -7,7 +7,7 @@ use sled::Transactional;
 use tracing::info;
 
 use super::model::{FieldEdit, FieldName, Position, PositionStatus};
-use super::{Store, StoreError, abort, job_entry, keys, now_unix, position_versions, stored_position};
+use super::{Store, StoreError, abort, job_groups, keys, now_unix, position_versions, stored_position};
 
 /// The most positions one page of [`Store::positions_page`] returns,
 /// whatever the caller asks: a page is one response of the API, and 100,000
@@ -47,34 +47,32 @@ impl Store {
             .transpose()
     }
 
-    /// The position an ATS job of a connection maps to.
+    /// The position an ATS job of a connection maps to. Reads the
+    /// connection's whole job map: for tools and tests, not for a path
+    /// taken per job.
     pub fn position_by_job(&self, connection_id: &str, code: &str) -> Result<Option<Position>, StoreError> {
-        let Some(bytes) = self.trees.job_map.get(keys::job(connection_id, code))? else {
-            return Ok(None);
-        };
-        let id = job_entry::decode(&bytes)
-            .map_err(|e| StoreError::Corrupt {
-                tree: keys::JOB_MAP,
-                key: format!("{connection_id}/{code}"),
-                reason: e.reason.into(),
-            })?
-            .position;
-        self.position(id)?.map(Some).ok_or_else(|| dangling(keys::JOB_MAP, format!("{connection_id}/{code}"), id))
+        let mut found = None;
+        job_groups::for_each_job(&self.trees.job_groups, connection_id, |job, entry| {
+            if job == code {
+                found = Some(entry.position);
+            }
+            Ok(())
+        })?;
+        let Some(id) = found else { return Ok(None) };
+        self.position(id)?.map(Some).ok_or_else(|| dangling(keys::JOB_GROUPS, format!("{connection_id}/{code}"), id))
     }
 
-    /// The ATS job codes a connection maps, with their position ids, without
-    /// reading the positions (cheap even for 100,000 jobs).
+    /// The ATS job codes a connection maps, with their position ids, in
+    /// code order, without reading the positions (cheap even for 100,000
+    /// jobs).
     pub fn job_codes_of_connection(&self, connection_id: &str) -> Result<Vec<(String, u64)>, StoreError> {
-        self.trees
-            .job_map
-            .scan_prefix(keys::connection_prefix(connection_id))
-            .map(|entry| {
-                let (key, value) = entry?;
-                let job = keys::decode_job(&key)?;
-                let id = job_entry::decode(&value)?.position;
-                Ok((job.code, id))
-            })
-            .collect()
+        let mut codes = Vec::new();
+        job_groups::for_each_job(&self.trees.job_groups, connection_id, |code, entry| {
+            codes.push((code.to_string(), entry.position));
+            Ok(())
+        })?;
+        codes.sort_unstable();
+        Ok(codes)
     }
 
     /// A connection's positions, by id (that is, in creation order).
@@ -98,35 +96,31 @@ impl Store {
 
     /// The open positions of a connection whose job codes are not in
     /// `seen`: after a complete listing that saw `seen`, the jobs the ATS no
-    /// longer has. Reads only the `job_map` entries (whose fingerprint says
-    /// whether the position is closed), and a position only for an entry
-    /// without one.
+    /// longer has. Reads only the job map (whose fingerprints say whether
+    /// a position is closed), and a position only for an entry without one.
+    /// In the order the jobs were created.
     pub fn open_positions_missing_from(
         &self,
         connection_id: &str,
         seen: &HashSet<String>,
     ) -> Result<Vec<u64>, StoreError> {
         let mut missing = Vec::new();
-        let prefix = keys::connection_prefix(connection_id);
-        for entry in self.trees.job_map.scan_prefix(&prefix) {
-            let (key, value) = entry?;
-            let code = std::str::from_utf8(&key[prefix.len()..])
-                .map_err(|_| keys::KeyError { tree: keys::JOB_MAP, reason: "job code is not UTF-8" })?;
+        job_groups::for_each_job(&self.trees.job_groups, connection_id, |code, entry| {
             if seen.contains(code) {
-                continue;
+                return Ok(());
             }
-            let entry = job_entry::decode(&value)?;
             let closed = match entry.fingerprint {
                 Some(f) => f.closed,
                 None => self
                     .position(entry.position)?
-                    .ok_or_else(|| dangling(keys::JOB_MAP, format!("{connection_id}/{code}"), entry.position))?
+                    .ok_or_else(|| dangling(keys::JOB_GROUPS, format!("{connection_id}/{code}"), entry.position))?
                     .is_closed(),
             };
             if !closed {
                 missing.push(entry.position);
             }
-        }
+            Ok(())
+        })?;
         Ok(missing)
     }
 

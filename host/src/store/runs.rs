@@ -182,7 +182,7 @@ mod tests {
 
         assert_eq!(store.position_by_job(&c.id, "J1").unwrap(), None);
         assert!(store.positions_of_connection(&c.id).unwrap().is_empty());
-        assert!(store.trees.job_map.is_empty() && store.trees.positions.is_empty());
+        assert!(store.trees.job_groups.is_empty() && store.trees.positions.is_empty());
         assert_eq!(store.runs(&c.id, 1).unwrap()[0].counts.pages, 0);
         let state = store.state(&c.id).unwrap();
         assert_eq!((state.checkpoint, state.position_count, state.stored_bytes), (None, 0, 0));

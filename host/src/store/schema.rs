@@ -37,10 +37,11 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
     Migration { to: 6, name: "events refer to position versions", apply: position_versions_v6 },
     Migration { to: 7, name: "job fingerprints and grouped position index", apply: fingerprints_and_index_v7 },
     Migration { to: 8, name: "xxh3 content hashes", apply: xxh3_content_hashes_v8 },
+    Migration { to: 9, name: "job map in groups", apply: super::job_groups::group_job_map_v9 },
 ];
 
 /// The schema version this binary writes.
-pub const CURRENT_VERSION: u32 = 8;
+pub const CURRENT_VERSION: u32 = 9;
 
 /// v8: content hashes are XXH3-128 (`store/content_hash.rs`), in positions
 /// and in `job_map` fingerprints (a flag tells the form). Fingerprints
@@ -223,7 +224,8 @@ mod tests {
         Migration { to: 6, name: "events refer to position versions", apply: position_versions_v6 },
         Migration { to: 7, name: "job fingerprints and grouped position index", apply: fingerprints_and_index_v7 },
         Migration { to: 8, name: "xxh3 content hashes", apply: xxh3_content_hashes_v8 },
-        Migration { to: 9, name: "count", apply: count_runs },
+        Migration { to: 9, name: "job map in groups", apply: super::super::job_groups::group_job_map_v9 },
+        Migration { to: 10, name: "count", apply: count_runs },
     ];
 
     #[test]
@@ -260,7 +262,7 @@ mod tests {
         let (_dir, db) = temp_db();
         migrate(&db, WITH_NEXT).unwrap();
         let err = migrate(&db, MIGRATIONS).unwrap_err();
-        assert!(matches!(err, StoreError::SchemaTooNew { found: 9, supported: CURRENT_VERSION }), "{err}");
+        assert!(matches!(err, StoreError::SchemaTooNew { found: 10, supported: CURRENT_VERSION }), "{err}");
         assert!(err.to_string().contains("newer"), "{err}");
         assert_eq!(stored_version(&db).unwrap(), CURRENT_VERSION + 1);
     }
@@ -316,25 +318,25 @@ mod tests {
     }
 
     #[test]
-    fn a_v6_store_gets_its_job_fingerprints_and_grouped_index_and_resyncs_without_writing() {
-        use crate::store::job_entry;
-        use crate::store::testutil::{commit_jobs, connection, temp_store};
+    fn a_v6_store_gets_its_job_fingerprints_grouped_job_map_and_index_and_resyncs_without_writing() {
+        use crate::store::testutil::{commit_jobs, connection, job_entries, temp_store};
 
         let (dir, store) = temp_store();
         let c = connection(&store, "Greenhouse");
         let made = commit_jobs(&store, &c.id, &[("J1", "A"), ("J2", "B"), ("J3", "C")]);
-        let fingerprinted: Vec<_> = store.trees.job_map.iter().map(|e| e.unwrap()).collect();
+        let fingerprinted = job_entries(&store, &c.id);
         let grouped: Vec<_> = store.trees.by_connection.iter().map(|e| e.unwrap()).collect();
         assert_eq!(grouped.len(), 1, "one commit's new positions are one index entry");
         store.flush().unwrap();
         drop(store);
         let db = sled::open(dir.path()).unwrap();
-        // As a v6 store held it: each job maps to its position id alone,
-        // and the index has one empty-valued entry per position.
+        // As a v6 store held it: each job maps to its position id alone in
+        // a record of its own, and the index has one empty-valued entry per
+        // position.
+        db.open_tree(keys::JOB_GROUPS).unwrap().clear().unwrap();
         let job_map = db.open_tree(keys::JOB_MAP).unwrap();
-        for (key, _) in &fingerprinted {
-            let id = job_entry::decode(&job_map.get(key).unwrap().unwrap()).unwrap().position;
-            job_map.insert(key, &keys::position(id)).unwrap();
+        for (code, entry) in &fingerprinted {
+            job_map.insert(keys::job(&c.id, code), &keys::position(entry.position)).unwrap();
         }
         let index = db.open_tree(keys::POSITIONS_BY_CONNECTION).unwrap();
         index.clear().unwrap();
@@ -347,13 +349,13 @@ mod tests {
 
         let store = crate::store::Store::open(dir.path(), None).unwrap();
         assert_eq!(stored_version(&store.db).unwrap(), CURRENT_VERSION);
-        let migrated: Vec<_> = store.trees.job_map.iter().map(|e| e.unwrap()).collect();
-        assert_eq!(migrated, fingerprinted, "the step writes the job entries a commit writes");
+        assert_eq!(job_entries(&store, &c.id), fingerprinted, "the steps write the job entries a commit writes");
+        assert!(!store.db.tree_names().iter().any(|t| t.as_ref() == keys::JOB_MAP.as_bytes()), "job_map is gone");
         let index: Vec<_> = store.trees.by_connection.iter().map(|e| e.unwrap()).collect();
         assert_eq!(index, grouped, "and the index entry a commit writes");
         fingerprints_and_index_v7(&store.db).unwrap();
-        let again: Vec<_> = store.trees.job_map.iter().map(|e| e.unwrap()).collect();
-        assert_eq!(again, fingerprinted, "running the step again changes nothing");
+        super::super::job_groups::group_job_map_v9(&store.db).unwrap();
+        assert_eq!(job_entries(&store, &c.id), fingerprinted, "running the steps again changes nothing");
         let again: Vec<_> = store.trees.by_connection.iter().map(|e| e.unwrap()).collect();
         assert_eq!(again, grouped, "running the step again changes nothing");
         let listed: Vec<u64> = store.positions_of_connection(&c.id).unwrap().iter().map(|p| p.id).collect();

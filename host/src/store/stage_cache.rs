@@ -92,28 +92,26 @@ impl Store {
     }
 
     /// The job codes of `connection_id`'s positions that are not closed.
-    /// Reads the `job_map` entries, whose fingerprint says whether the
-    /// position is closed; only an entry without one reads its position's
-    /// status.
+    /// Reads the job map, whose fingerprints say whether a position is
+    /// closed; only an entry without one reads its position's status.
     pub fn open_job_codes(&self, connection_id: &str) -> Result<Vec<String>, StoreError> {
         let mut open = Vec::new();
-        for entry in self.trees.job_map.scan_prefix(keys::connection_prefix(connection_id)) {
-            let (key, value) = entry?;
+        super::job_groups::for_each_job(&self.trees.job_groups, connection_id, |code, job| {
             // resync: the fingerprint says whether the position is closed
-            let job = super::job_entry::decode(&value)?;
             if let Some(f) = job.fingerprint {
                 if !f.closed {
-                    open.push(keys::decode_job(&key)?.code);
+                    open.push(code.to_string());
                 }
-                continue;
+                return Ok(());
             }
-            let (code, id) = (keys::decode_job(&key)?.code, job.position);
-            let Some(bytes) = self.trees.positions.get(keys::position(id))? else { continue };
-            let head = super::stored_position::decode_head(keys::POSITIONS, id, &bytes)?;
+            let Some(bytes) = self.trees.positions.get(keys::position(job.position))? else { return Ok(()) };
+            let head = super::stored_position::decode_head(keys::POSITIONS, job.position, &bytes)?;
             if head.status != super::PositionStatus::Closed {
-                open.push(code);
+                open.push(code.to_string());
             }
-        }
+            Ok(())
+        })?;
+        open.sort_unstable();
         Ok(open)
     }
 }

@@ -137,3 +137,20 @@ pub(crate) fn page_without_checkpoint(run: &SyncRun, patches: Vec<JobPatch>) -> 
         quota: ConnectionQuota::UNLIMITED,
     }
 }
+
+/// Every job of a connection's job map, in code order.
+pub(crate) fn job_entries(store: &Store, connection_id: &str) -> Vec<(String, super::job_entry::JobEntry)> {
+    let mut jobs = Vec::new();
+    super::job_groups::for_each_job(&store.trees.job_groups, connection_id, |code, entry| {
+        jobs.push((code.to_string(), entry));
+        Ok(())
+    })
+    .unwrap();
+    jobs.sort_by(|a, b| a.0.cmp(&b.0));
+    jobs
+}
+
+/// The entry of one job of a connection's job map.
+pub(crate) fn job_entry(store: &Store, connection_id: &str, code: &str) -> Option<super::job_entry::JobEntry> {
+    job_entries(store, connection_id).into_iter().find(|(c, _)| c == code).map(|(_, e)| e)
+}

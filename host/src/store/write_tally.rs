@@ -98,7 +98,7 @@ mod tests {
         [
             &t.state,
             &t.positions,
-            &t.job_map,
+            &t.job_groups,
             &t.by_connection,
             &t.runs,
             &t.runs_unfinished,
