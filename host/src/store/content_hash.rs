@@ -13,7 +13,7 @@
 //! carries [`XXH3_PREFIX`], so a stored hash says which form it is and an
 //! upgrade can tell an old fingerprint from a changed job (`job_entry`).
 
-use xxhash_rust::xxh3::Xxh3Default;
+use xxhash_rust::xxh3::xxh3_128;
 
 use crate::contract::{Job, JobStatus};
 
@@ -21,6 +21,9 @@ use crate::contract::{Job, JobStatus};
 pub(crate) const XXH3_PREFIX: &str = "xxh3:";
 /// Bytes of an XXH3-128 hash.
 pub(crate) const XXH3_LEN: usize = 16;
+/// The largest hashing buffer kept between jobs: jobs are a few KiB, and a
+/// rare huge one should not keep its memory.
+const KEPT_BUFFER_BYTES: usize = 1 << 20;
 /// Bytes of a SHA-256 hash (the form before XXH3).
 pub(crate) const SHA256_LEN: usize = 32;
 
@@ -56,11 +59,25 @@ impl ContentHash {
 /// the same across releases and a host upgrade does not count every job as
 /// updated. The bytes are those the SHA-256 form hashed.
 pub fn job_content_hash(job: &Job) -> String {
-    let mut hasher = Xxh3Default::new();
-    feed(job, |bytes| hasher.update(bytes));
+    // The job's bytes are gathered in one buffer and hashed in one call: the
+    // streaming hasher's setup and its per-piece calls cost more than the
+    // copy (a few KiB, most of it the description). The buffer is kept per
+    // thread and trimmed back when a huge job grew it.
+    thread_local! {
+        static BYTES: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+    }
+    let hash = BYTES.with_borrow_mut(|bytes| {
+        bytes.clear();
+        feed(job, |piece| bytes.extend_from_slice(piece));
+        let hash = xxh3_128(bytes);
+        if bytes.capacity() > KEPT_BUFFER_BYTES {
+            *bytes = Vec::new();
+        }
+        hash
+    });
     let mut digits = [0u8; 2 * XXH3_LEN];
     // The buffer is exactly twice the hash's length, as `encode_to_slice` requires.
-    let _ = hex::encode_to_slice(hasher.digest128().to_be_bytes(), &mut digits);
+    let _ = hex::encode_to_slice(hash.to_be_bytes(), &mut digits);
     let mut text = String::with_capacity(XXH3_PREFIX.len() + digits.len());
     text.push_str(XXH3_PREFIX);
     text.push_str(std::str::from_utf8(&digits).unwrap_or_default());
@@ -213,7 +230,7 @@ mod tests {
     }
 
     #[test]
-    fn the_streamed_hash_is_the_one_shot_xxh3_of_the_same_bytes() {
+    fn the_hash_is_the_xxh3_of_the_length_prefixed_bytes_in_hex() {
         for j in [job("J1", "Engineer"), other_job()] {
             let mut bytes = Vec::new();
             feed(&j, |b| bytes.extend_from_slice(b));
