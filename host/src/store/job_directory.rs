@@ -172,6 +172,30 @@ mod tests {
     }
 
     #[test]
+    fn a_connection_deleted_and_made_again_never_maps_its_jobs_to_the_old_positions() {
+        use crate::store::testutil::{commit_jobs, connection, job, page_without_checkpoint, temp_store};
+        use crate::store::{Change, JobPatch, Trigger};
+
+        let (_dir, store) = temp_store();
+        let c = connection(&store, "Greenhouse");
+        let old = commit_jobs(&store, &c.id, &[("J1", "A"), ("J2", "B")]);
+        // A run holds the connection's directory when the connection goes.
+        let run = store.start_run(&c.id, Trigger::Manual, "greenhouse", "1.0.0", true).unwrap();
+        let page =
+            |run: &crate::store::SyncRun| page_without_checkpoint(run, vec![JobPatch::from_job(&job("J1", "A"))]);
+        assert_eq!(store.commit_page(page(&run)).unwrap().changes[0].change, Change::Unchanged);
+        assert!(store.delete_connection(&c.id).unwrap());
+        let again = connection(&store, "Greenhouse");
+        assert_eq!(again.id, c.id, "the same id, made again");
+
+        let run = store.start_run(&again.id, Trigger::Manual, "greenhouse", "1.0.0", true).unwrap();
+        let done = store.commit_page(page(&run)).unwrap();
+        assert_eq!(done.changes[0].change, Change::Created);
+        assert!(old.iter().all(|p| p.id != done.changes[0].id), "a new position, not a deleted one");
+        assert_eq!(crate::store::testutil::job_entries(&store, &again.id).len(), 1);
+    }
+
+    #[test]
     fn a_job_in_two_groups_is_reported_as_corrupt() {
         let dir = tempfile::tempdir().unwrap();
         let db = sled::open(dir.path()).unwrap();
