@@ -3,8 +3,8 @@
 //! whether the position is closed, or closed as removed).
 //!
 //! Most jobs of a resync are unchanged. With the fingerprint beside the
-//! position id, telling so is one small read of `job_map`, not a read and a
-//! partial JSON decode of the position (a few KB, most of it the
+//! position id, telling so is a lookup in the job map, not a read and a
+//! partial decode of the position (a few KB, most of it the
 //! description); the daily stage refresh and removal detection learn which
 //! positions are open the same way. Every writer of a position's ATS side
 //! (`commit`: a patch, a removal) writes the job's entry in the same
@@ -45,7 +45,7 @@ const FLAG_REMOVED: u8 = 2;
 /// Flag: the hash is XXH3-128 (16 bytes); without it, SHA-256 (32 bytes).
 const FLAG_XXH3: u8 = 4;
 
-/// A decoded `job_map` value.
+/// A decoded job entry.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct JobEntry {
     /// The position the job maps to.
@@ -114,7 +114,7 @@ pub(crate) fn encode_parts(position: u64, fingerprint: Option<Fingerprint>) -> V
     bytes
 }
 
-/// Decodes a `job_map` value.
+/// Decodes a job entry.
 pub(crate) fn decode(bytes: &[u8]) -> Result<JobEntry, KeyError> {
     let corrupt = |reason| KeyError { tree: keys::JOB_MAP, reason };
     let Some((id, rest)) = bytes.split_first_chunk::<ID_LEN>() else {

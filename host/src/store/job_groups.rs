@@ -262,17 +262,18 @@ impl JobWrites {
             insert(key, encode(jobs.iter().map(|(c, e)| (c.as_str(), e))))?;
             written.extend(changed.into_iter().map(|(code, entry)| WrittenJob { code, group, entry }));
         }
-        let created = std::mem::take(&mut self.created);
-        for chunk in created.chunks(MAX_JOBS_PER_GROUP) {
+        let mut created = std::mem::take(&mut self.created).into_iter();
+        loop {
+            let chunk: Vec<_> = created.by_ref().take(MAX_JOBS_PER_GROUP).collect();
             // The chunk's first position names it: ids are unique, so no
             // other group of any connection has this name.
-            let Some((_, first)) = chunk.first() else { continue };
+            let Some((_, first)) = chunk.first() else { break };
             let group = first.position;
             if tree.get(keys::job_group(connection_id, group))?.is_some() {
                 return Err(abort(StoreError::StaleJobDirectory { connection: connection_id.to_string() }));
             }
             insert(keys::job_group(connection_id, group), encode(chunk.iter().map(|(c, e)| (c.as_str(), e))))?;
-            written.extend(chunk.iter().map(|(code, entry)| WrittenJob { code: code.clone(), group, entry: *entry }));
+            written.extend(chunk.into_iter().map(|(code, entry)| WrittenJob { code, group, entry }));
         }
         if !written.is_empty() {
             insert(keys::connection_prefix(connection_id), generation.wrapping_add(1).to_be_bytes().to_vec())?;
@@ -441,6 +442,15 @@ mod tests {
         let wrong = write(2, &[("J9", Some(10), entry(13, false))]).unwrap_err();
         assert!(matches!(wrong, sled::transaction::TransactionError::Abort(StoreError::StaleJobDirectory { .. })));
         assert_eq!(rewrite(&tree, "c", 2, &[("J1".into(), 10, entry(10, true))]).unwrap(), 3);
+        // More new jobs than a group holds: groups of at most that many,
+        // each named by its first position.
+        let many: Vec<(String, Option<u64>, JobEntry)> =
+            (0..=MAX_JOBS_PER_GROUP as u64).map(|i| (format!("N{i}"), None, entry(100 + i, false))).collect();
+        let many: Vec<(&str, Option<u64>, JobEntry)> = many.iter().map(|(c, g, e)| (c.as_str(), *g, *e)).collect();
+        let written = write(3, &many).unwrap();
+        assert_eq!(written.len(), MAX_JOBS_PER_GROUP + 1);
+        assert_eq!(written.last().map(|w| w.group), Some(100 + MAX_JOBS_PER_GROUP as u64));
+        assert!(written[..MAX_JOBS_PER_GROUP].iter().all(|w| w.group == 100));
         remove_connection(&tree, "c").unwrap();
         assert!(tree.is_empty());
     }

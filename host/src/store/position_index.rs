@@ -1,14 +1,14 @@
 //! Each connection's positions by id: the `positions_by_connection` index.
 //!
-//! A job's position is found through `job_map` ((connection, job code) ->
-//! id); the lists of a connection's positions (the API's pages by id, an
-//! account's pages merged by id across its connections, deleting a
-//! connection) walk this index instead. Up to schema v6 it held one entry
-//! per position: a third of the sled records a new job cost, and sled's
-//! cost is mostly per insert. From v7 a page commit writes one entry for
-//! all the positions it created ([`CreatedIds`]), a few KiB for a page of
-//! 500, so a new job costs two records (its position and its `job_map`
-//! entry) instead of three.
+//! A job's position is found through the job map ((connection, job code)
+//! -> id, `job_groups`); the lists of a connection's positions (the API's
+//! pages by id, an account's pages merged by id across its connections,
+//! deleting a connection) walk this index instead. Up to schema v6 it held
+//! one entry per position: a third of the sled records a new job cost, and
+//! sled's cost is mostly per insert. From v7 a page commit writes one entry
+//! for all the positions it created ([`CreatedIds`]), a few KiB for a page
+//! of 500; with the job map grouped the same way (v9), a new job costs one
+//! record, its position.
 //!
 //! # Layout
 //!
