@@ -16,7 +16,7 @@ use super::event_batch::BatchBuilder;
 use super::events::EventKind;
 use super::job_directory::JobDirectory;
 use super::job_entry::{self, JobEntry}; // resync
-use super::job_groups::{JobWrites, WrittenJob, check_generation_tx};
+use super::job_groups::{self, JobWrites, WrittenJob, check_generation_tx};
 use super::model::{Checkpoint, Connection, ConnectionState, Position, PositionStatus, RunCounts, RunOutcome, SyncRun};
 use super::page_scan::{Listed, ScannedPage};
 use super::patch::{Change, JobPatch};
@@ -235,8 +235,14 @@ impl Store {
         if run.outcome == RunOutcome::Running {
             return Err(invalid(&connection_id, format!("run {} is ended with outcome Running", run.seq)));
         }
-        let ended =
-            self.with_jobs(&connection_id, |jobs| self.commit_run_end_with(run, state_update, removed, jobs))?;
+        let ended = if removed.is_empty() {
+            // Nothing to look up: a run that ends without removals (one
+            // that failed before listing, say) does not read the job map.
+            let mut jobs = JobDirectory::empty_at(job_groups::generation(&self.trees.job_groups, &connection_id)?);
+            self.commit_run_end_with(run, state_update, removed, &mut jobs)?
+        } else {
+            self.with_jobs(&connection_id, |jobs| self.commit_run_end_with(run, state_update, removed, jobs))?
+        };
         // The run's job directory is not needed until the next run.
         self.job_directories.forget(&connection_id);
         if let Err(e) = self.prune_runs(&connection_id) {

@@ -59,6 +59,12 @@ impl JobDirectory {
         Ok(directory)
     }
 
+    /// A directory that knows no job, for a commit that looks none up
+    /// (its transaction still checks `generation`).
+    pub(crate) fn empty_at(generation: u64) -> JobDirectory {
+        JobDirectory { generation, jobs: HashMap::new() }
+    }
+
     /// The generation of the groups this directory reflects.
     pub(crate) fn generation(&self) -> u64 {
         self.generation
