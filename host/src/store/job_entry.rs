@@ -78,7 +78,7 @@ impl Fingerprint {
 
     /// Whether applying `patch` would change nothing: the rule of
     /// [`JobPatch::changes_nothing`] on the fingerprint. Never true for a
-    /// fingerprint of the SHA-256 form (see [`upgrade_sha256`]).
+    /// fingerprint of the SHA-256 form (see [`upgraded_sha256`]).
     pub(crate) fn unchanged_by(&self, patch: &JobPatch) -> bool {
         !self.removed && ContentHash::parse(&patch.content_hash) == Some(self.content_hash)
     }

@@ -46,7 +46,7 @@ pub const CURRENT_VERSION: u32 = 9;
 /// v8: content hashes are XXH3-128 (`store/content_hash.rs`), in positions
 /// and in `job_map` fingerprints (a flag tells the form). Fingerprints
 /// written before stay in the SHA-256 form and are upgraded one by one as a
-/// resync finds their jobs unchanged (`job_entry::upgrade_sha256`): telling
+/// resync finds their jobs unchanged (`job_entry::upgraded_sha256`): telling
 /// so needs the listed job, which a migration does not have. The step only
 /// raises the version, so an older atsbridge, which would count every job as
 /// updated and cannot read the new fingerprints, refuses the store instead.
