@@ -86,15 +86,6 @@ impl JobDirectory {
             self.jobs.insert(code.into_boxed_str(), Slot { group, entry });
         }
     }
-
-    /// Takes note of a generation written outside a commit along with the
-    /// entries it wrote (`job_groups::rewrite`).
-    pub(crate) fn learn_rewrite(&mut self, generation: u64, changes: &[(String, u64, JobEntry)]) {
-        self.generation = generation;
-        for (code, group, entry) in changes {
-            self.jobs.insert(code.as_str().into(), Slot { group: *group, entry: *entry });
-        }
-    }
 }
 
 /// The directories of the connections being synced, each behind its own

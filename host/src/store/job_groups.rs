@@ -175,6 +175,14 @@ fn decode_generation(connection_id: &str, bytes: &[u8]) -> Result<u64, StoreErro
     })
 }
 
+/// [`generation`], inside a transaction.
+fn generation_tx(tree: &TransactionalTree, connection_id: &str) -> ConflictableTransactionResult<u64, StoreError> {
+    match tree.get(keys::connection_prefix(connection_id))? {
+        Some(bytes) => decode_generation(connection_id, &bytes).map_err(abort),
+        None => Ok(0),
+    }
+}
+
 /// Inside a transaction: refuses to go on (aborting it with
 /// [`StoreError::StaleJobDirectory`]) unless the connection's stored
 /// generation is `expected`, the one the caller's directory was read at.
@@ -183,11 +191,7 @@ pub(crate) fn check_generation_tx(
     connection_id: &str,
     expected: u64,
 ) -> ConflictableTransactionResult<(), StoreError> {
-    let stored = match tree.get(keys::connection_prefix(connection_id))? {
-        Some(bytes) => decode_generation(connection_id, &bytes).map_err(abort)?,
-        None => 0,
-    };
-    if stored != expected {
+    if generation_tx(tree, connection_id)? != expected {
         return Err(abort(StoreError::StaleJobDirectory { connection: connection_id.to_string() }));
     }
     Ok(())
@@ -205,7 +209,7 @@ pub(crate) struct WrittenJob {
 /// The entries one transaction writes: new jobs (a new group at the end)
 /// and changed ones (their groups rewritten). A transaction may run more
 /// than once: each attempt has its own.
-#[derive(Default)]
+#[derive(Default, Clone)]
 pub(crate) struct JobWrites {
     /// Jobs without a group yet, in the order given.
     created: Vec<(String, JobEntry)>,
@@ -223,6 +227,11 @@ impl JobWrites {
             }
             None => self.created.push((code.to_string(), entry)),
         }
+    }
+
+    /// Whether nothing is noted.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.created.is_empty() && self.changed.is_empty()
     }
 
     /// Writes the entries noted since the last call, raising the
@@ -282,25 +291,21 @@ impl JobWrites {
     }
 }
 
-/// Writes `changes` (code, group, new entry) outside a commit, in one
-/// transaction of their own, if the connection is still at `generation`;
-/// returns the new generation. Not metered: for bookkeeping only (the
+/// Writes `writes` outside a commit, in one transaction of their own, if
+/// the connection is still at `generation`; returns what was written, for
+/// the directory to learn. Not metered: for bookkeeping only (the
 /// fingerprint upgrade of `job_entry`).
 pub(crate) fn rewrite(
     tree: &sled::Tree,
     connection_id: &str,
     generation: u64,
-    changes: &[(String, u64, JobEntry)],
-) -> Result<u64, StoreError> {
-    tree.transaction(|tx| {
+    writes: JobWrites,
+) -> Result<Vec<WrittenJob>, StoreError> {
+    Ok(tree.transaction(|tx| {
         check_generation_tx(tx, connection_id, generation)?;
-        let mut writes = JobWrites::default();
-        for (code, group, entry) in changes {
-            writes.set(code, Some(*group), *entry);
-        }
-        writes.write_tx(tx, connection_id, generation, None)
-    })?;
-    Ok(generation.wrapping_add(1))
+        // Each attempt writes from its own copy: `write_tx` takes what it writes.
+        writes.clone().write_tx(tx, connection_id, generation, None)
+    })?)
 }
 
 /// Removes every record of a connection (a deleted connection).
@@ -342,10 +347,7 @@ pub(crate) fn group_job_map_v9(db: &sled::Db) -> Result<(), StoreError> {
         };
         let value = encode(chunk.iter().map(|(_, code, entry)| (code.as_str(), entry)));
         (&job_map, &groups).transaction(|(job_map, groups)| {
-            let stored = match groups.get(keys::connection_prefix(&connection))? {
-                Some(bytes) => decode_generation(&connection, &bytes).map_err(abort)?,
-                None => 0,
-            };
+            let stored = generation_tx(groups, &connection)?;
             groups.insert(keys::job_group(&connection, group), value.as_slice())?;
             groups.insert(keys::connection_prefix(&connection), &stored.wrapping_add(1).to_be_bytes())?;
             for (key, _, _) in &chunk {
@@ -441,7 +443,11 @@ mod tests {
         // A job the group does not hold: the directory was wrong.
         let wrong = write(2, &[("J9", Some(10), entry(13, false))]).unwrap_err();
         assert!(matches!(wrong, sled::transaction::TransactionError::Abort(StoreError::StaleJobDirectory { .. })));
-        assert_eq!(rewrite(&tree, "c", 2, &[("J1".into(), 10, entry(10, true))]).unwrap(), 3);
+        let mut upgrade = JobWrites::default();
+        upgrade.set("J1", Some(10), entry(10, true));
+        let rewritten = rewrite(&tree, "c", 2, upgrade).unwrap();
+        assert_eq!(rewritten, [WrittenJob { code: "J1".into(), group: 10, entry: entry(10, true) }]);
+        assert_eq!(generation(&tree, "c").unwrap(), 3);
         // More new jobs than a group holds: groups of at most that many,
         // each named by its first position.
         let many: Vec<(String, Option<u64>, JobEntry)> =

@@ -19,7 +19,7 @@
 use super::commit::{PageCommit, PageResult, PositionChange, check_running, invalid};
 use super::job_directory::{JobDirectory, Slot};
 use super::job_entry::{self, JobEntry};
-use super::job_groups;
+use super::job_groups::{self, JobWrites};
 use super::model::{Position, RunCounts, SyncRun};
 use super::patch::{Change, JobPatch};
 use super::{Store, StoreError, keys};
@@ -151,7 +151,7 @@ impl Store {
         jobs: &mut JobDirectory,
     ) -> Result<ScannedPage, StoreError> {
         let mut known = Vec::with_capacity(patches.len());
-        let mut upgrades = Vec::new(); // fingerprint upgrade
+        let mut upgrades = JobWrites::default(); // fingerprint upgrade
         for patch in patches {
             let found = match jobs.get(&patch.code) {
                 None => Known::New(0), // its id is drawn below
@@ -163,7 +163,7 @@ impl Store {
                     JobEntry { position, fingerprint: Some(f) } if f.is_sha256() => {
                         match job_entry::upgraded_sha256(&self.trees.positions, connection_id, entry, patch)? {
                             Some(upgraded) => {
-                                upgrades.push((patch.code.clone(), group, upgraded));
+                                upgrades.set(&patch.code, Some(group), upgraded);
                                 Known::Unchanged { id: position, closed: f.closed }
                             }
                             None => Known::Apply,
@@ -177,8 +177,7 @@ impl Store {
         }
         // fingerprint upgrade: the page's upgraded entries in one write
         if !upgrades.is_empty() {
-            let generation = job_groups::rewrite(&self.trees.job_groups, connection_id, jobs.generation(), &upgrades)?;
-            jobs.learn_rewrite(generation, &upgrades);
+            jobs.learn(job_groups::rewrite(&self.trees.job_groups, connection_id, jobs.generation(), upgrades)?);
         }
         // The new jobs' ids in one go (`position_index` relies on it).
         let new = known.iter().filter(|k| matches!(k, Known::New(_))).count();
