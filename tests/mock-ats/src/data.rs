@@ -404,6 +404,26 @@ impl Dataset {
         Some(job.clone())
     }
 
+    /// Puts `job` back as it was when copied, `updated_at` included (an
+    /// ATS restoring a job from a backup, or undoing an edit or a deletion
+    /// from its audit log): in its old place, whether it was changed or
+    /// removed since.
+    pub(crate) fn restore(&mut self, job: Job) -> Job {
+        self.version += 1;
+        let at = match self.jobs.binary_search_by_key(&job.seq, |j| j.seq) {
+            Ok(at) => {
+                self.jobs[at] = job;
+                at
+            }
+            Err(at) => {
+                self.index.insert(job.id.clone(), job.seq);
+                self.jobs.insert(at, job);
+                at
+            }
+        };
+        self.jobs[at].clone()
+    }
+
     /// Removes a job (as if deleted in the ATS).
     pub(crate) fn remove(&mut self, id: &str) -> Option<Job> {
         let pos = self.position(id)?;

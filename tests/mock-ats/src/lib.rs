@@ -182,6 +182,14 @@ impl MockAts {
         self.shared.store().data.update(id, change).ok_or_else(|| MockError::UnknownJob(id.to_string()))
     }
 
+    /// Puts a job copied earlier (from [`MockAts::job`]) back verbatim,
+    /// its `updated_at` included, whether it was changed or removed since:
+    /// the ATS then answers about it exactly as it did when copied (an edit
+    /// or a deletion undone without a trace in the listing).
+    pub fn restore_job(&self, job: Job) -> Job {
+        self.shared.store().data.restore(job)
+    }
+
     /// Closes a job (status `Closed`, `closed_at` now).
     pub fn close_job(&self, id: &str) -> Result<Job, MockError> {
         let now = time_fmt::now_ms();

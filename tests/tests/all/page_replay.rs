@@ -225,6 +225,38 @@ async fn unchanged_pages_are_replayed_and_one_changed_page_runs_the_plugin() {
     gh.mock.shutdown().await;
 }
 
+/// A page whose answer is byte for byte the recorded one, but one of whose
+/// jobs the store holds differently (an incremental run saw an edit the
+/// ATS then undid, its `updated_at` restored): the replay is refused at
+/// commit, the plugin lists that page after all, and the job's recorded
+/// state flows back in. The run goes on to the end.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_undone_edit_makes_its_identical_page_list_again_and_flow_in() {
+    let gh = Greenhouse::new(true, false).await;
+    gh.full().await.unwrap();
+    let code = gh.job_on_page(3, 4);
+    let before = gh.mock.job(&code).unwrap();
+    let title = gh.app.store.position_by_job(&gh.c, &code).unwrap().unwrap().name.ats;
+
+    gh.mock.update_job(&code, |j| j.title = "Edited, then undone".into()).unwrap();
+    let incremental = gh.app.engine.sync_with(&gh.c, INCREMENTAL, &NoProgress).await.unwrap();
+    assert_eq!(incremental.counts.updated, 1);
+    assert_eq!(gh.app.store.position_by_job(&gh.c, &code).unwrap().unwrap().name.ats, "Edited, then undone");
+    let calls = gh.list_calls();
+
+    gh.mock.restore_job(before);
+    let full = gh.full().await.unwrap();
+    assert_eq!(full.outcome, RunOutcome::Succeeded);
+    assert_eq!(counts(&full), (5, JOBS as u64, 0, 1, JOBS as u64 - 1, 0));
+    assert_eq!(gh.list_calls(), calls + 1, "the one page whose job the store holds differently was listed again");
+    assert_eq!(gh.app.store.position_by_job(&gh.c, &code).unwrap().unwrap().name.ats, title);
+
+    // Its new record matches the store again: the next resync replays all.
+    gh.full().await.unwrap();
+    assert_eq!(gh.list_calls(), calls + 1);
+    gh.mock.shutdown().await;
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn a_sync_with_replay_produces_what_one_without_produces() {
     let with = Greenhouse::new(true, false).await;
