@@ -135,8 +135,8 @@ async fn token(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: axum
     let (id, secret) = basic_auth(&headers)
         .or_else(|| Some((form.get("client_id")?.to_string(), form.get("client_secret")?.to_string())))
         .unwrap_or_default();
-    let creds = &shared.credentials;
-    if Some(&id) != creds.client_id.as_ref() || Some(&secret) != creds.client_secret.as_ref() {
+    let accepted = shared.store().client_secret.clone();
+    if Some(&id) != shared.credentials.client_id.as_ref() || Some(&secret) != accepted.as_ref() {
         return oauth_error(StatusCode::UNAUTHORIZED, "invalid_client");
     }
     if form.get("grant_type") != Some("client_credentials") {

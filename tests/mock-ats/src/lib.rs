@@ -151,9 +151,19 @@ impl MockAts {
         self.addr
     }
 
-    /// The credentials the mock accepts.
+    /// The credentials the mock accepts now.
     pub fn credentials(&self) -> Credentials {
-        self.shared.credentials.clone()
+        let client_secret = self.shared.store().client_secret.clone();
+        Credentials { client_secret, ..self.shared.credentials.clone() }
+    }
+
+    /// Greenhouse: replaces the OAuth client secret, as an admin rotating
+    /// the Harvest credential does. The old secret is refused from now on,
+    /// and the access tokens issued with it are revoked.
+    pub fn rotate_client_secret(&self, secret: &str) {
+        let mut store = self.shared.store();
+        store.client_secret = Some(secret.to_string());
+        store.tokens.clear();
     }
 
     /// The configuration it was started with.

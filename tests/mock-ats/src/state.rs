@@ -28,6 +28,9 @@ pub(crate) struct Store {
     pub(crate) pushed: Vec<PushedCandidate>,
     /// Greenhouse v3 access tokens.
     pub(crate) tokens: HashMap<String, IssuedToken>,
+    /// The Greenhouse v3 OAuth client secret accepted now: the one derived
+    /// at start until [`crate::MockAts::rotate_client_secret`].
+    pub(crate) client_secret: Option<String>,
     /// Ashby sync tokens → the change counter when issued.
     pub(crate) sync_tokens: HashMap<String, u64>,
     /// Ashby upload handles → the file (name and type from the handle
@@ -84,6 +87,7 @@ impl Shared {
             people: People::new(vendor, config.seed),
             pushed: Vec::new(),
             tokens: HashMap::new(),
+            client_secret: credentials.client_secret.clone(),
             sync_tokens: HashMap::new(),
             uploads: HashMap::new(),
             serial: 0,

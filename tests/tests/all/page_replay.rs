@@ -257,6 +257,35 @@ async fn an_undone_edit_makes_its_identical_page_list_again_and_flow_in() {
     gh.mock.shutdown().await;
 }
 
+/// The Greenhouse OAuth client secret rotated at the ATS (which then
+/// refuses the old one and revokes its tokens) and then in the connection:
+/// every page still replays (a page's key names the secret setting, not its
+/// value), so the replayed requests went out with a token granted for the
+/// new secret; one sent with the old secret or an old token would have
+/// missed and run the plugin.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_rotated_oauth_client_secret_still_replays_with_a_token_granted_for_it() {
+    const ROTATED: &str = "mock-greenhouse-secret-rotated-7f3a";
+    let mut gh = Greenhouse::new(true, false).await;
+    gh.full().await.unwrap();
+    assert_eq!(gh.list_calls(), 5);
+
+    // Rotated at the ATS only: the connection's secret is refused, the
+    // replay misses, the plugin runs and fails to authenticate.
+    gh.mock.rotate_client_secret(ROTATED);
+    let err = gh.full().await.unwrap_err();
+    assert!(matches!(err, SyncError::Listing { .. }), "{err}");
+    assert!(err.to_string().contains("refused the client credentials (HTTP 401): invalid_client"), "{err}");
+    let calls = gh.list_calls();
+
+    gh.set_setting("client-secret", ROTATED);
+    let run = gh.full().await.unwrap();
+    assert_eq!(run.outcome, RunOutcome::Succeeded);
+    assert_eq!(counts(&run), (5, JOBS as u64, 0, 0, JOBS as u64, 0));
+    assert_eq!(gh.list_calls(), calls, "every page replayed with the new secret's token");
+    gh.mock.shutdown().await;
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn a_sync_with_replay_produces_what_one_without_produces() {
     let with = Greenhouse::new(true, false).await;
