@@ -515,4 +515,20 @@ mod tests {
         }
         assert_eq!(seen, 1234);
     }
+
+    #[test]
+    fn a_restored_job_is_back_as_copied_whether_edited_or_removed_since() {
+        let mut d = Dataset::generate(Vendor::Greenhouse, 3, 20);
+        let original = d.jobs.clone();
+        let (edited, removed) = (d.jobs[4].clone(), d.jobs[9].clone());
+        d.update(&edited.id, |j| j.title = "Edited".into()).unwrap();
+        d.remove(&removed.id).unwrap();
+        assert_ne!(d.job(&edited.id).unwrap().updated_at, edited.updated_at);
+        assert!(d.job(&removed.id).is_none());
+
+        d.restore(edited);
+        d.restore(removed.clone());
+        assert_eq!(d.jobs, original, "both back, verbatim and in their places");
+        assert_eq!(d.job(&removed.id), Some(&removed), "found by id again");
+    }
 }
