@@ -135,14 +135,15 @@ async fn token(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: axum
     let (id, secret) = basic_auth(&headers)
         .or_else(|| Some((form.get("client_id")?.to_string(), form.get("client_secret")?.to_string())))
         .unwrap_or_default();
-    let accepted = shared.store().client_secret.clone();
-    if Some(&id) != shared.credentials.client_id.as_ref() || Some(&secret) != accepted.as_ref() {
+    // One lock for the check and the issue: a rotation in between would
+    // otherwise see a token granted for the secret it just retired.
+    let mut store = shared.store();
+    if Some(&id) != shared.credentials.client_id.as_ref() || Some(&secret) != store.client_secret.as_ref() {
         return oauth_error(StatusCode::UNAUTHORIZED, "invalid_client");
     }
     if form.get("grant_type") != Some("client_credentials") {
         return oauth_error(StatusCode::BAD_REQUEST, "unsupported_grant_type");
     }
-    let mut store = shared.store();
     let sub = form.get("sub").map(str::to_string);
     if let Some(sub) = &sub
         && !store.data.users.iter().any(|u| u.id.to_string() == *sub)
