@@ -599,7 +599,8 @@ impl EventSink<'_> {
     fn append(&self, kind: EventKind, after: &Position, version: u64) -> ConflictableTransactionResult<(), StoreError> {
         let id = self.next_id(after)?;
         self.next.set(self.next.get() + 1);
-        let record = super::events::encode_position_event(id, self.run_seq, kind, after, version).map_err(abort)?;
+        let record =
+            super::event_record::encode_position_event(id, self.run_seq, kind, after, version).map_err(abort)?;
         self.batch.borrow_mut().push(id, &record).map_err(abort)?;
         if self.batch.borrow().is_full() {
             self.flush()?;

@@ -11,7 +11,8 @@
 //!
 //! The `events` tree holds two kinds of values under an event id key:
 //!
-//! - a single event (`codec` JSON, format byte 1): key = its id;
+//! - a single event (`event_record`: binary, or JSON written before):
+//!   key = its id;
 //! - a batch (format byte [`FORMAT_BATCH`]): key = its first event's id;
 //!   then the count (`u32` BE), one entry per event (id `u64` BE, end
 //!   offset of its bytes `u32` BE), and the events' records back to back.

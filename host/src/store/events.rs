@@ -19,9 +19,9 @@ use sled::transaction::{ConflictableTransactionResult, TransactionalTree};
 
 use super::candidate_model::{Candidate, PushState};
 use super::event_batch::{self, BatchBuilder, MAX_WALK_BACK};
+use super::event_record;
 use super::model::Position;
 use super::patch::Change;
-use super::position_versions::PositionRef;
 use super::{Store, StoreError, abort, codec, keys, now_unix};
 
 /// What happened to a position.
@@ -158,62 +158,6 @@ pub struct CandidateEvent {
     pub push: PushState,
 }
 
-/// A position event as stored: [`Event`]'s head and, instead of the
-/// position, which version of it the event shows (`position_versions`).
-#[derive(Serialize)]
-struct EventByRef<'a> {
-    id: u64,
-    #[serde(rename = "type")]
-    kind: EventKind,
-    account_id: &'a str,
-    connection_id: &'a str,
-    run_seq: u64,
-    occurred_unix: i64,
-    position_ref: PositionRef,
-}
-
-/// Any stored event: a position event refers to its position's version
-/// (`position_ref`); a candidate event, or one written before v6, holds a
-/// copy (`position`).
-#[derive(Deserialize)]
-struct StoredEvent {
-    id: u64,
-    #[serde(rename = "type")]
-    kind: EventKind,
-    account_id: String,
-    connection_id: String,
-    run_seq: u64,
-    occurred_unix: i64,
-    #[serde(default)]
-    position: Option<Position>,
-    #[serde(default)]
-    position_ref: Option<PositionRef>,
-    #[serde(default)]
-    candidate: Option<CandidateEvent>,
-}
-
-/// The record of event `id` about `after`, written as version `version`
-/// in the same transaction. The id is drawn before the transaction:
-/// sled's id generator takes a lock that a running transaction holds.
-pub(crate) fn encode_position_event(
-    id: u64,
-    run_seq: u64,
-    kind: EventKind,
-    after: &Position,
-    version: u64,
-) -> Result<Vec<u8>, StoreError> {
-    let record = EventByRef {
-        id,
-        kind,
-        account_id: &after.account_id,
-        connection_id: &after.connection_id,
-        run_seq,
-        occurred_unix: now_unix(),
-        position_ref: PositionRef { id: after.id, version },
-    };
-    codec::encode("event", &record)
-}
-
 /// Appends event `id` about `after` as a record of its own, inside the
 /// transaction that made the change (a single position's change outside a
 /// sync page, such as a publication decision), where `after` is written
@@ -226,7 +170,7 @@ pub(crate) fn append_position_tx(
     kind: EventKind,
     after: &Position,
 ) -> ConflictableTransactionResult<(), StoreError> {
-    let value = encode_position_event(id, 0, kind, after, id).map_err(abort)?;
+    let value = event_record::encode_position_event(id, 0, kind, after, id).map_err(abort)?;
     events.insert(&keys::event(id), value)?;
     pending.insert(&keys::event(id), &[])?;
     Ok(())
@@ -266,7 +210,7 @@ pub(crate) fn clear_pending_tx(
 
 /// Appends event `id` about `candidate` (who applied to `position`)
 /// inside the transaction that made the change; `from_stage` for a stage
-/// change. The id is drawn before the transaction, as for [`encode_position_event`].
+/// change. The id is drawn before the transaction, as for [`event_record::encode_position_event`].
 pub(crate) fn append_candidate_tx(
     events: &TransactionalTree,
     pending: &TransactionalTree,
@@ -341,7 +285,7 @@ impl Store {
     /// Decodes the stored event `id`, reading the version of its position
     /// it refers to.
     fn decode_event(&self, id: u64, bytes: &[u8]) -> Result<Event, StoreError> {
-        let stored: StoredEvent = codec::decode(keys::EVENTS, id, bytes)?;
+        let stored = event_record::decode(id, bytes)?;
         let position = match (stored.position, stored.position_ref) {
             (Some(position), _) => position,
             (None, Some(at)) => self.position_version(at, id)?,
@@ -424,23 +368,6 @@ impl Store {
         started_unix: i64,
         limit: usize,
     ) -> Result<Vec<(EventKind, u64)>, StoreError> {
-        #[derive(Deserialize)]
-        struct Head {
-            #[serde(rename = "type")]
-            kind: EventKind,
-            connection_id: String,
-            run_seq: u64,
-            occurred_unix: i64,
-            // A position event refers to its position (v6); a copy before.
-            #[serde(default)]
-            position_ref: Option<PositionId>,
-            #[serde(default)]
-            position: Option<PositionId>,
-        }
-        #[derive(Deserialize)]
-        struct PositionId {
-            id: u64,
-        }
         let mut found = Vec::new();
         'records: for entry in self.trees.events.iter().rev() {
             let (key, value) = entry?;
@@ -448,7 +375,7 @@ impl Store {
                 if found.len() >= limit {
                     break 'records;
                 }
-                let head: Head = codec::decode(keys::EVENTS, id, &value[range])?;
+                let head = event_record::decode_head(id, &value[range])?;
                 if head.occurred_unix < started_unix {
                     break 'records;
                 }
@@ -460,12 +387,11 @@ impl Store {
                         | EventKind::PositionReopened
                         | EventKind::PositionRemoved
                 );
-                let position = head.position_ref.or(head.position);
-                if let Some(position) = position.filter(|_| position_event)
+                if let Some(position) = head.position_id.filter(|_| position_event)
                     && head.run_seq == run_seq
                     && head.connection_id == connection_id
                 {
-                    found.push((head.kind, position.id));
+                    found.push((head.kind, position));
                 }
             }
         }

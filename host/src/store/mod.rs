@@ -67,6 +67,7 @@ mod commit;
 mod connections;
 mod content_hash; // a job's content hash (XXH3-128) and its earlier SHA-256 form
 mod event_batch;
+mod event_record;
 mod events;
 mod job_directory; // a connection's job map in memory while it syncs
 mod job_entry; // a job's entry in the job map: position id and the job's fingerprint

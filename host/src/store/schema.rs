@@ -38,10 +38,19 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
     Migration { to: 7, name: "job fingerprints and grouped position index", apply: fingerprints_and_index_v7 },
     Migration { to: 8, name: "xxh3 content hashes", apply: xxh3_content_hashes_v8 },
     Migration { to: 9, name: "job map in groups", apply: super::job_groups::group_job_map_v9 },
+    Migration { to: 10, name: "binary position events", apply: binary_position_events_v10 },
 ];
 
 /// The schema version this binary writes.
-pub const CURRENT_VERSION: u32 = 9;
+pub const CURRENT_VERSION: u32 = 10;
+
+/// v10: position events are written in a binary form (`event_record`).
+/// Events written before stay JSON and read as before; the step only raises
+/// the version, so an older atsbridge, which cannot read binary events,
+/// refuses the store instead of failing on its event log.
+fn binary_position_events_v10(_db: &sled::Db) -> Result<(), StoreError> {
+    Ok(())
+}
 
 /// v8: content hashes are XXH3-128 (`store/content_hash.rs`), in positions
 /// and in `job_map` fingerprints (a flag tells the form). Fingerprints
@@ -225,7 +234,8 @@ mod tests {
         Migration { to: 7, name: "job fingerprints and grouped position index", apply: fingerprints_and_index_v7 },
         Migration { to: 8, name: "xxh3 content hashes", apply: xxh3_content_hashes_v8 },
         Migration { to: 9, name: "job map in groups", apply: super::super::job_groups::group_job_map_v9 },
-        Migration { to: 10, name: "count", apply: count_runs },
+        Migration { to: 10, name: "binary position events", apply: binary_position_events_v10 },
+        Migration { to: 11, name: "count", apply: count_runs },
     ];
 
     #[test]
@@ -262,7 +272,10 @@ mod tests {
         let (_dir, db) = temp_db();
         migrate(&db, WITH_NEXT).unwrap();
         let err = migrate(&db, MIGRATIONS).unwrap_err();
-        assert!(matches!(err, StoreError::SchemaTooNew { found: 10, supported: CURRENT_VERSION }), "{err}");
+        assert!(
+            matches!(err, StoreError::SchemaTooNew { found, supported: CURRENT_VERSION } if found == CURRENT_VERSION + 1),
+            "{err}"
+        );
         assert!(err.to_string().contains("newer"), "{err}");
         assert_eq!(stored_version(&db).unwrap(), CURRENT_VERSION + 1);
     }
