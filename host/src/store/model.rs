@@ -224,6 +224,13 @@ impl From<&AtsUser> for AuthorizedUser {
     }
 }
 
+impl From<AtsUser> for AuthorizedUser {
+    /// Takes the user's strings instead of copying them.
+    fn from(u: AtsUser) -> Self {
+        AuthorizedUser { ats_id: u.ats_id, name: u.name, email: u.email }
+    }
+}
+
 /// A position's status, mapped from the ATS's.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

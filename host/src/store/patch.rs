@@ -75,7 +75,7 @@ impl JobPatch {
         }
         let content_hash = job_content_hash(&job);
         JobPatch {
-            authorized_users: job.assigned_users.iter().map(AuthorizedUser::from).collect(),
+            authorized_users: job.assigned_users.into_iter().map(AuthorizedUser::from).collect(),
             status: PositionStatus::from(&job.status),
             extra: job.extra.into_iter().map(|f| (f.key, f.value)).collect(),
             code: job.code,
@@ -398,7 +398,13 @@ mod tests {
     fn an_owned_job_makes_the_same_patch() {
         let mut j = job("J1", "Engineer");
         j.extra = vec![crate::contract::Field { key: "k".into(), value: "v".into() }];
-        assert_eq!(JobPatch::from_owned_job(j.clone()), JobPatch::from_job(&j));
+        j.assigned_users = vec![
+            crate::contract::AtsUser { ats_id: "u1".into(), name: "Ada".into(), email: Some("ada@example.com".into()) },
+            crate::contract::AtsUser { ats_id: "u2".into(), name: "Bo".into(), email: None },
+        ];
+        let owned = JobPatch::from_owned_job(j.clone());
+        assert_eq!(owned.authorized_users.len(), 2);
+        assert_eq!(owned, JobPatch::from_job(&j));
         let padded = job(" J2 ", "Designer");
         assert_eq!(JobPatch::from_owned_job(padded.clone()), JobPatch::from_job(&padded));
     }
