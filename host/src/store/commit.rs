@@ -574,7 +574,9 @@ impl CommitView<'_> {
         }
         let key = keys::position(position.id);
         self.written.add(&key, &value); // metering
-        self.positions.insert(&key, value)?;
+        // The old record, if any, was read above: `insert` would read it again
+        // only to return it (vendor/sled/PATCHED.md).
+        self.positions.insert_blind(&key[..], value);
         let old_len = old.map_or(0, |o| o.len() as u64);
         state.stored_bytes = state.stored_bytes.saturating_sub(old_len).saturating_add(len);
         counts.bytes_written = counts.bytes_written.saturating_add(len);
@@ -660,4 +662,37 @@ pub(super) fn write_counted_run_tx(
 
 pub(super) fn invalid(connection_id: &str, reason: String) -> StoreError {
     StoreError::InvalidCommit { connection: connection_id.to_string(), reason }
+}
+
+#[cfg(test)]
+mod tests {
+    use sled::transaction::{ConflictableTransactionError, TransactionResult, abort};
+
+    /// The patched sled's blind write (vendor/sled/PATCHED.md), as the page
+    /// commit relies on it: the transaction that made it reads it back, and
+    /// it is stored when the transaction commits and dropped when it aborts.
+    #[test]
+    fn a_blind_write_is_read_back_in_its_transaction_and_stored_or_dropped_with_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = sled::Config::new().path(dir.path()).open().unwrap();
+        let tree = db.open_tree("t").unwrap();
+        tree.insert(b"k", b"old").unwrap();
+        let committed: TransactionResult<(), ()> = tree.transaction(|tx| {
+            assert_eq!(tx.get(b"k")?.as_deref(), Some(&b"old"[..]));
+            tx.insert_blind(&b"k"[..], &b"new"[..]);
+            tx.insert_blind(&b"fresh"[..], &b"value"[..]);
+            assert_eq!(tx.get(b"k")?.as_deref(), Some(&b"new"[..]));
+            assert_eq!(tx.get(b"fresh")?.as_deref(), Some(&b"value"[..]));
+            Ok::<_, ConflictableTransactionError<()>>(())
+        });
+        committed.unwrap();
+        assert_eq!(tree.get(b"k").unwrap().as_deref(), Some(&b"new"[..]));
+        assert_eq!(tree.get(b"fresh").unwrap().as_deref(), Some(&b"value"[..]));
+        let aborted: TransactionResult<(), &str> = tree.transaction(|tx| {
+            tx.insert_blind(&b"k"[..], &b"lost"[..]);
+            abort("refused")
+        });
+        assert!(aborted.is_err());
+        assert_eq!(tree.get(b"k").unwrap().as_deref(), Some(&b"new"[..]));
+    }
 }
