@@ -26,7 +26,8 @@ const FORMAT_VERSIONED: u8 = 2;
 /// Bytes of the version after [`FORMAT_VERSIONED`].
 const VERSION_LEN: usize = 8;
 
-/// Format byte of a binary position (`stored_position`).
+/// Format byte of a binary record: a position (`stored_position`) or a
+/// position event (`event_record`), a layout byte first in either.
 const FORMAT_BINARY: u8 = 3;
 
 /// Format byte of a versioned binary position: the version (`u64` BE)
@@ -38,7 +39,8 @@ const FORMAT_BINARY_VERSIONED: u8 = 4;
 pub(crate) enum Body<'a> {
     /// Formats 1 and 2: `serde_json`.
     Json(&'a [u8]),
-    /// Formats 3 and 4: a binary position (`stored_position`).
+    /// Formats 3 and 4: a binary position (`stored_position`), or (format
+    /// 3) a binary position event (`event_record`).
     Binary(&'a [u8]),
 }
 
@@ -116,8 +118,8 @@ pub(crate) fn decode<T: DeserializeOwned>(
     let corrupt = |reason: String| StoreError::Corrupt { tree, key: key.to_string(), reason };
     match body(bytes).map_err(corrupt)? {
         Body::Json(body) => serde_json::from_slice(body).map_err(|e| corrupt(e.to_string())),
-        // Only positions are binary, and they are read through `stored_position`.
-        Body::Binary(_) => Err(corrupt("a binary position where a JSON record was expected".into())),
+        // Binary records (positions, position events) are read by their own modules.
+        Body::Binary(_) => Err(corrupt("a binary record where a JSON record was expected".into())),
     }
 }
 
