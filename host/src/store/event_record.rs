@@ -35,8 +35,11 @@ use super::{StoreError, keys, now_unix};
 /// a field of it: add a layout instead.
 const LAYOUT_V1: u8 = 1;
 
-/// Room for a binary position event besides its two ids.
-const RECORD_OVERHEAD: usize = 48;
+/// Room for a binary position event besides its account and connection
+/// ids: the format and layout bytes, the kind's name (at most 23 bytes and
+/// its length) and six integers of at most 10 bytes each (postcard's
+/// varints), so that the encoding never grows its buffer.
+const RECORD_OVERHEAD: usize = 2 + 24 + 6 * 10 + 2;
 
 /// A position event as stored, layout 1: [`super::events::Event`]'s head
 /// and, instead of the position, the version of it the event shows
