@@ -37,8 +37,9 @@ const LAYOUT_V1: u8 = 1;
 
 /// Room for a binary position event besides its account and connection
 /// ids: the format and layout bytes, the kind's name (at most 23 bytes and
-/// its length) and six integers of at most 10 bytes each (postcard's
-/// varints), so that the encoding never grows its buffer.
+/// its length), six integers of at most 10 bytes each (postcard's
+/// varints) and the two ids' lengths, so that the encoding seldom grows
+/// its buffer.
 const RECORD_OVERHEAD: usize = 2 + 24 + 6 * 10 + 2;
 
 /// A position event as stored, layout 1: [`super::events::Event`]'s head
