@@ -39,9 +39,9 @@
 //! Composite keys are a length-prefixed connection id followed by the rest
 //! (`keys` is the one place that encodes them). Values are a format byte and
 //! JSON (`codec`), except positions and position events, which have binary
-//! forms of their own (`stored_position`, `event_record`). Secret settings are sealed with the operator's key
-//! (`secrets`). The schema version is checked and migrated on open
-//! (`schema`).
+//! forms of their own (`stored_position`, `event_record`). Secret settings
+//! are sealed with the operator's key (`secrets`). The schema version is
+//! checked and migrated on open (`schema`).
 //!
 //! # Consistency
 //!
