@@ -178,12 +178,12 @@ mod tests {
     }
 
     #[test]
-    fn what_the_compiler_process_compiles_loads_in_the_running_engine() {
+    fn what_the_compiler_engine_compiles_loads_in_the_running_engine() {
         for pooling in [Some(2), None] {
             let compiler = build_for_compiling(&options(pooling)).unwrap();
             let artifact = compiler.precompile_component(EMPTY_COMPONENT).unwrap();
             let engine = build(&options(pooling)).unwrap();
-            // SAFETY: the artifact was just compiled, by the compiler's engine.
+            // SAFETY: the artifact was just compiled, by the compiler engine.
             let loaded = unsafe { Component::deserialize(&engine, &artifact) };
             assert!(loaded.is_ok(), "pooling {pooling:?}: {:?}", loaded.err());
         }
