@@ -163,16 +163,17 @@ fn a_manifest_version_that_disagrees_with_cargo_toml_is_refused() {
 }
 
 /// `cargo package` of the SDK (the packaged crate is then built for
-/// wasm32-wasip2 in step 6), the scaffold built offline from the binary's vendored SDK in a directory
-/// outside the repository, installed through `cargo metadata` and with
-/// `--component`, a version bump in Cargo.toml only, and a connector built
-/// against the packaged crate alone.
+/// wasm32-wasip2 in step 6), the scaffold built offline from the binary's
+/// vendored SDK in a directory outside the repository, installed through
+/// `cargo metadata` and with `--component`, a version bump in Cargo.toml
+/// only, and a connector built against the packaged crate alone.
 #[test]
 fn a_scaffolded_connector_builds_offline_from_the_binary_alone_and_installs() {
     // 1. The SDK packages. Cargo's own check of the package (a native
     //    build) is skipped: step 6 builds the unpacked crate for the target
-    //    connectors are built for, which is the check that matters. A
-    //    target directory shared across runs; not the outer one (locked).
+    //    connectors are built for, which is the check that matters. The
+    //    package goes to a target directory of its own: the outer one is
+    //    locked by the running build.
     let target = support::atsbridge_bin().parent().unwrap().parent().unwrap().join("sdk-package");
     let list = ok(
         cargo()
