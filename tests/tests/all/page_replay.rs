@@ -22,7 +22,7 @@ use atsbridge::plugin::install::{PluginSource, install_from};
 use atsbridge::plugin::{bundled, settings};
 use atsbridge::store::{ConnectionChange, NewSetting, Position, RunOutcome, SecretKey, SyncRun, Trigger};
 use atsbridge::sync::{ListingMode, NoProgress, RunOptions, SyncError};
-use atsbridge_mock_ats::{MockAts, MockConfig, PageSizePolicy, RateLimit, Vendor};
+use atsbridge_mock_ats::{Job, MockAts, MockConfig, PageSizePolicy, RateLimit, Vendor};
 use atsbridge_tests::guests;
 
 use crate::support::{self, API_KEY, basic_auth};
@@ -291,12 +291,22 @@ async fn a_sync_with_replay_produces_what_one_without_produces() {
     let with = Greenhouse::new(true, false).await;
     let without = Greenhouse::new(false, false).await;
     let mut runs = Vec::new();
+    // The edits as the first mock stamped them (`updated_at`, `closed_at`
+    // are its wall clock): the second mock gets them verbatim, so both
+    // answer alike however far apart in time the two halves run.
+    let mut edited: Vec<Job> = Vec::new();
     for gh in [&with, &without] {
         let mut of_this = vec![counts(&gh.full().await.unwrap()), counts(&gh.full().await.unwrap())];
         // A change on page 2, a job closed on page 4, one gone from page 5.
         let (changed, closed, gone) = (gh.job_on_page(2, 1), gh.job_on_page(4, 7), gh.job_on_page(5, 2));
-        gh.mock.update_job(&changed, |j| j.title = format!("{} (renamed)", j.title)).unwrap();
-        gh.mock.close_job(&closed).unwrap();
+        if edited.is_empty() {
+            edited.push(gh.mock.update_job(&changed, |j| j.title = format!("{} (renamed)", j.title)).unwrap());
+            edited.push(gh.mock.close_job(&closed).unwrap());
+        } else {
+            for job in &edited {
+                gh.mock.restore_job(job.clone());
+            }
+        }
         gh.mock.remove_job(&gone).unwrap();
         of_this.push(counts(&gh.full().await.unwrap()));
         of_this.push(counts(&gh.full().await.unwrap()));
