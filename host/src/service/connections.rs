@@ -25,6 +25,15 @@ const MASK: &str = "********";
 /// The longest connection name accepted, in characters.
 const MAX_NAME_CHARS: usize = 200;
 
+/// A run's answer while it is still finishing (see
+/// [`crate::sync::InFlight`]): `running`, whatever its record says.
+fn running_until_done(mut run: RunDto, finishing: bool) -> RunDto {
+    if finishing && run.outcome != "queued" {
+        run.outcome = "running".to_string();
+    }
+    run
+}
+
 pub fn run_dto(r: SyncRun) -> RunDto {
     let (outcome, error) = match r.outcome {
         RunOutcome::Running => ("running", None),
@@ -314,10 +323,12 @@ impl Service {
     pub fn run(&self, caller: &Caller, id: &str, seq: u64) -> Result<RunDto, ServiceError> {
         let c = self.visible_connection(caller, id)?;
         if let Some(run) = self.app.store.run(id, seq)? {
-            // A recorded run is over once its recording is written, so a
-            // caller that follows the run (and may exit) finds it.
-            let recording = self.app.engine.recordings().is_active(id) && self.app.store.state(id)?.last_run_seq == seq;
-            return Ok(crate::service::recordings::pending_while_recording(run_dto(run), recording));
+            // A run is over once all of its work is: its end is recorded
+            // before the publish rules' pass over what it changed and before
+            // its recording is written, so a caller that follows the run
+            // (and may exit) finds both done.
+            let finishing = self.app.engine.is_syncing(id) && self.app.store.state(id)?.last_run_seq == seq;
+            return Ok(running_until_done(run_dto(run), finishing));
         }
         let last = self.app.store.state(id)?.last_run_seq;
         if seq == last + 1 && self.scheduler.is_running(id) {

@@ -4,7 +4,6 @@
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::dto::RunDto;
 use super::{Caller, Service, ServiceError};
 use crate::recording::{RecordingDir, RecordingError};
 
@@ -14,14 +13,6 @@ pub struct RecordingArmed {
     pub connection: String,
     /// Always true: the next run, whatever starts it, is recorded.
     pub armed: bool,
-}
-
-/// A run's answer while its recording is still being written: `running`.
-pub(crate) fn pending_while_recording(mut run: RunDto, recording: bool) -> RunDto {
-    if recording && run.outcome != "queued" {
-        run.outcome = "running".to_string();
-    }
-    run
 }
 
 fn recording_error(e: RecordingError) -> ServiceError {

@@ -42,6 +42,8 @@ pub struct SyncEngine {
     options: EngineOptions,
     /// Record and replay: the runs being recorded.
     recordings: crate::recording::RunRecordings,
+    /// The connections whose run has not wholly ended.
+    in_flight: super::InFlight,
 }
 
 /// How far a run's listing got.
@@ -74,6 +76,7 @@ impl SyncEngine {
             options: EngineOptions::default(),
             stop: super::StopSignal::default(),
             recordings: crate::recording::RunRecordings::default(),
+            in_flight: super::InFlight::default(),
         }
     }
 
@@ -86,6 +89,12 @@ impl SyncEngine {
     /// The runs being recorded, and where recordings are kept.
     pub fn recordings(&self) -> &crate::recording::RunRecordings {
         &self.recordings
+    }
+
+    /// Whether a run of `connection_id` is going or still finishing (its
+    /// end recorded, its publish rules' pass or recording not yet done).
+    pub fn is_syncing(&self, connection_id: &str) -> bool {
+        self.in_flight.contains(connection_id)
     }
 
     /// Replaces the page retry policy (tests use short delays).
@@ -185,6 +194,7 @@ impl SyncEngine {
         progress: &dyn SyncProgress,
     ) -> Result<SyncRun, SyncError> {
         let Some(_active) = self.stop.enter() else { return Err(SyncError::Stopped) };
+        let _in_flight = self.in_flight.enter(connection_id);
         let started = std::time::Instant::now();
         let mut changed = Vec::new();
         let recording = self.recordings.begin(&self.store, connection_id); // record and replay

@@ -16,6 +16,7 @@
 
 mod engine;
 mod fetch;
+mod in_flight;
 mod metering;
 mod options;
 mod page_replay; // replay of unchanged pages
@@ -25,6 +26,7 @@ pub mod stage_refresh;
 pub mod stop;
 
 pub use engine::{NoProgress, SyncEngine, SyncProgress};
+pub use in_flight::InFlight;
 pub use options::{
     CHECKPOINT_TTL, EngineOptions, ListingMode, MASS_CLOSE_FLOOR, MASS_CLOSE_SHARE, MAX_BYTES_PER_CONNECTION,
     MAX_BYTES_PER_RUN, MAX_JOBS_PER_RUN, MAX_PAGES_PER_RUN, MAX_POSITIONS_PER_CONNECTION, RunLimits, RunOptions,

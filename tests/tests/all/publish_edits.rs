@@ -93,3 +93,51 @@ async fn a_local_edit_is_judged_by_the_rules_at_once_and_a_persons_unpublish_sti
     let edited = retitle(&host, &j4["id"], "Senior Engineer").await;
     assert_eq!(edited["published"], false, "{edited}");
 }
+
+/// Every position of `c`, a page at a time.
+async fn all_positions(host: &Host, c: &str) -> Vec<Value> {
+    let mut all = Vec::new();
+    let mut cursor = String::new();
+    loop {
+        let page = host.op("GET", &format!("/api/v1/positions?connection={c}&limit=500{cursor}"), None).await;
+        all.extend(page["items"].as_array().unwrap().iter().cloned());
+        match page["next_cursor"].as_str() {
+            Some(next) => cursor = format!("&cursor={next}"),
+            None => return all,
+        }
+    }
+}
+
+/// A run's record is written before its publish rules' pass over what it
+/// changed: whoever follows the run must read it as running until that
+/// pass is done too. With 1,500 new positions the pass takes far longer
+/// than the follower's 25 ms poll, so reading the end too early shows here.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_run_reads_as_ended_only_once_its_rules_pass_is_done() {
+    let ats = support::fake_ats_with(1_500, 500, std::time::Duration::ZERO).await;
+    let dir = tempfile::tempdir().unwrap();
+    let host = start(dir.path(), &secret_key());
+    host.install_well_behaved().await;
+    let c = host.account_with_connection("Acme", &ats).await;
+    host.op(
+        "POST",
+        &format!("/api/v1/connections/{c}/publish-rules"),
+        Some(json!({
+            "name": "Engineers",
+            "filter": { "title": { "kind": "glob", "pattern": "engineer*" } },
+            "template": { "title": "Now hiring: {{ title }}", "description": "{{ description }}" }
+        })),
+    )
+    .await;
+    let done = sync(&host, &c).await;
+    assert_eq!(done["counts"]["created"], 1_500, "{done}");
+
+    let rules = host.op("GET", &format!("/api/v1/connections/{c}/publish-rules"), None).await;
+    assert_eq!(rules["pending"], false, "the run ended before its rules pass did: {rules}");
+    let positions = all_positions(&host, &c).await;
+    assert_eq!(positions.len(), 1_500);
+    let open: Vec<&Value> = positions.iter().filter(|p| p["status"] == "open").collect();
+    assert!(!open.is_empty());
+    let unpublished: Vec<&&Value> = open.iter().filter(|p| !published_by_rule(p)).collect();
+    assert!(unpublished.is_empty(), "{} of {} open positions not yet published", unpublished.len(), open.len());
+}
