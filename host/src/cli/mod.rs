@@ -6,6 +6,7 @@ mod candidates_cmd;
 pub mod client;
 mod connection_cmd;
 mod demo;
+pub mod entry;
 mod key_cmd;
 mod metering_view;
 mod outbox_cmd;
