@@ -106,6 +106,17 @@ pub async fn run_cli(args: MockAtsArgs) -> Result<(), MockError> {
     Ok(())
 }
 
+/// [`run_cli`] on a runtime of its own: the `mock-ats` binary's whole
+/// `main`. It is here, not in the binary, for build time: async state
+/// machines are compiled in the crate that polls them, so a
+/// `#[tokio::main]` in the binary had the whole mock compiled a second
+/// time there (a 40-second unit of a release build).
+pub fn run_cli_blocking(args: MockAtsArgs) -> anyhow::Result<()> {
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    runtime.block_on(run_cli(args))?;
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use clap::Parser;

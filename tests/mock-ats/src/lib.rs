@@ -56,7 +56,7 @@ mod state;
 mod time_fmt;
 mod workable;
 
-pub use cli::{MockAtsArgs, describe, run_cli};
+pub use cli::{MockAtsArgs, describe, run_cli, run_cli_blocking};
 pub use config::{Credentials, MockConfig, PageSizePolicy, Vendor};
 pub use data::{Department, EmploymentType, Job, JobStatus, Office, User, Workplace};
 pub use faults::{Fault, FaultRule};

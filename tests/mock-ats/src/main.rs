@@ -12,9 +12,6 @@ struct Cli {
     args: atsbridge_mock_ats::MockAtsArgs,
 }
 
-#[tokio::main]
-async fn main() -> anyhow::Result<()> {
-    let cli = Cli::parse();
-    atsbridge_mock_ats::run_cli(cli.args).await?;
-    Ok(())
+fn main() -> anyhow::Result<()> {
+    atsbridge_mock_ats::run_cli_blocking(Cli::parse().args)
 }
