@@ -21,24 +21,32 @@ fn published_by_rule(p: &Value) -> bool {
     p["published"] == true && p["publication"]["decision"]["by"] == json!({ "kind": "rule", "rule_id": "r1" })
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn a_local_edit_is_judged_by_the_rules_at_once_and_a_persons_unpublish_still_wins() {
-    // J1 and J5 are open, J4 closed; all are titled "Engineer n".
-    let ats = support::fake_ats().await;
+/// A host serving `ats` through one connection (returned with the host and
+/// the data directory to keep) with one publish rule: `name`, for titles
+/// matching `glob`, its ad titled "Now hiring: {{ title }}".
+async fn host_with_rule(ats: &support::FakeAts, name: &str, glob: &str) -> (tempfile::TempDir, Host, String) {
     let dir = tempfile::tempdir().unwrap();
     let host = start(dir.path(), &secret_key());
     host.install_well_behaved().await;
-    let c = host.account_with_connection("Acme", &ats).await;
+    let c = host.account_with_connection("Acme", ats).await;
     host.op(
         "POST",
         &format!("/api/v1/connections/{c}/publish-rules"),
         Some(json!({
-            "name": "Senior roles",
-            "filter": { "title": { "kind": "glob", "pattern": "senior*" } },
+            "name": name,
+            "filter": { "title": { "kind": "glob", "pattern": glob } },
             "template": { "title": "Now hiring: {{ title }}", "description": "{{ description }}" }
         })),
     )
     .await;
+    (dir, host, c)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_local_edit_is_judged_by_the_rules_at_once_and_a_persons_unpublish_still_wins() {
+    // J1 and J5 are open, J4 closed; all are titled "Engineer n".
+    let ats = support::fake_ats().await;
+    let (_dir, host, c) = host_with_rule(&ats, "Senior roles", "senior*").await;
     // The sync applies the new rules (none matches) and clears their
     // pending flag: from now on only changes trigger a pass.
     sync(&host, &c).await;
@@ -115,20 +123,7 @@ async fn all_positions(host: &Host, c: &str) -> Vec<Value> {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_run_reads_as_ended_only_once_its_rules_pass_is_done() {
     let ats = support::fake_ats_with(1_500, 500, std::time::Duration::ZERO).await;
-    let dir = tempfile::tempdir().unwrap();
-    let host = start(dir.path(), &secret_key());
-    host.install_well_behaved().await;
-    let c = host.account_with_connection("Acme", &ats).await;
-    host.op(
-        "POST",
-        &format!("/api/v1/connections/{c}/publish-rules"),
-        Some(json!({
-            "name": "Engineers",
-            "filter": { "title": { "kind": "glob", "pattern": "engineer*" } },
-            "template": { "title": "Now hiring: {{ title }}", "description": "{{ description }}" }
-        })),
-    )
-    .await;
+    let (_dir, host, c) = host_with_rule(&ats, "Engineers", "engineer*").await;
     let done = sync(&host, &c).await;
     assert_eq!(done["counts"]["created"], 1_500, "{done}");
 
