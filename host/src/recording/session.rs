@@ -54,12 +54,6 @@ impl RunRecordings {
         self.active.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Whether a run of `connection` is being recorded (its recording not
-    /// written yet).
-    pub fn is_active(&self, connection: &str) -> bool {
-        self.lock().contains_key(connection)
-    }
-
     /// Starts recording the run of `connection` about to start, if it was
     /// armed.
     pub fn begin(&self, store: &Store, connection: &str) -> Option<ActiveRecording> {
@@ -100,8 +94,8 @@ impl RunRecordings {
 
 impl ActiveRecording {
     /// Writes the recording of the run that just ended with `outcome`
-    /// (none when the run never started). The run counts as recorded
-    /// ([`RunRecordings::is_active`]) until the file is written.
+    /// (none when the run never started). Callers following the run read
+    /// it as running until then ([`crate::sync::InFlight`]).
     pub async fn finish(self, store: &Store, outcome: String) {
         let taken = self
             .recordings
