@@ -101,8 +101,8 @@ impl HostPattern {
             let domain = domain.trim_end_matches('.');
             // No registrable domain (`com`, `co.uk`, an unknown TLD): the
             // whole name is a public suffix.
-            if psl::domain_str(domain).is_none() {
-                let suffix = psl::suffix_str(domain).unwrap_or(domain).to_string();
+            if atsbridge_public_suffix::registrable_domain(domain).is_none() {
+                let suffix = atsbridge_public_suffix::public_suffix(domain).unwrap_or(domain).to_string();
                 return Err(PatternError::PublicSuffix { pattern: pattern.to_string(), suffix });
             }
         }

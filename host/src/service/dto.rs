@@ -265,7 +265,10 @@ pub struct RunDto {
     pub plugin_version: String,
     pub full_listing: bool,
     pub counts: RunCountsDto,
-    /// `queued`, `running`, `succeeded`, `failed` or `interrupted`.
+    /// `queued`, `running`, `succeeded`, `failed` or `interrupted`. A run
+    /// reads as `running` until all of its work is done, including the
+    /// publishing rules applied to what it changed: once it has ended,
+    /// positions read next show their rules' effect.
     pub outcome: String,
     /// Why it failed.
     pub error: Option<RunErrorDto>,
