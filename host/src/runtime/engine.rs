@@ -80,10 +80,9 @@ pub fn build(options: &EngineOptions) -> wasmtime::Result<Engine> {
 /// instance pool, whose address-space reservation would not fit under the
 /// compiler's memory limit.
 pub fn build_for_compiling(options: &EngineOptions) -> wasmtime::Result<Engine> {
-    let mut config = config(options, false);
-    // One thread: the process's CPU limit is then a bound on wall time too.
-    config.parallel_compilation(false);
-    Engine::new(&config)
+    // One thread (wasmtime is built without `parallel-compilation`): the
+    // process's CPU limit is then a bound on wall time too.
+    Engine::new(&config(options, false))
 }
 
 fn config(options: &EngineOptions, pooling: bool) -> Config {
