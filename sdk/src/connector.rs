@@ -109,7 +109,9 @@ fn unsupported(call: &str) -> ConnectorError {
 /// The macro defines a private adapter type that implements the generated
 /// `Guest` trait by wrapping each call's settings in a [`Config`] and
 /// delegating to your type, then emits the component's exports and its WIT
-/// type information. Everything it defines lives in an anonymous `const`
+/// type information. A native build of the crate (its unit tests, or
+/// `cargo build` over a workspace) exports nothing, so it links like any
+/// other library. Everything it defines lives in an anonymous `const`
 /// block, so it adds no names to your crate.
 #[macro_export]
 // rustfmt does not format this body stably (the nested export! call moves
@@ -179,7 +181,36 @@ macro_rules! export_connector {
                 }
             }
 
+            // Only a component exports these names. A native build (the
+            // connector's unit tests, or `cargo build` over a workspace)
+            // would hand them to the system linker, which refuses the `:`
+            // and `@` in names such as `atsbridge:connector/plugin@0.2.0#info`.
+            #[cfg(target_arch = "wasm32")]
             $crate::bindings::export!(__AtsbridgeConnectorExport with_types_in $crate::bindings);
+            // Natively, a static the compiler must keep holds every export
+            // instead, so the connector's code still counts as used.
+            #[cfg(not(target_arch = "wasm32"))]
+            #[used]
+            static __ATSBRIDGE_CONNECTOR_EXPORTS: (
+                fn() -> ConnectorInfo,
+                fn(Vec<Setting>) -> Result<(), ConnectorError>,
+                fn(Vec<Setting>, Option<String>, Option<String>) -> Result<JobPage, ConnectorError>,
+                fn(Vec<Setting>, Option<String>) -> Result<Vec<Stage>, ConnectorError>,
+                fn(Vec<Setting>, PushRequest) -> Result<Pushed, ConnectorError>,
+                fn(Vec<Setting>, Vec<CandidateRef>) -> Result<Vec<CandidateStatus>, ConnectorError>,
+                fn(Vec<Setting>, MoveRequest) -> Result<(), ConnectorError>,
+            ) = {
+                use $crate::bindings::exports::atsbridge::connector::plugin::Guest;
+                (
+                    <__AtsbridgeConnectorExport as Guest>::info,
+                    <__AtsbridgeConnectorExport as Guest>::check,
+                    <__AtsbridgeConnectorExport as Guest>::list_jobs,
+                    <__AtsbridgeConnectorExport as Guest>::list_stages,
+                    <__AtsbridgeConnectorExport as Guest>::push_candidate,
+                    <__AtsbridgeConnectorExport as Guest>::candidate_statuses,
+                    <__AtsbridgeConnectorExport as Guest>::move_application,
+                )
+            };
         };
     };
 }
