@@ -109,8 +109,8 @@ fn unsupported(call: &str) -> ConnectorError {
 /// The macro defines a private adapter type that implements the generated
 /// `Guest` trait by wrapping each call's settings in a [`Config`] and
 /// delegating to your type, then emits the component's exports and its WIT
-/// type information. A native build of the crate (its unit tests, or
-/// `cargo build` over a workspace) exports nothing, so it links like any
+/// type information. A native build of the crate (`cargo build` over a
+/// workspace, or its unit tests) exports nothing, so it links like any
 /// other library. Everything it defines lives in an anonymous `const`
 /// block, so it adds no names to your crate.
 #[macro_export]
@@ -181,10 +181,10 @@ macro_rules! export_connector {
                 }
             }
 
-            // Only a component exports these names. A native build (the
-            // connector's unit tests, or `cargo build` over a workspace)
-            // would hand them to the system linker, which refuses the `:`
-            // and `@` in names such as `atsbridge:connector/plugin@0.2.0#info`.
+            // Only a component exports these names. A native build of the
+            // `cdylib` (`cargo build` over a workspace) would list them in
+            // the linker's version script, whose parser refuses the `:` in
+            // names such as `atsbridge:connector/plugin@0.2.0#info`.
             #[cfg(target_arch = "wasm32")]
             $crate::bindings::export!(__AtsbridgeConnectorExport with_types_in $crate::bindings);
             // Natively, a static the compiler must keep holds every export
