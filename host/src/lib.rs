@@ -25,3 +25,7 @@ pub mod scheduler;
 pub mod service;
 pub mod store;
 pub mod sync;
+
+// The layers these modules form, and the test that keeps them.
+#[cfg(test)]
+mod layers;

@@ -24,7 +24,7 @@
 //! [`serving_router`], which gives them the readiness flags.
 
 mod accounts;
-pub(crate) mod attachment;
+mod attachment;
 mod auth;
 mod candidates;
 mod connections;
@@ -39,9 +39,11 @@ mod metrics;
 pub mod ops;
 mod outbox;
 mod positions;
+pub mod public_pages;
 mod publishing;
 mod push_history;
 mod recordings;
+pub mod resume_link;
 mod stages;
 mod webhooks;
 

@@ -183,8 +183,8 @@ pub async fn serve_with(
         service,
         auth: Arc::new(AuthConfig { operator_token: token.clone(), allowed_hosts: Some(allowed_hosts) }),
     };
-    let public = crate::publish::public::router(state.service.clone(), options.public)
-        .merge(crate::outbox::resume_link::router(app.store.clone(), resume_links));
+    let public = crate::api::public_pages::router(state.service.clone(), options.public)
+        .merge(crate::api::resume_link::router(app.store.clone(), resume_links));
     let api = crate::api::serving_router(state, readiness.clone(), public);
     let base = format!("http://{addr}");
     let address_file = data_dir.join(ADDRESS_FILE);

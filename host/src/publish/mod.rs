@@ -1,6 +1,6 @@
 //! Publishing positions to candidates: auto-publish rules with ad
-//! templates, the pass that applies them, and the public page and
-//! application form of a published position.
+//! templates, the pass that applies them, and the public page of a
+//! published position and what its application form delivers.
 //!
 //! - [`filter`]: which positions a rule matches (bounded patterns).
 //! - [`template`]: the rule's ad, rendered in a sandbox.
@@ -8,7 +8,8 @@
 //!   positions, after each sync and on request.
 //! - [`upload`]: what a resume file is, by its content.
 //! - [`page`]: the public HTML (autoescaped, ATS HTML sanitized).
-//! - [`public`]: the public routes (`/p/{public id}`), rate-limited.
+//! - [`public`]: the public side's settings and an application as its
+//!   form delivers it (the routes are the API's).
 //!
 //! Who decided what, and which decision wins, is recorded on the position
 //! (see the store's `publication` module).
