@@ -10,6 +10,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 
 use super::attachment::attachment;
+use super::error::ApiError;
 use crate::outbox::ResumeLinks;
 use crate::store::Store;
 
@@ -43,8 +44,7 @@ async fn serve(State(state): State<LinkState>, UrlPath(token): UrlPath<String>) 
 }
 
 fn not_found() -> Response {
-    (StatusCode::NOT_FOUND, axum::Json(serde_json::json!({"error": {"code": "not_found", "message": "no such link"}})))
-        .into_response()
+    ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such link").into_response()
 }
 
 #[cfg(test)]
