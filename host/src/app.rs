@@ -240,3 +240,34 @@ pub fn runtime_options(config: &Config) -> RuntimeOptions {
 
 /// Shared, so the scheduler and the API can hold the same app.
 pub type SharedApp = Arc<App>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Startup ends the runs a crash left running from the index of
+    /// unfinished runs, and reads only each connection's newest run for its
+    /// schedule: an old run it cannot even decode does not stop it.
+    #[tokio::test]
+    async fn startup_reads_the_unfinished_index_not_every_run() {
+        use crate::store::testutil::{HEX_KEY, commit_jobs, connection, corrupt_run};
+        use crate::store::{RunOutcome, SecretKey, Trigger};
+
+        let dir = tempfile::tempdir().unwrap();
+        let app = App::open(dir.path(), Some(SecretKey::parse(HEX_KEY).unwrap())).unwrap();
+        let c = connection(&app.store, "Greenhouse");
+        for _ in 0..3 {
+            commit_jobs(&app.store, &c.id, &[("J1", "Engineer")]);
+        }
+        let crashed = app.store.start_run(&c.id, Trigger::Scheduled, "greenhouse", "1.0.0", true).unwrap();
+        corrupt_run(&app.store, &c.id, 1);
+        // Reading every run would fail on run 1.
+        assert!(app.store.runs(&c.id, 100).is_err());
+
+        let scheduler = app.scheduler(SchedulerLimits::default()).unwrap();
+        assert_eq!(scheduler.len(), 1);
+        let newest = app.store.runs(&c.id, 1).unwrap().remove(0);
+        assert_eq!((newest.seq, newest.outcome), (crashed.seq, RunOutcome::Interrupted));
+        assert!(app.store.unfinished_runs().unwrap().is_empty());
+    }
+}

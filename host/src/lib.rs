@@ -7,9 +7,7 @@
 //! - [`conformance`]: the conformance kit, a standard suite every connector should pass.
 //! - [`recording`]: record a connector's I/O in a sync run and replay another build against it.
 
-pub mod api;
 pub mod app;
-pub mod cli;
 pub mod config;
 pub mod conformance;
 pub mod contract;
@@ -22,9 +20,21 @@ pub mod publish;
 pub mod recording;
 pub mod runtime;
 pub mod scheduler;
-pub mod service;
 pub mod store;
 pub mod sync;
+
+// The three layers above the engine, left out of the unit-test build:
+// their tests are integration tests (`tests/tests/all`: `service_rules`,
+// `cli_text`, `api_attachment` and the rest), so compiling them a second
+// time with `cfg(test)` would only cost time (about 140 CPU-seconds of
+// every CI build, docs/benchmarks.md). Nothing below them names them: the
+// `layers` test checks it.
+#[cfg(not(test))]
+pub mod api;
+#[cfg(not(test))]
+pub mod cli;
+#[cfg(not(test))]
+pub mod service;
 
 // The layers these modules form, and the test that keeps them.
 #[cfg(test)]

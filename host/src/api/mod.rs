@@ -24,7 +24,7 @@
 //! [`serving_router`], which gives them the readiness flags.
 
 mod accounts;
-mod attachment;
+pub mod attachment;
 mod auth;
 mod candidates;
 mod connections;

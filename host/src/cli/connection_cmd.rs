@@ -289,7 +289,7 @@ pub async fn run(cmd: ConnectionCommand, api: &Backend, json: bool) -> anyhow::R
 }
 
 /// What `record-next` says: where the recording will be.
-fn record_next_line(api: &Backend, id: &str) -> String {
+pub fn record_next_line(api: &Backend, id: &str) -> String {
     let recording = api.shown_url(&format!("{}/runs/<run>/recording", path(id)));
     format!("the next run of {id} will be recorded: GET {recording}")
 }
@@ -346,7 +346,7 @@ fn print_connection(c: &ConnectionDto) {
 }
 
 /// What `connection show` says of stale stage mappings (nothing when none).
-fn stale_mapping_lines(c: &ConnectionDto) -> Vec<String> {
+pub fn stale_mapping_lines(c: &ConnectionDto) -> Vec<String> {
     let s = &c.stale_stage_mappings;
     let mut lines = Vec::new();
     if s.count > 0 {
@@ -449,59 +449,4 @@ pub fn format_unix(t: i64) -> String {
     chrono::DateTime::from_timestamp(t, 0)
         .map(|d| d.format("%Y-%m-%d %H:%M:%S").to_string())
         .unwrap_or_else(|| t.to_string())
-}
-
-#[cfg(test)]
-mod tests {
-    use clap::Parser;
-
-    use super::ConnectionCommand;
-    use crate::cli::{Cli, Command};
-
-    #[test]
-    fn show_reports_stale_stage_mappings_and_where_to_see_them() {
-        use crate::service::stages::{StaleMappingSummaryDto, StaleStageDto};
-        let mut c: crate::service::dto::ConnectionDto = serde_json::from_value(serde_json::json!({
-            "id": "acme-gh", "account": "acme", "name": "GH", "plugin": "greenhouse", "enabled": true,
-            "settings": {}, "extra_hosts": [], "schedule": null, "flagged": false, "consecutive_failures": 0,
-            "last_success_unix": null, "last_full_listing_unix": null, "next_sync": null,
-        }))
-        .unwrap();
-        assert!(super::stale_mapping_lines(&c).is_empty(), "an older host's answer: nothing stale");
-        c.stale_stage_mappings = StaleMappingSummaryDto {
-            count: 2,
-            stages: vec![StaleStageDto { stage: "offer".into(), stage_name: "Offer\u{1b}[2J".into() }],
-            unchecked: 0,
-        };
-        let text = super::stale_mapping_lines(&c).join("\n");
-        assert!(text.contains("STALE stage mappings: 2"), "{text}");
-        assert!(text.contains("offer (Offer\\u{1b}[2J)"), "escaped: {text}");
-        assert!(text.contains("atsbridge connection stages show acme-gh"), "{text}");
-    }
-
-    #[test]
-    fn record_next_names_the_recording_url_with_the_id_as_written() {
-        let api = crate::cli::client::Backend::Remote {
-            http: reqwest::Client::new(),
-            base: "http://127.0.0.1:8080".into(),
-            token: secrecy::SecretString::from("token".to_string()),
-            from: "test".into(),
-        };
-        assert_eq!(
-            super::record_next_line(&api, "acme-gh"),
-            "the next run of acme-gh will be recorded: GET \
-             http://127.0.0.1:8080/api/v1/connections/acme-gh/runs/<run>/recording"
-        );
-    }
-
-    #[test]
-    fn runs_take_cost_as_another_name_for_metering() {
-        for flag in ["--metering", "--cost"] {
-            let cli = Cli::try_parse_from(["atsbridge", "connection", "runs", "acme-gh", flag]).unwrap();
-            let Command::Connection(ConnectionCommand::Runs { metering, .. }) = cli.command else {
-                panic!("{flag}: not `connection runs`");
-            };
-            assert!(metering, "{flag}");
-        }
-    }
 }

@@ -4,21 +4,21 @@ mod account_cmd;
 mod backup_cmd;
 mod candidates_cmd;
 pub mod client;
-mod connection_cmd;
+pub mod connection_cmd;
 mod demo;
 pub mod entry;
 mod key_cmd;
-mod metering_view;
+pub mod metering_view;
 mod outbox_cmd;
-mod plugin_cmd;
-mod plugin_new;
+pub mod plugin_cmd;
+pub mod plugin_new;
 mod plugin_replay;
 mod plugin_test;
 mod positions_cmd;
 mod progress;
 mod rules_cmd;
 mod serve;
-mod stages_cmd;
+pub mod stages_cmd;
 
 use std::path::PathBuf;
 

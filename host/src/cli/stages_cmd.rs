@@ -69,7 +69,7 @@ pub enum ConnectionStagesCommand {
 
 /// Text from an ATS or a plugin, safe to print on a terminal: control
 /// characters (escape sequences) are shown escaped, never interpreted.
-fn shown(s: &str) -> String {
+pub fn shown(s: &str) -> String {
     s.chars().flat_map(|c| if c.is_control() { c.escape_default().collect::<Vec<_>>() } else { vec![c] }).collect()
 }
 
@@ -139,7 +139,7 @@ fn print_connection_stages(view: &ConnectionStagesDto) {
 const JOBS_SHOWN: usize = 5;
 
 /// What `connection stages show` prints of a view.
-fn connection_stages_lines(view: &ConnectionStagesDto) -> Vec<String> {
+pub fn connection_stages_lines(view: &ConnectionStagesDto) -> Vec<String> {
     let mut out = Vec::new();
     let scope = view.job_code.as_deref().map(|j| format!("job {}", shown(j))).unwrap_or("account-wide".into());
     match &view.list {
@@ -255,50 +255,4 @@ pub async fn run_connection(cmd: ConnectionStagesCommand, api: &Backend, json: b
         }
     }
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::{connection_stages_lines, shown};
-    use crate::service::stages::{ConnectionStagesDto, MappingEntryDto, MappingProblemDto};
-
-    fn view(pipeline: &str, jobs: usize, problem: &str) -> ConnectionStagesDto {
-        ConnectionStagesDto {
-            connection: "acme-gh".into(),
-            job_code: None,
-            list: None,
-            pipeline: pipeline.into(),
-            mapping: vec![MappingEntryDto {
-                stage: "offer".into(),
-                stage_name: "Offer".into(),
-                ats_stage_id: None,
-                ats_stage_name: None,
-                source: None,
-                problem: Some(MappingProblemDto { code: problem.into(), message: "m".into(), ats_stage_id: None }),
-            }],
-            jobs: (1..=jobs).map(|n| format!("J{n}")).collect(),
-            jobs_total: jobs,
-            overrides: Default::default(),
-            job_overrides: Default::default(),
-            stale: Vec::new(),
-            stale_total: 0,
-        }
-    }
-
-    #[test]
-    fn per_job_pipelines_point_at_a_job_not_at_a_refresh() {
-        let text = connection_stages_lines(&view("per_job_only", 7, "job_needed")).join("\n");
-        assert!(text.contains("7 job pipeline(s) cached (J1, J2, J3, J4, J5, ...)"), "{text}");
-        assert!(text.contains("atsbridge connection stages show acme-gh --job <job code>"), "{text}");
-        assert!(!text.contains("refresh"), "the stages are cached: {text}");
-
-        let never = connection_stages_lines(&view("not_fetched", 0, "not_fetched")).join("\n");
-        assert!(never.contains("run `connection stages refresh`"), "{never}");
-    }
-
-    #[test]
-    fn terminal_escapes_from_an_ats_are_shown_not_run() {
-        assert_eq!(shown("Screening\u{1b}[2J"), "Screening\\u{1b}[2J");
-        assert_eq!(shown("Entretien"), "Entretien");
-    }
 }

@@ -25,7 +25,7 @@ pub const MAX_API_RESUME_BYTES: usize = 10 << 20;
 pub const MAX_CREATE_BODY_BYTES: usize = MAX_API_RESUME_BYTES / 3 * 4 + (256 << 10);
 
 /// The longest name recorded for who made a move through the API.
-const MAX_BY_CHARS: usize = 200;
+pub const MAX_BY_CHARS: usize = 200;
 
 /// The résumé file types accepted, by what their bytes are (not by what
 /// the client says): (content type, file kind for messages).
@@ -315,7 +315,7 @@ pub fn move_dto(m: &StageMove) -> StageMoveDto {
 
 /// Who a request is recorded as: the name it gives, else the operator or
 /// the account's key.
-fn mover(caller: &Caller, by: Option<&str>) -> Result<MovedBy, ServiceError> {
+pub fn mover(caller: &Caller, by: Option<&str>) -> Result<MovedBy, ServiceError> {
     let name = match by.map(str::trim).filter(|b| !b.is_empty()) {
         Some(b) if b.chars().count() > MAX_BY_CHARS || b.chars().any(char::is_control) => {
             return Err(ServiceError::Invalid(format!("`by` is at most {MAX_BY_CHARS} characters of text")));
@@ -477,37 +477,5 @@ impl Service {
     pub fn candidate_history(&self, caller: &Caller, id: u64) -> Result<Vec<StageMoveDto>, ServiceError> {
         self.visible_candidate(caller, id)?;
         Ok(self.app.store.stage_moves(id)?.iter().map(move_dto).collect())
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn resumes_are_known_by_their_bytes() {
-        assert_eq!(sniff_resume_type(b"%PDF-1.7\n..."), Some("application/pdf"));
-        assert_eq!(sniff_resume_type(b"{\\rtf1\\ansi"), Some("application/rtf"));
-        assert_eq!(sniff_resume_type(b"Ada Lovelace\nEngines\n"), Some("text/plain"));
-        assert_eq!(sniff_resume_type(b"PK\x03\x04....word/document.xml"), Some(RESUME_TYPES[2].0));
-        assert_eq!(
-            sniff_resume_type(b"PK\x03\x04....mimetypeapplication/vnd.oasis.opendocument.text"),
-            Some(RESUME_TYPES[3].0)
-        );
-        // A zip that is neither, an executable, binary junk: refused.
-        assert_eq!(sniff_resume_type(b"PK\x03\x04....payload.exe"), None);
-        assert_eq!(sniff_resume_type(b"MZ\x90\x00\x03\x00\x00\x00"), None);
-        assert_eq!(sniff_resume_type(&[0xff, 0xfe, 0x00]), None);
-    }
-
-    #[test]
-    fn movers_are_named_and_bounded() {
-        assert_eq!(mover(&Caller::Operator, None).unwrap(), MovedBy::User { name: "operator".into() });
-        assert_eq!(
-            mover(&Caller::Account("acme".into()), Some("  ")).unwrap(),
-            MovedBy::User { name: "api key of acme".into() }
-        );
-        assert!(mover(&Caller::Operator, Some("a\u{1b}b")).is_err());
-        assert!(mover(&Caller::Operator, Some(&"x".repeat(MAX_BY_CHARS + 1))).is_err());
     }
 }

@@ -93,7 +93,7 @@ impl Service {
 }
 
 /// The manifest and component bytes of entry `name` of `root`.
-fn read_entry(root: &Path, name: &str) -> Result<(Manifest, Vec<u8>), ServiceError> {
+pub fn read_entry(root: &Path, name: &str) -> Result<(Manifest, Vec<u8>), ServiceError> {
     let dir = files::confined(root, Path::new(name)).map_err(|e| file_error(name, "the entry", e))?;
     if !dir.is_dir() {
         return Err(ServiceError::Install(format!("plugin directory entry `{name}` is not a directory")));
@@ -113,63 +113,4 @@ fn read_entry(root: &Path, name: &str) -> Result<(Manifest, Vec<u8>), ServiceErr
     let wasm = files::read_bounded(&component_path, files::MAX_COMPONENT_BYTES)
         .map_err(|e| file_error(name, "the component", e))?;
     Ok((manifest, wasm))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    const MANIFEST: &str = "[plugin]\nid = \"demo\"\nversion = \"1.0.0\"\ncontract = \"0.1.0\"\n";
-
-    fn message(r: Result<(Manifest, Vec<u8>), ServiceError>) -> String {
-        match r {
-            Ok(_) => panic!("read"),
-            Err(e) => e.to_string(),
-        }
-    }
-
-    #[test]
-    fn entries_resolve_inside_the_directory_only_and_never_quote_files() {
-        let outside = tempfile::tempdir().unwrap();
-        std::fs::write(outside.path().join("secret.toml"), "SECRET_VALUE=hunter2\n").unwrap();
-        std::fs::write(outside.path().join("demo.wasm"), b"\0asm-not-really").unwrap();
-        let root = tempfile::tempdir().unwrap();
-        let good = root.path().join("demo");
-        std::fs::create_dir(&good).unwrap();
-        std::fs::write(good.join(MANIFEST_FILE), MANIFEST).unwrap();
-        std::fs::write(good.join("demo.wasm"), b"\0asm").unwrap();
-        let (m, wasm) = read_entry(root.path(), "demo").unwrap();
-        assert_eq!((m.id.as_str(), wasm.as_slice()), ("demo", &b"\0asm"[..]));
-
-        // The entry itself a symlink out.
-        std::os::unix::fs::symlink(outside.path(), root.path().join("out")).unwrap();
-        let err = message(read_entry(root.path(), "out"));
-        assert!(err.contains("outside the plugin directory"), "{err}");
-        // A manifest that is a symlink to a file outside.
-        let linked = root.path().join("linked");
-        std::fs::create_dir(&linked).unwrap();
-        std::os::unix::fs::symlink(outside.path().join("secret.toml"), linked.join(MANIFEST_FILE)).unwrap();
-        let err = message(read_entry(root.path(), "linked"));
-        assert!(err.contains("outside the plugin directory") && !err.contains("hunter2"), "{err}");
-        // A component named outside by the manifest.
-        let escaping = root.path().join("escaping");
-        std::fs::create_dir(&escaping).unwrap();
-        let bad = format!("{MANIFEST}component = \"../../{}\"\n", outside.path().join("demo.wasm").display());
-        std::fs::write(escaping.join(MANIFEST_FILE), bad).unwrap();
-        let err = message(read_entry(root.path(), "escaping"));
-        assert!(err.contains("the component") && err.contains("outside"), "{err}");
-        // A manifest with secrets in it that does not parse: not quoted.
-        let junk = root.path().join("junk");
-        std::fs::create_dir(&junk).unwrap();
-        std::fs::write(junk.join(MANIFEST_FILE), "SECRET_VALUE=hunter2 oops\n").unwrap();
-        let err = message(read_entry(root.path(), "junk"));
-        assert!(err.contains("not a valid manifest") && !err.contains("hunter2"), "{err}");
-        // Nothing there.
-        assert!(message(read_entry(root.path(), "absent")).contains("does not exist"));
-        // No message names the directory on disk.
-        for name in ["out", "linked", "escaping", "junk", "absent"] {
-            let err = message(read_entry(root.path(), name));
-            assert!(!err.contains(&root.path().display().to_string()), "{err}");
-        }
-    }
 }

@@ -98,6 +98,7 @@ mod slug;
 mod stage_cache; // the daily stage refresh: unchanged lists are not rewritten
 mod stage_map;
 mod stages;
+mod stale_overrides; // overrides pointing at ATS stages no cached list has
 mod stored_position; // positions' compact stored form, apart from their JSON
 #[cfg(test)]
 pub(crate) mod testutil;
@@ -145,6 +146,9 @@ pub use stage_map::{
     resolve as resolve_stage_in,
 };
 pub use stages::{DEFAULT_STAGES, HiringStage, MAX_STAGES_PER_ACCOUNT};
+pub use stale_overrides::{
+    MAX_LISTS_READ_FOR_SUMMARY, ReadLists, StageLookup, StaleOverride, StaleOverrides, StoredLists, stale_overrides,
+};
 pub(crate) use webhooks::now_ms;
 pub use webhooks::{
     Delivery, DeliveryState, MAX_WEBHOOKS_PER_ACCOUNT, Webhook, WebhookError, check_url as check_webhook_url,

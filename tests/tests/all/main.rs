@@ -1,6 +1,7 @@
 //! Integration tests: the real host runtime, real wasmtime, real guest
 //! components built from `tests/guests/` for this run, real HTTP on loopback.
 
+mod api_attachment;
 mod api_auth;
 mod api_cli;
 mod api_http;
@@ -9,6 +10,7 @@ mod api_plugin_dir;
 mod api_support;
 mod candidate_events;
 mod candidate_resume;
+mod cli_text;
 mod conformance;
 mod contract_v0_2;
 mod crash;
@@ -48,6 +50,7 @@ mod sandbox;
 mod sandbox_attacks;
 mod scaffold;
 mod serve;
+mod service_rules;
 mod stages_connection;
 mod stages_http;
 mod stages_per_job;
