@@ -59,7 +59,7 @@ mod resume_link {
     use axum::http::{StatusCode, header};
 
     /// A connection with one open job, committed as a sync run does: its position.
-    fn one_position(store: &Store) -> Vec<Position> {
+    fn one_position(store: &Store) -> Position {
         store.add_account("acme", "UTC").unwrap();
         let new = NewConnection {
             account_id: "acme".into(),
@@ -103,7 +103,7 @@ mod resume_link {
         let mut run = done.run;
         run.outcome = RunOutcome::Succeeded;
         store.commit_run_end(run, |s| s.checkpoint = None, &[]).unwrap();
-        done.changes.iter().map(|c| store.position(c.id).unwrap().unwrap()).collect()
+        store.position(done.changes[0].id).unwrap().unwrap()
     }
 
     fn links() -> ResumeLinks {
@@ -116,9 +116,9 @@ mod resume_link {
 
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(dir.path(), Some(SecretKey::generate().unwrap())).unwrap();
-        let positions = one_position(&store);
+        let position = one_position(&store);
         let new = |email: &str, resume| atsbridge::store::NewCandidate {
-            position_id: positions[0].id,
+            position_id: position.id,
             name: "Ada Lovelace".into(),
             email: email.into(),
             phone: None,
