@@ -53,8 +53,7 @@ mod resume_link {
     use atsbridge::contract::{Job, JobStatus};
     use atsbridge::outbox::resume_link::{KEY_BYTES, LINK_LIFETIME_SECS, ResumeLinks};
     use atsbridge::store::{
-        Checkpoint, ConnectionQuota, JobPatch, NewConnection, PageCommit, Position, RunOutcome, SecretKey, Store,
-        Trigger,
+        ConnectionQuota, JobPatch, NewConnection, PageCommit, Position, RunOutcome, SecretKey, Store, Trigger,
     };
     use axum::http::{StatusCode, header};
 
@@ -81,28 +80,20 @@ mod resume_link {
             updated_at: None,
             extra: vec![],
         };
+        // One page, no checkpoint: the run ends with it.
         let run = store.start_run(&conn.id, Trigger::Manual, "greenhouse", "1.0.0", true).unwrap();
-        let checkpoint = Checkpoint {
-            run_seq: run.seq,
-            cursor: None,
-            pages_done: 1,
-            full_listing: true,
-            listing_started_unix: run.started_unix,
-            written_unix: run.started_unix,
+        let page = PageCommit {
+            connection_id: conn.id.clone(),
+            run,
+            patches: vec![JobPatch::from_job(&job)],
+            checkpoint: None,
+            checkpoint_due: false,
+            quota: ConnectionQuota::UNLIMITED,
         };
-        let done = store
-            .commit_page(PageCommit {
-                connection_id: conn.id.clone(),
-                run,
-                patches: vec![JobPatch::from_job(&job)],
-                checkpoint: Some(checkpoint),
-                checkpoint_due: true,
-                quota: ConnectionQuota::UNLIMITED,
-            })
-            .unwrap();
+        let done = store.commit_page(page).unwrap();
         let mut run = done.run;
         run.outcome = RunOutcome::Succeeded;
-        store.commit_run_end(run, |s| s.checkpoint = None, &[]).unwrap();
+        store.commit_run_end(run, |_| {}, &[]).unwrap();
         store.position(done.changes[0].id).unwrap().unwrap()
     }
 
