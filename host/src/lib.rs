@@ -26,7 +26,7 @@ pub mod sync;
 // The three layers above the engine, left out of the unit-test build:
 // their tests are integration tests (`tests/tests/all`: `service_rules`,
 // `cli_text`, `api_attachment` and the rest), so compiling them a second
-// time with `cfg(test)` would only cost time (about 140 CPU-seconds of
+// time with `cfg(test)` would only cost time (about 100 CPU-seconds of
 // every CI build, docs/benchmarks.md). Nothing below them names them: the
 // `layers` test checks it.
 #[cfg(not(test))]
