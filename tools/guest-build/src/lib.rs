@@ -24,17 +24,28 @@ pub const PROFILE: &str = "wasm";
 const OUTER_BUILD_ENV: &[&str] =
     &["CARGO_ENCODED_RUSTFLAGS", "RUSTFLAGS", "CARGO_BUILD_RUSTFLAGS", "CARGO_BUILD_TARGET", "RUSTC_WORKSPACE_WRAPPER"];
 
-/// Fails with instructions when the standard library for `wasm32-wasip2`
-/// is not installed (`rust-toolchain.toml` asks rustup for it, but a
-/// toolchain installed another way may lack it).
-pub fn require_wasm_target(rustc: &OsString, what: &str) {
-    let output = Command::new(rustc)
-        .args(["--print", "sysroot"])
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run {rustc:?}: {e}"));
-    let sysroot = PathBuf::from(String::from_utf8_lossy(&output.stdout).trim());
-    let std_dir = sysroot.join("lib").join("rustlib").join(WASM_TARGET).join("lib");
-    if !std_dir.is_dir() {
+/// Makes sure the standard library for `wasm32-wasip2` is installed.
+///
+/// `rust-toolchain.toml` lists the target, and rustup adds it when it
+/// installs the toolchain; a toolchain that was already there (rustup does
+/// not add targets to it when `RUSTUP_AUTO_INSTALL=0`, or at all in older
+/// versions) or one installed without rustup may lack it. Under rustup the
+/// target is added to the active toolchain, as `rust-toolchain.toml` asks,
+/// so that `cargo run --release -- demo` works on a fresh clone; without
+/// rustup, or when that fails (offline), the build stops with the command
+/// to run.
+///
+/// `lock_dir` holds the lock file that keeps the two build scripts, which
+/// cargo may run at the same time, from running rustup side by side.
+pub fn require_wasm_target(rustc: &OsString, lock_dir: &Path, what: &str) {
+    let std_dir = wasm_std_dir(rustc);
+    if std_dir.is_dir() {
+        return;
+    }
+    if let Some(toolchain) = env::var_os("RUSTUP_TOOLCHAIN") {
+        add_target_with_rustup(&toolchain, lock_dir, || wasm_std_dir(rustc).is_dir());
+    }
+    if !wasm_std_dir(rustc).is_dir() {
         // A plain message reads better than a panic with a backtrace.
         eprintln!(
             "error: {what} are WebAssembly components and need the `{WASM_TARGET}` target, \
@@ -43,6 +54,49 @@ pub fn require_wasm_target(rustc: &OsString, what: &str) {
         );
         std::process::exit(1);
     }
+}
+
+/// Where the toolchain of `rustc` keeps the target's standard library.
+fn wasm_std_dir(rustc: &OsString) -> PathBuf {
+    let output = Command::new(rustc)
+        .args(["--print", "sysroot"])
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {rustc:?}: {e}"));
+    let sysroot = PathBuf::from(String::from_utf8_lossy(&output.stdout).trim());
+    sysroot.join("lib").join("rustlib").join(WASM_TARGET).join("lib")
+}
+
+/// `rustup target add` for `toolchain`, once: under a lock, and only if
+/// `installed` still says no once the lock is held (the other build script
+/// may have added it meanwhile). Failures are left to the caller's check.
+fn add_target_with_rustup(toolchain: &OsString, lock_dir: &Path, installed: impl Fn() -> bool) {
+    let lock = std::fs::create_dir_all(lock_dir)
+        .and_then(|()| std::fs::File::create(lock_dir.join(".wasm-target.lock")))
+        .and_then(|file| file.lock().map(|()| file));
+    if let Err(e) = &lock {
+        println!("cargo:warning=cannot lock {} before adding the {WASM_TARGET} target: {e}", lock_dir.display());
+    }
+    if installed() {
+        return;
+    }
+    println!(
+        "cargo:warning=adding the {WASM_TARGET} target to the {} toolchain (rust-toolchain.toml lists it): rustup target add",
+        toolchain.to_string_lossy()
+    );
+    // rustup's output goes to stderr: this script's stdout is read as
+    // `cargo:` directives.
+    let status = Command::new("rustup")
+        .args(["target", "add", WASM_TARGET, "--toolchain"])
+        .arg(toolchain)
+        .stdout(Stdio::from(std::io::stderr()))
+        .status();
+    match status {
+        Ok(status) if status.success() => {}
+        Ok(status) => println!("cargo:warning=rustup target add {WASM_TARGET} failed ({status})"),
+        Err(e) => println!("cargo:warning=cannot run rustup: {e}"),
+    }
+    // The lock is released when `lock` is dropped, here.
+    drop(lock);
 }
 
 /// Builds `packages` as components into `target_dir`.
@@ -83,13 +137,13 @@ pub fn build(packages: &[&str], inputs: &[&str], what: &str) -> PathBuf {
     }
     println!("cargo:rerun-if-env-changed=RUSTFLAGS");
     println!("cargo:rerun-if-env-changed=CARGO_TARGET_DIR");
-    let rustc = env::var_os("RUSTC").unwrap_or_else(|| "rustc".into());
-    require_wasm_target(&rustc, what);
     let target_dir = env::var_os("CARGO_TARGET_DIR")
         .map(PathBuf::from)
         .map(|dir| if dir.is_absolute() { dir } else { workspace.join(dir) })
         .unwrap_or_else(|| workspace.join("target"))
         .join("guests");
+    let rustc = env::var_os("RUSTC").unwrap_or_else(|| "rustc".into());
+    require_wasm_target(&rustc, &target_dir, what);
     build_guests(&workspace, &target_dir, packages, what);
     target_dir.join(WASM_TARGET).join(PROFILE)
 }
