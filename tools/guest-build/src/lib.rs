@@ -43,7 +43,14 @@ pub fn require_wasm_target(rustc: &OsString, lock_dir: &Path, what: &str) {
         return;
     }
     if let Some(toolchain) = env::var_os("RUSTUP_TOOLCHAIN") {
-        add_target_with_rustup(&toolchain, lock_dir, || wasm_std_dir(rustc).is_dir());
+        match add_target_with_rustup(&toolchain, lock_dir, || wasm_std_dir(rustc).is_dir()) {
+            TargetAdd::FoundOnceLocked => {}
+            TargetAdd::Added => println!(
+                "cargo:warning=added the {WASM_TARGET} target to the {} toolchain (rust-toolchain.toml lists it)",
+                toolchain.to_string_lossy()
+            ),
+            TargetAdd::Failed(why) => println!("cargo:warning={why}"),
+        }
     }
     if !wasm_std_dir(rustc).is_dir() {
         // A plain message reads better than a panic with a backtrace.
@@ -66,10 +73,21 @@ fn wasm_std_dir(rustc: &OsString) -> PathBuf {
     sysroot.join("lib").join("rustlib").join(WASM_TARGET).join("lib")
 }
 
+/// What [`add_target_with_rustup`] did.
+#[derive(Debug, PartialEq, Eq)]
+enum TargetAdd {
+    /// The target was there once the lock was held: the other build
+    /// script added it meanwhile.
+    FoundOnceLocked,
+    Added,
+    /// Why rustup did not add it; the caller's check then stops the build.
+    Failed(String),
+}
+
 /// `rustup target add` for `toolchain`, once: under a lock, and only if
 /// `installed` still says no once the lock is held (the other build script
-/// may have added it meanwhile). Failures are left to the caller's check.
-fn add_target_with_rustup(toolchain: &OsString, lock_dir: &Path, installed: impl Fn() -> bool) {
+/// may have added it meanwhile).
+fn add_target_with_rustup(toolchain: &OsString, lock_dir: &Path, installed: impl Fn() -> bool) -> TargetAdd {
     let lock = std::fs::create_dir_all(lock_dir)
         .and_then(|()| std::fs::File::create(lock_dir.join(".wasm-target.lock")))
         .and_then(|file| file.lock().map(|()| file));
@@ -77,12 +95,8 @@ fn add_target_with_rustup(toolchain: &OsString, lock_dir: &Path, installed: impl
         println!("cargo:warning=cannot lock {} before adding the {WASM_TARGET} target: {e}", lock_dir.display());
     }
     if installed() {
-        return;
+        return TargetAdd::FoundOnceLocked;
     }
-    println!(
-        "cargo:warning=adding the {WASM_TARGET} target to the {} toolchain (rust-toolchain.toml lists it): rustup target add",
-        toolchain.to_string_lossy()
-    );
     // rustup's output goes to stderr: this script's stdout is read as
     // `cargo:` directives.
     let status = Command::new("rustup")
@@ -90,13 +104,12 @@ fn add_target_with_rustup(toolchain: &OsString, lock_dir: &Path, installed: impl
         .arg(toolchain)
         .stdout(Stdio::from(std::io::stderr()))
         .status();
+    // The lock is released when `lock` is dropped, on return.
     match status {
-        Ok(status) if status.success() => {}
-        Ok(status) => println!("cargo:warning=rustup target add {WASM_TARGET} failed ({status})"),
-        Err(e) => println!("cargo:warning=cannot run rustup: {e}"),
+        Ok(status) if status.success() => TargetAdd::Added,
+        Ok(status) => TargetAdd::Failed(format!("rustup target add {WASM_TARGET} failed ({status})")),
+        Err(e) => TargetAdd::Failed(format!("cannot run rustup to add the {WASM_TARGET} target: {e}")),
     }
-    // The lock is released when `lock` is dropped, here.
-    drop(lock);
 }
 
 /// Builds `packages` as components into `target_dir`.
@@ -153,4 +166,32 @@ pub fn component_path(out: &Path, package: &str) -> PathBuf {
     let wasm = out.join(format!("{}.wasm", package.replace('-', "_")));
     assert!(wasm.is_file(), "`{package}` built, but {} is missing", wasm.display());
     wasm
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lock_dir(name: &str) -> PathBuf {
+        env::temp_dir().join(format!("atsbridge-guest-build-{name}-{}", std::process::id()))
+    }
+
+    #[test]
+    fn a_target_added_meanwhile_is_not_added_again() {
+        // A toolchain rustup cannot have: had rustup run, it would fail.
+        let toolchain = OsString::from("atsbridge-no-such-toolchain");
+        let dir = lock_dir("meanwhile");
+        assert_eq!(add_target_with_rustup(&toolchain, &dir, || true), TargetAdd::FoundOnceLocked);
+        assert!(dir.join(".wasm-target.lock").is_file());
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
+    #[test]
+    fn a_failed_add_is_reported_for_the_caller_to_stop_on() {
+        let toolchain = OsString::from("atsbridge-no-such-toolchain");
+        let dir = lock_dir("failed");
+        let outcome = add_target_with_rustup(&toolchain, &dir, || false);
+        assert!(matches!(&outcome, TargetAdd::Failed(why) if why.contains("rustup")), "{outcome:?}");
+        let _ = std::fs::remove_dir_all(dir);
+    }
 }
