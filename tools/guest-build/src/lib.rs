@@ -27,9 +27,9 @@ const OUTER_BUILD_ENV: &[&str] =
 /// Makes sure the standard library for `wasm32-wasip2` is installed.
 ///
 /// `rust-toolchain.toml` lists the target, and rustup adds it when it
-/// installs the toolchain; a toolchain that was already there (rustup does
-/// not add targets to it when `RUSTUP_AUTO_INSTALL=0`, or at all in older
-/// versions) or one installed without rustup may lack it. Under rustup the
+/// installs the toolchain; a toolchain that was installed before the clone
+/// may lack it (rustup 1.29 with `RUSTUP_AUTO_INSTALL=0` did not add it to
+/// one), and so may one installed without rustup. Under rustup the
 /// target is added to the active toolchain, as `rust-toolchain.toml` asks,
 /// so that `cargo run --release -- demo` works on a fresh clone; without
 /// rustup, or when that fails (offline), the build stops with the command
