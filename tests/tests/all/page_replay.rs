@@ -550,11 +550,30 @@ async fn an_incremental_listing_is_never_replayed() {
     gh.mock.shutdown().await;
 }
 
+/// Opens the sled database at `path` once the host that had it open has let
+/// go of it. sled releases its file lock only when its last background
+/// thread drops the database, a moment after the host's last handle is
+/// gone (the host's own open waits the same way: `store::OPEN_LOCK_WAIT`);
+/// on a loaded machine that moment lasts hundreds of milliseconds.
+fn open_once_released(path: &Path) -> sled::Db {
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        match sled::open(path) {
+            Ok(db) => return db,
+            Err(e) if std::time::Instant::now() < deadline => {
+                assert!(e.to_string().contains("could not acquire lock"), "{e}");
+                std::thread::sleep(Duration::from_millis(25));
+            }
+            Err(e) => panic!("the store at {} is still locked after 10 s: {e}", path.display()),
+        }
+    }
+}
+
 /// Rewrites every page replay record in the store at `data_dir` (no App
 /// open on it) as a host that digested responses with SHA-256 wrote them:
 /// bare hex, no `blake3:` form. Returns how many exchanges it rewrote.
 fn as_recorded_by_sha256(data_dir: &Path) -> usize {
-    let db = sled::open(data_dir.join("store")).unwrap();
+    let db = open_once_released(&data_dir.join("store"));
     let tree = db.open_tree("page_replays").unwrap();
     let mut rewritten = 0;
     for entry in tree.iter() {
