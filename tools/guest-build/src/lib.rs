@@ -43,7 +43,9 @@ pub fn require_wasm_target(rustc: &OsString, lock_dir: &Path, what: &str) {
         return;
     }
     if let Some(toolchain) = env::var_os("RUSTUP_TOOLCHAIN") {
-        match add_target_with_rustup(&toolchain, lock_dir, || wasm_std_dir(rustc).is_dir()) {
+        // Adding a target leaves the sysroot where it is: the directory
+        // found above is the one to look for.
+        match add_target_with_rustup(&toolchain, lock_dir, || std_dir.is_dir()) {
             TargetAdd::FoundOnceLocked => {}
             TargetAdd::Added => println!(
                 "cargo:warning=added the {WASM_TARGET} target to the {} toolchain (rust-toolchain.toml lists it)",
@@ -52,7 +54,7 @@ pub fn require_wasm_target(rustc: &OsString, lock_dir: &Path, what: &str) {
             TargetAdd::Failed(why) => println!("cargo:warning={why}"),
         }
     }
-    if !wasm_std_dir(rustc).is_dir() {
+    if !std_dir.is_dir() {
         // A plain message reads better than a panic with a backtrace.
         eprintln!(
             "error: {what} are WebAssembly components and need the `{WASM_TARGET}` target, \
