@@ -235,6 +235,7 @@ pub fn runtime_options(config: &Config) -> RuntimeOptions {
     };
     // The pool's slots must hold the largest memory a plugin may get.
     options.engine.max_memory_bytes = options.engine.max_memory_bytes.max(config.max_plugin_memory_mib << 20);
+    options.engine.perf_map = config.perf_map;
     options
 }
 

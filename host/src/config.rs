@@ -161,6 +161,8 @@ pub struct Overrides {
     pub max_plugin_memory_mib: Option<u64>,
     /// `--max-call-secs`.
     pub max_call_secs: Option<u64>,
+    /// `--perf-map`.
+    pub perf_map: bool,
     /// The data directory to use when none is configured (`demo`'s own).
     pub default_data_dir: Option<PathBuf>,
 }
@@ -186,6 +188,9 @@ pub struct Config {
     pub max_plugin_memory_mib: u64,
     /// Ceiling on a plugin call's time, seconds.
     pub max_call_secs: u64,
+    /// Name plugins' compiled functions for `perf` (a diagnostic: the
+    /// command line or the environment only).
+    pub perf_map: bool,
     /// Syncs at once, all connections.
     pub scheduler_concurrency: usize,
     /// Syncs at once per plugin.
@@ -264,6 +269,7 @@ impl Config {
                 .or(file.limits.max_call_secs)
                 .unwrap_or(DEFAULT_MAX_CALL_SECS)
                 .clamp(1, crate::runtime::limits::MAX_CALL_SECS),
+            perf_map: cli.perf_map,
             scheduler_concurrency: as_usize(parsed("ATSBRIDGE_SCHEDULER_CONCURRENCY")?)
                 .or(file.scheduler.concurrency)
                 .unwrap_or(DEFAULT_SCHEDULER_CONCURRENCY)

@@ -13,6 +13,10 @@
 //! SYNC_BENCH_RUNS=5 cargo bench -p atsbridge-tests --bench sync
 //! ```
 //!
+//! With `ATSBRIDGE_PERF_MAP` set, the host names the connector's compiled
+//! functions for `perf` (as `atsbridge --perf-map` does), for profiling
+//! the guest's share of a run.
+//!
 //! Each run uses a fresh store and a fresh baseline database; medians of
 //! `SYNC_BENCH_RUNS` runs (default 3) are reported with their ratios.
 //! CPU-time ratios are the robust figures on a shared machine; wall times
@@ -29,6 +33,7 @@ use std::time::Duration;
 
 use atsbridge::app::App;
 use atsbridge::plugin::bundled;
+use atsbridge::runtime::RuntimeOptions;
 use atsbridge::store::{Connection, SecretKey, SyncRun, Trigger};
 use atsbridge::sync::{ListingMode, NoProgress, RunOptions};
 use measure::{Sample, io_written, measure, median_sample, peak_rss_mib};
@@ -170,7 +175,9 @@ async fn host_jobs_only_run(mock: &mock::MockProcess, jobs: usize, runs: &mut Ru
 /// connection to the mock; the directory goes with the returned guard.
 async fn fresh_connection(mock: &mock::MockProcess) -> (tempfile::TempDir, App, Connection) {
     let dir = tempfile::tempdir().expect("tempdir");
-    let app = App::open(dir.path(), Some(SecretKey::generate().expect("key"))).expect("app");
+    let mut options = RuntimeOptions::default();
+    options.engine.perf_map = std::env::var_os("ATSBRIDGE_PERF_MAP").is_some();
+    let app = App::open_with(dir.path(), Some(SecretKey::generate().expect("key")), options).expect("app");
     bundled::install_bundled(&app.runtime, "greenhouse").await.expect("install");
     app.store.add_account("Bench", "UTC").expect("account");
     let hosts = vec![mock.base_url()];

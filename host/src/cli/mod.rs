@@ -58,6 +58,12 @@ pub struct Cli {
     #[arg(long, global = true, env = "ATSBRIDGE_MAX_CALL_SECS",
           value_parser = clap::value_parser!(u64).range(1..=MAX_CALL_SECS))]
     pub max_call_secs: Option<u64>,
+    /// Write the names of plugins' compiled functions to
+    /// `/tmp/perf-<pid>.map`, so that `perf record`/`perf report` of this
+    /// process show where a connector spends its time.
+    #[arg(long, global = true, env = "ATSBRIDGE_PERF_MAP", action = clap::ArgAction::SetTrue,
+          value_parser = clap::builder::BoolishValueParser::new())]
+    pub perf_map: bool,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -142,6 +148,7 @@ impl Cli {
                 pooling_instances: args.pooling_instances,
                 max_memory_bytes: args.max_memory_bytes,
                 keep_resident_bytes: args.keep_resident_bytes,
+                perf_map: false,
             };
             std::process::exit(crate::runtime::compiler::run_child(&args.input, &args.output, engine))
         }
@@ -201,6 +208,7 @@ impl Cli {
             listen,
             max_plugin_memory_mib: self.max_plugin_memory_mib,
             max_call_secs: self.max_call_secs,
+            perf_map: self.perf_map,
             default_data_dir,
         })?)
     }

@@ -28,6 +28,8 @@ pub struct ArtifactCache {
     dir: PathBuf,
     engine_key: String,
     compiler: CompileFn,
+    /// Read artifacts into memory instead of mapping their files.
+    read_into_memory: bool,
 }
 
 impl std::fmt::Debug for ArtifactCache {
@@ -45,7 +47,34 @@ impl ArtifactCache {
         let mut h = std::collections::hash_map::DefaultHasher::new();
         engine.precompile_compatibility_hash().hash(&mut h);
         env!("CARGO_PKG_VERSION").hash(&mut h);
-        Ok(ArtifactCache { dir: dir.to_path_buf(), engine_key: format!("{:016x}", h.finish()), compiler })
+        Ok(ArtifactCache {
+            dir: dir.to_path_buf(),
+            engine_key: format!("{:016x}", h.finish()),
+            compiler,
+            read_into_memory: false,
+        })
+    }
+
+    /// Loads artifacts by reading them into anonymous memory rather than
+    /// mapping their files. For profiling (`--perf-map`): `perf` looks up
+    /// the names in `/tmp/perf-<pid>.map` only for code outside any file,
+    /// and attributes code mapped from a `.cwasm` to that file, unnamed.
+    pub fn reading_into_memory(mut self, yes: bool) -> Self {
+        self.read_into_memory = yes;
+        self
+    }
+
+    /// Loads the artifact at `path`.
+    ///
+    /// # Safety
+    /// The file must be an artifact this host compiled for `engine` (see
+    /// [`Component::deserialize_file`]).
+    unsafe fn deserialize(&self, engine: &Engine, path: &Path) -> wasmtime::Result<Component> {
+        if !self.read_into_memory {
+            return unsafe { Component::deserialize_file(engine, path) };
+        }
+        let bytes = std::fs::read(path).map_err(|e| wasmtime::format_err!("cannot read {}: {e}", path.display()))?;
+        unsafe { Component::deserialize(engine, &bytes) }
     }
 
     fn path(&self, sha256: &str) -> PathBuf {
@@ -70,7 +99,7 @@ impl ArtifactCache {
         if path.is_file() {
             // SAFETY: the file is in the host's own cache directory, named
             // by the hash of the component this host compiled into it.
-            match unsafe { Component::deserialize_file(engine, &path) } {
+            match unsafe { self.deserialize(engine, &path) } {
                 Ok(component) => return Ok(component),
                 Err(e) => tracing::warn!(path = %path.display(), error = %e, "discarding unusable compiled artifact"),
             }
@@ -81,7 +110,7 @@ impl ArtifactCache {
         std::fs::write(&tmp, &compiled).map_err(|source| LoadError::Io { path: tmp.clone(), source })?;
         std::fs::rename(&tmp, &path).map_err(|source| LoadError::Io { path: path.clone(), source })?;
         // SAFETY: as above; we just wrote it.
-        unsafe { Component::deserialize_file(engine, &path) }
+        unsafe { self.deserialize(engine, &path) }
             .map_err(|e| LoadError::Compile { id: id.to_string(), message: e.to_string() })
     }
 

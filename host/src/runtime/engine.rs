@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use wasmtime::{Config, Enabled, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
+use wasmtime::{Config, Enabled, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, ProfilingStrategy};
 
 use super::slots::PoolSize;
 
@@ -45,6 +45,13 @@ pub struct EngineOptions {
     /// With pooling: bytes of each memory slot kept resident between calls
     /// and reset with memset, so a call's heap does not page-fault in anew.
     pub keep_resident_bytes: usize,
+    /// Name each plugin function's compiled code in `/tmp/perf-<pid>.map`,
+    /// where `perf report` finds it, so that a profile of the host shows
+    /// where a connector spends its time (`--perf-map`; the runtime then
+    /// also reads artifacts into memory, see `ArtifactCache`). Off by
+    /// default: the file grows with every component loaded, and its names
+    /// come from the plugin.
+    pub perf_map: bool,
 }
 
 impl Default for EngineOptions {
@@ -53,6 +60,7 @@ impl Default for EngineOptions {
             pooling_instances: Some(DEFAULT_POOLED_INSTANCES),
             max_memory_bytes: 256 << 20,
             keep_resident_bytes: DEFAULT_KEEP_RESIDENT,
+            perf_map: false,
         }
     }
 }
@@ -89,6 +97,11 @@ fn config(options: &EngineOptions, pooling: bool) -> Config {
     let mut config = Config::new();
     config.wasm_component_model(true);
     config.epoch_interruption(true);
+    if options.perf_map {
+        // Functions are named as their code is loaded, not compiled: the
+        // compiler process does without it, and its artifacts serve both.
+        config.profiler(ProfilingStrategy::PerfMap);
+    }
     // The default 4 GiB reservation (plus guard) per linear memory is kept on
     // purpose: it lets Cranelift drop the bounds check on every load and
     // store, which made the 500-job benchmark page markedly faster than a
@@ -173,7 +186,7 @@ mod tests {
     ];
 
     fn options(pooling_instances: Option<u32>) -> EngineOptions {
-        EngineOptions { pooling_instances, max_memory_bytes: 64 << 20, keep_resident_bytes: 1 << 20 }
+        EngineOptions { pooling_instances, max_memory_bytes: 64 << 20, keep_resident_bytes: 1 << 20, perf_map: false }
     }
 
     #[test]

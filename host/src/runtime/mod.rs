@@ -188,7 +188,8 @@ impl Runtime {
         let compiler = Compiler::new(&options.compiler, options.engine);
         let compile: CompileFn =
             Arc::new(move |wasm, scratch| compiler.compile(wasm, scratch).map_err(|e| e.to_string()));
-        let artifacts = ArtifactCache::open(&data_dir.join("artifacts"), &engine, compile)?;
+        let artifacts = ArtifactCache::open(&data_dir.join("artifacts"), &engine, compile)?
+            .reading_into_memory(options.engine.perf_map);
         Ok(Runtime {
             inner: Arc::new(Inner {
                 engine,

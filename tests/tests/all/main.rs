@@ -37,6 +37,7 @@ mod outbox_order;
 mod outbox_pipeline_on_demand;
 mod outbox_support;
 mod page_replay;
+mod perf_map;
 mod publication_events;
 mod publish;
 mod publish_edits;
