@@ -343,37 +343,35 @@ async fn a_forged_panic_is_reported_as_a_trap_with_the_guest_text_marked() {
     assert!(!text.contains('\n'), "{text}");
 }
 
+/// Runs in a process of its own: a subscriber scoped to this thread would
+/// miss the plugin's line whenever another test's thread registered the
+/// same callsite at that moment (tracing caches a callsite's interest, and
+/// a registration racing the scoped subscriber's can leave it stale).
 #[test]
 fn a_plugin_log_line_cannot_forge_a_host_line() {
-    use std::sync::{Arc, Mutex};
-    #[derive(Clone, Default)]
-    struct Buffer(Arc<Mutex<Vec<u8>>>);
-    impl std::io::Write for Buffer {
-        fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
-            self.0.lock().unwrap().extend_from_slice(b);
-            Ok(b.len())
-        }
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
-        }
-    }
-    let buffer = Buffer::default();
-    let writer = buffer.clone();
-    let subscriber = tracing_subscriber::fmt().with_ansi(false).with_writer(move || writer.clone()).finish();
-    let _guard = tracing::subscriber::set_default(subscriber);
-    let rt_tokio = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-    rt_tokio.block_on(async {
-        let (dir, rt) = support::runtime();
-        support::install(&rt, dir.path(), "hostile", "0.1.0", guests::HOSTILE, "").await;
-        let p = rt.plugin("hostile").await.unwrap();
-        p.check(&ConnectionContext::new("c").text("mode", "forge-log")).await.unwrap();
-    });
-    let logged = String::from_utf8(buffer.0.lock().unwrap().clone()).unwrap();
+    let out = std::process::Command::new(std::env::current_exe().unwrap())
+        .args(["--ignored", "--exact", "sandbox_attacks::forged_log_line_in_own_process", "--nocapture"])
+        .args(["--test-threads=1"])
+        .output()
+        .unwrap();
+    let logged = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success() && logged.contains("1 passed"), "{logged}{}", String::from_utf8_lossy(&out.stderr));
     let line = logged.lines().find(|l| l.contains("fine")).unwrap_or_else(|| panic!("no plugin line in {logged}"));
     assert!(line.contains("plugin=hostile") || line.contains("plugin=\"hostile\""), "{line}");
     assert!(line.contains("\\u{a}2026-01-01"), "{line}");
     assert!(!logged.contains('\x1b'), "{logged}");
     assert!(!logged.lines().any(|l| l.starts_with("2026-01-01T03:00:00")), "{logged}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+#[ignore = "run in its own process by a_plugin_log_line_cannot_forge_a_host_line"]
+async fn forged_log_line_in_own_process() {
+    tracing_subscriber::fmt().with_writer(std::io::stdout).with_ansi(false).with_max_level(tracing::Level::INFO).init();
+    let (dir, rt) = support::runtime();
+    support::install(&rt, dir.path(), "hostile", "0.1.0", guests::HOSTILE, "").await;
+    let p = rt.plugin("hostile").await.unwrap();
+    p.check(&ConnectionContext::new("c").text("mode", "forge-log")).await.unwrap();
+    std::io::Write::flush(&mut std::io::stdout()).unwrap();
 }
 
 #[test]
