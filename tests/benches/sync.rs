@@ -13,7 +13,7 @@
 //! SYNC_BENCH_RUNS=5 cargo bench -p atsbridge-tests --bench sync
 //! ```
 //!
-//! With `ATSBRIDGE_PERF_MAP` set, the host names the connector's compiled
+//! With `ATSBRIDGE_PERF_MAP=1`, the host names the connector's compiled
 //! functions for `perf` (as `atsbridge --perf-map` does), for profiling
 //! the guest's share of a run.
 //!
@@ -176,7 +176,9 @@ async fn host_jobs_only_run(mock: &mock::MockProcess, jobs: usize, runs: &mut Ru
 async fn fresh_connection(mock: &mock::MockProcess) -> (tempfile::TempDir, App, Connection) {
     let dir = tempfile::tempdir().expect("tempdir");
     let mut options = RuntimeOptions::default();
-    options.engine.perf_map = std::env::var_os("ATSBRIDGE_PERF_MAP").is_some();
+    // The CLI's boolean spellings: unset, empty, `0` and `false` are off.
+    options.engine.perf_map =
+        std::env::var("ATSBRIDGE_PERF_MAP").is_ok_and(|v| !matches!(v.trim(), "" | "0" | "false" | "no" | "off"));
     let app = App::open_with(dir.path(), Some(SecretKey::generate().expect("key")), options).expect("app");
     bundled::install_bundled(&app.runtime, "greenhouse").await.expect("install");
     app.store.add_account("Bench", "UTC").expect("account");
