@@ -45,17 +45,14 @@ fn written_since(map: &Path, started: SystemTime) -> Option<String> {
 fn with_the_flag_the_plugins_functions_are_named_in_the_perf_map() {
     let map = install_bundled("greenhouse", &["--perf-map"]).expect("no perf map written");
     // perf's format: start address, size (both hex), name.
-    let entries: Vec<(&str, &str, &str)> = map
-        .lines()
-        .map(|line| {
-            let mut parts = line.splitn(3, ' ');
-            let entry = (parts.next().unwrap_or(""), parts.next().unwrap_or(""), parts.next().unwrap_or(""));
-            let hex = |s: &str| u64::from_str_radix(s.trim_start_matches("0x"), 16).is_ok();
-            assert!(hex(entry.0) && hex(entry.1) && !entry.2.is_empty(), "not a perf map line: {line:?}");
-            entry
-        })
-        .collect();
-    let functions = entries.iter().filter(|(_, _, name)| name.starts_with("wasm[")).count();
+    let hex = |s: &str| u64::from_str_radix(s.trim_start_matches("0x"), 16).is_ok();
+    let mut functions = 0;
+    for line in map.lines() {
+        let mut parts = line.splitn(3, ' ');
+        let (start, size, name) = (parts.next().unwrap_or(""), parts.next().unwrap_or(""), parts.next().unwrap_or(""));
+        assert!(hex(start) && hex(size) && !name.is_empty(), "not a perf map line: {line:?}");
+        functions += usize::from(name.starts_with("wasm["));
+    }
     assert!(functions > 100, "{functions} connector functions named in:\n{map}");
 }
 
