@@ -61,10 +61,9 @@ pub struct PageCommit {
 /// What a page commit did to one job's position.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PositionChange {
-    /// The position.
+    /// The position (its job code is the position's; a run's listing
+    /// keeps ids, not a copy of every code).
     pub id: u64,
-    /// Its job code.
-    pub code: String,
     /// What happened to it.
     pub change: Change,
     /// Whether it is closed now.
@@ -427,12 +426,7 @@ impl CommitView<'_> {
                     // resync: the job's fingerprint says unchanged without reading the position
                     JobEntry { position: id, fingerprint: Some(f) } if f.unchanged_by(&patch) => {
                         counts.unchanged += 1;
-                        return Ok(PositionChange {
-                            id,
-                            code: patch.code.clone(),
-                            change: Change::Unchanged,
-                            closed: f.closed,
-                        });
+                        return Ok(PositionChange { id, change: Change::Unchanged, closed: f.closed });
                     }
                     // end resync
                     JobEntry { position: id, .. } => id,
@@ -447,7 +441,7 @@ impl CommitView<'_> {
                 if patch.changes_nothing(&head.content_hash, head.closed_reason) {
                     counts.unchanged += 1;
                     let closed = head.status == PositionStatus::Closed;
-                    return Ok(PositionChange { id, code: patch.code.clone(), change: Change::Unchanged, closed });
+                    return Ok(PositionChange { id, change: Change::Unchanged, closed });
                 }
                 let mut position = self.decode_position(id, &bytes)?;
                 was_published = position.published;
@@ -493,7 +487,7 @@ impl CommitView<'_> {
                 state.position_count += 1;
             }
         }
-        Ok(PositionChange { id: position.id, code: listed.code().to_string(), change, closed: position.is_closed() })
+        Ok(PositionChange { id: position.id, change, closed: position.is_closed() })
     }
 
     /// A new position built before the transaction, as this connection's:

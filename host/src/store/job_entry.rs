@@ -304,14 +304,14 @@ mod tests {
         let run = store.start_run(&c.id, Trigger::Scheduled, "greenhouse", "1.0.0", true).unwrap();
         let patches = |title: &str| listed(title).into_iter().map(JobPatch::from_owned_job).collect::<Vec<_>>();
         let done = store.commit_page(page_without_checkpoint(&run, patches("D2"))).unwrap();
-        let changes: Vec<_> = done.changes.iter().map(|c| (c.code.as_str(), c.change, c.closed)).collect();
+        let changes: Vec<_> = done.changes.iter().map(|c| (c.id, c.change, c.closed)).collect();
         assert_eq!(
             changes,
             [
-                ("J1", Change::Unchanged, false),
-                ("J2", Change::Unchanged, true),
-                ("J3", Change::Unchanged, false),
-                ("J4", Change::Updated, false)
+                (made[0].id, Change::Unchanged, false),
+                (made[1].id, Change::Unchanged, true),
+                (made[2].id, Change::Unchanged, false),
+                (made[3].id, Change::Updated, false)
             ]
         );
         let counts = &done.run.counts;

@@ -171,12 +171,7 @@ impl Store {
             if f.removed || ContentHash::parse(&job.content_hash) != Some(f.content_hash) {
                 return Ok(None);
             }
-            changes.push(PositionChange {
-                id: entry.position,
-                code: job.code.clone(),
-                change: Change::Unchanged,
-                closed: f.closed,
-            });
+            changes.push(PositionChange { id: entry.position, change: Change::Unchanged, closed: f.closed });
         }
         let n = jobs.len() as u64;
         page.run.counts.jobs_seen += n;
@@ -222,8 +217,8 @@ mod tests {
         assert!(!done.written);
         let counts = &done.run.counts;
         assert_eq!((counts.jobs_seen, counts.unchanged, counts.pages), (2, 2, 1));
-        let ids: Vec<_> = done.changes.iter().map(|c| (c.id, c.code.as_str(), c.change, c.closed)).collect();
-        assert_eq!(ids, [(made[0].id, "J1", Change::Unchanged, false), (made[1].id, "J2", Change::Unchanged, false)]);
+        let ids: Vec<_> = done.changes.iter().map(|c| (c.id, c.change, c.closed)).collect();
+        assert_eq!(ids, [(made[0].id, Change::Unchanged, false), (made[1].id, Change::Unchanged, false)]);
 
         assert!(store.commit_replayed_page(page(&done.run), &[replayed("J1", "A2")]).unwrap().is_none(), "changed");
         assert!(store.commit_replayed_page(page(&done.run), &[replayed("J9", "A")]).unwrap().is_none(), "unknown");

@@ -1,8 +1,6 @@
 //! Reading positions, and the edits users make to them. (The sync engine
 //! writes positions through `runs`.)
 
-use std::collections::HashSet;
-
 use sled::Transactional;
 use tracing::info;
 
@@ -94,19 +92,19 @@ impl Store {
         Ok(positions)
     }
 
-    /// The open positions of a connection whose job codes are not in
-    /// `seen`: after a complete listing that saw `seen`, the jobs the ATS no
-    /// longer has. Reads only the job map (whose fingerprints say whether
-    /// a position is closed), and a position only for an entry without one.
-    /// In the order the jobs were created.
+    /// The open positions of a connection whose ids `listed` does not
+    /// accept: after a complete listing that listed those positions' jobs,
+    /// the jobs the ATS no longer has. Reads only the job map (whose
+    /// fingerprints say whether a position is closed), and a position only
+    /// for an entry without one. In the order the jobs were created.
     pub fn open_positions_missing_from(
         &self,
         connection_id: &str,
-        seen: &HashSet<String>,
+        listed: impl Fn(u64) -> bool,
     ) -> Result<Vec<u64>, StoreError> {
         let mut missing = Vec::new();
         job_groups::for_each_job(&self.trees.job_groups, connection_id, |code, entry| {
-            if seen.contains(code) {
+            if listed(entry.position) {
                 return Ok(());
             }
             let closed = match entry.fingerprint {

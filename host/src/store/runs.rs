@@ -296,8 +296,9 @@ mod tests {
         let run = store.start_run(&c.id, Trigger::Scheduled, "greenhouse", "1.0.0", true).unwrap();
         let run = store.commit_page(page(&run, vec![patch("J1", "A")], 1)).unwrap().run;
 
-        let seen = std::collections::HashSet::from(["J1".to_string()]);
-        let gone = store.open_positions_missing_from(&c.id, &seen).unwrap();
+        let j1 = store.position_by_job(&c.id, "J1").unwrap().unwrap();
+        let listed = |id| id == j1.id;
+        let gone = store.open_positions_missing_from(&c.id, listed).unwrap();
         let j2 = store.position_by_job(&c.id, "J2").unwrap().unwrap();
         assert_eq!(gone, vec![j2.id]);
         let mut run = run;
@@ -307,7 +308,7 @@ mod tests {
 
         let j2 = store.position_by_job(&c.id, "J2").unwrap().unwrap();
         assert_eq!(j2.closed_reason, Some(CloseReason::RemovedInAts));
-        assert!(store.open_positions_missing_from(&c.id, &seen).unwrap().is_empty());
+        assert!(store.open_positions_missing_from(&c.id, listed).unwrap().is_empty());
         assert_eq!(store.state(&c.id).unwrap().last_full_listing_unix, Some(2_000));
     }
 }

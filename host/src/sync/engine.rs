@@ -2,8 +2,9 @@
 
 mod pages;
 
-use std::collections::HashMap;
 use std::time::Duration;
+
+use rustc_hash::FxHashMap;
 
 use super::SyncError;
 use super::options::{EngineOptions, RunOptions};
@@ -52,9 +53,11 @@ struct Listing {
     plan: Plan,
     /// When that listing started (a resumed one: when the original did).
     started_unix: i64,
-    /// Every job code listed in this run, with whether its position is open
-    /// now (for removal detection and the mass-close guard).
-    seen: HashMap<String, bool>,
+    /// The position of every job listed in this run, with whether it is
+    /// open now (for removal detection and the mass-close guard). Keyed by
+    /// position id, which the store assigned: an ATS cannot choose keys
+    /// that collide, so a fast unkeyed hash serves.
+    seen: FxHashMap<u64, bool>,
     /// The positions this run wrote (created, updated, closed, reopened or
     /// removed), in commit order: the publish rules' pass after the run
     /// reads these, not every position of the connection.
@@ -271,7 +274,7 @@ impl SyncEngine {
         let run = self.on_store(move |s| s.start_run(&id, trigger, &plugin_id, &version, full)).await?;
         progress.started(&run, plan.resume.is_some());
         let started_unix = plan.resume.as_ref().map_or(run.started_unix, |cp| cp.listing_started_unix);
-        let mut listing = Listing { plan, started_unix, seen: HashMap::new(), changed: Vec::new() };
+        let mut listing = Listing { plan, started_unix, seen: FxHashMap::default(), changed: Vec::new() };
         let result = self.list_and_run_end(&connection, &plugin, run, &mut listing, &options, progress).await;
         *changed = std::mem::take(&mut listing.changed);
         result
@@ -336,9 +339,9 @@ impl SyncEngine {
         let open_seen = listing.seen.values().filter(|open| **open).count() as u64;
         let empty = listing.seen.is_empty();
         let removed = if complete {
-            // The codes move to the store's check: the run is done with them.
-            let (id, seen) = (connection.id.clone(), std::mem::take(&mut listing.seen).into_keys().collect());
-            match self.on_store(move |s| s.open_positions_missing_from(&id, &seen)).await {
+            // The ids move to the store's check: the run is done with them.
+            let (id, seen) = (connection.id.clone(), std::mem::take(&mut listing.seen));
+            match self.on_store(move |s| s.open_positions_missing_from(&id, |p| seen.contains_key(&p))).await {
                 Ok(missing) => missing,
                 Err(e) => return Err((run, e)),
             }

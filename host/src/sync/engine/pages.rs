@@ -363,7 +363,7 @@ fn record_page(listing: &mut Listing, chain: &mut Chain, done: PageResult, progr
         if change.change.writes() {
             listing.changed.push(change.id);
         }
-        listing.seen.insert(change.code, !change.closed);
+        listing.seen.insert(change.id, !change.closed);
     }
     progress.page(&done.run.counts);
     done.run
