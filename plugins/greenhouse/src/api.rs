@@ -36,11 +36,12 @@ impl<'de> Deserialize<'de> for Id {
                 f.write_str("an id (a non-negative integer or a string)")
             }
             fn visit_u64<E: de::Error>(self, n: u64) -> Result<Id, E> {
-                Ok(Id(n.to_string()))
+                // Three ids a job on a listing: `itoa`, not `fmt`.
+                Ok(Id(itoa::Buffer::new().format(n).to_owned()))
             }
             fn visit_i64<E: de::Error>(self, n: i64) -> Result<Id, E> {
                 u64::try_from(n)
-                    .map(|n| Id(n.to_string()))
+                    .map(|n| Id(itoa::Buffer::new().format(n).to_owned()))
                     .map_err(|_| E::invalid_value(de::Unexpected::Signed(n), &self))
             }
             fn visit_str<E: de::Error>(self, s: &str) -> Result<Id, E> {

@@ -168,12 +168,13 @@ fn post_rank(p: &api::JobPost<'_>) -> u8 {
     }
 }
 
-/// The hasher of the maps `list-jobs` uses: fixed keys, so listing draws
-/// no randomness (the default `RandomState` reads the host's random seed)
-/// and the host may replay unchanged pages (manifest
+/// The hasher of the maps `list-jobs` uses: unseeded, so listing draws no
+/// randomness (the default `RandomState` reads the host's random seed) and
+/// the host may replay unchanged pages (manifest
 /// `listing.replay-unchanged-pages`). The keys are the ATS's job ids of one
-/// page, a few hundred at most, so flooding one bucket costs little.
-pub(crate) type FixedState = std::hash::BuildHasherDefault<std::collections::hash_map::DefaultHasher>;
+/// page, a few hundred at most, so flooding one bucket costs little; SipHash
+/// with fixed (public) keys would not stop that either, and costs more.
+pub(crate) type FixedState = rustc_hash::FxBuildHasher;
 
 /// The best description found so far for each job of a page (see
 /// [`Descriptions::offer`]), keyed by job id; the text borrows from the
