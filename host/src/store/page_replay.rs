@@ -16,6 +16,13 @@
 //! simply misses. Records are a cache: a new tree needs no schema version
 //! (an older host ignores it), they go with their connection, and a
 //! complete listing prunes the records it did not use.
+//!
+//! # Layout
+//!
+//! [`FORMAT_RECORD`], then the record in `postcard` (the exchanges as
+//! their bytes, each job's code and hash as strings). Records written in
+//! JSON (a first byte of `{`) by earlier releases still read; anything else
+//! is taken for absent.
 
 use serde::{Deserialize, Serialize};
 
@@ -27,7 +34,7 @@ use super::{Store, StoreError, keys};
 
 /// The tree of page records.
 const PAGE_REPLAYS: &str = "page_replays";
-/// Largest record kept: a page of 500 jobs (code and hash, ~100 bytes a
+/// Largest record kept: a page of 500 jobs (code and hash, ~50 bytes a
 /// job) and a few recorded requests fit well; a record past it is not
 /// stored (the page then always runs the plugin).
 pub const MAX_PAGE_REPLAY_BYTES: usize = 256 * 1024;
@@ -35,6 +42,29 @@ pub const MAX_PAGE_REPLAY_BYTES: usize = 256 * 1024;
 pub const MAX_PAGE_REPLAY_JOBS: usize = 5_000;
 /// Bytes of a page key.
 pub const PAGE_KEY_LEN: usize = 32;
+/// Format byte of a record in its binary form. JSON, which earlier
+/// releases wrote, wrote the exchanges' bytes as an array of numbers and
+/// made every record about three times as large to write and to parse.
+const FORMAT_RECORD: u8 = 0xB4;
+
+/// A record in its stored form.
+fn encode(record: &PageReplay) -> Result<Vec<u8>, postcard::Error> {
+    postcard::to_extend(record, vec![FORMAT_RECORD])
+}
+
+/// A stored record, in either form; trailing bytes are an error.
+fn decode(bytes: &[u8]) -> Result<PageReplay, String> {
+    match bytes.split_first() {
+        Some((&FORMAT_RECORD, body)) => match postcard::take_from_bytes(body) {
+            Ok((record, [])) => Ok(record),
+            Ok((_, rest)) => Err(format!("{} bytes after the record", rest.len())),
+            Err(e) => Err(e.to_string()),
+        },
+        Some((b'{', _)) => serde_json::from_slice(bytes).map_err(|e| e.to_string()),
+        Some((first, _)) => Err(format!("unknown format byte {first:#04x}")),
+        None => Err("empty record".into()),
+    }
+}
 
 /// One job of a recorded page.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -77,7 +107,7 @@ impl Store {
         let tree = self.page_replays()?;
         let key = Self::page_replay_key(connection_id, page);
         let Some(bytes) = tree.get(&key)? else { return Ok(None) };
-        match serde_json::from_slice(&bytes) {
+        match decode(&bytes) {
             Ok(record) => Ok(Some(record)),
             Err(e) => {
                 tracing::warn!(connection = connection_id, error = %e, "dropping an undecodable page replay record");
@@ -97,7 +127,7 @@ impl Store {
     ) -> Result<bool, StoreError> {
         let tree = self.page_replays()?;
         let key = Self::page_replay_key(connection_id, page);
-        let bytes = serde_json::to_vec(record).unwrap_or_default();
+        let bytes = encode(record).unwrap_or_default();
         if bytes.is_empty() || bytes.len() > MAX_PAGE_REPLAY_BYTES || record.jobs.len() > MAX_PAGE_REPLAY_JOBS {
             tree.remove(&key)?;
             return Ok(false);
@@ -246,5 +276,43 @@ mod tests {
 
         assert!(store.delete_connection(&c.id).unwrap());
         assert_eq!(store.page_replay(&c.id, &k2).unwrap(), None);
+    }
+
+    #[test]
+    fn a_record_is_binary_and_one_written_in_json_by_an_earlier_release_still_reads() {
+        let (_dir, store) = temp_store();
+        let c = connection(&store, "Greenhouse");
+        let record = PageReplay {
+            exchanges: br#"[{"request":"GET /jobs"}]"#.to_vec(),
+            next_cursor: None,
+            jobs: vec![replayed("J1", "A"), replayed("J2", "B")],
+        };
+        let json = serde_json::to_vec(&record).unwrap();
+        let key = [7u8; PAGE_KEY_LEN];
+        assert!(store.put_page_replay(&c.id, &key, &record).unwrap());
+        let stored = store.page_replays().unwrap().get(Store::page_replay_key(&c.id, &key)).unwrap().unwrap();
+        assert_eq!(stored[0], FORMAT_RECORD);
+        assert!(stored.len() * 2 < json.len(), "{} bytes against JSON's {}", stored.len(), json.len());
+
+        store.page_replays().unwrap().insert(Store::page_replay_key(&c.id, &key), json).unwrap();
+        assert_eq!(store.page_replay(&c.id, &key).unwrap(), Some(record));
+    }
+
+    #[test]
+    fn a_record_that_does_not_decode_is_absent_and_removed() {
+        let (_dir, store) = temp_store();
+        let c = connection(&store, "Greenhouse");
+        let record = PageReplay { exchanges: b"[]".to_vec(), next_cursor: None, jobs: vec![replayed("J1", "A")] };
+        let mut trailing = encode(&record).unwrap();
+        trailing.push(0);
+        let mut cut = encode(&record).unwrap();
+        cut.truncate(cut.len() - 3);
+        let key = [9u8; PAGE_KEY_LEN];
+        for bytes in [trailing, cut, vec![0xFF, 1, 2], b"{not json".to_vec(), Vec::new()] {
+            let tree = store.page_replays().unwrap();
+            tree.insert(Store::page_replay_key(&c.id, &key), bytes.clone()).unwrap();
+            assert_eq!(store.page_replay(&c.id, &key).unwrap(), None, "{bytes:?}");
+            assert!(tree.get(Store::page_replay_key(&c.id, &key)).unwrap().is_none(), "removed: {bytes:?}");
+        }
     }
 }

@@ -571,14 +571,19 @@ fn open_once_released(path: &Path) -> sled::Db {
 
 /// Rewrites every page replay record in the store at `data_dir` (no App
 /// open on it) as a host that digested responses with SHA-256 wrote them:
-/// bare hex, no `blake3:` form. Returns how many exchanges it rewrote.
+/// in JSON, with bare hex digests, no `blake3:` form. Returns how many
+/// exchanges it rewrote.
 fn as_recorded_by_sha256(data_dir: &Path) -> usize {
     let db = open_once_released(&data_dir.join("store"));
     let tree = db.open_tree("page_replays").unwrap();
     let mut rewritten = 0;
     for entry in tree.iter() {
         let (key, value) = entry.unwrap();
-        let mut record: serde_json::Value = serde_json::from_slice(&value).unwrap();
+        // Today's form: a format byte, then the record in postcard.
+        let (&format, body) = value.split_first().unwrap();
+        assert_eq!(format, 0xB4, "a record in the binary form");
+        let record: atsbridge::store::PageReplay = postcard::from_bytes(body).unwrap();
+        let mut record = serde_json::to_value(record).unwrap();
         let bytes: Vec<u8> = serde_json::from_value(record["exchanges"].take()).unwrap();
         let mut exchanges: Vec<serde_json::Value> = serde_json::from_slice(&bytes).unwrap();
         for exchange in &mut exchanges {
