@@ -10,8 +10,8 @@
 
 use std::fmt::Display;
 
-use serde::Serialize;
 use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
 
 use super::StoreError;
 
@@ -57,6 +57,25 @@ pub(crate) fn body(bytes: &[u8]) -> Result<Body<'_>, String> {
         Some((&FORMAT_BINARY, body)) => Ok(Body::Binary(body)),
         Some((&FORMAT_BINARY_VERSIONED, rest)) => versioned(rest).map(Body::Binary),
         Some((format, _)) => Err(format!("value format {format} is unknown (written by a newer atsbridge?)")),
+    }
+}
+
+/// Why bytes are not one whole postcard value.
+pub(crate) enum NotWhole {
+    /// They do not decode.
+    Decode(postcard::Error),
+    /// A value decodes and this many bytes follow it: the record is not
+    /// what it claims to be.
+    Trailing(usize),
+}
+
+/// Decodes `bytes` as one postcard value that fills them whole. Callers
+/// name the record in their own words.
+pub(crate) fn postcard_whole<'a, T: Deserialize<'a>>(bytes: &'a [u8]) -> Result<T, NotWhole> {
+    match postcard::take_from_bytes(bytes) {
+        Ok((value, [])) => Ok(value),
+        Ok((_, rest)) => Err(NotWhole::Trailing(rest.len())),
+        Err(e) => Err(NotWhole::Decode(e)),
     }
 }
 

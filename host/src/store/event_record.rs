@@ -25,7 +25,7 @@ use std::borrow::Cow;
 
 use serde::{Deserialize, Serialize};
 
-use super::codec::{self, Body};
+use super::codec::{self, Body, NotWhole};
 use super::events::{CandidateEvent, EventKind};
 use super::model::Position;
 use super::position_versions::PositionRef;
@@ -193,11 +193,10 @@ fn position_event(record: &[u8]) -> Result<PositionEventV1<'_>, String> {
         Some((layout, _)) => return Err(format!("event layout {layout} is unknown (written by a newer atsbridge?)")),
         None => return Err("binary event without a layout".into()),
     };
-    let (event, rest) = postcard::take_from_bytes(fields).map_err(|e| format!("binary event: {e}"))?;
-    if !rest.is_empty() {
-        return Err(format!("binary event with {} bytes after it", rest.len()));
-    }
-    Ok(event)
+    codec::postcard_whole(fields).map_err(|e| match e {
+        NotWhole::Decode(e) => format!("binary event: {e}"),
+        NotWhole::Trailing(n) => format!("binary event with {n} bytes after it"),
+    })
 }
 
 /// The kind named `name` on the wire.

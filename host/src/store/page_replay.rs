@@ -26,6 +26,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::codec::{self, NotWhole};
 use super::commit::{PageCommit, PageResult, PositionChange};
 use super::content_hash::ContentHash;
 use super::job_directory::JobDirectory;
@@ -55,11 +56,10 @@ fn encode(record: &PageReplay) -> Result<Vec<u8>, postcard::Error> {
 /// A stored record, in either form; trailing bytes are an error.
 fn decode(bytes: &[u8]) -> Result<PageReplay, String> {
     match bytes.split_first() {
-        Some((&FORMAT_RECORD, body)) => match postcard::take_from_bytes(body) {
-            Ok((record, [])) => Ok(record),
-            Ok((_, rest)) => Err(format!("{} bytes after the record", rest.len())),
-            Err(e) => Err(e.to_string()),
-        },
+        Some((&FORMAT_RECORD, body)) => codec::postcard_whole(body).map_err(|e| match e {
+            NotWhole::Decode(e) => e.to_string(),
+            NotWhole::Trailing(n) => format!("{n} bytes after the record"),
+        }),
         Some((b'{', _)) => serde_json::from_slice(bytes).map_err(|e| e.to_string()),
         Some((first, _)) => Err(format!("unknown format byte {first:#04x}")),
         None => Err("empty record".into()),

@@ -39,7 +39,7 @@ use serde::ser::Serializer;
 use serde::{Deserialize, Serialize};
 
 use super::StoreError;
-use super::codec::{self, Body};
+use super::codec::{self, Body, NotWhole};
 use super::model::{AuthorizedUser, CloseReason, Position, PositionStatus, Tracked};
 use super::publication::Publication;
 
@@ -330,12 +330,10 @@ fn layout_v1(record: &[u8]) -> Result<&[u8], String> {
 /// Decodes a whole binary record: trailing bytes mean it is not what it
 /// claims to be.
 fn whole(record: &[u8]) -> Result<Record<'_>, String> {
-    let (record, rest) =
-        postcard::take_from_bytes::<Record<'_>>(layout_v1(record)?).map_err(|e| format!("binary position: {e}"))?;
-    if !rest.is_empty() {
-        return Err(format!("binary position followed by {} unexpected bytes", rest.len()));
-    }
-    Ok(record)
+    codec::postcard_whole(layout_v1(record)?).map_err(|e| match e {
+        NotWhole::Decode(e) => format!("binary position: {e}"),
+        NotWhole::Trailing(n) => format!("binary position followed by {n} unexpected bytes"),
+    })
 }
 
 fn into_position(r: Record<'_>) -> Result<Position, String> {
