@@ -465,13 +465,7 @@ async fn a_secret_in_the_plugins_own_error_is_scrubbed_before_output() {
 /// Runs in a process of its own: it installs a global log subscriber.
 #[test]
 fn denials_are_logged_once_per_call_and_plugin_logs_are_scrubbed() {
-    let out = std::process::Command::new(std::env::current_exe().unwrap())
-        .args(["--ignored", "--exact", "net_attacks::log_lines_in_own_process", "--nocapture", "--test-threads=1"])
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success() && stdout.contains("1 passed"), "{stdout}{stderr}");
+    let stdout = support::run_in_own_process("net_attacks::log_lines_in_own_process");
     let denial_lines: Vec<&str> = stdout.lines().filter(|l| l.contains("refused plugin requests")).collect();
     assert_eq!(denial_lines.len(), 1, "{denial_lines:?}");
     assert!(denial_lines[0].contains("denied=200000") && denial_lines[0].contains("WARN"), "{}", denial_lines[0]);

@@ -64,12 +64,7 @@ async fn an_infinite_loop_is_interrupted_and_others_go_on() {
 /// parallel in this process do not disturb the RSS measurement.
 #[test]
 fn a_memory_bomb_fails_at_the_cap_and_host_memory_stays_bounded() {
-    let out = std::process::Command::new(std::env::current_exe().unwrap())
-        .args(["--ignored", "--exact", "sandbox::memory_bomb_in_own_process", "--nocapture"])
-        .output()
-        .unwrap();
-    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
-    assert!(out.status.success() && text.contains("1 passed"), "{text}");
+    support::run_in_own_process("sandbox::memory_bomb_in_own_process");
 }
 
 #[tokio::test(flavor = "multi_thread")]

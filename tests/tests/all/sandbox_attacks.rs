@@ -349,13 +349,7 @@ async fn a_forged_panic_is_reported_as_a_trap_with_the_guest_text_marked() {
 /// a registration racing the scoped subscriber's can leave it stale).
 #[test]
 fn a_plugin_log_line_cannot_forge_a_host_line() {
-    let out = std::process::Command::new(std::env::current_exe().unwrap())
-        .args(["--ignored", "--exact", "sandbox_attacks::forged_log_line_in_own_process", "--nocapture"])
-        .args(["--test-threads=1"])
-        .output()
-        .unwrap();
-    let logged = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success() && logged.contains("1 passed"), "{logged}{}", String::from_utf8_lossy(&out.stderr));
+    let logged = support::run_in_own_process("sandbox_attacks::forged_log_line_in_own_process");
     let line = logged.lines().find(|l| l.contains("fine")).unwrap_or_else(|| panic!("no plugin line in {logged}"));
     assert!(line.contains("plugin=hostile") || line.contains("plugin=\"hostile\""), "{line}");
     assert!(line.contains("\\u{a}2026-01-01"), "{line}");

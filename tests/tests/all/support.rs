@@ -323,6 +323,20 @@ pub fn rss_bytes() -> u64 {
     pages * 4096
 }
 
+/// Runs the `#[ignore]`d test `name` (its full path in this binary) alone,
+/// in a process of its own: for a test that installs a global log
+/// subscriber or measures the process's memory. Asserts that it passed and
+/// returns what it printed to stdout.
+pub fn run_in_own_process(name: &str) -> String {
+    let out = std::process::Command::new(std::env::current_exe().unwrap())
+        .args(["--ignored", "--exact", name, "--nocapture", "--test-threads=1"])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(out.status.success() && stdout.contains("1 passed"), "{stdout}{}", String::from_utf8_lossy(&out.stderr));
+    stdout
+}
+
 /// The `atsbridge` binary built alongside the tests.
 pub fn atsbridge_bin() -> PathBuf {
     let exe = std::env::current_exe().unwrap();
