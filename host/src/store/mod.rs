@@ -678,7 +678,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         drop(Store::open(dir.path(), None).unwrap());
         {
-            let db = sled::open(dir.path()).unwrap();
+            let db = testutil::reopen_db(dir.path());
             db.open_tree(keys::META).unwrap().insert(keys::SCHEMA_VERSION_KEY, &99u32.to_be_bytes()).unwrap();
             db.flush().unwrap();
         }
@@ -709,7 +709,7 @@ mod tests {
         drop(Store::open(dir.path(), None).unwrap());
         // A handle still holding the lock for a moment, as sled's last
         // background thread does after its database was dropped.
-        let held = sled::open(dir.path()).unwrap();
+        let held = testutil::reopen_db(dir.path());
         let letting_go = std::thread::spawn(move || {
             std::thread::sleep(OPEN_LOCK_WAIT / 6);
             drop(held);

@@ -342,7 +342,7 @@ mod tests {
         store.flush().unwrap();
         drop(store);
 
-        let db = sled::open(dir.path()).unwrap();
+        let db = crate::store::testutil::reopen_db(dir.path());
         compact_v7(&db).unwrap();
         let index = db.open_tree(keys::POSITIONS_BY_CONNECTION).unwrap();
         let after_once: Vec<_> = index.iter().map(|e| e.unwrap()).collect();

@@ -298,7 +298,7 @@ mod tests {
         commit_jobs(&store, &c.id, &[("J1", "A"), ("J2", "B")]);
         let expected = store.state(&c.id).unwrap();
         drop(store);
-        let db = sled::open(dir.path()).unwrap();
+        let db = crate::store::testutil::reopen_db(dir.path());
         // As a v1 store held it: no totals.
         let states = db.open_tree(keys::CONNECTION_STATE).unwrap();
         let v1 = ConnectionState { position_count: 0, stored_bytes: 0, ..expected.clone() };
@@ -320,7 +320,7 @@ mod tests {
         commit_jobs(&store, &c.id, &[("J1", "A")]);
         let running = store.start_run(&c.id, Trigger::Manual, "greenhouse", "1.0.0", true).unwrap();
         drop(store);
-        let db = sled::open(dir.path()).unwrap();
+        let db = crate::store::testutil::reopen_db(dir.path());
         // As a v2 store held it: no index of unfinished runs.
         let index = db.open_tree(keys::SYNC_RUNS_UNFINISHED).unwrap();
         index.clear().unwrap();
@@ -342,7 +342,7 @@ mod tests {
         assert_eq!(grouped.len(), 1, "one commit's new positions are one index entry");
         store.flush().unwrap();
         drop(store);
-        let db = sled::open(dir.path()).unwrap();
+        let db = crate::store::testutil::reopen_db(dir.path());
         // As a v6 store held it: each job maps to its position id alone in
         // a record of its own, and the index has one empty-valued entry per
         // position.
@@ -385,7 +385,7 @@ mod tests {
         let c = connection(&store, "Greenhouse");
         let made = commit_jobs(&store, &c.id, &[("J1", "A"), ("J2", "B"), ("J3", "C")]);
         drop(store);
-        let db = sled::open(dir.path()).unwrap();
+        let db = crate::store::testutil::reopen_db(dir.path());
         // As a v3 store held them: J1 published, J2 closed by the sync
         // while published, J3 never published; no publication record.
         let positions = db.open_tree(keys::POSITIONS).unwrap();

@@ -19,6 +19,15 @@ pub(crate) fn temp_store() -> (tempfile::TempDir, Store) {
     (dir, store)
 }
 
+/// The database under a store this test just dropped. sled lets go of its
+/// lock only when its last background thread is done, a moment after the
+/// last handle (and the store's closing settle, `Settle`): a plain
+/// `sled::open` then fails now and then on a loaded machine. This waits
+/// as `Store::open` does.
+pub(crate) fn reopen_db(path: &std::path::Path) -> sled::Db {
+    super::open_waiting_for_lock(path).expect("reopen the store's database")
+}
+
 /// Adds account `acme` (if needed) and a connection named `name` to it,
 /// with one text and one secret setting.
 pub(crate) fn connection(store: &Store, name: &str) -> Connection {
