@@ -187,6 +187,7 @@ async fn run() {
         let n = 50;
         let (mut wasm_rounds, mut native_rounds, mut ratios) = (Vec::new(), Vec::new(), Vec::new());
         let (mut probe_instantiate, mut probe_no_lift) = (Vec::new(), Vec::new());
+        let mut splits = Vec::new();
         for _ in 0..runs() {
             let t = CpuTimer::start();
             let mut jobs = 0;
@@ -219,6 +220,12 @@ async fn run() {
                 other_rounds.measure(other, &conn, n, native).await;
             }
             ratios.push(wasm.as_secs_f64() / native.as_secs_f64());
+            splits.push(RatioSplit::of_round(
+                wasm,
+                *probe_no_lift.last().expect("probed"),
+                *probe_instantiate.last().expect("probed"),
+                native,
+            ));
             wasm_rounds.push(wasm);
             native_rounds.push(native);
         }
@@ -240,6 +247,7 @@ async fn run() {
             median(&ratios),
             ratios.iter().map(|r| format!("{r:.2}")).collect::<Vec<_>>().join(", ")
         );
+        RatioSplit::report(&splits, label);
         if other.is_some() {
             other_rounds.report(median(&ratios), label);
         }
@@ -247,6 +255,41 @@ async fn run() {
         if label.ends_with("(default)") {
             metering::compare(&bench, &conn, label).await;
         }
+    }
+}
+
+/// One round's WASM / native ratio taken apart, each part in units of the
+/// native time: the guest's own code (decode and map, without
+/// instantiating and without the lift), instantiating (with the trivial
+/// call), and lifting the page into the host. The parts add up to the
+/// round's ratio, so the report shows which part keeps it from 1.5x.
+struct RatioSplit {
+    guest: f64,
+    instantiate: f64,
+    lift: f64,
+}
+
+impl RatioSplit {
+    fn of_round(wasm: Duration, no_lift: Duration, instantiate: Duration, native: Duration) -> RatioSplit {
+        let native = native.as_secs_f64();
+        let (wasm, no_lift, instantiate) = (wasm.as_secs_f64(), no_lift.as_secs_f64(), instantiate.as_secs_f64());
+        RatioSplit {
+            guest: (no_lift - instantiate) / native,
+            instantiate: instantiate / native,
+            lift: (wasm - no_lift) / native,
+        }
+    }
+
+    /// Medians of each part over the rounds (taken separately, so they
+    /// need not add up to the median ratio exactly).
+    fn report(splits: &[RatioSplit], label: &str) {
+        let part = |f: fn(&RatioSplit) -> f64| median(&splits.iter().map(f).collect::<Vec<_>>());
+        println!(
+            "|   ratio's parts [{label}], medians | {:>6.2}x guest code + {:.2}x instantiate + {:.2}x lift | the guest's own code alone, without instantiating or the lift, against native",
+            part(|s| s.guest),
+            part(|s| s.instantiate),
+            part(|s| s.lift),
+        );
     }
 }
 
