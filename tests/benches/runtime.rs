@@ -210,22 +210,19 @@ async fn run() {
             for _ in 0..n {
                 black_box(bench.info().await.expect("info"));
             }
-            probe_instantiate.push(per_iter(t.elapsed(), n));
+            let instantiate = per_iter(t.elapsed(), n);
+            probe_instantiate.push(instantiate);
             let t = CpuTimer::start();
             for _ in 0..n {
                 black_box(bench.list_stages(&conn, None).await.expect("probe"));
             }
-            probe_no_lift.push(per_iter(t.elapsed(), n));
+            let no_lift = per_iter(t.elapsed(), n);
+            probe_no_lift.push(no_lift);
             if let Some(other) = &other {
                 other_rounds.measure(other, &conn, n, native).await;
             }
             ratios.push(wasm.as_secs_f64() / native.as_secs_f64());
-            splits.push(RatioSplit::of_round(
-                wasm,
-                *probe_no_lift.last().expect("probed"),
-                *probe_instantiate.last().expect("probed"),
-                native,
-            ));
+            splits.push(RatioSplit::of_round(wasm, no_lift, instantiate, native));
             wasm_rounds.push(wasm);
             native_rounds.push(native);
         }
